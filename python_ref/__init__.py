@@ -1,0 +1,1 @@
+"""python_ref: the reference pipeline (pure-Python tokenizer + PyTorch eager model)."""
