@@ -12,7 +12,7 @@ import torch
 
 from .api import Batch, check_texts, model_dir
 from .model import BertModel
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, added_tokens
 
 
 class TorchForward:
@@ -40,7 +40,7 @@ class Pipeline(TorchForward):
     def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real"):
         mdir = model_dir(model)
         super().__init__(mdir, device, weights)
-        self.tokenizer = Tokenizer(mdir / "vocab.txt")
+        self.tokenizer = Tokenizer(mdir / "vocab.txt", added=added_tokens(mdir / "tokenizer.json"))
 
     def tokenize(self, texts: Sequence[str]) -> Batch:
         return self.tokenizer.encode_batch(check_texts(texts))

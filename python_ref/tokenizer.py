@@ -8,6 +8,8 @@ Written for reading, not speed: the Cython, Numba and C++ ports are the fast one
 """
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -132,20 +134,46 @@ def _chunks(text: str, size: int = 2048) -> Iterator[str]:
         pos = cut
 
 
+def added_tokens(tokenizer_json: str | Path) -> dict[str, int]:
+    """Upstream matches these verbatim in the raw text, before normalisation ('x[CLS]y' has 3 words)."""
+    spec = json.loads(Path(tokenizer_json).read_text(encoding="utf-8"))
+    return {t["content"]: t["id"] for t in spec.get("added_tokens", []) if not t.get("normalized", True)}
+
+
 class Tokenizer:
-    def __init__(self, vocab_path: str | Path, max_len: int = MAX_LEN):
+    def __init__(self, vocab_path: str | Path, max_len: int = MAX_LEN, added: dict[str, int] | None = None):
         with open(vocab_path, encoding="utf-8") as f:
             self.vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
         self.max_len = max_len
         self.unk, self.cls, self.sep = (self.vocab[t] for t in ("[UNK]", "[CLS]", "[SEP]"))
+        if added is None:  # no tokenizer.json given: BERT's specials
+            added = {t: self.vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t in self.vocab}
+        self.added = added
+        # Longest first, so the leftmost match is also the longest (upstream uses Aho-Corasick).
+        self.added_re = re.compile("|".join(map(re.escape, sorted(added, key=len, reverse=True))) or "(?!)")
+
+    def segments(self, chunk: str) -> Iterator[tuple[str, int | None]]:
+        """Split raw text around added tokens: (text, None) to tokenize, or (token, id) kept whole."""
+        pos = 0
+        for m in self.added_re.finditer(chunk):
+            if m.start() > pos:
+                yield chunk[pos:m.start()], None
+            yield m.group(), self.added[m.group()]
+            pos = m.end()
+        if pos < len(chunk):
+            yield chunk[pos:], None
 
     def encode(self, text: str) -> list[int]:
         """One text -> [CLS] ids [SEP], at most max_len; stops reading once it has enough."""
         budget = self.max_len - 2
         ids: list[int] = []
         for chunk in _chunks(text):
-            for word in pre_tokenize(normalize(chunk)):
-                ids.extend(wordpiece(word, self.vocab, self.unk))
+            for seg, added_id in self.segments(chunk):
+                if added_id is not None:
+                    ids.append(added_id)
+                    continue
+                for word in pre_tokenize(normalize(seg)):
+                    ids.extend(wordpiece(word, self.vocab, self.unk))
             if len(ids) >= budget:
                 break
         return [self.cls, *ids[:budget], self.sep]
