@@ -1,0 +1,378 @@
+// cpp_port tokenizer: see tokenizer.h. One pass per text, stage functions named as in
+// python_ref/tokenizer.py: normalize (clean, CJK spacing, NFD + canonical reordering, drop Mn,
+// lowercase) feeds pre_tokenize (split on ' ', isolate punctuation), which feeds wordpiece
+// (greedy longest match on a byte trie). Per-code-point properties come from the generated
+// unicode_tables.h. Leaves out: offsets, pairs, other normalizer settings.
+#include "tokenizer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "unicode_tables.h"
+
+namespace portbench {
+namespace {
+
+constexpr int kMaxWordChars = 100;               // longer words become [UNK] (upstream's limit)
+constexpr int kWordBytes = kMaxWordChars * 4;    // UTF-8 bytes of the longest word we spell out
+constexpr int kMaxPending = 128;                 // > kMaxWordChars: a longer run is [UNK] anyway
+
+const char* const kErrTruncated = "invalid UTF-8 (truncated sequence)";
+const char* const kErrLead = "invalid UTF-8 (unexpected byte)";
+const char* const kErrOverlong = "invalid UTF-8 (overlong encoding)";
+const char* const kErrSurrogate = "invalid UTF-8 (encoded surrogate)";
+const char* const kErrRange = "invalid UTF-8 (code point above U+10FFFF)";
+const char* const kErrCont = "invalid UTF-8 (bad continuation byte)";
+
+// Strict UTF-8 decoding (RFC 3629). Returns the code point and advances i, or returns -1 with
+// *why set and i unchanged. Hand-written: the standard library has no non-throwing decoder.
+inline int32_t decode(const uint8_t* s, size_t n, size_t& i, const char** why) {
+  uint8_t b0 = s[i];
+  if (b0 < 0x80) { ++i; return b0; }
+  int len; uint32_t cp; uint8_t lo = 0x80, hi = 0xBF;
+  if (b0 < 0xC2) { *why = b0 < 0xC0 ? kErrLead : kErrOverlong; return -1; }
+  if (b0 < 0xE0) { len = 2; cp = b0 & 0x1F; }
+  else if (b0 < 0xF0) { len = 3; cp = b0 & 0x0F; if (b0 == 0xE0) lo = 0xA0; if (b0 == 0xED) hi = 0x9F; }
+  else if (b0 < 0xF5) { len = 4; cp = b0 & 0x07; if (b0 == 0xF0) lo = 0x90; if (b0 == 0xF4) hi = 0x8F; }
+  else { *why = kErrRange; return -1; }
+  if (n - i < (size_t)len) {
+    // Say "truncated" only if the bytes that are there could start a valid sequence.
+    for (size_t k = 1; k < n - i; ++k) if ((s[i + k] & 0xC0) != 0x80) { *why = kErrCont; return -1; }
+    *why = kErrTruncated; return -1;
+  }
+  uint8_t b1 = s[i + 1];
+  if (b1 < lo || b1 > hi) {
+    *why = (b1 & 0xC0) != 0x80 ? kErrCont : b0 == 0xE0 || b0 == 0xF0 ? kErrOverlong
+         : b0 == 0xED ? kErrSurrogate : kErrRange;
+    return -1;
+  }
+  cp = cp << 6 | (b1 & 0x3F);
+  for (int k = 2; k < len; ++k) {
+    uint8_t b = s[i + k];
+    if ((b & 0xC0) != 0x80) { *why = kErrCont; return -1; }
+    cp = cp << 6 | (b & 0x3F);
+  }
+  i += len;
+  return (int32_t)cp;
+}
+
+inline int put_utf8(uint32_t cp, uint8_t* o) {
+  if (cp < 0x80) { o[0] = (uint8_t)cp; return 1; }
+  if (cp < 0x800) { o[0] = 0xC0 | cp >> 6; o[1] = 0x80 | (cp & 0x3F); return 2; }
+  if (cp < 0x10000) { o[0] = 0xE0 | cp >> 12; o[1] = 0x80 | (cp >> 6 & 0x3F); o[2] = 0x80 | (cp & 0x3F); return 3; }
+  o[0] = 0xF0 | cp >> 18; o[1] = 0x80 | (cp >> 12 & 0x3F); o[2] = 0x80 | (cp >> 6 & 0x3F); o[3] = 0x80 | (cp & 0x3F);
+  return 4;
+}
+
+// ASCII fast path: the same props as the table, folded into one byte per character.
+enum : uint8_t { A_DROP, A_SPACE, A_PUNCT, A_WORD };
+struct AsciiTable {
+  uint8_t cls[128], lower[128];
+  AsciiTable() {
+    for (uint32_t c = 0; c < 128; ++c) {
+      const uni::Props& p = uni::props(c);
+      cls[c] = p.flags & uni::F_DROP ? A_DROP : p.flags & uni::F_SPACE ? A_SPACE
+             : p.flags & uni::F_PUNCT ? A_PUNCT : A_WORD;
+      lower[c] = p.lower ? (uint8_t)uni::kPool[p.lower + 1] : (uint8_t)c;
+    }
+  }
+};
+const AsciiTable kAscii;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer construction: vocab.txt -> byte trie.
+
+Tokenizer::Tokenizer(std::string_view vocab, int max_len) : max_len_(max_len < 2 ? 2 : max_len) {
+  // Build with per-node sorted child lists, then flatten. Duplicate lines: the last id wins.
+  std::vector<std::vector<std::pair<uint8_t, int32_t>>> kids(1);
+  tok_.assign(1, -1);
+  size_t pos = 0;
+  int32_t id = 0;
+  while (pos < vocab.size()) {
+    size_t end = vocab.find('\n', pos);
+    if (end == std::string_view::npos) end = vocab.size();
+    std::string_view t = vocab.substr(pos, end - pos);
+    int32_t node = 0;
+    for (uint8_t b : t) {
+      auto& k = kids[node];
+      auto it = std::lower_bound(k.begin(), k.end(), std::make_pair(b, (int32_t)-1));
+      if (it != k.end() && it->first == b) { node = it->second; continue; }
+      int32_t nn = (int32_t)tok_.size();
+      k.insert(it, {b, nn});
+      tok_.push_back(-1);
+      kids.emplace_back();
+      node = nn;
+    }
+    if (!t.empty()) tok_[node] = id;
+    for (const char* s : {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"}) {
+      if (t != s) continue;
+      if (t == "[CLS]") cls_ = id; else if (t == "[SEP]") sep_ = id;
+      else if (t == "[UNK]") unk_ = id; else if (t == "[PAD]") pad_ = id;
+      specials_.push_back({std::string(t), id});
+    }
+    ++id;
+    pos = end + 1;
+  }
+  vocab_size_ = (size_t)id;
+  size_t nodes = tok_.size();
+  first_.resize(nodes); nkids_.resize(nodes); dense_.assign(nodes, -1);
+  for (size_t v = 0; v < nodes; ++v) {
+    first_[v] = (uint32_t)label_.size();
+    nkids_[v] = (uint16_t)kids[v].size();
+    for (auto& e : kids[v]) { label_.push_back(e.first); target_.push_back(e.second); }
+    if (kids[v].size() >= 12) {  // wide nodes (root, short prefixes): one load instead of a scan
+      dense_[v] = (int32_t)dense256_.size();
+      dense256_.resize(dense256_.size() + 256, 0);
+      for (auto& e : kids[v]) dense256_[dense_[v] + e.first] = e.second;
+    }
+  }
+  int32_t h = child(0, '#');
+  cont_ = h > 0 ? child(h, '#') : -1;
+  if (cont_ == 0) cont_ = -1;
+}
+
+inline int32_t Tokenizer::child(int32_t node, uint8_t b) const {
+  if (dense_[node] >= 0) return dense256_[dense_[node] + b];  // 0 = none (the root is no child)
+  const uint8_t* l = label_.data() + first_[node];
+  for (int k = 0, n = nkids_[node]; k < n; ++k) {
+    if (l[k] == b) return target_[first_[node] + k];
+    if (l[k] > b) break;
+  }
+  return 0;
+}
+
+bool Tokenizer::validate_utf8(std::string_view sv, EncodeError* err) {
+  const uint8_t* s = (const uint8_t*)sv.data();
+  size_t n = sv.size(), i = 0;
+  const char* why = nullptr;
+  while (i < n) {
+    if (n - i >= 8) {  // skip 8 ASCII bytes at a time
+      uint64_t w; std::memcpy(&w, s + i, 8);
+      if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
+    }
+    if (decode(s, n, i, &why) < 0) {
+      if (err) { err->byte_offset = i; err->what = why; }
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One text's state while it streams through normalize -> pre_tokenize -> wordpiece.
+
+struct Encoder {
+  const Tokenizer& tk;
+  int32_t* out;
+  int count = 0, budget;
+  bool done = false;
+  uint8_t word[kWordBytes];
+  int wbytes = 0, wchars = 0;
+  struct Pend { uint32_t cp; uint8_t ccc; } pend[kMaxPending];
+  int npend = 0;
+
+  Encoder(const Tokenizer& t, int32_t* o) : tk(t), out(o), budget(t.max_len_ - 2) {}
+
+  void emit(int32_t id) {
+    if (id < 0 || done) return;
+    out[count++] = id;
+    if (count >= budget) done = true;
+  }
+
+  // wordpiece: greedy longest-match-first; any unmatched remainder makes the whole word [UNK].
+  void wordpiece() {
+    int32_t pieces[kMaxWordChars];
+    int np = 0, start = 0;
+    if (wchars > kMaxWordChars) { emit(tk.unk_); return; }
+    while (start < wbytes) {
+      int32_t node = start == 0 ? 0 : tk.cont_, best_id = -1;
+      int best_end = start;
+      for (int j = start; j < wbytes && node >= 0; ++j) {
+        node = tk.child(node, word[j]);
+        if (node <= 0) break;
+        if (tk.tok_[node] >= 0) { best_id = tk.tok_[node]; best_end = j + 1; }
+      }
+      if (best_id < 0 || np == kMaxWordChars) { emit(tk.unk_); return; }
+      pieces[np++] = best_id;
+      start = best_end;
+    }
+    for (int k = 0; k < np; ++k) emit(pieces[k]);
+  }
+
+  void end_word() {
+    if (wchars) { wordpiece(); wbytes = wchars = 0; }
+  }
+
+  // pre_tokenize, one normalized code point at a time.
+  void pre_tokenize(uint32_t cp) {
+    if (cp == ' ') { end_word(); return; }
+    bool punct = cp < 128 ? kAscii.cls[cp] == A_PUNCT : (uni::props(cp).flags & uni::F_PUNCT) != 0;
+    if (punct) end_word();
+    if (++wchars <= kMaxWordChars) wbytes += put_utf8(cp, word + wbytes);
+    if (punct) end_word();
+  }
+
+  // Canonical reordering: surviving non-starters wait here until the next starter, then go out
+  // stably sorted by combining class (dropped marks cannot change the survivors' order).
+  void flush_pending() {
+    for (int a = 1; a < npend; ++a)  // insertion sort: stable, runs are short
+      for (int b = a; b > 0 && pend[b - 1].ccc > pend[b].ccc; --b) std::swap(pend[b - 1], pend[b]);
+    for (int k = 0; k < npend; ++k) pre_tokenize(pend[k].cp);  // these have no case, no punct
+    npend = 0;
+  }
+
+  // normalize, second half: one code point of the NFD stream -> reorder, drop Mn, lowercase.
+  void decomposed(uint32_t cp, const uni::Props& p) {
+    if (p.ccc == 0) {
+      if (npend) flush_pending();
+      if (p.flags & uni::F_MN) return;
+      if (!p.lower) { pre_tokenize(cp); return; }
+      const uint32_t* s = uni::kPool + p.lower;
+      for (uint32_t k = 1; k <= s[0]; ++k) pre_tokenize(s[k]);
+      return;
+    }
+    if (p.flags & uni::F_MN) return;
+    if (npend == kMaxPending) flush_pending();  // the word is > 100 chars: [UNK] whatever the order
+    pend[npend++] = {cp, p.ccc};
+  }
+
+  // normalize, first half: one raw code point -> clean, CJK spacing, canonical decomposition.
+  void normalize(uint32_t cp) {
+    const uni::Props& p = uni::props(cp);
+    if (p.flags & uni::F_DROP) return;
+    if (p.flags & uni::F_SPACE) { decomposed(' ', uni::props(' ')); return; }
+    if (p.flags & uni::F_CJK) decomposed(' ', uni::props(' '));
+    if (cp - uni::kHangulBase < uni::kHangulCount) {  // Unicode's algorithmic Hangul decomposition
+      uint32_t s = cp - uni::kHangulBase;
+      decomposed(0x1100 + s / 588, uni::props(0x1100 + s / 588));
+      decomposed(0x1161 + s % 588 / 28, uni::props(0x1161 + s % 588 / 28));
+      if (s % 28) decomposed(0x11A7 + s % 28, uni::props(0x11A7 + s % 28));
+    } else if (p.decomp) {
+      const uint32_t* d = uni::kPool + p.decomp;
+      for (uint32_t k = 1; k <= d[0]; ++k) decomposed(d[k], uni::props(d[k]));
+    } else {
+      decomposed(cp, p);
+    }
+    if (p.flags & uni::F_CJK) decomposed(' ', uni::props(' '));
+  }
+
+  // Returns the number of bytes consumed (all of them unless truncated), or -1 on bad UTF-8.
+  long run(const uint8_t* s, size_t n, EncodeError* err) {
+    size_t i = 0;
+    const char* why = nullptr;
+    while (i < n && !done) {
+      uint8_t b = s[i];
+      if (b < 0x80) {
+        uint8_t c = kAscii.cls[b];
+        if (c == A_DROP) { ++i; continue; }  // removed before NFD: does not end a combining run
+        if (npend) flush_pending();
+        if (b == '[' && special(s, n, i)) continue;
+        if (c == A_WORD) {
+          // Tight loop over a run of ASCII word characters.
+          do {
+            if (++wchars <= kMaxWordChars) word[wbytes++] = kAscii.lower[b];
+            b = ++i < n ? s[i] : 0;
+          } while (b < 0x80 && kAscii.cls[b] == A_WORD);
+          continue;
+        }
+        if (c == A_SPACE) end_word();
+        else if (c == A_PUNCT) pre_tokenize(b);
+        ++i;
+        continue;
+      }
+      int32_t cp = decode(s, n, i, &why);
+      if (cp < 0) {
+        if (err) { err->byte_offset = i; err->what = why; }
+        return -1;
+      }
+      normalize((uint32_t)cp);
+    }
+    if (!done) { flush_pending(); end_word(); }
+    return (long)i;
+  }
+
+  // Literal special tokens in the raw text (HF's added tokens, normalized=false): a boundary.
+  bool special(const uint8_t* s, size_t n, size_t& i) {
+    for (const auto& sp : tk.specials_) {
+      if (n - i >= sp.text.size() && std::memcmp(s + i, sp.text.data(), sp.text.size()) == 0) {
+        end_word();
+        emit(sp.id);
+        i += sp.text.size();
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// encode / encode_batch
+
+int Tokenizer::encode_into(std::string_view text, int32_t* out, EncodeError* err, bool check_tail) const {
+  EncodeError local;
+  if (!err) err = &local;
+  Encoder e(*this, out + 1);
+  long used = e.run((const uint8_t*)text.data(), text.size(), err);
+  if (used < 0) return -1;
+  if (check_tail && (size_t)used < text.size() && !validate_utf8(text.substr((size_t)used), err)) {
+    err->byte_offset += (size_t)used;
+    return -1;
+  }
+  int n = 0;
+  if (cls_ >= 0) out[n++] = cls_;
+  if (n == 0) std::memmove(out, out + 1, sizeof(int32_t) * e.count);
+  n += e.count;
+  if (sep_ >= 0) out[n++] = sep_;
+  return n;
+}
+
+bool Tokenizer::encode(std::string_view utf8, std::vector<int32_t>& out, EncodeError* err, bool check_tail) const {
+  out.resize((size_t)max_len_);
+  int n = encode_into(utf8, out.data(), err, check_tail);
+  out.resize(n < 0 ? 0 : (size_t)n);
+  return n >= 0;
+}
+
+bool Tokenizer::encode(std::string_view utf8, std::vector<int32_t>& out, EncodeError* err) const {
+  return encode(utf8, out, err, true);
+}
+
+bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* ids, int32_t* lens,
+                             int num_threads, bool check_tail, EncodeError* err, size_t* bad_index) const {
+  // Each text owns row i, so threads share nothing but the read-only vocabulary.
+  auto work = [&](size_t lo, size_t hi) {
+    EncodeError e;
+    for (size_t i = lo; i < hi; ++i) lens[i] = encode_into(texts[i], ids + i * (size_t)max_len_, &e, check_tail);
+  };
+  size_t t = num_threads < 1 ? 1 : (size_t)num_threads;
+  if (t > n) t = n ? n : 1;
+#ifdef __EMSCRIPTEN__
+  t = 1;
+#endif
+  if (t <= 1) {
+    work(0, n);
+  } else {
+    std::vector<std::thread> pool;
+    size_t per = (n + t - 1) / t;
+    for (size_t k = 0; k < t; ++k) {
+      size_t lo = k * per, hi = std::min(n, lo + per);
+      if (lo < hi) pool.emplace_back(work, lo, hi);
+    }
+    for (auto& th : pool) th.join();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (lens[i] >= 0) continue;
+    // Re-run the failing text alone to recover the message (rare path, keeps threads simple).
+    EncodeError e;
+    encode_into(texts[i], ids + i * (size_t)max_len_, &e, check_tail);
+    if (err) *err = e;
+    if (bad_index) *bad_index = i;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace portbench

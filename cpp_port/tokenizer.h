@@ -1,0 +1,68 @@
+// cpp_port tokenizer: BERT WordPiece (uncased) in C++17, no torch, no exceptions, no allocation
+// per character. Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize ->
+// wordpiece -> encode_batch), fused into one left-to-right pass over the UTF-8 bytes that stops
+// reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
+// Like HF tokenizers (and unlike python_ref), the literal special tokens [PAD] [UNK] [CLS] [SEP]
+// [MASK] found in the raw text map to their ids. Leaves out: offsets, pairs, padding (the
+// caller's job), cased models. Also compiled by emscripten (-fno-exceptions) for wasm_port.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portbench {
+
+struct EncodeError {
+  size_t byte_offset = 0;     // start of the offending byte sequence
+  const char* what = nullptr;  // static string, e.g. "invalid UTF-8 (overlong encoding)"
+};
+
+class Tokenizer {
+ public:
+  // vocab_txt: contents of vocab.txt, id = line number. max_len counts [CLS] and [SEP].
+  explicit Tokenizer(std::string_view vocab_txt, int max_len = 256);
+
+  // One UTF-8 text -> [CLS] ids [SEP] (<= max_len). Returns false and fills *err (if non-null)
+  // on invalid UTF-8 anywhere in the text (out is then empty). Never UB, thread-safe (const).
+  bool encode(std::string_view utf8, std::vector<int32_t>& out, EncodeError* err) const;
+  // Same; check_tail=false skips validating the bytes after the truncation point (for input
+  // already known to be valid, e.g. from a Python str). The bytes it reads are always checked.
+  bool encode(std::string_view utf8, std::vector<int32_t>& out, EncodeError* err, bool check_tail) const;
+  // Core: writes at most max_len ids into out[], returns their count, or -1 on invalid UTF-8.
+  int encode_into(std::string_view utf8, int32_t* out, EncodeError* err, bool check_tail) const;
+
+  // N texts -> ids[N * max_len] (row i at i * max_len), lens[N]; on num_threads threads.
+  // Returns false on the first (lowest-index) invalid text: *bad_index, *err say which and where.
+  bool encode_batch(const std::string_view* texts, size_t n, int32_t* ids, int32_t* lens,
+                    int num_threads, bool check_tail, EncodeError* err, size_t* bad_index) const;
+
+  static bool validate_utf8(std::string_view s, EncodeError* err);
+
+  int cls_id() const { return cls_; }
+  int sep_id() const { return sep_; }
+  int unk_id() const { return unk_; }
+  int pad_id() const { return pad_; }
+  int max_len() const { return max_len_; }
+  size_t vocab_size() const { return vocab_size_; }
+
+ private:
+  friend struct Encoder;
+  // Vocabulary as a byte trie. Node 0 is the root; cont_ is the node for "##" (continuations).
+  int32_t child(int32_t node, uint8_t b) const;
+  std::vector<int32_t> tok_;      // per node: token id or -1
+  std::vector<uint32_t> first_;   // per node: first edge
+  std::vector<uint16_t> nkids_;   // per node: number of edges
+  std::vector<int32_t> dense_;    // per node: offset into dense256_ or -1
+  std::vector<uint8_t> label_;    // per edge, sorted within a node
+  std::vector<int32_t> target_;   // per edge
+  std::vector<int32_t> dense256_;  // 256 children per dense node (0 = none)
+  int32_t cont_ = -1;
+  struct Special { std::string text; int32_t id; };
+  std::vector<Special> specials_;  // literal special tokens matched in the raw text
+  int cls_ = -1, sep_ = -1, unk_ = -1, pad_ = -1, max_len_ = 256;
+  size_t vocab_size_ = 0;
+};
+
+}  // namespace portbench
