@@ -1,0 +1,170 @@
+// wasm_port C ABI: glue only. The JS loader (js/loader.mjs) and the native test (ctypes) call these.
+// Buffers are malloc'd by the caller through pb_malloc/pb_free. Every call returns 0 (or a count)
+// on success and a negative PB_E* code on failure, with pb_last_error() saying why in one line.
+// Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string_view>
+
+#include "kernels.h"
+#if PB_HAVE_TOKENIZER
+#include "tokenizer.h"
+#endif
+
+using namespace portbench_wasm;
+
+enum { PB_OK = 0, PB_EARG = -1, PB_EUTF8 = -2, PB_ENOMEM = -3, PB_ESTATE = -4, PB_ENAME = -5 };
+
+static char g_err[256];
+static Model g_model;
+static Slot* g_slots = nullptr;
+static int g_nslots = 0;
+static Buf g_stage;   // raw (rows, K) linear weight on its way to being packed
+#if PB_HAVE_TOKENIZER
+static portbench::Tokenizer* g_tok = nullptr;
+#endif
+
+static int fail(int code, const char* msg) {
+  std::snprintf(g_err, sizeof g_err, "%.250s", msg);
+  return code;
+}
+static Slot* find_slot(const char* name) {
+  for (int i = 0; i < g_nslots; ++i)
+    if (std::strcmp(g_slots[i].name, name) == 0) return &g_slots[i];
+  return nullptr;
+}
+
+extern "C" {
+
+const char* pb_last_error() { return g_err; }
+void* pb_malloc(uint32_t n) { return std::malloc(n ? n : 1); }
+void pb_free(void* p) { std::free(p); }
+int pb_dim() { return g_model.cfg.hidden; }
+
+int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab, int max_pos, int type_vocab,
+                  float eps) {
+  Config c{hidden, heads, layers, intermediate, vocab, max_pos, type_vocab, eps};
+  delete[] g_slots;
+  g_slots = nullptr;
+  g_nslots = 0;
+  if (const char* e = model_init(g_model, c, &g_slots, &g_nslots)) return fail(PB_ENOMEM, e);
+  return PB_OK;
+}
+
+// Tensors by index (so a loader can list what it must supply) or by name.
+int pb_tensor_count() { return g_nslots; }
+const char* pb_tensor_name(int i) { return i >= 0 && i < g_nslots ? g_slots[i].name : nullptr; }
+
+// Where to write `numel` raw floats of tensor `name` (then call pb_tensor_done). 0 on error.
+float* pb_tensor_dest(const char* name, uint32_t numel) {
+  Slot* s = find_slot(name);
+  if (!s) { fail(PB_ENAME, "unknown tensor name (or config not set)"); return nullptr; }
+  if (s->numel != numel) {
+    std::snprintf(g_err, sizeof g_err, "tensor %s has %u values, config expects %zu", name, numel, s->numel);
+    return nullptr;
+  }
+  if (s->dest) return s->dest;
+  if (g_stage.n < numel && !g_stage.alloc(numel)) { fail(PB_ENOMEM, "out of memory (staging buffer)"); return nullptr; }
+  return g_stage.p;
+}
+
+int pb_tensor_done(const char* name) {
+  Slot* s = find_slot(name);
+  if (!s) return fail(PB_ENAME, "unknown tensor name");
+  if (!s->dest) pack_rows(g_stage.p, s->cols, s->rows, s->col0, s->panels);
+  s->set = true;
+  return PB_OK;
+}
+
+// 0 when every tensor is set; else PB_ESTATE naming the first missing one.
+int pb_ready() {
+  if (!g_nslots) return fail(PB_ESTATE, "config not set");
+  for (int i = 0; i < g_nslots; ++i)
+    if (!g_slots[i].set) {
+      std::snprintf(g_err, sizeof g_err, "tensor %s was not supplied", g_slots[i].name);
+      return PB_ESTATE;
+    }
+  return PB_OK;
+}
+
+// ids, mask: int32 (n, t); out: float32 (n, dim).
+int pb_forward(const int32_t* ids, const int32_t* mask, int n, int t, float* out) {
+  if (int rc = pb_ready()) return rc;
+  if (n < 0 || t < 0 || (n > 0 && t > 0 && (!ids || !mask)) || (n && !out)) return fail(PB_EARG, "bad forward arguments");
+  if (const char* e = model_forward(g_model, ids, mask, n, t, out))
+    return fail(std::strncmp(e, "out of memory", 13) == 0 ? PB_ENOMEM : PB_EARG, e);
+  return PB_OK;
+}
+
+int pb_load_vocab(const char* txt, uint32_t len) {
+#if PB_HAVE_TOKENIZER
+  delete g_tok;
+  g_tok = new (std::nothrow) portbench::Tokenizer(std::string_view(txt, len));
+  return g_tok ? PB_OK : fail(PB_ENOMEM, "out of memory (vocab)");
+#else
+  (void)txt; (void)len;
+  return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
+#endif
+}
+
+// One UTF-8 text -> ids ([CLS] .. [SEP], at most max_len) into out (cap ints). Returns the count.
+int pb_tokenize(const char* utf8, uint32_t len, int32_t* out, int cap) {
+#if PB_HAVE_TOKENIZER
+  if (!g_tok) return fail(PB_ESTATE, "vocab not loaded");
+  if (cap < g_tok->max_len()) return fail(PB_EARG, "output buffer smaller than max_len");
+  portbench::EncodeError e;
+  const int k = g_tok->encode_into(std::string_view(utf8, len), out, &e, true);
+  if (k < 0) {
+    std::snprintf(g_err, sizeof g_err, "invalid UTF-8 at byte %zu: %s", e.byte_offset, e.what ? e.what : "");
+    return PB_EUTF8;
+  }
+  return k;
+#else
+  (void)utf8; (void)len; (void)out; (void)cap;
+  return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
+#endif
+}
+
+int pb_max_len() {
+#if PB_HAVE_TOKENIZER
+  return g_tok ? g_tok->max_len() : 0;
+#else
+  return 0;
+#endif
+}
+
+// n texts concatenated in `utf8`, lens[i] bytes each -> out float32 (n, dim): tokenize, pad, forward.
+int pb_embed(const char* utf8, const uint32_t* lens, int n, float* out) {
+  const int cap = pb_max_len();
+  if (cap <= 0) return fail(PB_ESTATE, "vocab not loaded");
+  if (n < 0) return fail(PB_EARG, "negative text count");
+  int32_t* rows = static_cast<int32_t*>(std::calloc(size_t(n) * cap + 1, sizeof(int32_t)));
+  int32_t* mask = static_cast<int32_t*>(std::calloc(size_t(n) * cap + 1, sizeof(int32_t)));
+  int* counts = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
+  int rc = PB_OK, t = 0;
+  if (!rows || !mask || !counts) rc = fail(PB_ENOMEM, "out of memory (token buffers)");
+  for (int i = 0, pos = 0; rc == PB_OK && i < n; pos += lens[i], ++i) {
+    int k = pb_tokenize(utf8 + pos, lens[i], rows + size_t(i) * cap, cap);
+    if (k < 0) {
+      char msg[sizeof g_err + 32];
+      std::snprintf(msg, sizeof msg, "texts[%d]: %s", i, g_err);
+      rc = fail(k, msg);
+    }
+    counts[i] = k;
+    t = k > t ? k : t;
+  }
+  if (rc == PB_OK) {   // repack from stride cap to stride t (the batch's longest row)
+    for (int i = 0; i < n; ++i) {
+      std::memmove(rows + size_t(i) * t, rows + size_t(i) * cap, counts[i] * sizeof(int32_t));
+      for (int j = 0; j < t; ++j) { if (j >= counts[i]) rows[size_t(i) * t + j] = 0; mask[size_t(i) * t + j] = j < counts[i]; }
+    }
+    rc = pb_forward(rows, mask, n, t, out);
+  }
+  std::free(rows); std::free(mask); std::free(counts);
+  return rc;
+}
+
+}  // extern "C"

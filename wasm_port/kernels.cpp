@@ -1,0 +1,378 @@
+// wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage; the one real kernel is
+// the blocked, SIMD matmul, written once against a 4-float vector type `f4` that is wasm_simd128's
+// v128_t under -msimd128 and a GCC/Clang vector extension natively (auto-vectorised to SSE/NEON).
+// Leaves out: threads, relaxed-SIMD FMA (not in emscripten 3.1.6's baseline), fp16.
+#include "kernels.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+using f4 = v128_t;
+static inline f4 ld(const float* p) { return wasm_v128_load(p); }
+static inline void st(float* p, f4 v) { wasm_v128_store(p, v); }
+static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
+static inline f4 madd(f4 acc, f4 a, f4 b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
+#else
+typedef float f4 __attribute__((vector_size(16)));
+static inline f4 ld(const float* p) { f4 v; std::memcpy(&v, p, sizeof v); return v; }
+static inline void st(float* p, f4 v) { std::memcpy(p, &v, sizeof v); }
+static inline f4 splat(float x) { return f4{x, x, x, x}; }
+static inline f4 madd(f4 acc, f4 a, f4 b) { return acc + a * b; }
+#endif
+
+namespace portbench_wasm {
+
+Buf::~Buf() { std::free(p); }
+bool Buf::alloc(size_t count) {
+  std::free(p);
+  p = static_cast<float*>(std::calloc(count ? count : 1, sizeof(float)));
+  n = p ? count : 0;
+  return p != nullptr;
+}
+Model::~Model() { delete[] layers; }
+
+// ---- matmul -------------------------------------------------------------------------------------
+
+void pack_rows(const float* w, int ldw, int rows, int col0, Panels p) {
+  for (int r = 0; r < rows; ++r) {
+    int c = col0 + r;
+    float* dst = p.w + size_t(c / 8) * p.k * 8 + c % 8;
+    const float* src = w + size_t(r) * ldw;
+    for (int k = 0; k < p.k; ++k) dst[size_t(k) * 8] = src[k];
+  }
+}
+
+void pack_cols(const float* b, int ldb, Panels p) {
+  int full = p.n / 8, rem = p.n % 8;
+  for (int k = 0; k < p.k; ++k) {
+    const float* src = b + size_t(k) * ldb;
+    for (int j = 0; j < full; ++j) std::memcpy(p.w + (size_t(j) * p.k + k) * 8, src + j * 8, 8 * sizeof(float));
+    if (rem) {
+      float* dst = p.w + (size_t(full) * p.k + k) * 8;
+      for (int c = 0; c < 8; ++c) dst[c] = c < rem ? src[full * 8 + c] : 0.f;
+    }
+  }
+}
+
+constexpr int KC = 256;   // k-block: an 8-column panel slice of KC floats x 8 = 8 KiB stays in L1
+
+// MR rows x 8 columns of C over k in [0, kc): 2*MR vector accumulators, 2 vector loads of W and
+// MR splats of A per k. `first`: start from bias (or 0); otherwise accumulate onto C.
+template <int MR>
+static inline void micro(const float* a, int lda, const float* bp, int kc, const float* bias8, bool first,
+                         float* c, int ldc, int ncols) {
+  f4 acc0[MR], acc1[MR];
+  float tmp[8];
+  for (int r = 0; r < MR; ++r) {
+    const float* src = first ? bias8 : c + size_t(r) * ldc;
+    if (!first && ncols < 8) { std::memcpy(tmp, src, ncols * sizeof(float)); src = tmp; }
+    acc0[r] = ld(src);
+    acc1[r] = ld(src + 4);
+  }
+  for (int k = 0; k < kc; ++k) {
+    f4 b0 = ld(bp + k * 8), b1 = ld(bp + k * 8 + 4);
+    for (int r = 0; r < MR; ++r) {
+      f4 av = splat(a[size_t(r) * lda + k]);
+      acc0[r] = madd(acc0[r], av, b0);
+      acc1[r] = madd(acc1[r], av, b1);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* dst = c + size_t(r) * ldc;
+    if (ncols == 8) { st(dst, acc0[r]); st(dst + 4, acc1[r]); continue; }
+    st(tmp, acc0[r]); st(tmp + 4, acc1[r]);
+    std::memcpy(dst, tmp, ncols * sizeof(float));
+  }
+}
+
+void matmul(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc) {
+  const int panels = (w.n + 7) / 8;
+  if (w.k == 0) {   // degenerate: C = bias
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < w.n; ++j) c[size_t(i) * ldc + j] = bias ? bias[j] : 0.f;
+    return;
+  }
+  for (int k0 = 0; k0 < w.k; k0 += KC) {
+    const int kc = w.k - k0 < KC ? w.k - k0 : KC;
+    for (int j = 0; j < panels; ++j) {
+      const int ncols = w.n - j * 8 < 8 ? w.n - j * 8 : 8;
+      float bias8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      if (bias) std::memcpy(bias8, bias + j * 8, ncols * sizeof(float));
+      const float* bp = w.w + (size_t(j) * w.k + k0) * 8;
+      const float* ap = a + k0;
+      float* cp = c + j * 8;
+      int i = 0;
+      for (; i + 4 <= m; i += 4)
+        micro<4>(ap + size_t(i) * lda, lda, bp, kc, bias8, k0 == 0, cp + size_t(i) * ldc, ldc, ncols);
+      for (; i < m; ++i)
+        micro<1>(ap + size_t(i) * lda, lda, bp, kc, bias8, k0 == 0, cp + size_t(i) * ldc, ldc, ncols);
+    }
+  }
+}
+
+// ---- elementwise stages -------------------------------------------------------------------------
+
+// x (rows, D) = LayerNorm(x + y) in place (y may be null). Statistics in double: D is small.
+static void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps) {
+  for (int r = 0; r < rows; ++r) {
+    float* v = x + size_t(r) * d;
+    if (y)
+      for (int i = 0; i < d; ++i) v[i] += y[size_t(r) * d + i];
+    double mean = 0, var = 0;
+    for (int i = 0; i < d; ++i) mean += v[i];
+    mean /= d;
+    for (int i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
+    const float inv = float(1.0 / std::sqrt(var / d + eps)), mu = float(mean);
+    for (int i = 0; i < d; ++i) v[i] = (v[i] - mu) * inv * w[i] + b[i];
+  }
+}
+
+static void gelu(float* x, size_t n) {   // exact erf GELU, as torch's F.gelu default
+  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+// One row of scores (L,) -> softmax over the keys whose mask is 1; masked keys get exactly 0.
+static void masked_softmax(float* s, int len, const int32_t* mask, float scale) {
+  float mx = -INFINITY;
+  for (int j = 0; j < len; ++j)
+    if (mask[j]) mx = s[j] * scale > mx ? s[j] * scale : mx;
+  if (mx == -INFINITY) { std::memset(s, 0, len * sizeof(float)); return; }
+  double sum = 0;
+  for (int j = 0; j < len; ++j) {
+    s[j] = mask[j] ? std::exp(s[j] * scale - mx) : 0.f;
+    sum += s[j];
+  }
+  const float inv = float(1.0 / sum);
+  for (int j = 0; j < len; ++j) s[j] *= inv;
+}
+
+// ---- the model stages (python_ref/model.py names) -----------------------------------------------
+
+void embeddings_forward(const Model& m, const Rows& r, float* x) {
+  const int d = m.cfg.hidden;
+  for (int row = 0; row < r.n; ++row)
+    for (int t = 0; t < r.lens[row]; ++t) {
+      float* v = x + size_t(r.offs[row] + t) * d;
+      const float* we = m.word.p + size_t(r.ids[row][t]) * d;
+      const float* pe = m.pos.p + size_t(t) * d;
+      for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i] + m.type.p[i];   // token type 0
+    }
+  add_layer_norm(x, nullptr, r.tokens, d, m.ln_w.p, m.ln_b.p, m.cfg.eps);
+}
+
+// att: scratch of att_floats(); out (tokens, D) = attention output projection.
+static size_t att_floats(int max_len, int dh) {
+  return size_t(max_len) * max_len + panel_floats(max_len, dh) + panel_floats(dh, max_len);
+}
+
+void attention_forward(const Model& m, const LayerW& p, const Rows& r, const float* x, float* qkv,
+                       float* att, float* ctx, float* out) {
+  const int d = m.cfg.hidden, heads = m.cfg.heads, dh = d / heads;
+  matmul(x, d, r.tokens, Panels{p.qkv.p, 3 * d, d}, p.qkv_b.p, qkv, 3 * d);       // (tokens, 3D)
+  const float scale = 1.f / std::sqrt(float(dh));
+  float* s = att;                                                                 // (L, L)
+  for (int row = 0; row < r.n; ++row) {
+    const int len = r.lens[row];
+    Panels kp{s + size_t(len) * len, len, dh}, vp{kp.w + panel_floats(len, dh), dh, len};
+    std::memset(kp.w, 0, panel_floats(len, dh) * sizeof(float));
+    for (int h = 0; h < heads; ++h) {
+      const float* q = qkv + size_t(r.offs[row]) * 3 * d + h * dh;               // (L, dh) [3D]
+      pack_rows(q + d, 3 * d, len, 0, kp);                                        // K
+      pack_cols(q + 2 * d, 3 * d, vp);                                            // V
+      matmul(q, 3 * d, len, kp, nullptr, s, len);                                 // Q K^T (L, L)
+      for (int i = 0; i < len; ++i) masked_softmax(s + size_t(i) * len, len, r.mask[row], scale);
+      matmul(s, len, len, vp, nullptr, ctx + size_t(r.offs[row]) * d + h * dh, d);  // P V (L, dh)
+    }
+  }
+  matmul(ctx, d, r.tokens, Panels{p.ao.p, d, d}, p.ao_b.p, out, d);                // (tokens, D)
+}
+
+void ffn_forward(const Model& m, const LayerW& p, const float* x, int tokens, float* h, float* out) {
+  const int d = m.cfg.hidden, f = m.cfg.intermediate;
+  matmul(x, d, tokens, Panels{p.ff1.p, f, d}, p.ff1_b.p, h, f);                   // (tokens, F)
+  gelu(h, size_t(tokens) * f);
+  matmul(h, f, tokens, Panels{p.ff2.p, d, f}, p.ff2_b.p, out, d);                 // (tokens, D)
+}
+
+static size_t work_floats(const Config& c, int tokens, int max_len) {
+  const size_t d = c.hidden, f = c.intermediate, big = f > d ? f : d;
+  return tokens * (3 * d + d + big + d) + att_floats(max_len, c.hidden / c.heads);
+}
+
+void layer_forward(const Model& m, const LayerW& p, const Rows& r, float* x, float* work) {
+  const int d = m.cfg.hidden;
+  const size_t t = r.tokens;
+  float *qkv = work, *ctx = qkv + t * 3 * d, *tmp = ctx + t * d, *out = tmp + t * (m.cfg.intermediate > d ? m.cfg.intermediate : d);
+  float* att = out + t * d;
+  attention_forward(m, p, r, x, qkv, att, ctx, out);
+  add_layer_norm(x, out, r.tokens, d, p.ln1_w.p, p.ln1_b.p, m.cfg.eps);
+  ffn_forward(m, p, x, r.tokens, tmp, out);
+  add_layer_norm(x, out, r.tokens, d, p.ln2_w.p, p.ln2_b.p, m.cfg.eps);
+}
+
+void mean_pool(const float* x, int len, int dim, const int32_t* mask, float* out) {
+  std::memset(out, 0, dim * sizeof(float));
+  double count = 0;
+  for (int t = 0; t < len; ++t) {
+    if (!mask[t]) continue;
+    count += 1;
+    for (int i = 0; i < dim; ++i) out[i] += x[size_t(t) * dim + i];
+  }
+  const float inv = float(1.0 / (count > 1e-9 ? count : 1e-9));
+  for (int i = 0; i < dim; ++i) out[i] *= inv;
+}
+
+void l2_normalize(float* v, int dim) {   // F.normalize: v / max(||v||, 1e-12)
+  double ss = 0;
+  for (int i = 0; i < dim; ++i) ss += double(v[i]) * v[i];
+  const double nrm = std::sqrt(ss);
+  const float inv = float(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+  for (int i = 0; i < dim; ++i) v[i] *= inv;
+}
+
+// ---- whole forward ------------------------------------------------------------------------------
+
+constexpr int TOKEN_BUDGET = 2048;   // tokens per chunk of rows: bounds scratch memory for any N
+
+const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out) {
+  static char err[160];
+  const Config& c = m.cfg;
+  if (!m.layers) return "model not loaded (set config and tensors first)";
+  if (n < 0 || t < 0) return "negative batch shape";
+  // Each row's span ends at its last unmasked position: trailing padding is never computed, which
+  // is exact because masked keys get probability 0 and pooling ignores masked positions.
+  int* lens = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
+  if (!lens) return "out of memory (row lengths)";
+  int max_len = 1;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < t; ++j)
+      if (mask[size_t(i) * t + j]) lens[i] = j + 1;
+    for (int j = 0; j < lens[i]; ++j) {
+      const int32_t id = ids[size_t(i) * t + j];
+      if (id < 0 || id >= c.vocab) {
+        std::snprintf(err, sizeof err, "ids[%d][%d] = %d is outside the vocabulary (0..%d)", i, j, int(id), c.vocab - 1);
+        std::free(lens);
+        return err;
+      }
+    }
+    if (lens[i] > c.max_pos) {
+      std::snprintf(err, sizeof err, "row %d has %d positions, more than max_position_embeddings %d", i, lens[i], c.max_pos);
+      std::free(lens);
+      return err;
+    }
+    max_len = lens[i] > max_len ? lens[i] : max_len;
+  }
+  const int cap = max_len > TOKEN_BUDGET ? max_len : TOKEN_BUDGET;
+  Buf x, work;
+  int* offs = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
+  const int32_t** rid = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
+  const int32_t** rmask = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
+  const char* result = nullptr;
+  if (!offs || !rid || !rmask || !x.alloc(size_t(cap) * c.hidden) || !work.alloc(work_floats(c, cap, max_len))) {
+    result = "out of memory (activations)";
+  } else {
+    for (int i = 0; i < n; ++i) { rid[i] = ids + size_t(i) * t; rmask[i] = mask + size_t(i) * t; }
+    for (int i0 = 0; i0 < n;) {   // a chunk: consecutive rows while their tokens fit the budget
+      int i1 = i0, tokens = 0;
+      while (i1 < n && (i1 == i0 || tokens + lens[i1] <= cap)) { offs[i1] = tokens; tokens += lens[i1]; ++i1; }
+      int chunk_max = 0;
+      for (int i = i0; i < i1; ++i) chunk_max = lens[i] > chunk_max ? lens[i] : chunk_max;
+      Rows r{rid + i0, rmask + i0, offs + i0, lens + i0, i1 - i0, tokens, chunk_max};
+      embeddings_forward(m, r, x.p);
+      for (int l = 0; l < c.layers; ++l) layer_forward(m, m.layers[l], r, x.p, work.p);
+      for (int i = i0; i < i1; ++i) {
+        float* o = out + size_t(i) * c.hidden;
+        mean_pool(x.p + size_t(offs[i]) * c.hidden, lens[i], c.hidden, rmask[i], o);
+        l2_normalize(o, c.hidden);
+      }
+      i0 = i1;
+    }
+  }
+  std::free(lens); std::free(offs); std::free(rid); std::free(rmask);
+  return result;
+}
+
+// ---- model storage and the tensor-name table (python_ref BertModel.__init__) --------------------
+
+const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots) {
+  static char err[160];
+  const int lim = 1 << 20;
+  if (c.hidden <= 0 || c.heads <= 0 || c.layers <= 0 || c.intermediate <= 0 || c.vocab <= 0 || c.max_pos <= 0 ||
+      c.type_vocab <= 0 || c.hidden > lim || c.intermediate > lim || c.layers > 4096 || c.max_pos > 65536 ||
+      c.hidden % c.heads != 0 || !(c.eps > 0))
+    return "invalid config (sizes must be positive, hidden divisible by heads)";
+  if (uint64_t(c.vocab) * c.hidden * 4 > (uint64_t(1) << 31) || uint64_t(c.intermediate) * c.hidden * 4 > (uint64_t(1) << 30))
+    return "config too large for a 32-bit address space";
+  delete[] m.layers;
+  m.layers = new (std::nothrow) LayerW[c.layers];
+  const int per_layer = 16, n = 5 + per_layer * c.layers;
+  Slot* s = new (std::nothrow) Slot[n];
+  if (!m.layers || !s) { delete[] s; return "out of memory (model tables)"; }
+  m.cfg = c;
+  const int d = c.hidden, f = c.intermediate;
+  bool ok = true;
+  int k = 0;
+  auto plain = [&](const char* name, Buf& b, int rows, int cols, size_t offset = 0, size_t total = 0) {
+    if (!offset && !b.p) ok = ok && b.alloc(total ? total : size_t(rows) * cols);
+    Slot& e = s[k++];
+    std::snprintf(e.name, sizeof e.name, "%s", name);
+    e.numel = size_t(rows) * cols;
+    e.dest = b.p ? b.p + offset : nullptr;
+    e.panels = Panels{};
+    e.rows = rows; e.cols = cols; e.col0 = 0; e.set = false;
+  };
+  auto linear = [&](const char* name, Buf& b, int n_total, int rows, int cols, int col0) {
+    if (!b.p) ok = ok && b.alloc(panel_floats(n_total, cols));
+    Slot& e = s[k++];
+    std::snprintf(e.name, sizeof e.name, "%s", name);
+    e.numel = size_t(rows) * cols;
+    e.dest = nullptr;
+    e.panels = Panels{b.p, n_total, cols};
+    e.rows = rows; e.cols = cols; e.col0 = col0; e.set = false;
+  };
+  plain("embeddings.word_embeddings.weight", m.word, c.vocab, d);
+  plain("embeddings.position_embeddings.weight", m.pos, c.max_pos, d);
+  plain("embeddings.token_type_embeddings.weight", m.type, c.type_vocab, d);
+  plain("embeddings.LayerNorm.weight", m.ln_w, 1, d);
+  plain("embeddings.LayerNorm.bias", m.ln_b, 1, d);
+  char nm[96];
+  for (int l = 0; l < c.layers && ok; ++l) {
+    LayerW& p = m.layers[l];
+    auto N = [&](const char* suffix) { std::snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, suffix); return nm; };
+    const char* qkv[3] = {"query", "key", "value"};
+    for (int j = 0; j < 3; ++j) {
+      char w[64], b[64];
+      std::snprintf(w, sizeof w, "attention.self.%s.weight", qkv[j]);
+      std::snprintf(b, sizeof b, "attention.self.%s.bias", qkv[j]);
+      linear(N(w), p.qkv, 3 * d, d, d, j * d);
+      plain(N(b), p.qkv_b, 1, d, size_t(j) * d, size_t(3) * d);
+    }
+    linear(N("attention.output.dense.weight"), p.ao, d, d, d, 0);
+    plain(N("attention.output.dense.bias"), p.ao_b, 1, d);
+    plain(N("attention.output.LayerNorm.weight"), p.ln1_w, 1, d);
+    plain(N("attention.output.LayerNorm.bias"), p.ln1_b, 1, d);
+    linear(N("intermediate.dense.weight"), p.ff1, f, f, d, 0);
+    plain(N("intermediate.dense.bias"), p.ff1_b, 1, f);
+    linear(N("output.dense.weight"), p.ff2, d, d, f, 0);
+    plain(N("output.dense.bias"), p.ff2_b, 1, d);
+    plain(N("output.LayerNorm.weight"), p.ln2_w, 1, d);
+    plain(N("output.LayerNorm.bias"), p.ln2_b, 1, d);
+  }
+  if (!ok) {
+    delete[] s;
+    delete[] m.layers;
+    m.layers = nullptr;
+    std::snprintf(err, sizeof err, "out of memory allocating the model's tensors");
+    return err;
+  }
+  *slots = s;
+  *n_slots = k;
+  return nullptr;
+}
+
+}  // namespace portbench_wasm
