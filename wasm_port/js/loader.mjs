@@ -1,0 +1,181 @@
+// wasm_port loader: our own small replacement for emscripten's JS glue (3.1.6's glue breaks on
+// Node 20's fetch). Runs unchanged in Node and the browser: instantiates dist/minilm.wasm (a
+// STANDALONE_WASM reactor) with stub WASI imports, reads config.json, vocab.txt and
+// model.safetensors (header parsed here, in JS; tensors copied straight into wasm memory).
+// Leaves out: fp16/bf16 weights (F32 only), threads, streaming the weights in pieces.
+
+const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
+
+/** Reads a file (Node, plain path) or fetches a URL (browser, or http(s) in Node) -> ArrayBuffer. */
+export async function readBytes(where) {
+  if (IS_NODE && !/^https?:/.test(String(where))) {
+    const { readFile } = await import("node:fs/promises");
+    const b = await readFile(where instanceof URL ? where : String(where));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  }
+  const r = await fetch(where);
+  if (!r.ok) throw new Error(`fetch ${where}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+const join = (dir, name) => (String(dir).endsWith("/") ? `${dir}${name}` : `${dir}/${name}`);
+
+export class WasmError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;            // -1 bad argument, -2 invalid UTF-8, -3 out of memory, -4 state, -5 name
+  }
+}
+
+// The few imports a STANDALONE_WASM module may have: all stubs; nothing here does real IO.
+function imports(getMemory) {
+  const view = () => new DataView(getMemory().buffer);
+  const wasi = {
+    proc_exit: (code) => { throw new WasmError(`wasm called proc_exit(${code})`, -4); },
+    fd_write: (fd, iovs, iovcnt, nwritten) => {   // forward stdout/stderr text to the console
+      const dv = view();
+      let text = "", total = 0;
+      for (let i = 0; i < iovcnt; i++) {
+        const ptr = dv.getUint32(iovs + 8 * i, true), len = dv.getUint32(iovs + 8 * i + 4, true);
+        text += new TextDecoder().decode(new Uint8Array(getMemory().buffer, ptr, len));
+        total += len;
+      }
+      (fd === 2 ? console.error : console.log)(text.replace(/\n$/, ""));
+      dv.setUint32(nwritten, total, true);
+      return 0;
+    },
+    environ_sizes_get: (count, size) => { view().setUint32(count, 0, true); view().setUint32(size, 0, true); return 0; },
+    environ_get: () => 0,
+    clock_time_get: (_id, _precision, out) => {
+      view().setBigUint64(out, BigInt(Math.round(performance.now() * 1e6)), true);
+      return 0;
+    },
+  };
+  const ENOSYS = 52;   // anything else (fd_close, fd_seek, ...): "not supported"
+  const fallback = (obj) => new Proxy(obj, { get: (t, k) => (k in t ? t[k] : () => ENOSYS) });
+  return { wasi_snapshot_preview1: fallback(wasi), env: fallback({ emscripten_notify_memory_growth: () => {} }) };
+}
+
+export class MiniLM {
+  constructor(instance) {
+    this.x = instance.exports;
+    this.dim = 0;
+  }
+  get memoryBytes() { return this.x.memory.buffer.byteLength; }
+  u8() { return new Uint8Array(this.x.memory.buffer); }
+  check(rc) {
+    if (rc < 0) throw new WasmError(this.cstr(this.x.pb_last_error()), rc);
+    return rc;
+  }
+  cstr(ptr) {
+    const m = this.u8();
+    let end = ptr;
+    while (m[end]) end++;
+    return new TextDecoder().decode(m.subarray(ptr, end));
+  }
+  alloc(bytes) {
+    const p = this.x.pb_malloc(bytes);
+    if (!p) throw new WasmError(`out of memory allocating ${bytes} bytes in wasm`, -3);
+    return p;
+  }
+  /** Runs fn(ptr) with `bytes` copied into wasm memory (a null-terminated copy if cstring). */
+  withBytes(bytes, fn) {
+    const p = this.alloc(bytes.length + 1);
+    try {
+      this.u8().set(bytes, p);
+      this.u8()[p + bytes.length] = 0;
+      return fn(p);
+    } finally { this.x.pb_free(p); }
+  }
+
+  setConfig(cfg) {
+    const need = ["hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size", "max_position_embeddings"];
+    for (const k of need) if (!Number.isInteger(cfg[k])) throw new WasmError(`config.json lacks integer ${k}`, -1);
+    this.check(this.x.pb_set_config(cfg.hidden_size, cfg.num_attention_heads, cfg.num_hidden_layers, cfg.intermediate_size,
+      cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size ?? 2, cfg.layer_norm_eps ?? 1e-12));
+    this.dim = this.x.pb_dim();
+  }
+  /** Copies every tensor the model needs out of a safetensors file (ArrayBuffer) into wasm memory. */
+  setWeights(buf) {
+    const n = Number(new DataView(buf).getBigUint64(0, true));
+    if (n <= 0 || n + 8 > buf.byteLength) throw new WasmError("model.safetensors: bad header length", -1);
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, n)));
+    const wanted = new Set();
+    for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
+    const enc = new TextEncoder();
+    for (const [key, info] of Object.entries(header)) {
+      const name = key.replace(/^bert\./, "");
+      if (!wanted.has(name)) continue;   // pooler, position_ids, ...
+      if (info.dtype !== "F32") throw new WasmError(`tensor ${key} is ${info.dtype}; wasm_port loads F32 only`, -1);
+      const [b0, b1] = info.data_offsets;
+      const numel = info.shape.reduce((a, b) => a * b, 1);
+      if (b1 - b0 !== numel * 4 || 8 + n + b1 > buf.byteLength) throw new WasmError(`tensor ${key}: bad offsets`, -1);
+      this.withBytes(enc.encode(name), (pname) => {
+        const dest = this.x.pb_tensor_dest(pname, numel);
+        if (!dest) this.check(-5);
+        this.u8().set(new Uint8Array(buf, 8 + n + b0, b1 - b0), dest);   // bytes: file offsets need not be 4-aligned
+        this.check(this.x.pb_tensor_done(pname));
+      });
+    }
+    this.check(this.x.pb_ready());
+  }
+  setVocab(bytes) { this.withBytes(new Uint8Array(bytes), (p) => this.check(this.x.pb_load_vocab(p, bytes.byteLength))); }
+
+  /** One text (string or UTF-8 bytes) -> Int32Array of ids, [CLS] .. [SEP]. */
+  tokenize(text) {
+    const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    const cap = this.x.pb_max_len();
+    const out = this.alloc(cap * 4);
+    try {
+      const k = this.withBytes(bytes, (p) => this.check(this.x.pb_tokenize(p, bytes.length, out, cap)));
+      return new Int32Array(this.x.memory.buffer, out, k).slice();
+    } finally { this.x.pb_free(out); }
+  }
+  /** ids, mask: Int32Array (n*t) -> Float32Array (n*dim), pooled and L2-normalised. */
+  forward(ids, mask, n, t) {
+    if (ids.length !== n * t || mask.length !== n * t) throw new WasmError("forward: ids/mask length != n*t", -1);
+    const pi = this.alloc(n * t * 4 + 4), pm = this.alloc(n * t * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
+    try {
+      new Int32Array(this.x.memory.buffer, pi, n * t).set(ids);
+      new Int32Array(this.x.memory.buffer, pm, n * t).set(mask);
+      this.check(this.x.pb_forward(pi, pm, n, t, po));
+      return new Float32Array(this.x.memory.buffer, po, n * this.dim).slice();
+    } finally { this.x.pb_free(pi); this.x.pb_free(pm); this.x.pb_free(po); }
+  }
+  /** texts: strings or Uint8Arrays (raw UTF-8) -> Float32Array (n*dim); tokenize + forward in wasm. */
+  embed(texts) {
+    const enc = new TextEncoder();
+    const parts = texts.map((s) => (typeof s === "string" ? enc.encode(s) : s));
+    const total = parts.reduce((a, p) => a + p.length, 0), n = parts.length;
+    const pt = this.alloc(total + 1), pl = this.alloc(n * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
+    try {
+      let off = 0;
+      parts.forEach((p, i) => { this.u8().set(p, pt + off); off += p.length; new Uint32Array(this.x.memory.buffer, pl, n)[i] = p.length; });
+      this.check(this.x.pb_embed(pt, pl, n, po));
+      return new Float32Array(this.x.memory.buffer, po, n * this.dim).slice();
+    } finally { this.x.pb_free(pt); this.x.pb_free(pl); this.x.pb_free(po); }
+  }
+}
+
+/** Instantiates the wasm (path/URL or bytes) and loads a model dir (path in Node, URL in the browser). */
+export async function loadMiniLM({ wasm, modelDir }) {
+  const t0 = performance.now();
+  let memory = null;
+  const imp = imports(() => memory);
+  const bytes = wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm) ? wasm : await readBytes(wasm);
+  const { instance } = await WebAssembly.instantiate(bytes, imp);
+  memory = instance.exports.memory;
+  instance.exports._initialize?.();
+  const m = new MiniLM(instance);
+  const [cfg, vocab, weights] = await Promise.all([
+    readBytes(join(modelDir, "config.json")), readBytes(join(modelDir, "vocab.txt")), readBytes(join(modelDir, "model.safetensors"))]);
+  m.setConfig(JSON.parse(new TextDecoder().decode(cfg)));
+  m.setWeights(weights);
+  m.setVocab(vocab);
+  m.loadMs = performance.now() - t0;
+  m.wasmBytes = bytes.byteLength;
+  return m;
+}
+
+/** Default location of the built module, relative to this file. */
+export const DEFAULT_WASM = new URL("../dist/minilm.wasm", import.meta.url);

@@ -1,0 +1,84 @@
+// wasm_port Node runner: a long-lived process speaking JSON lines on stdin/stdout, one reply per
+// request, for wasm_port/pipeline.py. Timings (op "time") are taken here with performance.now(),
+// so nothing is ever timed across the pipe. With --pyodide, tokenize/embed go through python_ref's
+// pure-Python tokenizer inside Pyodide, calling the same wasm model through the JS FFI.
+//   node node_runner.mjs --model DIR [--wasm FILE] [--pyodide] [--cold TEXT]
+// Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
+//   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
+//   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
+// Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}. Arrays of floats/ints travel as
+// base64 of little-endian float32/int32. Leaves out: concurrency (one request at a time).
+import { createInterface } from "node:readline";
+import { DEFAULT_WASM, loadMiniLM } from "./loader.mjs";
+
+const args = process.argv.slice(2);
+const opt = (k, d = null) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
+const b64 = (ta) => Buffer.from(ta.buffer, ta.byteOffset, ta.byteLength).toString("base64");
+const unb64 = (s, T) => { const b = Buffer.from(s, "base64"); return new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+
+const model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model") });
+let py = null;
+if (args.includes("--pyodide")) {
+  const { loadPyodideEmbedder } = await import("./pyodide_embed.mjs");
+  py = await loadPyodideEmbedder({ model, modelDir: opt("--model") });
+}
+const tokenizeOne = (t) => (py ? py.tokenize([t])[0] : Array.from(model.tokenize(t)));
+const embed = (texts) => (py ? py.embed(texts) : model.embed(texts));
+
+function pad(rows) {   // id rows -> ids, mask Int32Array (n*t), as python_ref.api.pad_rows
+  const n = rows.length, t = Math.max(0, ...rows.map((r) => r.length));
+  const ids = new Int32Array(n * t), mask = new Int32Array(n * t);
+  rows.forEach((r, i) => { ids.set(r, i * t); mask.fill(1, i * t, i * t + r.length); });
+  return { ids, mask, n, t };
+}
+
+function timed(what, texts, warmup, repeat) {
+  let fn;
+  if (what === "embed") fn = () => embed(texts);
+  else if (what === "tokenize") fn = () => texts.forEach(tokenizeOne);
+  else if (what === "forward") { const b = pad(texts.map(tokenizeOne)); fn = () => model.forward(b.ids, b.mask, b.n, b.t); }
+  else throw new Error(`unknown timing target ${what}`);
+  for (let i = 0; i < warmup; i++) fn();
+  const ms = [];
+  for (let i = 0; i < repeat; i++) { const t0 = performance.now(); fn(); ms.push(performance.now() - t0); }
+  return ms;
+}
+
+function handle(req) {
+  switch (req.op) {
+    case "info":
+      return { dim: model.dim, max_len: model.x.pb_max_len(), memory_bytes: model.memoryBytes, wasm_bytes: model.wasmBytes,
+               load_ms: model.loadMs, pyodide: !!py };
+    case "memory": return { memory_bytes: model.memoryBytes };
+    case "tokenize": return { ids: req.texts.map(tokenizeOne) };
+    case "tokenize_bytes": return { ids: req.b64.map((s) => Array.from(model.tokenize(unb64(s, Uint8Array)))) };
+    case "embed": return { n: req.texts.length, dim: model.dim, data: b64(embed(req.texts)) };
+    case "embed_bytes": return { n: req.b64.length, dim: model.dim, data: b64(model.embed(req.b64.map((s) => unb64(s, Uint8Array)))) };
+    case "forward": {
+      const out = model.forward(unb64(req.ids, Int32Array), unb64(req.mask, Int32Array), req.n, req.t);
+      return { n: req.n, dim: model.dim, data: b64(out) };
+    }
+    case "time": return { ms: timed(req.what, req.texts, req.warmup ?? 3, req.repeat ?? 20) };
+    default: throw new Error(`unknown op ${req.op}`);
+  }
+}
+
+if (opt("--cold") !== null) {   // cold start: process start -> first embedding, then exit
+  const first = embed([opt("--cold")]);
+  const total = performance.now();   // Node's performance.now() counts from process start
+  console.log(JSON.stringify({ ok: true, load_ms: model.loadMs, total_ms: total, dim: model.dim, norm0: Math.hypot(...first.slice(0, model.dim)) }));
+  process.exit(0);
+}
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+process.stdout.write(JSON.stringify({ ok: true, ready: true, dim: model.dim }) + "\n");
+for await (const line of rl) {
+  if (!line.trim()) continue;
+  let reply;
+  try {
+    reply = { ok: true, ...handle(JSON.parse(line)) };
+  } catch (e) {
+    reply = { ok: false, error: String(e?.message ?? e), code: e?.code ?? -1 };
+  }
+  process.stdout.write(JSON.stringify(reply) + "\n");
+}
