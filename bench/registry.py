@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Entry:
     name: str
-    target: str                       # "module:Class"; the module may define missing() -> str | None
+    target: str                       # "module:Class"; class or module may define missing() -> str | None
     kind: str                         # "port" | "peer" | "intervention"
     stages: tuple = ("tokenize", "forward")
     torch_model: bool = True          # forward uses torch/LibTorch kernels (tolerance class)
@@ -42,10 +42,10 @@ def _resolve(entry: Entry):
 def why_missing(name: str) -> str | None:
     """None if `name` can run here, else one line saying what is missing."""
     try:
-        mod, _ = _resolve(BY_NAME[name])
+        mod, cls = _resolve(BY_NAME[name])
     except (ImportError, AttributeError) as e:
         return f"{name}: not built or not installed ({e})"
-    check = getattr(mod, "missing", None)
+    check = getattr(cls, "missing", None) or getattr(mod, "missing", None)
     return check() if check else None
 
 

@@ -117,6 +117,9 @@ Tokenizer::Tokenizer(std::string_view vocab, int max_len) : max_len_(max_len < 2
     pos = end + 1;
   }
   vocab_size_ = (size_t)id;
+  // Longest first, so the first match at a position is also the longest (as upstream's matcher).
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [](const Special& a, const Special& b) { return a.text.size() > b.text.size(); });
   size_t nodes = tok_.size();
   first_.resize(nodes); nkids_.resize(nodes); dense_.assign(nodes, -1);
   for (size_t v = 0; v < nodes; ++v) {

@@ -1,0 +1,69 @@
+# portbench: setup · test · bench · wasm · onnx · annotate · sanitize · clean
+# The README's two commands: `make bench` and `make test`. `make setup` is idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+TORCH := torch==2.13.0
+DEB_PKGS := emscripten chromium nlohmann-json3-dev pybind11-dev cloc
+NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt)
+WASM_SRCS := $(wildcard wasm_port/*.cpp wasm_port/*.h wasm_port/CMakeLists.txt cpp_port/tokenizer.* cpp_port/unicode_tables.h)
+export NODE_PATH := /usr/share/nodejs
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup deb test bench wasm onnx annotate sanitize clean
+
+setup: deb $(VENV)/.deps build/.installed wasm onnx
+	@echo "setup: done ($$($(PY) -m bench list 2>/dev/null | grep -c ' yes ') implementations available)"
+
+deb:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "setup: apt-get install$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "setup: not root or no apt: cannot install$$missing; the parts that need them will be skipped"; fi
+
+$(VENV)/.deps:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install $(TORCH)
+	$(PIP) install "scikit-build-core>=0.10" "cython>=3.0" "pybind11>=2.12" numpy ninja
+	touch $@
+
+build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS)
+	$(PIP) install --no-build-isolation -e ".[test,bench]"
+	@mkdir -p build && touch $@
+
+wasm: build/.npm build/.wasm
+
+build/.npm: $(wildcard wasm_port/package-lock.json)
+	@if [ -f wasm_port/package-lock.json ]; then cd wasm_port && npm ci --no-audit --no-fund --loglevel=error; fi
+	@mkdir -p build && touch $@
+
+build/.wasm: $(WASM_SRCS)
+	@if ! command -v emcmake >/dev/null; then echo "setup: emscripten missing: wasm_port not built"; exit 0; fi; \
+	if [ -f wasm_port/CMakeLists.txt ]; then \
+	  emcmake cmake -S . -B build/wasm -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/wasm -j2; fi
+	@touch $@
+
+onnx: build/.onnx
+
+build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
+	@if [ -f wasm_port/export_onnx.py ]; then $(PY) wasm_port/export_onnx.py; fi
+	@touch $@
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: setup
+	$(VENV)/bin/bench all
+
+annotate: setup
+	@mkdir -p build/annotate
+	$(VENV)/bin/cython -3 --cplus -a cython_ext/_tokenizer.pyx -o build/annotate/_tokenizer.cpp
+	@echo "open build/annotate/_tokenizer.html"
+
+clean:
+	rm -rf build results .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} + ; find . -path ./.venv -prune -o -name '*.so' -print -delete

@@ -1,0 +1,6 @@
+"""python -m bench == the `bench` console script."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

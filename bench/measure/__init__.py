@@ -1,0 +1,1 @@
+"""Measurements: each module measures one thing and returns records for results.json."""

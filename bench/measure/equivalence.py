@@ -1,0 +1,66 @@
+"""Equivalence: ids versus HF tokenizers (exact) and embeddings versus sentence-transformers
+(within the tolerance table), per implementation, on any corpus."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import oracle, registry
+from ..tolerances import tolerance
+
+
+@dataclass
+class Row:
+    impl: str
+    texts: int
+    id_mismatches: int | None = None
+    first_bad: str = ""
+    max_abs: float | None = None
+    min_cos: float | None = None
+    tol: float | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        if self.error:
+            return False
+        ids_ok = self.id_mismatches in (None, 0)
+        emb_ok = self.max_abs is None or (self.max_abs <= self.tol and self.min_cos >= tolerance(True)[1])
+        return ids_ok and emb_ok
+
+
+def unpad(batch) -> list[list[int]]:
+    lens = batch.attention_mask.sum(1)
+    return [row[:n].tolist() for row, n in zip(batch.ids, lens)]
+
+
+def batched(texts, n):
+    for i in range(0, len(texts), n):
+        yield texts[i:i + n]
+
+
+def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
+          batch_size: int = 32) -> Row:
+    entry = registry.BY_NAME[name]
+    row = Row(name, len(texts))
+    try:
+        pipe = registry.load(name, mdir, device=device)
+        ref_ids = ref_ids if ref_ids is not None else oracle.hf_ids(mdir, texts)
+        ids = [r for chunk in batched(texts, 64) for r in unpad(pipe.tokenize(chunk))]
+        bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
+        row.id_mismatches = len(bad) + abs(len(ids) - len(ref_ids))
+        if bad:
+            row.first_bad = texts[bad[0]][:60]
+        if "forward" in entry.stages:
+            ref_emb = ref_emb if ref_emb is not None else oracle.st_embed(mdir, texts, device)
+            emb = np.concatenate([pipe.embed(c) for c in batched(texts, batch_size)])
+            row.max_abs = float(np.abs(emb - ref_emb).max())
+            cos = (emb * ref_emb).sum(1) / np.maximum(
+                np.linalg.norm(emb, axis=1) * np.linalg.norm(ref_emb, axis=1), 1e-12)
+            row.min_cos = float(cos.min()) if len(cos) else 1.0
+            row.tol = tolerance(entry.torch_model, device)[0]
+    except Exception as e:  # one broken implementation must not hide the others' results
+        row.error = f"{type(e).__name__}: {e}"
+    return row

@@ -1,0 +1,127 @@
+"""Peers and cheaper interventions, wrapped in the one Pipeline interface so the bench treats them
+like ports: hf_tokenizers (Rust, tokenizer only), sentence_transformers (what users run today),
+onnxruntime (CPU session on the project's ONNX export) and python_ref under torch.compile.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from python_ref.api import Batch, check_texts, model_dir, pad_rows
+
+from . import oracle
+
+ONNX_PATH = Path(__file__).resolve().parent.parent / "build" / "onnx" / "onnx" / "model.onnx"
+
+
+class HFTokenizers:
+    name = "hf_tokenizers"
+
+    def __init__(self, model=None, device="cpu", **_):
+        self.tok = oracle.hf_tokenizer(model_dir(model))
+
+    def tokenize(self, texts: Sequence[str]) -> Batch:
+        return pad_rows([e.ids for e in self.tok.encode_batch(check_texts(texts))])
+
+    def encode_raw(self, texts: Sequence[str]):
+        """encode_batch alone: the strict baseline for tokenizer throughput (no padding, no checks)."""
+        return self.tok.encode_batch(texts)
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        raise NotImplementedError("hf_tokenizers is a tokenizer only")
+
+    embed = forward
+
+
+class SentenceTransformers:
+    name = "sentence_transformers"
+
+    def __init__(self, model=None, device="cpu", **_):
+        import torch
+        self.torch, self.device = torch, device
+        self.model = oracle.st_model(model_dir(model), device)
+
+    def tokenize(self, texts: Sequence[str]) -> Batch:
+        f = self.model.tokenize(check_texts(texts))
+        return Batch(f["input_ids"].numpy().astype(np.int64), f["attention_mask"].numpy().astype(np.int64))
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        t = self.torch
+        feats = {"input_ids": t.from_numpy(batch.ids).to(self.device),
+                 "attention_mask": t.from_numpy(batch.attention_mask).to(self.device),
+                 "token_type_ids": t.zeros_like(t.from_numpy(batch.ids)).to(self.device)}
+        with t.inference_mode():
+            return self.model(feats)["sentence_embedding"].float().cpu().numpy()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.forward(self.tokenize(texts))
+
+
+def missing_onnx() -> str | None:
+    if not ONNX_PATH.is_file():
+        return f"onnxruntime: no ONNX export at {ONNX_PATH} (run `make onnx`)"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime: the onnxruntime package is not installed"
+    return None
+
+
+class OnnxRuntime:
+    """python_ref's tokenizer + an onnxruntime CPU session: a runtime change, not a port."""
+    name = "onnxruntime"
+    missing = staticmethod(missing_onnx)
+
+    def __init__(self, model=None, device="cpu", **_):
+        import onnxruntime as ort
+        from python_ref.pipeline import Pipeline
+        if missing_onnx():
+            raise RuntimeError(missing_onnx())
+        self.ref = Pipeline(model, "cpu")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
+        self.sess = ort.InferenceSession(str(ONNX_PATH), opts, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.sess.get_inputs()}
+
+    def tokenize(self, texts):
+        return self.ref.tokenize(texts)
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        if batch.ids.shape[0] == 0:
+            return np.zeros((0, self.ref.dim), np.float32)
+        feed = {"input_ids": batch.ids, "attention_mask": batch.attention_mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(batch.ids)
+        out = self.sess.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]  # (N, T, D) or (N, D)
+        if out.ndim == 3:  # last_hidden_state: pool here, as sentence-transformers does
+            m = batch.attention_mask[..., None].astype(np.float32)
+            out = (out * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+    def embed(self, texts):
+        return self.forward(self.tokenize(texts))
+
+
+class TorchCompiled:
+    """python_ref with torch.compile on the model's forward: the cheaper fix tried before a port."""
+    name = "python_ref_compile"
+
+    def __init__(self, model=None, device="cpu", **kw):
+        import torch
+        from python_ref.pipeline import Pipeline
+        self.ref = Pipeline(model, device, **kw)
+        self.ref.model.forward = torch.compile(self.ref.model.forward, dynamic=True)
+        self.dim = self.ref.dim
+
+    def tokenize(self, texts):
+        return self.ref.tokenize(texts)
+
+    def forward(self, batch):
+        return self.ref.forward(batch)
+
+    def embed(self, texts):
+        return self.ref.embed(texts)

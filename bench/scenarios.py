@@ -1,0 +1,33 @@
+"""The one case list that tests and perf runs share: texts for each scenario, drawn from the corpus
+by upstream token length (so 'short', 'medium' and 'long' mean the same thing on any corpus)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from . import oracle
+
+LENGTHS = {"short": (6, 24), "medium": (48, 128), "long": (256, 10**9)}  # token counts, [lo, hi]
+SCENARIOS = {  # name: (batch size, length class)
+    "single": (1, "short"),
+    "batch": (32, "medium"),
+    "long": (8, "long"),
+}
+SWEEP_BATCHES = (1, 8, 32, 128)
+TOKENIZE_BATCH = 64
+
+
+@lru_cache(maxsize=4)
+def by_length(mdir: Path, corpus: Path = oracle.PROJECT_CORPUS) -> dict[str, list[str]]:
+    texts = oracle.read_corpus(corpus)
+    lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
+    out = {k: [t for t, n in zip(texts, lens) if lo <= n <= hi and len(t) < 20_000] for k, (lo, hi) in LENGTHS.items()}
+    for k, v in out.items():
+        if not v:
+            raise ValueError(f"corpus {corpus} has no {k} texts ({LENGTHS[k]} tokens)")
+    return out
+
+
+def texts_for(mdir: Path, length: str, n: int) -> list[str]:
+    pool = by_length(mdir)[length]
+    return [pool[i % len(pool)] for i in range(n)]

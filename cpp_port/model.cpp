@@ -1,0 +1,185 @@
+// cpp_port model: see model.h. Op for op the same as python_ref/model.py, so that LibTorch runs
+// the same kernels. safetensors is parsed here (8-byte little-endian header length, a JSON
+// header, raw data): the format's C++ reader is Rust-only, and it is 40 lines with nlohmann/json.
+#include "model.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace portbench {
+namespace {
+
+using json = nlohmann::json;
+
+struct Mapping {  // a read-only mmap of a whole file
+  void* data = MAP_FAILED;
+  size_t size = 0;
+  ~Mapping() { if (data != MAP_FAILED) munmap(data, size); }
+};
+
+// name -> tensor viewing the mapping (no copy). Only what BERT checkpoints use: F32/F16/BF16.
+std::map<std::string, at::Tensor> load_safetensors(const std::string& path, std::shared_ptr<Mapping>& keep) {
+  int fd = open(path.c_str(), O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd >= 0) close(fd);
+    throw ModelDirError("cannot open " + path);
+  }
+  keep = std::make_shared<Mapping>();
+  keep->size = (size_t)st.st_size;
+  if (keep->size >= 8) keep->data = mmap(nullptr, keep->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (keep->data == MAP_FAILED) throw ModelDirError("cannot read " + path + " (too short or unmappable)");
+  const char* base = (const char*)keep->data;
+  uint64_t hlen = 0;
+  for (int k = 7; k >= 0; --k) hlen = hlen << 8 | (uint8_t)base[k];
+  if (hlen > keep->size - 8) throw ModelDirError("malformed " + path + ": header length past end of file");
+  json header = json::parse(base + 8, base + 8 + hlen, nullptr, /*allow_exceptions=*/false);
+  if (!header.is_object()) throw ModelDirError("malformed " + path + ": header is not a JSON object");
+  const char* data = base + 8 + hlen;
+  size_t data_size = keep->size - 8 - hlen;
+  std::map<std::string, at::Tensor> out;
+  for (auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    try {
+      std::string dt = info.at("dtype").get<std::string>();
+      auto shape = info.at("shape").get<std::vector<int64_t>>();
+      auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
+      at::ScalarType st = dt == "F32" ? at::kFloat : dt == "F16" ? at::kHalf : dt == "BF16" ? at::kBFloat16
+                        : dt == "I64" ? at::kLong : at::kByte;
+      if (st == at::kByte) continue;  // dtypes a BERT encoder never needs
+      uint64_t numel = 1;
+      for (int64_t s : shape) { if (s < 0) throw std::runtime_error("negative dim"); numel *= (uint64_t)s; }
+      if (off.size() != 2 || off[0] > off[1] || off[1] > data_size || off[1] - off[0] != numel * at::elementSize(st))
+        throw std::runtime_error("data_offsets out of range");
+      // from_blob needs a non-const pointer; the mapping is read-only and nothing writes to it.
+      out[name] = at::from_blob((void*)(data + off[0]), shape, at::TensorOptions().dtype(st));
+    } catch (const std::exception& e) {
+      throw ModelDirError("malformed " + path + ": tensor " + name + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw ModelDirError("cannot open " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+BertModel BertModel::from_dir(const std::string& dir, const std::string& device) {
+  struct stat st;
+  if (dir.empty() || stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw ModelDirError("model directory not found: " + dir);
+  BertModel m;
+  std::string cfg_path = dir + "/config.json";
+  json cfg = json::parse(read_file(cfg_path), nullptr, false);
+  try {
+    m.dim = cfg.at("hidden_size").get<int>();
+    m.heads = cfg.at("num_attention_heads").get<int>();
+    m.max_positions = cfg.value("max_position_embeddings", 512);
+    m.eps = cfg.value("layer_norm_eps", 1e-12);
+    int n_layers = cfg.at("num_hidden_layers").get<int>();
+    if (m.dim <= 0 || m.heads <= 0 || m.dim % m.heads || n_layers < 0) throw std::runtime_error("bad sizes");
+    m.layers.resize((size_t)n_layers);
+  } catch (const std::exception& e) {
+    throw ModelDirError("malformed " + cfg_path + ": " + e.what());
+  }
+  std::shared_ptr<Mapping> keep;
+  auto t = load_safetensors(dir + "/model.safetensors", keep);
+  m.mapping = keep;
+  m.device = device;
+  at::Device dev(device);  // throws c10::Error (a std::exception) for a bad name
+  auto g = [&](const std::string& k) {
+    auto it = t.find(k);
+    if (it == t.end()) it = t.find("bert." + k);
+    if (it == t.end()) throw ModelDirError(dir + "/model.safetensors lacks tensor '" + k + "'");
+    return it->second.to(dev, at::kFloat).contiguous();
+  };
+  m.word = g("embeddings.word_embeddings.weight");
+  m.pos = g("embeddings.position_embeddings.weight");
+  m.type0 = g("embeddings.token_type_embeddings.weight")[0];
+  m.ln_w = g("embeddings.LayerNorm.weight");
+  m.ln_b = g("embeddings.LayerNorm.bias");
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    std::string p = "encoder.layer." + std::to_string(i) + ".", a = p + "attention.self.";
+    Layer& L = m.layers[i];
+    L.qkv_w = at::cat({g(a + "query.weight"), g(a + "key.weight"), g(a + "value.weight")});
+    L.qkv_b = at::cat({g(a + "query.bias"), g(a + "key.bias"), g(a + "value.bias")});
+    L.ao_w = g(p + "attention.output.dense.weight"); L.ao_b = g(p + "attention.output.dense.bias");
+    L.ln1_w = g(p + "attention.output.LayerNorm.weight"); L.ln1_b = g(p + "attention.output.LayerNorm.bias");
+    L.ff1_w = g(p + "intermediate.dense.weight"); L.ff1_b = g(p + "intermediate.dense.bias");
+    L.ff2_w = g(p + "output.dense.weight"); L.ff2_b = g(p + "output.dense.bias");
+    L.ln2_w = g(p + "output.LayerNorm.weight"); L.ln2_b = g(p + "output.LayerNorm.bias");
+  }
+  if (m.word.dim() != 2 || m.word.size(1) != m.dim || m.pos.size(0) < 2)
+    throw ModelDirError(dir + "/model.safetensors does not match config.json (hidden_size)");
+  return m;
+}
+
+at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_in) const {
+  c10::InferenceMode guard;
+  at::Tensor ids = ids_in.to(word.device()), mask = mask_in.to(word.device());  // (N, T)
+  if (ids.size(0) == 0) return at::zeros({0, dim}, at::kFloat);
+  at::Tensor x = embeddings_forward(*this, ids);                                     // (N, T, D)
+  at::Tensor bias = (1.0 - mask.unsqueeze(1).unsqueeze(1).to(x.scalar_type()))
+                    * std::numeric_limits<float>::lowest();                          // (N, 1, 1, T)
+  for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps);
+  return l2_normalize(mean_pool(x, mask)).cpu();                                     // (N, D)
+}
+
+at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids) {
+  int64_t t = ids.size(1);
+  if (t > m.pos.size(0)) throw std::runtime_error("sequence longer than max_position_embeddings");
+  at::Tensor x = at::embedding(m.word, ids) + m.pos.slice(0, 0, t) + m.type0;       // (N, T, D)
+  return at::layer_norm(x, {m.dim}, m.ln_w, m.ln_b, m.eps);
+}
+
+at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads) {
+  int64_t n = x.size(0), t = x.size(1), d = x.size(2);
+  at::Tensor qkv = at::linear(x, p.qkv_w, p.qkv_b);                                  // (N, T, 3D)
+  auto qkvs = qkv.view({n, t, 3, heads, d / heads}).permute({2, 0, 3, 1, 4}).unbind(0);  // each (N, H, T, D/H)
+  at::Tensor y = at::scaled_dot_product_attention(qkvs[0], qkvs[1], qkvs[2], bias, 0.0, false,
+                                                  1.0 / std::sqrt((double)(d / heads)));
+  y = y.transpose(1, 2).reshape({n, t, d});                                          // (N, T, D)
+  return at::linear(y, p.ao_w, p.ao_b);
+}
+
+at::Tensor ffn_forward(const at::Tensor& x, const Layer& p) {
+  at::Tensor h = at::gelu(at::linear(x, p.ff1_w, p.ff1_b));                           // (N, T, F), erf GELU
+  return at::linear(h, p.ff2_w, p.ff2_b);                                            // (N, T, D)
+}
+
+at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps) {
+  int64_t d = x.size(-1);
+  at::Tensor y = at::layer_norm(x + attention_forward(x, bias, p, heads), {d}, p.ln1_w, p.ln1_b, eps);
+  return at::layer_norm(y + ffn_forward(y, p), {d}, p.ln2_w, p.ln2_b, eps);
+}
+
+at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask) {
+  at::Tensor m = mask.unsqueeze(-1).to(x.scalar_type());                              // (N, T, 1)
+  return (x * m).sum(1) / m.sum(1).clamp_min(1e-9);                                  // (N, D)
+}
+
+at::Tensor l2_normalize(const at::Tensor& x) {
+  // What torch.nn.functional.normalize(x, p=2, dim=1) computes.
+  return x / x.norm(2, {1}, true).clamp_min(1e-12).expand_as(x);                     // (N, D), unit rows
+}
+
+}  // namespace portbench

@@ -1,0 +1,85 @@
+"""The bench's own code: CLI exit codes, corpus formats, the measuring method."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bench import oracle, registry
+from bench.measure import equivalence, latency
+from python_ref.api import Batch
+
+
+def bench(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, **kw)
+
+
+def test_read_corpus_txt_and_jsonl(tmp_path):
+    texts = ["a\u2028b", "x\x85y", "plain", ""]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    (tmp_path / "c.txt").write_text("one\r\ntwo\u2028still two\n\nfour\n")
+    assert oracle.read_corpus(tmp_path / "c.jsonl") == texts
+    assert oracle.read_corpus(tmp_path / "c.txt") == ["one", "two\u2028still two", "", "four"]
+
+
+def test_equivalence_cli_passes_on_a_user_corpus(tmp_path):
+    (tmp_path / "mine.txt").write_text("Hello there!\nÉtienne's café [MASK] 日本\n\n" + "long " * 300 + "\n")
+    r = bench("equivalence", "--impl", "python_ref", "--corpus", str(tmp_path / "mine.txt"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "python_ref" in r.stdout and "mismatch" in r.stdout
+
+
+def test_equivalence_detects_a_wrong_tokenizer(mdir, monkeypatch):
+    real = registry.load("python_ref", mdir)
+
+    class Broken:
+        name = "python_ref"
+
+        def tokenize(self, texts):
+            b = real.tokenize(texts)
+            b.ids[:, 1] += 1  # off by one id
+            return b
+
+        def embed(self, texts):
+            return real.embed(texts) * 0.5  # wrong norm
+
+    monkeypatch.setattr(registry, "load", lambda *a, **k: Broken())
+    row = equivalence.check("python_ref", ["hello world", "again"], mdir)
+    assert row.id_mismatches == 2 and not row.ok and row.max_abs > 0.01
+
+
+def test_bad_model_dir_exits_2_with_one_line(tmp_path):
+    r = bench("embed", "--model", str(tmp_path / "missing"), "hi")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "not found" in r.stderr
+
+
+def test_embed_prints_unit_vectors():
+    r = bench("embed", "hello world", "second text")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["text"] for x in rows] == ["hello world", "second text"]
+    assert all(abs(np.linalg.norm(x["embedding"]) - 1) < 1e-4 for x in rows)
+
+
+def test_interleaved_rotates_and_counts():
+    calls = []
+    fns = {n: (lambda n=n: calls.append(n)) for n in "abc"}
+    out = latency.interleaved(fns, rounds=3, reps=2, warmup=1)
+    assert {k: [len(r) for r in v] for k, v in out.items()} == {k: [2, 2, 2] for k in "abc"}
+    timed = calls[3:]  # after warm-up: round 0 starts with a, round 1 with b, round 2 with c
+    assert timed[0] == "a" and timed[6] == "b" and timed[12] == "c"
+
+
+def test_paired_ratio():
+    a = [[2.0, 2.0], [4.0, 4.0]]
+    b = [[1.0, 1.0], [2.0, 2.0]]
+    assert latency.paired_ratio(a, b) == pytest.approx(2.0)
+
+
+def test_unpad_roundtrip():
+    b = Batch(np.array([[101, 7, 102, 0], [101, 102, 0, 0]]), np.array([[1, 1, 1, 0], [1, 1, 0, 0]]))
+    assert equivalence.unpad(b) == [[101, 7, 102], [101, 102]]

@@ -1,0 +1,70 @@
+"""Every registered port against upstream: ids == HF tokenizers, embeddings ~ sentence-transformers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench import oracle, registry
+from bench.measure.equivalence import batched, unpad
+from bench.tolerances import tolerance
+
+PORTS = registry.PORTS
+
+
+@pytest.mark.parametrize("pipe", PORTS, indirect=True)
+def test_ids_equal_hf_on_corpus(pipe, mdir, corpus):
+    ref = oracle.hf_ids(mdir, corpus)
+    ours = [r for chunk in batched(corpus, 64) for r in unpad(pipe.tokenize(chunk))]
+    bad = [(i, corpus[i][:80]) for i, (a, b) in enumerate(zip(ours, ref)) if a != b]
+    assert len(ours) == len(ref)
+    assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
+
+
+@pytest.mark.parametrize("pipe", PORTS, indirect=True)
+def test_embeddings_match_sentence_transformers(pipe, mdir, corpus):
+    entry = registry.BY_NAME[pipe.name]
+    atol, min_cos = tolerance(entry.torch_model)
+    texts = corpus[::3]  # a third of the corpus, every script and edge case class included
+    ref = oracle.st_embed(mdir, texts)
+    ours = np.concatenate([pipe.embed(c) for c in batched(texts, 32)])
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    diff = np.abs(ours - ref).max()
+    cos = (ours * ref).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(ref, axis=1))
+    assert diff <= atol, f"max |Δ| {diff:.2e} > {atol:.0e}"
+    assert cos.min() >= min_cos
+
+
+# Text from every corner of Unicode (surrogates excluded: they are bad input, tested elsewhere),
+# plus the structures that break tokenizers: combining runs, long words, added tokens, many words.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+STRUCTURED = st.lists(st.one_of(
+    st.sampled_from(["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", " ", "\t", "\u3000", "##", "\u0301",
+                     "\u0898\u0301", "e\u0301\u0327", "İ", "ΣΑΣ", "ß", "日本", "👨‍👩‍👧", "\x00", "\ufffd", "a" * 100]),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), max_size=12),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
+), max_size=25).map("".join)
+
+
+def _hyp_check(pipe, mdir, text):
+    got = unpad(pipe.tokenize([text]))[0]
+    assert got == oracle.hf_ids(mdir, [text])[0], repr(text)
+
+
+@pytest.mark.parametrize("pipe", PORTS, indirect=True)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(ANY_TEXT, STRUCTURED))
+def test_ids_equal_hf_on_hypothesis_text(pipe, mdir, text):
+    _hyp_check(pipe, mdir, text)
+
+
+@pytest.mark.parametrize("pipe", PORTS, indirect=True)
+def test_truncation_and_padding(pipe, mdir):
+    texts = ["short", "word " * 400, ""]
+    b = pipe.tokenize(texts)
+    ref = oracle.hf_ids(mdir, texts)
+    assert b.ids.dtype == np.int64 and b.attention_mask.dtype == np.int64
+    assert b.ids.shape == b.attention_mask.shape == (3, max(map(len, ref)))
+    assert unpad(b) == ref
+    assert (b.ids[b.attention_mask == 0] == 0).all()
