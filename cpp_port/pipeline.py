@@ -1,0 +1,72 @@
+"""cpp_port Pipeline: thin wrapper over the pybind11 module cpp_port._core (tokenizer + LibTorch
+forward both native). Leaves out: anything but the Pipeline protocol of python_ref/api.py, plus
+`tokenize_bytes` (raw UTF-8 in, for the bad-input tests) and `binary()` (where minilm-embed is)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from python_ref.api import Batch, ModelDirError, model_dir
+
+HERE = Path(__file__).resolve().parent
+
+
+def missing() -> str | None:
+    try:
+        from . import _core  # noqa: F401
+    except ImportError as e:
+        return f"cpp_port: native module not built ({e}); build with pip install --no-build-isolation -e ."
+    return None
+
+
+def binary() -> str | None:
+    """minilm-embed: the dev build's copy next to this file, else the one in this env's bin/."""
+    for cand in (HERE / "minilm-embed", Path(sys.prefix) / "bin" / "minilm-embed"):
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    return shutil.which("minilm-embed")
+
+
+def _random_model_dir(mdir: Path) -> Path:
+    """Same architecture, seeded random weights (python_ref.model.random_tensors), as files."""
+    from safetensors.torch import save_file
+    from python_ref.api import load_config
+    from python_ref.model import random_tensors
+    out = Path(tempfile.mkdtemp(prefix="cpp_port_random_"))
+    save_file({k: v.contiguous() for k, v in random_tensors(load_config(mdir)).items()}, str(out / "model.safetensors"))
+    for f in ("config.json", "vocab.txt", "tokenizer.json"):
+        shutil.copy(mdir / f, out / f)
+    return out
+
+
+class Pipeline:
+    name = "cpp_port"
+
+    def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real", num_threads: int = 1):
+        from . import _core
+        mdir = model_dir(model)
+        if weights == "random":
+            mdir = _random_model_dir(mdir)
+        try:
+            self.core = _core.Core(str(mdir), device)
+        except _core.ModelDirError as e:
+            raise ModelDirError(str(e)) from None
+        self.device, self.dim, self.num_threads = device, self.core.dim, num_threads
+
+    def tokenize(self, texts: Sequence[str], num_threads: int | None = None) -> Batch:
+        return Batch(*self.core.tokenize(texts, num_threads or self.num_threads))
+
+    def tokenize_bytes(self, texts: Sequence[bytes], num_threads: int | None = None) -> Batch:
+        return Batch(*self.core.tokenize_bytes(texts, num_threads or self.num_threads))
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        return self.core.forward(batch.ids, batch.attention_mask)  # (N, D) float32
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.forward(self.tokenize(texts))
