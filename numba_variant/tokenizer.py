@@ -1,0 +1,256 @@
+"""numba_variant tokenizer: python_ref/tokenizer.py's BERT WordPiece with the loops in Numba @njit.
+
+Ports normalize -> pre_tokenize -> wordpiece -> encode_batch. Texts cross into Numba as arrays of
+code points (uint32); the vocabulary is a trie over code points in flat arrays (CSR: per node a
+sorted run of (code point, child) edges), one root for word starts and one for '##' pieces.
+Leaves out: offsets, pairs, the per-stage Python API (python_ref has it).
+
+Where Numba's language subset forced a design different from cython_ext's:
+- Numba cannot read a Python str's storage, so every text is copied into a code-point array
+  (one join + encode per batch); Cython reads PyUnicode_DATA in place.
+- nopython code has no unicodedata and cannot call back into Python (Cython describes new code
+  points lazily under `with gil`). So a pure-ASCII text is normalised inside Numba with 128-entry
+  tables built from python_ref's functions, and any other text is normalised in Python by
+  whole-string, C-speed calls in python_ref's order: str.translate (clean + CJK spacing) ->
+  unicodedata.normalize("NFD") on the whole text (so canonical reordering is exact, no fallback
+  needed) -> str.translate (drop Mn, per-character lowercase without the final-sigma rule, put
+  spaces around punctuation). The translate tables are dicts filled lazily by python_ref's
+  per-character functions (`__missing__`), so nothing is copied from Unicode data by hand.
+- No early exit from a str we never read: long texts are tried on a prefix cut before an ASCII
+  space (as python_ref's _chunks), growing x16 until 254 pieces or the whole text: linear.
+- A C-level hash needs pointer tricks Numba lacks; a CSR trie is plain arrays and finds the
+  longest match in one walk (Cython: open addressing with O(1) substring hashes).
+- Added tokens ([CLS] ...) are split out in Python with python_ref's own segments(); Numba sees
+  them as code points >= 0x110000 (no real character is that large).
+"""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from numba import njit
+
+from python_ref import tokenizer as ref
+from python_ref.api import MAX_LEN, Batch, check_texts
+
+MAX_WORD = ref.MAX_WORD_CHARS
+ADDED_BASE = 0x110000               # code point ADDED_BASE + id stands for added token `id`
+DROP, SPACE, PUNCT, WORD = 0, 1, 2, 3
+FIRST_PREFIX = 4096                 # chars tried first; x16 per retry
+
+
+# ---------------------------------------------------------------- Numba kernels (nopython)
+
+@njit(cache=True, nogil=True, inline="always")
+def _child(node, cp, first, count, edge_cp, edge_child):
+    lo, hi = first[node], first[node] + count[node]   # binary search the node's sorted edges
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edge_cp[mid] < cp:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < first[node] + count[node] and edge_cp[lo] == cp:
+        return edge_child[lo]
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, node_tok):
+    """Greedy longest-match-first of w[:n] via the trie; writes ids into row, returns new n_out."""
+    if n == 0:
+        return n_out
+    if n > MAX_WORD:
+        if n_out < budget:
+            row[n_out] = unk
+        return n_out + 1
+    start, cnt = 0, 0
+    while start < n:
+        node, j, best_end, best_tok = 1 if start > 0 else 0, start, -1, -1  # root 1: '##' pieces
+        while j < n:
+            node = _child(node, w[j], first, count, edge_cp, edge_child)
+            if node < 0:
+                break
+            j += 1
+            if node_tok[node] >= 0:
+                best_end, best_tok = j, node_tok[node]
+        if best_tok < 0:                  # unmatched remainder: the whole word is [UNK]
+            if n_out < budget:
+                row[n_out] = unk
+            return n_out + 1
+        if n_out + cnt < budget:
+            row[n_out + cnt] = best_tok
+        cnt += 1
+        start = best_end
+    return n_out + cnt
+
+
+@njit(cache=True, nogil=True)
+def encode_rows(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
+                first, count, edge_cp, edge_child, node_tok):
+    """pre_tokenize + wordpiece for texts buf[starts[k]:ends[k]] into pieces[rows[k]] (N, budget).
+
+    raw[k]: an ASCII text still to normalise here (tables cls8/low8); else already normalised in
+    Python: split on ' ', and a code point >= ADDED_BASE is an added token."""
+    budget = pieces.shape[1]
+    w = np.empty(MAX_WORD + 1, np.uint32)                        # current word
+    for k in range(starts.shape[0]):
+        row, n, wl = pieces[rows[k]], 0, 0
+        for i in range(starts[k], ends[k]):
+            if n >= budget:
+                break
+            cp = buf[i]
+            c = cls8[cp] if raw[k] else (SPACE if cp == 32 else WORD if cp < ADDED_BASE else PUNCT)
+            if c == WORD:
+                if wl <= MAX_WORD:
+                    w[wl] = low8[cp] if raw[k] else cp
+                    wl += 1
+            elif c != DROP:                                      # SPACE, PUNCT or added token
+                n = wordpiece(w, wl, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
+                wl = 0
+                if c == PUNCT and raw[k]:
+                    w[0] = cp
+                    n = wordpiece(w, 1, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
+                elif c == PUNCT:
+                    if n < budget:
+                        row[n] = cp - ADDED_BASE
+                    n += 1
+        if n < budget:
+            n = wordpiece(w, wl, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
+        n_out[rows[k]] = min(n, budget)
+
+
+@njit(cache=True, nogil=True)
+def pad_rows(pieces, n_out, cls, sep):
+    """[CLS] pieces [SEP] [PAD]=0 ... -> ids (N, T) int64, mask (N, T) int64."""
+    n = n_out.shape[0]
+    t = 0
+    for i in range(n):
+        t = max(t, n_out[i] + 2)
+    ids = np.zeros((n, t), np.int64)
+    mask = np.zeros((n, t), np.int64)
+    for i in range(n):
+        ids[i, 0] = cls
+        for j in range(n_out[i]):
+            ids[i, j + 1] = pieces[i, j]
+        ids[i, n_out[i] + 1] = sep
+        mask[i, :n_out[i] + 2] = 1
+    return ids, mask
+
+
+# ---------------------------------------------------------------- Python side: tables, normalize
+
+class _Memo(dict):
+    """A str.translate table filled on first sight of each code point (C-speed lookups after)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, cp):
+        v = self[cp] = self.fn(chr(cp))
+        return v
+
+
+def _clean(ch: str):
+    """clean_text + CJK spacing for one character (python_ref.normalize's first loop)."""
+    if ch in "\0\ufffd" or ref.is_control(ch):
+        return None
+    if ch in ref.WHITESPACE:
+        return " "
+    return f" {ch} " if ref.is_cjk(ch) else ch
+
+
+def _strip_lower_split(ch: str):
+    """After NFD: drop Mn, lowercase per character, isolate punctuation as ' p '."""
+    if ref.is_nonspacing_mark(ch):
+        return None
+    return "".join(f" {x} " if ref.is_punctuation(x) else x for x in ref.lower(ch))
+
+
+def _trie(vocab: dict[str, int]):
+    """CSR trie over code points: root 0 = word starts, root 1 = '##' continuations."""
+    kids: list[dict[int, int]] = [{}, {}]
+    tok = [-1, -1]
+    for piece, i in vocab.items():
+        for root, key in ((0, piece), (1, piece[2:] if piece.startswith("##") and len(piece) > 2 else "")):
+            node = root
+            for ch in key:
+                nxt = kids[node].get(ord(ch))
+                if nxt is None:
+                    nxt = kids[node][ord(ch)] = len(kids)
+                    kids.append({})
+                    tok.append(-1)
+                node = nxt
+            if key:
+                tok[node] = i
+    count = np.array([len(k) for k in kids], np.int64)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    edges = [e for k in kids for e in sorted(k.items())]
+    edge_cp = np.array([e[0] for e in edges], np.uint32)
+    edge_child = np.array([e[1] for e in edges], np.int64)
+    return first, count, edge_cp, edge_child, np.array(tok, np.int64)
+
+
+class Tokenizer:
+    def __init__(self, vocab_path: str | Path, added: dict[str, int] | None = None, max_len: int = MAX_LEN):
+        self.ref = ref.Tokenizer(vocab_path, max_len, added)   # loads vocab.txt and added tokens
+        self.budget = max_len - 2
+        self.trie = _trie(self.ref.vocab)
+        ascii_ = [chr(c) for c in range(128)]
+        self.cls8 = np.array([DROP if _clean(ch) is None else SPACE if ch in ref.WHITESPACE else
+                              PUNCT if ref.is_punctuation(ch) else WORD for ch in ascii_], np.uint8)
+        self.low8 = np.array([ord(ref.lower(ch)) for ch in ascii_], np.uint32)
+        self._clean, self._strip = _Memo(_clean), _Memo(_strip_lower_split)
+        self._added_first = sorted({t[0] for t in self.ref.added if t})
+
+    @classmethod
+    def from_dir(cls, mdir) -> "Tokenizer":
+        mdir = Path(mdir)
+        return cls(mdir / "vocab.txt", added=ref.added_tokens(mdir / "tokenizer.json"))
+
+    def normalize(self, text: str) -> str:
+        """python_ref.normalize + the punctuation split, as whole-string C-speed passes."""
+        t = text.translate(self._clean)
+        t = ref.nfd(t) if any(k in t for k in ref.NFD_FIX) else unicodedata.normalize("NFD", t)
+        return t.translate(self._strip)
+
+    def _has_added(self, text: str) -> bool:
+        return any(f in text for f in self._added_first) and self.ref.added_re.search(text) is not None
+
+    def _codepoints(self, text: str) -> tuple[np.ndarray, bool]:
+        """(uint32 code points, raw?) of one text: raw ASCII for Numba to normalise, else normalised."""
+        if text.isascii() and not self._has_added(text):
+            return np.frombuffer(text.encode("ascii"), np.uint8), True
+        parts = [np.array([ADDED_BASE + tid], np.uint32) if tid is not None else
+                 np.frombuffer(self.normalize(seg).encode("utf-32-le"), np.uint32)
+                 for seg, tid in self.ref.segments(text)]
+        return (np.concatenate(parts) if parts else np.zeros(0, np.uint32)), False
+
+    def encode_batch(self, texts: Sequence[str]) -> Batch:
+        texts = check_texts(texts)                   # the shared bad-input contract
+        n = len(texts)
+        pieces = np.zeros((n, self.budget), np.int32)  # (N, budget)
+        n_out = np.zeros(n, np.int64)
+        todo, size = list(range(n)), FIRST_PREFIX
+        while todo:
+            cut = {i: _prefix_end(texts[i], size) for i in todo}
+            arrs = [self._codepoints(texts[i][:cut[i]]) for i in todo]
+            lens = np.array([len(a) for a, _ in arrs], np.int64)
+            ends = np.cumsum(lens)
+            buf = np.concatenate([a.astype(np.uint32, copy=False) for a, _ in arrs]) if arrs else np.zeros(0, np.uint32)
+            encode_rows(buf, ends - lens, ends, np.array([r for _, r in arrs], np.bool_),
+                        np.array(todo, np.int64), pieces, n_out, self.cls8, self.low8, self.ref.unk, *self.trie)
+            todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
+            size *= 16
+        return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep))
+
+
+def _prefix_end(text: str, size: int) -> int:
+    """End of the first `size`+ chars, cut just before an ASCII space (a safe normalisation boundary)."""
+    if len(text) <= size:
+        return len(text)
+    cut = text.find(" ", size)
+    return len(text) if cut < 0 else cut
