@@ -154,28 +154,8 @@ def cmd_browser(args) -> int:
 
 
 def cmd_all(args) -> int:
-    from . import results
-    from .measure.throughput import corpus_texts, embed_latency, forward_ratio, tokenize_throughput
-    from python_ref.api import model_dir
-    t0 = time.time()
-    rc, _ = run_equivalence(args)
-    mdir = model_dir(args.model)
-    _pin_threads(1)
-    tok_names = [n for n in ("python_ref", "cython_ext", "numba_variant", "cpp_port", "hf_tokenizers") if _ok(n)]
-    recs = tokenize_throughput(_load_all(tok_names, args), corpus_texts(args.corpus), quick=args.quick)
-    _print_tokenize(recs)
-    _pin_threads(args.threads)
-    names = [n for n in _impls(args) if n != "hf_tokenizers"]
-    pipes = _load_all(names, args)
-    lat = embed_latency(pipes, mdir, quick=args.quick, device=args.device)
-    for sc in ("single", "batch"):
-        lat += forward_ratio(pipes, mdir, sc, quick=args.quick, device=args.device)
-    _print_latency(lat)
-    recs += lat
-    out = Path(args.out)
-    results.write(out / "results.json", results.machine(args.threads), recs)
-    print(f"wrote {out / 'results.json'} in {time.time() - t0:.0f}s")
-    return rc
+    from .suite import run_all
+    return run_all(args)
 
 
 def parser() -> argparse.ArgumentParser:

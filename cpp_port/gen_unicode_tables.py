@@ -10,7 +10,7 @@ uint32 pool as [len, cp...]. Hangul syllables decompose algorithmically in C++ (
 Leaves out: anything the BERT normalizer does not use (NFC, compatibility forms, case folding).
 
 Run:  python cpp_port/gen_unicode_tables.py            (rewrites unicode_tables.h)
-      python cpp_port/gen_unicode_tables.py --check    (exit 1 if the committed header is stale)
+      python cpp_port/gen_unicode_tables.py --check [HEADER]  (exit 1 if the header is stale)
 """
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ def render() -> str:
 if __name__ == "__main__":
     text = render()
     if "--check" in sys.argv:
-        if OUT.read_text() != text:
+        rest = sys.argv[sys.argv.index("--check") + 1:]
+        if Path(rest[0] if rest else OUT).read_text() != text:
             sys.exit("cpp_port/unicode_tables.h is stale: rerun python cpp_port/gen_unicode_tables.py")
         print("unicode_tables.h is up to date")
     else:

@@ -1,0 +1,159 @@
+"""wasm_port Pipeline: drives one long-lived Node process (js/node_runner.mjs) that runs the
+emscripten-built model (dist/minilm.wasm) with cpp_port's tokenizer compiled in.
+
+The bad-input contract's TypeError/ValueError happen here, via python_ref.api.check_texts, before
+anything is sent; raw bytes (tokenize_bytes/embed_bytes) reach the wasm ABI unchecked, so invalid
+UTF-8 there comes back as a ValueError with the wasm's message. Timings are taken inside Node
+(`time()`), never across the pipe. via="pyodide" tokenizes with python_ref's pure-Python tokenizer
+inside Pyodide instead. Leaves out: devices other than cpu, concurrent requests (one lock).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from python_ref.api import Batch, ModelDirError, check_texts, load_config, model_dir, pad_rows
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "js" / "node_runner.mjs"
+WASM = HERE / "dist" / "minilm.wasm"
+
+
+def missing(via: str = "wasm") -> str | None:
+    """None if this port can run here, else one line saying what is missing."""
+    if shutil.which("node") is None:
+        return "wasm_port: node not found on PATH"
+    if not WASM.is_file():
+        return f"wasm_port: {WASM.relative_to(HERE.parent)} not built (emscripten build: make wasm)"
+    if via == "pyodide" and not (HERE / "node_modules" / "pyodide" / "pyodide.mjs").is_file():
+        return "wasm_port: npm package pyodide not installed (cd wasm_port && npm ci)"
+    return None
+
+
+class WasmRunnerError(RuntimeError):
+    """The Node process failed or died; the message carries its last stderr lines."""
+
+
+class Pipeline:
+    name = "wasm_port"
+
+    def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real", via: str = "wasm"):
+        if device != "cpu":
+            raise ValueError(f"wasm_port runs on cpu only, not {device!r}")
+        mdir = model_dir(model)
+        cfg = load_config(mdir)
+        reason = missing(via)
+        if reason:
+            raise RuntimeError(reason)
+        self._tmp = None
+        if weights == "random":   # seeded random weights of the same shape, written for Node to read
+            mdir = self._random_dir(mdir, cfg)
+        self.via = via
+        self._err = tempfile.TemporaryFile()
+        cmd = ["node", str(RUNNER), "--model", str(mdir)] + (["--pyodide"] if via == "pyodide" else [])
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err)
+        self._lock = threading.Lock()
+        try:
+            self.dim = int(self._read()["dim"])
+        except WasmRunnerError as e:
+            self.close()
+            raise ModelDirError(f"wasm_port cannot load {mdir}: {e}") from None
+
+    def _random_dir(self, mdir: Path, cfg: dict) -> Path:
+        from safetensors.torch import save_file
+
+        from python_ref.model import random_tensors
+        self._tmp = tempfile.TemporaryDirectory(prefix="wasm_port_random_")
+        out = Path(self._tmp.name)
+        save_file(random_tensors(cfg), str(out / "model.safetensors"))
+        for f in ("config.json", "vocab.txt"):
+            shutil.copy(mdir / f, out / f)
+        return out
+
+    def _stderr_tail(self) -> str:
+        self._err.seek(0)
+        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
+        return " | ".join(lines[-3:]) or f"node exited with code {self._proc.poll()}"
+
+    def _read(self) -> dict:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise WasmRunnerError(self._stderr_tail())
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            err = f"wasm_port: {reply.get('error')}"
+            raise ValueError(err) if reply.get("code") == -2 else WasmRunnerError(err)
+        return reply
+
+    def _call(self, req: dict) -> dict:
+        data = (json.dumps(req, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            if self._proc.poll() is not None:
+                raise WasmRunnerError(self._stderr_tail())
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+            return self._read()
+
+    def _floats(self, reply: dict) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(reply["data"]), dtype="<f4").reshape(reply["n"], reply["dim"]).copy()
+
+    # -- the Pipeline interface --------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str]) -> Batch:
+        texts = check_texts(texts)
+        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [])
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        n, t = batch.ids.shape
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<i4").tobytes()).decode()  # noqa: E731
+        return self._floats(self._call({"op": "forward", "n": n, "t": t, "ids": enc(batch.ids),
+                                        "mask": enc(batch.attention_mask)}))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._floats(self._call({"op": "embed", "texts": texts}))
+
+    # -- raw bytes straight into the wasm ABI (invalid UTF-8 -> ValueError) --------------------------
+    def tokenize_bytes(self, raw: Sequence[bytes]) -> list[list[int]]:
+        return self._call({"op": "tokenize_bytes", "b64": [base64.b64encode(r).decode() for r in raw]})["ids"]
+
+    def embed_bytes(self, raw: Sequence[bytes]) -> np.ndarray:
+        return self._floats(self._call({"op": "embed_bytes", "b64": [base64.b64encode(r).decode() for r in raw]}))
+
+    # -- measured inside Node ---------------------------------------------------------------------
+    def time(self, what: str, texts: Sequence[str], warmup: int = 3, repeat: int = 20) -> list[float]:
+        """Milliseconds per call of `what` ("embed" | "forward" | "tokenize"), timed in JS."""
+        return self._call({"op": "time", "what": what, "texts": check_texts(texts), "warmup": warmup,
+                           "repeat": repeat})["ms"]
+
+    def info(self) -> dict:
+        return self._call({"op": "info"})
+
+    def close(self) -> None:
+        proc = getattr(self, "_proc", None)
+        if proc and proc.poll() is None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if getattr(self, "_tmp", None):
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
