@@ -146,6 +146,19 @@ def cmd_latency(args) -> int:
     return 0
 
 
+def cmd_fuzz(args) -> int:
+    from tqdm import tqdm
+    from .fuzz import fuzz
+    from python_ref.api import model_dir
+    names = _impls(args, ("port",))
+    with tqdm(total=args.n, desc="fuzz", unit="text") as bar:
+        found = fuzz(names, model_dir(args.model), args.n, args.seed, progress=bar.update)
+    _table(f"differential fuzz vs HF tokenizers ({args.n} texts, seed {args.seed})",
+           ["impl", "mismatches (saved, max 20)", "reproducers"],
+           [[n, len(p), " ".join(x.name for x in p[:3])] for n, p in found.items()])
+    return 1 if any(found.values()) else 0
+
+
 def cmd_browser(args) -> int:
     from .measure import browser
     res = browser.run_browser_bench(args.quick, Path(args.out))
@@ -178,6 +191,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("tokenize", parents=[common], help="tokenizer throughput, single thread").set_defaults(fn=cmd_tokenize)
     sub.add_parser("latency", parents=[common], help="embed latency and forward ratios").set_defaults(fn=cmd_latency)
     sub.add_parser("browser", parents=[common], help="the browser bench in headless Chromium").set_defaults(fn=cmd_browser)
+    f = sub.add_parser("fuzz", parents=[common], help="differential fuzzing of tokenizers vs HF tokenizers")
+    f.add_argument("--n", type=int, default=10000)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(fn=cmd_fuzz)
     a = sub.add_parser("all", parents=[common], help="everything, into --out")
     a.add_argument("--full", action="store_true", help="add the complete sweep")
     a.set_defaults(fn=cmd_all)
