@@ -44,20 +44,6 @@ FIRST_PREFIX = 4096                 # chars tried first; x16 per retry
 # ---------------------------------------------------------------- Numba kernels (nopython)
 
 @njit(cache=True, nogil=True, inline="always")
-def _child(node, cp, first, count, edge_cp, edge_child):
-    lo, hi = first[node], first[node] + count[node]   # binary search the node's sorted edges
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if edge_cp[mid] < cp:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < first[node] + count[node] and edge_cp[lo] == cp:
-        return edge_child[lo]
-    return -1
-
-
-@njit(cache=True, nogil=True)
 def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, node_tok):
     """Greedy longest-match-first of w[:n] via the trie; writes ids into row, returns new n_out."""
     if n == 0:
@@ -70,9 +56,16 @@ def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, 
     while start < n:
         node, j, best_end, best_tok = 1 if start > 0 else 0, start, -1, -1  # root 1: '##' pieces
         while j < n:
-            node = _child(node, w[j], first, count, edge_cp, edge_child)
-            if node < 0:
+            lo, hi, cp = first[node], first[node] + count[node], w[j]
+            while lo < hi:                    # binary search the node's sorted edges (written
+                mid = (lo + hi) >> 1          # inline: a helper taking arrays costs refcounting)
+                if edge_cp[mid] < cp:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == first[node] + count[node] or edge_cp[lo] != cp:
                 break
+            node = edge_child[lo]
             j += 1
             if node_tok[node] >= 0:
                 best_end, best_tok = j, node_tok[node]
