@@ -18,7 +18,7 @@ Thread safety: the vocabulary is read-only; pages are filled under the GIL and p
 an atomic compare-and-swap, never changed or freed until the Tokenizer dies.
 """
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp
 from cpython.unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND
 
@@ -258,6 +258,7 @@ cdef Py_ssize_t find_surrogate(int kind, const void *data, Py_ssize_t n) noexcep
 cdef class Tokenizer:
     cdef Core core
     cdef object _ref, _arrays, _added_first
+    cdef bint ready
 
     def __cinit__(self):
         self.core.pages = <Entry **>calloc(N_PAGES, sizeof(Entry *))
@@ -271,6 +272,8 @@ cdef class Tokenizer:
             free(self.core.pages)
 
     def __init__(self, vocab_path, added=None, int max_len=ref.MAX_LEN):
+        if self.ready or max_len < 2:
+            raise ValueError("Tokenizer: __init__ runs once, with max_len >= 2")
         # python_ref loads vocab.txt and the added tokens, so both ports read them the same way.
         self._ref = ref.Tokenizer(vocab_path, max_len, added)
         keys = [(0, t, i) for t, i in self._ref.vocab.items()]
@@ -312,6 +315,7 @@ cdef class Tokenizer:
         self._added_first = {t[0] for t in self._ref.added if t}
         c.owner = <void *>self
         fill_page(c, 0)  # Latin-1, ASCII included: always needed
+        self.ready = True
 
     @classmethod
     def from_dir(cls, mdir):
@@ -351,20 +355,26 @@ cdef class Tokenizer:
         """Sequence[str] -> Batch(ids (N, T) int64, attention_mask (N, T) int64), T = longest row.
 
         Bad input as python_ref.api.check_texts: TypeError / ValueError naming the first bad index."""
+        if not self.ready:
+            raise RuntimeError("Tokenizer.__init__ was not called")
         if isinstance(texts, (str, bytes)):
             raise TypeError("texts must be a sequence of str, not a single " + type(texts).__name__)
-        cdef list items = texts if type(texts) is list else list(texts)
+        cdef list items = list(texts)  # our own references: the strs stay alive without the GIL
         cdef Py_ssize_t n = len(items), i, j, t_max = 0, bad_type = n, bad_text = -1, bad_pos = -1
         cdef int budget = self.core.budget, r
         cdef int *kinds = <int *>malloc((n + 1) * sizeof(int))
         cdef const void **datas = <const void **>malloc((n + 1) * sizeof(void *))
         cdef Py_ssize_t *lens = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
-        cdef int32_t *pieces = <int32_t *>malloc((n * budget + 1) * sizeof(int32_t))  # (N, budget)
+        cdef Py_ssize_t cap = 16 * n + budget, used = 0          # pieces of all rows, back to back
+        cdef int32_t *pieces = <int32_t *>malloc(cap * sizeof(int32_t))
+        cdef int32_t *grown
+        cdef Py_ssize_t *offs = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))  # row starts
         cdef int *n_out = <int *>malloc((n + 1) * sizeof(int))       # pieces per row, -1: python_ref
+        cdef bint oom = False
         cdef State st
         cdef int64_t[:, ::1] ids, mask
         try:
-            if not (kinds and datas and lens and pieces and n_out):
+            if not (kinds and datas and lens and pieces and offs and n_out):
                 raise MemoryError()
             for i in range(n):
                 t = items[i]
@@ -380,9 +390,19 @@ cdef class Tokenizer:
                         break
                 if bad_text < 0 and bad_type == n:
                     for i in range(n):
-                        st.row = pieces + i * budget
+                        if cap - used < budget:
+                            cap = max(2 * cap, used + budget)
+                            grown = <int32_t *>realloc(pieces, cap * sizeof(int32_t))
+                            if grown == NULL:
+                                oom = True
+                                break
+                            pieces = grown
+                        st.row = pieces + used
                         r = encode_one(&self.core, kinds[i], datas[i], lens[i], &st)
-                        n_out[i] = -1 if r else st.n_out
+                        offs[i], n_out[i] = used, (-1 if r else st.n_out)
+                        used += budget if r else st.n_out   # python_ref's row goes there later
+            if oom:
+                raise MemoryError()
             if bad_text >= 0:
                 raise ValueError(f"texts[{bad_text}] is not valid Unicode (lone surrogate at {bad_pos})")
             if bad_type < n:
@@ -392,7 +412,7 @@ cdef class Tokenizer:
                     row = self._ref.encode(items[i])
                     row = row[1:len(row) - 1]
                     for j in range(len(row)):
-                        pieces[i * budget + j] = row[j]
+                        pieces[offs[i] + j] = row[j]
                     n_out[i] = len(row)
                 t_max = max(t_max, n_out[i] + 2)
             ids_a = np.empty((n, t_max), np.int64)    # (N, T)
@@ -401,13 +421,14 @@ cdef class Tokenizer:
                 ids, mask = ids_a, mask_a
                 with nogil:
                     for i in range(n):
-                        write_row(&self.core, pieces + i * budget, n_out[i], &ids[i, 0], &mask[i, 0], t_max)
+                        write_row(&self.core, pieces + offs[i], n_out[i], &ids[i, 0], &mask[i, 0], t_max)
             return Batch(ids_a, mask_a)
         finally:
             free(kinds)
             free(datas)
             free(lens)
             free(pieces)
+            free(offs)
             free(n_out)
 
 
