@@ -1,0 +1,42 @@
+// wasm_port Pyodide path: python_ref's pure-Python tokenizer running inside Pyodide (npm `pyodide`,
+// core only, offline), calling the wasm model (a loaded MiniLM from loader.mjs) through the JS FFI.
+// Works unchanged in Node and the browser: the .py sources and vocab.txt are read or fetched and
+// written into Pyodide's file system. Leaves out: numpy and other binary packages (not offline).
+import { readBytes } from "./loader.mjs";
+
+const here = (p) => new URL(p, import.meta.url);
+const PY_FILES = {   // Pyodide path -> source, relative to this file
+  "python_ref/__init__.py": null,
+  "python_ref/tokenizer.py": "../../python_ref/tokenizer.py",
+  "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
+  "python_ref/_api_real.py": "../../python_ref/api.py",
+  "python_ref/api.py": "../pyodide/api_shim.py",
+  "wasm_port_embed.py": "../pyodide/embed.py",
+};
+
+export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
+  const t0 = performance.now();
+  const { loadPyodide } = await import(here("../node_modules/pyodide/pyodide.mjs"));
+  const isNode = typeof process !== "undefined" && !!process.versions?.node;
+  const base = indexURL ?? (isNode ? here("../node_modules/pyodide/").pathname : here("../node_modules/pyodide/").href);
+  const py = await loadPyodide({ indexURL: base });
+  const dir = "/home/pyodide/";
+  py.FS.mkdirTree(dir + "python_ref");
+  py.FS.mkdirTree("/model");
+  for (const [dst, src] of Object.entries(PY_FILES))
+    py.FS.writeFile(dir + dst, src ? new Uint8Array(await readBytes(here(src))) : new Uint8Array());
+  const vocabUrl = String(modelDir).endsWith("/") ? `${modelDir}vocab.txt` : `${modelDir}/vocab.txt`;
+  py.FS.writeFile("/model/vocab.txt", new Uint8Array(await readBytes(vocabUrl)));
+  py.registerJsModule("wasm_model", {
+    forward: (ids, mask, n, t) => model.forward(Int32Array.from(ids), Int32Array.from(mask), n, t),
+  });
+  py.runPython(`import sys; sys.path.insert(0, "${dir}")`);
+  const mod = py.pyimport("wasm_port_embed");
+  const tokenize = mod.tokenize, embed = mod.embed;
+  return {
+    pyodide: py,
+    loadMs: performance.now() - t0,
+    tokenize: (texts) => tokenize(texts),
+    embed: (texts) => embed(texts),
+  };
+}
