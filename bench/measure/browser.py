@@ -1,0 +1,175 @@
+"""Browser bench (DESIGN §7): wasm_port, the Pyodide path and transformers.js in headless Chromium.
+
+Serves the repo (wasm_port/, python_ref/), the model dir (/model/) and the ONNX export (/onnx/)
+from 127.0.0.1 with COOP/COEP headers, drives Debian's /usr/bin/chromium through Playwright (never
+a downloaded browser), one fresh context per implementation, and reads what wasm_port/web/bench.mjs
+measured inside the page: cold start (navigation -> first embedding), latency batch 1 and 8
+(p50/p90, one thread each), wasm memory; the server counts the bytes transferred.
+Leaves out: WebGPU, cached (second-visit) loads, threads > 1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+IMPLS = {"wasm": "wasm_port", "pyodide": "wasm_port_pyodide", "tjs": "transformers_js"}
+PUBLIC = ("/wasm_port/", "/python_ref/")   # repo paths the pages may fetch
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
+                      ".wasm": "application/wasm", ".json": "application/json", ".onnx": "application/octet-stream",
+                      ".py": "text/plain", ".txt": "text/plain", ".zip": "application/zip"}
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        for prefix, base in self.server.mounts.items():
+            if path.startswith(prefix):
+                rel = Path(*[p for p in path[len(prefix):].split("/") if p not in ("", ".", "..")])
+                return str(base / rel)
+        return str(ROOT / "__nothing_here__")
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def copyfile(self, source, outputfile):
+        start = source.tell()
+        super().copyfile(source, outputfile)
+        with self.server.lock:
+            self.server.bytes[self.path] = self.server.bytes.get(self.path, 0) + source.tell() - start
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def serve(mdir: Path, onnx_root: Path | None = None):
+    """-> base URL of a server on 127.0.0.1 (random port); `.bytes` counts body bytes per path."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler))
+    srv.mounts = {"/model/": Path(mdir), **({"/onnx/": Path(onnx_root)} if onnx_root else {}),
+                  **{p: ROOT / p.strip("/") for p in PUBLIC}}
+    srv.bytes, srv.lock = {}, threading.Lock()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def missing() -> str | None:
+    """None if the browser bench can run here, else one line."""
+    if not Path(CHROMIUM).is_file():
+        return f"browser bench: {CHROMIUM} not found (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "browser bench: playwright (python) not installed"
+    from wasm_port.pipeline import missing as wasm_missing
+    if wasm_missing("pyodide"):
+        return "browser bench: " + wasm_missing("pyodide")
+    if not (ROOT / "wasm_port" / "node_modules" / "@huggingface" / "transformers").is_dir():
+        return "browser bench: npm packages missing (cd wasm_port && npm ci)"
+    return None
+
+
+@contextmanager
+def chromium():
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> dict:
+    """Runs every browser implementation; writes out_dir/browser.json; returns {"machine", "records", "pages"}."""
+    from python_ref.api import model_dir
+    from wasm_port.export_onnx import export
+    reason = missing()
+    if reason:
+        raise RuntimeError(reason)
+    mdir = model_dir(model)
+    onnx_root = export(mdir).parent
+    pages = {}
+    with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
+        for impl in IMPLS:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            srv.bytes.clear()
+            page.goto(f"{base}/wasm_port/web/bench.html?impl={impl}&quick={int(quick)}&threads=1")
+            page.set_default_timeout(300_000)
+            page.wait_for_function("window.__bench !== undefined")
+            res = page.evaluate("async () => await window.__bench")
+            ctx.close()
+            with srv.lock:
+                served = dict(srv.bytes)
+            res["bytes_total"] = sum(served.values())
+            res["bytes_model"] = sum(v for k, v in served.items() if k.startswith(("/model/", "/onnx/")))
+            res["bytes_runtime"] = res["bytes_total"] - res["bytes_model"]
+            res["files"] = served
+            pages[impl] = res
+    records = []
+    for impl, r in pages.items():
+        if "error" in r:
+            records.append({"impl": IMPLS[impl], "metric": "error", "scenario": "browser", "value": float("nan"),
+                            "unit": "", "device": "cpu", "host": "chromium", "extra": {"error": r["error"]}})
+            continue
+        for metric, scenario, value, unit in (
+                ("coldstart", "browser", r["cold_ms"], "ms"),
+                ("latency_p50", "browser:batch1", r["b1"]["p50"], "ms"), ("latency_p90", "browser:batch1", r["b1"]["p90"], "ms"),
+                ("latency_p50", "browser:batch8", r["b8"]["p50"], "ms"), ("latency_p90", "browser:batch8", r["b8"]["p90"], "ms"),
+                ("bytes_runtime", "browser", r["bytes_runtime"], "B"), ("bytes_total", "browser", r["bytes_total"], "B"),
+                ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"), ("ua_memory", "browser", r["ua_memory_bytes"], "B")):
+            if value is not None:
+                records.append({"impl": IMPLS[impl], "metric": metric, "scenario": scenario, "value": float(value),
+                                "unit": unit, "device": "cpu", "host": "chromium", "extra": {"threads": r["threads"]}})
+    result = {"machine": {"browser": CHROMIUM, "threads": 1, "cores": os.cpu_count()}, "records": records,
+              "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "browser.json").write_text(json.dumps(result, indent=1))
+    result["embeddings"] = {k: v.get("first") for k, v in pages.items()}   # for callers checking equivalence
+    return result
+
+
+def print_table(result: dict) -> None:
+    rows = [("impl", "cold ms", "b1 p50", "b1 p90", "b8 p50", "b8 p90", "runtime MB", "total MB", "wasm MiB")]
+    for impl, r in result["pages"].items():
+        if "error" in r:
+            rows.append((IMPLS[impl], "error: " + r["error"].splitlines()[0][:60], *[""] * 7))
+            continue
+        mem = r.get("wasm_memory_bytes")
+        rows.append((IMPLS[impl], f"{r['cold_ms']:.0f}", f"{r['b1']['p50']:.1f}", f"{r['b1']['p90']:.1f}",
+                     f"{r['b8']['p50']:.1f}", f"{r['b8']['p90']:.1f}", f"{r['bytes_runtime'] / 1e6:.2f}",
+                     f"{r['bytes_total'] / 1e6:.1f}", f"{mem / 2**20:.0f}" if mem else "-"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+if __name__ == "__main__":   # python -m bench.measure.browser [--quick] [--serve]
+    import sys
+    if "--serve" in sys.argv:
+        from python_ref.api import model_dir
+        with serve(model_dir()) as (base, _):
+            print(f"demo: {base}/wasm_port/web/index.html  (Ctrl-C to stop)")
+            threading.Event().wait()
+    r = run_browser_bench("--quick" in sys.argv, ROOT / "results")
+    print_table(r)

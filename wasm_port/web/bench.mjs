@@ -1,0 +1,60 @@
+// Browser bench: one implementation per page load, so cold start is navigation -> first embedding.
+// wasm: our minilm.wasm; pyodide: python_ref's tokenizer in Pyodide + minilm.wasm via the JS FFI;
+// tjs: transformers.js (onnxruntime-web, wasm backend) on the local ONNX export. Threads equal (1).
+// Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
+import { loadMiniLM } from "../js/loader.mjs";
+
+const q = new URLSearchParams(location.search);
+const impl = q.get("impl"), quick = q.get("quick") === "1", threads = Number(q.get("threads") ?? 1);
+const ONE = ["A short sentence to embed in the browser."];
+const EIGHT = Array.from({ length: 8 }, (_, i) => `Sentence number ${i}: the quick brown fox jumps over the lazy dog.`);
+
+async function setup() {
+  if (impl === "tjs") {
+    const T = await import("../node_modules/@huggingface/transformers/dist/transformers.min.js");
+    T.env.allowRemoteModels = false;
+    T.env.allowLocalModels = true;
+    T.env.localModelPath = "/onnx/";
+    T.env.backends.onnx.wasm.wasmPaths = new URL("../node_modules/onnxruntime-web/dist/", import.meta.url).href;
+    T.env.backends.onnx.wasm.numThreads = threads;
+    const ext = await T.pipeline("feature-extraction", "minilm", { dtype: "fp32", device: "wasm" });
+    return { embed: async (t) => (await ext(t, { pooling: "mean", normalize: true })).data, wasmMemory: () => null };
+  }
+  const model = await loadMiniLM({ wasm: new URL("../dist/minilm.wasm", import.meta.url), modelDir: "/model/" });
+  if (impl === "wasm") return { embed: async (t) => model.embed(t), wasmMemory: () => model.memoryBytes };
+  if (impl === "pyodide") {
+    const { loadPyodideEmbedder } = await import("../js/pyodide_embed.mjs");
+    const py = await loadPyodideEmbedder({ model, modelDir: "/model/" });
+    return { embed: async (t) => py.embed(t), wasmMemory: () => model.memoryBytes + py.pyodide._module.HEAP8.buffer.byteLength };
+  }
+  throw new Error(`unknown impl ${impl}`);
+}
+
+async function latency(embed, texts, warmup, repeat) {
+  for (let i = 0; i < warmup; i++) await embed(texts);
+  const ms = [];
+  for (let i = 0; i < repeat; i++) { const t0 = performance.now(); await embed(texts); ms.push(performance.now() - t0); }
+  ms.sort((a, b) => a - b);
+  const pct = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+  return { p50: pct(0.5), p90: pct(0.9), n: ms.length };
+}
+
+async function uaMemory() {   // needs cross-origin isolation (COOP/COEP); null where unavailable
+  if (!self.crossOriginIsolated || !performance.measureUserAgentSpecificMemory) return null;
+  const r = await Promise.race([performance.measureUserAgentSpecificMemory(), new Promise((ok) => setTimeout(() => ok(null), 20000))]);
+  return r ? r.bytes : null;
+}
+
+async function run() {
+  const s = await setup();
+  const first = await s.embed(ONE);
+  const cold_ms = performance.now();   // timeOrigin is navigation start
+  const [w, r] = quick ? [2, 10] : [5, 50];
+  const b1 = await latency(s.embed, ONE, w, r);
+  const b8 = await latency(s.embed, EIGHT, w, Math.max(5, r / 2));
+  return { impl, threads, cold_ms, b1, b8, wasm_memory_bytes: s.wasmMemory(), ua_memory_bytes: await uaMemory(),
+           first: Array.from(first), isolated: self.crossOriginIsolated };
+}
+
+window.__bench = run().then((r) => { document.getElementById("out").textContent = JSON.stringify(r, null, 1); return r; },
+  (e) => ({ impl, error: String(e?.stack ?? e) }));

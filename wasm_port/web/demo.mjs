@@ -1,0 +1,41 @@
+// wasm_port demo page logic: load the model once, embed the textarea's lines, fill a cosine table.
+// window.__demo = { ready, embed(texts) -> number[][] } is what tests/test_browser.py drives.
+import { loadMiniLM } from "../js/loader.mjs";
+
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+const ready = loadMiniLM({ wasm: new URL("../dist/minilm.wasm", import.meta.url), modelDir: params.get("model") ?? "/model/" });
+
+function embed(model, texts) {   // -> rows of dim floats (already L2-normalised)
+  const flat = model.embed(texts);
+  return texts.map((_, i) => Array.from(flat.subarray(i * model.dim, (i + 1) * model.dim)));
+}
+const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);   // unit rows: dot = cosine
+
+function render(texts, rows) {
+  const t = $("sims");
+  t.replaceChildren();
+  const head = t.insertRow();
+  head.insertCell();
+  for (const s of texts) { const th = document.createElement("th"); th.textContent = s; th.title = s; head.append(th); }
+  rows.forEach((a, i) => {
+    const tr = t.insertRow();
+    const th = document.createElement("th"); th.textContent = texts[i]; th.title = texts[i]; tr.append(th);
+    rows.forEach((b) => { tr.insertCell().textContent = cosine(a, b).toFixed(3); });
+  });
+}
+
+ready.then((model) => {
+  $("go").disabled = false;
+  $("go").textContent = "Embed";
+  $("status").textContent = `model loaded in ${model.loadMs.toFixed(0)} ms, wasm memory ${(model.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
+  $("go").onclick = () => {
+    const texts = $("texts").value.split("\n").map((s) => s.trim()).filter(Boolean);
+    const t0 = performance.now();
+    const rows = embed(model, texts);
+    $("status").textContent = `${texts.length} texts embedded in ${(performance.now() - t0).toFixed(1)} ms`;
+    render(texts, rows);
+  };
+}, (e) => { $("status").textContent = `failed: ${e.message}`; });
+
+window.__demo = { ready: ready.then(() => true), embed: async (texts) => embed(await ready, texts) };
