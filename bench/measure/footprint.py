@@ -1,0 +1,147 @@
+"""Footprint (DESIGN §7): peak RSS and the bytes on disk each implementation needs.
+
+Peak RSS comes from the cold-start children (coldstart.py: load, embed one text, then a few more;
+os.wait4's ru_maxrss, Node's included when the Python adapter waits for it).
+Bytes on disk are measured from what a fresh process actually used, not from a hand-kept list: the
+Python child reports every module file it imported and every shared library it mapped; each
+third-party package counts whole (its directory as installed), the project's own files count one by
+one, shared libraries outside those by file. Native binaries: the file plus the non-system shared
+libraries `ldd` resolves. Model weights are counted separately. Buckets:
+  own       the implementation's files in this repo (.py, .so, .wasm, .mjs, binary)
+  deps      third-party Python packages and their bundled libraries (torch/lib, llvmlite, ...)
+  runtime   the interpreter and stdlib, or node; system libraries (libc, libstdc++) are left out
+Leaves out: the OS page cache, pip's own metadata.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = [Path(p).resolve() for p in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}]
+STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
+
+
+@lru_cache(maxsize=None)
+def dir_bytes(path: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
+def _site_package(f: Path) -> Path | None:
+    """site-packages/<top>[/...] -> the package dir (or single-file module) <top>."""
+    for s in SITE:
+        try:
+            rel = f.relative_to(s)
+        except ValueError:
+            continue
+        return s / rel.parts[0]
+    return None
+
+
+def stdlib_bytes() -> int:
+    """The interpreter's standard library (its own site-packages excluded) + the executable."""
+    total = sum(dir_bytes(p) if p.is_dir() else _size(p) for p in STDLIB.iterdir() if p.name != "site-packages")
+    libpython = Path(sysconfig.get_config_var("LIBDIR") or "/") / (sysconfig.get_config_var("LDLIBRARY") or "")
+    return total + _size(Path(sys.executable).resolve()) + (_size(libpython) if libpython.is_file() else 0)
+
+
+def classify(modules: list[str], maps: list[str]) -> dict:
+    """Module files a process imported + libraries it mapped -> {"own", "deps", "runtime"} bytes.
+
+    A package whose Python code was imported counts whole; one that only lent a shared library
+    (cpp_port maps torch/lib/libtorch_cpu.so without importing torch) counts by those files."""
+    own, pkgs, libs = set(), set(), set()
+    for name in modules + maps:
+        f = Path(name).resolve()
+        if not f.exists():
+            continue
+        pkg = _site_package(f)
+        if pkg is not None:
+            if name in modules:
+                pkgs.add(pkg)
+            else:
+                libs.add(f)
+        elif ROOT in f.parents and ".venv" not in f.parts:
+            own.add(f)
+    libs = {f for f in libs if _site_package(f) not in pkgs}
+    sizes = {p.name: (dir_bytes(p) if p.is_dir() else _size(p)) for p in pkgs}
+    sizes.update({f.name: _size(f) for f in libs})
+    runtime = stdlib_bytes()
+    return {"own": sum(_size(f) for f in own), "deps": sum(sizes.values()), "runtime": runtime,
+            "packages": dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:12]),
+            "own_files": sorted(str(f.relative_to(ROOT)) for f in own)}
+
+
+def ldd_libs(exe: str) -> list[str]:
+    """Non-system shared libraries exe needs (those outside /lib, /usr/lib)."""
+    try:
+        out = subprocess.run(["ldd", exe], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    libs = re.findall(r"=>\s+(/\S+)", out)
+    return [lib for lib in libs if not lib.startswith(("/lib", "/usr/lib"))]
+
+
+def native_binary(exe: str) -> dict:
+    libs = ldd_libs(exe)
+    return {"own": _size(Path(exe)), "deps": sum(_size(Path(lib)) for lib in libs), "runtime": 0,
+            "packages": {Path(lib).name: _size(Path(lib)) for lib in libs}, "own_files": [exe]}
+
+
+def node_wasm() -> dict:
+    wp = ROOT / "wasm_port"
+    own = [wp / "dist" / "minilm.wasm", *sorted((wp / "js").glob("*.mjs"))]
+    node = shutil.which("node")
+    runtime = _size(Path(node).resolve()) + sum(_size(Path(lib)) for lib in _all_ldd(node)) if node else 0
+    return {"own": sum(_size(f) for f in own if f.is_file()), "deps": 0, "runtime": runtime,
+            "packages": {}, "own_files": [str(f.relative_to(ROOT)) for f in own if f.is_file()]}
+
+
+def _all_ldd(exe: str) -> list[str]:
+    """node's own libraries (Debian ships node as libnode.so + friends), system C/C++ libs excluded."""
+    out = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
+    skip = ("libc.so", "libm.so", "libstdc++", "libgcc_s", "libpthread", "libdl.so", "librt.so", "ld-linux")
+    return [lib for lib in re.findall(r"=>\s+(/\S+)", out) if not any(s in lib for s in skip)]
+
+
+def disk_for(label: str, cold: dict) -> dict | None:
+    """Bytes on disk for one cold-start row (see coldstart.coldstarts labels)."""
+    if "error" in cold:
+        return None
+    if label == "minilm-embed":
+        return native_binary(cold["exe"])
+    if label == "wasm_port (node)":
+        return node_wasm()
+    foot = cold.get("foot")
+    if not foot:
+        return None
+    d = classify(foot["modules"], foot["maps"])
+    if label.startswith("wasm_port"):   # the adapter also needs node and the wasm module
+        nw = node_wasm()
+        d["own"] += nw["own"]
+        d["runtime"] += nw["runtime"]
+    return d
+
+
+def model_bytes(mdir: Path) -> int:
+    return dir_bytes(Path(mdir))
