@@ -1,0 +1,220 @@
+"""wasm_port: the emscripten build through its Node runner, the Pyodide path, the native build of
+the same kernels (ctypes), and the ONNX export the browser peer uses. Upstream is the judge:
+ids vs HF tokenizers, embeddings vs sentence-transformers, computed here at test time."""
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench import oracle
+from bench.tolerances import tolerance
+from conftest import require
+from python_ref.api import Batch
+
+ROOT = Path(__file__).resolve().parents[1]
+ATOL, MIN_COS = tolerance(torch_model=False)
+
+
+def close_enough(got: np.ndarray, ref: np.ndarray):
+    assert got.shape == ref.shape and got.dtype == np.float32
+    diff, cos = np.abs(got - ref).max(), (got * ref).sum(1).min()
+    assert diff <= ATOL and cos >= MIN_COS, f"max |d| {diff:.2e}, min cos {cos:.7f}"
+
+
+def sample(corpus: list[str], k: int = 48) -> list[str]:
+    """A spread of the corpus plus its longest texts (truncation at 256 tokens)."""
+    longest = sorted(corpus, key=len)[-6:]
+    return corpus[:: max(1, len(corpus) // (k - 6))][: k - 6] + longest
+
+
+@pytest.fixture(scope="module")
+def wasm(mdir):
+    require("wasm_port")
+    from wasm_port.pipeline import Pipeline
+    p = Pipeline(mdir)
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def pyo(mdir):
+    from wasm_port.pipeline import Pipeline, missing
+    require(missing("pyodide"), is_reason=True)
+    p = Pipeline(mdir, via="pyodide")
+    yield p
+    p.close()
+
+
+# -- ids ---------------------------------------------------------------------------------------------
+
+def test_raw_utf8_ids_equal_hf_on_corpus(wasm, mdir, corpus):
+    got = wasm.tokenize_bytes([t.encode("utf-8") for t in corpus])
+    assert got == oracle.hf_ids(mdir, corpus)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
+       | st.text(st.sampled_from("aé東 .,!?-\u0301\u00a0\t\nÅßΣ'\"#"), max_size=60))
+def test_ids_equal_hf_on_hypothesis_text(wasm, mdir, text):
+    want = oracle.hf_ids(mdir, [text])[0]
+    assert wasm.tokenize([text]).ids[0].tolist() == want
+    assert wasm.tokenize_bytes([text.encode("utf-8")])[0] == want
+
+
+# -- embeddings --------------------------------------------------------------------------------------
+
+def test_embeddings_match_sentence_transformers(wasm, mdir, corpus):
+    texts = sample(corpus)
+    ref = oracle.st_embed(mdir, texts)
+    close_enough(wasm.embed(texts), ref)
+    ids = oracle.hf_ids(mdir, texts)   # forward() alone, fed upstream's ids
+    t = max(map(len, ids))
+    batch = Batch(np.array([r + [0] * (t - len(r)) for r in ids]), np.array([[1] * len(r) + [0] * (t - len(r)) for r in ids]))
+    close_enough(wasm.forward(batch), ref)
+
+
+def test_random_weights_equal_python_ref_random(mdir):
+    require("wasm_port")
+    from python_ref.pipeline import Pipeline as Ref
+    from wasm_port.pipeline import Pipeline
+    texts = ["random weights, same seed", "two"]
+    p = Pipeline(mdir, weights="random")
+    try:
+        got = p.embed(texts)
+    finally:
+        p.close()
+    ref = Ref(mdir, weights="random").embed(texts)
+    assert np.abs(got - ref).max() <= ATOL
+
+
+# -- the wasm ABI boundary -----------------------------------------------------------------------------
+
+BAD_UTF8 = [b"\xff", b"abc\xc3", b"\xc3\x28", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+            b"ok \x80 ok", b"\xc0\xaf", "long text ".encode() * 10_000 + b"\xfe"]
+
+
+@pytest.mark.parametrize("raw", BAD_UTF8, ids=lambda b: b[:12].hex())
+def test_invalid_utf8_into_wasm_is_clear_error(wasm, raw):
+    for fn in (wasm.tokenize_bytes, wasm.embed_bytes):
+        with pytest.raises(ValueError, match=r"invalid UTF-8 at byte \d+"):
+            fn([b"fine", raw])
+    assert wasm.tokenize(["still alive"]).ids.shape == (1, 4)
+
+
+def test_forward_rejects_bad_ids_and_shapes(wasm):
+    with pytest.raises(RuntimeError, match="outside the vocabulary"):
+        wasm.forward(Batch(np.array([[101, 10**9, 102]]), np.ones((1, 3), dtype=np.int64)))
+    with pytest.raises(RuntimeError, match="max_position_embeddings"):
+        wasm.forward(Batch(np.full((1, 600), 101), np.ones((1, 600), dtype=np.int64)))
+    assert wasm.embed(["still alive"]).shape == (1, wasm.dim)
+
+
+def test_long_input_bounded_memory(wasm, mdir):
+    before = wasm.info()["memory_bytes"]
+    text = "word " * 2_000_000                      # 10 MB
+    emb = wasm.embed([text, text[:1000]])
+    grown = wasm.info()["memory_bytes"] - before
+    assert grown <= len(text) + 32 * 2**20, grown   # the bytes themselves + bounded scratch
+    close_enough(emb[:1], oracle.st_embed(mdir, [text[:5000]]))
+
+
+def test_timing_op_runs_inside_node(wasm):
+    for what in ("embed", "forward", "tokenize"):
+        ms = wasm.time(what, ["a sentence to time"], warmup=1, repeat=4)
+        assert len(ms) == 4 and all(0 < m < 10_000 for m in ms)
+
+
+def test_cold_start_mode(mdir):
+    require("wasm_port")
+    out = subprocess.run(["node", str(ROOT / "wasm_port/js/node_runner.mjs"), "--model", str(mdir), "--cold", "hi"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    r = json.loads(out.stdout)
+    assert r["ok"] and 0 < r["load_ms"] < r["total_ms"] and abs(r["norm0"] - 1) < 1e-5
+
+
+# -- Pyodide path ----------------------------------------------------------------------------------------
+
+def test_pyodide_ids_equal_hf_on_corpus(pyo, mdir, corpus):
+    b = pyo.tokenize(corpus)
+    got = [row[: m.sum()].tolist() for row, m in zip(b.ids, b.attention_mask)]
+    assert got == oracle.hf_ids(mdir, corpus)
+
+
+def test_pyodide_embeddings_match_sentence_transformers(pyo, mdir, corpus):
+    texts = sample(corpus, 16)
+    close_enough(pyo.embed(texts), oracle.st_embed(mdir, texts))
+    with pytest.raises(ValueError, match=r"\[1\]"):
+        pyo.embed(["ok", "\ud800"])
+
+
+# -- native build of the same kernels + ABI (ctypes) ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def native():
+    so = ROOT / "wasm_port" / "libpbwasm_native.so"
+    srcs = [ROOT / "wasm_port" / f for f in ("kernels.cpp", "kernels.h", "exports.cpp")]
+    if not so.exists() or so.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
+        if not (shutil.which("cmake") and shutil.which("ninja")):
+            require("wasm_port native test: cmake/ninja not found", is_reason=True)
+        build = ROOT / "build" / "dev-wasm_port"
+        subprocess.run(["cmake", "-S", str(ROOT / "wasm_port"), "-B", str(build), "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
+        subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(so))
+    lib.pb_last_error.restype = ctypes.c_char_p
+    lib.pb_tensor_dest.restype = ctypes.c_void_p
+    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float]
+    return lib
+
+
+def test_native_kernels_match_sentence_transformers(native, mdir, corpus):
+    from safetensors.numpy import load_file
+    cfg = json.loads((mdir / "config.json").read_text())
+    assert native.pb_set_config(cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"],
+                                cfg["intermediate_size"], cfg["vocab_size"], cfg["max_position_embeddings"],
+                                cfg.get("type_vocab_size", 2), cfg.get("layer_norm_eps", 1e-12)) == 0
+    for k, v in load_file(str(mdir / "model.safetensors")).items():
+        v = np.ascontiguousarray(v)
+        dest = native.pb_tensor_dest(k.removeprefix("bert.").encode(), ctypes.c_uint32(v.size))
+        if dest:
+            ctypes.memmove(dest, v.ctypes.data, v.nbytes)
+            assert native.pb_tensor_done(k.removeprefix("bert.").encode()) == 0
+    assert native.pb_ready() == 0, native.pb_last_error()
+    vocab = (mdir / "vocab.txt").read_bytes()
+    assert native.pb_load_vocab(vocab, len(vocab)) == 0
+    texts = sample(corpus, 24)
+    raw = [t.encode() for t in texts]
+    out = np.zeros((len(raw), cfg["hidden_size"]), np.float32)
+    lens = (ctypes.c_uint32 * len(raw))(*map(len, raw))
+    assert native.pb_embed(b"".join(raw), lens, len(raw), out.ctypes.data_as(ctypes.c_void_p)) == 0
+    close_enough(out, oracle.st_embed(mdir, texts))
+    bad = b"\xe0\x80\x80"
+    rc = native.pb_embed(bad, (ctypes.c_uint32 * 1)(len(bad)), 1, out.ctypes.data_as(ctypes.c_void_p))
+    assert rc == -2 and b"invalid UTF-8" in native.pb_last_error()
+
+
+# -- the ONNX export used by the transformers.js browser peer ---------------------------------------------
+
+def test_onnx_export_matches_python_ref(mdir, corpus):
+    import onnxruntime as ort
+    from python_ref.pipeline import Pipeline as Ref
+    from wasm_port.export_onnx import export
+    onnx_path = export(mdir) / "onnx" / "model.onnx"
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ref = Ref(mdir)
+    texts = sample(corpus, 16)
+    b = ref.tokenize(texts)
+    (h,) = sess.run(None, {"input_ids": b.ids, "attention_mask": b.attention_mask,
+                           "token_type_ids": np.zeros_like(b.ids)})           # (N, T, D)
+    m = b.attention_mask[..., None].astype(np.float32)
+    pooled = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+    got = (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+    close_enough(got, ref.forward(b))
