@@ -16,7 +16,7 @@ function render(texts, rows) {
   const t = $("sims");
   t.replaceChildren();
   const head = t.insertRow();
-  head.insertCell();
+  head.append(document.createElement("th"));
   for (const s of texts) { const th = document.createElement("th"); th.textContent = s; th.title = s; head.append(th); }
   rows.forEach((a, i) => {
     const tr = t.insertRow();
