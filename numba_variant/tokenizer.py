@@ -81,9 +81,9 @@ def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, 
 
 
 @njit(cache=True, nogil=True)
-def encode_rows(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
+def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
                 first, count, edge_cp, edge_child, node_tok):
-    """pre_tokenize + wordpiece for texts buf[starts[k]:ends[k]] into pieces[rows[k]] (N, budget).
+    """Split texts buf[starts[k]:ends[k]] into words and wordpiece each into pieces[rows[k]] (N, budget).
 
     raw[k]: an ASCII text still to normalise here (tables cls8/low8); else already normalised in
     Python: split on ' ', and a code point >= ADDED_BASE is an added token."""
@@ -234,7 +234,7 @@ class Tokenizer:
             lens = np.array([len(a) for a, _ in arrs], np.int64)
             ends = np.cumsum(lens)
             buf = np.concatenate([a.astype(np.uint32, copy=False) for a, _ in arrs]) if arrs else np.zeros(0, np.uint32)
-            encode_rows(buf, ends - lens, ends, np.array([r for _, r in arrs], np.bool_),
+            pre_tokenize(buf, ends - lens, ends, np.array([r for _, r in arrs], np.bool_),
                         np.array(todo, np.int64), pieces, n_out, self.cls8, self.low8, self.ref.unk, *self.trie)
             todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
             size *= 16
