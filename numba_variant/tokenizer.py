@@ -21,7 +21,8 @@ Where Numba's language subset forced a design different from cython_ext's:
 - A C-level hash needs pointer tricks Numba lacks; a CSR trie is plain arrays and finds the
   longest match in one walk (Cython: open addressing with O(1) substring hashes).
 - Added tokens ([CLS] ...) are split out in Python with python_ref's own segments(); Numba sees
-  them as code points >= 0x110000 (no real character is that large).
+  added token k as the lone surrogate U+D800+k, which valid input never contains (check_texts
+  rejects it), so a whole batch still travels as one str -> one utf-32 encode ('surrogatepass').
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from python_ref import tokenizer as ref
 from python_ref.api import MAX_LEN, Batch, check_texts
 
 MAX_WORD = ref.MAX_WORD_CHARS
-ADDED_BASE = 0x110000               # code point ADDED_BASE + id stands for added token `id`
+ADDED_BASE, MAX_ADDED = 0xD800, 0x800  # lone surrogate ADDED_BASE + k stands for added token k
 DROP, SPACE, PUNCT, WORD = 0, 1, 2, 3
 FIRST_PREFIX = 4096                 # chars tried first; x16 per retry
 
@@ -81,12 +82,12 @@ def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, 
 
 
 @njit(cache=True, nogil=True)
-def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
-                first, count, edge_cp, edge_child, node_tok):
+def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, add_ids, unk,
+                 first, count, edge_cp, edge_child, node_tok):
     """Split texts buf[starts[k]:ends[k]] into words and wordpiece each into pieces[rows[k]] (N, budget).
 
     raw[k]: an ASCII text still to normalise here (tables cls8/low8); else already normalised in
-    Python: split on ' ', and a code point >= ADDED_BASE is an added token."""
+    Python: split on ' ', and a surrogate ADDED_BASE + k is added token add_ids[k]."""
     budget = pieces.shape[1]
     w = np.empty(MAX_WORD + 1, np.uint32)                        # current word
     for k in range(starts.shape[0]):
@@ -95,7 +96,8 @@ def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
             if n >= budget:
                 break
             cp = buf[i]
-            c = cls8[cp] if raw[k] else (SPACE if cp == 32 else WORD if cp < ADDED_BASE else PUNCT)
+            c = cls8[cp] if raw[k] else (SPACE if cp == 32 else
+                                         PUNCT if ADDED_BASE <= cp < ADDED_BASE + MAX_ADDED else WORD)
             if c == WORD:
                 if wl <= MAX_WORD:
                     w[wl] = low8[cp] if raw[k] else cp
@@ -108,7 +110,7 @@ def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, unk,
                     n = wordpiece(w, 1, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
                 elif c == PUNCT:
                     if n < budget:
-                        row[n] = cp - ADDED_BASE
+                        row[n] = add_ids[cp - ADDED_BASE]
                     n += 1
         if n < budget:
             n = wordpiece(w, wl, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
@@ -198,6 +200,10 @@ class Tokenizer:
         self.low8 = np.array([ord(ref.lower(ch)) for ch in ascii_], np.uint32)
         self._clean, self._strip = _Memo(_clean), _Memo(_strip_lower_split)
         self._added_first = sorted({t[0] for t in self.ref.added if t})
+        if len(self.ref.added) > MAX_ADDED:
+            raise ValueError(f"numba_variant supports at most {MAX_ADDED} added tokens")
+        self._added_chr = {tid: chr(ADDED_BASE + k) for k, tid in enumerate(self.ref.added.values())}
+        self.add_ids = np.array([*self.ref.added.values(), 0], np.int64)
 
     @classmethod
     def from_dir(cls, mdir) -> "Tokenizer":
@@ -213,14 +219,13 @@ class Tokenizer:
     def _has_added(self, text: str) -> bool:
         return any(f in text for f in self._added_first) and self.ref.added_re.search(text) is not None
 
-    def _codepoints(self, text: str) -> tuple[np.ndarray, bool]:
-        """(uint32 code points, raw?) of one text: raw ASCII for Numba to normalise, else normalised."""
-        if text.isascii() and not self._has_added(text):
-            return np.frombuffer(text.encode("ascii"), np.uint8), True
-        parts = [np.array([ADDED_BASE + tid], np.uint32) if tid is not None else
-                 np.frombuffer(self.normalize(seg).encode("utf-32-le"), np.uint32)
-                 for seg, tid in self.ref.segments(text)]
-        return (np.concatenate(parts) if parts else np.zeros(0, np.uint32)), False
+    def _prepare(self, text: str) -> tuple[str, bool]:
+        """(text, True): ASCII for Numba to normalise; else (normalised text, False) with added
+        tokens as their surrogate stand-ins."""
+        if not self._has_added(text):
+            return (text, True) if text.isascii() else (self.normalize(text), False)
+        return "".join(self.normalize(seg) if tid is None else self._added_chr[tid]
+                       for seg, tid in self.ref.segments(text)), False
 
     def encode_batch(self, texts: Sequence[str]) -> Batch:
         texts = check_texts(texts)                   # the shared bad-input contract
@@ -230,12 +235,12 @@ class Tokenizer:
         todo, size = list(range(n)), FIRST_PREFIX
         while todo:
             cut = {i: _prefix_end(texts[i], size) for i in todo}
-            arrs = [self._codepoints(texts[i][:cut[i]]) for i in todo]
-            lens = np.array([len(a) for a, _ in arrs], np.int64)
+            strs, raw = zip(*[self._prepare(texts[i][:cut[i]]) for i in todo])
+            lens = np.fromiter(map(len, strs), np.int64, len(strs))
             ends = np.cumsum(lens)
-            buf = np.concatenate([a.astype(np.uint32, copy=False) for a, _ in arrs]) if arrs else np.zeros(0, np.uint32)
-            pre_tokenize(buf, ends - lens, ends, np.array([r for _, r in arrs], np.bool_),
-                        np.array(todo, np.int64), pieces, n_out, self.cls8, self.low8, self.ref.unk, *self.trie)
+            buf = np.frombuffer("".join(strs).encode("utf-32-le", "surrogatepass"), np.uint32)  # (sum lens,)
+            pre_tokenize(buf, ends - lens, ends, np.array(raw, np.bool_), np.array(todo, np.int64), pieces,
+                         n_out, self.cls8, self.low8, self.add_ids, self.ref.unk, *self.trie)
             todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
             size *= 16
         return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep))
