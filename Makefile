@@ -50,7 +50,7 @@ build/.wasm: $(WASM_SRCS)
 onnx: build/.onnx
 
 build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
-	@if [ -f wasm_port/export_onnx.py ]; then $(PY) wasm_port/export_onnx.py; fi
+	@if [ -f wasm_port/export_onnx.py ]; then $(PY) -m wasm_port.export_onnx; fi
 	@touch $@
 
 test: setup

@@ -161,7 +161,7 @@ def cmd_fuzz(args) -> int:
 
 def cmd_browser(args) -> int:
     from .measure import browser
-    res = browser.run_browser_bench(args.quick, Path(args.out))
+    res = browser.run_browser_bench(args.quick, Path(args.out), model=args.model)
     browser.print_table(res)
     return 0
 

@@ -14,7 +14,8 @@ from python_ref.api import Batch, check_texts, model_dir, pad_rows
 
 from . import oracle
 
-ONNX_PATH = Path(__file__).resolve().parent.parent / "build" / "onnx" / "onnx" / "model.onnx"
+# written by `make onnx` (wasm_port/export_onnx.py), shared with the browser peer transformers.js
+ONNX_PATH = Path(__file__).resolve().parent.parent / "build" / "onnx" / "minilm" / "onnx" / "model.onnx"
 
 
 class HFTokenizers:
