@@ -61,7 +61,7 @@ bench: setup
 
 annotate: setup
 	@mkdir -p build/annotate
-	$(VENV)/bin/cython -3 --cplus -a cython_ext/_tokenizer.pyx -o build/annotate/_tokenizer.cpp
+	$(VENV)/bin/cython -a cython_ext/_tokenizer.pyx -o build/annotate/_tokenizer.c
 	@echo "open build/annotate/_tokenizer.html"
 
 clean:
