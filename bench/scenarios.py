@@ -12,8 +12,10 @@ SCENARIOS = {  # name: (batch size, length class)
     "single": (1, "short"),
     "batch": (32, "medium"),
     "long": (8, "long"),
+    "batch256": (256, "short"),   # CUDA only: the tokenizer-bound regime on a GPU
 }
 SWEEP_BATCHES = (1, 8, 32, 128)
+SWEEP_LENGTHS = ("short", "medium", "long")
 TOKENIZE_BATCH = 64
 
 

@@ -27,6 +27,8 @@ import os
 import time
 from statistics import median
 
+os.environ.setdefault("KINETO_LOG_LEVEL", "99")   # kineto prints a line per profiler start/stop otherwise
+
 BUCKETS = ("tokenize", "model_kernels", "dispatch_overhead", "io")
 
 # Ops whose self time is dispatch, not data work: composite wrappers that only call other ops,
@@ -166,7 +168,10 @@ def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int 
     if name == "wasm_port" and hasattr(pipe, "time"):
         js = {"tokenize": [], "forward": [], "embed": []}
         fns = {w: (lambda w=w: js[w].extend(pipe.time(w, texts, warmup=0, repeat=1))) for w in js}
-        fns["wall"] = lambda: pipe.embed(texts)
+        if not (walls or {}).get("embed"):
+            fns["wall"] = lambda: pipe.embed(texts)
+        if (walls or {}).get("embed"):   # big batches: fewer JS rounds (each is a full embed or more)
+            reps = max(2, min(reps, int(3.0 / max(walls["embed"], 1e-3))))
         w = interleaved_walls(fns, reps)
         js = {k: median(v[1:] or v) / 1e3 for k, v in js.items()}   # [1:]: drop the warm-up call
         embed_wall = (walls or {}).get("embed") or w["wall"]

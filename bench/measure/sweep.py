@@ -27,14 +27,14 @@ def _sync(device: str) -> None:
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
                   parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
                   max_reps: int = 20, forward_ok=lambda name: True) -> dict:
-    """-> {(impl, part): [round][rep] seconds}, plus key "_plan": {"rounds", "reps", "warm_s"}."""
-    fns, cost = {}, {}
+    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}."""
+    fns, cost, first = {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
         t0 = time.perf_counter()
         p.embed(texts)                       # warm-up and calibration in one
         _sync(device)
-        emb = time.perf_counter() - t0
+        emb = first[name] = time.perf_counter() - t0
         batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
         for part in parts:
             if part == "forward" and not forward_ok(name):
@@ -48,21 +48,21 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
     per_round = sum(cost.values()) or 1e-6
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
     reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
-    res = interleaved(fns, rounds=rounds, reps=reps, warmup=0)
-    res["_plan"] = {"rounds": rounds, "reps": reps, "warm_s": time.perf_counter() - t_warm}
-    return res
+    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0)
+    return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,
+                                         "warm_s": time.perf_counter() - t_warm}}
 
 
 def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str,
                   base: str = "python_ref", peer: str = "sentence_transformers") -> list[Record]:
     """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens, padding excluded), forward p50."""
     recs = []
-    emb = {n: s for (n, part), s in res.items() if part == "embed"}
-    for (n, part), samples in res.items():
-        if part == "_plan" or not isinstance(n, str):
-            continue
+    plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
+    emb = {n: s for (n, part), s in res["samples"].items() if part == "embed"}
+    for (n, part), samples in res["samples"].items():
         s = summary(samples)
-        extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **res["_plan"]}
+        extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **plan,
+                 "first_call_s": res["plan"].get("first_s", {}).get(n)}
         for ref in (base, peer):
             if ref in emb and n != ref and part == "embed":
                 extra[f"ratio_vs_{ref}"] = paired_ratio(samples, emb[ref])
@@ -78,8 +78,8 @@ def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, 
 
 def walls(res: dict, name: str) -> dict:
     """Median seconds of embed/tokenize/forward of `name` in a measure_point result."""
-    return {part: float(median(x for rnd in s for x in rnd)) for (n, part), s in res.items()
-            if part != "_plan" and n == name}
+    return {part: float(median(x for rnd in s for x in rnd)) for (n, part), s in res["samples"].items()
+            if n == name}
 
 
 def sorted_batching(pipe, texts: list[str], batch: int = 32, rounds: int = 2) -> dict:
