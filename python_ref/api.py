@@ -10,7 +10,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-MAX_LEN = 256  # DESIGN §1: [CLS] + 254 pieces + [SEP]
+from .contract import MAX_LEN, check_texts  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -60,21 +60,6 @@ def load_config(mdir: Path) -> dict:
     except (ValueError, KeyError, TypeError) as e:
         raise ModelDirError(f"malformed {mdir / 'config.json'}: {e!r}") from e
     return cfg
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Bad-input contract (DESIGN §5): TypeError / ValueError naming the offending index."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a sequence of str, not a single " + type(texts).__name__)
-    out = list(texts)
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] is {type(t).__name__}, not str")
-        try:
-            t.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(f"texts[{i}] is not valid Unicode (lone surrogate at {e.start})") from None
-    return out
 
 
 def pad_rows(rows: Sequence[Sequence[int]]) -> Batch:

@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .api import MAX_LEN, Batch, check_texts, pad_rows
+from .contract import MAX_LEN, check_texts
 from .unicode_compat import (CONTROL_EXTRA, CONTROL_NOT, LOWER_FIX, MN_EXTRA, MN_NOT, NFD_FIX,
                              PUNCT_EXTRA, PUNCT_NOT)
 
@@ -178,6 +178,7 @@ class Tokenizer:
                 break
         return [self.cls, *ids[:budget], self.sep]
 
-    def encode_batch(self, texts: Sequence[str]) -> Batch:
-        texts = check_texts(texts)
-        return pad_rows([self.encode(t) for t in texts])
+    def encode_batch(self, texts: Sequence[str]):
+        """-> api.Batch (numpy int64 ids and mask, padded to the longest row)."""
+        from .api import pad_rows  # numpy, imported here so this module stays stdlib-only
+        return pad_rows([self.encode(t) for t in check_texts(texts)])

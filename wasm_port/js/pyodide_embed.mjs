@@ -9,8 +9,7 @@ const PY_FILES = {   // Pyodide path -> source, relative to this file
   "python_ref/__init__.py": null,
   "python_ref/tokenizer.py": "../../python_ref/tokenizer.py",
   "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
-  "python_ref/_api_real.py": "../../python_ref/api.py",
-  "python_ref/api.py": "../pyodide/api_shim.py",
+  "python_ref/contract.py": "../../python_ref/contract.py",
   "wasm_port_embed.py": "../pyodide/embed.py",
 };
 
