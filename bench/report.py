@@ -98,6 +98,11 @@ def decision_rows(data: dict) -> list[dict]:
             supported = "none of the measured options gains 5%: " + DESIGN_ROWS[dom][0]
         elif port_pays:
             supported = f"port: {bp} ({pg:.2f}x)"
+            pc = port_ceiling(bp, ref)
+            if pc is None:
+                supported += " — it also swaps the kernels, so the ceiling does not bound it"
+            elif pg > pc * 1.05:
+                supported += f" — above its {pc:.2f}x ceiling: noise or a kernel difference, re-run before acting"
         else:
             supported = f"runtime change: {br} ({rg:.2f}x)"
         if sc == "batch":
@@ -393,7 +398,7 @@ def markdown(data: dict, plots: list[str]) -> str:
         for length, d in st.items():
             bs = sorted({b for v in d.values() for b, _ in v})
             md.append(f"*{length}*\n\n" + _md_table(["impl"] + [f"batch {b}" for b in bs],
-                                                     [[i] + [dict(v).get(b) for b in bs] for i, v in d.items()]))
+                                                     [[i] + [dict(v).get(b) for b in bs] for i, v in d.items()]) + "\n")
         cross = crossovers(ix)
         md.append("\nCrossovers with python_ref (batch size where the order flips): " +
                   ("; ".join(f"{impl} on {ln} texts at ~{x:.0f}" for ln, impl, x in cross) or "none in this range")

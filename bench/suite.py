@@ -25,7 +25,9 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
                 "sweep": ((1, 8, 32, 128), ("short", "medium")), "sweep_s": 25, "min_rounds": 3, "max_rounds": 9,
                 "attr_reps": 5, "tok_rounds": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
 }
-PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60}
+PLANS["quick"].update(total_s=285, reserve_s=130, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
+PLANS["default"].update(total_s=1150, reserve_s=330, sort_s_est=90)
+PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
 TOKENIZERS = ("python_ref", "cython_ext", "numba_variant", "cpp_port", "wasm_port", "hf_tokenizers")
 
 
@@ -43,6 +45,13 @@ class Run:
         self.parts: dict[str, float] = {}
         self.pipes: dict = {}
         self.loaded: dict = {}
+        self.t0 = time.perf_counter()
+
+    def left(self, reserve: bool = True) -> float:
+        """Seconds left before the plan's deadline (minus what the parts after measuring need)."""
+        if self.plan["total_s"] is None:
+            return float("inf")
+        return self.plan["total_s"] - (time.perf_counter() - self.t0) - (self.plan["reserve_s"] if reserve else 0)
         self.rc = 0
 
     @contextmanager
@@ -88,8 +97,12 @@ def select(run: Run) -> list[str]:
             run.note(f"{n} not measured: {why}")
         elif n == "python_ref_compile" and not run.plan["compile"] and not args.impl:
             run.note("python_ref_compile skipped in --quick (torch.compile takes minutes here); run without --quick")
+        elif run.device != "cpu" and n == "wasm_port":
+            run.note(f"wasm_port not measured on {run.device}: it runs on the CPU only (browser WebGPU is for later)")
         else:
             names.append(n)
+            if run.device != "cpu" and n == "onnxruntime":
+                run.note(f"onnxruntime runs a CPU session even with --device {run.device}: compare with care")
     return names
 
 
@@ -101,7 +114,8 @@ def part_equivalence(run: Run, names: list[str]) -> None:
     if k and len(texts) > k:
         texts = texts[::len(texts) // k][:k]
         label += f" (--quick: every {len(oracle.read_corpus(run.args.corpus or oracle.PROJECT_CORPUS)) // k}th text)"
-    checked = [n for n in names if registry.BY_NAME[n].kind != "peer"]   # peers are the oracle
+    # peers are the oracle; python_ref_compile is checked against python_ref in part_load (one compile, not two)
+    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and n != "python_ref_compile"]
     ref_ids = oracle.hf_ids(run.mdir, texts)
     ref_emb = oracle.st_embed(run.mdir, texts, run.device)
     rows = []
@@ -126,7 +140,19 @@ def part_equivalence(run: Run, names: list[str]) -> None:
         run.rc = 1
 
 
+def _dropped(run: Run):
+    def on_error(name, e):
+        run.note(f"{name} left out of this point: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+    return on_error
+
+
 def part_load(run: Run, names: list[str]) -> None:
+    if "python_ref_compile" in names:   # inductor's generated kernels then show in torch.profiler
+        try:
+            import torch._inductor.config as inductor_config
+            inductor_config.cpp.enable_kernel_profile = True
+        except (ImportError, AttributeError):
+            pass
     with progress() as pb:
         task = pb.add_task("load", total=len(names))
         for n in names:
@@ -142,15 +168,24 @@ def part_load(run: Run, names: list[str]) -> None:
             pb.advance(task)
     if "python_ref_compile" in run.pipes and "python_ref" in run.pipes:   # compile time, reported apart
         shapes = [texts_for(run.mdir, "short", 1), texts_for(run.mdir, "medium", 32)]
-        first = []
+        first, outs = [], []
         for n in ("python_ref_compile", "python_ref"):
             t0 = time.perf_counter()
-            for t in shapes:
-                run.pipes[n].embed(t)
+            try:
+                outs.append([run.pipes[n].embed(t) for t in shapes])
+            except Exception as e:   # a compile failure: one note, the row left out
+                run.note(f"python_ref_compile not measured: torch.compile failed ({type(e).__name__}: "
+                         f"{str(e).strip().splitlines()[-1][:200] if str(e).strip() else ''})")
+                run.pipes.pop("python_ref_compile", None)
+                return
             first.append(time.perf_counter() - t0)
+        diff = max(float(abs(a - b).max()) for a, b in zip(*outs))
         run.add([Record("python_ref_compile", "compile_s", "compile", max(0.0, first[0] - first[1]), "s", run.device,
-                        extra={"how": "first embeds of the single and batch shapes minus python_ref's"})])
-        print(f"  torch.compile: {first[0] - first[1]:.1f}s of compiling", flush=True)
+                        extra={"how": "first embeds of the single and batch shapes minus python_ref's",
+                               "max_abs_vs_python_ref": diff})])
+        print(f"  torch.compile: {first[0] - first[1]:.1f}s of compiling; max |Δ| vs python_ref {diff:.1e}", flush=True)
+        if diff > 1e-4:
+            run.note(f"python_ref_compile differs from python_ref by {diff:.1e}")
 
 
 def part_tokenize(run: Run) -> None:
@@ -188,13 +223,21 @@ def part_scenarios(run: Run) -> dict:
             bsz, length = SCENARIOS[sc]
             texts = texts_for(run.mdir, length, bsz)
             pb.update(task, description=f"{sc}: latency ({bsz} x {length})")
+            # the sweep and interventions still need about a third of what is left
+            cap = run.left() * 0.6 / (len(scs) - scs.index(sc)) / 2   # /2: attribution after
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
-                                min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"])
+                                min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                cap_s=max(cap, 0.0), on_error=_dropped(run))
+            if res["plan"]["rounds"] < run.plan["min_rounds"]:
+                run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
             pb.advance(task)
             for n, p in pipes.items():
                 pb.update(task, description=f"{sc}: attribution {n}")
+                if not walls(res, n):   # left out of this point (see the notes)
+                    pb.advance(task)
+                    continue
                 try:
                     att = attribution.attribute(n, p, texts, run.device, reps=run.plan["attr_reps"],
                                                 walls=walls(res, n))
@@ -241,6 +284,8 @@ def part_sweep(run: Run, done: dict) -> None:
     pipes = forward_pipes(run)
     same = {(SCENARIOS[sc][0], SCENARIOS[sc][1]): sc for sc in done}
     points = [(b, ln) for ln in lengths for b in batches]
+    rate = {r.impl: r.value for r in run.recs if r.metric == "throughput_tokens" and r.scenario in ("batch", "long")}
+    skipped = []
     with progress() as pb:
         task = pb.add_task("sweep", total=len(points))
         for b, ln in points:
@@ -251,11 +296,21 @@ def part_sweep(run: Run, done: dict) -> None:
                 res = {"plan": res["plan"], "samples": {k: v for k, v in res["samples"].items() if k[1] == "embed"}}
             else:
                 texts = texts_for(run.mdir, ln, b)
+                tokens = _tokens(run, texts)
+                est = sum(tokens / rate.get(n, min(rate.values(), default=1e3)) for n in pipes) * 3
+                if est > run.left() - run.plan["sort_s_est"]:
+                    skipped.append(f"{b}x{ln} (~{est:.0f}s)")
+                    pb.advance(task)
+                    continue
                 budget = run.plan["sweep_s"] * (2 if b >= 32 else 1)
                 res = measure_point(pipes, texts, budget, run.device, parts=("embed",),
-                                    min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"])
+                                    min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                    cap_s=max(0.0, (run.left() - run.plan["sort_s_est"]) / 3),
+                                    on_error=_dropped(run))
             run.add(point_records(res, name, b, ln, _tokens(run, texts), run.device))
             pb.advance(task)
+    if skipped:
+        run.note(f"sweep points skipped to keep within the time budget: {', '.join(skipped)}")
 
 
 def part_interventions(run: Run) -> None:
@@ -265,7 +320,14 @@ def part_interventions(run: Run) -> None:
     if "python_ref" not in run.pipes:
         run.note("length-sorted batching not measured: python_ref not loaded")
         return
-    texts = mixed_texts(by_length(run.mdir), run.plan["sort_texts"])
+    n = run.plan["sort_texts"]
+    rate = next((r.value for r in run.recs if r.impl == "python_ref" and r.metric == "throughput_tokens"
+                 and r.scenario == "long"), None)
+    while rate and n > 32 and n * 256 / rate * (1 + run.plan["sort_rounds"] * 2) > run.left():
+        n //= 2   # unsorted mixed batches pad to ~256 tokens
+    if n < run.plan["sort_texts"]:
+        run.note(f"length-sorted batching on {n} texts instead of {run.plan['sort_texts']} (time budget)")
+    texts = mixed_texts(by_length(run.mdir), n)
     r = sorted_batching(run.pipes["python_ref"], texts, batch=32, rounds=run.plan["sort_rounds"])
     ex = {k: v for k, v in r.items() if k not in ("unsorted_s", "sorted_s")}
     run.add([Record("python_ref", "sorted_batching_s", "large_input", r["sorted_s"], "s", run.device, extra=ex),
@@ -286,7 +348,8 @@ def part_coldstart(run: Run, names: list[str]) -> None:
     more = texts_for(run.mdir, "medium", 8)
     with progress() as pb:
         task = pb.add_task("cold start", total=len(names) + 2)
-        rows = coldstart.coldstarts(names, run.mdir, run.device, run.args.threads, run.plan["cold_n"], more,
+        n = run.plan["cold_n"] if run.left(reserve=False) > run.plan["reserve_s"] else 1
+        rows = coldstart.coldstarts(names, run.mdir, run.device, run.args.threads, n, more,
                                     progress=lambda label: (pb.update(task, description=f"cold start: {label}"),
                                                             pb.advance(task)))
     run.add([Record("model_weights", "disk_bytes", "footprint", float(footprint.model_bytes(run.mdir)), "B",

@@ -1,7 +1,7 @@
 """Cold start (DESIGN §7): a fresh process, from its start to the first embedding, timed from the
-parent (perf_counter around the child, stopped when the child reports its first embedding), median
-of N. Each child also reports what it imported and mapped, and the parent reads its peak RSS with
-os.wait4, so footprint.py needs no second set of processes.
+parent (perf_counter from the child's spawn, stopped when the child reports its first embedding),
+median of N. Each child also reports what it imported and mapped, and its peak RSS comes from
+os.wait4 in a small launcher (see LAUNCHER), so footprint.py needs no second set of processes.
 
 Rows: every Python implementation through the registry (numba_variant twice: JIT cold with an empty
 NUMBA_CACHE_DIR, then cached), `minilm-embed` (C++/LibTorch, no Python) and the wasm module in Node
@@ -54,6 +54,21 @@ if close:
 """ % HELLO
 
 
+# A tiny launcher between the bench and each child. Linux folds the parent's resident size at fork
+# into the child's ru_maxrss (kept across exec), so children forked straight from the big bench
+# process would all report its ~1 GB; forked from this small one they report their own peak.
+# The launcher also stamps the spawn time (perf_counter is CLOCK_MONOTONIC, shared by processes),
+# so its own start-up is not counted in the cold start.
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:])
+_, status, ru = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump({"t_spawn": t, "maxrss_kb": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status)}, f)
+"""
+
+
 def _env(threads: int, extra: dict | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                OMP_NUM_THREADS=str(threads), PORTBENCH_THREADS=str(threads), HF_HUB_OFFLINE="1",
@@ -64,10 +79,14 @@ def _env(threads: int, extra: dict | None = None) -> dict:
 
 def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str | None = "FIRST",
               timeout: float = 300) -> dict:
-    """Start cmd; the time to the line starting with `marker` (or the first line when marker is None),
-    the lines after it, and peak RSS (bytes, this child and its waited-for children) from wait4."""
+    """Start cmd (through LAUNCHER); the time from its spawn to the line starting with `marker` (or the
+    first line when marker is None), its output, and its peak RSS (bytes; wait4, so a child it waited
+    for, such as wasm_port's Node, counts when larger)."""
+    fd, stamp = tempfile.mkstemp(prefix="coldstart_", suffix=".json")
+    os.close(fd)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    p = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, stamp, *cmd],
+                         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True)
     timer = threading.Timer(timeout, p.kill)
     timer.start()
@@ -77,16 +96,23 @@ def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str |
     if stdin is not None:
         p.stdin.write(stdin)
         p.stdin.close()
-    first_s, lines = None, []
+    t_first, lines = None, []
     for line in p.stdout:
-        if first_s is None and (marker is None or line.startswith(marker)):
-            first_s = time.perf_counter() - t0
+        if t_first is None and (marker is None or line.startswith(marker)):
+            t_first = time.perf_counter()
         lines.append(line.rstrip("\n"))
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    p.wait()
     timer.cancel()
     reader.join(timeout=5)
-    out = {"first_s": first_s, "total_s": time.perf_counter() - t0, "peak_rss": ru.ru_maxrss * 1024,
+    try:
+        st = json.loads(Path(stamp).read_text())
+    except ValueError:
+        st = {"t_spawn": t0, "maxrss_kb": 0, "rc": p.returncode}
+    finally:
+        os.remove(stamp)
+    p.returncode = st["rc"] if p.returncode == 0 else p.returncode
+    first_s = t_first - st["t_spawn"] if t_first is not None else None
+    out = {"first_s": first_s, "total_s": time.perf_counter() - st["t_spawn"], "peak_rss": st["maxrss_kb"] * 1024,
            "rc": p.returncode, "lines": lines, "stderr_tail": "".join(err[-3:]).strip()[-400:]}
     if p.returncode != 0 or first_s is None:
         out["error"] = f"exit {p.returncode}: {out['stderr_tail'] or 'no output'}"
@@ -106,13 +132,14 @@ def python_impl(name: str, model: str | None, device: str, threads: int, more: l
     return r
 
 
-def minilm_embed(mdir: Path, threads: int, more: list[str] = ()) -> dict:
+def minilm_embed(mdir: Path, threads: int, more: list[str] = (), device: str = "cpu") -> dict:
     from cpp_port.pipeline import binary
     exe = binary()
     if exe is None:
         return {"error": "minilm-embed not built (cpp_port build)"}
     texts = "\n".join([HELLO, *more]) + "\n"
-    r = run_child([exe, "--model", str(mdir), "--threads", str(threads)], _env(threads), stdin=texts, marker=None)
+    r = run_child([exe, "--model", str(mdir), "--threads", str(threads), "--device", device], _env(threads),
+                  stdin=texts, marker=None)
     r.pop("lines")
     r["exe"] = exe
     return r
@@ -168,7 +195,7 @@ def coldstarts(names: list[str], mdir: Path, device: str, threads: int, n: int, 
             rows[name] = repeat(lambda: python_impl(name, str(mdir), device, threads, more), n)
     if "cpp_port" in names:
         progress("minilm-embed")
-        rows["minilm-embed"] = repeat(lambda: minilm_embed(mdir, threads, more), max(n, 3))
+        rows["minilm-embed"] = repeat(lambda: minilm_embed(mdir, threads, more, device), max(n, 3))
     if "wasm_port" in names and device == "cpu":
         progress("node+wasm")
         rows["wasm_port (node)"] = repeat(lambda: node_wasm(mdir), max(n, 3))

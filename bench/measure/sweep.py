@@ -26,16 +26,27 @@ def _sync(device: str) -> None:
 
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
                   parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
-                  max_reps: int = 20, forward_ok=lambda name: True) -> dict:
-    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}."""
+                  max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
+                  on_error=None) -> dict:
+    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}.
+
+    cap_s: a hard ceiling on the measured rounds (the run's deadline share): it overrides min_rounds,
+    down to one round. on_error(name, exc): an implementation whose warm-up raises is left out and
+    reported there (re-raised when on_error is None)."""
     fns, cost, first = {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
         t0 = time.perf_counter()
-        p.embed(texts)                       # warm-up and calibration in one
-        _sync(device)
-        emb = first[name] = time.perf_counter() - t0
-        batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
+        try:
+            p.embed(texts)                       # warm-up and calibration in one
+            _sync(device)
+            emb = first[name] = time.perf_counter() - t0
+            batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(name, e)
+            continue
         for part in parts:
             if part == "forward" and not forward_ok(name):
                 continue
@@ -47,6 +58,8 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
             cost[(name, part)] = emb              # tokenize + forward ~ embed: an upper bound per part
     per_round = sum(cost.values()) or 1e-6
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
+    if cap_s is not None and cap_s < float("inf"):
+        rounds = max(1, min(rounds, int(cap_s / per_round)))
     reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
     samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0)
     return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,
