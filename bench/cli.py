@@ -94,8 +94,14 @@ def cmd_tokenize(args) -> int:
     _pin_threads(1)
     names = _impls(args) if args.impl else [n for n in ("python_ref", "cython_ext", "numba_variant", "cpp_port",
                                                          "wasm_port", "hf_tokenizers") if _ok(n)]
-    recs = tokenize_throughput(_load_all(names, args), corpus_texts(args.corpus), quick=args.quick)
+    pipes = _load_all(names, args)
+    recs = tokenize_throughput(pipes, corpus_texts(args.corpus), quick=args.quick)
     _print_tokenize(recs)
+    from .measure.threads import threaded_speedup
+    mt = {n: p for n, p in pipes.items() if n in ("cython_ext", "cpp_port", "numba_variant", "python_ref")}
+    sp = threaded_speedup(mt, corpus_texts(args.corpus), threads=2, quick=args.quick)
+    _table("threaded tokenization: 2 Python threads vs 1 (GIL released?)", ["impl", "speed-up"],
+           [[r.impl, r.value] for r in sp])
     return 0
 
 

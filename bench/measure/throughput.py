@@ -3,11 +3,12 @@ Each returns Records; the CLI prints them. Method in latency.py."""
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import median
 
 from .. import oracle, registry
 from ..results import Record
 from ..scenarios import SCENARIOS, TOKENIZE_BATCH, texts_for
-from .latency import interleaved, paired_ratio, summary
+from .latency import InnerTime, interleaved, paired_ratio, summary
 
 
 def embed_latency(pipes: dict, mdir: Path, scenarios=("single", "batch"), quick=False, device="cpu",
@@ -53,6 +54,8 @@ def tokenize_throughput(pipes: dict, texts: list[str], quick=False, peer="hf_tok
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
 
     def run(p):
+        if hasattr(p, "time"):  # wasm_port: timed inside Node, never across the pipe
+            return lambda: InnerTime(sum(median(p.time("tokenize", c, warmup=1, repeat=3)) for c in chunks) / 1e3)
         f = getattr(p, "encode_raw", p.tokenize)  # hf_tokenizers: encode_batch alone, no padding (strict)
         return lambda: [f(c) for c in chunks]
 
