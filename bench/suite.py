@@ -25,9 +25,10 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
                 "sweep": ((1, 8, 32, 128), ("short", "medium")), "sweep_s": 25, "min_rounds": 3, "max_rounds": 9,
                 "attr_reps": 5, "tok_rounds": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
 }
-PLANS["quick"].update(total_s=285, reserve_s=130, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
+PLANS["quick"].update(total_s=285, reserve_s=95, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
 PLANS["default"].update(total_s=1150, reserve_s=330, sort_s_est=90)
 PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
+SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
 TOKENIZERS = ("python_ref", "cython_ext", "numba_variant", "cpp_port", "wasm_port", "hf_tokenizers")
 
 
@@ -46,13 +47,13 @@ class Run:
         self.pipes: dict = {}
         self.loaded: dict = {}
         self.t0 = time.perf_counter()
+        self.rc = 0
 
     def left(self, reserve: bool = True) -> float:
         """Seconds left before the plan's deadline (minus what the parts after measuring need)."""
         if self.plan["total_s"] is None:
             return float("inf")
         return self.plan["total_s"] - (time.perf_counter() - self.t0) - (self.plan["reserve_s"] if reserve else 0)
-        self.rc = 0
 
     @contextmanager
     def part(self, name: str):
@@ -210,24 +211,35 @@ def forward_pipes(run: Run) -> dict:
     return {n: p for n, p in run.pipes.items() if "forward" in registry.BY_NAME[n].stages}
 
 
+def shared_forward(pipes: dict) -> dict:
+    """{follower: leader} for implementations whose forward() is the very same code (python_ref's
+    TorchForward: cython_ext and numba_variant port only the tokenizer). Their forward is measured
+    once, on the leader; the batch they feed it is the same ids (equivalence checks that)."""
+    from python_ref.pipeline import TorchForward
+    same = [n for n, p in pipes.items() if getattr(type(p), "forward", None) is TorchForward.forward]
+    return {n: same[0] for n in same[1:]}
+
+
 def part_scenarios(run: Run) -> dict:
     """single, batch, long (+ batch256 on CUDA): latency, throughput and attribution. -> {sc: res}."""
     from .measure import attribution
     from .measure.sweep import measure_point, point_records, walls
     pipes = forward_pipes(run)
+    follow = shared_forward(pipes)
     scs = ["single", "batch", "long"] + (["batch256"] if run.device.startswith("cuda") else [])
-    out = {}
+    out, atts = {}, {}
+    left0 = run.left()   # the scenarios' share of it, by expected cost; the rest: sweep, interventions
     with progress() as pb:
         task = pb.add_task("scenarios", total=len(scs) * (1 + len(pipes)))
         for sc in scs:
             bsz, length = SCENARIOS[sc]
             texts = texts_for(run.mdir, length, bsz)
             pb.update(task, description=f"{sc}: latency ({bsz} x {length})")
-            # the sweep and interventions still need about a third of what is left
-            cap = run.left() * 0.6 / (len(scs) - scs.index(sc)) / 2   # /2: attribution after
+            # measured rounds only: warm-up and attribution come on top (~1.5 rounds), hence 0.6
+            cap = min(run.left(), left0 * SCENARIO_SHARE[sc] * 0.6)
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
                                 min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
-                                cap_s=max(cap, 0.0), on_error=_dropped(run))
+                                cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow)
             if res["plan"]["rounds"] < run.plan["min_rounds"]:
                 run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
             out[sc] = (res, texts)
@@ -239,8 +251,12 @@ def part_scenarios(run: Run) -> dict:
                     pb.advance(task)
                     continue
                 try:
-                    att = attribution.attribute(n, p, texts, run.device, reps=run.plan["attr_reps"],
-                                                walls=walls(res, n))
+                    if n in follow and (sc, follow[n]) in atts:   # same forward code: reuse its split
+                        att = attribution.with_tokenize(atts[(sc, follow[n])], walls(res, n), follow[n])
+                    else:
+                        att = attribution.attribute(n, p, texts, run.device, reps=run.plan["attr_reps"],
+                                                    walls=walls(res, n))
+                    atts[(sc, n)] = att
                     run.add(attribution.records(n, sc, att, run.device, {"batch": bsz, "length": length}))
                 except Exception as e:
                     run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
@@ -323,8 +339,8 @@ def part_interventions(run: Run) -> None:
     n = run.plan["sort_texts"]
     rate = next((r.value for r in run.recs if r.impl == "python_ref" and r.metric == "throughput_tokens"
                  and r.scenario == "long"), None)
-    while rate and n > 32 and n * 256 / rate * (1 + run.plan["sort_rounds"] * 2) > run.left():
-        n //= 2   # unsorted mixed batches pad to ~256 tokens
+    while rate and n > 64 and n * 256 / rate * (1 + run.plan["sort_rounds"] * 2) > run.left():
+        n //= 2   # unsorted mixed batches pad to ~256 tokens; 64 = two batches, the least that shows it
     if n < run.plan["sort_texts"]:
         run.note(f"length-sorted batching on {n} texts instead of {run.plan['sort_texts']} (time budget)")
     texts = mixed_texts(by_length(run.mdir), n)

@@ -94,11 +94,9 @@ def kernel_seconds(events, device: str = "cpu") -> tuple[float, float]:
 
 
 def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float]:
-    """(kernel s, memcpy s) per forward(batch), from torch.profiler over `reps` calls."""
+    """(kernel s, memcpy s) per forward(batch), from torch.profiler over `reps` calls (pipe warm)."""
     from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if str(device).startswith("cuda") else [])
-    pipe.forward(batch)
-    _sync(device)
     with profile(activities=acts) as prof:
         for _ in range(reps):
             pipe.forward(batch)
@@ -145,7 +143,7 @@ def _onnx_kernels(pipe, batch, reps: int) -> float:
     return us / 1e6 / reps
 
 
-def interleaved_walls(fns: dict, rounds: int, device: str = "cpu") -> dict:
+def interleaved_walls(fns: dict, rounds: int, device: str = "cpu", warmup: int = 1) -> dict:
     """Median seconds of each fn, the fns interleaved round by round (same conditions for all)."""
     from .latency import interleaved
 
@@ -154,7 +152,7 @@ def interleaved_walls(fns: dict, rounds: int, device: str = "cpu") -> dict:
             f()
             _sync(device)
         return g
-    res = interleaved({k: synced(f) for k, f in fns.items()}, rounds=rounds, reps=1, warmup=1)
+    res = interleaved({k: synced(f) for k, f in fns.items()}, rounds=rounds, reps=1, warmup=warmup)
     return {k: median(s for rnd in v for s in rnd) for k, v in res.items()}
 
 
@@ -172,10 +170,11 @@ def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int 
         fns = {w: (lambda w=w: js[w].extend(pipe.time(w, texts, warmup=0, repeat=1))) for w in js}
         if not (walls or {}).get("embed"):
             fns["wall"] = lambda: pipe.embed(texts)
-        if (walls or {}).get("embed"):   # big batches: fewer JS rounds (each is a full embed or more)
-            reps = max(2, min(reps, int(3.0 / max(walls["embed"], 1e-3))))
-        w = interleaved_walls(fns, reps)
-        js = {k: median(v[1:] or v) / 1e3 for k, v in js.items()}   # [1:]: drop the warm-up call
+        warm = 1
+        if (walls or {}).get("embed"):   # already warm; big batches: fewer JS rounds (each a full embed or more)
+            reps, warm = max(2, min(reps, int(3.0 / max(walls["embed"], 1e-3)))), 0
+        w = interleaved_walls(fns, reps, warmup=warm)
+        js = {k: median(v[warm:] or v) / 1e3 for k, v in js.items()}   # drop the warm-up call
         embed_wall = (walls or {}).get("embed") or w["wall"]
         b = {"tokenize": js["tokenize"], "model_kernels": js["forward"],
              "dispatch_overhead": max(0.0, js["embed"] - js["tokenize"] - js["forward"]),
@@ -198,6 +197,14 @@ def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int 
     kern = min(kern, max(fwd - io, 0.0))   # profiler inflation can't make kernels exceed the wall
     b = {"tokenize": tok, "model_kernels": kern, "dispatch_overhead": max(0.0, fwd - kern - io), "io": io}
     return _finish(b, embed_wall, fwd, method)
+
+
+def with_tokenize(leader: dict, walls: dict, leader_name: str) -> dict:
+    """A follower's split: the leader's forward buckets (the same forward code on the same ids) with
+    the follower's own tokenize wall, checked against the follower's own embed wall."""
+    b = {**leader["buckets"], "tokenize": walls["tokenize"]}
+    return _finish(b, walls["embed"], leader["forward_wall"], f"forward split shared with {leader_name} "
+                   f"(same TorchForward code); {leader['method']}")
 
 
 def _finish(b: dict, embed_wall: float, fwd: float, method: str) -> dict:

@@ -41,7 +41,9 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
             p.embed(texts)                       # warm-up and calibration in one
             _sync(device)
             emb = first[name] = time.perf_counter() - t0
+            t0 = time.perf_counter()
             batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
+            tok = time.perf_counter() - t0
         except Exception as e:
             if on_error is None:
                 raise
@@ -55,7 +57,7 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
             if device.startswith("cuda") and part != "tokenize":
                 fn = (lambda f: (lambda: (f(), _sync(device))))(fn)
             fns[(name, part)] = fn
-            cost[(name, part)] = emb              # tokenize + forward ~ embed: an upper bound per part
+            cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
     per_round = sum(cost.values()) or 1e-6
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
     if cap_s is not None and cap_s < float("inf"):
