@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .api import Batch, check_texts, model_dir
+from .api import Batch, model_dir
 from .model import BertModel
 from .tokenizer import Tokenizer, added_tokens
 
@@ -34,13 +34,30 @@ class TorchForward:
         return self.forward(self.tokenize(texts))
 
 
-class Pipeline(TorchForward):
-    name = "python_ref"
+class TokenizerPort(TorchForward):
+    """A pipeline whose tokenizer is its own and whose model is python_ref's: python_ref itself, and
+    the ports of the tokenizer alone (cython_ext, numba_variant). Subclasses set name and
+    load_tokenizer(mdir) -> an object whose encode_batch(texts) checks bad input and returns a Batch."""
+    name: str
+
+    @staticmethod
+    def load_tokenizer(mdir):
+        raise NotImplementedError
 
     def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real"):
         mdir = model_dir(model)
+        self.tokenizer = self.load_tokenizer(mdir)
         super().__init__(mdir, device, weights)
-        self.tokenizer = Tokenizer(mdir / "vocab.txt", added=added_tokens(mdir / "tokenizer.json"))
 
     def tokenize(self, texts: Sequence[str]) -> Batch:
-        return self.tokenizer.encode_batch(check_texts(texts))
+        return self.tokenizer.encode_batch(texts)
+
+
+def load_tokenizer(model=None) -> Tokenizer:
+    mdir = model_dir(model)
+    return Tokenizer(mdir / "vocab.txt", added=added_tokens(mdir / "tokenizer.json"))
+
+
+class Pipeline(TokenizerPort):
+    name = "python_ref"
+    load_tokenizer = staticmethod(load_tokenizer)
