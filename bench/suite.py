@@ -8,6 +8,7 @@ An implementation that is not built is one line in the notes, never an error.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -434,6 +435,11 @@ def run_all(args) -> int:
     run = Run(args)
     _pin_threads(args.threads)
     print(f"bench all ({run.plan_name}): model {run.mdir}, device {run.device}, {args.threads} threads", flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        run.note(f"the machine was busy at the start (load average {load:.1f} on {os.cpu_count()} cores): torch's "
+                 f"{args.threads} OpenMP threads wait on each other when cores are taken, small batches most; "
+                 "timings are inflated")
     names = select(run)
     with run.part("equivalence"):
         part_equivalence(run, names)
@@ -461,7 +467,8 @@ def run_all(args) -> int:
         part_browser(run)
     out = Path(args.out)
     mach = results.machine(args.threads)
-    mach.update(device=run.device, plan=run.plan_name, notes=run.notes,
+    mach.update(device=run.device, plan=run.plan_name, notes=run.notes, load_average_start=round(load, 2),
+                load_average_end=round(os.getloadavg()[0], 2),
                 parts_s={k: round(v, 1) for k, v in run.parts.items()}, model=str(run.mdir))
     results.write(out / "results.json", mach, run.recs)
     with run.part("report"):
