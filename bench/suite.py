@@ -21,10 +21,10 @@ from .scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS, by_length, texts
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
     "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
               "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 2, "max_rounds": 5,
-              "attr_reps": 3, "tok_rounds": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False},
+              "attr_reps": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False},
     "default": {"eq_texts": None, "scenario_s": {"single": 20, "batch": 100, "long": 70, "batch256": 60},
                 "sweep": ((1, 8, 32, 128), ("short", "medium")), "sweep_s": 25, "min_rounds": 3, "max_rounds": 9,
-                "attr_reps": 5, "tok_rounds": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
+                "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
 }
 PLANS["quick"].update(total_s=285, reserve_s=95, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
 PLANS["default"].update(total_s=1150, reserve_s=330, sort_s_est=90)
@@ -114,8 +114,9 @@ def part_equivalence(run: Run, names: list[str]) -> None:
     k = run.plan["eq_texts"]
     label = run.args.corpus or "the project corpus"
     if k and len(texts) > k:
-        texts = texts[::len(texts) // k][:k]
-        label += f" (--quick: every {len(oracle.read_corpus(run.args.corpus or oracle.PROJECT_CORPUS)) // k}th text)"
+        step = len(texts) // k
+        texts = texts[::step][:k]
+        label += f" (--quick: every {step}th text)"
     # peers are the oracle; python_ref_compile is checked against python_ref in part_load (one compile, not two)
     checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and n != "python_ref_compile"]
     ref_ids = oracle.hf_ids(run.mdir, texts)

@@ -138,8 +138,9 @@ def minilm_embed(mdir: Path, threads: int, more: list[str] = (), device: str = "
     if exe is None:
         return {"error": "minilm-embed not built (cpp_port build)"}
     texts = "\n".join([HELLO, *more]) + "\n"
-    r = run_child([exe, "--model", str(mdir), "--threads", str(threads), "--device", device], _env(threads),
-                  stdin=texts, marker=None)
+    # --batch 1: it writes (and flushes) the first embedding before reading on, as the Python children do
+    r = run_child([exe, "--model", str(mdir), "--threads", str(threads), "--device", device, "--batch", "1"],
+                  _env(threads), stdin=texts, marker=None)
     r.pop("lines")
     r["exe"] = exe
     return r
