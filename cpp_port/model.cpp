@@ -137,11 +137,25 @@ at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_i
   c10::InferenceMode guard;
   at::Tensor ids = ids_in.to(word.device()), mask = mask_in.to(word.device());  // (N, T)
   if (ids.size(0) == 0) return at::zeros({0, dim}, at::kFloat);
-  at::Tensor x = embeddings_forward(*this, ids);                                     // (N, T, D)
+  Packing pk;
+  pk.n = ids.size(0), pk.t = ids.size(1);
+  pk.keep = mask.reshape(-1).nonzero().squeeze(1);                                  // (M,)
+  pk.on = pk.keep.size(0) < pk.n * pk.t;
+  at::Tensor x = pk.unpad(embeddings_forward(*this, ids));                           // (M, D)
   at::Tensor bias = (1.0 - mask.unsqueeze(1).unsqueeze(1).to(x.scalar_type()))
                     * std::numeric_limits<float>::lowest();                          // (N, 1, 1, T)
-  for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps);
-  return l2_normalize(mean_pool(x, mask)).cpu();                                     // (N, D)
+  for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps, pk);
+  return l2_normalize(mean_pool(pk.pad(x), mask)).cpu();                             // (N, D)
+}
+
+at::Tensor Packing::pad(const at::Tensor& x) const {
+  if (!on) return x.view({n, t, x.size(-1)});
+  return at::zeros({n * t, x.size(-1)}, x.options()).index_copy_(0, keep, x).view({n, t, x.size(-1)});
+}
+
+at::Tensor Packing::unpad(const at::Tensor& x) const {
+  at::Tensor flat = x.reshape({n * t, x.size(-1)});
+  return on ? flat.index_select(0, keep) : flat;
 }
 
 at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids) {
@@ -151,24 +165,25 @@ at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids) {
   return at::layer_norm(x, {m.dim}, m.ln_w, m.ln_b, m.eps);
 }
 
-at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads) {
-  int64_t n = x.size(0), t = x.size(1), d = x.size(2);
-  at::Tensor qkv = at::linear(x, p.qkv_w, p.qkv_b);                                  // (N, T, 3D)
+at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, const Packing& pk) {
+  int64_t n = pk.n, t = pk.t, d = x.size(-1);
+  at::Tensor qkv = pk.pad(at::linear(x, p.qkv_w, p.qkv_b));                          // (N, T, 3D)
   auto qkvs = qkv.view({n, t, 3, heads, d / heads}).permute({2, 0, 3, 1, 4}).unbind(0);  // each (N, H, T, D/H)
   at::Tensor y = at::scaled_dot_product_attention(qkvs[0], qkvs[1], qkvs[2], bias, 0.0, false,
                                                   1.0 / std::sqrt((double)(d / heads)));
-  y = y.transpose(1, 2).reshape({n, t, d});                                          // (N, T, D)
+  y = pk.unpad(y.transpose(1, 2).reshape({n, t, d}));                               // (M, D)
   return at::linear(y, p.ao_w, p.ao_b);
 }
 
 at::Tensor ffn_forward(const at::Tensor& x, const Layer& p) {
-  at::Tensor h = at::gelu(at::linear(x, p.ff1_w, p.ff1_b));                           // (N, T, F), erf GELU
-  return at::linear(h, p.ff2_w, p.ff2_b);                                            // (N, T, D)
+  at::Tensor h = at::gelu(at::linear(x, p.ff1_w, p.ff1_b));                           // (M, F), erf GELU
+  return at::linear(h, p.ff2_w, p.ff2_b);                                            // (M, D)
 }
 
-at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps) {
+at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps,
+                         const Packing& pk) {
   int64_t d = x.size(-1);
-  at::Tensor y = at::layer_norm(x + attention_forward(x, bias, p, heads), {d}, p.ln1_w, p.ln1_b, eps);
+  at::Tensor y = at::layer_norm(x + attention_forward(x, bias, p, heads, pk), {d}, p.ln1_w, p.ln1_b, eps);
   return at::layer_norm(y + ffn_forward(y, p), {d}, p.ln2_w, p.ln2_b, eps);
 }
 

@@ -38,10 +38,21 @@ struct BertModel {
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) const;
 };
 
+// Padding removal (what python_ref leaves out): the per-token stages run on the M real tokens
+// only, packed (M, D); attention alone needs the padded (N, T) layout and scatters into it.
+struct Packing {
+  int64_t n = 0, t = 0;
+  at::Tensor keep;      // (M,) int64 indices of mask == 1 positions in the flattened (N*T)
+  bool on = false;      // false when there is no padding: then packed == padded
+  at::Tensor pad(const at::Tensor& x) const;    // (M, C) -> (N, T, C), zeros at padding
+  at::Tensor unpad(const at::Tensor& x) const;  // (N, T, C) -> (M, C)
+};
+
 at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids);
-at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads);
+at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, const Packing& pk);
 at::Tensor ffn_forward(const at::Tensor& x, const Layer& p);
-at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps);
+at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps,
+                         const Packing& pk);
 at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask);
 at::Tensor l2_normalize(const at::Tensor& x);
 
