@@ -345,8 +345,10 @@ def markdown(data: dict, plots: list[str]) -> str:
 
     eq = [r for r in ix.recs if r["scenario"] == "equivalence" and r["metric"] == "equivalence_id_mismatches"]
     if eq:
-        md.append(f"\n## Equivalence\n\nOn {eq[0]['extra'].get('corpus')} ({eq[0]['extra'].get('texts')} texts): "
-                  "ids against HF tokenizers (exact), embeddings against sentence-transformers.\n\n")
+        e0 = eq[0]["extra"]
+        md.append(f"\n## Equivalence\n\nOn {e0.get('corpus')}: ids against HF tokenizers (exact) on all "
+                  f"{e0.get('texts')} texts, embeddings against sentence-transformers on an even sample of "
+                  f"{e0.get('embedded', e0.get('texts'))} (`bench equivalence` embeds them all).\n\n")
         md.append(_md_table(["impl", "id mismatches", "max abs diff", "tolerance", "min cosine", "ok"],
                             [[r["impl"], int(r["value"]), ix.v(r["impl"], "equivalence_max_abs", "equivalence"),
                               r["extra"].get("tol"), r["extra"].get("min_cos"),

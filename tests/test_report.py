@@ -73,19 +73,22 @@ def test_coldstart_of_python_ref_is_positive(mdir):
 def small_run(tmp_path_factory):
     """The real suite parts on tiny scenarios and budgets -> (out dir, results data)."""
     out = tmp_path_factory.mktemp("bench")
+    (out / "corpus.txt").write_text("Hello there!\nÉtienne's café [MASK] 日本\n\nshort one\n")
     args = argparse.Namespace(model=None, device="cpu", impl=["python_ref", "hf_tokenizers"], threads=1,
-                              corpus=None, quick=True, out=str(out), full=False)
+                              corpus=str(out / "corpus.txt"), quick=True, out=str(out), full=False)
     mp = pytest.MonkeyPatch()
     mp.setattr(suite, "SCENARIOS", TINY)
     mp.setitem(suite.PLANS, "quick", {**suite.PLANS["quick"], "scenario_s": {k: 0.5 for k in TINY},
                                       "sweep": ((1, 2), ("short",)), "sweep_s": 0.3, "min_rounds": 2,
-                                      "max_rounds": 2, "attr_reps": 2, "cold_n": 1, "sort_texts": 8})
+                                      "max_rounds": 2, "attr_reps": 2, "cold_n": 1, "sort_texts": 8,
+                                      "eq_texts": 2})
     n = torch.get_num_threads()
     try:
         run = suite.Run(args)
         suite._pin_threads(1)
         names = suite.select(run)
         suite.part_load(run, names)
+        suite.part_equivalence(run, names)
         done = suite.part_scenarios(run)
         suite.part_sweep(run, done)
         suite.part_interventions(run)
@@ -103,6 +106,9 @@ def small_run(tmp_path_factory):
 def test_results_hold_every_kind_of_record(small_run):
     _, data = small_run
     metrics = {(r["impl"], r["metric"]) for r in data["records"]}
+    eq = {r["metric"]: r for r in data["records"] if r["impl"] == "python_ref" and r["scenario"] == "equivalence"}
+    assert eq["equivalence_id_mismatches"]["value"] == 0 and eq["equivalence_id_mismatches"]["extra"]["texts"] == 4
+    assert eq["equivalence_max_abs"]["value"] <= eq["equivalence_max_abs"]["extra"]["tol"]
     for m in ("latency_p50", "latency_p99", "throughput", "throughput_tokens", "attribution_tokenize",
               "attribution_model_kernels", "attribution_dispatch_overhead", "attribution_io", "coldstart", "peak_rss",
               "disk_bytes"):
