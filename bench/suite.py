@@ -47,6 +47,7 @@ class Run:
         self.parts: dict[str, float] = {}
         self.pipes: dict = {}
         self.loaded: dict = {}
+        self.cold_done: dict = {}
         self.t0 = time.perf_counter()
         self.rc = 0
 
@@ -106,6 +107,20 @@ def select(run: Run) -> list[str]:
             if run.device != "cpu" and n == "onnxruntime":
                 run.note(f"onnxruntime runs a CPU session even with --device {run.device}: compare with care")
     return names
+
+
+def probe_compile(run: Run, names: list[str]) -> None:
+    """torch.compile first in a fresh process (that is its cold-start row): a compile that fails
+    leaves torch's dispatcher unusable in the process it failed in, so it must not fail in ours."""
+    from .measure import coldstart
+    r = coldstart.python_impl("python_ref_compile", str(run.mdir), run.device, run.args.threads,
+                              texts_for(run.mdir, "medium", 8), timeout=900)
+    if "error" in r:
+        names.remove("python_ref_compile")
+        run.note(f"python_ref_compile not measured: torch.compile fails here ({r['error'][-200:]})")
+    else:
+        run.cold_done["python_ref_compile"] = r
+        print(f"  fresh process to first embedding, compiling included: {r['first_s']:.1f}s", flush=True)
 
 
 def part_equivalence(run: Run, names: list[str]) -> None:
@@ -377,7 +392,7 @@ def part_coldstart(run: Run, names: list[str]) -> None:
         n = run.plan["cold_n"] if run.left(reserve=False) > run.plan["reserve_s"] else 1
         rows = coldstart.coldstarts(names, run.mdir, run.device, run.args.threads, n, more,
                                     progress=lambda label: (pb.update(task, description=f"cold start: {label}"),
-                                                            pb.advance(task)))
+                                                            pb.advance(task)), done=run.cold_done)
     run.add([Record("model_weights", "disk_bytes", "footprint", float(footprint.model_bytes(run.mdir)), "B",
                     run.device, extra={"dir": str(run.mdir)})])
     table = []
@@ -450,6 +465,9 @@ def run_all(args) -> int:
                  f"{args.threads} OpenMP threads wait on each other when cores are taken, small batches most; "
                  "timings are inflated")
     names = select(run)
+    if "python_ref_compile" in names:
+        with run.part("torch.compile probe (its cold start)"):
+            probe_compile(run, names)
     with run.part("load"):
         part_load(run, names)
     with run.part("equivalence"):

@@ -175,12 +175,14 @@ def repeat(fn, n: int) -> dict:
 
 
 def coldstarts(names: list[str], mdir: Path, device: str, threads: int, n: int, more: list[str],
-               progress=lambda label: None) -> dict:
+               progress=lambda label: None, done: dict | None = None) -> dict:
     """-> {row label: result}. Python impls via the registry; numba_variant cold + cached; the binary;
     Node. Labels are implementation names, with a suffix where one implementation has several rows."""
-    rows = {}
+    rows = dict(done or {})   # rows measured earlier (the torch.compile probe)
     for name in names:
         progress(name)
+        if name in rows:
+            continue
         if name == "numba_variant":
             cache = tempfile.mkdtemp(prefix="numba_cache_")
             try:
