@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,8 @@ def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str |
     out = {"first_s": first_s, "total_s": time.perf_counter() - st["t_spawn"], "peak_rss": st["maxrss_kb"] * 1024,
            "rc": p.returncode, "lines": lines, "stderr_tail": "".join(err[-3:]).strip()[-400:]}
     if p.returncode != 0 or first_s is None:
-        out["error"] = f"exit {p.returncode}: {out['stderr_tail'] or 'no output'}"
+        why = [ln.strip() for ln in err[-60:] if re.match(r"\s*[\w.]+(Error|Exception|Failed)\b", ln)]
+        out["error"] = f"exit {p.returncode}: {(why[-1] if why else out['stderr_tail']) or 'no output'}"[:400]
     return out
 
 
