@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
+#ifndef __EMSCRIPTEN__
+#include <thread>  // the wasm build is single-threaded and has no exceptions for std::thread to throw
+#endif
 
 #include "unicode_tables.h"
 
@@ -350,11 +352,12 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
     EncodeError e;
     for (size_t i = lo; i < hi; ++i) lens[i] = encode_into(texts[i], ids + i * (size_t)max_len_, &e, check_tail);
   };
+#ifdef __EMSCRIPTEN__
+  (void)num_threads;
+  work(0, n);
+#else
   size_t t = num_threads < 1 ? 1 : (size_t)num_threads;
   if (t > n) t = n ? n : 1;
-#ifdef __EMSCRIPTEN__
-  t = 1;
-#endif
   if (t <= 1) {
     work(0, n);
   } else {
@@ -366,6 +369,7 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
     }
     for (auto& th : pool) th.join();
   }
+#endif
   for (size_t i = 0; i < n; ++i) {
     if (lens[i] >= 0) continue;
     // Re-run the failing text alone to recover the message (rare path, keeps threads simple).

@@ -29,10 +29,11 @@ from python_ref.api import Batch, model_dir  # noqa: E402
 
 
 def interleaved(fns: dict, rounds: int, warm: int = 2) -> dict:
-    """Median seconds per call of each fn, A/B/A/B... after warm-up rounds."""
+    """Median seconds per call of each fn, interleaved (order reversed every other round, so no
+    one always runs right after another's cache pollution), after warm-up rounds."""
     times = {k: [] for k in fns}
     for r in range(warm + rounds):
-        for k, fn in fns.items():
+        for k, fn in (list(fns.items()) if r % 2 else list(fns.items())[::-1]):
             t0 = time.perf_counter()
             fn()
             if r >= warm:
