@@ -57,7 +57,10 @@ def nfd(text: str) -> str:
     """unicodedata NFD, except the code points upstream's older tables do not decompose."""
     if not NFD_FIX.keys() & set(text):
         return unicodedata.normalize("NFD", text)
-    return "".join(NFD_FIX.get(ch) or unicodedata.normalize("NFD", ch) for ch in text)
+    # Split around those code points (starters upstream, so nothing reorders across them) and
+    # decompose the runs in between whole, canonical reordering included.
+    parts = re.split("(" + "|".join(map(re.escape, NFD_FIX)) + ")", text)
+    return "".join(NFD_FIX.get(p) or unicodedata.normalize("NFD", p) for p in parts)
 
 
 def lower(ch: str) -> str:
