@@ -172,6 +172,14 @@ def cmd_browser(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from . import report
+    out = Path(args.out)
+    print("\n".join(str(p) for p in report.write(out)))
+    report.print_decision_table(report.load(out / "results.json"))
+    return 0
+
+
 def cmd_all(args) -> int:
     from .suite import run_all
     return run_all(args)
@@ -197,12 +205,15 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("tokenize", parents=[common], help="tokenizer throughput, single thread").set_defaults(fn=cmd_tokenize)
     sub.add_parser("latency", parents=[common], help="embed latency and forward ratios").set_defaults(fn=cmd_latency)
     sub.add_parser("browser", parents=[common], help="the browser bench in headless Chromium").set_defaults(fn=cmd_browser)
+    sub.add_parser("report", parents=[common], help="rebuild report.md, plots and index.html from --out/results.json"
+                   ).set_defaults(fn=cmd_report)
     f = sub.add_parser("fuzz", parents=[common], help="differential fuzzing of tokenizers vs HF tokenizers")
     f.add_argument("--n", type=int, default=10000)
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(fn=cmd_fuzz)
     a = sub.add_parser("all", parents=[common], help="everything, into --out")
-    a.add_argument("--full", action="store_true", help="add the complete sweep")
+    a.add_argument("--full", action="store_true",
+                   help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
     a.set_defaults(fn=cmd_all)
     return p
 

@@ -84,6 +84,7 @@ class OnnxRuntime:
         self.ref = Pipeline(model, "cpu")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing
         self.sess = ort.InferenceSession(str(ONNX_PATH), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
 
@@ -112,10 +113,20 @@ class TorchCompiled:
     name = "python_ref_compile"
 
     def __init__(self, model=None, device="cpu", **kw):
+        import functools
+
         import torch
         from python_ref.pipeline import Pipeline
         self.ref = Pipeline(model, device, **kw)
-        self.ref.model.forward = torch.compile(self.ref.model.forward, dynamic=True)
+        m = self.ref.model
+        # dynamo cannot trace through @torch.inference_mode ("Cannot set version_counter for inference
+        # tensor"): compile the undecorated forward and run it under no_grad instead
+        compiled = torch.compile(functools.partial(type(m).forward.__wrapped__, m), dynamic=True)
+
+        def forward(ids, mask):
+            with torch.no_grad():
+                return compiled(ids, mask)
+        m.forward = forward
         self.dim = self.ref.dim
 
     def tokenize(self, texts):

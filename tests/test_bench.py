@@ -65,13 +65,15 @@ def test_embed_prints_unit_vectors():
     assert all(abs(np.linalg.norm(x["embedding"]) - 1) < 1e-4 for x in rows)
 
 
-def test_interleaved_rotates_and_counts():
+def test_interleaved_shuffles_and_counts():
     calls = []
     fns = {n: (lambda n=n: calls.append(n)) for n in "abc"}
-    out = latency.interleaved(fns, rounds=3, reps=2, warmup=1)
-    assert {k: [len(r) for r in v] for k, v in out.items()} == {k: [2, 2, 2] for k in "abc"}
-    timed = calls[3:]  # after warm-up: round 0 starts with a, round 1 with b, round 2 with c
-    assert timed[0] == "a" and timed[6] == "b" and timed[12] == "c"
+    out = latency.interleaved(fns, rounds=6, reps=2, warmup=1)
+    assert {k: [len(r) for r in v] for k, v in out.items()} == {k: [2] * 6 for k in "abc"}
+    timed = calls[3:]  # after warm-up: 6 rounds of 3 impls x 2 reps, each impl's reps back to back
+    rounds = [timed[i:i + 6] for i in range(0, 36, 6)]
+    assert all(sorted(r) == list("aabbcc") and r[0] == r[1] and r[2] == r[3] for r in rounds)
+    assert len({r[0] for r in rounds}) > 1  # the order changes between rounds
 
 
 def test_paired_ratio():

@@ -2,6 +2,7 @@
 threads pinned and equal. Ratios are paired: the median over rounds of per-round median ratios."""
 from __future__ import annotations
 
+import random
 import time
 from typing import Callable
 
@@ -15,7 +16,7 @@ class InnerTime(float):
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None) -> dict[str, list[list[float]]]:
-    """Run every fn `reps` times per round, rotating the order each round. -> name: [round][rep] s.
+    """Run every fn `reps` times per round, in a shuffled (seeded) order each round. -> name: [round][rep] s.
     With budget_s, reps shrink so one round of all fns takes about budget_s / rounds."""
     for f in fns.values():
         for _ in range(warmup):
@@ -29,8 +30,11 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
         reps = max(1, min(reps, int(budget_s / rounds / max(sum(per_call.values()), 1e-6))))
     names = list(fns)
     out = {n: [] for n in names}
-    for r in range(rounds):
-        for n in names[r % len(names):] + names[:r % len(names)]:
+    rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
+    for _ in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
+        order = names[:]
+        rng.shuffle(order)
+        for n in order:
             f, samples = fns[n], []
             for _ in range(reps):
                 t0 = time.perf_counter()
