@@ -37,15 +37,15 @@ build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS)
 
 wasm: build/.npm build/.wasm
 
+# Stamps are touched only when the step really ran, so a later `make setup` retries a skipped one.
 build/.npm: $(wildcard wasm_port/package-lock.json)
-	@if [ -f wasm_port/package-lock.json ]; then cd wasm_port && npm ci --no-audit --no-fund --loglevel=error; fi
-	@mkdir -p build && touch $@
+	@if ! command -v npm >/dev/null; then echo "setup: npm missing: wasm_port's npm packages not installed"; \
+	else cd wasm_port && npm ci --no-audit --no-fund --loglevel=error && mkdir -p ../build && touch ../$@; fi
 
 build/.wasm: $(WASM_SRCS)
-	@if ! command -v emcmake >/dev/null; then echo "setup: emscripten missing: wasm_port not built"; exit 0; fi; \
-	if [ -f wasm_port/CMakeLists.txt ]; then \
-	  emcmake cmake -S . -B build/wasm -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/wasm -j2; fi
-	@touch $@
+	@if ! command -v emcmake >/dev/null; then echo "setup: emscripten missing: wasm_port not built"; \
+	else emcmake cmake -S . -B build/wasm -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
+	  && cmake --build build/wasm -j2 && touch $@; fi
 
 onnx: build/.onnx
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import oracle, registry, results
 from .cli import _pin_threads, _print_tokenize, _table
 from .results import Record
+from .tolerances import tolerance
 from .scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS, by_length, texts_for
 
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
@@ -210,7 +211,7 @@ def part_load(run: Run, names: list[str]) -> None:
                         extra={"how": "first embeds of the single and batch shapes minus python_ref's",
                                "max_abs_vs_python_ref": diff})])
         print(f"  torch.compile: {first[0] - first[1]:.1f}s of compiling; max |Δ| vs python_ref {diff:.1e}", flush=True)
-        if diff > 1e-4:
+        if diff > tolerance(True, run.device)[0]:
             run.note(f"python_ref_compile differs from python_ref by {diff:.1e}")
 
 

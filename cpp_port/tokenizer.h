@@ -2,8 +2,9 @@
 // per character. Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize ->
 // wordpiece -> encode_batch), fused into one left-to-right pass over the UTF-8 bytes that stops
 // reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
-// Like HF tokenizers (and unlike python_ref), the literal special tokens [PAD] [UNK] [CLS] [SEP]
-// [MASK] found in the raw text map to their ids. Leaves out: offsets, pairs, padding (the
+// Like HF tokenizers, the literal special tokens [PAD] [UNK] [CLS] [SEP]
+// [MASK] found in the raw text map to their ids (these five, from vocab.txt; other added_tokens of a
+// model's tokenizer.json are not matched, unlike the Python-side ports). Leaves out: offsets, pairs, padding (the
 // caller's job), cased models. Also compiled by emscripten (-fno-exceptions) for wasm_port.
 #pragma once
 #include <cstddef>

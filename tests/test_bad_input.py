@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bench import oracle, registry
+from bench.tolerances import tolerance
 
 PORTS = registry.PORTS
 
@@ -34,7 +35,7 @@ def test_empty_input_and_empty_string(pipe, mdir):
     b = pipe.tokenize([""])
     assert b.ids.tolist() == [oracle.hf_ids(mdir, [""])[0]]  # [CLS] [SEP], as upstream
     ref = oracle.st_embed(mdir, [""])
-    assert np.abs(pipe.embed([""]) - ref).max() < 1e-4
+    assert np.abs(pipe.embed([""]) - ref).max() <= tolerance(registry.BY_NAME[pipe.name].torch_model)[0]
 
 
 @pytest.mark.parametrize("pipe", PORTS, indirect=True)

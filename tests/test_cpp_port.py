@@ -187,7 +187,8 @@ def test_batch_tokenize_threads(cpp, corpus):
 
 def test_binary_has_no_libpython(exe):
     if not shutil.which("ldd"):
-        pytest.skip("no ldd")
+        from conftest import require
+        require("cpp_port: ldd not found (binutils/libc-bin)", is_reason=True)
     libs = subprocess.run(["ldd", exe], capture_output=True, text=True, check=True).stdout
     assert "libtorch_cpu" in libs and "not found" not in libs
     assert "libpython" not in libs and "torch_python" not in libs
