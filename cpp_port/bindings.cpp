@@ -61,6 +61,7 @@ struct Core {
 
   Core(const std::string& dir, const std::string& device, bool load_model)
       : tok(portbench::read_file(dir + "/vocab.txt")) {
+    tok.set_added_tokens(portbench::read_added_tokens(dir));
     if (load_model) model = BertModel::from_dir(dir, device);
   }
 

@@ -68,6 +68,7 @@ int run(const Args& a) {
   if (a.threads > 0) at::set_num_threads(a.threads);
   portbench::BertModel model = portbench::BertModel::from_dir(a.model, a.device);
   portbench::Tokenizer tok(portbench::read_file(a.model + "/vocab.txt"));
+  tok.set_added_tokens(portbench::read_added_tokens(a.model));
   std::vector<float> all;  // --npy: everything, (N, D)
   std::vector<std::string> texts;
   size_t line_no = 0, total = 0, L = (size_t)tok.max_len();

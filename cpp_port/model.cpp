@@ -197,4 +197,17 @@ at::Tensor l2_normalize(const at::Tensor& x) {
   return x / x.norm(2, {1}, true).clamp_min(1e-12).expand_as(x);                     // (N, D), unit rows
 }
 
+std::vector<std::pair<std::string, int32_t>> read_added_tokens(const std::string& dir) {
+  std::vector<std::pair<std::string, int32_t>> out;
+  const std::string path = dir + "/tokenizer.json";
+  try {
+    const auto spec = nlohmann::json::parse(read_file(path));
+    for (const auto& t : spec.value("added_tokens", nlohmann::json::array()))
+      if (!t.value("normalized", true)) out.emplace_back(t.at("content").get<std::string>(), t.at("id").get<int32_t>());
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelDirError("malformed " + path + ": " + e.what());
+  }
+  return out;
+}
+
 }  // namespace portbench

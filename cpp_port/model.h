@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portbench {
@@ -58,5 +59,8 @@ at::Tensor l2_normalize(const at::Tensor& x);
 
 // Whole file as bytes; throws ModelDirError naming the path.
 std::string read_file(const std::string& path);
+// <dir>/tokenizer.json's added_tokens with normalized=false (matched verbatim in raw text, as
+// upstream does), for Tokenizer::set_added_tokens. Throws ModelDirError if the file is malformed.
+std::vector<std::pair<std::string, int32_t>> read_added_tokens(const std::string& dir);
 
 }  // namespace portbench

@@ -119,9 +119,7 @@ Tokenizer::Tokenizer(std::string_view vocab, int max_len) : max_len_(max_len < 2
     pos = end + 1;
   }
   vocab_size_ = (size_t)id;
-  // Longest first, so the first match at a position is also the longest (as upstream's matcher).
-  std::stable_sort(specials_.begin(), specials_.end(),
-                   [](const Special& a, const Special& b) { return a.text.size() > b.text.size(); });
+  index_specials();
   size_t nodes = tok_.size();
   first_.resize(nodes); nkids_.resize(nodes); dense_.assign(nodes, -1);
   for (size_t v = 0; v < nodes; ++v) {
@@ -270,11 +268,11 @@ struct Encoder {
     const char* why = nullptr;
     while (i < n && !done) {
       uint8_t b = s[i];
+      if (tk.special_first_[b] && special(s, n, i)) continue;
       if (b < 0x80) {
         uint8_t c = kAscii.cls[b];
         if (c == A_DROP) { ++i; continue; }  // removed before NFD: does not end a combining run
         if (npend) flush_pending();
-        if (b == '[' && special(s, n, i)) continue;
         if (c == A_WORD) {
           // Tight loop over a run of ASCII word characters.
           do {
@@ -303,6 +301,7 @@ struct Encoder {
   bool special(const uint8_t* s, size_t n, size_t& i) {
     for (const auto& sp : tk.specials_) {
       if (n - i >= sp.text.size() && std::memcmp(s + i, sp.text.data(), sp.text.size()) == 0) {
+        if (npend) flush_pending();
         end_word();
         emit(sp.id);
         i += sp.text.size();
@@ -380,6 +379,21 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
     return false;
   }
   return true;
+}
+
+void Tokenizer::index_specials() {
+  // Longest first, so the first match at a position is also the longest (as upstream's matcher).
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [](const Special& a, const Special& b) { return a.text.size() > b.text.size(); });
+  for (bool& f : special_first_) f = false;
+  for (const auto& sp : specials_) special_first_[(uint8_t)sp.text[0]] = true;
+}
+
+void Tokenizer::set_added_tokens(const std::vector<std::pair<std::string, int32_t>>& tokens) {
+  specials_.clear();
+  for (const auto& [text, id] : tokens)
+    if (!text.empty() && id >= 0) specials_.push_back({text, id});
+  index_specials();
 }
 
 }  // namespace portbench

@@ -3,8 +3,8 @@
 // wordpiece -> encode_batch), fused into one left-to-right pass over the UTF-8 bytes that stops
 // reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
 // Like HF tokenizers, the literal special tokens [PAD] [UNK] [CLS] [SEP]
-// [MASK] found in the raw text map to their ids (these five, from vocab.txt; other added_tokens of a
-// model's tokenizer.json are not matched, unlike the Python-side ports). Leaves out: offsets, pairs, padding (the
+// [MASK] found in the raw text map to their ids, or a model's own added tokens (set_added_tokens:
+// the bindings, minilm-embed and the wasm loader pass tokenizer.json's). Leaves out: offsets, pairs, padding (the
 // caller's job), cased models. Also compiled by emscripten (-fno-exceptions) for wasm_port.
 #pragma once
 #include <cstddef>
@@ -41,6 +41,10 @@ class Tokenizer {
 
   static bool validate_utf8(std::string_view s, EncodeError* err);
 
+  // Replace the added tokens matched verbatim in raw text (default: the five BERT specials found in
+  // vocab.txt) with a model's own list, e.g. tokenizer.json's added_tokens with normalized=false.
+  void set_added_tokens(const std::vector<std::pair<std::string, int32_t>>& tokens);
+
   int cls_id() const { return cls_; }
   int sep_id() const { return sep_; }
   int unk_id() const { return unk_; }
@@ -61,7 +65,9 @@ class Tokenizer {
   std::vector<int32_t> dense256_;  // 256 children per dense node (0 = none)
   int32_t cont_ = -1;
   struct Special { std::string text; int32_t id; };
-  std::vector<Special> specials_;  // literal special tokens matched in the raw text
+  std::vector<Special> specials_;  // literal added tokens matched in the raw text, longest first
+  bool special_first_[256] = {};   // first bytes of specials_: the only places a match is tried
+  void index_specials();
   int cls_ = -1, sep_ = -1, unk_ = -1, pad_ = -1, max_len_ = 256;
   size_t vocab_size_ = 0;
 };

@@ -68,3 +68,36 @@ def test_truncation_and_padding(pipe, mdir):
     assert b.ids.shape == b.attention_mask.shape == (3, max(map(len, ref)))
     assert unpad(b) == ref
     assert (b.ids[b.attention_mask == 0] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def custom_added_dir(mdir, tmp_path_factory):
+    """The packaged model with its own added tokens: [MASK] dropped, '<ent>' and a non-ASCII one
+    added (ids after the vocab, as upstream assigns them). Weights etc. are symlinked."""
+    import json
+    d = tmp_path_factory.mktemp("added")
+    for f in mdir.iterdir():
+        if f.name != "tokenizer.json":
+            (d / f.name).symlink_to(f)
+    spec = json.loads((mdir / "tokenizer.json").read_text())
+    n = len(spec["model"]["vocab"])
+    extra = [{"id": n + i, "special": False, "content": c, "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": False} for i, c in enumerate(["<ent>", "日本x"])]
+    spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] != "[MASK]"] + extra
+    (d / "tokenizer.json").write_text(json.dumps(spec))
+    return d
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_model_dirs_own_added_tokens(name, custom_added_dir):
+    from conftest import require
+    require(name)
+    texts = ["a <ent> b [MASK] c", "x<ent><ent>y 日本x日本", "[CLS]<en t> é\u0301<ent>\u0301", ""]
+    ref = oracle.hf_ids(custom_added_dir, texts)
+    vocab = len((custom_added_dir / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    assert any(i >= vocab for row in ref for i in row)  # the new tokens are really in play
+    pipe = registry.load(name, custom_added_dir)
+    try:
+        assert unpad(pipe.tokenize(texts)) == ref
+    finally:
+        getattr(pipe, "close", lambda: None)()

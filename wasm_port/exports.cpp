@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kernels.h"
 #if PB_HAVE_TOKENIZER
@@ -106,6 +109,31 @@ int pb_load_vocab(const char* txt, uint32_t len) {
   return g_tok ? PB_OK : fail(PB_ENOMEM, "out of memory (vocab)");
 #else
   (void)txt; (void)len;
+  return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
+#endif
+}
+
+// The model's added tokens, matched verbatim in raw text (tokenizer.json's, parsed by the JS loader),
+// replacing the default five BERT specials: packed records of [int32 id][uint32 n][n bytes].
+int pb_set_added(const char* buf, uint32_t len) {
+#if PB_HAVE_TOKENIZER
+  if (!g_tok) return fail(PB_ESTATE, "vocab not loaded");
+  std::vector<std::pair<std::string, int32_t>> toks;
+  for (uint32_t p = 0; p < len;) {
+    int32_t id;
+    uint32_t n;
+    if (len - p < 8) return fail(PB_EARG, "truncated added-token record");
+    std::memcpy(&id, buf + p, 4);
+    std::memcpy(&n, buf + p + 4, 4);
+    p += 8;
+    if (n > len - p) return fail(PB_EARG, "truncated added-token record");
+    toks.emplace_back(std::string(buf + p, n), id);
+    p += n;
+  }
+  g_tok->set_added_tokens(toks);
+  return PB_OK;
+#else
+  (void)buf; (void)len;
   return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
 #endif
 }

@@ -74,7 +74,7 @@ class Pipeline:
         self._tmp = tempfile.TemporaryDirectory(prefix="wasm_port_random_")
         out = Path(self._tmp.name)
         save_file(random_tensors(cfg), str(out / "model.safetensors"))
-        for f in ("config.json", "vocab.txt"):
+        for f in ("config.json", "vocab.txt", "tokenizer.json"):
             shutil.copy(mdir / f, out / f)
         return out
 

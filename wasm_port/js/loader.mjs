@@ -120,6 +120,17 @@ export class MiniLM {
     this.check(this.x.pb_ready());
   }
   setVocab(bytes) { this.withBytes(new Uint8Array(bytes), (p) => this.check(this.x.pb_load_vocab(p, bytes.byteLength))); }
+  /** tokenizer.json's added tokens with normalized=false, matched verbatim in raw text (as upstream). */
+  setAddedTokens(tokenizerJson) {
+    const enc = new TextEncoder();
+    const recs = (tokenizerJson.added_tokens ?? []).filter((t) => t.normalized === false)
+      .map((t) => [t.id, enc.encode(t.content)]);
+    const buf = new Uint8Array(recs.reduce((a, [, b]) => a + 8 + b.length, 0));
+    const dv = new DataView(buf.buffer);
+    let p = 0;
+    for (const [id, b] of recs) { dv.setInt32(p, id, true); dv.setUint32(p + 4, b.length, true); buf.set(b, p + 8); p += 8 + b.length; }
+    this.withBytes(buf, (ptr) => this.check(this.x.pb_set_added(ptr, buf.byteLength)));
+  }
 
   /** One text (string or UTF-8 bytes) -> Int32Array of ids, [CLS] .. [SEP]. */
   tokenize(text) {
@@ -167,11 +178,13 @@ export async function loadMiniLM({ wasm, modelDir }) {
   memory = instance.exports.memory;
   instance.exports._initialize?.();
   const m = new MiniLM(instance);
-  const [cfg, vocab, weights] = await Promise.all([
-    readBytes(join(modelDir, "config.json")), readBytes(join(modelDir, "vocab.txt")), readBytes(join(modelDir, "model.safetensors"))]);
-  m.setConfig(JSON.parse(new TextDecoder().decode(cfg)));
+  const [cfg, vocab, weights, tokJson] = await Promise.all(["config.json", "vocab.txt", "model.safetensors",
+    "tokenizer.json"].map((f) => readBytes(join(modelDir, f))));
+  const text = (b) => JSON.parse(new TextDecoder().decode(b));
+  m.setConfig(text(cfg));
   m.setWeights(weights);
   m.setVocab(vocab);
+  m.setAddedTokens(text(tokJson));
   m.loadMs = performance.now() - t0;
   m.wasmBytes = bytes.byteLength;
   return m;

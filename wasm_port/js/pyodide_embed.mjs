@@ -26,6 +26,7 @@ export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
     py.FS.writeFile(dir + dst, src ? new Uint8Array(await readBytes(here(src))) : new Uint8Array());
   const vocabUrl = String(modelDir).endsWith("/") ? `${modelDir}vocab.txt` : `${modelDir}/vocab.txt`;
   py.FS.writeFile("/model/vocab.txt", new Uint8Array(await readBytes(vocabUrl)));
+  py.FS.writeFile("/model/tokenizer.json", new Uint8Array(await readBytes(vocabUrl.replace(/vocab\.txt$/, "tokenizer.json"))));
   py.registerJsModule("wasm_model", {
     forward: (ids, mask, n, t) => model.forward(Int32Array.from(ids), Int32Array.from(mask), n, t),
   });

@@ -7,9 +7,9 @@ from pyodide.ffi import to_js
 
 import wasm_model
 from python_ref.contract import check_texts
-from python_ref.tokenizer import Tokenizer
+from python_ref.tokenizer import Tokenizer, added_tokens
 
-TOK = Tokenizer("/model/vocab.txt")
+TOK = Tokenizer("/model/vocab.txt", added=added_tokens("/model/tokenizer.json"))
 
 
 def _rows(texts):
