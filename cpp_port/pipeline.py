@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -33,30 +32,24 @@ def binary() -> str | None:
     return shutil.which("minilm-embed")
 
 
-def _random_model_dir(mdir: Path) -> Path:
-    """Same architecture, seeded random weights (python_ref.model.random_tensors), as files."""
-    from safetensors.torch import save_file
-    from python_ref.api import load_config
-    from python_ref.model import random_tensors
-    out = Path(tempfile.mkdtemp(prefix="cpp_port_random_"))
-    save_file({k: v.contiguous() for k, v in random_tensors(load_config(mdir)).items()}, str(out / "model.safetensors"))
-    for f in ("config.json", "vocab.txt", "tokenizer.json"):
-        shutil.copy(mdir / f, out / f)
-    return out
-
-
 class Pipeline:
     name = "cpp_port"
 
     def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real", num_threads: int = 1):
         from . import _core
         mdir = model_dir(model)
-        if weights == "random":
-            mdir = _random_model_dir(mdir)
+        tmp = None
+        if weights == "random":  # seeded random weights of the same shape, as files for the C++ loader
+            from python_ref.model import random_model_dir
+            tmp = random_model_dir(mdir)
+            mdir = Path(tmp.name)
         try:
             self.core = _core.Core(str(mdir), device)
         except _core.ModelDirError as e:
             raise ModelDirError(str(e)) from None
+        finally:
+            if tmp:
+                tmp.cleanup()  # the weights are loaded
         self.device, self.dim, self.num_threads = device, self.core.dim, num_threads
 
     def tokenize(self, texts: Sequence[str], num_threads: int | None = None) -> Batch:

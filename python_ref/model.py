@@ -134,3 +134,18 @@ def random_tensors(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
         for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
             t[p + ln + ".weight"], t[p + ln + ".bias"] = torch.ones(d), torch.zeros(d)
     return t
+
+
+def random_model_dir(mdir: Path, seed: int = 0):
+    """A TemporaryDirectory holding `mdir` with random_tensors() as its model.safetensors, for ports
+    that load weights from files (cpp_port, wasm_port). Clean it up once they have loaded."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_file
+    tmp = tempfile.TemporaryDirectory(prefix="portbench_random_")
+    out = Path(tmp.name)
+    save_file({k: v.contiguous() for k, v in random_tensors(load_config(mdir), seed).items()}, str(out / "model.safetensors"))
+    for f in ("config.json", "vocab.txt", "tokenizer.json"):
+        shutil.copy(mdir / f, out / f)
+    return tmp

@@ -101,3 +101,20 @@ def test_model_dirs_own_added_tokens(name, custom_added_dir):
         assert unpad(pipe.tokenize(texts)) == ref
     finally:
         getattr(pipe, "close", lambda: None)()
+
+
+@pytest.mark.parametrize("name", PORTS)
+def test_random_weights_option(name):
+    """`--weights random` (for timing where the real weights cannot travel): every port builds the
+    same seeded model as python_ref's, and it is not the real one."""
+    from conftest import require
+    require(name)
+    texts = ["hello world", "a longer sentence with more words in it"]
+    want = registry.load("python_ref", weights="random").embed(texts)
+    pipe = registry.load(name, weights="random")
+    try:
+        got = pipe.embed(texts)
+    finally:
+        getattr(pipe, "close", lambda: None)()
+    assert np.abs(got - want).max() <= tolerance(registry.BY_NAME[name].torch_model)[0]
+    assert np.abs(got - registry.load("python_ref").embed(texts)).max() > 0.01

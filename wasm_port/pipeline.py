@@ -49,13 +49,15 @@ class Pipeline:
         if device != "cpu":
             raise ValueError(f"wasm_port runs on cpu only, not {device!r}")
         mdir = model_dir(model)
-        cfg = load_config(mdir)
+        load_config(mdir)  # a malformed config.json fails here, in one line
         reason = missing(via)
         if reason:
             raise RuntimeError(reason)
         self._tmp = None
         if weights == "random":   # seeded random weights of the same shape, written for Node to read
-            mdir = self._random_dir(mdir, cfg)
+            from python_ref.model import random_model_dir
+            self._tmp = random_model_dir(mdir)  # removed in close(), once Node has read it
+            mdir = Path(self._tmp.name)
         self.via = via
         self._err = tempfile.TemporaryFile()
         cmd = ["node", str(RUNNER), "--model", str(mdir)] + (["--pyodide"] if via == "pyodide" else [])
@@ -66,17 +68,6 @@ class Pipeline:
         except WasmRunnerError as e:
             self.close()
             raise ModelDirError(f"wasm_port cannot load {mdir}: {e}") from None
-
-    def _random_dir(self, mdir: Path, cfg: dict) -> Path:
-        from safetensors.torch import save_file
-
-        from python_ref.model import random_tensors
-        self._tmp = tempfile.TemporaryDirectory(prefix="wasm_port_random_")
-        out = Path(self._tmp.name)
-        save_file(random_tensors(cfg), str(out / "model.safetensors"))
-        for f in ("config.json", "vocab.txt", "tokenizer.json"):
-            shutil.copy(mdir / f, out / f)
-        return out
 
     def _stderr_tail(self) -> str:
         self._err.seek(0)
