@@ -79,8 +79,9 @@ class OnnxRuntime:
     def __init__(self, model=None, device="cpu", **_):
         import onnxruntime as ort
         from python_ref.pipeline import Pipeline
-        if missing_onnx():
-            raise RuntimeError(missing_onnx())
+        reason = missing_onnx()
+        if reason:
+            raise RuntimeError(reason)
         self.ref = Pipeline(model, "cpu")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)

@@ -195,10 +195,7 @@ def plot_attribution(ix: Index, path: Path) -> bool:
         ax.invert_yaxis()
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.suptitle("attribution: where embed time goes")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def sweep_table(ix: Index) -> dict:
@@ -215,11 +212,19 @@ def sweep_table(ix: Index) -> dict:
     return out
 
 
-def crossovers(ix: Index, base: str = "python_ref") -> list[tuple]:
+def _save(plt, fig, path: Path) -> bool:
+    """The end every plot shares: lay out, write the PNG, free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def crossovers(ix: Index, base: str = "python_ref", table: dict | None = None) -> list[tuple]:
     """(length, impl, batch where impl's per-text latency crosses base's) for each pair that crosses."""
     from .measure.sweep import crossover
     out = []
-    for length, d in sweep_table(ix).items():
+    for length, d in (table if table is not None else sweep_table(ix)).items():
         if base not in d:
             continue
         xs = [b for b, _ in d[base]]
@@ -238,7 +243,7 @@ def plot_sweep(ix: Index, path: Path) -> bool:
         return False
     plt = _plt()
     fig, axes = plt.subplots(1, len(st), figsize=(5.5 * len(st), 4.2), squeeze=False)
-    cross = crossovers(ix)
+    cross = crossovers(ix, table=st)
     for ax, (length, d) in zip(axes[0], st.items()):
         for impl, pts in d.items():
             ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=impl)
@@ -253,10 +258,7 @@ def plot_sweep(ix: Index, path: Path) -> bool:
         ax.set_title(f"{length} texts")
     axes[0][0].legend(fontsize=7)
     fig.suptitle("latency vs batch size (dotted: crossover with python_ref)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def cold_rows(ix: Index) -> list[tuple]:
@@ -279,10 +281,7 @@ def plot_coldstart(ix: Index, path: Path) -> bool:
     ax.invert_yaxis()
     ax.set_xlabel("seconds, fresh process -> first embedding (median)")
     ax.set_title("cold start")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def foot_rows(ix: Index) -> list[dict]:
@@ -320,10 +319,7 @@ def plot_footprint(ix: Index, path: Path) -> bool:
     a2.invert_yaxis()
     a2.legend(fontsize=8)
     fig.suptitle("footprint")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 # -- markdown ----------------------------------------------------------------------------------------
@@ -408,7 +404,7 @@ def markdown(data: dict, plots: list[str]) -> str:
             bs = sorted({b for v in d.values() for b, _ in v})
             md.append(f"*{length}*\n\n" + _md_table(["impl"] + [f"batch {b}" for b in bs],
                                                      [[i] + [dict(v).get(b) for b in bs] for i, v in d.items()]) + "\n")
-        cross = crossovers(ix)
+        cross = crossovers(ix, table=st)
         md.append("\nCrossovers with python_ref (batch size where the order flips): " +
                   ("; ".join(f"{impl} on {ln} texts at ~{x:.0f}" for ln, impl, x in cross) or "none in this range")
                   + ".\n\n")

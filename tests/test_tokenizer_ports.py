@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import oracle
+from bench.measure.equivalence import unpad
 from python_ref import tokenizer as ref
 
 PORTS = ["cython_ext", "numba_variant"]
@@ -36,16 +37,12 @@ def tok(request, mdir):
     return _TOKS[request.param]
 
 
-def rows(batch) -> list[list[int]]:
-    return [r[:m.sum()].tolist() for r, m in zip(batch.ids, batch.attention_mask)]
-
-
 def check_same(tok, mdir, texts):
     b = tok.encode_batch(texts)
     assert b.ids.dtype == np.int64 and b.attention_mask.dtype == np.int64
     assert b.ids.shape == b.attention_mask.shape and b.ids.shape[0] == len(texts)
     want = oracle.hf_ids(mdir, texts)
-    got = rows(b)
+    got = unpad(b)
     for t, g, w in zip(texts, got, want):
         assert g == w, f"text {t[:120]!r}"
     assert b.ids.shape[1] == max(map(len, want), default=0)                  # padded to the longest row
@@ -134,15 +131,15 @@ def test_single_str_and_other_sequences(tok, mdir):
     with pytest.raises(TypeError):
         tok.encode_batch("not a list")
     want = oracle.hf_ids(mdir, ["a b", "c"])
-    assert rows(tok.encode_batch(("a b", "c"))) == want
-    assert rows(tok.encode_batch(t for t in ["a b", "c"])) == want
-    assert rows(tok.encode_batch(np.array(["a b", "c"]))) == want
+    assert unpad(tok.encode_batch(("a b", "c"))) == want
+    assert unpad(tok.encode_batch(t for t in ["a b", "c"])) == want
+    assert unpad(tok.encode_batch(np.array(["a b", "c"]))) == want
 
 
 def test_empty(tok, mdir):
     b = tok.encode_batch([])
     assert b.ids.shape[0] == 0 and b.attention_mask.shape[0] == 0 and b.ids.ndim == 2
-    assert rows(tok.encode_batch([""])) == oracle.hf_ids(mdir, [""])
+    assert unpad(tok.encode_batch([""])) == oracle.hf_ids(mdir, [""])
     assert tok.encode_batch(["", "a"]).attention_mask.tolist()[0][:2] == [1, 1]
 
 
@@ -150,7 +147,7 @@ def test_empty(tok, mdir):
 def test_10mb_text_bounded_time(tok, mdir, unit):
     big = unit * (10_000_000 // len(unit))
     t0 = time.perf_counter()
-    got = rows(tok.encode_batch([big, "short"]))
+    got = unpad(tok.encode_batch([big, "short"]))
     dt = time.perf_counter() - t0
     assert got == oracle.hf_ids(mdir, [big[:300_000], "short"])
     assert dt < 5.0, dt
@@ -164,13 +161,13 @@ def test_cython_threads_equal_sequential(mdir, corpus):
     tok = load_tokenizer(mdir)  # fresh: pages for non-Latin scripts get filled while threads race
     batches = [corpus[i:i + 64] for i in range(0, len(corpus), 64)]
     seq_tok = load_tokenizer(mdir)
-    want = [rows(seq_tok.encode_batch(b)) for b in batches]
+    want = [unpad(seq_tok.encode_batch(b)) for b in batches]
     results: dict = {}
     barrier = threading.Barrier(8)
 
     def work(k):
         barrier.wait()
-        results[k] = [rows(tok.encode_batch(b)) for b in batches[k % 2::2] + batches[(k + 1) % 2::2]]
+        results[k] = [unpad(tok.encode_batch(b)) for b in batches[k % 2::2] + batches[(k + 1) % 2::2]]
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
     for t in threads:
