@@ -14,8 +14,9 @@ from python_ref.api import Batch, check_texts, model_dir, pad_rows
 
 from . import oracle
 
+ROOT = Path(__file__).resolve().parent.parent
 # written by `make onnx` (wasm_port/export_onnx.py), shared with the browser peer transformers.js
-ONNX_PATH = Path(__file__).resolve().parent.parent / "build" / "onnx" / "minilm" / "onnx" / "model.onnx"
+ONNX_PATH = ROOT / "build" / "onnx" / "minilm" / "onnx" / "model.onnx"
 
 
 class HFTokenizers:
@@ -63,12 +64,27 @@ class SentenceTransformers:
 
 def missing_onnx() -> str | None:
     if not ONNX_PATH.is_file():
-        return f"onnxruntime: no ONNX export at {ONNX_PATH} (run `make onnx`)"
+        return f"onnxruntime: no ONNX export at {ONNX_PATH.relative_to(ROOT)} (run `make onnx`)"
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return "onnxruntime: the onnxruntime package is not installed"
     return None
+
+
+def onnx_path(mdir: Path) -> Path:
+    """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported now into
+    build/onnx-<hash of the directory and its weights' mtime>/ (a --model or --weights random dir),
+    so the session never runs another model's weights."""
+    from python_ref.api import model_dir as default_dir
+    if Path(mdir).resolve() == default_dir().resolve():
+        return ONNX_PATH
+    import hashlib
+
+    from wasm_port.export_onnx import export
+    w = Path(mdir) / "model.safetensors"
+    key = hashlib.sha1(f"{Path(mdir).resolve()}:{w.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    return export(Path(mdir), ROOT / "build" / f"onnx-{key}") / "onnx" / "model.onnx"
 
 
 class OnnxRuntime:
@@ -83,10 +99,11 @@ class OnnxRuntime:
         if reason:
             raise RuntimeError(reason)
         self.ref = Pipeline(model, "cpu")
+        self.path = onnx_path(model_dir(model))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing
-        self.sess = ort.InferenceSession(str(ONNX_PATH), opts, providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
 
     def tokenize(self, texts):
