@@ -106,7 +106,8 @@ def cmd_tokenize(args) -> int:
     return 0
 
 
-@command("latency", "the scenarios of `bench all` (latency, throughput, forward), without attribution",
+@command("latency", "the scenarios of `bench all` (latency, throughput, forward), without attribution; "
+         "records into --out/latency.json",
          configure=_weights)
 def cmd_latency(args) -> int:
     from .suite import run_latency
@@ -144,7 +145,7 @@ def cmd_fuzz(args) -> int:
     from . import console, registry
     from .fuzz import fuzz
     from python_ref.api import model_dir
-    names = args.impl or registry.ports(with_reference=True)
+    names = args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
     with tqdm(total=args.n, desc="fuzz", unit="text") as bar:
         found = fuzz(names, model_dir(args.model), args.n, args.seed, progress=bar.update)
     console.table(f"differential fuzz vs HF tokenizers ({args.n} texts, seed {args.seed})",

@@ -127,6 +127,6 @@ def test_the_design_is_in_the_repo_and_every_reference_resolves():
                 bad.append(f"{rel}: {m.group(0)} (cite docs/DESIGN.md §n)")
             elif m.group(2) not in sections:
                 bad.append(f"{rel}: {m.group(0)} (no such section)")
-        if "shared/DESIGN" in text or "../DESIGN" in text:
+        if any(x + "/DESIGN" in text for x in ("shared", "..")):   # spelt apart: this file is scanned too
             bad.append(f"{rel}: points outside the repo")
     assert refs >= 20 and not bad, bad
