@@ -73,18 +73,23 @@ def missing_onnx() -> str | None:
 
 
 def onnx_path(mdir: Path) -> Path:
-    """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported now into
-    build/onnx-<hash of the directory and its weights' mtime>/ (a --model or --weights random dir),
-    so the session never runs another model's weights."""
+    """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported into
+    build/onnx-<hash of its config and weights>/ (a --model or --weights random dir; the same
+    weights reuse it), so the session never runs another model's weights."""
     from python_ref.api import model_dir as default_dir
     if Path(mdir).resolve() == default_dir().resolve():
         return ONNX_PATH
     import hashlib
 
-    from wasm_port.export_onnx import export
-    w = Path(mdir) / "model.safetensors"
-    key = hashlib.sha1(f"{Path(mdir).resolve()}:{w.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    return export(Path(mdir), ROOT / "build" / f"onnx-{key}") / "onnx" / "model.onnx"
+    from wasm_port.export_onnx import NAME, export
+    h = hashlib.sha1()
+    for f in ("config.json", "model.safetensors"):
+        with open(Path(mdir) / f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    out = ROOT / "build" / f"onnx-{h.hexdigest()[:12]}"
+    cached = out / NAME / "onnx" / "model.onnx"   # keyed by content: if it is there, it is this model's
+    return cached if cached.is_file() else export(Path(mdir), out) / "onnx" / "model.onnx"
 
 
 class OnnxRuntime:

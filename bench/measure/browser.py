@@ -157,7 +157,9 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> d
                 ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"), ("ua_memory", "browser", r["ua_memory_bytes"], "B")):
             if value is not None:
                 records.append({"impl": names[impl], "metric": metric, "scenario": scenario, "value": float(value),
-                                "unit": unit, "device": "cpu", "host": "chromium", "extra": {"threads": r["threads"]}})
+                                "unit": unit, "device": "cpu", "host": "chromium",
+                                "extra": {"threads": r["threads"], "how": "timed inside the page: warm-up, then "
+                                          "one sequence of reps (no interleaved rounds, so no round_medians_ms)"}})
     result = {"machine": {"browser": CHROMIUM, "threads": 1, "cores": os.cpu_count()}, "records": records,
               "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
     out_dir = Path(out_dir)
