@@ -183,13 +183,6 @@ def web_owner() -> Entry | None:
     return next((e for e in REGISTRY if e.web), None)
 
 
-def record_names() -> dict[str, str]:
-    """Every name a record can carry -> the entry it belongs to (browser pages included)."""
-    out = {e.name: e.name for e in REGISTRY}
-    out.update({rec: e.name for e in REGISTRY for _, rec in e.browser_pages})
-    return out
-
-
 def entry_to_dict(entry: Entry) -> dict:
     from dataclasses import asdict
     return asdict(entry)
