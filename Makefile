@@ -1,4 +1,4 @@
-# portbench: setup · test · bench · wasm · onnx · annotate · sanitize · clean
+# portbench: setup · test · bench · read · wasm · onnx · annotate · sanitize · clean
 # The README's two commands: `make bench` and `make test`. `make setup` is idempotent.
 SHELL := /bin/bash
 VENV := .venv
@@ -12,7 +12,7 @@ export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup deb test bench wasm onnx annotate sanitize clean
+.PHONY: setup deb test bench read wasm onnx annotate sanitize clean
 
 setup: deb $(VENV)/.deps build/.installed wasm onnx
 	@echo "setup: done ($$($(PY) -m bench list 2>/dev/null | grep -c ' yes ') implementations available)"
@@ -31,7 +31,13 @@ $(VENV)/.deps:
 	$(PIP) install "scikit-build-core>=0.10" "cython>=3.0" "pybind11>=2.12" numpy ninja
 	touch $@
 
-build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS)
+# The editable install maps each Python module to its file: when modules are added, moved or removed
+# (bench/report.py -> bench/report/), reinstall. build/.pyfiles changes only when that list does.
+PY_PKGS := python_ref cython_ext numba_variant cpp_port wasm_port bench
+$(shell mkdir -p build && find $(PY_PKGS) -name '*.py' -not -path '*/node_modules/*' | LC_ALL=C sort > build/.pyfiles.new \
+  && (cmp -s build/.pyfiles.new build/.pyfiles || mv build/.pyfiles.new build/.pyfiles); rm -f build/.pyfiles.new)
+
+build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS) build/.pyfiles
 	$(PIP) install --no-build-isolation -e ".[test,bench]"
 	@mkdir -p build && touch $@
 
@@ -58,6 +64,11 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/bench all
+
+# The side-by-side reading view: each stage's code in every port (needs no native build).
+read: build/.installed
+	@page=$$($(VENV)/bin/bench read --out results) && echo "reading view: $$page" && \
+	if [ -n "$${DISPLAY}$${WAYLAND_DISPLAY}" ] && command -v xdg-open >/dev/null; then xdg-open "$$page" >/dev/null 2>&1 & fi
 
 annotate: setup
 	@mkdir -p build/annotate

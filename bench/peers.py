@@ -14,8 +14,9 @@ from python_ref.api import Batch, check_texts, model_dir, pad_rows
 
 from . import oracle
 
+ROOT = Path(__file__).resolve().parent.parent
 # written by `make onnx` (wasm_port/export_onnx.py), shared with the browser peer transformers.js
-ONNX_PATH = Path(__file__).resolve().parent.parent / "build" / "onnx" / "minilm" / "onnx" / "model.onnx"
+ONNX_PATH = ROOT / "build" / "onnx" / "minilm" / "onnx" / "model.onnx"
 
 
 class HFTokenizers:
@@ -63,12 +64,32 @@ class SentenceTransformers:
 
 def missing_onnx() -> str | None:
     if not ONNX_PATH.is_file():
-        return f"onnxruntime: no ONNX export at {ONNX_PATH} (run `make onnx`)"
+        return f"onnxruntime: no ONNX export at {ONNX_PATH.relative_to(ROOT)} (run `make onnx`)"
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return "onnxruntime: the onnxruntime package is not installed"
     return None
+
+
+def onnx_path(mdir: Path) -> Path:
+    """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported into
+    build/onnx-<hash of its config and weights>/ (a --model or --weights random dir; the same
+    weights reuse it), so the session never runs another model's weights."""
+    from python_ref.api import model_dir as default_dir
+    if Path(mdir).resolve() == default_dir().resolve():
+        return ONNX_PATH
+    import hashlib
+
+    from wasm_port.export_onnx import NAME, export
+    h = hashlib.sha1()
+    for f in ("config.json", "model.safetensors"):
+        with open(Path(mdir) / f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    out = ROOT / "build" / f"onnx-{h.hexdigest()[:12]}"
+    cached = out / NAME / "onnx" / "model.onnx"   # keyed by content: if it is there, it is this model's
+    return cached if cached.is_file() else export(Path(mdir), out) / "onnx" / "model.onnx"
 
 
 class OnnxRuntime:
@@ -83,10 +104,11 @@ class OnnxRuntime:
         if reason:
             raise RuntimeError(reason)
         self.ref = Pipeline(model, "cpu")
+        self.path = onnx_path(model_dir(model))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing
-        self.sess = ort.InferenceSession(str(ONNX_PATH), opts, providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
 
     def tokenize(self, texts):

@@ -1,36 +1,203 @@
-"""The one table of implementations and peers (DESIGN §4): name -> constructor.
+"""The one table of implementations and peers (docs/DESIGN.md §4): name -> constructor and every
+fact the bench needs about it.
 
-A new port is one new line here. `available()` says what is built on this machine (and why not);
-`load()` builds a Pipeline. Tests and the bench both walk this table.
+A new port is one new Entry here: the bench's tables, ceilings, cold-start rows, maintenance
+counts and reading view all derive their lists from this table (tests/test_registry_facts.py
+registers a sixth port here alone and finds it in every table of the report). `available()` says
+what is built on this machine (and why not); `load()` builds a Pipeline.
+Leaves out: discovery of ports outside this repo (entry points); add a line instead.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# The stage names every language uses (docs/DESIGN.md §3), in pipeline order: the reading view's rows.
+TOKENIZER_STAGES = ("normalize", "pre_tokenize", "wordpiece", "encode_batch")
+MODEL_STAGES = ("embeddings_forward", "attention_forward", "ffn_forward", "layer_forward", "mean_pool",
+                "l2_normalize")
+STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
+BUCKETS = ("tokenize", "model_kernels", "dispatch_overhead", "io")   # attribution's split of one embed call
+REFERENCE = "python_ref"            # gains, ceilings and sweeps are relative to it
+EMBED_PEER = "sentence_transformers"   # what users run today: latency ratios are taken against it
+TOKENIZE_PEER = "hf_tokenizers"     # the tokenizer-throughput baseline
+HARNESS = ("bench",)                # the bench's own code: a row of the maintenance table
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str
-    target: str                       # "module:Class"; class or module may define missing() -> str | None
-    kind: str                         # "port" | "peer" | "intervention"
+    target: str                  # "module:Class"; the class or its module may define missing() -> str | None
+    kind: str                    # "port" | "peer" | "intervention" (a cheaper fix tried before a port)
     stages: tuple = ("tokenize", "forward")
-    torch_model: bool = True          # forward uses torch/LibTorch kernels (tolerance class)
+    tokenizer: str = "own"       # "own", or the entry whose tokenizer it runs (then not in the tokenizer table)
+    kernels: str = "torch"       # where its model kernels run: "torch" (torch/LibTorch ops, seen by
+    #                              torch.profiler), "onnxruntime" (its profiler), "inner" (its own kernels,
+    #                              timed inside its own runtime through pipe.time(); never across a pipe),
+    #                              "none" (a tokenizer only)
+    replaces: tuple = ()         # the reference's buckets it replaces: which ceiling applies to it
+    dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
+    glue: tuple = ()             # files that only connect one world to another (bindings, C ABI, loaders)
+    generated: tuple = ()        # generated files in its dirs, counted apart
+    tooling: tuple = ()          # files in its dirs that serve peers or the harness, counted apart
+    borrows: tuple = ()          # (part, entry) it reuses as is, e.g. ("model", "python_ref")
+    toolchain: tuple = ()        # what it brings beyond the reference's CPython + torch + numpy
+    build_logs: tuple = ()       # (dir glob, target prefix) of ninja logs recording its native build
+    clean_build: tuple = ()      # cmake configure command for a clean, timed build (bench all --full)
+    cold: tuple = ("python",)    # cold-start rows: "python" (a fresh interpreter through this table),
+    #                              "jit" (the same, JIT cache empty then warm), "binary" (its standalone
+    #                              binary: the module's binary()), "node" (its runtime alone: module's RUNNER)
+    binary: str = ""             # the name of its standalone binary, if any (a cold-start row)
+    devices: tuple = ("cpu", "cuda")
+    threaded_tokenize: bool = True   # tokenize() may run in many Python threads of this process
+    compiles: bool = False       # compiles on first call (minutes): probed in a fresh process, not in --quick
+    browser_pages: tuple = ()    # (page impl, record name) of the browser bench it owns
+    web: str = ""                # its folder holding web/ (bench.html, index.html) and node_modules/
+    web_serves: tuple = ()       # repo folders its pages fetch (served to the browser)
+    notes: dict = field(default_factory=dict, compare=False, hash=False)   # {device: note} said when run there
+
+    @property
+    def torch_model(self) -> bool:
+        """Its forward uses torch/LibTorch kernels (the tolerance class)."""
+        return self.kernels == "torch"
 
 
+_CMAKE = ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release")
 REGISTRY = [
-    Entry("python_ref", "python_ref.pipeline:Pipeline", "port"),
-    Entry("cython_ext", "cython_ext.pipeline:Pipeline", "port"),
-    Entry("numba_variant", "numba_variant.pipeline:Pipeline", "port"),
-    Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port"),
-    Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", torch_model=False),
-    Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",)),
-    Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer"),
-    Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", torch_model=False),
-    Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention"),
+    Entry("python_ref", "python_ref.pipeline:Pipeline", "port", dirs=("python_ref",),
+          glue=("python_ref/pipeline.py",), generated=("python_ref/unicode_compat.py",),
+          toolchain=("CPython", "torch", "numpy", "safetensors")),
+    Entry("cython_ext", "cython_ext.pipeline:Pipeline", "port", replaces=("tokenize",), dirs=("cython_ext",),
+          glue=("cython_ext/pipeline.py",), borrows=(("model", "python_ref"),),
+          toolchain=("Cython", "C++ compiler", "CMake", "scikit-build-core", "(+ python_ref's)"),
+          build_logs=(("build/dev-cython_ext", ""), ("build/cp*", "cython_ext/")),
+          clean_build=("cmake", "-S", "cython_ext") + _CMAKE),
+    Entry("numba_variant", "numba_variant.pipeline:Pipeline", "port", replaces=("tokenize",),
+          dirs=("numba_variant",), glue=("numba_variant/pipeline.py",), borrows=(("model", "python_ref"),),
+          toolchain=("numba", "llvmlite (LLVM at run time)", "(+ python_ref's)"), cold=("jit",)),
+    Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port", replaces=("tokenize", "dispatch_overhead"),
+          dirs=("cpp_port",), glue=("cpp_port/bindings.cpp", "cpp_port/pipeline.py"),
+          generated=("cpp_port/unicode_tables.h",),
+          toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"),
+          build_logs=(("build/dev-cpp_port", ""), ("build/cp*", "cpp_port/")),
+          clean_build=("cmake", "-S", "cpp_port") + _CMAKE, cold=("python", "binary"), binary="minilm-embed"),
+    Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", kernels="inner",
+          replaces=("tokenize", "dispatch_overhead", "model_kernels"), dirs=("wasm_port",),
+          glue=("wasm_port/exports.cpp", "wasm_port/pipeline.py", "wasm_port/js/loader.mjs",
+                "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs"),
+          tooling=("wasm_port/export_onnx.py", "wasm_port/web/bench.mjs", "wasm_port/web/bench.html"),
+          borrows=(("tokenizer", "cpp_port"),),
+          toolchain=("emscripten (clang/LLVM to wasm)", "CMake", "node", "npm packages (pyodide)", "a browser"),
+          build_logs=(("build/wasm", ""), ("build/dev-wasm_port", "")),
+          clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",),
+          threaded_tokenize=False, browser_pages=(("wasm", "wasm_port"), ("pyodide", "wasm_port_pyodide")),
+          web="wasm_port", web_serves=("wasm_port", "python_ref")),
+    Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none",
+          threaded_tokenize=False),
+    Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
+          threaded_tokenize=False),
+    Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", tokenizer="python_ref", kernels="onnxruntime",
+          replaces=("dispatch_overhead", "model_kernels"), threaded_tokenize=False,
+          browser_pages=(("tjs", "transformers_js"),),
+          notes={"cuda": "onnxruntime runs a CPU session even with --device cuda: compare with care"}),
+    Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention", tokenizer="python_ref",
+          replaces=("dispatch_overhead", "model_kernels"), threaded_tokenize=False, compiles=True),
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]
+
+
+def register(entry: Entry) -> None:
+    """Add (or replace) an entry and refresh the derived lists in place (tests, plug-ins)."""
+    REGISTRY[:] = [e for e in REGISTRY if e.name != entry.name] + [entry]
+    _refresh()
+
+
+def unregister(name: str) -> None:
+    REGISTRY[:] = [e for e in REGISTRY if e.name != name]
+    _refresh()
+
+
+def _refresh() -> None:
+    BY_NAME.clear()
+    BY_NAME.update({e.name: e for e in REGISTRY})
+    PORTS[:] = [e.name for e in REGISTRY if e.kind == "port"]
+
+
+# -- derived lists: the rest of bench/ asks these, never a list of names of its own --------------
+def names(kind: str | tuple | None = None) -> list[str]:
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return [e.name for e in REGISTRY if kinds is None or e.kind in kinds]
+
+
+def ports(with_reference: bool = False) -> list[str]:
+    """Ports in table order; without the reference unless asked (the ones a decision weighs)."""
+    return [n for n in names("port") if with_reference or n != REFERENCE]
+
+
+def interventions() -> list[str]:
+    return names("intervention")
+
+
+def tokenizers() -> list[str]:
+    """Implementations with a tokenizer of their own (the tokenizer-throughput table)."""
+    return [e.name for e in REGISTRY if e.tokenizer == "own" or e.name == TOKENIZE_PEER]
+
+
+def has_forward(name: str) -> bool:
+    return "forward" in BY_NAME[name].stages
+
+
+def kernels(name: str) -> str:
+    return BY_NAME[name].kernels if name in BY_NAME else "torch"
+
+
+def replaces(name: str) -> tuple | None:
+    return BY_NAME[name].replaces if name in BY_NAME else None
+
+
+def browser_pages() -> dict[str, str]:
+    """{page impl of wasm_port/web/bench.mjs: record name} over every entry."""
+    return {page: rec for e in REGISTRY for page, rec in e.browser_pages}
+
+
+def cold_rows(name: str) -> list[tuple[str, str]]:
+    """[(kind, row label)] of the cold-start rows of `name` (see Entry.cold)."""
+    e = BY_NAME[name]
+    labels = {"python": [name], "jit": [f"{name} (JIT cold)", f"{name} (JIT cached)"],
+              "binary": [e.binary or f"{name} (binary)"], "node": [f"{name} (node)"]}
+    return [(kind, label) for kind in e.cold for label in labels[kind]]
+
+
+def owner(label: str) -> str:
+    """A cold-start row label or a record name -> the entry it belongs to (itself if unknown)."""
+    for e in REGISTRY:
+        if label == e.name or label in (lb for _, lb in cold_rows(e.name)) or \
+                label in (rec for _, rec in e.browser_pages):
+            return e.name
+    return label
+
+
+def web_owner() -> Entry | None:
+    """The entry whose web pages the browser bench and the demo load (the first with `web`)."""
+    return next((e for e in REGISTRY if e.web), None)
+
+
+def entry_to_dict(entry: Entry) -> dict:
+    from dataclasses import asdict
+    return asdict(entry)
+
+
+def entry_from_dict(d: dict) -> Entry:
+    """The inverse of entry_to_dict after a JSON round trip (lists back to tuples)."""
+    def tup(v):
+        return tuple(tup(x) for x in v) if isinstance(v, list) else v
+    return Entry(**{k: (v if k == "notes" else tup(v)) for k, v in d.items()})
+
+
+# -- loading ----------------------------------------------------------------------------------------
+class NotAvailable(RuntimeError):
+    """The entry is registered but cannot run here (not built, a package missing); one line."""
 
 
 def _resolve(entry: Entry):
@@ -39,12 +206,13 @@ def _resolve(entry: Entry):
     return mod, getattr(mod, cls_name)
 
 
-def why_missing(name: str) -> str | None:
+def why_missing(name: str | Entry) -> str | None:
     """None if `name` can run here, else one line saying what is missing."""
+    entry = name if isinstance(name, Entry) else BY_NAME[name]
     try:
-        mod, cls = _resolve(BY_NAME[name])
+        mod, cls = _resolve(entry)
     except (ImportError, AttributeError) as e:
-        return f"{name}: not built or not installed ({e})"
+        return f"{entry.name}: not built or not installed ({e})"
     check = getattr(cls, "missing", None) or getattr(mod, "missing", None)
     return check() if check else None
 
@@ -56,8 +224,19 @@ def available(kind: str | None = None) -> list[str]:
 def load(name: str, model_dir=None, device: str = "cpu", **kw):
     if name not in BY_NAME:
         raise KeyError(f"unknown implementation {name!r}; known: {', '.join(BY_NAME)}")
-    reason = why_missing(name)
+    return construct(BY_NAME[name], model_dir, device, **kw)
+
+
+def construct(entry: Entry, model_dir=None, device: str = "cpu", **kw):
+    """Build `entry`'s Pipeline (also for an entry a child process received from its parent)."""
+    reason = why_missing(entry)
     if reason:
-        raise RuntimeError(reason)
-    _, cls = _resolve(BY_NAME[name])
-    return cls(model_dir, device=device, **kw)
+        raise NotAvailable(reason)
+    _, cls = _resolve(entry)
+    pipe = cls(model_dir, device=device, **kw)
+    if getattr(pipe, "name", entry.name) != entry.name:
+        try:
+            pipe.name = entry.name   # an entry that reuses another's class under a new name
+        except AttributeError:
+            pass
+    return pipe

@@ -1,4 +1,4 @@
-"""Result records and the machine they came from (DESIGN §7 output format)."""
+"""Result records and the machine they came from (docs/DESIGN.md §7 output format)."""
 from __future__ import annotations
 
 import json

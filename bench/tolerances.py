@@ -1,4 +1,4 @@
-"""The one table of tolerances (DESIGN §1). Nothing else in the repo states these numbers."""
+"""The one table of tolerances (docs/DESIGN.md §1). Nothing else in the repo states these numbers."""
 TOLERANCES = {
     # (kernel class, device): (max |Δ| vs sentence-transformers, min cosine)
     ("torch", "cpu"): (1e-5, 0.9999),

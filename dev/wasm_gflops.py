@@ -1,8 +1,9 @@
 """Throw-away measurement for dev/NOTES-wasm.md: matmul FLOPs of one forward, torch.mm GFLOP/s on the
 model's shapes (1 and 2 threads), and wasm_port's whole-forward GFLOP/s timed inside Node."""
 import json, time, sys
+from pathlib import Path
 import torch
-sys.path.insert(0, "/work/main")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo root
 from python_ref.api import model_dir, load_config
 from wasm_port.pipeline import Pipeline
 

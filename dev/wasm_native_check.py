@@ -1,12 +1,14 @@
 """Throw-away: load wasm_port's native build via ctypes, compare to python_ref's torch model."""
 import ctypes, json, sys, time
+from pathlib import Path
 import numpy as np, torch
 from safetensors.numpy import load_file
-sys.path.insert(0, "/work/main")
+ROOT = Path(__file__).resolve().parents[1]   # the repo root
+sys.path.insert(0, str(ROOT))
 from python_ref.api import model_dir
 from python_ref.pipeline import Pipeline
 
-lib = ctypes.CDLL("/work/main/wasm_port/libpbwasm_native.so")
+lib = ctypes.CDLL(str(ROOT / "wasm_port" / "libpbwasm_native.so"))
 lib.pb_last_error.restype = ctypes.c_char_p
 lib.pb_tensor_dest.restype = ctypes.c_void_p
 lib.pb_tensor_name.restype = ctypes.c_char_p

@@ -1,4 +1,4 @@
-"""numba_variant's JIT cost, for the bench's cold-start part (DESIGN §7: cached and uncached).
+"""numba_variant's JIT cost, for the bench's cold-start part (docs/DESIGN.md §7: cached and uncached).
 
 `python -m numba_variant.warmup [--model DIR]` imports the tokenizer, builds it, then encodes a
 small ASCII + non-ASCII batch, which compiles every @njit kernel (or loads it from Numba's cache),

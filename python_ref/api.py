@@ -1,4 +1,4 @@
-"""The one interface every port implements (DESIGN §4), plus the shared bad-input check (§5)
+"""The one interface every port implements (docs/DESIGN.md §4), plus the shared bad-input check (§5)
 and model-directory lookup. Leaves out: anything port-specific."""
 from __future__ import annotations
 

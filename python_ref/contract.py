@@ -1,14 +1,14 @@
 """The stdlib-only part of python_ref's interface: the length limit and the bad-input contract
-(DESIGN §5). Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline."""
+(docs/DESIGN.md §5). Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline."""
 from __future__ import annotations
 
 from typing import Sequence
 
-MAX_LEN = 256  # DESIGN §1: [CLS] + 254 pieces + [SEP]
+MAX_LEN = 256  # docs/DESIGN.md §1: [CLS] + 254 pieces + [SEP]
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
-    """Bad-input contract (DESIGN §5): TypeError / ValueError naming the offending index."""
+    """Bad-input contract (docs/DESIGN.md §5): TypeError / ValueError naming the offending index."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a sequence of str, not a single " + type(texts).__name__)
     out = list(texts)

@@ -2,7 +2,7 @@
 
 Sources: Faker's locale providers (many scripts, seeded, so the file is reproducible for a given
 Faker version) and the docstrings of installed packages' modules (English technical prose, often
-far over 256 tokens). The edge set lists the cases DESIGN §1 and issue 2 name. Run:
+far over 256 tokens). The edge set lists the cases docs/DESIGN.md §1 and issue 2 name. Run:
     .venv/bin/python testdata/make_corpus.py            # rewrites testdata/corpus.jsonl
 Each record: {"text": str, "source": str}.
 """

@@ -1,4 +1,4 @@
-"""The bad-input contract of DESIGN §5, for every port."""
+"""The bad-input contract of docs/DESIGN.md §5, for every port."""
 from __future__ import annotations
 
 import time

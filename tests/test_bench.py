@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,43 @@ def test_paired_ratio():
 def test_unpad_roundtrip():
     b = Batch(np.array([[101, 7, 102, 0], [101, 102, 0, 0]]), np.array([[1, 1, 1, 0], [1, 1, 0, 0]]))
     assert equivalence.unpad(b) == [[101, 7, 102], [101, 102]]
+
+
+def test_weights_random_times_every_implementation_on_one_random_model(tmp_path, mdir):
+    """`bench latency --weights random` from a model directory without any weights: the one random
+    directory holds python_ref's seeded tensors (the ports' own weights="random"), every
+    implementation runs it, and the records say so."""
+    import shutil
+
+    import bench_run
+    from bench import cli, suite
+    from bench.weights import random_weights_dir
+    no_weights = tmp_path / "no_weights"
+    shutil.copytree(mdir, no_weights, ignore=shutil.ignore_patterns("model.safetensors"))
+    args = cli.parser().parse_args(["latency", "--weights", "random", "--model", str(no_weights), "--impl",
+                                    "python_ref", "hf_tokenizers", "--threads", "1", "--out", str(tmp_path)])
+    assert args.weights == "random" and args.fn is cli.cmd_latency
+    with pytest.raises(SystemExit):   # only where it means something
+        cli.parser().parse_args(["embed", "--weights", "random", "x"])
+    tmp = random_weights_dir(no_weights)
+    try:
+        texts = ["hello world", "a second, longer text"]
+        got = registry.load("python_ref", tmp.name).embed(texts)
+        want = registry.load("python_ref", mdir, weights="random").embed(texts)
+        assert np.abs(got - want).max() <= 1e-6                    # the same seeded model
+        assert np.abs(got - registry.load("python_ref", mdir).embed(texts)).max() > 0.01   # not the real one
+        assert oracle.st_embed(Path(tmp.name), texts).shape == got.shape   # the peers load it too
+    finally:
+        tmp.cleanup()
+    rc = suite.run_latency(args, plan=bench_run.tiny_plan())
+    assert rc == 0
+    data = json.loads((tmp_path / "latency.json").read_text())
+    assert data["machine"]["weights"] == "random" and str(no_weights) in data["machine"]["model"]
+    recs = [r for r in data["records"] if r["metric"] == "latency_p50"]
+    assert {r["impl"] for r in recs} == {"python_ref"} and {r["scenario"] for r in recs} == {"single", "batch", "long"}
+    assert all(len(r["extra"]["round_medians_ms"]) == r["extra"]["rounds"] for r in recs)
+
+
+def test_a_missing_model_dir_for_random_weights_is_one_line(tmp_path):
+    r = bench("latency", "--weights", "random", "--model", str(tmp_path / "nowhere"), "--quick")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not found" in r.stderr

@@ -1,4 +1,4 @@
-"""DESIGN §5 thread safety, for every port: 8 threads calling tokenize and embed at once on
+"""docs/DESIGN.md §5 thread safety, for every port: 8 threads calling tokenize and embed at once on
 different inputs return exactly what sequential calls return. (cpp_port and cython_ext release
 the GIL, so there the threads really overlap; tests/test_cpp_port.py and test_tokenizer_ports.py
 also race their native batch paths, and `bench tokenize` measures the threaded speed-up.)"""

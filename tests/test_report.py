@@ -1,19 +1,17 @@
-"""The suite's measuring pieces and the report, on a small real run (python_ref + hf_tokenizers, tiny
-scenarios): attribution adds up, cold start is measured, the report and its decision table are
-written from real records. Nothing here skips (CI=true or not): every piece needs only python_ref."""
+"""The suite's measuring pieces and the report, on a small real run (bench all's runner with
+python_ref, a sixth port and hf_tokenizers, tiny scenarios): attribution adds up, cold start is
+measured, every timed record keeps its rounds, the report and its decision table are written from
+real records. Nothing here skips (CI=true or not): every piece needs only python_ref."""
 from __future__ import annotations
 
-import argparse
-import json
-
+import numpy as np
 import pytest
 import torch
 
-from bench import report, results, suite
-from bench.measure import attribution, coldstart
+import bench_run
+from bench import report
+from bench.measure import attribution, ceilings, coldstart
 from bench.scenarios import texts_for
-
-TINY = {"single": (1, "short"), "batch": (4, "short"), "long": (2, "long"), "batch256": (8, "short")}
 
 
 @pytest.fixture
@@ -54,11 +52,11 @@ def test_kernel_time_excludes_wrappers_and_views():
 
 def test_ceiling_from_shares():
     att = {"buckets": {"tokenize": 0.2, "model_kernels": 0.5, "dispatch_overhead": 0.3, "io": 0.0}}
-    c = attribution.ceiling(att)
+    c = ceilings.ceiling(att)
     assert c["port_share"] == pytest.approx(0.5) and c["max_speedup"] == pytest.approx(2.0)
     assert c["tokenizer_max_speedup"] == pytest.approx(1.25) and c["dominant"] == "model_kernels"
-    assert attribution.port_ceiling("cython_ext", att) == pytest.approx(1.25)
-    assert attribution.port_ceiling("cpp_port", att) == pytest.approx(2.0)
+    assert ceilings.port_ceiling("cython_ext", att) == pytest.approx(1.25)
+    assert ceilings.port_ceiling("cpp_port", att) == pytest.approx(2.0)
 
 
 def test_coldstart_of_python_ref_is_positive(mdir):
@@ -70,42 +68,16 @@ def test_coldstart_of_python_ref_is_positive(mdir):
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    """The real suite parts on tiny scenarios and budgets -> (out dir, results data)."""
-    out = tmp_path_factory.mktemp("bench")
-    (out / "corpus.txt").write_text("Hello there!\nÉtienne's café [MASK] 日本\n\nshort one\n")
-    args = argparse.Namespace(model=None, device="cpu", impl=["python_ref", "hf_tokenizers"], threads=1,
-                              corpus=str(out / "corpus.txt"), quick=True, out=str(out), full=False)
-    mp = pytest.MonkeyPatch()
-    mp.setattr(suite, "SCENARIOS", TINY)
-    mp.setitem(suite.PLANS, "quick", {**suite.PLANS["quick"], "scenario_s": {k: 0.5 for k in TINY},
-                                      "sweep": ((1, 2), ("short",)), "sweep_s": 0.3, "min_rounds": 2,
-                                      "max_rounds": 2, "attr_reps": 2, "cold_n": 1, "sort_texts": 8,
-                                      "eq_texts": 2})
-    n = torch.get_num_threads()
-    try:
-        run = suite.Run(args)
-        suite._pin_threads(1)
-        names = suite.select(run)
-        suite.part_load(run, names)
-        suite.part_equivalence(run, names)
-        done = suite.part_scenarios(run)
-        suite.part_sweep(run, done)
-        suite.part_interventions(run)
-        run.loaded = {k: True for k in run.pipes}
-        suite.part_coldstart(run, ["python_ref"])
-        mach = results.machine(1)
-        mach.update(notes=run.notes, plan="test")
-        results.write(out / "results.json", mach, run.recs)
-    finally:
-        mp.undo()
-        torch.set_num_threads(n)
-    return out, json.loads((out / "results.json").read_text())
+def small_run():
+    """The real runner on tiny scenarios and budgets (tests/bench_run.py) -> (out dir, results data)."""
+    out, data, _ = bench_run.small_run()
+    return out, data
 
 
 def test_results_hold_every_kind_of_record(small_run):
     _, data = small_run
     metrics = {(r["impl"], r["metric"]) for r in data["records"]}
+    assert data["machine"]["plan"] == "quick" and data["machine"]["weights"] == "real"
     eq = {r["metric"]: r for r in data["records"] if r["impl"] == "python_ref" and r["scenario"] == "equivalence"}
     assert eq["equivalence_id_mismatches"]["value"] == 0 and eq["equivalence_id_mismatches"]["extra"]["texts"] == 4
     assert eq["equivalence_max_abs"]["value"] <= eq["equivalence_max_abs"]["extra"]["tol"]
@@ -165,3 +137,35 @@ def test_decision_follows_the_numbers():
     glue_bound = {r["scenario"]: r for r in report.decision_rows(_synthetic(20, 50, 30, 3.0, 1.1))}["batch"]
     assert glue_bound["dominant_bucket"] == "tokenize" and glue_bound["ceiling"] == pytest.approx(5.0)
     assert glue_bound["intervention"].startswith("port: cpp_port") and glue_bound["port_pays"].startswith("yes")
+
+
+TIMED = ("latency_p50", "latency_p90", "latency_p99", "throughput", "throughput_tokens", "forward_p50",
+         "tokenize_p50", "tokenize_texts_s", "tokenize_mb_s")
+
+
+def test_every_timed_record_keeps_its_round_medians(small_run):
+    """The contract later tools bootstrap from: per-round medians in round order, and for a paired
+    ratio the per-round ratios it is the median of."""
+    _, data = small_run
+    timed = [r for r in data["records"] if r["metric"] in TIMED]
+    assert {r["metric"] for r in timed} >= set(TIMED) - {"tokenize_p50"}
+    for r in timed:
+        rm = r["extra"]["round_medians_ms"]
+        assert isinstance(rm, list) and len(rm) >= 1 and all(x > 0 for x in rm), r
+        if "rounds" in r["extra"]:
+            assert len(rm) == r["extra"]["rounds"], r
+        if r["metric"] == "latency_p50":   # the p50 of all samples lies within the rounds' medians
+            assert min(rm) * 0.999 <= r["value"] <= max(rm) * 1.001
+        for k, v in r["extra"].items():
+            if k.startswith("ratio_vs_"):
+                rr = r["extra"]["round_ratios_vs_" + k.removeprefix("ratio_vs_")]
+                assert len(rr) == len(rm) and v == pytest.approx(float(np.median(rr)))
+            if k.startswith("speedup_vs_"):
+                rr = r["extra"]["round_ratios_vs_" + k.removeprefix("speedup_vs_")]
+                assert v == pytest.approx(1 / float(np.median(rr)))
+    sixth = [r for r in timed if r["impl"] == bench_run.SIXTH and r["metric"] == "latency_p50"]
+    ref = {r["scenario"]: r for r in timed if r["impl"] == "python_ref" and r["metric"] == "latency_p50"}
+    for r in sixth:   # paired against the reference, round by round
+        rr = r["extra"]["round_ratios_vs_python_ref"]
+        ours, theirs = r["extra"]["round_medians_ms"], ref[r["scenario"]]["extra"]["round_medians_ms"]
+        assert rr == pytest.approx([a / b for a, b in zip(ours, theirs)])

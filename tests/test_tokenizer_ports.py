@@ -116,7 +116,7 @@ def test_cuts_at_chunk_and_prefix_boundaries(tok, mdir):
     check_same(tok, mdir, texts)
 
 
-# ---- bad input (DESIGN §5), checked on the tokenizer alone
+# ---- bad input (docs/DESIGN.md §5), checked on the tokenizer alone
 
 @pytest.mark.parametrize("bad,exc,index", [
     ([1], TypeError, 0), (["ok", b"bytes"], TypeError, 1), (["a", None], TypeError, 1),

@@ -1,4 +1,4 @@
-"""Attribution (DESIGN §7): one implementation's embed time split into four buckets.
+"""Attribution (docs/DESIGN.md §7): one implementation's embed time split into four buckets.
 
   tokenize           wall time of pipe.tokenize(texts)
   model_kernels      CPU: the summed *self* CPU time of the ops that do data work, seen by
@@ -16,10 +16,11 @@
 
 The buckets are measured independently of the embed wall (tokenize + forward walls are separate
 medians), so `check_sum` is a real consistency check, not a tautology. cpp_port's LibTorch ops go
-through the same dispatcher and the profiler sees them (same process, same libtorch). wasm_port has
-its own kernels: its buckets come from timings taken inside Node (`pipe.time`): tokenize, forward
-(its kernels), embed - tokenize - forward (JS glue = dispatch) and Python wall - JS embed (io).
-onnxruntime: kernels from onnxruntime's own profiler (sum of node kernel times).
+through the same dispatcher and the profiler sees them (same process, same libtorch). Which method
+applies comes from the registry's `kernels` fact: "torch" as above; "inner" (wasm_port: its own
+kernels) from timings taken inside its runtime (`pipe.time`): tokenize, forward (its kernels),
+embed - tokenize - forward (JS glue = dispatch) and Python wall - inner embed (io); "onnxruntime"
+from onnxruntime's own profiler (sum of node kernel times). Ceilings and gains: ceilings.py.
 Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime.
 """
 from __future__ import annotations
@@ -31,7 +32,9 @@ from statistics import median
 
 os.environ.setdefault("KINETO_LOG_LEVEL", "99")   # kineto prints a line per profiler start/stop otherwise
 
-BUCKETS = ("tokenize", "model_kernels", "dispatch_overhead", "io")
+from .. import registry
+from ..registry import BUCKETS
+from .latency import interleaved, sync
 
 # Ops whose self time is dispatch, not data work: composite wrappers that only call other ops,
 # views and metadata, allocation. Everything else's self time counts as kernel time.
@@ -51,21 +54,15 @@ WRAPPER_PREFIXES = ("Torch-Compiled Region", "CompiledFunction", "## ", "TorchDy
                     "Inductor", "cudaDeviceSynchronize", "cudaStreamSynchronize", "ProfilerStep")
 
 
-def _sync(device: str) -> None:
-    if str(device).startswith("cuda"):
-        import torch
-        torch.cuda.synchronize()
-
-
 def _wall(fn, reps: int, device: str = "cpu") -> float:
     """Median seconds of fn() over reps calls (one untimed warm call first)."""
     fn()
     out = []
     for _ in range(reps):
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         out.append(time.perf_counter() - t0)
     return median(out)
 
@@ -101,7 +98,7 @@ def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[fl
         t0 = time.perf_counter()
         for _ in range(reps):
             pipe.forward(batch)
-        _sync(device)
+        sync(device)
         wall = time.perf_counter() - t0
     k, c = kernel_seconds(prof.events(), device)
     return k / reps, c / reps, wall / reps
@@ -122,11 +119,10 @@ def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
 def _onnx_kernels(pipe, batch, reps: int) -> float:
     """Sum of node kernel times from onnxruntime's profiler, per forward."""
     import onnxruntime as ort
-    from ..peers import ONNX_PATH
     opts = ort.SessionOptions()
     opts.enable_profiling = True
     opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
-    sess = ort.InferenceSession(str(ONNX_PATH), opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(pipe.path), opts, providers=["CPUExecutionProvider"])
     real, pipe.sess = pipe.sess, sess
     try:
         for _ in range(reps + 1):
@@ -147,12 +143,10 @@ def _onnx_kernels(pipe, batch, reps: int) -> float:
 
 def interleaved_walls(fns: dict, rounds: int, device: str = "cpu", warmup: int = 1) -> dict:
     """Median seconds of each fn, the fns interleaved round by round (same conditions for all)."""
-    from .latency import interleaved
-
     def synced(f):
         def g():
             f()
-            _sync(device)
+            sync(device)
         return g
     res = interleaved({k: synced(f) for k, f in fns.items()}, rounds=rounds, reps=1, warmup=warmup)
     return {k: median(s for rnd in v for s in rnd) for k, v in res.items()}
@@ -167,7 +161,7 @@ def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int 
     -> {"buckets": {bucket: s}, "embed_wall": s, "forward_wall": s, "method": str, "sum_error": frac}
     """
     batch = pipe.tokenize(texts)
-    if name == "wasm_port" and hasattr(pipe, "time"):
+    if registry.kernels(name) == "inner" and hasattr(pipe, "time"):
         js = {"tokenize": [], "forward": [], "embed": []}
         fns = {w: (lambda w=w: js[w].extend(pipe.time(w, texts, warmup=0, repeat=1))) for w in js}
         if not (walls or {}).get("embed"):
@@ -181,14 +175,14 @@ def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int 
         b = {"tokenize": js["tokenize"], "model_kernels": js["forward"],
              "dispatch_overhead": max(0.0, js["embed"] - js["tokenize"] - js["forward"]),
              "io": max(0.0, embed_wall - js["embed"])}
-        return _finish(b, embed_wall, js["forward"], "inside Node: tokenize, forward (own kernels), JS glue; "
-                       "io = Python<->Node pipe")
+        return _finish(b, embed_wall, js["forward"], "inside its own runtime: tokenize, forward (own kernels), "
+                       "glue; io = the pipe from Python")
     if not walls:
         walls = interleaved_walls({"tokenize": lambda: pipe.tokenize(texts), "forward": lambda: pipe.forward(batch),
                                    "embed": lambda: pipe.embed(texts)}, reps, device)
     tok, fwd, embed_wall = walls["tokenize"], walls["forward"], walls["embed"]
     prof_reps = max(1, min(reps, int(0.5 / max(fwd, 1e-6))))
-    if name == "onnxruntime":
+    if registry.kernels(name) == "onnxruntime":
         kern, copy, method = _onnx_kernels(pipe, batch, prof_reps), 0.0, "onnxruntime profiler (node kernel time)"
     else:
         kern, copy, wall = profile_forward(pipe, batch, device, prof_reps)
@@ -223,37 +217,6 @@ def check_sum(att: dict, tol: float = 0.05) -> bool:
     return att["sum_error"] <= tol
 
 
-def shares(att: dict) -> dict:
-    total = sum(att["buckets"].values()) or 1e-12
-    return {k: v / total for k, v in att["buckets"].items()}
-
-
-def ceiling(ref_att: dict) -> dict:
-    """From python_ref's profile: the share a port can remove and the most it can gain.
-
-    port_share: tokenize + dispatch_overhead (a full native port: cpp_port);
-    tokenizer_share: tokenize alone (the tokenizer-only ports: cython_ext, numba_variant)."""
-    s = shares(ref_att)
-    port = s["tokenize"] + s["dispatch_overhead"]
-    return {"port_share": port, "max_speedup": 1.0 / max(1.0 - port, 1e-9),
-            "tokenizer_share": s["tokenize"], "tokenizer_max_speedup": 1.0 / max(1.0 - s["tokenize"], 1e-9),
-            "dominant": max(s, key=s.get)}
-
-
-# which buckets each port replaces (the ceiling that applies to it)
-REPLACES = {"cython_ext": ("tokenize",), "numba_variant": ("tokenize",),
-            "cpp_port": ("tokenize", "dispatch_overhead"), "wasm_port": ("tokenize", "dispatch_overhead", "model_kernels")}
-
-
-def port_ceiling(port: str, ref_att: dict) -> float | None:
-    """Predicted max speed-up of `port` over python_ref; None where the port also swaps kernels."""
-    parts = REPLACES.get(port)
-    if parts is None or "model_kernels" in parts:
-        return None
-    share = sum(shares(ref_att)[p] for p in parts)
-    return 1.0 / max(1.0 - share, 1e-9)
-
-
 def records(impl: str, scenario: str, att: dict, device: str, extra: dict | None = None):
     from ..results import Record
     ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3,
@@ -281,10 +244,9 @@ def _g(r, k):
 if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [impl] [n]
     import sys
 
-    from .. import registry
     from ..scenarios import texts_for
     from python_ref.api import model_dir
-    name, n = (sys.argv[1:2] or ["python_ref"])[0], int((sys.argv[2:3] or ["8"])[0])
+    name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
     p = registry.load(name, model_dir())
     a = attribute(name, p, texts_for(model_dir(), "medium", n), reps=9)
     print(json.dumps({k: (v if not isinstance(v, dict) else {kk: round(vv * 1e3, 3) for kk, vv in v.items()})

@@ -1,4 +1,6 @@
-"""Browser bench (DESIGN §7): wasm_port, the Pyodide path and transformers.js in headless Chromium.
+"""Browser bench (docs/DESIGN.md §7): wasm_port, the Pyodide path and transformers.js in headless Chromium.
+Which pages, which record names and which repo folders to serve are registry facts (browser_pages,
+web, web_serves).
 
 Serves the repo (wasm_port/, python_ref/), the model dir (/model/) and the ONNX export (/onnx/)
 from 127.0.0.1 with COOP/COEP headers, drives Debian's /usr/bin/chromium through Playwright (never
@@ -20,8 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-IMPLS = {"wasm": "wasm_port", "pyodide": "wasm_port_pyodide", "tjs": "transformers_js"}
-PUBLIC = ("/wasm_port/", "/python_ref/")   # repo paths the pages may fetch
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -59,7 +59,7 @@ def serve(mdir: Path, onnx_root: Path | None = None):
     """-> base URL of a server on 127.0.0.1 (random port); `.bytes` counts body bytes per path."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler))
     srv.mounts = {"/model/": Path(mdir), **({"/onnx/": Path(onnx_root)} if onnx_root else {}),
-                  **{p: ROOT / p.strip("/") for p in PUBLIC}}
+                  **{f"/{d}/": ROOT / d for d in _owner().web_serves}}
     srv.bytes, srv.lock = {}, threading.Lock()
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -70,6 +70,18 @@ def serve(mdir: Path, onnx_root: Path | None = None):
         srv.server_close()
 
 
+def _owner():
+    from .. import registry
+    owner = registry.web_owner()
+    if owner is None:
+        raise RuntimeError("browser bench: no registry entry has web pages")
+    return owner
+
+
+def page_url(base: str, page: str) -> str:
+    return f"{base}/{_owner().web}/web/{page}"
+
+
 def missing() -> str | None:
     """None if the browser bench can run here, else one line."""
     if not Path(CHROMIUM).is_file():
@@ -78,11 +90,14 @@ def missing() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "browser bench: playwright (python) not installed"
-    from wasm_port.pipeline import missing as wasm_missing
-    if wasm_missing("pyodide"):
-        return "browser bench: " + wasm_missing("pyodide")
-    if not (ROOT / "wasm_port" / "node_modules" / "@huggingface" / "transformers").is_dir():
-        return "browser bench: npm packages missing (cd wasm_port && npm ci)"
+    import importlib
+    owner = _owner()
+    mod = importlib.import_module(owner.target.split(":")[0])
+    why = mod.missing("pyodide") if hasattr(mod, "missing") else None
+    if why:
+        return "browser bench: " + why
+    if not (ROOT / owner.web / "node_modules" / "@huggingface" / "transformers").is_dir():
+        return f"browser bench: npm packages missing (cd {owner.web} && npm ci)"
     return None
 
 
@@ -101,19 +116,22 @@ def chromium():
 def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> dict:
     """Runs every browser implementation; writes out_dir/browser.json; returns {"machine", "records", "pages"}."""
     from python_ref.api import model_dir
-    from wasm_port.export_onnx import export
+
+    from ..peers import onnx_path
     reason = missing()
     if reason:
         raise RuntimeError(reason)
     mdir = model_dir(model)
-    onnx_root = export(mdir).parent
+    onnx_root = onnx_path(mdir).parents[2]   # <root>/minilm/onnx/model.onnx: this model's own export
     pages = {}
+    from .. import registry
+    names = registry.browser_pages()   # {page impl: record name}
     with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
-        for impl in IMPLS:
+        for impl in names:
             ctx = browser.new_context()
             page = ctx.new_page()
             srv.bytes.clear()
-            page.goto(f"{base}/wasm_port/web/bench.html?impl={impl}&quick={int(quick)}&threads=1")
+            page.goto(page_url(base, f"bench.html?impl={impl}&quick={int(quick)}&threads=1"))
             page.set_default_timeout(300_000)
             page.wait_for_function("window.__bench !== undefined")
             res = page.evaluate("async () => await window.__bench")
@@ -128,7 +146,7 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> d
     records = []
     for impl, r in pages.items():
         if "error" in r:
-            records.append({"impl": IMPLS[impl], "metric": "error", "scenario": "browser", "value": float("nan"),
+            records.append({"impl": names[impl], "metric": "error", "scenario": "browser", "value": float("nan"),
                             "unit": "", "device": "cpu", "host": "chromium", "extra": {"error": r["error"]}})
             continue
         for metric, scenario, value, unit in (
@@ -138,8 +156,10 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> d
                 ("bytes_runtime", "browser", r["bytes_runtime"], "B"), ("bytes_total", "browser", r["bytes_total"], "B"),
                 ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"), ("ua_memory", "browser", r["ua_memory_bytes"], "B")):
             if value is not None:
-                records.append({"impl": IMPLS[impl], "metric": metric, "scenario": scenario, "value": float(value),
-                                "unit": unit, "device": "cpu", "host": "chromium", "extra": {"threads": r["threads"]}})
+                records.append({"impl": names[impl], "metric": metric, "scenario": scenario, "value": float(value),
+                                "unit": unit, "device": "cpu", "host": "chromium",
+                                "extra": {"threads": r["threads"], "how": "timed inside the page: warm-up, then "
+                                          "one sequence of reps (no interleaved rounds, so no round_medians_ms)"}})
     result = {"machine": {"browser": CHROMIUM, "threads": 1, "cores": os.cpu_count()}, "records": records,
               "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
     out_dir = Path(out_dir)
@@ -150,13 +170,15 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> d
 
 
 def print_table(result: dict) -> None:
+    from .. import registry
+    names = registry.browser_pages()
     rows = [("impl", "cold ms", "b1 p50", "b1 p90", "b8 p50", "b8 p90", "runtime MB", "total MB", "wasm MiB")]
     for impl, r in result["pages"].items():
         if "error" in r:
-            rows.append((IMPLS[impl], "error: " + r["error"].splitlines()[0][:60], *[""] * 7))
+            rows.append((names[impl], "error: " + r["error"].splitlines()[0][:60], *[""] * 7))
             continue
         mem = r.get("wasm_memory_bytes")
-        rows.append((IMPLS[impl], f"{r['cold_ms']:.0f}", f"{r['b1']['p50']:.1f}", f"{r['b1']['p90']:.1f}",
+        rows.append((names[impl], f"{r['cold_ms']:.0f}", f"{r['b1']['p50']:.1f}", f"{r['b1']['p90']:.1f}",
                      f"{r['b8']['p50']:.1f}", f"{r['b8']['p90']:.1f}", f"{r['bytes_runtime'] / 1e6:.2f}",
                      f"{r['bytes_total'] / 1e6:.1f}", f"{mem / 2**20:.0f}" if mem else "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
@@ -169,7 +191,7 @@ if __name__ == "__main__":   # python -m bench.measure.browser [--quick] [--serv
     if "--serve" in sys.argv:
         from python_ref.api import model_dir
         with serve(model_dir()) as (base, _):
-            print(f"demo: {base}/wasm_port/web/index.html  (Ctrl-C to stop)")
+            print(f"demo: {page_url(base, 'index.html')}  (Ctrl-C to stop)")
             threading.Event().wait()
     r = run_browser_bench("--quick" in sys.argv, ROOT / "results")
     print_table(r)

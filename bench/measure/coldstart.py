@@ -1,11 +1,13 @@
-"""Cold start (DESIGN §7): a fresh process, from its start to the first embedding, timed from the
+"""Cold start (docs/DESIGN.md §7): a fresh process, from its start to the first embedding, timed from the
 parent (perf_counter from the child's spawn, stopped when the child reports its first embedding),
 median of N. Each child also reports what it imported and mapped, and its peak RSS comes from
 os.wait4 in a small launcher (see LAUNCHER), so footprint.py needs no second set of processes.
 
-Rows: every Python implementation through the registry (numba_variant twice: JIT cold with an empty
-NUMBA_CACHE_DIR, then cached), `minilm-embed` (C++/LibTorch, no Python) and the wasm module in Node
-(`node wasm_port/js/node_runner.mjs --cold`). Browser rows come from the browser bench.
+Rows come from each entry's `cold` fact in the registry: "python" (a fresh interpreter loading it
+through the registry; the child is handed the entry itself, so an entry registered at run time
+works too), "jit" (twice: JIT cold with an empty NUMBA_CACHE_DIR, then cached), "binary" (its
+standalone binary, e.g. `minilm-embed`: C++/LibTorch, no Python) and "node" (its Node runner alone,
+`--cold`). Browser rows come from the browser bench.
 Leaves out: OS page-cache effects (files are warm after the first run; said in the report).
 """
 from __future__ import annotations
@@ -30,9 +32,9 @@ HELLO = "hello world"
 CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
-name, model, device, more = json.loads(sys.argv[1])
+entry, model, device, more = json.loads(sys.argv[1])
 from bench import registry
-p = registry.load(name, model, device=device)
+p = registry.construct(registry.entry_from_dict(entry), model, device=device)
 t1 = time.perf_counter()
 v = p.embed([%r])
 t2 = time.perf_counter()
@@ -123,7 +125,8 @@ def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str |
 
 def python_impl(name: str, model: str | None, device: str, threads: int, more: list[str] = (),
                 env_extra: dict | None = None, timeout: float = 300) -> dict:
-    arg = json.dumps([name, model, device, list(more)])
+    from .. import registry
+    arg = json.dumps([registry.entry_to_dict(registry.BY_NAME[name]), model, device, list(more)])
     r = run_child([sys.executable, "-c", CHILD, arg], _env(threads, env_extra), timeout=timeout)
     for line in r["lines"]:
         if line.startswith("FIRST "):
@@ -134,11 +137,19 @@ def python_impl(name: str, model: str | None, device: str, threads: int, more: l
     return r
 
 
-def minilm_embed(mdir: Path, threads: int, more: list[str] = (), device: str = "cpu") -> dict:
-    from cpp_port.pipeline import binary
-    exe = binary()
+def _module(name: str):
+    import importlib
+
+    from .. import registry
+    return importlib.import_module(registry.BY_NAME[name].target.split(":")[0])
+
+
+def native_binary(name: str, mdir: Path, threads: int, more: list[str] = (), device: str = "cpu") -> dict:
+    """The entry's standalone binary (its module's binary() says where): texts on stdin, one
+    embedding per line out; the CLI flags are minilm-embed's (--model --threads --device --batch)."""
+    exe = getattr(_module(name), "binary", lambda: None)()
     if exe is None:
-        return {"error": "minilm-embed not built (cpp_port build)"}
+        return {"error": f"{name}'s standalone binary is not built"}
     texts = "\n".join([HELLO, *more]) + "\n"
     # --batch 1: it writes (and flushes) the first embedding before reading on, as the Python children do
     r = run_child([exe, "--model", str(mdir), "--threads", str(threads), "--device", device, "--batch", "1"],
@@ -148,13 +159,15 @@ def minilm_embed(mdir: Path, threads: int, more: list[str] = (), device: str = "
     return r
 
 
-def node_wasm(mdir: Path) -> dict:
-    runner = ROOT / "wasm_port" / "js" / "node_runner.mjs"
+def node_runner(name: str, mdir: Path) -> dict:
+    """The entry's Node runner alone (its module's RUNNER), `--cold`: load, embed one text, print it."""
+    mod = _module(name)
+    runner = Path(getattr(mod, "RUNNER", ""))
     if shutil.which("node") is None or not runner.is_file():
-        return {"error": "node or wasm_port/js/node_runner.mjs missing"}
-    from wasm_port.pipeline import missing
-    if missing():
-        return {"error": missing()}
+        return {"error": f"node or {name}'s Node runner missing"}
+    why = getattr(mod, "missing", lambda: None)()
+    if why:
+        return {"error": why}
     r = run_child(["node", str(runner), "--model", str(mdir), "--cold", HELLO], _env(1), marker=None)
     for line in r.pop("lines"):
         try:
@@ -178,35 +191,43 @@ def repeat(fn, n: int) -> dict:
 
 def coldstarts(names: list[str], mdir: Path, device: str, threads: int, n: int, more: list[str],
                progress=lambda label: None, done: dict | None = None) -> dict:
-    """-> {row label: result}. Python impls via the registry; numba_variant cold + cached; the binary;
-    Node. Labels are implementation names, with a suffix where one implementation has several rows."""
-    rows = dict(done or {})   # rows measured earlier (the torch.compile probe)
+    """-> {row label: result}, the rows of each entry's `cold` fact (registry.cold_rows); each result
+    says its "kind". Rows in `done` (measured earlier: a compile probe) are kept as they are."""
+    from .. import registry
+    rows = dict(done or {})
     for name in names:
-        progress(name)
-        if name in rows:
-            continue
-        if name == "numba_variant":
-            cache = tempfile.mkdtemp(prefix="numba_cache_")
-            try:
-                env = {"NUMBA_CACHE_DIR": cache}
-                rows["numba_variant (JIT cold)"] = python_impl(name, str(mdir), device, threads, more, env)
-                rows["numba_variant (JIT cached)"] = repeat(
-                    lambda: python_impl(name, str(mdir), device, threads, more, env), n)
-            finally:
-                shutil.rmtree(cache, ignore_errors=True)
-        elif name == "python_ref_compile":
-            rows[name] = python_impl(name, str(mdir), device, threads, more, timeout=600)  # compiles: once
-        else:
-            rows[name] = repeat(lambda: python_impl(name, str(mdir), device, threads, more), n)
-    if "cpp_port" in names:
-        progress("minilm-embed")
-        rows["minilm-embed"] = repeat(lambda: minilm_embed(mdir, threads, more, device), max(n, 3))
-    if "wasm_port" in names and device == "cpu":
-        progress("node+wasm")
-        rows["wasm_port (node)"] = repeat(lambda: node_wasm(mdir), max(n, 3))
+        entry = registry.BY_NAME[name]
+        for kind, label in registry.cold_rows(name):
+            progress(label)
+            if label in rows:
+                rows[label].setdefault("kind", kind)
+                continue
+            if kind == "python" and entry.compiles:
+                r = python_impl(name, str(mdir), device, threads, more, timeout=600)   # compiles: once
+            elif kind == "python":
+                r = repeat(lambda: python_impl(name, str(mdir), device, threads, more), n)
+            elif kind == "jit":
+                if label.endswith("(JIT cached)"):
+                    continue   # measured with its cold twin, in the same cache dir
+                cache = tempfile.mkdtemp(prefix="numba_cache_")
+                try:
+                    env = {"NUMBA_CACHE_DIR": cache}
+                    rows[label] = {**python_impl(name, str(mdir), device, threads, more, env), "kind": kind}
+                    label = label.replace("(JIT cold)", "(JIT cached)")
+                    r = repeat(lambda: python_impl(name, str(mdir), device, threads, more, env), n)
+                finally:
+                    shutil.rmtree(cache, ignore_errors=True)
+            elif kind == "binary":
+                r = repeat(lambda: native_binary(name, mdir, threads, more, device), max(n, 3))
+            elif kind == "node" and device == "cpu":
+                r = repeat(lambda: node_runner(name, mdir), max(n, 3))
+            else:
+                continue
+            rows[label] = {**r, "kind": kind}
     return rows
 
 
 def impl_of(label: str) -> str:
     """Row label -> implementation name (for records)."""
-    return {"minilm-embed": "cpp_port", "wasm_port (node)": "wasm_port"}.get(label, label.split(" (")[0])
+    from .. import registry
+    return registry.owner(label)

@@ -1,5 +1,5 @@
-"""Equivalence: ids versus HF tokenizers (exact) and embeddings versus sentence-transformers
-(within the tolerance table), per implementation, on any corpus."""
+"""Equivalence (docs/DESIGN.md §7): ids versus HF tokenizers (exact) and embeddings versus
+sentence-transformers (within the tolerance table), per implementation, on any corpus."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,11 +42,15 @@ def batched(texts, n):
 
 
 def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
-          batch_size: int = 32) -> Row:
+          batch_size: int = 32, pipe=None) -> Row:
+    """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and
+    closed here)."""
     entry = registry.BY_NAME[name]
     row = Row(name, len(texts))
+    own = pipe is None
     try:
-        pipe = registry.load(name, mdir, device=device)
+        if own:
+            pipe = registry.load(name, mdir, device=device)
         ref_ids = ref_ids if ref_ids is not None else oracle.hf_ids(mdir, texts)
         ids = [r for chunk in batched(texts, 64) for r in unpad(pipe.tokenize(chunk))]
         bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
@@ -63,4 +67,7 @@ def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=
             row.tol = tolerance(entry.torch_model, device)[0]
     except Exception as e:  # one broken implementation must not hide the others' results
         row.error = f"{type(e).__name__}: {e}"
+    finally:
+        if own and pipe is not None:
+            getattr(pipe, "close", lambda: None)()
     return row

@@ -1,4 +1,4 @@
-"""Footprint (DESIGN §7): peak RSS and the bytes on disk each implementation needs.
+"""Footprint (docs/DESIGN.md §7): peak RSS and the bytes on disk each implementation needs.
 
 Peak RSS comes from the cold-start children (coldstart.py: load, embed one text, then a few more;
 os.wait4's ru_maxrss, Node's included when the Python adapter waits for it).
@@ -108,9 +108,11 @@ def native_binary(exe: str) -> dict:
             "packages": {Path(lib).name: _size(Path(lib)) for lib in libs}, "own_files": [exe]}
 
 
-def node_wasm() -> dict:
-    wp = ROOT / "wasm_port"
-    own = [wp / "dist" / "minilm.wasm", *sorted((wp / "js").glob("*.mjs"))]
+def node_runtime(name: str) -> dict:
+    """What an entry's Node path needs: its .wasm modules and .mjs scripts, and node itself."""
+    from .. import registry
+    own = [f for d in registry.BY_NAME[name].dirs for pat in ("**/*.wasm", "js/*.mjs")
+           for f in sorted((ROOT / d).glob(pat)) if "node_modules" not in f.parts]
     node = shutil.which("node")
     runtime = _size(Path(node).resolve()) + sum(_size(Path(lib)) for lib in _all_ldd(node)) if node else 0
     return {"own": sum(_size(f) for f in own if f.is_file()), "deps": 0, "runtime": runtime,
@@ -125,19 +127,21 @@ def _all_ldd(exe: str) -> list[str]:
 
 
 def disk_for(label: str, cold: dict) -> dict | None:
-    """Bytes on disk for one cold-start row (see coldstart.coldstarts labels)."""
+    """Bytes on disk for one cold-start row (coldstart.coldstarts: its result says its kind)."""
+    from .. import registry
     if "error" in cold:
         return None
-    if label == "minilm-embed":
+    kind, name = cold.get("kind", "python"), registry.owner(label)
+    if kind == "binary":
         return native_binary(cold["exe"])
-    if label == "wasm_port (node)":
-        return node_wasm()
+    if kind == "node":
+        return node_runtime(name)
     foot = cold.get("foot")
     if not foot:
         return None
     d = classify(foot["modules"], foot["maps"])
-    if label.startswith("wasm_port"):   # the adapter also needs node and the wasm module
-        nw = node_wasm()
+    if name in registry.BY_NAME and "node" in registry.BY_NAME[name].cold:   # its adapter drives Node too
+        nw = node_runtime(name)
         d["own"] += nw["own"]
         d["runtime"] += nw["runtime"]
     return d

@@ -1,5 +1,8 @@
-"""Latency and throughput, the method of DESIGN §7: warm-up, A/B interleaving, rounds, medians,
-threads pinned and equal. Ratios are paired: the median over rounds of per-round median ratios."""
+"""The timing method of docs/DESIGN.md §7, in one place: warm-up, A/B interleaving in a seeded
+shuffled order, rounds, medians; paired ratios are the median of per-round ratios. Every timed
+record keeps the per-round medians it came from (`extra["round_medians_ms"]`, and
+`extra["round_ratios_vs_<peer>"]` for a paired ratio), so later tools can bootstrap intervals.
+Leaves out: the intervals themselves (see docs/DESIGN.md §7, attribution)."""
 from __future__ import annotations
 
 import random
@@ -12,6 +15,13 @@ import numpy as np
 class InnerTime(float):
     """Seconds measured inside another runtime (e.g. in Node for wasm_port): a fn that returns one
     is scored by it instead of by the wall time around the call, so no pipe is ever timed."""
+
+
+def sync(device: str) -> None:
+    """Wait for the device's queued work (CUDA kernels are asynchronous); a no-op on the CPU."""
+    if str(device).startswith("cuda"):
+        import torch
+        torch.cuda.synchronize()
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
@@ -51,6 +61,32 @@ def summary(samples: list[list[float]]) -> dict[str, float]:
             "p99": float(np.percentile(flat, 99)), "n": int(flat.size)}
 
 
+def round_medians(samples: list[list[float]]) -> list[float]:
+    """The median of each round, in round order (seconds)."""
+    return [float(np.median(r)) for r in samples]
+
+
+def round_ratios(a: list[list[float]], b: list[list[float]]) -> list[float]:
+    """Per round: how many times slower a is than b (>1: a slower), in round order."""
+    return [float(np.median(x) / np.median(y)) for x, y in zip(a, b)]
+
+
 def paired_ratio(a: list[list[float]], b: list[list[float]]) -> float:
-    """How many times slower a is than b (>1: a slower), from per-round medians."""
-    return float(np.median([np.median(x) / np.median(y) for x, y in zip(a, b)]))
+    """How many times slower a is than b (>1: a slower): the median of the per-round ratios."""
+    return float(np.median(round_ratios(a, b)))
+
+
+def timing_extra(samples: list[list[float]], peers: dict[str, list[list[float]]] | None = None,
+                 invert: bool = False) -> dict:
+    """The contract every timed record carries: round_medians_ms, and per peer the paired ratio
+    (`ratio_vs_<peer>`; with invert, `speedup_vs_<peer>` = 1 / ratio) and the per-round time ratios
+    it is the median of (`round_ratios_vs_<peer>`, >1: slower than the peer)."""
+    ex = {"round_medians_ms": [m * 1e3 for m in round_medians(samples)]}
+    for peer, other in (peers or {}).items():
+        rr = round_ratios(samples, other)
+        if invert:
+            ex[f"speedup_vs_{peer}"] = 1.0 / float(np.median(rr))
+        else:
+            ex[f"ratio_vs_{peer}"] = float(np.median(rr))
+        ex[f"round_ratios_vs_{peer}"] = rr
+    return ex

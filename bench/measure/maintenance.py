@@ -1,10 +1,14 @@
-"""Maintenance (DESIGN §7): what each implementation costs to keep.
+"""Maintenance (docs/DESIGN.md §7): what each implementation costs to keep. Every list here comes
+from the registry (dirs, glue, generated, tooling, build_logs, clean_build, toolchain).
 
-  lines      code lines per implementation and language (`cloc --json --by-file`), generated
-             files (unicode tables) and vendored/built output left out and listed apart
+  lines      code lines per implementation and language (`cloc --json --by-file`); generated files
+             (unicode tables) and tooling that serves the peers or the harness (the ONNX export,
+             the browser bench page) left out of `code` and counted apart; vendored/built output
+             left out
   glue       the lines that only connect one world to another (bindings, C ABI, adapters, loaders)
   build      seconds to build each native target: with --full a clean `cmake` build into a temp
-             dir (-j2), else the compile work the last build recorded in its .ninja_log
+             dir (-j2), else the compile work its last build recorded in a .ninja_log (the
+             scikit-build tree of `make setup`, split by target, or a dev build)
   toolchain  compilers, runtimes and packages the implementation brings, with versions found here
 Leaves out: review effort, test lines (tests are shared across ports by design).
 """
@@ -19,25 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import registry
+
 ROOT = Path(__file__).resolve().parents[2]
-IMPL_DIRS = {"python_ref": ["python_ref"], "cython_ext": ["cython_ext"], "numba_variant": ["numba_variant"],
-             "cpp_port": ["cpp_port"], "wasm_port": ["wasm_port"], "bench (harness)": ["bench"]}
-GENERATED = {"python_ref/unicode_compat.py", "cpp_port/unicode_tables.h"}
+HARNESS_ROW = "bench (harness)"
 EXCLUDE_DIRS = "node_modules,dist,__pycache__,build"
-GLUE = {"cython_ext": ["cython_ext/pipeline.py"], "numba_variant": ["numba_variant/pipeline.py"],
-        "cpp_port": ["cpp_port/bindings.cpp", "cpp_port/pipeline.py"],
-        "wasm_port": ["wasm_port/exports.cpp", "wasm_port/pipeline.py", "wasm_port/js/loader.mjs",
-                      "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs"],
-        "python_ref": ["python_ref/pipeline.py"]}
-BUILD_LOGS = {"cython_ext": ["build/dev-cython_ext"], "cpp_port": ["build/dev-cpp_port"],
-              "wasm_port": ["build/wasm", "build/dev-wasm_port"]}
-TOOLCHAINS = {  # what each brings beyond python_ref's (CPython + torch + numpy)
-    "python_ref": ["CPython", "torch", "numpy", "safetensors"],
-    "cython_ext": ["Cython", "C++ compiler", "CMake", "scikit-build-core", "(+ python_ref's)"],
-    "numba_variant": ["numba", "llvmlite (LLVM at run time)", "(+ python_ref's)"],
-    "cpp_port": ["C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"],
-    "wasm_port": ["emscripten (clang/LLVM to wasm)", "CMake", "node", "npm packages (pyodide)", "a browser"],
-}
 VERSION_CMDS = {"Cython": [sys.executable, "-m", "cython", "--version"], "CMake": ["cmake", "--version"],
                 "C++ compiler": ["c++", "--version"], "node": ["node", "--version"], "emscripten": ["emcc", "--version"],
                 "cloc": ["cloc", "--version"]}
@@ -54,27 +44,39 @@ def cloc_by_file(paths: list[str]) -> dict:
     return {k: v for k, v in data.items() if k not in ("header", "SUM")}
 
 
-def lines(impls: list[str] | None = None) -> dict:
-    """-> {impl: {"code": n, "by_language": {...}, "generated": n, "glue": n, "glue_files": {...}}}."""
-    impls = impls or list(IMPL_DIRS)
-    files = cloc_by_file([d for i in impls for d in IMPL_DIRS.get(i, []) if (ROOT / d).exists()])
-    out = {}
-    for impl in impls:
-        dirs = IMPL_DIRS.get(impl, [])
-        mine = {f: v for f, v in files.items() if any(f == d or f.startswith(d + "/") for d in dirs)}
-        core = {f: v for f, v in mine.items() if f not in GENERATED}
-        by_lang: dict = {}
-        for v in core.values():
-            by_lang[v["language"]] = by_lang.get(v["language"], 0) + v["code"]
-        glue = {f: files[f]["code"] for f in GLUE.get(impl, []) if f in files}
-        out[impl] = {"code": sum(v["code"] for v in core.values()), "by_language": by_lang,
-                     "generated": sum(v["code"] for f, v in mine.items() if f in GENERATED),
-                     "glue": sum(glue.values()), "glue_files": glue, "files": len(core)}
+def rows() -> dict[str, dict]:
+    """{row: registry facts} for every port (in registry order) plus the harness."""
+    out = {n: registry.BY_NAME[n] for n in registry.ports(with_reference=True)}
+    out[HARNESS_ROW] = registry.Entry(HARNESS_ROW, "", "harness", dirs=registry.HARNESS)
     return out
 
 
-def ninja_seconds(build_dir: Path) -> float | None:
-    """Compile work of the last recorded build: sum over targets of (end - start), from .ninja_log."""
+def lines(impls: list[str] | None = None) -> dict:
+    """-> {row: {"code": n, "by_language": {...}, "generated": n, "glue": n, "glue_files": {...},
+    "tooling": n, "tooling_files": {...}}}; `code` leaves generated and tooling files out."""
+    facts = rows()
+    impls = impls or list(facts)
+    files = cloc_by_file(sorted({d for i in impls for d in facts[i].dirs if (ROOT / d).exists()}))
+    out = {}
+    for impl in impls:
+        e = facts[impl]
+        mine = {f: v for f, v in files.items() if any(f == d or f.startswith(d + "/") for d in e.dirs)}
+        core = {f: v for f, v in mine.items() if f not in e.generated and f not in e.tooling}
+        by_lang: dict = {}
+        for v in core.values():
+            by_lang[v["language"]] = by_lang.get(v["language"], 0) + v["code"]
+        glue = {f: files[f]["code"] for f in e.glue if f in files}
+        tooling = {f: files[f]["code"] for f in e.tooling if f in files}
+        out[impl] = {"code": sum(v["code"] for v in core.values()), "by_language": by_lang,
+                     "generated": sum(v["code"] for f, v in mine.items() if f in e.generated),
+                     "glue": sum(glue.values()), "glue_files": glue, "files": len(core),
+                     "tooling": sum(tooling.values()), "tooling_files": tooling}
+    return out
+
+
+def ninja_seconds(build_dir: Path, prefix: str = "") -> float | None:
+    """Compile work of the last recorded build of the targets under `prefix`: sum over those targets
+    of (end - start), from build_dir/.ninja_log."""
     log = build_dir / ".ninja_log"
     if not log.is_file():
         return None
@@ -83,18 +85,24 @@ def ninja_seconds(build_dir: Path) -> float | None:
         if line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) >= 4:
+        if len(parts) >= 4 and parts[3].startswith(prefix):
             last[parts[3]] = int(parts[1]) - int(parts[0])
     return sum(last.values()) / 1e3 if last else None
 
 
 def recorded_build_times() -> dict:
     out = {}
-    for impl, dirs in BUILD_LOGS.items():
-        for d in dirs:
-            s = ninja_seconds(ROOT / d)
-            if s is not None:
-                out[impl] = {"seconds": s, "how": f"compile work recorded in {d}/.ninja_log (sum over targets)"}
+    for impl in registry.ports(with_reference=True):
+        logs = registry.BY_NAME[impl].build_logs
+        if not logs:
+            continue
+        for pattern, prefix in logs:
+            found = [(d, ninja_seconds(d, prefix)) for d in sorted(ROOT.glob(pattern))]
+            found = [(d, s) for d, s in found if s is not None]
+            if found:
+                d, s = found[-1]
+                where = f"{d.relative_to(ROOT)}/.ninja_log" + (f", targets {prefix}*" if prefix else "")
+                out[impl] = {"seconds": s, "how": f"compile work recorded in {where} (sum over targets)"}
                 break
         else:
             out[impl] = {"seconds": None, "how": "not measured (no build log; run bench all --full)"}
@@ -105,9 +113,8 @@ def clean_build_times(jobs: int = 2, timeout: float = 1800) -> dict:
     """Clean cmake builds of each native target into a temp dir, timed (configure + build)."""
     out = {}
     py = f"-DPython_EXECUTABLE={sys.executable}"
-    targets = {"cython_ext": ["cmake", "-S", "cython_ext", "-G", "Ninja", py, "-DCMAKE_BUILD_TYPE=Release"],
-               "cpp_port": ["cmake", "-S", "cpp_port", "-G", "Ninja", py, "-DCMAKE_BUILD_TYPE=Release"],
-               "wasm_port": ["emcmake", "cmake", "-S", ".", "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"]}
+    targets = {n: list(registry.BY_NAME[n].clean_build) + ([py] if registry.BY_NAME[n].clean_build[0] == "cmake" else [])
+               for n in registry.ports(with_reference=True) if registry.BY_NAME[n].clean_build}
     env = dict(os.environ, NODE_PATH=os.environ.get("NODE_PATH", "/usr/share/nodejs"))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     for impl, cfg in targets.items():
@@ -145,4 +152,5 @@ def versions() -> dict:
 
 def maintenance(full: bool = False, impls: list[str] | None = None) -> dict:
     return {"lines": lines(impls), "build": clean_build_times() if full else recorded_build_times(),
-            "toolchains": TOOLCHAINS, "versions": versions()}
+            "toolchains": {n: list(registry.BY_NAME[n].toolchain) for n in registry.ports(with_reference=True)},
+            "versions": versions()}

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..results import Record
 from ..scenarios import TOKENIZE_BATCH
-from .latency import interleaved, paired_ratio
+from .latency import interleaved, paired_ratio, round_ratios
 
 
 def threaded_speedup(pipes: dict, texts: list[str], threads: int = 2, quick: bool = False) -> list[Record]:
@@ -26,4 +26,5 @@ def threaded_speedup(pipes: dict, texts: list[str], threads: int = 2, quick: boo
     res = interleaved(fns, rounds=3 if quick else 7, reps=1, warmup=1)
     pool.shutdown()
     return [Record(n, "thread_speedup", "tokenize", paired_ratio(res[(n, 1)], res[(n, threads)]), "x",
-                   extra={"threads": threads, "texts": len(texts)}) for n in pipes]
+                   extra={"threads": threads, "texts": len(texts),
+                          "round_speedups": round_ratios(res[(n, 1)], res[(n, threads)])}) for n in pipes]

@@ -1,5 +1,6 @@
-"""Scenario points under a time budget (DESIGN §7 latency/throughput + the sweep), and the
-length-sorted batching row.
+"""Scenario points under a time budget (docs/DESIGN.md §7 latency/throughput and the sweep): the
+one measuring path of latency_p50/p90/p99, throughput, throughput_tokens and forward_p50, for
+`bench latency` and `bench all` alike.
 
 `measure_point` runs embed, tokenize and forward of every implementation on the same texts, all
 interleaved (latency.interleaved), after one warm-up embed per implementation whose time also
@@ -12,16 +13,9 @@ from __future__ import annotations
 import time
 from statistics import median
 
-import numpy as np
-
+from .. import registry
 from ..results import Record
-from .latency import interleaved, paired_ratio, summary
-
-
-def _sync(device: str) -> None:
-    if str(device).startswith("cuda"):
-        import torch
-        torch.cuda.synchronize()
+from .latency import interleaved, summary, sync, timing_extra
 
 
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
@@ -39,7 +33,7 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
         t0 = time.perf_counter()
         try:
             p.embed(texts)                       # warm-up and calibration in one
-            _sync(device)
+            sync(device)
             emb = first[name] = time.perf_counter() - t0
             t0 = time.perf_counter()
             batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
@@ -50,12 +44,12 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
             on_error(name, e)
             continue
         for part in parts:
-            if part == "forward" and not forward_ok(name):
+            if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):
                 continue
             fn = {"embed": lambda p=p: p.embed(texts), "tokenize": lambda p=p: p.tokenize(texts),
                   "forward": lambda p=p, b=batch: p.forward(b)}[part]
             if device.startswith("cuda") and part != "tokenize":
-                fn = (lambda f: (lambda: (f(), _sync(device))))(fn)
+                fn = (lambda f: (lambda: (f(), sync(device))))(fn)
             fns[(name, part)] = fn
             cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
     per_round = sum(cost.values()) or 1e-6
@@ -68,19 +62,19 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                                          "warm_s": time.perf_counter() - t_warm}}
 
 
-def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str,
-                  base: str = "python_ref", peer: str = "sentence_transformers") -> list[Record]:
-    """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens, padding excluded), forward p50."""
+def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str) -> list[Record]:
+    """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens, padding excluded), tokenize and
+    forward p50; each with its round medians and, for embed and forward, paired ratios to the
+    reference and the embed peer taken on the same part."""
     recs = []
     plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
-    emb = {n: s for (n, part), s in res["samples"].items() if part == "embed"}
+    refs = (registry.REFERENCE, registry.EMBED_PEER)
     for (n, part), samples in res["samples"].items():
         s = summary(samples)
+        peers = {r: res["samples"][(r, part)] for r in refs
+                 if part != "tokenize" and r != n and (r, part) in res["samples"]}
         extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **plan,
-                 "first_call_s": res["plan"].get("first_s", {}).get(n)}
-        for ref in (base, peer):
-            if ref in emb and n != ref and part == "embed":
-                extra[f"ratio_vs_{ref}"] = paired_ratio(samples, emb[ref])
+                 "first_call_s": res["plan"].get("first_s", {}).get(n), **timing_extra(samples, peers)}
         if part == "embed":
             for q in ("p50", "p90", "p99"):
                 recs.append(Record(n, f"latency_{q}", scenario, s[q] * 1e3, "ms", device, extra=extra))
@@ -95,49 +89,3 @@ def walls(res: dict, name: str) -> dict:
     """Median seconds of embed/tokenize/forward of `name` in a measure_point result."""
     return {part: float(median(x for rnd in s for x in rnd)) for (n, part), s in res["samples"].items()
             if n == name}
-
-
-def sorted_batching(pipe, texts: list[str], batch: int = 32, rounds: int = 2) -> dict:
-    """Embed `texts` in batches of `batch`, in the given order vs sorted by length (then restored).
-
-    Both give the same embeddings (checked); the sorted order pads less. -> seconds and padding."""
-    lens = [int(m.sum()) for m in pipe.tokenize(texts).attention_mask]
-    order = np.argsort(lens, kind="stable")
-
-    def run(idx):
-        out = np.concatenate([pipe.embed([texts[i] for i in idx[j:j + batch]]) for j in range(0, len(idx), batch)])
-        back = np.empty_like(out)
-        back[idx] = out
-        return back
-
-    def padded(idx):
-        return sum(len(idx[j:j + batch]) * max(lens[i] for i in idx[j:j + batch]) for j in range(0, len(idx), batch))
-
-    plain, srt = np.arange(len(texts)), order
-    got = {}
-    res = interleaved({"unsorted": lambda: got.__setitem__("u", run(plain)),
-                       "sorted": lambda: got.__setitem__("s", run(srt))}, rounds=rounds, reps=1, warmup=0)
-    maxdiff = float(np.abs(got["u"] - got["s"]).max())
-    return {"unsorted_s": summary(res["unsorted"])["p50"], "sorted_s": summary(res["sorted"])["p50"],
-            "speedup": 1.0 / paired_ratio(res["sorted"], res["unsorted"]), "texts": len(texts), "batch": batch,
-            "tokens": int(sum(lens)), "padded_unsorted": padded(plain), "padded_sorted": padded(srt),
-            "max_abs_diff": maxdiff}
-
-
-def mixed_texts(by_len: dict, n: int, seed: int = 0) -> list[str]:
-    """n texts drawn evenly from the short/medium/long pools, shuffled (a realistic mixed input)."""
-    rng = np.random.default_rng(seed)
-    pools = list(by_len.values())
-    out = [pools[i % len(pools)][(i // len(pools)) % len(pools[i % len(pools)])] for i in range(n)]
-    rng.shuffle(out)
-    return out
-
-
-def crossover(xs: list[int], a: list[float], b: list[float]) -> float | None:
-    """First batch size where per-text latency of a stops beating b (log-interpolated), or None."""
-    d = [np.log(x) - np.log(y) for x, y in zip(a, b)]   # < 0: a faster
-    for i in range(1, len(xs)):
-        if (d[i - 1] < 0) != (d[i] < 0):
-            f = d[i - 1] / (d[i - 1] - d[i])
-            return float(np.exp(np.log(xs[i - 1]) + f * (np.log(xs[i]) - np.log(xs[i - 1]))))
-    return None

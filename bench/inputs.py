@@ -1,0 +1,95 @@
+"""What a user hands the CLI, checked before any work starts: implementation names, the device,
+a corpus file, the model weights. Each problem is a UsageError whose message is one line; the CLI
+prints it as `bench: <message>` and exits 2 (never a traceback).
+Leaves out: the model directory's own checks (python_ref.api.model_dir raises ModelDirError)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import oracle, registry
+
+
+class UsageError(Exception):
+    """Bad input on the command line; the message is one line."""
+
+
+def check_impls(names: list[str] | None) -> list[str] | None:
+    if not names:
+        return names
+    unknown = [n for n in names if n not in registry.BY_NAME]
+    if unknown:
+        raise UsageError(f"unknown implementation{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(registry.BY_NAME)} (see `bench list`)")
+    return names
+
+
+def check_device(device: str) -> str:
+    kind, _, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise UsageError(f"unknown --device {device!r} (cpu | cuda | cuda:N)")
+    if kind == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device here (torch.cuda.is_available() is False)")
+        if index and int(index) >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def check_args_utf8(argv: list[str]) -> None:
+    """Arguments arrive as str with lone surrogates where their bytes were not UTF-8 (PEP 383)."""
+    for i, a in enumerate(argv, 1):
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError as e:
+            byte = ord(a[e.start]) - 0xDC00 if 0xDC80 <= ord(a[e.start]) <= 0xDCFF else None
+            what = f"byte 0x{byte:02x}" if byte is not None else f"code point U+{ord(a[e.start]):04X}"
+            raise UsageError(f"argument {i} is not valid UTF-8 ({what} at character {e.start})") from None
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    """oracle.read_corpus with every failure as one line: a missing path, a directory, a binary or
+    non-UTF-8 file, an empty one, a .jsonl line that is not a JSON object with a string "text"."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"--corpus {path}: no such file")
+    if p.is_dir():
+        raise UsageError(f"--corpus {path}: is a directory, not a .txt or .jsonl file")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise UsageError(f"--corpus {path}: cannot read it ({e.strerror})") from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise UsageError(f"--corpus {path}: looks binary (NUL byte at offset {nul}); expected UTF-8 text")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--corpus {path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    if p.suffix == ".jsonl":
+        for n, line in enumerate(data.decode("utf-8").split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise UsageError(f"--corpus {path}, line {n}: not JSON ({e.msg})") from None
+            if not isinstance(obj, dict) or "text" not in obj:
+                raise UsageError(f'--corpus {path}, line {n}: no "text" field (expected {{"text": ...}})')
+            if not isinstance(obj["text"], str):
+                raise UsageError(f'--corpus {path}, line {n}: "text" is {type(obj["text"]).__name__}, not a string')
+    texts = oracle.read_corpus(p)
+    if not texts:
+        raise UsageError(f"--corpus {path}: holds no texts")
+    for i, t in enumerate(texts):   # JSON escapes can still carry lone surrogates
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"--corpus {path}: text {i} holds a lone surrogate (not encodable as UTF-8)") from None
+    return texts
+
+
+def corpus(args) -> list[str]:
+    """The texts of --corpus, else the project's corpus."""
+    return read_corpus(args.corpus) if getattr(args, "corpus", None) else oracle.read_corpus(oracle.PROJECT_CORPUS)

@@ -1,0 +1,125 @@
+"""The reading view's HTML: a summary of line counts (stage x port), then one section per stage with
+a column per port that defines it, each definition highlighted by Pygments (inline CSS: the page
+works offline and from file://) under a link to its file and line."""
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+from pathlib import Path
+
+from .. import registry
+from .find import lexer_for
+
+STAGE_DOCS = {  # what each stage does (docs/DESIGN.md §1); prose only, never where the code is
+    "normalize": "BERT normalizer: drop NUL, U+FFFD and controls; whitespace to ' '; spaces around CJK; "
+                 "strip accents; lowercase",
+    "pre_tokenize": "split on whitespace; every punctuation character becomes its own word",
+    "wordpiece": "greedy longest-match-first against vocab.txt with the ## prefix; [UNK] for what cannot match",
+    "encode_batch": "texts in, ids out: the stages above, [CLS] ... [SEP], truncation, the batch",
+    "embeddings_forward": "word + position + type embeddings, then LayerNorm",
+    "attention_forward": "multi-head self-attention with the padding mask",
+    "ffn_forward": "linear, exact erf GELU, linear",
+    "layer_forward": "attention and FFN, each with residual + LayerNorm",
+    "mean_pool": "mean over the positions where the mask is 1",
+    "l2_normalize": "unit-length rows",
+    "pad_rows": "id rows to one (N, T) batch: [PAD] to the longest row, attention mask 1/0",
+}
+PART_STAGES = {"tokenizer": registry.TOKENIZER_STAGES, "model": registry.MODEL_STAGES}
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{margin:.2em 0}h2{margin:1.6em 0 .2em;font-family:ui-monospace,monospace}
+.doc{color:#555;margin:0 0 .6em}.none{color:#777;font-size:12.5px;margin:.4em 0}
+table.counts{border-collapse:collapse;font-size:13px}table.counts td,table.counts th{border:1px solid #ccc;
+padding:2px 8px;text-align:right}table.counts th:first-child,table.counts td:first-child{text-align:left}
+table.counts td.borrowed{color:#888;font-style:italic}
+.cols{display:grid;gap:10px;align-items:start;overflow-x:auto}
+.col{border:1px solid #ddd;border-radius:4px;min-width:0;background:#fcfcfc}
+.col h3{margin:0;padding:4px 8px;background:#eef2f7;font-size:13px;display:flex;justify-content:space-between}
+.src{display:block;padding:2px 8px;font:12px ui-monospace,monospace;color:#0550ae}
+.col pre{margin:0;padding:4px 8px;font-size:12px;line-height:1.35;overflow-x:auto}
+.hl .linenos{color:#999;padding-right:8px}
+"""
+
+
+def _commit(root: Path) -> str:
+    try:
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                           timeout=10)
+        return r.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _href(span, page: Path, link_base: str | None, root: Path) -> str:
+    if link_base:
+        return f"{link_base.rstrip('/')}/{span.file}#L{span.start}-L{span.end}"
+    return f"{Path(os.path.relpath(root / span.file, page.parent)).as_posix()}#L{span.def_line}"
+
+
+def _borrowed(port: str, stage: str) -> str | None:
+    for part, whose in registry.BY_NAME[port].borrows:
+        if stage in PART_STAGES.get(part, ()):
+            return whose
+    return None
+
+
+def _counts(found: dict, ports: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(p)}</th>" for p in ports)
+    rows, total = [], {p: 0 for p in ports}
+    for st, by in found.items():
+        cells = []
+        for p in ports:
+            if p in by:
+                n = sum(s.lines for s in by[p])
+                total[p] += n
+                cells.append(f'<td data-port="{p}">{n}</td>')
+            else:
+                whose = _borrowed(p, st)
+                cells.append(f'<td class="borrowed">{html.escape(whose)}\'s</td>' if whose else "<td></td>")
+        rows.append(f'<tr><td><a href="#stage-{st}">{st}</a></td>{"".join(cells)}</tr>')
+    rows.append("<tr><th>total</th>" + "".join(f"<th>{total[p]}</th>" for p in ports) + "</tr>")
+    return f'<table class="counts"><tr><th>stage</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _section(st: str, by: dict, ports: list[str], page: Path, link_base: str | None, root: Path) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    cols = []
+    for p, spans in by.items():
+        body = []
+        for s in spans:
+            fmt = HtmlFormatter(linenos="inline", linenostart=s.start, cssclass="hl", wrapcode=True)
+            body.append(f'<a class="src" href="{html.escape(_href(s, page, link_base, root))}" data-file="{s.file}" '
+                        f'data-line="{s.def_line}">{s.file}:{s.def_line}</a>'
+                        + highlight(s.code + "\n", lexer_for(s.file), fmt))
+        n = sum(s.lines for s in spans)
+        cols.append(f'<div class="col" data-port="{p}" data-lines="{n}"><h3><span>{p}</span>'
+                    f'<span class="lines">{n} lines</span></h3>{"".join(body)}</div>')
+    missing = [p for p in ports if p not in by]
+    notes = []
+    borrowed = {p: _borrowed(p, st) for p in missing}
+    if any(borrowed.values()):
+        notes.append("reuses another port's code: " + ", ".join(f"{p} ({w}'s)" for p, w in borrowed.items() if w))
+    plain = [p for p in missing if not borrowed[p]]
+    if plain:
+        notes.append(f"no definition named {st} in: " + ", ".join(plain))
+    total = sum(s.lines for spans in by.values() for s in spans)
+    return (f'<section class="stage" id="stage-{st}" data-stage="{st}"><h2>{st}</h2>'
+            f'<p class="doc">{html.escape(STAGE_DOCS.get(st, ""))} — {total} lines in {len(by)} port(s)</p>'
+            f'<div class="cols" style="grid-template-columns:repeat({max(len(by), 1)},minmax(24em,1fr))">'
+            f'{"".join(cols)}</div>' + "".join(f'<p class="none">{html.escape(n)}</p>' for n in notes) + "</section>")
+
+
+def render(found: dict, ports: list[str], page: Path, link_base: str | None, root: Path) -> str:
+    from pygments.formatters import HtmlFormatter
+    commit = _commit(root)
+    style = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
+    body = ["<h1>portbench: the pipeline, stage by stage, in every port</h1>",
+            f"<p>Each section is one stage; each column the code of that stage in a port, found by its name in "
+            f"the port's source (<code>bench read</code>{', commit ' + commit if commit else ''}). Line counts are "
+            f"code lines: blank and comment-only lines apart. Ports: {', '.join(ports)}.</p>",
+            _counts(found, ports)]
+    body += [_section(st, by, ports, page, link_base, root) for st, by in found.items()]
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>portbench: reading view</title>'
+            f"<style>{CSS}{style}</style></head><body>{''.join(body)}</body></html>\n")

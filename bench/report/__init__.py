@@ -1,0 +1,50 @@
+"""The report (docs/DESIGN.md §7 output): results.json -> report.md, PNG plots and a static
+index.html that works offline. It ends with the design's decision table filled in from this
+machine's measurements; `print_decision_table` shows it on the terminal.
+
+  index.py     records -> lookups, the markdown table, sweep crossovers
+  speed.py     sections: header, equivalence, latency, attribution, sweep, interventions
+  costs.py     sections: cold start, footprint, maintenance, browser, decision
+  decision.py  the decision logic (decision_rows)
+  plots.py     the PNGs;  html.py  index.html
+
+`python -m bench.report DIR` rebuilds the report from DIR/results.json.
+Leaves out: interactive plots, comparisons across machines.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import costs, speed
+from .decision import DECISION_COLS, decision_cells, decision_rows, print_decision_table
+from .html import to_html
+from .index import Index
+from .plots import PLOTS
+
+SECTIONS = (speed.header, speed.equivalence, speed.latency, speed.attribution, speed.sweep, speed.interventions,
+            costs.coldstart, costs.footprint, costs.maintenance, costs.browser, costs.decision)
+
+__all__ = ["load", "write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
+           "SECTIONS", "Index"]
+
+
+def load(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def markdown(data: dict, plots: list[str]) -> str:
+    ix = Index(data)
+    return "".join(section(ix, plots) for section in SECTIONS)
+
+
+def write(out_dir, data: dict | None = None) -> list[Path]:
+    """report.md, the PNGs and index.html into out_dir, from data or out_dir/results.json."""
+    out = Path(out_dir)
+    data = data if data is not None else load(out / "results.json")
+    ix = Index(data)
+    plots = [name for name, fn in PLOTS if fn(ix, out / name)]
+    md = markdown(data, plots)
+    (out / "report.md").write_text(md)
+    (out / "index.html").write_text(to_html(md, out))
+    return [out / "report.md", out / "index.html"] + [out / p for p in plots]

@@ -1,0 +1,9 @@
+"""python -m bench.report DIR: rebuild report.md, the plots and index.html from DIR/results.json."""
+import sys
+from pathlib import Path
+
+from . import load, print_decision_table, write
+
+d = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
+print("\n".join(str(p) for p in write(d)))
+print_decision_table(load(d / "results.json"))

@@ -1,0 +1,86 @@
+"""The report's sections about what a port costs: cold start, footprint, maintenance (with the
+tooling counted apart), the browser, and the decision table that closes the report. Each section
+is a function (Index, plots) -> markdown."""
+from __future__ import annotations
+
+from .. import registry
+from .decision import DECISION_COLS, decision_cells, decision_rows
+from .index import Index, cold_rows, foot_rows, md_table
+
+
+def coldstart(ix: Index, plots: list[str]) -> str:
+    cr = cold_rows(ix)
+    if not cr:
+        return ""
+    present = {label for label, _ in cr}
+    jit = [lb for e in registry.REGISTRY for k, lb in registry.cold_rows(e.name) if k == "jit" and lb in present]
+    md = ["\n## Cold start\n\nA fresh process, from its start to the first embedding, timed from the parent "
+          "(median). Files are in the page cache after the first run." +
+          (f" JIT rows ({', '.join(jit)}): the cold one with an empty cache dir, the cached one with the cache "
+           "that run wrote." if jit else "") + "\n\n", md_table(["row", "seconds"], cr)]
+    if "coldstart.png" in plots:
+        md.append("\n![cold start](coldstart.png)\n")
+    return "".join(md)
+
+
+def footprint(ix: Index, plots: list[str]) -> str:
+    fr = foot_rows(ix)
+    if not fr:
+        return ""
+    wb = ix.v("model_weights", "disk_bytes", "footprint")
+    md = ["\n## Footprint\n\nPeak RSS of the cold-start child (load, one text, then 8 medium texts). "
+          "Bytes on disk of what that process actually used: `own` (this repo's files), `deps` (third-party "
+          "packages whole, or just the libraries mapped), `runtime` (interpreter + stdlib, or node); system "
+          f"libraries apart. Model weights apart: {wb / 1e6:.1f} MB.\n\n" if wb else "\n## Footprint\n\n"]
+    md.append(md_table(["row", "peak RSS MiB", "own MB", "deps MB", "runtime MB", "largest deps",
+                        "browser bytes MB", "wasm memory MiB"],
+                       [[r["row"], r.get("rss", 0) / 2**20 if "rss" in r else None,
+                         r["own"] / 1e6 if "own" in r else None, r["deps"] / 1e6 if "deps" in r else None,
+                         r["runtime"] / 1e6 if "runtime" in r else None,
+                         ", ".join(f"{k} {v / 1e6:.0f}MB" for k, v in list(r.get("packages", {}).items())[:3]),
+                         r["bytes_total"] / 1e6 if "bytes_total" in r else None,
+                         r["wasm_memory"] / 2**20 if "wasm_memory" in r else None] for r in fr]))
+    if "footprint.png" in plots:
+        md.append("\n![footprint](footprint.png)\n")
+    return "".join(md)
+
+
+def maintenance(ix: Index, plots: list[str]) -> str:
+    loc = [r for r in ix.recs if r["metric"] == "loc_code"]
+    if not loc:
+        return ""
+    md = ["\n## Maintenance\n\nLines of code (cloc; generated tables apart), glue lines (bindings, C ABI, "
+          "adapters, loaders), tooling that lives in a port's folder but serves the peers or the harness (counted "
+          "apart, not in `code`), build time, and what each brings.\n\n"]
+    tc = {r["impl"]: r["extra"]["toolchain"] for r in ix.recs if r["metric"] == "toolchain"}
+    rows = []
+    for r in loc:
+        i, e = r["impl"], r["extra"]
+        b = ix.r(i, "build_s", "maintenance")
+        tool = ix.r(i, "loc_tooling", "maintenance")
+        rows.append([i, int(r["value"]), ", ".join(f"{k} {n}" for k, n in e["by_language"].items()),
+                     int(ix.v(i, "loc_glue", "maintenance", 0)), e.get("generated", 0),
+                     (f"{int(tool['value'])} ({', '.join(tool['extra']['files'])})" if tool and tool["value"] else "-"),
+                     f"{b['value']:.0f}s ({b['extra']['how']})" if b else "not measured", ", ".join(tc.get(i, []))])
+    md.append(md_table(["impl", "code", "by language", "glue", "generated", "tooling (apart)", "build", "toolchain"],
+                       rows))
+    vers = next((r["extra"]["versions"] for r in ix.recs if r["metric"] == "toolchain"), None)
+    if vers:
+        md.append("\nVersions here: " + "; ".join(f"{k} {v}" for k, v in vers.items()) + ".\n")
+    return "".join(md)
+
+
+def browser(ix: Index, plots: list[str]) -> str:
+    brs = [r for r in ix.recs if r["host"] == "chromium" and r["metric"].startswith("latency")]
+    if not brs:
+        return ""
+    return ("\n## Browser (headless Chromium, one thread)\n\n" +
+            md_table(["impl", "scenario", "metric", "value", "unit"],
+                     [[r["impl"], r["scenario"], r["metric"], r["value"], r["unit"]] for r in brs]))
+
+
+def decision(ix: Index, plots: list[str]) -> str:
+    return ("\n## Decision table\n\ndocs/DESIGN.md's table, filled in from this machine: the dominant bucket in "
+            f"{registry.REFERENCE}'s profile, the most a port can gain (1 / (1 − share of tokenize + dispatch)), "
+            "the best gains measured, and the intervention those numbers support.\n\n" +
+            md_table(DECISION_COLS, [decision_cells(r) for r in decision_rows(ix.data)]))

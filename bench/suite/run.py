@@ -1,0 +1,143 @@
+"""The state of one `bench all` (or `bench latency`) run: its plan, deadline, model directory,
+loaded pipes, records and notes, and which implementations it measures (from the registry).
+
+Repeats come from time budgets (PLANS), so `--quick` fits ~5 minutes and the default ~20 on a
+2-core machine with every port built; `--full` adds the complete sweep and clean build timings.
+An implementation that is not built is one line in the notes, never an error.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .. import registry
+from ..results import Record
+from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
+
+PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
+    "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
+              "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 2, "max_rounds": 5,
+              "attr_reps": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False},
+    "default": {"eq_texts": 192, "scenario_s": {"single": 20, "batch": 100, "long": 70, "batch256": 60},
+                "sweep": ((1, 8, 32, 128), ("short", "medium")), "sweep_s": 25, "min_rounds": 3, "max_rounds": 9,
+                "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
+}
+PLANS["quick"].update(total_s=285, reserve_s=95, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
+PLANS["default"].update(total_s=1150, reserve_s=330, sort_s_est=90)
+PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
+SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
+
+
+class Run:
+    """State shared by the parts: args, plan, model dir, pipes, records, notes, per-part seconds.
+
+    plan: a plan dict to use instead of PLANS[--quick/--full/default] (tests shrink it); its
+    optional "scenarios" entry replaces the scenario table {name: (batch, length)}."""
+
+    def __init__(self, args, plan: dict | None = None):
+        from python_ref.api import model_dir
+        self.args, self.device = args, args.device
+        self.plan_name = "full" if getattr(args, "full", False) else ("quick" if args.quick else "default")
+        self.plan = plan if plan is not None else PLANS[self.plan_name]
+        self.scenarios = self.plan.get("scenarios", SCENARIOS)
+        self.weights = getattr(args, "weights", "real") or "real"
+        self._tmp = None
+        if self.weights == "random":   # one directory for everyone, peers included (bench/weights.py)
+            from ..weights import random_weights_dir
+            self._tmp = random_weights_dir(args.model)
+            self.mdir = model_dir(self._tmp.name)
+            self.model_src = f"{args.model or model_dir(None)} with seeded random weights"
+        else:
+            self.mdir = model_dir(args.model)
+            self.model_src = str(self.mdir)
+        self.recs: list[Record] = []
+        self.notes: list[str] = []
+        self.parts: dict[str, float] = {}
+        self.pipes: dict = {}
+        self.loaded: dict = {}
+        self.cold_done: dict = {}
+        self.t0 = time.perf_counter()
+        self.rc = 0
+
+    @property
+    def device_kind(self) -> str:
+        return "cuda" if self.device.startswith("cuda") else "cpu"
+
+    def left(self, reserve: bool = True) -> float:
+        """Seconds left before the plan's deadline (minus what the parts after measuring need)."""
+        if self.plan["total_s"] is None:
+            return float("inf")
+        return self.plan["total_s"] - (time.perf_counter() - self.t0) - (self.plan["reserve_s"] if reserve else 0)
+
+    @contextmanager
+    def part(self, name: str):
+        t0 = time.perf_counter()
+        print(f"\n== {name}", flush=True)
+        try:
+            yield
+        except Exception as e:  # one part failing must not lose the others' results
+            import traceback
+            self.note(f"{name}: failed ({type(e).__name__}: {e})")
+            traceback.print_exc()
+        finally:
+            self.parts[name] = time.perf_counter() - t0
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+        print(f"  note: {line}", flush=True)
+
+    def add(self, recs) -> None:
+        self.recs += recs
+
+    def close_pipes(self) -> None:
+        """Free memory and child processes (wasm_port's Node) before the cold-start children start."""
+        import gc
+        self.loaded = {n: True for n in self.pipes}
+        for p in self.pipes.values():
+            getattr(p, "close", lambda: None)()
+        self.pipes.clear()
+        gc.collect()
+
+    def close(self) -> None:
+        self.close_pipes()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def machine(self) -> dict:
+        """The machine descriptor plus what this run was (results.json's "machine")."""
+        from .. import results
+        load = getattr(self, "load_start", None)
+        mach = results.machine(self.args.threads)
+        mach.update(device=self.device, plan=self.plan_name, notes=self.notes, weights=self.weights,
+                    load_average_start=round(load, 2) if load is not None else None,
+                    load_average_end=round(os.getloadavg()[0], 2),
+                    parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src)
+        return mach
+
+
+def select(run: Run) -> list[str]:
+    """Implementations to run: --impl, else every registered one; one note per one left out."""
+    args = run.args
+    wanted = list(args.impl) if args.impl else registry.names()
+    names = []
+    for n in wanted:
+        e = registry.BY_NAME[n]
+        why = registry.why_missing(n)
+        if why:
+            run.note(f"{n} not measured: {why}")
+        elif e.compiles and not run.plan["compile"] and not args.impl:
+            run.note(f"{n} skipped in --quick (it compiles for minutes here); run without --quick")
+        elif run.device_kind not in e.devices:
+            run.note(f"{n} not measured on {run.device}: it runs on {' / '.join(e.devices)} only")
+        else:
+            names.append(n)
+            if run.device_kind in e.notes:
+                run.note(e.notes[run.device_kind])
+    return names
+
+
+def out_dir(run: Run) -> Path:
+    return Path(run.args.out)

@@ -1,0 +1,147 @@
+"""The timed parts of a run: the scenarios (latency, throughput, forward and attribution), the
+batch x length sweep and the length-sorted batching row. One measuring path for every timed
+metric: measure/points.py (`bench latency` runs part_scenarios without attribution)."""
+from __future__ import annotations
+
+from .. import console, oracle, registry
+from ..results import Record
+from ..scenarios import by_length, texts_for
+from .run import SCENARIO_SHARE, Run
+
+
+def _tokens(run: Run, texts: list[str]) -> int:
+    return sum(len(ids) for ids in oracle.hf_ids(run.mdir, texts))
+
+
+def forward_pipes(run: Run) -> dict:
+    return {n: p for n, p in run.pipes.items() if registry.has_forward(n)}
+
+
+def shared_forward(pipes: dict) -> dict:
+    """{follower: leader} for implementations whose forward() is the very same code (python_ref's
+    TorchForward, reused by the ports of the tokenizer alone). Their forward is measured once, on the
+    leader; the batch they feed it is the same ids (equivalence checks that). Found from the code,
+    so a new port that reuses it is found too."""
+    from python_ref.pipeline import TorchForward
+    same = [n for n, p in pipes.items() if getattr(type(p), "forward", None) is TorchForward.forward]
+    return {n: same[0] for n in same[1:]}
+
+
+def _dropped(run: Run):
+    def on_error(name, e):
+        run.note(f"{name} left out of this point: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+    return on_error
+
+
+def part_scenarios(run: Run, attribute: bool = True) -> dict:
+    """single, batch, long (+ batch256 on CUDA): latency, throughput, forward and (with attribute)
+    the attribution of each implementation. -> {scenario: (measure_point result, texts)}."""
+    from ..measure import attribution
+    from ..measure.points import measure_point, point_records, walls
+    pipes = forward_pipes(run)
+    follow = shared_forward(pipes)
+    scs = [s for s in run.scenarios if s != "batch256" or run.device_kind == "cuda"]
+    out, atts = {}, {}
+    left0 = run.left()   # the scenarios' share of it, by expected cost; the rest: sweep, interventions
+    with console.progress() as pb:
+        task = pb.add_task("scenarios", total=len(scs) * (1 + (len(pipes) if attribute else 0)))
+        for sc in scs:
+            bsz, length = run.scenarios[sc]
+            texts = texts_for(run.mdir, length, bsz)
+            pb.update(task, description=f"{sc}: latency ({bsz} x {length})")
+            # measured rounds only: warm-up and attribution come on top (~1.5 rounds), hence 0.6
+            cap = min(run.left(), left0 * SCENARIO_SHARE.get(sc, 0.3) * 0.6)
+            res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
+                                min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow)
+            if res["plan"]["rounds"] < run.plan["min_rounds"]:
+                run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
+            out[sc] = (res, texts)
+            run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
+            pb.advance(task)
+            for n, p in (pipes.items() if attribute else ()):
+                pb.update(task, description=f"{sc}: attribution {n}")
+                if not walls(res, n):   # left out of this point (see the notes)
+                    pb.advance(task)
+                    continue
+                try:
+                    if n in follow and (sc, follow[n]) in atts:   # same forward code: reuse its split
+                        att = attribution.with_tokenize(atts[(sc, follow[n])], walls(res, n), follow[n])
+                    else:
+                        att = attribution.attribute(n, p, texts, run.device, reps=run.plan["attr_reps"],
+                                                    walls=walls(res, n))
+                    atts[(sc, n)] = att
+                    run.add(attribution.records(n, sc, att, run.device, {"batch": bsz, "length": length}))
+                except Exception as e:
+                    run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
+                pb.advance(task)
+    try:
+        console.print_scenarios(run.recs, scs)
+    except Exception as e:   # printing must never lose the measurements
+        run.note(f"scenario table not printed: {type(e).__name__}: {e}")
+    return out
+
+
+def part_sweep(run: Run, done: dict) -> None:
+    from ..measure.points import measure_point, point_records
+    batches, lengths = run.plan["sweep"]
+    pipes = forward_pipes(run)
+    same = {tuple(run.scenarios[sc]): sc for sc in done}
+    points = [(b, ln) for ln in lengths for b in batches]
+    rate = {r.impl: r.value for r in run.recs if r.metric == "throughput_tokens" and r.scenario in ("batch", "long")}
+    skipped = []
+    with console.progress() as pb:
+        task = pb.add_task("sweep", total=len(points))
+        for b, ln in points:
+            name = f"sweep:{b}x{ln}"
+            pb.update(task, description=f"sweep {b} x {ln}")
+            if (b, ln) in same:   # the same texts as a scenario: reuse its samples
+                res, texts = done[same[(b, ln)]]
+                res = {"plan": res["plan"], "samples": {k: v for k, v in res["samples"].items() if k[1] == "embed"}}
+            else:
+                texts = texts_for(run.mdir, ln, b)
+                tokens = _tokens(run, texts)
+                est = sum(tokens / rate.get(n, min(rate.values(), default=1e3)) for n in pipes) * 3
+                if est > run.left() - run.plan["sort_s_est"]:
+                    skipped.append(f"{b}x{ln} (~{est:.0f}s)")
+                    pb.advance(task)
+                    continue
+                budget = run.plan["sweep_s"] * (2 if b >= 32 else 1)
+                res = measure_point(pipes, texts, budget, run.device, parts=("embed",),
+                                    min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                    cap_s=max(0.0, (run.left() - run.plan["sort_s_est"]) / 3),
+                                    on_error=_dropped(run))
+            run.add(point_records(res, name, b, ln, _tokens(run, texts), run.device))
+            pb.advance(task)
+    if skipped:
+        run.note(f"sweep points skipped to keep within the time budget: {', '.join(skipped)}")
+
+
+def part_interventions(run: Run) -> None:
+    """Length-sorted batching of a large mixed input (the reference); the runtime changes
+    (interventions in the registry) are rows of the scenarios already."""
+    from ..measure.batching import mixed_texts, sorted_batching
+    ref = registry.REFERENCE
+    if ref not in run.pipes:
+        run.note(f"length-sorted batching not measured: {ref} not loaded")
+        return
+    n = run.plan["sort_texts"]
+    rate = next((r.value for r in run.recs if r.impl == ref and r.metric == "throughput_tokens"
+                 and r.scenario == "long"), None)
+    while rate and n > 64 and n * 256 / rate * (1 + run.plan["sort_rounds"] * 2) > run.left():
+        n //= 2   # unsorted mixed batches pad to ~256 tokens; 64 = two batches, the least that shows it
+    if n < run.plan["sort_texts"]:
+        run.note(f"length-sorted batching on {n} texts instead of {run.plan['sort_texts']} (time budget)")
+    texts = mixed_texts(by_length(run.mdir), n)
+    r = sorted_batching(run.pipes[ref], texts, batch=32, rounds=run.plan["sort_rounds"])
+    ex = {k: v for k, v in r.items() if k not in ("unsorted_s", "sorted_s", "sorted_timing", "unsorted_timing")}
+    srt, uns = {**ex, **r["sorted_timing"]}, {**ex, **r["unsorted_timing"]}
+    run.add([Record(ref, "sorted_batching_s", "large_input", r["sorted_s"], "s", run.device, extra=srt),
+             Record(ref, "unsorted_batching_s", "large_input", r["unsorted_s"], "s", run.device, extra=uns),
+             Record(f"{ref}_sorted", "throughput", "large_input", len(texts) / r["sorted_s"], "texts/s", run.device,
+                    extra=srt),
+             Record(ref, "throughput", "large_input", len(texts) / r["unsorted_s"], "texts/s", run.device,
+                    extra=uns)])
+    print(f"  {len(texts)} mixed texts, batch 32: unsorted {r['unsorted_s']:.2f}s, sorted {r['sorted_s']:.2f}s "
+          f"({r['speedup']:.2f}x; padded tokens {r['padded_unsorted']} -> {r['padded_sorted']}; "
+          f"max |Δ| {r['max_abs_diff']:.1e})", flush=True)
