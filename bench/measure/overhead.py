@@ -1,0 +1,248 @@
+"""The overhead model (DESIGN §7, issue 10): a Python torch forward split into what a C++ port can
+remove and what it pays too, each part measured, none a residual of the forward wall.
+
+  count        one forward under a TorchFunctionMode that records every Python -> torch call: its
+               kind (KIND_OF), the time spent inside it (t_in: binding + dispatch + kernel) and
+               its result. Calls made by torch's own C++ (a composite op's nested aten ops) are not
+               seen: C++ dispatches them in a port too.
+  per-op cost  each kind timed on tiny tensors from Python (PY_CALLS), from LibTorch C++
+               (cpp_port._core.op_cost, the same op on the same shapes) and under a replaying mode.
+               binding_k = py_k - cpp_k is what calling that op from Python costs above C++:
+               argument parsing, GIL release, wrapping the result. Timed with one intra-op
+               thread: the per-call cost does not depend on it, while tiny kernels on two threads
+               time OpenMP's fork-join instead.
+  between ops  the same forward replayed: every torch call returns its recorded result at once, so
+               the wall is the Python bytecode between calls (attribute loads, shape arithmetic,
+               function calls, loops) plus the replaying mode's own per-call cost, which is
+               calibrated per kind and taken off.
+  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port);
+               model_kernels = sum t_in - sum_k n_k * binding_k (dispatch + allocator + kernels, as
+               C++ pays them).
+Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count).
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from contextlib import contextmanager
+from statistics import median
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+# Python-level torch function name -> calibration kind (the same names op_cost knows in C++).
+KIND_OF = {
+    "linear": "linear", "layer_norm": "layer_norm", "scaled_dot_product_attention": "sdpa", "gelu": "gelu",
+    "add": "add", "__add__": "add", "__radd__": "add", "__iadd__": "add", "mul": "mul", "__mul__": "mul",
+    "__rmul__": "mul", "sub": "rsub", "__sub__": "rsub", "__rsub__": "rsub", "rsub": "rsub", "div": "div",
+    "__truediv__": "div", "__div__": "div", "sum": "sum", "clamp": "clamp", "clamp_min": "clamp", "view": "view",
+    "reshape": "reshape", "permute": "permute", "transpose": "transpose", "unsqueeze": "unsqueeze",
+    "squeeze": "squeeze", "unbind": "unbind", "to": "to", "normalize": "normalize", "nonzero": "nonzero",
+    "index_select": "index_select", "index_copy_": "index_copy", "index_copy": "index_copy", "zeros": "zeros",
+    "new_zeros": "zeros", "__get__": "attr", "dim": "attr", "size": "attr", "numel": "attr",
+}
+FALLBACK = "add"   # uncalibrated names are priced as a simple pointwise op, and listed
+# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes.
+PY_CALLS = {
+    "none": lambda t: t.x, "attr": lambda t: t.x.shape,
+    "linear": lambda t: F.linear(t.x, t.w, t.b), "layer_norm": lambda t: F.layer_norm(t.x, (t.d,), t.b, t.b, 1e-12),
+    "sdpa": lambda t: F.scaled_dot_product_attention(t.q, t.q, t.q, attn_mask=t.bias, scale=0.5),
+    "gelu": lambda t: F.gelu(t.x), "add": lambda t: t.x + t.x, "mul": lambda t: t.x * t.x,
+    "rsub": lambda t: 1.0 - t.x, "div": lambda t: t.x / t.x, "sum": lambda t: t.x.sum(1),
+    "clamp": lambda t: t.x.clamp(min=1e-9), "view": lambda t: t.x.view(2, t.d),
+    "reshape": lambda t: t.x.reshape(2, t.d), "permute": lambda t: t.x.permute(2, 0, 1),
+    "transpose": lambda t: t.x.transpose(1, 2), "unsqueeze": lambda t: t.x.unsqueeze(-1),
+    "squeeze": lambda t: t.x.squeeze(0), "unbind": lambda t: t.x.unbind(0), "to": lambda t: t.mask.to(torch.float32),
+    "index": lambda t: t.w[t.ids], "getitem": lambda t: t.x[:, None],
+    "normalize": lambda t: F.normalize(t.x2, p=2, dim=1), "nonzero": lambda t: t.mask.reshape(-1).nonzero(),
+    "index_select": lambda t: t.x2.index_select(0, t.keep), "index_copy": lambda t: t.x2.index_copy_(0, t.keep, t.x2),
+    "zeros": lambda t: torch.zeros((2, t.d), dtype=torch.float32),
+}
+
+
+def tiny(d: int = 12) -> SimpleNamespace:
+    g = torch.Generator().manual_seed(0)
+    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    return SimpleNamespace(d=d, x=r(1, 2, d), x2=r(2, d), w=r(d, d), b=r(d), q=r(1, 3, 2, d // 3),
+                           bias=torch.zeros(1, 1, 1, 2), ids=torch.arange(2).view(1, 2),
+                           mask=torch.ones(1, 2, dtype=torch.long), keep=torch.arange(2))
+
+
+def kind_of(func, args) -> str:
+    name = getattr(func, "__name__", str(func))
+    if name == "__getitem__":   # a tensor index gathers (aten::index); anything else is slicing/views
+        idx = args[1] if len(args) > 1 else None
+        return "index" if any(isinstance(i, torch.Tensor) for i in (idx if isinstance(idx, tuple) else (idx,))) \
+            else "getitem"
+    return KIND_OF.get(name, "?" + name)
+
+
+def cpp_missing() -> str | None:
+    try:
+        from cpp_port import _core
+    except ImportError as e:
+        return f"the C++ per-op cost needs cpp_port's native module ({e})"
+    return None if hasattr(_core, "op_cost") else "cpp_port._core has no op_cost (rebuild cpp_port)"
+
+
+@contextmanager
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+class Replay(TorchFunctionMode):
+    """Every torch call returns the next recorded (name, result) at once, cycling (calibration
+    replays one entry forever; the same code path prices both)."""
+
+    def __init__(self, results):
+        super().__init__()
+        self.results, self.i, self.n = results, 0, len(results)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name, out = self.results[self.i]
+        if name != getattr(func, "__name__", None):
+            raise RuntimeError(f"replay diverged at call {self.i}: {name} recorded, {func} called")
+        self.i = (self.i + 1) % self.n
+        return out
+
+
+class Record(TorchFunctionMode):
+    """Runs every torch call, timing it (t_in) and keeping its kind (and, with keep, its result)."""
+
+    def __init__(self, keep: bool = False):
+        super().__init__()
+        self.calls, self.results, self.t_in, self.keep = [], [], [], keep
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        t0 = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        dt = time.perf_counter() - t0
+        self.t_in.append(dt)
+        self.calls.append(kind_of(func, args))
+        if self.keep:
+            self.results.append((getattr(func, "__name__", None), out))
+        return out
+
+
+def _loop(f, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    return time.perf_counter() - t0
+
+
+def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int = 3) -> dict:
+    """Per-kind ns per call, one value per round: {"py": {k: [..]}, "cpp": {..}, "mode": {..}}, each
+    net of an empty call of the same loop ("none"). Python, C++ and the replaying mode are
+    interleaved kind by kind, in a seeded order per round."""
+    from cpp_port import _core
+    kinds = sorted(set(kinds) | {FALLBACK})
+    t, rng = tiny(d), random.Random(0)
+    out = {"py": {k: [] for k in kinds}, "cpp": {k: [] for k in kinds}, "mode": {k: [] for k in kinds},
+           "n": n, "d": d, "rounds": rounds}
+    none = PY_CALLS["none"]
+    with one_thread(), torch.inference_mode():
+        names = {}
+        for k in kinds:
+            rec = Record(keep=True)
+            with rec:
+                PY_CALLS[k](t)
+            names[k] = [(name, t.x) for name, _ in rec.results] or [(None, t.x)]
+        for _ in range(rounds):
+            order = kinds[:]
+            rng.shuffle(order)
+            for k in order:   # best of `tries` short loops: a preempted loop says nothing about the op
+                f = PY_CALLS[k]
+                _loop(lambda: f(t), n)   # warm
+                base = min(_loop(lambda: none(t), n) for _ in range(tries))
+                out["py"][k].append((min(_loop(lambda: f(t), n) for _ in range(tries)) - base) / n * 1e9)
+                out["cpp"][k].append(min(_core.op_cost(k, n, d) for _ in range(tries)) - _core.op_cost("none", n, d))
+                with Replay(names[k]):
+                    out["mode"][k].append((min(_loop(lambda: f(t), n) for _ in range(tries)) - base) / n * 1e9)
+    return out
+
+
+def calib_round(calib: dict, r: int) -> dict:
+    """{"binding": {k: s}, "mode": {k: s}} of round r (cycled), in seconds per call."""
+    i = r % calib["rounds"]
+    return {"binding": {k: max(0.0, calib["py"][k][i] - calib["cpp"][k][i]) / 1e9 for k in calib["py"]},
+            "mode": {k: max(0.0, calib["mode"][k][i]) / 1e9 for k in calib["mode"]}}
+
+
+def kinds_in(fwd, args) -> list[str]:
+    """The kinds of torch calls one fwd(*args) makes (to calibrate only those)."""
+    rec = Record()
+    with rec:
+        fwd(*args)
+    return sorted({k for k in rec.calls if not k.startswith("?")})
+
+
+def forward_split(fwd, args, cal: dict, reps: int = 3) -> dict:
+    """One round of the split of fwd(*args) (warm): seconds per forward, medians over reps.
+    cal: calib_round(). -> {"binding", "between_ops", "in_torch", "kernels", "python_overhead",
+    "counts": {kind: n}, "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}}"""
+    recs, replays = [], []
+    for i in range(reps):
+        rec = Record(keep=(i == reps - 1))   # results of one pass only: a batch's activations are large
+        with rec:
+            fwd(*args)
+        recs.append(rec)
+    rec = recs[-1]
+    for _ in range(reps):
+        with Replay(rec.results):
+            t0 = time.perf_counter()
+            fwd(*args)
+            replays.append(time.perf_counter() - t0)
+    rec.results = []
+    counts = Counter(rec.calls)
+    price = lambda table, k: table.get(k, table[FALLBACK])  # noqa: E731
+    binding = sum(n * price(cal["binding"], k) for k, n in counts.items())
+    mode = sum(n * price(cal["mode"], k) for k, n in counts.items())
+    in_torch = median(sum(r.t_in) for r in recs)
+    between = median(replays) - mode
+    by_kind = Counter()
+    for k, dt in zip(rec.calls, rec.t_in):
+        by_kind[k] += dt - price(cal["binding"], k)
+    return {"binding": binding, "between_ops": between, "in_torch": in_torch, "kernels": in_torch - binding,
+            "python_overhead": binding + between, "replay_wall": median(replays), "mode_cost": mode,
+            "counts": dict(counts), "uncalibrated": {k[1:]: n for k, n in counts.items() if k.startswith("?")},
+            "kernels_by_kind": dict(by_kind)}
+
+
+def io_split(pipe, batch, reps: int = 5) -> dict:
+    """io of pipe.forward(batch): the time it spends outside pipe.model.forward (numpy -> torch ->
+    device and back), timed around the model call inside real forwards. Also captures the model
+    call's arguments. -> {"io": s (median), "io_rounds": [s], "forward": s, "args": (ids, mask)}"""
+    model, stamps = pipe.model, {}
+    inner = model.forward
+
+    def timed(*a, **kw):
+        stamps["args"] = a
+        stamps["enter"] = time.perf_counter()
+        out = inner(*a, **kw)
+        stamps["exit"] = time.perf_counter()
+        return out
+    ios, walls = [], []
+    own = vars(model).get("forward")
+    model.forward = timed   # an instance attribute shadows the class's method for these calls only
+    try:
+        for _ in range(reps + 1):
+            t0 = time.perf_counter()
+            pipe.forward(batch)
+            t1 = time.perf_counter()
+            ios.append((stamps["enter"] - t0) + (t1 - stamps["exit"]))
+            walls.append(t1 - t0)
+    finally:
+        if own is None:
+            del model.forward
+        else:
+            model.forward = own
+    return {"io": median(ios[1:]), "io_rounds": ios[1:], "forward": median(walls[1:]), "args": stamps["args"]}

@@ -1,0 +1,130 @@
+"""Attribution by the overhead model (DESIGN §7, issue 10): one Python torch pipeline's embed time
+split round by round into measured buckets, with the remainder shown, never folded in.
+
+  tokenize         the tokenize wall of the round (interleaved with embed and forward)
+  model_kernels    time inside torch calls less their Python binding cost: dispatch, allocator and
+                   kernels as a LibTorch C++ port pays them too (overhead.py)
+  python_overhead  op count x (Python - C++ per-op cost) per kind, plus the Python time between ops
+                   from a replay (overhead.py): what a C++ port can remove
+  io               time pipe.forward spends outside the model call: numpy <-> torch <-> device
+  unattributed     embed wall - the four; shown with its share, a check on the method
+Also per round: padding_waste, the kernel time of the per-token kinds (PER_TOKEN) times the padded
+fraction of the batch: what running them on packed real tokens (python_ref_packed) can remove.
+On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
+CUDA-graph replay gives the no-overhead wall (cuda_overhead.py).
+Leaves out: pipelines without a Python model forward (cpp_port, wasm_port, onnxruntime, compiled
+graphs): attribution.py's profiler split covers those.
+"""
+from __future__ import annotations
+
+import math
+from statistics import median
+
+from . import overhead as oh
+
+BUCKETS = ("tokenize", "model_kernels", "python_overhead", "io")
+PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with padded tokens
+METHOD = ("overhead model: op count x (Python - LibTorch C++ per-op cost, calibrated per kind on tiny "
+          "tensors in this run) + Python time between ops (replay); kernels = time inside torch calls - "
+          "their binding cost; io timed around the model call")
+
+
+def supports(pipe) -> str | None:
+    """None if split can attribute pipe, else why not (one line)."""
+    from python_ref.pipeline import TorchForward
+    if not isinstance(pipe, TorchForward):
+        return f"{getattr(pipe, 'name', pipe)}: no Python torch forward to count (profiler split instead)"
+    return oh.cpp_missing()
+
+
+def round_walls(samples: dict, name: str) -> dict:
+    """Per-round median seconds {"embed": [..], "tokenize": [..], "forward": [..]} of `name` from
+    sweep.measure_point's samples {(impl, part): [round][rep]} (what bench all measures)."""
+    return {part: [float(median(rnd)) for rnd in s] for (n, part), s in samples.items() if n == name}
+
+
+def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3, device: str = "cpu",
+                  extra: dict | None = None) -> dict:
+    """{name: round_walls} for pipes, their embed/tokenize/forward interleaved round by round, and
+    {name: [per-round median s]} for the fns in extra, interleaved with them (a fn returning a
+    latency.InnerTime is scored by it)."""
+    from .latency import interleaved
+    from .sweep import _sync
+    fns = {}
+    for n, p in pipes.items():
+        batch = p.tokenize(texts)
+        fns[(n, "embed")] = (lambda p=p: (p.embed(texts), _sync(device)))
+        fns[(n, "tokenize")] = (lambda p=p: p.tokenize(texts))
+        fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), _sync(device)))
+    for n, f in (extra or {}).items():
+        fns[(n, "extra")] = f
+    res = interleaved(fns, rounds=rounds, reps=reps, warmup=1)
+    out = {n: round_walls(res, n) for n in pipes}
+    out.update({n: round_walls(res, n)["extra"] for n in (extra or {})})
+    return out
+
+
+def calibrate(pipes, texts: list[str], rounds: int = 5) -> dict:
+    """overhead.calibrate_ops for every kind the pipes' forwards call on texts (once per run)."""
+    kinds = set()
+    for p in pipes:
+        args = oh.io_split(p, p.tokenize(texts), reps=1)["args"]
+        kinds |= set(oh.kinds_in(p.model.forward, args))
+    return oh.calibrate_ops(kinds, rounds=rounds)
+
+
+def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, device: str = "cpu",
+              reps: int | None = None) -> dict:
+    """Buckets of embedding texts with pipe, one value per round of walls (per-round seconds).
+    -> {"impl", "buckets": {b: s median}, "rounds": {b or "unattributed"/"padding_waste": [s]},
+        "ci": {b: [lo, hi]}, "shares": {b: frac of embed}, "unattributed": s, "embed_wall", "embed_rounds",
+        "forward_wall", "detail": {...}, "method"}"""
+    from ..stats import bootstrap_ci
+    why = supports(pipe)
+    if why:
+        raise ValueError(why)
+    batch = pipe.tokenize(texts)
+    n_rounds = len(walls["embed"])
+    fill = float(batch.attention_mask.sum()) / max(batch.attention_mask.size, 1)   # real / padded tokens
+    rounds = {b: [] for b in (*BUCKETS, "unattributed", "padding_waste", "binding", "between_ops")}
+    fwd_s = median(walls["forward"])
+    reps = reps or max(1, min(3, int(0.3 / max(fwd_s, 1e-6))))   # forwards per round for each view
+    cuda = str(device).startswith("cuda")
+    for r in range(n_rounds):
+        io = oh.io_split(pipe, batch, reps=reps)
+        if cuda:   # never run on a GPU here
+            from .cuda_overhead import cuda_split
+            s = cuda_split(pipe.model.forward, io["args"], reps=reps)
+        else:
+            s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps)
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"],
+             "python_overhead": s["python_overhead"], "io": io["io"]}
+        for k, v in b.items():
+            rounds[k].append(v)
+        rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
+        rounds["padding_waste"].append(sum(v for k, v in s.get("kernels_by_kind", {}).items() if k in PER_TOKEN)
+                                       * (1.0 - fill))
+        rounds["binding"].append(s.get("binding", math.nan))
+        rounds["between_ops"].append(s.get("between_ops", math.nan))
+    emb = median(walls["embed"])
+    buckets = {k: median(rounds[k]) for k in BUCKETS}
+    return {"impl": name, "buckets": buckets, "rounds": rounds, "embed_wall": emb, "embed_rounds": list(walls["embed"]),
+            "forward_wall": fwd_s, "unattributed": median(rounds["unattributed"]),
+            "ci": {k: bootstrap_ci(v) for k, v in rounds.items()},
+            "shares": {k: median(v / e for v, e in zip(rounds[k], walls["embed"])) for k in (*BUCKETS, "unattributed")},
+            "detail": {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
+                       "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
+                       "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds},
+            "method": s.get("method", METHOD)}
+
+
+def records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
+    """attribution_<bucket> records (ms) with their interval, plus attribution_unattributed."""
+    from ..results import Record
+    ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3, "forward_wall_ms": att["forward_wall"] * 1e3,
+          "detail": att["detail"], **(extra or {})}
+    return [Record(att["impl"], f"attribution_{k}", scenario, att["buckets"][k] * 1e3 if k in att["buckets"]
+                   else att["unattributed"] * 1e3, "ms", device,
+                   extra={**ex, "ci": [x * 1e3 for x in att["ci"][k]], "share": att["shares"][k],
+                          "round_ms": [x * 1e3 for x in att["rounds"][k]]})
+            for k in (*BUCKETS, "unattributed")]

@@ -1,0 +1,168 @@
+"""The overhead model (issue 10 item 1), its intervals (item 3) and records (item 5), tested on
+truths built here: forwards whose op counts follow from their code or from config.json, a
+synthetic forward whose removable cost C++ measures directly, and constructed interval cases."""
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench import registry, stats
+from bench.measure import crosscheck, overhead as oh, split
+from bench.scenarios import texts_for
+from python_ref.api import load_config
+from tests.conftest import require
+
+
+@pytest.fixture(scope="module")
+def ref(mdir):
+    return registry.load("python_ref", mdir)
+
+
+def test_counts_follow_from_the_code():
+    x, w, b = torch.randn(1, 2, 8), torch.randn(8, 8), torch.randn(8)
+
+    def fwd(n):
+        for _ in range(n):
+            F.linear(x, w, b).view(2, 8).shape
+    rec = oh.Record()
+    with rec:
+        fwd(7)
+    assert rec.calls == ["linear", "view", "attr"] * 7 and len(rec.t_in) == 21
+
+
+def test_python_ref_counts_follow_from_config(ref, mdir):
+    layers = int(load_config(mdir)["num_hidden_layers"])
+    args = oh.io_split(ref, ref.tokenize(["a short text"]), reps=1)["args"]
+    rec = oh.Record()
+    with rec:
+        ref.model.forward(*args)
+    c = rec.calls
+    assert c.count("linear") == 4 * layers and c.count("sdpa") == layers and c.count("gelu") == layers
+    assert c.count("layer_norm") == 2 * layers + 1 and c.count("index") == 1
+    assert not [k for k in c if k.startswith("?")], "every call the reference makes is calibrated"
+
+
+def test_replay_returns_recorded_results_and_detects_divergence():
+    x = torch.ones(3)
+    rec = oh.Record(keep=True)
+    with rec:
+        y = x + 1
+    with oh.Replay(rec.results):
+        z = x + 5
+    assert z is y   # the recorded result itself, not a computation
+    with pytest.raises(RuntimeError, match="diverged"), oh.Replay(rec.results):
+        x * 2
+
+
+def test_removable_cost_of_a_synthetic_forward_matches_cpp():
+    """Known truth: n (linear, view) pairs from Python, at a size the calibration never used (d=48),
+    against the same ops timed from C++: the removable cost is wall(Python) - wall(C++)."""
+    require(oh.cpp_missing(), is_reason=True)
+    from cpp_port import _core
+    d, n = 48, 300
+    t = oh.tiny(d)
+    cal = oh.calibrate_ops(["linear", "view"], rounds=3)
+
+    def fwd(x, w, b):
+        for _ in range(n):
+            F.linear(x, w, b).view(2, d)
+    errs = []
+    with oh.one_thread(), torch.inference_mode():
+        for r in range(3):
+            fwd(t.x, t.w, t.b)
+            t0 = time.perf_counter()
+            fwd(t.x, t.w, t.b)
+            py = time.perf_counter() - t0
+            cpp = n * (_core.op_cost("linear", n, d) + _core.op_cost("view", n, d)) / 1e9
+            s = oh.forward_split(fwd, (t.x, t.w, t.b), oh.calib_round(cal, r), reps=3)
+            assert s["counts"] == {"linear": n, "view": n}
+            errs.append(abs(s["python_overhead"] - (py - cpp)) / (py - cpp))
+    assert sorted(errs)[1] < 0.25, errs
+
+
+def test_split_of_python_ref_is_consistent(ref, mdir):
+    require(split.supports(ref), is_reason=True)
+    texts = texts_for(mdir, "short", 1)
+    calib = split.calibrate([ref], texts, rounds=3)
+    walls = split.measure_walls({"python_ref": ref}, texts, rounds=3)["python_ref"]
+    att = split.attribute("python_ref", ref, texts, walls, calib)
+    assert set(att["buckets"]) == set(split.BUCKETS)
+    for k in split.BUCKETS:
+        lo, hi = att["ci"][k]
+        assert len(att["rounds"][k]) == 3 and lo <= att["buckets"][k] <= hi and att["buckets"][k] > 0
+    assert att["buckets"]["model_kernels"] > att["buckets"]["python_overhead"]
+    assert att["rounds"]["padding_waste"] == [0.0] * 3, "one text: no padding to waste"
+    recs = split.records(att, "single")
+    assert {r.metric for r in recs} == {f"attribution_{k}" for k in (*split.BUCKETS, "unattributed")}
+
+
+def test_splits_refuse_what_they_cannot_count(mdir):
+    require("cpp_port")
+    assert "no Python torch forward" in split.supports(registry.load("cpp_port", mdir))
+
+
+def test_intercept_is_a_positive_fixed_cost(ref):
+    with oh.one_thread():   # two threads on a shared 2-core machine time the neighbours, not the fit
+        r = crosscheck.intercept(ref, "a short text", sizes=(1, 2, 4), rounds=3, reps=3)
+    assert r["intercept"] > 0 and r["slope"] > 0 and r["ci"][0] <= r["intercept"] <= r["ci"][1]
+
+
+def test_pyspy_splits_python_from_native_samples():
+    require(None if crosscheck.pyspy_exe() else "py-spy not installed", is_reason=True)
+    r = crosscheck.pyspy_split(seconds=2, threads=1)
+    assert "error" not in r, r.get("error")
+    assert r["samples"] > 50 and math.isclose(r["python"] + r["binding"] + r["native"], 1.0)
+    assert r["native"] > r["python"], "the reference's forward is kernel-bound on any machine"
+
+
+def test_classify_reads_leaf_frames():
+    raw = ("main (a.py:1);TorchForward.forward (p.py:2);f (m.py:3) 5\n"
+           "main (a.py:1);TorchForward.forward (p.py:2);THPVariable_add (libtorch_python.so) 2\n"
+           "main (a.py:1);TorchForward.forward (p.py:2);sgemm (libtorch_cpu.so) 9\n"
+           "main (a.py:1);tokenize (t.py:4) 100\n")
+    assert crosscheck.classify(raw) == {"python": 5, "binding": 2, "native": 9}
+
+
+# --- stats: intervals, verdicts, records -------------------------------------------------------
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_median():
+    v = [1.0, 1.1, 0.9, 1.05, 0.95]
+    lo, hi = stats.bootstrap_ci(v)
+    assert lo <= 1.0 <= hi and stats.bootstrap_ci(v) == [lo, hi]
+    assert stats.bootstrap_ci([2.0]) == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("ci,want", [([1.2, 1.4], "yes"), ([0.9, 1.05], "no"), ([1.05, 1.2], stats.UNDECIDED),
+                                     ([math.nan, 1.0], stats.UNDECIDED)])
+def test_verdict_says_undecided_when_the_interval_straddles(ci, want):
+    assert stats.verdict(ci, 1.10) == want
+
+
+def _att(embed, removable):
+    return {"embed_rounds": embed, "rounds": {"tokenize": removable, "python_overhead": [0.0] * len(embed)}}
+
+
+def test_ceiling_and_gain_from_rounds():
+    c = stats.ceiling(_att([10.0, 10.0, 10.0], [2.0, 2.0, 2.0]), ("tokenize", "python_overhead"))
+    assert c["value"] == pytest.approx(1.25) and c["share"] == pytest.approx(0.2)
+    g = stats.gain([10.0, 12.0, 11.0], [8.0, 10.0, 9.0])
+    assert g["value"] == pytest.approx(11.0 / 9.0) and g["ci"][0] <= g["value"] <= g["ci"][1]
+    assert stats.gain_from_ratios([0.5, 0.5])["value"] == pytest.approx(2.0)
+
+
+def test_records_carry_intervals_and_flag_a_method_failure():
+    ceil = stats.ceiling(_att([10.0] * 4, [1.0, 1.1, 0.9, 1.0]), ("tokenize",))
+    ok = stats.port_records("p", "single", ceil, stats.gain([10.0] * 4, [9.5, 9.4, 9.6, 9.5]), "python_ref")
+    bad = stats.port_records("q", "single", ceil, stats.gain([10.0] * 4, [5.0, 5.1, 4.9, 5.0]), "python_ref")
+    for r in ok + bad:
+        assert r.metric in ("port_ceiling", "port_gain") and len(r.extra["ci"]) == 2 and r.extra["vs"] == "python_ref"
+    fails = stats.method_failures(ok + bad)
+    assert [(i, s) for i, s, _ in fails] == [("q", "single")] and "above the ceiling" in fails[0][2]
+    assert bad[1].extra["method_failure"] and not ok[1].extra["method_failure"]
+    swap = stats.port_records("w", "single", None, stats.gain([10.0], [5.0]), "python_ref")
+    assert swap[0].value is None and "swaps the kernels" in swap[0].extra["reason"]
+    assert stats.method_failures(swap) == []
