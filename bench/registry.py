@@ -28,6 +28,7 @@ REGISTRY = [
     Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer"),
     Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", torch_model=False),
     Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention"),
+    Entry("python_ref_packed", "python_ref.packed:Pipeline", "intervention"),
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]
