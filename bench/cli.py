@@ -211,6 +211,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--n", type=int, default=10000)
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(fn=cmd_fuzz)
+    c = sub.add_parser("calibrate", parents=[common], help="inject known Python work and IO into python_ref; "
+                       "check the attribution recovers them (exit 1 above 15%% error)")
+    c.set_defaults(fn=lambda args: __import__("bench.calibrate", fromlist=["main"]).main(args))
     a = sub.add_parser("all", parents=[common], help="everything, into --out")
     a.add_argument("--full", action="store_true",
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
