@@ -116,14 +116,15 @@ struct Core {
 
 // Per-op calibration for bench/measure/overhead.py: nanoseconds per call of one tiny ATen op issued
 // from C++ (dispatcher + allocator + kernel: what a C++ port pays too), n calls after a warm-up, GIL
-// released. Shapes match overhead.py's Python twin: x (1, 2, d), x2 (2, d), w (d, d), b (d,),
+// released. Shapes match overhead.py's Python twin: x (1, 2, d), x2 and src2 (2, d), w (d, d), b (d,),
 // q (1, 3, 2, d/3), bias (1, 1, 1, 2), ids/mask (1, 2) int64, keep (2,). Unknown kind: ValueError.
 #include <chrono>
 double op_cost(const std::string& kind, int64_t n, int64_t d) {
   py::gil_scoped_release nogil;
   c10::InferenceMode guard;
   auto f = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor x = at::randn({1, 2, d}, f), x2 = at::randn({2, d}, f), w = at::randn({d, d}, f), b = at::randn({d}, f);
+  at::Tensor x = at::randn({1, 2, d}, f), x2 = at::randn({2, d}, f), src2 = at::randn({2, d}, f);
+  at::Tensor w = at::randn({d, d}, f), b = at::randn({d}, f);
   at::Tensor q = at::randn({1, 3, 2, d / 3}, f), bias = at::zeros({1, 1, 1, 2}, f);
   at::Tensor ids = at::arange(2, at::kLong).view({1, 2}), mask = at::ones({1, 2}, at::kLong), keep = at::arange(2, at::kLong);
   auto run = [n](auto op) {
@@ -158,7 +159,7 @@ double op_cost(const std::string& kind, int64_t n, int64_t d) {
     return run([&] { return x2 / at::linalg_vector_norm(x2, 2, {1}, true).clamp_min(1e-12).expand_as(x2); });
   if (kind == "nonzero") return run([&] { return mask.reshape(-1).nonzero(); });
   if (kind == "index_select") return run([&] { return x2.index_select(0, keep); });
-  if (kind == "index_copy") return run([&] { return x2.index_copy_(0, keep, x2); });
+  if (kind == "index_copy") return run([&] { return x2.index_copy_(0, keep, src2); });
   if (kind == "zeros") return run([&] { return at::zeros({2, d}, f); });
   throw py::value_error("op_cost: unknown kind '" + kind + "'");
 }

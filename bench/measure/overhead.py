@@ -58,7 +58,7 @@ PY_CALLS = {
     "squeeze": lambda t: t.x.squeeze(0), "unbind": lambda t: t.x.unbind(0), "to": lambda t: t.mask.to(torch.float32),
     "index": lambda t: t.w[t.ids], "getitem": lambda t: t.x[:, None],
     "normalize": lambda t: F.normalize(t.x2, p=2, dim=1), "nonzero": lambda t: t.mask.reshape(-1).nonzero(),
-    "index_select": lambda t: t.x2.index_select(0, t.keep), "index_copy": lambda t: t.x2.index_copy_(0, t.keep, t.x2),
+    "index_select": lambda t: t.x2.index_select(0, t.keep), "index_copy": lambda t: t.x2.index_copy_(0, t.keep, t.src2),
     "zeros": lambda t: torch.zeros((2, t.d), dtype=torch.float32),
 }
 
@@ -66,7 +66,7 @@ PY_CALLS = {
 def tiny(d: int = 12) -> SimpleNamespace:
     g = torch.Generator().manual_seed(0)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
-    return SimpleNamespace(d=d, x=r(1, 2, d), x2=r(2, d), w=r(d, d), b=r(d), q=r(1, 3, 2, d // 3),
+    return SimpleNamespace(d=d, x=r(1, 2, d), x2=r(2, d), src2=r(2, d), w=r(d, d), b=r(d), q=r(1, 3, 2, d // 3),
                            bias=torch.zeros(1, 1, 1, 2), ids=torch.arange(2).view(1, 2),
                            mask=torch.ones(1, 2, dtype=torch.long), keep=torch.arange(2))
 
@@ -185,10 +185,11 @@ def kinds_in(fwd, args) -> list[str]:
     return sorted({k for k in rec.calls if not k.startswith("?")})
 
 
-def forward_split(fwd, args, cal: dict, reps: int = 3) -> dict:
-    """One round of the split of fwd(*args) (warm): seconds per forward, medians over reps.
-    cal: calib_round(). -> {"binding", "between_ops", "in_torch", "kernels", "python_overhead",
-    "counts": {kind: n}, "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}}"""
+def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9) -> dict:
+    """One round of the split of fwd(*args) (warm): seconds per forward, medians over reps recorded
+    forwards and replay_reps replays (cheap: nothing computes). cal: calib_round().
+    -> {"binding", "between_ops", "in_torch", "kernels", "python_overhead", "counts": {kind: n},
+        "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}}"""
     recs, replays = [], []
     for i in range(reps):
         rec = Record(keep=(i == reps - 1))   # results of one pass only: a batch's activations are large
@@ -196,7 +197,7 @@ def forward_split(fwd, args, cal: dict, reps: int = 3) -> dict:
             fwd(*args)
         recs.append(rec)
     rec = recs[-1]
-    for _ in range(reps):
+    for _ in range(max(reps, replay_reps)):
         with Replay(rec.results):
             t0 = time.perf_counter()
             fwd(*args)
@@ -208,13 +209,17 @@ def forward_split(fwd, args, cal: dict, reps: int = 3) -> dict:
     mode = sum(n * price(cal["mode"], k) for k, n in counts.items())
     in_torch = median(sum(r.t_in) for r in recs)
     between = median(replays) - mode
-    by_kind = Counter()
-    for k, dt in zip(rec.calls, rec.t_in):
-        by_kind[k] += dt - price(cal["binding"], k)
+    per = []
+    for r in recs:
+        by = Counter()
+        for k, dt in zip(r.calls, r.t_in):
+            by[k] += dt - price(cal["binding"], k)
+        per.append(by)
+    by_kind = {k: median(b[k] for b in per) for k in counts}
     return {"binding": binding, "between_ops": between, "in_torch": in_torch, "kernels": in_torch - binding,
             "python_overhead": binding + between, "replay_wall": median(replays), "mode_cost": mode,
             "counts": dict(counts), "uncalibrated": {k[1:]: n for k, n in counts.items() if k.startswith("?")},
-            "kernels_by_kind": dict(by_kind)}
+            "kernels_by_kind": by_kind}
 
 
 def io_split(pipe, batch, reps: int = 5) -> dict:

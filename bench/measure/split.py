@@ -9,7 +9,11 @@ split round by round into measured buckets, with the remainder shown, never fold
   io               time pipe.forward spends outside the model call: numpy <-> torch <-> device
   unattributed     embed wall - the four; shown with its share, a check on the method
 Also per round: padding_waste, the kernel time of the per-token kinds (PER_TOKEN) times the padded
-fraction of the batch: what running them on packed real tokens (python_ref_packed) can remove.
+fraction of the batch: what running them on packed real tokens (python_ref_packed) can remove (an
+upper bound: the embedding stage's add and LayerNorm, which stay padded, are counted too).
+The split is measured in a block of its own after the wall rounds; unattributed_forward checks it
+inside that block (the block's own forward wall - its buckets), and "speed" (walls' forward / the
+block's) shows whether the machine changed pace between the two.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
 CUDA-graph replay gives the no-overhead wall (cuda_overhead.py).
 Leaves out: pipelines without a Python model forward (cpp_port, wasm_port, onnxruntime, compiled
@@ -86,9 +90,10 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
     batch = pipe.tokenize(texts)
     n_rounds = len(walls["embed"])
     fill = float(batch.attention_mask.sum()) / max(batch.attention_mask.size, 1)   # real / padded tokens
-    rounds = {b: [] for b in (*BUCKETS, "unattributed", "padding_waste", "binding", "between_ops")}
+    rounds = {b: [] for b in (*BUCKETS, "unattributed", "unattributed_forward", "padding_waste", "binding",
+                              "between_ops", "speed")}
     fwd_s = median(walls["forward"])
-    reps = reps or max(1, min(3, int(0.3 / max(fwd_s, 1e-6))))   # forwards per round for each view
+    reps = reps or max(1, min(9, int(0.1 / max(fwd_s, 1e-6))))   # forwards per round for each view
     cuda = str(device).startswith("cuda")
     for r in range(n_rounds):
         io = oh.io_split(pipe, batch, reps=reps)
@@ -102,8 +107,12 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
         for k, v in b.items():
             rounds[k].append(v)
         rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
-        rounds["padding_waste"].append(sum(v for k, v in s.get("kernels_by_kind", {}).items() if k in PER_TOKEN)
-                                       * (1.0 - fill))
+        # the same check inside this block alone: immune to the machine changing speed between blocks
+        rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
+        rounds["speed"].append(walls["forward"][r] / io["forward"])   # >1: this block ran faster than the walls
+        # padding waste as a fraction of this block's forward, put on the walls' forward
+        waste = sum(v for k, v in s.get("kernels_by_kind", {}).items() if k in PER_TOKEN) * (1.0 - fill)
+        rounds["padding_waste"].append(waste / io["forward"] * walls["forward"][r])
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))
     emb = median(walls["embed"])
@@ -114,7 +123,10 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
             "shares": {k: median(v / e for v, e in zip(rounds[k], walls["embed"])) for k in (*BUCKETS, "unattributed")},
             "detail": {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
                        "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
-                       "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds},
+                       "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds,
+                       "unattributed_forward_share": median(u / (e * sp) for u, e, sp in zip(
+                           rounds["unattributed_forward"], walls["forward"], rounds["speed"])),
+                       "speed_walls_over_split": median(rounds["speed"])},
             "method": s.get("method", METHOD)}
 
 
@@ -128,3 +140,33 @@ def records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = 
                    extra={**ex, "ci": [x * 1e3 for x in att["ci"][k]], "share": att["shares"][k],
                           "round_ms": [x * 1e3 for x in att["rounds"][k]]})
             for k in (*BUCKETS, "unattributed")]
+
+
+# What each implementation takes away, and from whose split: (baseline, buckets). None: it swaps
+# the kernels too, so no split of a torch forward bounds it. (Integrator: registry facts later.)
+REMOVES = {
+    "cython_ext": ("python_ref", ("tokenize",)), "numba_variant": ("python_ref", ("tokenize",)),
+    "python_ref_packed": ("python_ref", ("padding_waste",)),
+    "cpp_port": ("python_ref_packed", ("tokenize", "python_overhead")),
+    "wasm_port": ("python_ref", None), "onnxruntime": ("python_ref", None), "python_ref_compile": ("python_ref", None),
+}
+# Without python_ref_packed measured, cpp_port is bounded by python_ref's split, padding included.
+FALLBACK_REMOVES = {"cpp_port": ("python_ref", ("tokenize", "python_overhead", "padding_waste"))}
+
+
+def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", removes: dict | None = None) -> list:
+    """port_ceiling + port_gain Records for every implementation in walls that has a baseline there.
+    atts: {impl: attribute()} (the baselines at least); walls: {impl: round_walls} from the same
+    interleaved rounds, so the gain's per-round ratios are paired."""
+    from ..stats import ceiling, gain, port_records as make
+    out = []
+    for impl, w in walls.items():
+        vs, parts = (removes or REMOVES).get(impl, (None, None))
+        if vs is not None and (vs not in walls or vs not in atts) and impl in FALLBACK_REMOVES:
+            vs, parts = FALLBACK_REMOVES[impl]
+        if vs is None or vs not in walls or (parts is not None and vs not in atts):
+            continue
+        g = gain(walls[vs]["embed"], w["embed"])
+        c = ceiling(atts[vs], parts) if parts is not None else None
+        out += make(impl, scenario, c, g, vs, device)
+    return out
