@@ -166,3 +166,26 @@ def test_records_carry_intervals_and_flag_a_method_failure():
     swap = stats.port_records("w", "single", None, stats.gain([10.0], [5.0]), "python_ref")
     assert swap[0].value is None and "swaps the kernels" in swap[0].extra["reason"]
     assert stats.method_failures(swap) == []
+
+
+def test_port_records_pick_each_ports_baseline():
+    def att(embed, tok, po, waste):
+        n = len(embed)
+        return {"embed_rounds": embed, "rounds": {"tokenize": [tok] * n, "python_overhead": [po] * n,
+                                                  "padding_waste": [waste] * n}}
+    w = lambda e: {"embed": e, "tokenize": e, "forward": e}  # noqa: E731
+    walls = {"python_ref": w([10.0, 10.0, 10.0]), "python_ref_packed": w([8.0, 8.0, 8.0]),
+             "cpp_port": w([7.5, 7.6, 7.4]), "cython_ext": w([9.5, 9.5, 9.5]), "wasm_port": w([20.0, 20.0, 20.0])}
+    atts = {"python_ref": att([10.0] * 3, 1.0, 0.5, 2.0), "python_ref_packed": att([8.0] * 3, 1.0, 0.5, 0.0)}
+    recs = split.port_records(atts, walls, "batch")
+    by = {(r.impl, r.metric): r for r in recs}
+    assert by[("cpp_port", "port_gain")].extra["vs"] == "python_ref_packed"
+    assert by[("cpp_port", "port_ceiling")].value == pytest.approx(8.0 / 6.5)
+    assert by[("python_ref_packed", "port_ceiling")].value == pytest.approx(10.0 / 8.0)
+    assert by[("cython_ext", "port_ceiling")].value == pytest.approx(10.0 / 9.0)
+    assert by[("wasm_port", "port_ceiling")].value is None and by[("wasm_port", "port_gain")].value == 0.5
+    assert ("python_ref", "port_gain") not in by
+    assert stats.method_failures(recs) == []
+    del atts["python_ref_packed"], walls["python_ref_packed"]   # no packed row: bounded by python_ref's split
+    c = {(r.impl, r.metric): r for r in split.port_records(atts, walls, "batch")}[("cpp_port", "port_ceiling")]
+    assert c.extra["vs"] == "python_ref" and c.value == pytest.approx(10.0 / 6.5)

@@ -128,8 +128,20 @@ class Record(TorchFunctionMode):
         self.t_in.append(dt)
         self.calls.append(kind_of(func, args))
         if self.keep:
-            self.results.append((getattr(func, "__name__", None), out))
+            self.results.append((getattr(func, "__name__", None), _light(out)))
         return out
+
+
+def _light(out):
+    """A stand-in for a recorded result that holds no data (a meta tensor of the same shape):
+    keeping a batch's real activations alive would turn every later allocation into page faults
+    and inflate the very kernels this pass times. Replayed code only reaches results through torch
+    calls (shape, dtype, unbind, ...), which the replay answers from the record."""
+    if isinstance(out, torch.Tensor):
+        return torch.empty_like(out, device="meta")
+    if isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
+        return type(out)(_light(o) for o in out)
+    return out
 
 
 def _loop(f, n: int) -> float:
@@ -192,7 +204,7 @@ def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9) -> 
         "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}}"""
     recs, replays = [], []
     for i in range(reps):
-        rec = Record(keep=(i == reps - 1))   # results of one pass only: a batch's activations are large
+        rec = Record(keep=(i == reps - 1))   # the last pass keeps (light) results for the replay
         with rec:
             fwd(*args)
         recs.append(rec)
