@@ -45,22 +45,30 @@ KIND_OF = {
     "new_zeros": "zeros", "__get__": "attr", "dim": "attr", "size": "attr", "numel": "attr",
 }
 FALLBACK = "add"   # uncalibrated names are priced as a simple pointwise op, and listed
-# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes.
+# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes, as the
+# statement a forward would write with its operands in locals: the bytecode around a call (attribute
+# loads, arithmetic) is not the call's cost, the replay books it between ops.
 PY_CALLS = {
-    "none": lambda t: t.x, "attr": lambda t: t.x.shape,
-    "linear": lambda t: F.linear(t.x, t.w, t.b), "layer_norm": lambda t: F.layer_norm(t.x, (t.d,), t.b, t.b, 1e-12),
-    "sdpa": lambda t: F.scaled_dot_product_attention(t.q, t.q, t.q, attn_mask=t.bias, scale=0.5),
-    "gelu": lambda t: F.gelu(t.x), "add": lambda t: t.x + t.x, "mul": lambda t: t.x * t.x,
-    "rsub": lambda t: 1.0 - t.x, "div": lambda t: t.x / t.x, "sum": lambda t: t.x.sum(1),
-    "clamp": lambda t: t.x.clamp(min=1e-9), "view": lambda t: t.x.view(2, t.d),
-    "reshape": lambda t: t.x.reshape(2, t.d), "permute": lambda t: t.x.permute(2, 0, 1),
-    "transpose": lambda t: t.x.transpose(1, 2), "unsqueeze": lambda t: t.x.unsqueeze(-1),
-    "squeeze": lambda t: t.x.squeeze(0), "unbind": lambda t: t.x.unbind(0), "to": lambda t: t.mask.to(torch.float32),
-    "index": lambda t: t.w[t.ids], "getitem": lambda t: t.x[:, None],
-    "normalize": lambda t: F.normalize(t.x2, p=2, dim=1), "nonzero": lambda t: t.mask.reshape(-1).nonzero(),
-    "index_select": lambda t: t.x2.index_select(0, t.keep), "index_copy": lambda t: t.x2.index_copy_(0, t.keep, t.src2),
-    "zeros": lambda t: torch.zeros((2, t.d), dtype=torch.float32),
+    "none": "x", "attr": "x.shape", "linear": "F.linear(x, w, b)", "layer_norm": "F.layer_norm(x, (d,), b, b, 1e-12)",
+    "sdpa": "F.scaled_dot_product_attention(q, q, q, attn_mask=bias, scale=0.5)", "gelu": "F.gelu(x)",
+    "add": "x + x", "mul": "x * x", "rsub": "1.0 - x", "div": "x / x", "sum": "x.sum(1)", "clamp": "x.clamp(min=1e-9)",
+    "view": "x.view(2, d)", "reshape": "x.reshape(2, d)", "permute": "x.permute(2, 0, 1)", "transpose": "x.transpose(1, 2)",
+    "unsqueeze": "x.unsqueeze(-1)", "squeeze": "x.squeeze(0)", "unbind": "x.unbind(0)", "to": "mask.to(torch.float32)",
+    "index": "w[ids]", "getitem": "x[:, None]", "normalize": "F.normalize(x2, p=2, dim=1)",
+    "nonzero": "mask.reshape(-1).nonzero()", "index_select": "x2.index_select(0, keep)",
+    "index_copy": "x2.index_copy_(0, keep, src2)", "zeros": "torch.zeros((2, d), dtype=torch.float32)",
 }
+UNROLL = 20
+
+
+def _compiled(stmt: str):
+    """run(t, n): the statement n times (unrolled UNROLL to a loop turn), operands in locals."""
+    body = "".join(f"        {stmt}\n" for _ in range(UNROLL))
+    src = (f"def run(t, n):\n    x, x2, src2, w, b, q, bias, ids, mask, keep, d = (t.x, t.x2, t.src2, t.w, t.b, t.q, "
+           f"t.bias, t.ids, t.mask, t.keep, t.d)\n    for _ in range(n // {UNROLL}):\n{body}")
+    ns = {"F": F, "torch": torch}
+    exec(compile(src, f"<overhead:{stmt}>", "exec"), ns)   # generated, so each call site is a real statement
+    return ns["run"]
 
 
 def tiny(d: int = 12) -> SimpleNamespace:
@@ -144,41 +152,41 @@ def _light(out):
     return out
 
 
-def _loop(f, n: int) -> float:
+def _timed(run, t, n: int) -> float:
     t0 = time.perf_counter()
-    for _ in range(n):
-        f()
+    run(t, n)
     return time.perf_counter() - t0
 
 
 def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int = 3) -> dict:
     """Per-kind ns per call, one value per round: {"py": {k: [..]}, "cpp": {..}, "mode": {..}}, each
-    net of an empty call of the same loop ("none"). Python, C++ and the replaying mode are
-    interleaved kind by kind, in a seeded order per round."""
+    net of an empty statement ("none"). Python, C++ and the replaying mode are interleaved kind by
+    kind, in a seeded order per round; each value is the best of `tries` short loops (a preempted
+    loop says nothing about the op)."""
     from cpp_port import _core
     kinds = sorted(set(kinds) | {FALLBACK})
     t, rng = tiny(d), random.Random(0)
     out = {"py": {k: [] for k in kinds}, "cpp": {k: [] for k in kinds}, "mode": {k: [] for k in kinds},
            "n": n, "d": d, "rounds": rounds}
-    none = PY_CALLS["none"]
+    runs = {k: _compiled(PY_CALLS[k]) for k in (*kinds, "none")}
+    best = lambda k: min(_timed(runs[k], t, n) for _ in range(tries))  # noqa: E731
     with one_thread(), torch.inference_mode():
         names = {}
         for k in kinds:
             rec = Record(keep=True)
             with rec:
-                PY_CALLS[k](t)
-            names[k] = [(name, t.x) for name, _ in rec.results] or [(None, t.x)]
+                runs[k](t, UNROLL)
+            names[k] = [(name, t.x) for name, _ in rec.results[:1]] or [(None, t.x)]
         for _ in range(rounds):
             order = kinds[:]
             rng.shuffle(order)
-            for k in order:   # best of `tries` short loops: a preempted loop says nothing about the op
-                f = PY_CALLS[k]
-                _loop(lambda: f(t), n)   # warm
-                base = min(_loop(lambda: none(t), n) for _ in range(tries))
-                out["py"][k].append((min(_loop(lambda: f(t), n) for _ in range(tries)) - base) / n * 1e9)
+            for k in order:
+                runs[k](t, n)   # warm
+                base = best("none")
+                out["py"][k].append((best(k) - base) / n * 1e9)
                 out["cpp"][k].append(min(_core.op_cost(k, n, d) for _ in range(tries)) - _core.op_cost("none", n, d))
                 with Replay(names[k]):
-                    out["mode"][k].append((min(_loop(lambda: f(t), n) for _ in range(tries)) - base) / n * 1e9)
+                    out["mode"][k].append((best(k) - base) / n * 1e9)
     return out
 
 
