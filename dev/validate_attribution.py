@@ -62,9 +62,12 @@ for sc in scs:
         ic = {n: crosscheck.intercept(pipes[n], texts[0], rounds=rounds) for n in ("python_ref", "cpp_port") if n in pipes}
         for n, r in ic.items():
             print(f"  intercept {n}: {f(r['intercept'])} ms [{f(r['ci'][0])}, {f(r['ci'][1])}], slope {f(r['slope'])} ms/text")
+        tw = crosscheck.traced(pipes["python_ref"], pipes["python_ref"].tokenize(texts), rounds=rounds)
+        print(f"  traced twin python_ref: forward - traced = "
+              + (f"{f(tw['difference'])} ms [{f(tw['ci'][0])}, {f(tw['ci'][1])}]" if "error" not in tw else tw["error"]))
         spy = crosscheck.pyspy_split(threads=threads, seconds=4)
         print(f"  py-spy python_ref forward: {spy}")
-        dump["scenarios"][sc]["crosscheck"] = {"intercept": ic, "pyspy": spy}
+        dump["scenarios"][sc]["crosscheck"] = {"intercept": ic, "pyspy": spy, "traced": tw}
 with open(out_path, "w") as fh:
     json.dump(dump, fh, indent=1, default=str)
 print("wrote", out_path)

@@ -1,4 +1,4 @@
-"""Two views of the overhead model that share none of its measurements (issue 10 item 1).
+"""Views of the overhead model that share none of its measurements (issue 10 item 1).
 
   intercept  forward wall against batch size (N copies of one short text: no padding, T fixed),
              a least-squares line per round: its intercept is the fixed cost per call. Python
@@ -9,6 +9,10 @@
              forward: the share of its samples whose innermost frame is Python code or the
              Python binding layer (libpython, libtorch_python) against native code (libtorch_cpu,
              BLAS, OpenMP). py-spy samples the main thread only.
+  traced     the same forward traced (torch.jit.trace) and run by TorchScript's C++ interpreter,
+             optimisations off: the same aten ops, dispatched from C++ with no Python between
+             them. forward wall - traced wall is what leaving Python removes, a lower bound (the
+             interpreter's own per-op cost stays in the traced wall).
 Leaves out: other threads' samples; sampling the bench's own process (py-spy runs its target as a
 child so no ptrace permission beyond the child's is needed).
 """
@@ -50,6 +54,46 @@ def intercept(pipe, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 
         slopes.append(float(b))
     return {"intercept": float(median(ints)), "slope": float(median(slopes)), "ci": bootstrap_ci(ints),
             "rounds": ints, "sizes": list(sizes)}
+
+
+def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
+    """{"difference": s, "ci", "rounds", "forward": s, "traced": s} of pipe.model's forward against
+    its trace, interleaved round by round; {"error": one line} when it cannot be traced."""
+    import warnings
+
+    import torch
+
+    from ..stats import bootstrap_ci
+    from .overhead import io_split
+    args = io_split(pipe, batch, reps=1)["args"]
+    fwd = pipe.model.forward
+    raw = getattr(type(pipe.model).forward, "__wrapped__", None)   # under @torch.inference_mode: trace the body
+
+    def body(*a):
+        return raw(pipe.model, *a) if raw else fwd(*a)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            tr = torch.jit.trace(body, args, check_trace=False)
+    except Exception as e:   # data-dependent Python control flow, unsupported ops
+        return {"error": f"cannot trace {getattr(pipe, 'name', pipe)}: {type(e).__name__}: {str(e)[:120]}"}
+    diffs, fw, tw = [], [], []
+    with torch.jit.optimized_execution(False), torch.no_grad():
+        for r in range(rounds):
+            w = {}
+            for k, f in (("py", lambda: fwd(*args)), ("jit", lambda: tr(*args)))[:: 1 if r % 2 else -1]:
+                f()
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    f()
+                    ts.append(time.perf_counter() - t0)
+                w[k] = median(ts)
+            diffs.append(w["py"] - w["jit"])
+            fw.append(w["py"])
+            tw.append(w["jit"])
+    return {"difference": float(median(diffs)), "ci": bootstrap_ci(diffs), "rounds": diffs,
+            "forward": float(median(fw)), "traced": float(median(tw))}
 
 
 def pyspy_exe() -> str | None:
