@@ -192,3 +192,10 @@ def test_port_records_pick_each_ports_baseline():
     del atts["python_ref_packed"], walls["python_ref_packed"]   # no packed row: bounded by python_ref's split
     c = {(r.impl, r.metric): r for r in split.port_records(atts, walls, "batch")}[("cpp_port", "port_ceiling")]
     assert c.extra["vs"] == "python_ref" and c.value == pytest.approx(10.0 / 6.5)
+
+
+def test_traced_twin_runs_the_same_forward_without_python(ref):
+    with oh.one_thread():
+        r = crosscheck.traced(ref, ref.tokenize(["a short text"]), rounds=2, reps=2)
+    assert "error" not in r, r.get("error")
+    assert r["forward"] > 0 and r["traced"] > 0 and len(r["rounds"]) == 2
