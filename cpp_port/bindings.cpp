@@ -157,7 +157,7 @@ double op_cost(const std::string& kind, int64_t n, int64_t d) {
   if (kind == "getitem") return run([&] { return x.slice(0, 0, INT64_MAX).unsqueeze(1); });
   if (kind == "normalize")
     return run([&] { return x2 / at::linalg_vector_norm(x2, 2, {1}, true).clamp_min(1e-12).expand_as(x2); });
-  if (kind == "nonzero") return run([&] { return mask.reshape(-1).nonzero(); });
+  if (kind == "nonzero") return run([&] { return keep.nonzero(); });
   if (kind == "index_select") return run([&] { return x2.index_select(0, keep); });
   if (kind == "index_copy") return run([&] { return x2.index_copy_(0, keep, src2); });
   if (kind == "zeros") return run([&] { return at::zeros({2, d}, f); });

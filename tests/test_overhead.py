@@ -199,3 +199,12 @@ def test_traced_twin_runs_the_same_forward_without_python(ref):
         r = crosscheck.traced(ref, ref.tokenize(["a short text"]), rounds=2, reps=2)
     assert "error" not in r, r.get("error")
     assert r["forward"] > 0 and r["traced"] > 0 and len(r["rounds"]) == 2
+
+
+def test_every_kind_calibrates_on_both_sides():
+    """Each Python twin is one torch call, and op_cost knows every kind (no silent fallback)."""
+    require(oh.cpp_missing(), is_reason=True)
+    kinds = [k for k in oh.PY_CALLS if k != "none"]
+    assert set(oh.KIND_OF.values()) | {"index", "getitem"} <= set(kinds)
+    c = oh.calibrate_ops(kinds, rounds=1, n=100, tries=1)
+    assert all(len(c[side][k]) == 1 for side in ("py", "cpp", "mode") for k in kinds)

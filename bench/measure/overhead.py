@@ -3,7 +3,7 @@ remove and what it pays too, each part measured, none a residual of the forward 
 
   count        one forward under a TorchFunctionMode that records every Python -> torch call: its
                kind (KIND_OF), the time spent inside it (t_in: binding + dispatch + kernel) and
-               its result. Calls made by torch's own C++ (a composite op's nested aten ops) are not
+               a data-free stand-in of its result. Calls made by torch's own C++ (a composite op's nested aten ops) are not
                seen: C++ dispatches them in a port too.
   per-op cost  each kind timed on tiny tensors from Python (PY_CALLS), from LibTorch C++
                (cpp_port._core.op_cost, the same op on the same shapes) and under a replaying mode.
@@ -18,6 +18,9 @@ remove and what it pays too, each part measured, none a residual of the forward 
   buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port);
                model_kernels = sum t_in - sum_k n_k * binding_k (dispatch + allocator + kernels, as
                C++ pays them).
+Known limit: calls and bytecode are priced as they run in a hot loop, while in a forward each
+stretch of Python follows a kernel that streamed megabytes: python_overhead is a lower bound (by up
+to ~2x at one short text here; dev/NOTES-attribution.md; the cross-checks show the gap).
 Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count).
 """
 from __future__ import annotations
@@ -55,7 +58,7 @@ PY_CALLS = {
     "view": "x.view(2, d)", "reshape": "x.reshape(2, d)", "permute": "x.permute(2, 0, 1)", "transpose": "x.transpose(1, 2)",
     "unsqueeze": "x.unsqueeze(-1)", "squeeze": "x.squeeze(0)", "unbind": "x.unbind(0)", "to": "mask.to(torch.float32)",
     "index": "w[ids]", "getitem": "x[:, None]", "normalize": "F.normalize(x2, p=2, dim=1)",
-    "nonzero": "mask.reshape(-1).nonzero()", "index_select": "x2.index_select(0, keep)",
+    "nonzero": "keep.nonzero()", "index_select": "x2.index_select(0, keep)",
     "index_copy": "x2.index_copy_(0, keep, src2)", "zeros": "torch.zeros((2, d), dtype=torch.float32)",
 }
 UNROLL = 20
@@ -176,6 +179,8 @@ def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int 
             rec = Record(keep=True)
             with rec:
                 runs[k](t, UNROLL)
+            if len(rec.results) != (UNROLL if k != "none" else 0):
+                raise RuntimeError(f"calibration statement for {k!r} must make exactly one torch call")
             names[k] = [(name, t.x) for name, _ in rec.results[:1]] or [(None, t.x)]
         for _ in range(rounds):
             order = kinds[:]
