@@ -8,7 +8,9 @@ bootstrap interval over the rounds, and a verdict whose interval straddles its t
   verdict      yes / no when the whole interval is on one side of the threshold, else "undecided at
                this precision".
   records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high]; a gain whose
-               low end is above its ceiling's high end is a method failure (method_failures).
+               low end is above its ceiling's high end is a method failure (method_failures); the
+               ceiling's extra.upper counts the unattributed time as removable too, and where it is
+               there the failure is judged against it (above the ceiling but within upper: a note).
 Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
 Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
 """
@@ -56,14 +58,26 @@ def gain_from_ratios(slower_ratios, **kw) -> dict:
 def ceiling(att: dict, removes, **kw) -> dict:
     """The most a port that takes away the buckets `removes` can gain over the implementation
     `att` describes (split.attribute's dict), round by round. A removable share at or above the
-    whole wall gives inf (nothing would be left)."""
+    whole wall gives inf (nothing would be left). "upper": the same with the part of the embed the
+    split left unattributed counted as removable too (where the rounds have it): a gain above the
+    ceiling but within upper removed some of what the split could not attribute; a gain above
+    upper is a method failure."""
     emb = att["embed_rounds"]
     rem = [sum(att["rounds"][b][i] for b in removes) for i in range(len(emb))]
-    vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
-    out = estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw)
+    out = _ceil(emb, rem, **kw)
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
+    un = att["rounds"].get("unattributed")
+    if un:
+        glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
+        extra = [max(0.0, u - (glue[i] if glue else 0.0)) for i, u in enumerate(un)]
+        out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
     return out
+
+
+def _ceil(emb, rem, **kw) -> dict:
+    vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
+    return estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw)
 
 
 def verdict(ci, threshold: float = THRESHOLD) -> str:
@@ -78,13 +92,25 @@ def verdict(ci, threshold: float = THRESHOLD) -> str:
 
 
 def failure(ceil: dict | None, gn: dict | None) -> str | None:
-    """The reason, when the gain's interval lies wholly above the ceiling's: the method missed a cost."""
-    if not ceil or not gn or ceil.get("value") is None or not math.isfinite(ceil["ci"][1]):
+    """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when
+    there is one): the method missed a cost the port removes."""
+    if not ceil or not gn or ceil.get("value") is None:
+        return None
+    bound = (ceil.get("upper") or ceil)["ci"]
+    if not math.isfinite(bound[1]) or gn["ci"][0] <= bound[1]:
+        return None
+    return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {bound[0]:.3f}-{bound[1]:.3f}x"
+            f"{' (unattributed time counted as removable)' if ceil.get('upper') else ''}: the port removes a "
+            f"cost the split books as not removable (or the two ran under different conditions)")
+
+
+def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
+    """A note when the gain lies above the measured ceiling but not above its upper bound."""
+    if not ceil or not gn or ceil.get("value") is None or failure(ceil, gn):
         return None
     if gn["ci"][0] > ceil["ci"][1]:
-        return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {ceil['ci'][0]:.3f}-"
-                f"{ceil['ci'][1]:.3f}x: the port removes a cost the split books as not removable "
-                f"(or the two ran under different conditions)")
+        return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x above the measured ceiling {ceil['ci'][1]:.3f}x: "
+                f"the port also removed part of what the split left unattributed")
     return None
 
 
@@ -98,13 +124,15 @@ def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str,
         c = Record(impl, "port_ceiling", scenario, None, "x", device,
                    extra={**base, "ci": None, "reason": f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
     else:
+        up = ceil.get("upper")
         c = Record(impl, "port_ceiling", scenario, ceil["value"], "x", device,
                    extra={**base, "ci": ceil["ci"], "removes": ceil["removes"], "share": ceil["share"],
-                          "rounds": ceil["rounds"], "verdict": verdict(ceil["ci"])})
+                          "rounds": ceil["rounds"], "verdict": verdict(ceil["ci"]),
+                          "upper": {"value": up["value"], "ci": up["ci"]} if up else None})
     why = failure(ceil, gn)
     g = Record(impl, "port_gain", scenario, gn["value"], "x", device,
                extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"]),
-                      "method_failure": why})
+                      "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
 
 
@@ -119,7 +147,7 @@ def method_failures(records) -> list[tuple[str, str, str]]:
         c = ceils.get((get(r, "impl"), get(r, "scenario")))
         if c is None or get(c, "value") is None:
             continue
-        why = failure({"value": get(c, "value"), "ci": get(c, "extra")["ci"]},
+        why = failure({"value": get(c, "value"), "ci": get(c, "extra")["ci"], "upper": get(c, "extra").get("upper")},
                       {"value": get(r, "value"), "ci": get(r, "extra")["ci"]})
         if why:
             out.append((get(r, "impl"), get(r, "scenario"), why))

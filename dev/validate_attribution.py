@@ -38,7 +38,7 @@ for sc in scs:
     print(f"\n== {sc} ({bs} x {ln}), {time.perf_counter() - t0:.0f}s", flush=True)
     for n, a in atts.items():
         print(f"  {n}: embed {f(a['embed_wall'])} ms")
-        for k in (*split.BUCKETS, "unattributed", "padding_waste"):
+        for k in (*split.BUCKETS, "unattributed", "embed_glue", "padding_waste"):
             lo, hi = a["ci"][k]
             sh = a["shares"].get(k, sum(a["rounds"][k]) / sum(a["embed_rounds"]))
             print(f"    {k:16s} {f(a['buckets'].get(k, a[k] if k in a else sorted(a['rounds'][k])[len(a['rounds'][k]) // 2]))} ms "
@@ -50,10 +50,13 @@ for sc in scs:
         by.setdefault(r.impl, {})[r.metric] = r
     for impl, m in by.items():
         c, g = m["port_ceiling"], m["port_gain"]
-        cs = f"{c.value:.3f} [{c.extra['ci'][0]:.3f}, {c.extra['ci'][1]:.3f}]" if c.value else "-"
+        up = c.extra.get("upper")
+        cs = (f"{c.value:.3f} [{c.extra['ci'][0]:.3f}, {c.extra['ci'][1]:.3f}] upper {up['value']:.3f} "
+              f"[{up['ci'][0]:.3f}, {up['ci'][1]:.3f}]") if c.value else "-"
         print(f"  {impl:18s} vs {g.extra['vs']:18s} ceiling {cs}  gain {g.value:.3f} "
               f"[{g.extra['ci'][0]:.3f}, {g.extra['ci'][1]:.3f}]  verdict {g.extra['verdict']}"
-              + (f"  METHOD FAILURE: {g.extra['method_failure']}" if g.extra["method_failure"] else ""))
+              + (f"  METHOD FAILURE: {g.extra['method_failure']}" if g.extra["method_failure"] else "")
+              + (f"  note: {g.extra['note']}" if g.extra.get("note") else ""))
     dump["scenarios"][sc] = {"atts": {n: {k: v for k, v in a.items() if k != "detail"} | {"detail": a["detail"]}
                                       for n, a in atts.items()},
                              "walls": walls, "records": [r.__dict__ for r in recs],

@@ -157,6 +157,17 @@ def test_ceiling_and_gain_from_rounds():
     assert stats.gain_from_ratios([0.5, 0.5])["value"] == pytest.approx(2.0)
 
 
+def test_unattributed_time_bounds_the_ceiling_from_above():
+    att = {"embed_rounds": [10.0] * 4, "rounds": {"tokenize": [1.0] * 4, "embed_glue": [0.5] * 4,
+                                                 "unattributed": [1.5, 1.6, 1.4, 1.5]}}
+    c = stats.ceiling(att, ("tokenize", "embed_glue"))
+    assert c["value"] == pytest.approx(10 / 8.5) and c["upper"]["value"] == pytest.approx(10 / 7.5)
+    within = stats.gain([10.0] * 4, [8.0, 8.1, 7.9, 8.0])     # 1.25x: above 1.18x, below 1.33x
+    assert stats.failure(c, within) is None and "unattributed" in stats.above_ceiling(c, within)
+    beyond = stats.gain([10.0] * 4, [6.0, 6.1, 5.9, 6.0])
+    assert "above the ceiling" in stats.failure(c, beyond)
+
+
 def test_records_carry_intervals_and_flag_a_method_failure():
     ceil = stats.ceiling(_att([10.0] * 4, [1.0, 1.1, 0.9, 1.0]), ("tokenize",))
     ok = stats.port_records("p", "single", ceil, stats.gain([10.0] * 4, [9.5, 9.4, 9.6, 9.5]), "python_ref")
@@ -175,7 +186,7 @@ def test_port_records_pick_each_ports_baseline():
     def att(embed, tok, po, waste):
         n = len(embed)
         return {"embed_rounds": embed, "rounds": {"tokenize": [tok] * n, "python_overhead": [po] * n,
-                                                  "padding_waste": [waste] * n}}
+                                                  "padding_waste": [waste] * n, "embed_glue": [0.0] * n}}
     w = lambda e: {"embed": e, "tokenize": e, "forward": e}  # noqa: E731
     walls = {"python_ref": w([10.0, 10.0, 10.0]), "python_ref_packed": w([8.0, 8.0, 8.0]),
              "cpp_port": w([7.5, 7.6, 7.4]), "cython_ext": w([9.5, 9.5, 9.5]), "wasm_port": w([20.0, 20.0, 20.0])}
