@@ -63,7 +63,8 @@ def ceiling(att: dict, removes, **kw) -> dict:
     ceiling but within upper removed some of what the split could not attribute; a gain above
     upper is a method failure."""
     emb = att["embed_rounds"]
-    rem = [sum(att["rounds"][b][i] for b in removes) for i in range(len(emb))]
+    # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
+    rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
     out = _ceil(emb, rem, **kw)
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
