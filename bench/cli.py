@@ -168,6 +168,13 @@ def cmd_read(args) -> int:
     return 0
 
 
+@command("calibrate", "inject known Python work and IO into python_ref; check the attribution recovers them "
+         "(exit 1 above 15 percent error)", impl=None)
+def cmd_calibrate(args) -> int:
+    from .calibrate import main
+    return main(args)
+
+
 def _all_args(p) -> None:
     p.add_argument("--full", action="store_true",
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")

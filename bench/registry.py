@@ -102,6 +102,8 @@ REGISTRY = [
           notes={"cuda": "onnxruntime runs a CPU session even with --device cuda: compare with care"}),
     Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention", tokenizer="python_ref",
           replaces=("dispatch_overhead", "model_kernels"), threaded_tokenize=False, compiles=True),
+    Entry("python_ref_packed", "python_ref.packed:Pipeline", "intervention", tokenizer="python_ref",
+          replaces=("padding",), threaded_tokenize=False),
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]

@@ -114,9 +114,60 @@ struct Core {
 
 }  // namespace
 
+// Per-op calibration for bench/measure/overhead.py: nanoseconds per call of one tiny ATen op issued
+// from C++ (dispatcher + allocator + kernel: what a C++ port pays too), n calls after a warm-up, GIL
+// released. Shapes match overhead.py's Python twin: x (1, 2, d), x2 and src2 (2, d), w (d, d), b (d,),
+// q (1, 3, 2, d/3), bias (1, 1, 1, 2), ids/mask (1, 2) int64, keep (2,). Unknown kind: ValueError.
+#include <chrono>
+double op_cost(const std::string& kind, int64_t n, int64_t d) {
+  py::gil_scoped_release nogil;
+  c10::InferenceMode guard;
+  auto f = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor x = at::randn({1, 2, d}, f), x2 = at::randn({2, d}, f), src2 = at::randn({2, d}, f);
+  at::Tensor w = at::randn({d, d}, f), b = at::randn({d}, f);
+  at::Tensor q = at::randn({1, 3, 2, d / 3}, f), bias = at::zeros({1, 1, 1, 2}, f);
+  at::Tensor ids = at::arange(2, at::kLong).view({1, 2}), mask = at::ones({1, 2}, at::kLong), keep = at::arange(2, at::kLong);
+  auto run = [n](auto op) {
+    for (int64_t i = 0; i < std::min<int64_t>(n, 100); ++i) op();
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; ++i) op();
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / (double)n;
+  };
+  if (kind == "none") return run([&] { return x; });
+  if (kind == "attr") return run([&] { return x.sizes()[0]; });
+  if (kind == "linear") return run([&] { return at::linear(x, w, b); });
+  if (kind == "layer_norm") return run([&] { return at::layer_norm(x, {d}, b, b, 1e-12); });
+  if (kind == "sdpa") return run([&] { return at::scaled_dot_product_attention(q, q, q, bias, 0.0, false, 0.5); });
+  if (kind == "gelu") return run([&] { return at::gelu(x); });
+  if (kind == "add") return run([&] { return x + x; });
+  if (kind == "mul") return run([&] { return x * x; });
+  if (kind == "rsub") return run([&] { return 1.0 - x; });
+  if (kind == "div") return run([&] { return x / x; });
+  if (kind == "sum") return run([&] { return x.sum(1); });
+  if (kind == "clamp") return run([&] { return x.clamp_min(1e-9); });
+  if (kind == "view") return run([&] { return x.view({2, d}); });
+  if (kind == "reshape") return run([&] { return x.reshape({2, d}); });
+  if (kind == "permute") return run([&] { return x.permute({2, 0, 1}); });
+  if (kind == "transpose") return run([&] { return x.transpose(1, 2); });
+  if (kind == "unsqueeze") return run([&] { return x.unsqueeze(-1); });
+  if (kind == "squeeze") return run([&] { return x.squeeze(0); });
+  if (kind == "unbind") return run([&] { return x.unbind(0); });
+  if (kind == "to") return run([&] { return mask.to(at::kFloat); });
+  if (kind == "index") return run([&] { return w.index({ids}); });
+  if (kind == "getitem") return run([&] { return x.slice(0, 0, INT64_MAX).unsqueeze(1); });
+  if (kind == "normalize")
+    return run([&] { return x2 / at::linalg_vector_norm(x2, 2, {1}, true).clamp_min(1e-12).expand_as(x2); });
+  if (kind == "nonzero") return run([&] { return keep.nonzero(); });
+  if (kind == "index_select") return run([&] { return x2.index_select(0, keep); });
+  if (kind == "index_copy") return run([&] { return x2.index_copy_(0, keep, src2); });
+  if (kind == "zeros") return run([&] { return at::zeros({2, d}, f); });
+  throw py::value_error("op_cost: unknown kind '" + kind + "'");
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "cpp_port native core: C++ tokenizer + LibTorch BERT (see cpp_port/pipeline.py)";
   py::register_exception<portbench::ModelDirError>(m, "ModelDirError", PyExc_ValueError);
+  m.def("op_cost", &op_cost, py::arg("kind"), py::arg("n"), py::arg("d") = 12, "ns per tiny ATen op from C++");
   py::class_<Core>(m, "Core")
       .def(py::init<const std::string&, const std::string&, bool>(), py::arg("model_dir"),
            py::arg("device") = "cpu", py::arg("load_model") = true)

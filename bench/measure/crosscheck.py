@@ -1,0 +1,165 @@
+"""Views of the overhead model that share none of its measurements (issue 10 item 1).
+
+  intercept  forward wall against batch size (N copies of one short text: no padding, T fixed),
+             a least-squares line per round: its intercept is the fixed cost per call. Python
+             overhead is part of it, and so is every kernel's fixed cost, which C++ pays too: for
+             python_ref it bounds python_overhead from above, and python_ref's intercept minus
+             cpp_port's is the per-call cost a port removes.
+  py-spy     a sampling profiler (py-spy record --native) on a child process running python_ref's
+             forward: the share of its samples whose innermost frame is Python code or the
+             Python binding layer (libpython, libtorch_python) against native code (libtorch_cpu,
+             BLAS, OpenMP). py-spy samples the main thread only.
+  traced     the same forward traced (torch.jit.trace) and run by TorchScript's C++ interpreter,
+             optimisations off: the same aten ops, dispatched from C++ with no Python between
+             them. forward wall - traced wall is what leaving Python removes, a lower bound (the
+             interpreter's own per-op cost stays in the traced wall).
+Leaves out: other threads' samples; sampling the bench's own process (py-spy runs its target as a
+child so no ptrace permission beyond the child's is needed).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+
+BINDING_LIBS = ("libpython", "libtorch_python", "pybind", "_C.cpython")
+
+
+def intercept(pipe, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 5) -> dict:
+    """{"intercept": s, "slope": s per text, "ci": [lo, hi], "rounds": [s]} of pipe.forward's wall."""
+    from ..stats import bootstrap_ci
+    batches = {n: pipe.tokenize([text] * n) for n in sizes}
+    pipe.forward(batches[sizes[-1]])
+    ints, slopes = [], []
+    for r in range(rounds):
+        order = list(sizes) if r % 2 == 0 else list(reversed(sizes))
+        w = {}
+        for n in order:
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                pipe.forward(batches[n])
+                ts.append(time.perf_counter() - t0)
+            w[n] = median(ts)
+        b, a = np.polyfit(np.array(sizes, float), np.array([w[n] for n in sizes]), 1)
+        ints.append(float(a))
+        slopes.append(float(b))
+    return {"intercept": float(median(ints)), "slope": float(median(slopes)), "ci": bootstrap_ci(ints),
+            "rounds": ints, "sizes": list(sizes)}
+
+
+def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
+    """{"difference": s, "ci", "rounds", "forward": s, "traced": s} of pipe.model's forward against
+    its trace, interleaved round by round; {"error": one line} when it cannot be traced."""
+    import warnings
+
+    import torch
+
+    from ..stats import bootstrap_ci
+    from .overhead import io_split
+    args = io_split(pipe, batch, reps=1)["args"]
+    fwd = pipe.model.forward
+    raw = getattr(type(pipe.model).forward, "__wrapped__", None)   # under @torch.inference_mode: trace the body
+
+    def body(*a):
+        return raw(pipe.model, *a) if raw else fwd(*a)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            tr = torch.jit.trace(body, args, check_trace=False)
+    except Exception as e:   # data-dependent Python control flow, unsupported ops
+        return {"error": f"cannot trace {getattr(pipe, 'name', pipe)}: {type(e).__name__}: {str(e)[:120]}"}
+    diffs, fw, tw = [], [], []
+    with torch.jit.optimized_execution(False), torch.no_grad():
+        for r in range(rounds):
+            w = {}
+            for k, f in (("py", lambda: fwd(*args)), ("jit", lambda: tr(*args)))[:: 1 if r % 2 else -1]:
+                f()
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    f()
+                    ts.append(time.perf_counter() - t0)
+                w[k] = median(ts)
+            diffs.append(w["py"] - w["jit"])
+            fw.append(w["py"])
+            tw.append(w["jit"])
+    return {"difference": float(median(diffs)), "ci": bootstrap_ci(diffs), "rounds": diffs,
+            "forward": float(median(fw)), "traced": float(median(tw))}
+
+
+def pyspy_exe() -> str | None:
+    cand = Path(sys.executable).with_name("py-spy")
+    return str(cand) if cand.is_file() else shutil.which("py-spy")
+
+
+def classify(raw: str, under: str = "TorchForward.forward") -> dict:
+    """py-spy raw (collapsed) stacks -> sample counts by the innermost frame, for stacks under `under`."""
+    n = {"python": 0, "binding": 0, "native": 0}
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if under not in stack or not count.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        m = re.search(r"\(([^()]*)\)\s*$", leaf)
+        where = m.group(1) if m else ""
+        kind = ("python" if re.search(r"\.py:\d+$", where) else
+                "binding" if any(b in where for b in BINDING_LIBS) else "native")
+        n[kind] += int(count)
+    return n
+
+
+def pyspy_split(impl: str = "python_ref", length: str = "short", batch: int = 1, seconds: float = 3.0,
+                rate: int = 250, threads: int | None = None) -> dict:
+    """{"python", "binding", "native": fractions, "samples": n} or {"error": one line}."""
+    exe = pyspy_exe()
+    if exe is None:
+        return {"error": "py-spy not installed (pip install py-spy): no sampling view"}
+    with tempfile.TemporaryDirectory(prefix="portbench_spy_") as tmp:
+        out = Path(tmp) / "raw.txt"
+        cmd = [exe, "record", "--native", "--rate", str(rate), "--format", "raw", "--output", str(out), "--",
+               sys.executable, "-m", "bench.measure.crosscheck", impl, length, str(batch), str(seconds),
+               str(threads or os.environ.get("PORTBENCH_THREADS", "") or "")]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+        except subprocess.TimeoutExpired:
+            return {"error": "py-spy timed out"}
+        if p.returncode != 0 or not out.is_file():
+            tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+            return {"error": f"py-spy could not sample (exit {p.returncode}): {tail[0][:200]}"}
+        n = classify(out.read_text())
+    total = sum(n.values())
+    if total == 0:
+        return {"error": "py-spy sampled nothing under the forward"}
+    return {**{k: v / total for k, v in n.items()}, "samples": total, "rate": rate}
+
+
+def _target(impl: str, length: str, batch: int, seconds: float, threads: str) -> None:
+    """The child py-spy samples: warm up, then forward() in a loop for `seconds`."""
+    import torch
+
+    from .. import registry
+    from ..scenarios import texts_for
+    from python_ref.api import model_dir
+    if threads:
+        torch.set_num_threads(int(threads))
+    mdir = model_dir()
+    pipe = registry.load(impl, mdir)
+    b = pipe.tokenize(texts_for(mdir, length, batch))
+    pipe.forward(b)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pipe.forward(b)
+
+
+if __name__ == "__main__":   # python -m bench.measure.crosscheck IMPL LENGTH BATCH SECONDS [THREADS]
+    a = sys.argv[1:] + [""] * 5
+    _target(a[0] or "python_ref", a[1] or "short", int(a[2] or 1), float(a[3] or 3), a[4])

@@ -1,0 +1,79 @@
+"""The overhead model on CUDA (issue 10 item 1). NEVER RUN ON A GPU: this project's machines have
+none, so no figure in the repo comes from this file; treat it as a first draft until a GPU run
+checks it.
+
+  kernels          the device's own kernel time: torch.profiler's CUDA kernel events, summed
+                   (memcpy/memset excluded: they belong to io)
+  graph wall       the same forward captured once as a CUDA graph and replayed, timed with CUDA
+                   events: the forward with no Python, no dispatcher and no launch overhead
+  python_overhead  forward wall (synchronised) - graph wall: what launching op by op from the host
+                   costs above the device's work; a C++ port removes the Python part of it and a
+                   CUDA graph (or torch.compile's cudagraphs) all of it
+Leaves out: multi-stream forwards; graphs of forwards with data-dependent shapes (python_ref_packed's
+nonzero syncs and cannot be captured: it reports no graph wall then).
+"""
+from __future__ import annotations
+
+import time
+from statistics import median
+
+
+def device_kernel_seconds(fwd, args) -> float:
+    """Summed CUDA kernel time of one fwd(*args), from the profiler's device events."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fwd(*args)
+        torch.cuda.synchronize()
+    us = 0.0
+    for e in prof.events():
+        if getattr(e.device_type, "name", "CPU") == "CPU":
+            continue
+        if "memcpy" in e.name.lower() or "memset" in e.name.lower():
+            continue
+        us += e.time_range.elapsed_us()
+    return us / 1e6
+
+
+def graph_wall(fwd, args, reps: int = 5) -> float | None:
+    """Median seconds of replaying fwd(*args) captured as a CUDA graph; None when it cannot be captured."""
+    import torch
+    static = [a.clone() for a in args]
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    try:
+        with torch.cuda.stream(s):
+            for _ in range(2):   # warm-up on a side stream, as torch.cuda.graphs asks
+                fwd(*static)
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            fwd(*static)
+    except RuntimeError:   # data-dependent shapes / host syncs inside the forward
+        return None
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        g.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return median(times)
+
+
+def cuda_split(fwd, args, reps: int = 3) -> dict:
+    """The split.attribute round for a CUDA forward (seconds)."""
+    import torch
+    walls = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fwd(*args)
+        torch.cuda.synchronize()
+        walls.append(time.perf_counter() - t0)
+    wall, kern, gw = median(walls), device_kernel_seconds(fwd, args), graph_wall(fwd, args, reps)
+    over = wall - gw if gw is not None else float("nan")
+    return {"kernels": kern, "python_overhead": over, "graph_wall": gw, "wall": wall,
+            "method": "CUDA: device kernel events; python_overhead = synchronised wall - CUDA-graph replay wall "
+                      "(never run on a GPU in this project)"}

@@ -1,0 +1,155 @@
+"""Intervals and verdicts (DESIGN §7, issue 10 items 3 and 5): every ceiling and gain carries a
+bootstrap interval over the rounds, and a verdict whose interval straddles its threshold says so.
+
+  gain         per-round paired ratios (python_ref's round median / the port's, same round); the
+               figure is their median, the interval the percentile bootstrap of that median.
+  ceiling      from the baseline's split, round by round: embed / (embed - removable), where
+               removable is the sum of the buckets the port takes away; median and bootstrap again.
+  verdict      yes / no when the whole interval is on one side of the threshold, else "undecided at
+               this precision".
+  records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high]; a gain whose
+               low end is above its ceiling's high end is a method failure (method_failures); the
+               ceiling's extra.upper counts the unattributed time as removable too, and where it is
+               there the failure is judged against it (above the ceiling but within upper: a note).
+Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
+Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
+"""
+from __future__ import annotations
+
+import math
+from statistics import median
+
+import numpy as np
+
+THRESHOLD = 1.10       # a port "pays" when it makes the pipeline at least 10% faster
+LEVEL = 0.95           # two-sided interval
+UNDECIDED = "undecided at this precision"
+
+
+def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, seed: int = 0) -> list[float]:
+    """[low, high] percentile bootstrap interval of stat(values) (one value: [v, v])."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return [float("nan"), float("nan")]
+    if v.size == 1:
+        return [float(v[0]), float(v[0])]
+    rng = np.random.default_rng(seed)
+    boots = stat(v[rng.integers(0, v.size, (n, v.size))], axis=1)
+    a = (1 - level) / 2
+    return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
+
+
+def estimate(values, **kw) -> dict:
+    """{"value": median, "ci": [low, high], "rounds": values}"""
+    vals = [float(x) for x in values]
+    return {"value": float(median(vals)) if vals else float("nan"), "ci": bootstrap_ci(vals, **kw), "rounds": vals}
+
+
+def gain(base_rounds, impl_rounds, **kw) -> dict:
+    """How many times faster impl is than base, from per-round walls paired by round index."""
+    return estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw)
+
+
+def gain_from_ratios(slower_ratios, **kw) -> dict:
+    """The same from per-round 'impl / base' ratios (round_ratios_vs_<base>: >1 means slower)."""
+    return estimate([1.0 / r for r in slower_ratios if r > 0], **kw)
+
+
+def ceiling(att: dict, removes, **kw) -> dict:
+    """The most a port that takes away the buckets `removes` can gain over the implementation
+    `att` describes (split.attribute's dict), round by round. A removable share at or above the
+    whole wall gives inf (nothing would be left). "upper": the same with the part of the embed the
+    split left unattributed counted as removable too (where the rounds have it): a gain above the
+    ceiling but within upper removed some of what the split could not attribute; a gain above
+    upper is a method failure."""
+    emb = att["embed_rounds"]
+    # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
+    rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
+    out = _ceil(emb, rem, **kw)
+    out["removes"] = list(removes)
+    out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
+    un = att["rounds"].get("unattributed")
+    if un:
+        glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
+        extra = [max(0.0, u - (glue[i] if glue else 0.0)) for i, u in enumerate(un)]
+        out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
+    return out
+
+
+def _ceil(emb, rem, **kw) -> dict:
+    vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
+    return estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw)
+
+
+def verdict(ci, threshold: float = THRESHOLD) -> str:
+    lo, hi = ci
+    if math.isnan(lo) or math.isnan(hi):
+        return UNDECIDED
+    if lo >= threshold:
+        return "yes"
+    if hi < threshold:
+        return "no"
+    return UNDECIDED
+
+
+def failure(ceil: dict | None, gn: dict | None) -> str | None:
+    """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when
+    there is one): the method missed a cost the port removes."""
+    if not ceil or not gn or ceil.get("value") is None:
+        return None
+    bound = (ceil.get("upper") or ceil)["ci"]
+    if not math.isfinite(bound[1]) or gn["ci"][0] <= bound[1]:
+        return None
+    return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {bound[0]:.3f}-{bound[1]:.3f}x"
+            f"{' (unattributed time counted as removable)' if ceil.get('upper') else ''}: the port removes a "
+            f"cost the split books as not removable (or the two ran under different conditions)")
+
+
+def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
+    """A note when the gain lies above the measured ceiling but not above its upper bound."""
+    if not ceil or not gn or ceil.get("value") is None or failure(ceil, gn):
+        return None
+    if gn["ci"][0] > ceil["ci"][1]:
+        return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x above the measured ceiling {ceil['ci'][1]:.3f}x: "
+                f"the port also removed part of what the split left unattributed")
+    return None
+
+
+def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str, device: str = "cpu",
+                 extra: dict | None = None) -> list:
+    """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: the port replaces
+    what the split cannot see (its own kernels): value None, with the reason in extra."""
+    from .results import Record
+    base = {"vs": vs, "threshold": THRESHOLD, "level": LEVEL, **(extra or {})}
+    if ceil is None:
+        c = Record(impl, "port_ceiling", scenario, None, "x", device,
+                   extra={**base, "ci": None, "reason": f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
+    else:
+        up = ceil.get("upper")
+        c = Record(impl, "port_ceiling", scenario, ceil["value"], "x", device,
+                   extra={**base, "ci": ceil["ci"], "removes": ceil["removes"], "share": ceil["share"],
+                          "rounds": ceil["rounds"], "verdict": verdict(ceil["ci"]),
+                          "upper": {"value": up["value"], "ci": up["ci"]} if up else None})
+    why = failure(ceil, gn)
+    g = Record(impl, "port_gain", scenario, gn["value"], "x", device,
+               extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"]),
+                      "method_failure": why, "note": above_ceiling(ceil, gn)})
+    return [c, g]
+
+
+def method_failures(records) -> list[tuple[str, str, str]]:
+    """(impl, scenario, reason) for every port_gain whose interval lies above its ceiling's."""
+    get = (lambda r, k: r[k] if isinstance(r, dict) else getattr(r, k))
+    ceils = {(get(r, "impl"), get(r, "scenario")): r for r in records if get(r, "metric") == "port_ceiling"}
+    out = []
+    for r in records:
+        if get(r, "metric") != "port_gain":
+            continue
+        c = ceils.get((get(r, "impl"), get(r, "scenario")))
+        if c is None or get(c, "value") is None:
+            continue
+        why = failure({"value": get(c, "value"), "ci": get(c, "extra")["ci"], "upper": get(c, "extra").get("upper")},
+                      {"value": get(r, "value"), "ci": get(r, "extra")["ci"]})
+        if why:
+            out.append((get(r, "impl"), get(r, "scenario"), why))
+    return out

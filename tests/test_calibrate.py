@@ -1,0 +1,37 @@
+"""`bench calibrate` (issue 10 item 4): inject known pure-Python work and known IO into python_ref and
+recover both from the attribution within 15%. Also the exit code and the last line's format."""
+from __future__ import annotations
+
+import re
+
+from bench import calibrate, cli
+from bench.measure.overhead import cpp_missing
+from tests.conftest import require
+
+LAST = re.compile(r"^calibration: injected ([\d.]+) ms, attributed ([\d.]+) ms \(error ([\d.]+)%\)$")
+
+
+def test_bench_calibrate_recovers_injected_overhead(capsys):
+    require(cpp_missing(), is_reason=True)
+    rc = cli.main(["calibrate", "--quick", "--threads", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    m = LAST.match(lines[-1])
+    assert m, lines[-1]
+    x, y, e = map(float, m.groups())
+    assert x > 0.3, "the injection must be large enough to measure"
+    assert abs(abs(y - x) / x * 100 - e) < 0.6, "E is the error of Y against X"
+    assert e <= 100 * calibrate.TOLERANCE and rc == 0, "\n".join(lines)
+
+
+def test_busy_layers_run_between_layers(monkeypatch):
+    seen = []
+    monkeypatch.setattr(calibrate, "busy", lambda n: seen.append(("busy", n)))
+    layers = calibrate.BusyLayers([1, 2, 3])
+    layers.n = 10
+    for x in layers:
+        seen.append(("layer", x))
+    assert seen == [("layer", 1), ("busy", 10), ("layer", 2), ("busy", 10), ("layer", 3), ("busy", 10)]
+
+
+def test_busy_is_the_arithmetic_it_claims():
+    assert calibrate.busy(1000) == sum(i * i for i in range(1000)) % 65536
