@@ -1,4 +1,5 @@
-"""`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser, all.
+"""`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser, all,
+report, fuzz; merge, compare, fleet (many hosts).
 
 Glue only: each subcommand calls a measure/ module and prints a rich table. Exit code != 0 when an
 equivalence check fails or a model directory is unusable (one clear line, no traceback).
@@ -215,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--full", action="store_true",
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
     a.set_defaults(fn=cmd_all)
+    from .hosts_cli import add_parsers   # merge, compare, fleet
+    add_parsers(sub, common)
     return p
 
 
