@@ -32,7 +32,7 @@ $(VENV)/.deps:
 	touch $@
 
 build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS)
-	$(PIP) install --no-build-isolation -e ".[test,bench]"
+	$(PIP) install --no-build-isolation -e ".[test,bench,fleet]"
 	@mkdir -p build && touch $@
 
 wasm: build/.npm build/.wasm
