@@ -217,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
     a.set_defaults(fn=cmd_all)
     from .hosts_cli import add_parsers   # merge, compare, fleet
-    add_parsers(sub, common)
+    add_parsers(sub)
     return p
 
 

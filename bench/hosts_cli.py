@@ -22,8 +22,8 @@ def cmd_fleet(args) -> int:
     return fleet_main(args)
 
 
-def add_parsers(sub, common) -> None:
-    """Register merge, compare and fleet on bench's subparsers (common: the shared options)."""
+def add_parsers(sub) -> None:
+    """Register merge, compare and fleet on bench's subparsers."""
     m = sub.add_parser("merge", help="one report across result sets from several hosts")
     m.add_argument("dirs", nargs="+", help="result directories (or their results.json)")
     m.add_argument("--out", required=True, help="directory for the merged report")
@@ -36,8 +36,12 @@ def add_parsers(sub, common) -> None:
     c.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     c.add_argument("--all", action="store_true", help="list every figure compared, not only those that moved")
     c.set_defaults(fn=cmd_compare)
-    f = sub.add_parser("fleet", parents=[common], conflict_handler="resolve",
-                       help="`bench all` once on every node of a Ray cluster, then merge (pip install .[fleet])")
+    # its own options, not parents=[common]: resolving conflicts would rewrite the shared actions
+    f = sub.add_parser("fleet", help="`bench all` once on every node of a Ray cluster, then merge (pip install .[fleet])")
+    f.add_argument("--model", help="model directory, the same path on every node (default: packaged)")
+    f.add_argument("--impl", nargs="+", help="implementations to run (see `bench list`)")
+    f.add_argument("--corpus", help="corpus file, the same path on every node")
+    f.add_argument("--quick", action="store_true", help="a short pass")
     f.add_argument("--address", required=True, help="Ray cluster address (host:port, or ray://host:10001)")
     f.add_argument("--per-node", type=int, default=1, help="runs per node, one after another (default 1)")
     f.add_argument("--device", default="auto", help="auto (cpu everywhere, cuda too where a node has a GPU) | cpu")
