@@ -103,21 +103,22 @@ def welch_log(old, new) -> float:
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+def _medians(v, rng, n: int):
+    """Medians of n bootstrap resamples of v."""
+    v = np.asarray(v, dtype=float)
+    return np.median(v[rng.integers(0, len(v), (n, len(v)))], axis=1)
+
+
 def boot_ratio(old, new, seed: int = 0, n: int = 4000, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap of median(new) / median(old), each side resampled on its own."""
     rng = np.random.default_rng(seed)
-    o, w = np.asarray(old), np.asarray(new)
-    ro = np.median(o[rng.integers(0, len(o), (n, len(o)))], axis=1)
-    rn = np.median(w[rng.integers(0, len(w), (n, len(w)))], axis=1)
-    q = np.quantile(rn / ro, [(1 - level) / 2, (1 + level) / 2])
+    q = np.quantile(_medians(new, rng, n) / _medians(old, rng, n), [(1 - level) / 2, (1 + level) / 2])
     return float(q[0]), float(q[1])
 
 
 def boot_median(values, seed: int = 0, n: int = 4000, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the median of one sample (e.g. per-round gains)."""
-    rng = np.random.default_rng(seed)
-    v = np.asarray(values, dtype=float)
-    q = np.quantile(np.median(v[rng.integers(0, len(v), (n, len(v)))], axis=1), [(1 - level) / 2, (1 + level) / 2])
+    q = np.quantile(_medians(values, np.random.default_rng(seed), n), [(1 - level) / 2, (1 + level) / 2])
     return float(q[0]), float(q[1])
 
 

@@ -69,7 +69,25 @@ def _run(argv: list[str], env_extra: dict, timeout: float, meta: dict) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def reachable(address: str, timeout: float = 5.0) -> str | None:
+    """None when something listens at host:port, else why not. Ray itself retries a dead address
+    for minutes before it gives up; this says so in seconds."""
+    hostport = address.split("://")[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return f"{address!r} is not host:port (or ray://host:port)"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        return (f"nothing answers at {hostport} ({e.strerror or e}): start the cluster (`ray start --head`) "
+                "or fix --address")
+    return None
+
+
 def connect(address: str):
+    why = reachable(address)
+    if why:
+        raise SystemExit(f"bench fleet: {why}")
     host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
     if host in ("127.0.0.1", "localhost", "::1"):
         # Ray rewrites a loopback address to the machine's own IP before connecting, and a cluster
@@ -80,7 +98,11 @@ def connect(address: str):
     except ImportError:
         raise SystemExit("bench fleet: needs Ray: pip install '.[fleet]' (on this machine and on every node)")
     import logging
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except Exception as e:   # no cluster there, or another Ray version: one line, no traceback
+        why = str(e).strip().splitlines()[-1][:300] if str(e).strip() else ""
+        raise SystemExit(f"bench fleet: cannot connect to a Ray cluster at {address}: {type(e).__name__}: {why}")
     return ray
 
 

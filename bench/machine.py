@@ -25,6 +25,7 @@ ISA_FLAGS = {  # /proc/cpuinfo flag -> descriptor name
     "avx_vnni": "avx_vnni", "amx_tile": "amx_tile", "amx_bf16": "amx_bf16", "amx_int8": "amx_int8",
     "asimd": "neon", "sve": "sve"}   # the last two: ARM hosts
 LABEL_ENV = "PORTBENCH_HOST_LABEL"
+COMMIT_ENV = "PORTBENCH_COMMIT"
 REPO = Path(__file__).resolve().parent.parent
 # The fields the host id hashes: hardware and OS, never versions of software, the commit or threads.
 ID_FIELDS = ("cpu", "cores", "physical_cores", "memory_gib", "gpus", "os", "arch")
@@ -119,10 +120,11 @@ def versions() -> dict:
 
 
 def commit(repo: Path = REPO) -> dict:
-    """{"sha", "dirty"} of the project's checkout; "unknown" when it is not a git checkout (an
-    installed wheel). Dirty: tracked files differ from the commit (untracked build output aside)."""
+    """{"sha", "dirty"} of the project's checkout. Dirty: tracked files differ from the commit
+    (untracked build output aside). Not a git checkout (an installed wheel, an image): the sha in
+    PORTBENCH_COMMIT if the installer set it, else "unknown"."""
     if not (repo / ".git").exists():
-        return {"sha": "unknown", "dirty": None}
+        return {"sha": os.environ.get(COMMIT_ENV) or "unknown", "dirty": None}
     sha = _cmd("git", "-C", str(repo), "rev-parse", "HEAD")
     if not sha:
         return {"sha": "unknown", "dirty": None}

@@ -90,6 +90,9 @@ def mixed(sets: list[Set]) -> list[str]:
     dirty = [s.label for s in sets if isinstance(s.m.get("commit"), dict) and s.m["commit"].get("dirty")]
     if dirty:
         out.append("uncommitted changes in: " + ", ".join(dirty))   # marked, never refused
+    unknown = [s.label for s in sets if sha(s.m) == "unknown"]
+    if unknown:
+        out.append("commit unknown (not a git checkout; set PORTBENCH_COMMIT) for: " + ", ".join(unknown))
     return out
 
 
@@ -203,7 +206,7 @@ def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]
         raise SystemExit("bench merge: give at least one result directory")
     sets = load_sets(paths)
     why = mixed(sets)
-    refuse = [w for w in why if not w.startswith("uncommitted")]
+    refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
     if refuse and not allow_mixed:
         raise SystemExit("bench merge: refusing to merge result sets that are not comparable: " + "; ".join(refuse)
                          + " (pass --allow-mixed to merge them anyway; the report marks them)")

@@ -5,6 +5,7 @@ with distinct host ids, the two timed runs one after another (they share this ma
 and one merged report. Under CI=true a missing Ray fails; locally it skips."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import fleet
+from bench.cli import parser
 from conftest import require
 
 NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "resources": {"portbench_slot": 1},
@@ -70,3 +73,58 @@ def test_fleet_runs_every_node_once_and_merges(cluster, tmp_path):
         assert f"`{m['host_id']}`" in md
     assert "## Verdicts that differ between hosts" in md and "## Decision table per host" in md
     assert len(json.loads((out / "merged.json").read_text())["sets"]) == 2
+
+
+def _node(nid: str, cpus: float, gpus: float = 0, slot: bool = True) -> dict:
+    res = {"CPU": cpus, **({"GPU": gpus} if gpus else {}), **({"portbench_slot": 1.0} if slot else {})}
+    return {"NodeID": nid * 56, "NodeManagerAddress": "10.0.0.1", "Resources": res, "Alive": True}
+
+
+def test_plan_gpu_nodes_run_cuda_too_and_one_machine_runs_in_sequence():
+    """The scheduling plan, on node tables written here (what ray.nodes() returns)."""
+    nodes = [_node("a", 8, gpus=2), _node("b", 4), _node("c", 2, slot=False), _node("d", 2, slot=False)]
+    probes = {nodes[0]["NodeID"]: {"hostname": "gpu-box", "boot_id": "k1", "cores": 16},
+              nodes[1]["NodeID"]: {"hostname": "cpu-box", "boot_id": "k2", "cores": 4},
+              nodes[2]["NodeID"]: {"hostname": "pod", "boot_id": "k3", "cores": 2},
+              nodes[3]["NodeID"]: {"hostname": "pod", "boot_id": "k3", "cores": 2}}
+    q = fleet.plan(nodes, probes, argparse.Namespace(device="auto", per_node=1, threads=None))
+    assert [(j["device"], j["gpus"], j["threads"]) for j in q["k1"]] == [("cpu", 0, 8), ("cuda", 2, 8)]
+    assert [j["device"] for j in q["k2"]] == ["cpu"]                   # no GPU: the CUDA scenarios skipped
+    assert [j["node"]["NodeID"][0] for j in q["k3"]] == ["c", "d"]    # one kernel, one queue: in sequence
+    assert [j["label"] for j in q["k3"]] == ["pod-cccccccc", "pod-dddddddd"] and q["k1"][0]["label"] is None
+    cpu_only = fleet.plan(nodes, probes, argparse.Namespace(device="cpu", per_node=2, threads=3))
+    assert [(j["device"], j["k"], j["threads"]) for j in cpu_only["k1"]] == [("cpu", 0, 3), ("cpu", 1, 3)]
+    with pytest.raises(SystemExit, match="--device"):
+        fleet.plan(nodes, probes, argparse.Namespace(device="tpu", per_node=1, threads=None))
+
+
+def test_each_run_takes_its_whole_node():
+    try:
+        import ray
+    except ImportError:
+        require("Ray not installed: pip install '.[fleet]'", is_reason=True)
+    gpu = {"node": _node("a", 8, gpus=2), "gpus": 2}
+    o = fleet.options(ray, gpu)
+    assert (o["num_cpus"], o["num_gpus"], o["resources"], o["max_retries"]) == (8, 2, {"portbench_slot": 1}, 0)
+    assert o["scheduling_strategy"].node_id == "a" * 56 and o["scheduling_strategy"].soft is False
+    assert fleet.options(ray, {"node": _node("c", 2, slot=False), "gpus": 0})["resources"] == {}
+
+
+def test_bench_all_options_pass_through():
+    a = parser().parse_args(["fleet", "--address", "h:6379", "--quick", "--impl", "python_ref", "cpp_port",
+                             "--", "--corpus", "c.txt"])
+    assert fleet.bench_argv(a, "cpu", 4) == ["--device", "cpu", "--threads", "4", "--quick", "--impl", "python_ref",
+                                              "cpp_port", "--corpus", "c.txt"]
+
+
+def test_no_cluster_at_the_address_is_one_clear_line():
+    import socket
+    with socket.socket() as s:   # a port nothing listens on: bound here, never listened
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        t0 = time.time()
+        p = subprocess.run([sys.executable, "-m", "bench", "fleet", "--address", f"127.0.0.1:{port}", "--quick"],
+                           capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and time.time() - t0 < 60
+    assert p.stderr.strip().count("\n") == 0 and f"nothing answers at 127.0.0.1:{port}" in p.stderr
+    assert fleet.reachable("no-port-here") == "'no-port-here' is not host:port (or ray://host:port)"

@@ -72,9 +72,13 @@ def _git(repo, *argv):
                    capture_output=True)
 
 
-def test_commit_and_dirty_flag(tmp_path):
+def test_commit_and_dirty_flag(tmp_path, monkeypatch):
     require(None if shutil.which("git") else "git missing", is_reason=True)
+    monkeypatch.delenv(machine.COMMIT_ENV, raising=False)
     assert machine.commit(tmp_path) == {"sha": "unknown", "dirty": None}
+    monkeypatch.setenv(machine.COMMIT_ENV, "0123abcd")   # an installed wheel or image that says its commit
+    assert machine.commit(tmp_path) == {"sha": "0123abcd", "dirty": None}
+    monkeypatch.delenv(machine.COMMIT_ENV)
     _git(tmp_path, "init", "-q")
     (tmp_path / "f.txt").write_text("a")
     _git(tmp_path, "add", "f.txt")
