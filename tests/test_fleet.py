@@ -34,6 +34,7 @@ def cluster(monkeypatch):
     tmp = tempfile.mkdtemp(prefix="pbray", dir="/tmp")   # short: Ray's unix socket paths must fit 107 bytes
     (Path(tmp) / "ray").mkdir()
     monkeypatch.setenv("RAY_TMPDIR", tmp)   # this cluster's session files and address file, nobody else's
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")   # offline: no usage report to send
     c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
     try:
         c.add_node(**NODE)
