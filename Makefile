@@ -38,7 +38,7 @@ $(shell mkdir -p build && find $(PY_PKGS) -name '*.py' -not -path '*/node_module
   && (cmp -s build/.pyfiles.new build/.pyfiles || mv build/.pyfiles.new build/.pyfiles); rm -f build/.pyfiles.new)
 
 build/.installed: $(VENV)/.deps pyproject.toml CMakeLists.txt $(NATIVE_SRCS) build/.pyfiles
-	$(PIP) install --no-build-isolation -e ".[test,bench]"
+	$(PIP) install --no-build-isolation -e ".[test,bench,fleet]"
 	@mkdir -p build && touch $@
 
 wasm: build/.npm build/.wasm

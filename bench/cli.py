@@ -1,5 +1,5 @@
 """`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser,
-report, fuzz, read, all.
+report, fuzz, read, calibrate, all; merge, compare, fleet (many hosts).
 
 Glue only: each subcommand calls the runner (suite/), a measure/ module or the report, and the
 console prints. A subcommand is one function under `@command(...)`; the common options come with
@@ -208,6 +208,8 @@ def parser() -> argparse.ArgumentParser:
         if c.configure:
             c.configure(s)
         s.set_defaults(fn=c.fn)
+    from .hosts_cli import add_parsers   # merge, compare, fleet: their own options
+    add_parsers(sub)
     return p
 
 

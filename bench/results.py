@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,19 +20,12 @@ class Record:
 
 
 def machine(threads: int) -> dict:
-    import torch
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(), "threads": threads,
-            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+    """The machine descriptor (bench/machine.py): hardware, versions, commit and host id."""
+    from .machine import describe
+    return describe(threads)
 
 
 def write(path: Path, mach: dict, records: list[Record]) -> None:
+    from .machine import complete
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"machine": mach, "records": [asdict(r) for r in records]}, indent=1))
+    path.write_text(json.dumps({"machine": complete(mach), "records": [asdict(r) for r in records]}, indent=1))

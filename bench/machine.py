@@ -1,0 +1,205 @@
+"""The machine descriptor every results.json carries (DESIGN §7 "many hosts"), and the host id
+derived from it: CPU model, cores and the threads used, the ISA flags that matter for these kernels
+(AVX2, AVX-512, AMX, FMA), memory, GPU name / driver / CUDA where present, OS, the versions of
+Python, torch, onnxruntime, node and emscripten, and the project's commit with a dirty flag.
+
+The host id is `<name>-<8 hex>`: the name is PORTBENCH_HOST_LABEL when set (a fleet sets it to tell
+apart Ray nodes that share one machine), else the hostname; the hex is a hash of the hardware and
+OS fields plus that name, so it stays the same across runs, commits and package upgrades.
+Leaves out: macOS/Windows hardware probes (Linux /proc only; elsewhere the fields say "unknown").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+ISA_FLAGS = {  # /proc/cpuinfo flag -> descriptor name
+    "avx2": "avx2", "fma": "fma", "avx512f": "avx512f", "avx512_vnni": "avx512_vnni", "avx512_bf16": "avx512_bf16",
+    "avx_vnni": "avx_vnni", "amx_tile": "amx_tile", "amx_bf16": "amx_bf16", "amx_int8": "amx_int8",
+    "asimd": "neon", "sve": "sve"}   # the last two: ARM hosts
+LABEL_ENV = "PORTBENCH_HOST_LABEL"
+COMMIT_ENV = "PORTBENCH_COMMIT"
+REPO = Path(__file__).resolve().parent.parent
+# The fields the host id hashes: hardware and OS, never versions of software, the commit or threads.
+ID_FIELDS = ("cpu", "cores", "physical_cores", "memory_gib", "gpus", "os", "arch")
+
+
+def _cmd(*argv: str, timeout: float = 20) -> str | None:
+    """First line of a command's output, or None when it is missing or fails."""
+    if not shutil.which(argv[0]):
+        return None
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = (p.stdout or p.stderr).strip()
+    return out.splitlines()[0].strip() if p.returncode == 0 and out else None
+
+
+def cpuinfo(text: str | None = None) -> dict:
+    """CPU model, ISA flags and physical cores from /proc/cpuinfo (text: for tests)."""
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            text = ""
+    model, flags, cores = None, set(), set()
+    phys = None
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        k, v = k.strip(), v.strip()
+        if k in ("model name", "Model", "cpu model") and model is None:
+            model = v
+        elif k in ("flags", "Features") and not flags:
+            flags = set(v.split())
+        elif k == "physical id":
+            phys = v
+        elif k == "core id":
+            cores.add((phys, v))
+    return {"cpu": model or platform.processor() or "unknown",
+            "isa": {name: flag in flags for flag, name in ISA_FLAGS.items()},
+            "physical_cores": len(cores) or None}
+
+
+def memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def gpus() -> tuple[list[dict], str | None]:
+    """([{name, memory_bytes}], driver) from nvidia-smi, else torch.cuda; ([], None) without a GPU."""
+    out = None
+    if shutil.which("nvidia-smi"):
+        try:
+            p = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                                "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
+            out = p.stdout if p.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            out = None
+    if out and out.strip():
+        rows = [[c.strip() for c in line.split(",")] for line in out.strip().splitlines()]
+        return ([{"name": r[0], "memory_bytes": int(float(r[1])) * 2**20 if r[1].replace(".", "").isdigit() else None}
+                 for r in rows], rows[0][2] if len(rows[0]) > 2 else None)
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return ([{"name": torch.cuda.get_device_name(i),
+                      "memory_bytes": torch.cuda.get_device_properties(i).total_memory}
+                     for i in range(torch.cuda.device_count())], None)
+    except Exception:   # a broken CUDA install must not stop the descriptor
+        pass
+    return [], None
+
+
+def _version(module: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return None
+
+
+def versions() -> dict:
+    emcc = _cmd("emcc", "--version")
+    m = re.search(r"(\d+\.\d+\.\d+)", emcc or "")
+    node = _cmd("node", "--version")
+    return {"python": platform.python_version(), "torch": _version("torch"), "onnxruntime": _version("onnxruntime"),
+            "node": node.lstrip("v") if node else None, "emscripten": m.group(1) if m else None}
+
+
+def commit(repo: Path = REPO) -> dict:
+    """{"sha", "dirty"} of the project's checkout. Dirty: tracked files differ from the commit
+    (untracked build output aside). Not a git checkout (an installed wheel, an image): the sha in
+    PORTBENCH_COMMIT if the installer set it, else "unknown"."""
+    if not (repo / ".git").exists():
+        return {"sha": os.environ.get(COMMIT_ENV) or "unknown", "dirty": None}
+    sha = _cmd("git", "-C", str(repo), "rev-parse", "HEAD")
+    if not sha:
+        return {"sha": "unknown", "dirty": None}
+    try:
+        p = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=30)
+        dirty = bool(p.stdout.strip()) if p.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        dirty = None
+    return {"sha": sha, "dirty": dirty}
+
+
+def os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.release()}"
+
+
+def host_id(desc: dict) -> str:
+    """`<label or hostname>-<8 hex of the hardware/OS fields and that name>`, safe as a file name."""
+    name = desc.get("host_label") or desc.get("host") or "host"
+    key = json.dumps({k: desc.get(k) for k in ID_FIELDS} | {"name": name}, sort_keys=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:40] or "host"
+    return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def describe(threads: int | None = None) -> dict:
+    """The descriptor. Keeps the flat keys the report reads (host, cpu, cores, threads, python,
+    torch, platform) and adds the rest."""
+    ci = cpuinfo()
+    gl, driver = gpus()
+    cuda = None
+    try:
+        import torch
+        cuda = torch.version.cuda
+    except ImportError:
+        pass
+    mem = memory_bytes()
+    v = versions()
+    desc = {"host": socket.gethostname(), "host_label": os.environ.get(LABEL_ENV) or None,
+            "cpu": ci["cpu"], "cores": os.cpu_count(), "physical_cores": ci["physical_cores"],
+            "threads": threads, "isa": ci["isa"], "memory_bytes": mem,
+            "memory_gib": round(mem / 2**30) if mem else None, "gpus": [g["name"] for g in gl],
+            "gpu": gl[0]["name"] if gl else None, "gpu_memory_bytes": gl[0]["memory_bytes"] if gl else None,
+            "gpu_driver": driver, "cuda": cuda, "os": os_name(), "arch": platform.machine(),
+            "platform": platform.platform(), "python": v["python"], "torch": v["torch"], "versions": v,
+            "commit": commit()}
+    desc["host_id"] = host_id(desc)
+    return desc
+
+
+def model_fingerprint(mdir) -> str | None:
+    """sha256 (16 hex) over a model directory's files, names included: two hosts measured the same
+    model when it matches, whatever path it was installed at."""
+    p = Path(mdir)
+    if not p.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file() and "__pycache__" not in x.parts):
+        h.update(str(f.relative_to(p)).encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def complete(mach: dict) -> dict:
+    """Fill in what a caller's dict lacks (an older descriptor, or one that gained `model` after
+    describe()): the model fingerprint and the host id."""
+    out = dict(mach)
+    if out.get("model") and not out.get("model_sha256"):
+        out["model_sha256"] = model_fingerprint(out["model"])
+    out.setdefault("host_id", host_id(out))
+    return out
