@@ -220,9 +220,9 @@ def main(argv=None) -> int:
     try:
         inputs.check_args_utf8(argv)
         args = parser().parse_args(argv)
-        inputs.check_impls(args.impl)
-        inputs.check_device(args.device)
-        if args.corpus:
+        inputs.check_impls(getattr(args, "impl", None))   # merge/compare/fleet bring their own options
+        inputs.check_device(getattr(args, "device", "cpu"))
+        if getattr(args, "corpus", None):
             inputs.read_corpus(args.corpus)   # every problem with it, before any work
         return args.fn(args)
     except (inputs.UsageError, ModelDirError, registry.NotAvailable) as e:

@@ -1,4 +1,4 @@
-"""`bench merge`, `bench compare`, `bench fleet` (DESIGN §7 "many hosts"): their options, registered
+"""`bench merge`, `bench compare`, `bench fleet` (docs/DESIGN.md §7 "many hosts"): their options, registered
 on bench/cli.py's parser, and three entry points that call bench/merge.py, compare.py and fleet.py.
 Glue only. Leaves out: everything else on the command line (bench/cli.py).
 """

@@ -1,4 +1,4 @@
-"""The machine descriptor every results.json carries (DESIGN §7 "many hosts"), and the host id
+"""The machine descriptor every results.json carries (docs/DESIGN.md §7 "many hosts"), and the host id
 derived from it: CPU model, cores and the threads used, the ISA flags that matter for these kernels
 (AVX2, AVX-512, AMX, FMA), memory, GPU name / driver / CUDA where present, OS, the versions of
 Python, torch, onnxruntime, node and emscripten, and the project's commit with a dirty flag.

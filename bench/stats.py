@@ -1,4 +1,4 @@
-"""Intervals and verdicts (DESIGN §7, issue 10 items 3 and 5): every ceiling and gain carries a
+"""Intervals and verdicts (docs/DESIGN.md §7, issue 10 items 3 and 5): every ceiling and gain carries a
 bootstrap interval over the rounds, and a verdict whose interval straddles its threshold says so.
 
   gain         per-round paired ratios (python_ref's round median / the port's, same round); the

@@ -1,4 +1,4 @@
-"""The overhead model (DESIGN §7, issue 10): a Python torch forward split into what a C++ port can
+"""The overhead model (docs/DESIGN.md §7, issue 10): a Python torch forward split into what a C++ port can
 remove and what it pays too, each part measured, none a residual of the forward wall.
 
   count        one forward under a TorchFunctionMode that records every Python -> torch call: its

@@ -1,4 +1,4 @@
-"""Attribution by the overhead model (DESIGN §7, issue 10): one Python torch pipeline's embed time
+"""Attribution by the overhead model (docs/DESIGN.md §7, issue 10): one Python torch pipeline's embed time
 split round by round into measured buckets, with the remainder shown, never folded in.
 
   tokenize         the tokenize wall of the round (interleaved with embed and forward)
@@ -57,7 +57,7 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
     {name: [per-round median s]} for the fns in extra, interleaved with them (a fn returning a
     latency.InnerTime is scored by it)."""
     from .latency import interleaved
-    from .sweep import _sync
+    from .latency import sync as _sync
     fns = {}
     for n, p in pipes.items():
         batch = p.tokenize(texts)
