@@ -168,7 +168,7 @@ def cmd_read(args) -> int:
     return 0
 
 
-@command("calibrate", "inject known Python work and IO into python_ref; check the attribution recovers them "
+@command("calibrate", "inject known Python work and IO into the reference; check the attribution recovers them "
          "(exit 1 above 15 percent error)", impl=None)
 def cmd_calibrate(args) -> int:
     from .calibrate import main
@@ -220,8 +220,9 @@ def main(argv=None) -> int:
     try:
         inputs.check_args_utf8(argv)
         args = parser().parse_args(argv)
-        inputs.check_impls(getattr(args, "impl", None))   # merge/compare/fleet bring their own options
-        inputs.check_device(getattr(args, "device", "cpu"))
+        if not getattr(args, "own_options", False):   # merge/compare/fleet check their own options
+            inputs.check_impls(args.impl)
+            inputs.check_device(args.device)
         if getattr(args, "corpus", None):
             inputs.read_corpus(args.corpus)   # every problem with it, before any work
         return args.fn(args)

@@ -23,19 +23,20 @@ def cmd_fleet(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    """Register merge, compare and fleet on bench's subparsers."""
+    """Register merge, compare and fleet on bench's subparsers (own_options: cli.main leaves their
+    options to them)."""
     m = sub.add_parser("merge", help="one report across result sets from several hosts")
     m.add_argument("dirs", nargs="+", help="result directories (or their results.json)")
     m.add_argument("--out", required=True, help="directory for the merged report")
     m.add_argument("--allow-mixed", action="store_true", help="merge sets from different commits or models (marked)")
-    m.set_defaults(fn=cmd_merge)
+    m.set_defaults(fn=cmd_merge, own_options=True)
     c = sub.add_parser("compare", help="NEW vs OLD per figure, with a significance test; exit 1 on a regression")
     c.add_argument("old")
     c.add_argument("new")
     c.add_argument("--threshold", default="5%", help="slowdown that counts (default 5%%)")
     c.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     c.add_argument("--all", action="store_true", help="list every figure compared, not only those that moved")
-    c.set_defaults(fn=cmd_compare)
+    c.set_defaults(fn=cmd_compare, own_options=True)
     # its own options, not parents=[common]: resolving conflicts would rewrite the shared actions
     f = sub.add_parser("fleet", help="`bench all` once on every node of a Ray cluster, then merge (pip install .[fleet])")
     f.add_argument("--model", help="model directory, the same path on every node (default: packaged)")
@@ -51,4 +52,4 @@ def add_parsers(sub) -> None:
     f.add_argument("--full", action="store_true", help="passed on to `bench all`")
     f.add_argument("--timeout", type=float, default=7200, help="seconds per node run (default 7200)")
     f.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: more options for `bench all` on every node")
-    f.set_defaults(fn=cmd_fleet)
+    f.set_defaults(fn=cmd_fleet, own_options=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compare import load_set
-from .merge_report import EVEN, PORTS, RUNTIMES, SCENARIOS, figure_rows, machine_rows, render, shares_cell
+from .merge_report import BUCKETS, EVEN, REF, SCENARIOS, ports, runtimes, figure_rows, machine_rows, render, shares_cell
 
 @dataclass
 class Set:
@@ -38,18 +38,18 @@ class Set:
         return self.by.get((impl, metric, scenario))
 
     def gain(self, impl, scenario):
-        a, b = self.v("python_ref", "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
+        a, b = self.v(REF, "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
         return a / b if a and b else None
 
     def gain_iv(self, impl, scenario) -> tuple[float, float] | None:
         """95% interval of the gain vs python_ref from the per-round paired ratios (the rounds are
         interleaved, so round i of both is one pair); None where no rounds were recorded."""
         from .compare import boot_median
-        r, ref = self.r(impl, "latency_p50", scenario), self.r("python_ref", "latency_p50", scenario)
-        if r is None or ref is None or impl == "python_ref":
+        r, ref = self.r(impl, "latency_p50", scenario), self.r(REF, "latency_p50", scenario)
+        if r is None or ref is None or impl == REF:
             return None
         ex = r.get("extra") or {}
-        ratios = ex.get("round_ratios_vs_python_ref")
+        ratios = ex.get(f"round_ratios_vs_{REF}")
         if not ratios:
             a, b = ex.get("round_medians_ms"), (ref.get("extra") or {}).get("round_medians_ms")
             ratios = [x / y for x, y in zip(a, b)] if a and b and len(a) == len(b) else None
@@ -100,7 +100,7 @@ def mixed(sets: list[Set]) -> list[str]:
 def _direction(g: float | None) -> str:
     if g is None:
         return "not measured"
-    return "faster than python_ref" if g >= 1 + EVEN else ("slower than python_ref" if g <= 1 - EVEN else "about even")
+    return f"faster than {REF}" if g >= 1 + EVEN else (f"slower than {REF}" if g <= 1 - EVEN else "about even")
 
 
 def verdicts(s: Set) -> dict:
@@ -119,7 +119,7 @@ def verdicts(s: Set) -> dict:
         v = {"dominant bucket": row.get("dominant_bucket"), "intervention": iv,
              "does a port pay?": str(row.get("port_pays", "")).split(":")[0]}
         if sc in SCENARIOS:
-            for what, names in (("best port", PORTS), ("best runtime change", RUNTIMES)):
+            for what, names in (("best port", ports()), ("best runtime change", runtimes())):
                 best = (row["best_port"] if what == "best port" else row["best_runtime"]).split(" ")[0]
                 v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc))}"
         out[sc] = {k: (val, row) for k, val in v.items()}
@@ -134,10 +134,10 @@ def figures_for(s: Set, sc: str, what: str) -> str:
                          (" (browser)" if r["scenario"] == "browser" else "") + f" {r['value']:.3g} {r['unit']}"
                          for r in rows) or "-"
     if what == "dominant bucket":
-        return "python_ref tok/kernels/dispatch/io " + shares_cell(s, sc)
+        return f"{REF} " + "/".join(BUCKETS) + " " + shares_cell(s, sc)
     gains = [f"{i} {g:.2f}x" + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if (iv := s.gain_iv(i, sc)) else "")
-             for i in PORTS + RUNTIMES if (g := s.gain(i, sc))]
-    return "gain vs python_ref: " + (", ".join(gains) or "none measured")
+             for i in ports() + runtimes() if (g := s.gain(i, sc))]
+    return f"gain vs {REF}: " + (", ".join(gains) or "none measured")
 
 
 def how_sure(sets: list[Set], sc: str, values: dict) -> str:
@@ -145,7 +145,7 @@ def how_sure(sets: list[Set], sc: str, values: dict) -> str:
     implementations' gain intervals overlap across hosts?"""
     if sc not in SCENARIOS:
         return "-"
-    named = [i for i in PORTS + RUNTIMES if any(i in str(v) for v in values.values())]
+    named = [i for i in ports() + runtimes() if any(i in str(v) for v in values.values())]
     if not named:
         return "-"
     out = []
@@ -219,7 +219,7 @@ def gains(sets: list[Set]) -> dict:
     """{scenario: {impl: [gain vs python_ref per host]}} for the ports and runtime changes measured."""
     out = {}
     for sc in SCENARIOS:
-        d = {i: [s.gain(i, sc) for s in sets] for i in PORTS + RUNTIMES}
+        d = {i: [s.gain(i, sc) for s in sets] for i in ports() + runtimes()}
         d = {i: g for i, g in d.items() if any(g)}
         if d:
             out[sc] = d

@@ -8,10 +8,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PORTS = ("cython_ext", "numba_variant", "cpp_port", "wasm_port")
-RUNTIMES = ("python_ref_compile", "onnxruntime")
-SCENARIOS = ("single", "batch", "long", "batch256")
-BUCKETS = ("tokenize", "model_kernels", "dispatch_overhead", "io")
+from . import registry
+from .registry import BUCKETS, REFERENCE as REF
+from .scenarios import SCENARIOS as _SC
+
+SCENARIOS = tuple(_SC)
+
+
+def ports() -> tuple:
+    """The ports compared with the reference, from the registry (read at call time: tests register more)."""
+    return tuple(registry.ports())
+
+
+def runtimes() -> tuple:
+    """The cheaper fixes (runtime and algorithm changes), from the registry."""
+    return tuple(registry.interventions())
+
 EVEN = 0.05   # a gain within 5% of 1 is "about even", as the decision table's own 5% rule
 
 
@@ -53,7 +65,7 @@ def figure_rows(sets) -> list[list]:
         for impl in impls:
             vals = [s.v(impl, "latency_p50", sc) for s in sets]
             if any(v is not None for v in vals):
-                rows.append([f"{sc} p50 ms (gain vs python_ref)", impl] +
+                rows.append([f"{sc} p50 ms (gain vs {REF})", impl] +
                             [f"{_num(v)} ({_gain_cell(s, impl, sc)})" if v is not None else "-"
                              for s, v in zip(sets, vals)])
         for impl in impls:
@@ -64,8 +76,8 @@ def figure_rows(sets) -> list[list]:
         rows.append(["tokenizer texts/s", impl] + [_num(v) if (v := s.v(impl, "tokenize_texts_s", "tokenize"))
                                                    else "-" for s in sets])
     for sc in SCENARIOS:
-        if any(s.v("python_ref", "attribution_tokenize", sc) is not None for s in sets):
-            rows.append([f"{sc} python_ref profile", "tok / kernels / dispatch / io"] +
+        if any(s.v(REF, "attribution_tokenize", sc) is not None for s in sets):
+            rows.append([f"{sc} {REF} profile", " / ".join(BUCKETS)] +
                         [shares_cell(s, sc) for s in sets])
     cold = list(dict.fromkeys(r["scenario"] for s in sets for r in s.data["records"] if r["metric"] == "coldstart"
                               and r["scenario"].startswith("coldstart:")))
@@ -77,7 +89,7 @@ def figure_rows(sets) -> list[list]:
 
 
 def shares_cell(s, sc: str) -> str:
-    b = {k: s.v("python_ref", f"attribution_{k}", sc) or 0.0 for k in BUCKETS}
+    b = {k: s.v(REF, f"attribution_{k}", sc) or 0.0 for k in BUCKETS}
     tot = sum(b.values())
     return " / ".join(f"{100 * b[k] / tot:.0f}%" for k in BUCKETS) if tot else "-"
 
@@ -104,9 +116,9 @@ def plot_gains(labels: list[str], gains: dict, path: Path) -> bool:
         ax.axhline(1.0, color="grey", ls=":")
         ax.set_xticks([x + w * (len(labels) - 1) / 2 for x in range(len(impls))], impls, rotation=30, fontsize=8)
         ax.set_title(sc)
-        ax.set_ylabel("gain vs python_ref (p50 ÷ p50)")
+        ax.set_ylabel(f"gain vs {REF} (p50 ÷ p50)")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("gain over python_ref, one bar per host (above the dotted line: faster)")
+    fig.suptitle(f"gain over {REF}, one bar per host (above the dotted line: faster)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -127,7 +139,7 @@ def markdown(sets, diffs, why, plots, tables: dict) -> str:
               "of different plans or loads (see the load averages).\n")
     md.append("\n## Verdicts that differ between hosts\n\n")
     if diffs:
-        md.append("Figures: each host's gain vs python_ref (p50 ÷ p50) with a 95% bootstrap interval over its "
+        md.append(f"Figures: each host's gain vs {REF} (p50 ÷ p50) with a 95% bootstrap interval over its "
                   "per-round paired ratios where rounds were recorded. A difference whose intervals overlap may be "
                   "noise: re-run before acting on it.\n\n")
         md.append(_md_table(["scenario", "verdict"] + cols + ["figures behind it", "how sure"],
