@@ -207,6 +207,8 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
     lines[txt.substr(pos, end - pos)] = id;
     pos = end + 1;
   }
+  for (const auto& [t, i] : lines)
+    if (!t.empty() && t.back() == '\r') refuse("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')");
   bool same = vocab.is_object() && vocab.size() == lines.size();
   for (auto it = lines.begin(); same && it != lines.end(); ++it) same = get(vocab, it->first) == json(it->second);
   if (!same) refuse("vocab.txt: does not match tokenizer.json's model.vocab");

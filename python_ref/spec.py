@@ -310,6 +310,8 @@ def _read_tokenizer(mdir: Path) -> tuple[dict, object]:
         raise ModelDirError(f"vocab.txt: cannot read ({e})") from None
     if lines and lines[-1] == "":
         lines.pop()
+    if any(t.endswith("\r") for t in lines):
+        raise ModelDirError("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')")
     if not isinstance(vocab, dict) or {t: i for i, t in enumerate(lines)} != vocab:
         raise ModelDirError("vocab.txt: does not match tokenizer.json's model.vocab")
     (cls_tok, cls_id), (sep_tok, sep_id) = _post_processor(tj)

@@ -24,6 +24,7 @@ REFUSED = {  # variant: (file, setting) its refusal must name
     "prompt": ("config_sentence_transformers.json", "default_prompt_name"),
     "conflict": ("tokenizer_config.json", "do_lower_case"),
     "dense_bin": ("2_Dense/model.safetensors", "pytorch_model.bin"),
+    "crlf_vocab": ("vocab.txt", "CRLF"),
 }
 MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
@@ -158,6 +159,9 @@ def build(name: str, base: Path, out: Path) -> Path:
     elif name == "prompt":
         d.edit("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
                                                                          default_prompt_name="query"))
+    elif name == "crlf_vocab":
+        (d.out / "vocab.txt").unlink()
+        (d.out / "vocab.txt").write_bytes((base / "vocab.txt").read_bytes().replace(b"\n", b"\r\n"))
     elif name == "conflict":                  # tokenizer.json cased, tokenizer_config.json lowercases
         d.edit("tokenizer.json", lambda t: t["normalizer"].update(lowercase=False))
     else:

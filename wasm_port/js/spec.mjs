@@ -173,6 +173,7 @@ async function readTokenizer(dir) {
   try { text = new TextDecoder("utf-8", { fatal: true }).decode(await readBytes(join(dir, "vocab.txt"))); } catch (e) { refuse(`vocab.txt: cannot read (${e.message})`); }
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
+  if (lines.some((t) => t.endsWith("\r"))) refuse("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')");
   const fromTxt = new Map(lines.map((t, i) => [t, i]));
   if (!isObj(vocab) || Object.keys(vocab).length !== fromTxt.size || [...fromTxt].some(([t, i]) => !Object.hasOwn(vocab, t) || vocab[t] !== i))
     refuse("vocab.txt: does not match tokenizer.json's model.vocab");
