@@ -83,6 +83,9 @@ class OnnxRuntime:
         if reason:
             raise RuntimeError(reason)
         self.ref = Pipeline(model, "cpu")
+        from wasm_port.export_onnx import check_export
+        if check_export(self.ref.spec):   # an export of another model, or a head it does not apply
+            raise RuntimeError(check_export(self.ref.spec))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing

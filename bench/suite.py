@@ -135,7 +135,8 @@ def part_equivalence(run: Run, names: list[str]) -> None:
     step = max(1, len(corpus) // k) if k else 1
     sample = corpus[::step][:k] if k else corpus
     # peers are the oracle; python_ref_compile is checked against python_ref in part_load (one compile, not two)
-    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and n != "python_ref_compile"]
+    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and n != "python_ref_compile"
+               and (n in run.pipes or registry.BY_NAME[n].kind == "port")]   # an intervention that refused this model: noted at load
     ref_ids = oracle.hf_ids(run.mdir, corpus)
     ref_emb = oracle.st_embed(run.mdir, sample, run.device)
     rows = []
