@@ -1,5 +1,14 @@
-"""Upstream, the judge: HF tokenizers for ids, sentence-transformers for embeddings, computed live.
+"""Upstream, the judge: sentence-transformers loading the model directory, computed live.
 
+- ids: sentence-transformers' own tokenizer for the directory (the `tokenizers` object behind its
+  transformers tokenizer, with every change transformers and sentence-transformers make to it),
+  truncating at its max_seq_length, no padding. `st_preprocess_ids` is the same through
+  sentence-transformers' public preprocess(), slower; a test holds the two equal.
+- vectors: SentenceTransformer(dir).encode().
+- `hf_tokenizer`: the HF `tokenizers` peer: tokenizer.json loaded by the Rust library and set up
+  from python_ref's spec (normalizer flags, added tokens, truncation), without loading
+  sentence-transformers, so its cold start and footprint are the tokenizer's own. Tests hold its
+  ids equal to the judge's on every model variant.
 Leaves out: nothing is cached on disk, so a test can never compare against stale numbers.
 """
 from __future__ import annotations
@@ -16,27 +25,52 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @lru_cache(maxsize=4)
-def hf_tokenizer(mdir: Path, max_len: int = 256):
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(mdir / "tokenizer.json"))
-    tok.enable_truncation(max_len)  # tokenizer.json ships truncation 128 and fixed padding: override
-    tok.no_padding()
-    return tok
-
-
-def hf_ids(mdir: Path, texts: list[str]) -> list[list[int]]:
-    return [e.ids for e in hf_tokenizer(mdir).encode_batch(texts)]
-
-
-@lru_cache(maxsize=4)
 def st_model(mdir: Path, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
     return SentenceTransformer(str(mdir), device=device)
 
 
+@lru_cache(maxsize=16)
+def st_tokenizer(mdir: Path):
+    """sentence-transformers' own tokenizer of mdir, truncating at its max_seq_length, no padding."""
+    from tokenizers import Tokenizer
+    st = st_model(Path(mdir))
+    tok = Tokenizer.from_str(st.tokenizer.backend_tokenizer.to_str())
+    tok.enable_truncation(st.max_seq_length)
+    tok.no_padding()
+    return tok
+
+
+def hf_ids(mdir: Path, texts: list[str]) -> list[list[int]]:
+    """The ids upstream gives each text: the judge for every tokenizer."""
+    return [e.ids for e in st_tokenizer(Path(mdir)).encode_batch(texts)]
+
+
+def st_preprocess_ids(mdir: Path, texts: list[str]) -> list[list[int]]:
+    """The same through sentence-transformers' public preprocess() (padded, then unpadded here)."""
+    f = st_model(Path(mdir)).preprocess(texts)
+    return [ids[m.bool()].tolist() for ids, m in zip(f["input_ids"], f["attention_mask"])]
+
+
+@lru_cache(maxsize=16)
+def hf_tokenizer(mdir: Path):
+    """The HF tokenizers peer: tokenizer.json in the Rust library, set up as python_ref's spec says."""
+    from tokenizers import AddedToken, Tokenizer, normalizers
+
+    from python_ref.spec import read_spec
+    spec = read_spec(mdir)
+    tok = Tokenizer.from_file(str(Path(mdir) / "tokenizer.json"))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=spec.clean_text, handle_chinese_chars=spec.handle_chinese_chars,
+                                                strip_accents=spec.strip_accents, lowercase=spec.lowercase)
+    tok.add_special_tokens([AddedToken(c, normalized=False, special=True) for c, _ in spec.added_tokens])
+    tok.enable_truncation(spec.max_seq_length)
+    tok.no_padding()
+    return tok
+
+
 def st_embed(mdir: Path, texts: list[str], device: str = "cpu", batch_size: int = 32) -> np.ndarray:
-    return st_model(mdir, device).encode(texts, batch_size=batch_size, convert_to_numpy=True,
-                                         show_progress_bar=False).astype(np.float32)
+    return st_model(Path(mdir), device).encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                               show_progress_bar=False).astype(np.float32)
 
 
 def read_corpus(path: str | Path) -> list[str]:

@@ -104,7 +104,11 @@ class OnnxRuntime:
         if reason:
             raise RuntimeError(reason)
         self.ref = Pipeline(model, "cpu")
-        self.path = onnx_path(model_dir(model))
+        from wasm_port.export_onnx import check_head
+        why = check_head(self.ref.spec)   # the ONNX graph is the encoder: its head must be what forward() applies
+        if why:
+            raise RuntimeError(why)
+        self.path = onnx_path(model_dir(model))   # this model's own export (by content), never another's
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing

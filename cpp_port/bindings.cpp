@@ -1,6 +1,7 @@
-// cpp_port glue: pybind11 module cpp_port._core. Turns Python str (or bytes) into UTF-8 views,
-// checks the bad-input contract (TypeError / ValueError naming the index, as python_ref.api's
-// check_texts), then releases the GIL around tokenisation and the LibTorch forward.
+// cpp_port glue: pybind11 module cpp_port._core. Takes the model spec python_ref read (its JSON),
+// turns Python str (or bytes) into UTF-8 views, checks the bad-input contract (TypeError /
+// ValueError naming the index, as python_ref.api's check_texts), then releases the GIL around
+// tokenisation (encode_batch, pad_rows) and the LibTorch forward.
 // Returns numpy: ids/mask int64 (N, T), embeddings float32 (N, D). Leaves out: torch tensors
 // across the boundary (numpy only, so this module never links libtorch_python).
 #include <ATen/ATen.h>
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "model.h"
+#include "model_spec.h"
 #include "tokenizer.h"
 
 namespace py = pybind11;
@@ -56,13 +58,16 @@ Texts collect(const py::handle& seq, bool want_bytes) {
 }
 
 struct Core {
+  portbench::ModelSpec spec;
   Tokenizer tok;
   std::optional<BertModel> model;
 
-  Core(const std::string& dir, const std::string& device, bool load_model)
-      : tok(portbench::read_file(dir + "/vocab.txt")) {
-    tok.set_added_tokens(portbench::read_added_tokens(dir));
-    if (load_model) model = BertModel::from_dir(dir, device);
+  // spec_json: python_ref.spec.ModelSpec.to_json() of the model directory (its dir field says where).
+  Core(const std::string& spec_json, const std::string& device, bool load_model)
+      : spec(portbench::spec_from_json(spec_json)),
+        tok(portbench::read_file(spec.dir + "/vocab.txt"), spec.tokenizer_options()) {
+    tok.set_added_tokens(spec.added_tokens);
+    if (load_model) model = BertModel::from_spec(spec, device);
   }
 
   // encode_batch into int32 rows of max_len; GIL released. Pads to the longest row.
@@ -80,16 +85,9 @@ struct Core {
     if (!ok)
       throw py::value_error("texts[" + std::to_string(bad) + "] is not valid UTF-8: " + err.what +
                             " at byte " + std::to_string(err.byte_offset));
-    size_t T = 0;
-    for (int32_t l : lens) T = std::max(T, (size_t)l);
+    size_t T = portbench::padded_len(lens.data(), n);
     I64 ids({n, T}), mask({n, T});
-    int64_t *pi = ids.mutable_data(), *pm = mask.mutable_data();
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = 0; j < T; ++j) {
-        bool in = j < (size_t)lens[i];
-        pi[i * T + j] = in ? rows[i * L + j] : tok.pad_id() < 0 ? 0 : tok.pad_id();
-        pm[i * T + j] = in;
-      }
+    portbench::pad_rows(rows.data(), L, lens.data(), n, T, tok.pad_id(), ids.mutable_data(), mask.mutable_data());
     return {ids, mask};
   }
 
@@ -100,6 +98,7 @@ struct Core {
     int64_t n = ids.shape(0), t = ids.shape(1), vocab = model->word.size(0);
     for (int64_t k = 0; k < n * t; ++k)
       if (ids.data()[k] < 0 || ids.data()[k] >= vocab) throw py::value_error("token id out of range");
+    if (t > model->pos.size(0)) throw py::value_error("sequence longer than max_position_embeddings");
     at::Tensor out;
     {
       py::gil_scoped_release nogil;
@@ -169,7 +168,7 @@ PYBIND11_MODULE(_core, m) {
   py::register_exception<portbench::ModelDirError>(m, "ModelDirError", PyExc_ValueError);
   m.def("op_cost", &op_cost, py::arg("kind"), py::arg("n"), py::arg("d") = 12, "ns per tiny ATen op from C++");
   py::class_<Core>(m, "Core")
-      .def(py::init<const std::string&, const std::string&, bool>(), py::arg("model_dir"),
+      .def(py::init<const std::string&, const std::string&, bool>(), py::arg("spec_json"),
            py::arg("device") = "cpu", py::arg("load_model") = true)
       .def("tokenize", [](const Core& c, py::handle texts, int threads) { return c.tokenize(texts, threads, false); },
            py::arg("texts"), py::arg("num_threads") = 1, "list[str] -> (ids, mask) int64 (N, T)")
@@ -177,5 +176,6 @@ PYBIND11_MODULE(_core, m) {
            py::arg("texts"), py::arg("num_threads") = 1, "list[bytes] (UTF-8, checked) -> (ids, mask)")
       .def("forward", &Core::forward, py::arg("ids"), py::arg("attention_mask"), "-> float32 (N, D)")
       .def_property_readonly("dim", [](const Core& c) { return c.model ? c.model->dim : 0; })
-      .def_property_readonly("max_len", [](const Core& c) { return c.tok.max_len(); });
+      .def_property_readonly("max_len", [](const Core& c) { return c.tok.max_len(); })
+      .def_property_readonly("spec_json", [](const Core& c) { return portbench::spec_to_json(c.spec); });
 }

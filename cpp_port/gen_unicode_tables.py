@@ -41,8 +41,8 @@ def props_of(cp: int) -> tuple[int, int, tuple, tuple]:
         return (F_DROP, 0, (), ())
     flags = 0
     if ch == "\0" or ch == "\ufffd" or T.is_control(ch):
-        flags |= F_DROP
-    elif ch in T.WHITESPACE:
+        flags |= F_DROP   # with clean_text only; F_SPACE too where it is whitespace (U+0085)
+    if ch in T.WHITESPACE:
         flags |= F_SPACE
     flags |= F_CJK * T.is_cjk(ch) | F_PUNCT * T.is_punctuation(ch) | F_MN * T.is_nonspacing_mark(ch)
     d = [ord(c) for c in T.nfd(ch)]
@@ -58,6 +58,8 @@ def check_assumptions(table: list[tuple]) -> None:
     for cp, (flags, ccc, d, lo) in enumerate(table):
         for x in d:  # NFD is already full: decomposition outputs do not decompose again
             assert not table[x][2] and not (H_BASE <= x < H_BASE + H_COUNT), hex(cp)
+        if flags & F_SPACE:  # whitespace stays a split point through NFD and lowercase
+            assert not (ccc or lo or flags & (F_CJK | F_PUNCT)) and all(table[x][0] & F_SPACE for x in d), hex(cp)
         if ccc and not flags & F_MN:  # surviving non-starters are plain word characters
             assert not lo and not flags & (F_PUNCT | F_SPACE | F_DROP), hex(cp)
 

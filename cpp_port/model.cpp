@@ -1,6 +1,8 @@
-// cpp_port model: see model.h. Op for op the same as python_ref/model.py, so that LibTorch runs
-// the same kernels. safetensors is parsed here (8-byte little-endian header length, a JSON
-// header, raw data): the format's C++ reader is Rust-only, and it is 40 lines with nlohmann/json.
+// cpp_port model: see model.h. The same ATen ops as python_ref/model.py, so LibTorch runs the same
+// kernels, except that the per-token stages run on packed real tokens (Packing) where python_ref
+// keeps the padded (N, T) layout; attention and pooling see the padded layout as upstream does.
+// safetensors is parsed here (8-byte little-endian header length, a JSON header, raw data): the
+// format's C++ reader is Rust-only, and it is 40 lines with nlohmann/json.
 #include "model.h"
 
 #include <ATen/ATen.h>
@@ -75,35 +77,18 @@ std::map<std::string, at::Tensor> load_safetensors(const std::string& path, std:
 
 }  // namespace
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw ModelDirError("cannot open " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-BertModel BertModel::from_dir(const std::string& dir, const std::string& device) {
+BertModel BertModel::from_spec(const ModelSpec& spec, const std::string& device) {
+  const std::string& dir = spec.dir;
   struct stat st;
   if (dir.empty() || stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw ModelDirError("model directory not found: " + dir);
   BertModel m;
-  std::string cfg_path = dir + "/config.json";
-  json cfg = json::parse(read_file(cfg_path), nullptr, false);
-  try {
-    m.dim = cfg.at("hidden_size").get<int>();
-    m.heads = cfg.at("num_attention_heads").get<int>();
-    m.max_positions = cfg.value("max_position_embeddings", 512);
-    m.eps = cfg.value("layer_norm_eps", 1e-12);
-    int n_layers = cfg.at("num_hidden_layers").get<int>();
-    if (m.dim <= 0 || m.heads <= 0 || m.dim % m.heads || n_layers < 0) throw std::runtime_error("bad sizes");
-    m.layers.resize((size_t)n_layers);
-  } catch (const std::exception& e) {
-    throw ModelDirError("malformed " + cfg_path + ": " + e.what());
-  }
+  m.spec = spec;
+  m.dim = spec.dim(), m.heads = spec.num_attention_heads, m.eps = spec.layer_norm_eps;
+  m.layers.resize((size_t)spec.num_hidden_layers);
   std::shared_ptr<Mapping> keep;
   auto t = load_safetensors(dir + "/model.safetensors", keep);
-  m.mapping = keep;
+  m.mappings.push_back(keep);
   m.device = device;
   at::Device dev(device);  // throws c10::Error (a std::exception) for a bad name
   auto g = [&](const std::string& k) {
@@ -128,8 +113,23 @@ BertModel BertModel::from_dir(const std::string& dir, const std::string& device)
     L.ff2_w = g(p + "output.dense.weight"); L.ff2_b = g(p + "output.dense.bias");
     L.ln2_w = g(p + "output.LayerNorm.weight"); L.ln2_b = g(p + "output.LayerNorm.bias");
   }
-  if (m.word.dim() != 2 || m.word.size(1) != m.dim || m.pos.size(0) < 2)
-    throw ModelDirError(dir + "/model.safetensors does not match config.json (hidden_size)");
+  if (m.word.dim() != 2 || m.word.size(0) != spec.vocab_size || m.word.size(1) != spec.hidden_size ||
+      m.pos.dim() != 2 || m.pos.size(0) < spec.max_seq_length)
+    throw ModelDirError("model.safetensors: embedding shapes do not match config.json");
+  for (const DenseSpec& d : spec.dense) {  // sentence-transformers' Dense folders: linear.weight, linear.bias
+    std::string file = d.path + "/model.safetensors";
+    auto dt = load_safetensors(dir + "/" + file, keep);
+    m.mappings.push_back(keep);
+    Dense layer;
+    layer.tanh = d.activation == "tanh";
+    auto w = dt.find("linear.weight"), b = dt.find("linear.bias");
+    if (w == dt.end() || w->second.sizes() != at::IntArrayRef({d.out_features, d.in_features}) ||
+        (d.bias && (b == dt.end() || b->second.sizes() != at::IntArrayRef({d.out_features}))))
+      throw ModelDirError(file + ": linear.weight/bias do not match " + d.path + "/config.json");
+    layer.w = w->second.to(dev, at::kFloat).contiguous();
+    if (d.bias) layer.b = b->second.to(dev, at::kFloat).contiguous();
+    m.dense.push_back(layer);
+  }
   return m;
 }
 
@@ -145,7 +145,12 @@ at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_i
   at::Tensor bias = (1.0 - mask.unsqueeze(1).unsqueeze(1).to(x.scalar_type()))
                     * std::numeric_limits<float>::lowest();                          // (N, 1, 1, T)
   for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps, pk);
-  return l2_normalize(mean_pool(pk.pad(x), mask)).cpu();                             // (N, D)
+  at::Tensor padded = pk.pad(x);                                                      // (N, T, D)
+  const std::string& mode = spec.pooling;
+  at::Tensor y = mode == "cls" ? cls_pool(padded, mask) : mode == "max" ? max_pool(padded, mask)
+               : mode == "mean_sqrt_len_tokens" ? mean_sqrt_len_pool(padded, mask) : mean_pool(padded, mask);  // (N, D)
+  for (const Dense& d : dense) y = dense_forward(y, d);                               // (N, E)
+  return (spec.normalize ? l2_normalize(y) : y).cpu();
 }
 
 at::Tensor Packing::pad(const at::Tensor& x) const {
@@ -162,7 +167,7 @@ at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids) {
   int64_t t = ids.size(1);
   if (t > m.pos.size(0)) throw std::runtime_error("sequence longer than max_position_embeddings");
   at::Tensor x = at::embedding(m.word, ids) + m.pos.slice(0, 0, t) + m.type0;       // (N, T, D)
-  return at::layer_norm(x, {m.dim}, m.ln_w, m.ln_b, m.eps);
+  return at::layer_norm(x, {m.spec.hidden_size}, m.ln_w, m.ln_b, m.eps);
 }
 
 at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, const Packing& pk) {
@@ -192,22 +197,28 @@ at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask) {
   return (x * m).sum(1) / m.sum(1).clamp_min(1e-9);                                  // (N, D)
 }
 
+at::Tensor mean_sqrt_len_pool(const at::Tensor& x, const at::Tensor& mask) {
+  at::Tensor m = mask.unsqueeze(-1).to(x.scalar_type());                              // (N, T, 1)
+  return (x * m).sum(1) / m.sum(1).clamp_min(1e-9).sqrt();                           // (N, D)
+}
+
+at::Tensor cls_pool(const at::Tensor& x, const at::Tensor& mask) {
+  at::Tensor first = mask.to(at::kInt).argmax(1);                                    // (N,) first real position
+  return x.gather(1, first.view({-1, 1, 1}).expand({-1, 1, x.size(2)})).squeeze(1);  // (N, D)
+}
+
+at::Tensor max_pool(const at::Tensor& x, const at::Tensor& mask) {
+  return std::get<0>(x.masked_fill(mask.unsqueeze(-1) == 0, -INFINITY).max(1));      // (N, D)
+}
+
+at::Tensor dense_forward(const at::Tensor& x, const Dense& d) {
+  at::Tensor y = at::linear(x, d.w, d.b);                                            // (N, E)
+  return d.tanh ? at::tanh(y) : y;
+}
+
 at::Tensor l2_normalize(const at::Tensor& x) {
   // What torch.nn.functional.normalize(x, p=2, dim=1) computes.
   return x / x.norm(2, {1}, true).clamp_min(1e-12).expand_as(x);                     // (N, D), unit rows
-}
-
-std::vector<std::pair<std::string, int32_t>> read_added_tokens(const std::string& dir) {
-  std::vector<std::pair<std::string, int32_t>> out;
-  const std::string path = dir + "/tokenizer.json";
-  try {
-    const auto spec = nlohmann::json::parse(read_file(path));
-    for (const auto& t : spec.value("added_tokens", nlohmann::json::array()))
-      if (!t.value("normalized", true)) out.emplace_back(t.at("content").get<std::string>(), t.at("id").get<int32_t>());
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelDirError("malformed " + path + ": " + e.what());
-  }
-  return out;
 }
 
 }  // namespace portbench

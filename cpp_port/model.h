@@ -1,7 +1,10 @@
 // cpp_port model: the BERT encoder of python_ref/model.py in LibTorch C++ (ATen ops only), with
-// the same stage names: embeddings_forward, attention_forward, ffn_forward, layer_forward,
-// mean_pool, l2_normalize. Reads config.json and model.safetensors itself (no Python). CPU, or
-// CUDA when this LibTorch has it. Leaves out: dropout, the pooler, training, other architectures.
+// the same stage names: embeddings_forward, attention_forward, ffn_forward, layer_forward, then the
+// sentence-transformers head the model spec asks for: mean_pool / cls_pool / max_pool /
+// mean_sqrt_len_pool, dense_forward, l2_normalize. Unlike python_ref, the per-token stages run on
+// the real tokens only, packed (see Packing). Reads model.safetensors itself (no Python); the
+// settings come from a ModelSpec (model_spec.h). CPU, or CUDA when this LibTorch has it.
+// Leaves out: dropout, the pooler, training, other architectures.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -11,10 +14,9 @@
 #include <utility>
 #include <vector>
 
-namespace portbench {
+#include "model_spec.h"
 
-// A model directory is missing or malformed; what() is one clear line.
-struct ModelDirError : std::runtime_error { using std::runtime_error::runtime_error; };
+namespace portbench {
 
 struct Layer {
   at::Tensor qkv_w, qkv_b;   // (3D, D), (3D,): query, key, value stacked
@@ -25,17 +27,24 @@ struct Layer {
   at::Tensor ln2_w, ln2_b;   // (D,)
 };
 
+struct Dense {
+  at::Tensor w, b;           // (E, D_in), (E,) or undefined (no bias)
+  bool tanh = false;         // else identity
+};
+
 struct BertModel {
-  int dim = 0, heads = 0, max_positions = 0;
+  ModelSpec spec;
+  int dim = 0, heads = 0;    // dim: output width (after Dense); heads: attention heads
   double eps = 1e-12;
   at::Tensor word, pos, type0, ln_w, ln_b;  // (V, D), (P, D), (D,), (D,), (D,)
   std::vector<Layer> layers;
+  std::vector<Dense> dense;
   std::string device = "cpu";
-  std::shared_ptr<void> mapping;  // keeps the mmap'd safetensors alive while tensors view it
+  std::vector<std::shared_ptr<void>> mappings;  // keep the mmap'd safetensors alive while tensors view them
 
-  // Throws ModelDirError for a missing/malformed directory, std::runtime_error for a bad device.
-  static BertModel from_dir(const std::string& dir, const std::string& device = "cpu");
-  // ids, mask: int64 (N, T) on any device -> float32 (N, D) on CPU, pooled and L2-normalised.
+  // Throws ModelDirError for missing/malformed weights, std::runtime_error for a bad device.
+  static BertModel from_spec(const ModelSpec& spec, const std::string& device = "cpu");
+  // ids, mask: int64 (N, T) on any device -> float32 (N, E) on CPU: pooled, Dense, normalised as the spec says.
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) const;
 };
 
@@ -54,13 +63,11 @@ at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const 
 at::Tensor ffn_forward(const at::Tensor& x, const Layer& p);
 at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps,
                          const Packing& pk);
-at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask);
+at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask);           // x (N, T, D), mask (N, T) -> (N, D)
+at::Tensor mean_sqrt_len_pool(const at::Tensor& x, const at::Tensor& mask);
+at::Tensor cls_pool(const at::Tensor& x, const at::Tensor& mask);
+at::Tensor max_pool(const at::Tensor& x, const at::Tensor& mask);
+at::Tensor dense_forward(const at::Tensor& x, const Dense& d);                 // (N, D_in) -> (N, E)
 at::Tensor l2_normalize(const at::Tensor& x);
-
-// Whole file as bytes; throws ModelDirError naming the path.
-std::string read_file(const std::string& path);
-// <dir>/tokenizer.json's added_tokens with normalized=false (matched verbatim in raw text, as
-// upstream does), for Tokenizer::set_added_tokens. Throws ModelDirError if the file is malformed.
-std::vector<std::pair<std::string, int32_t>> read_added_tokens(const std::string& dir);
 
 }  // namespace portbench

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from python_ref.api import Batch, ModelDirError, model_dir
+from python_ref.api import Batch, ModelDirError, ModelSpec, load_spec
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,16 +35,19 @@ def binary() -> str | None:
 class Pipeline:
     name = "cpp_port"
 
-    def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real", num_threads: int = 1):
+    def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real",
+                 num_threads: int = 1):
         from . import _core
-        mdir = model_dir(model)
+        self.spec = spec = load_spec(model)   # read once, in python_ref; the C++ side takes it as JSON
         tmp = None
         if weights == "random":  # seeded random weights of the same shape, as files for the C++ loader
+            from dataclasses import replace
+
             from python_ref.model import random_model_dir
-            tmp = random_model_dir(mdir)
-            mdir = Path(tmp.name)
+            tmp = random_model_dir(Path(spec.dir))
+            spec = replace(spec, dir=tmp.name)
         try:
-            self.core = _core.Core(str(mdir), device)
+            self.core = _core.Core(spec.to_json(), device)
         except _core.ModelDirError as e:
             raise ModelDirError(str(e)) from None
         finally:

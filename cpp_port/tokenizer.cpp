@@ -1,8 +1,8 @@
 // cpp_port tokenizer: see tokenizer.h. One pass per text, stage functions named as in
 // python_ref/tokenizer.py: normalize (clean, CJK spacing, NFD + canonical reordering, drop Mn,
-// lowercase) feeds pre_tokenize (split on ' ', isolate punctuation), which feeds wordpiece
-// (greedy longest match on a byte trie). Per-code-point properties come from the generated
-// unicode_tables.h. Leaves out: offsets, pairs, other normalizer settings.
+// lowercase: each as the options say) feeds pre_tokenize (split on whitespace, isolate
+// punctuation), which feeds wordpiece (greedy longest match on a byte trie). Per-code-point
+// properties come from the generated unicode_tables.h. Leaves out: offsets, pairs.
 #include "tokenizer.h"
 
 #include <algorithm>
@@ -67,27 +67,22 @@ inline int put_utf8(uint32_t cp, uint8_t* o) {
   return 4;
 }
 
-// ASCII fast path: the same props as the table, folded into one byte per character.
+// ASCII fast path: the table's props under the model's flags, folded into one byte per character.
 enum : uint8_t { A_DROP, A_SPACE, A_PUNCT, A_WORD };
-struct AsciiTable {
-  uint8_t cls[128], lower[128];
-  AsciiTable() {
-    for (uint32_t c = 0; c < 128; ++c) {
-      const uni::Props& p = uni::props(c);
-      cls[c] = p.flags & uni::F_DROP ? A_DROP : p.flags & uni::F_SPACE ? A_SPACE
-             : p.flags & uni::F_PUNCT ? A_PUNCT : A_WORD;
-      lower[c] = p.lower ? (uint8_t)uni::kPool[p.lower + 1] : (uint8_t)c;
-    }
-  }
-};
-const AsciiTable kAscii;
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Tokenizer construction: vocab.txt -> byte trie.
 
-Tokenizer::Tokenizer(std::string_view vocab, int max_len) : max_len_(max_len < 2 ? 2 : max_len) {
+Tokenizer::Tokenizer(std::string_view vocab, const TokenizerOptions& opt)
+    : opt_(opt), max_len_(opt.max_len < 2 ? 2 : opt.max_len) {
+  for (uint32_t c = 0; c < 128; ++c) {
+    const uni::Props& p = uni::props(c);
+    ascii_cls_[c] = opt.clean_text && (p.flags & uni::F_DROP) ? A_DROP : p.flags & uni::F_SPACE ? A_SPACE
+                  : p.flags & uni::F_PUNCT ? A_PUNCT : A_WORD;
+    ascii_lower_[c] = opt.lowercase && p.lower ? (uint8_t)uni::kPool[p.lower + 1] : (uint8_t)c;
+  }
   // Build with per-node sorted child lists, then flatten. Duplicate lines: the last id wins.
   std::vector<std::vector<std::pair<uint8_t, int32_t>>> kids(1);
   tok_.assign(1, -1);
@@ -113,13 +108,17 @@ Tokenizer::Tokenizer(std::string_view vocab, int max_len) : max_len_(max_len < 2
       if (t != s) continue;
       if (t == "[CLS]") cls_ = id; else if (t == "[SEP]") sep_ = id;
       else if (t == "[UNK]") unk_ = id; else if (t == "[PAD]") pad_ = id;
-      specials_.push_back({std::string(t), id});
+      added_tokens_.push_back({std::string(t), id});
     }
     ++id;
     pos = end + 1;
   }
   vocab_size_ = (size_t)id;
-  index_specials();
+  if (opt.cls_id >= 0) cls_ = opt.cls_id;
+  if (opt.sep_id >= 0) sep_ = opt.sep_id;
+  if (opt.unk_id >= 0) unk_ = opt.unk_id;
+  if (opt.pad_id >= 0) pad_ = opt.pad_id;
+  index_added_tokens();
   size_t nodes = tok_.size();
   first_.resize(nodes); nkids_.resize(nodes); dense_.assign(nodes, -1);
   for (size_t v = 0; v < nodes; ++v) {
@@ -209,10 +208,10 @@ struct Encoder {
     if (wchars) { wordpiece(); wbytes = wchars = 0; }
   }
 
-  // pre_tokenize, one normalized code point at a time.
+  // pre_tokenize, one normalized code point at a time (whitespace arrives as ' ').
   void pre_tokenize(uint32_t cp) {
     if (cp == ' ') { end_word(); return; }
-    bool punct = cp < 128 ? kAscii.cls[cp] == A_PUNCT : (uni::props(cp).flags & uni::F_PUNCT) != 0;
+    bool punct = cp < 128 ? tk.ascii_cls_[cp] == A_PUNCT : (uni::props(cp).flags & uni::F_PUNCT) != 0;
     if (punct) end_word();
     if (++wchars <= kMaxWordChars) wbytes += put_utf8(cp, word + wbytes);
     if (punct) end_word();
@@ -232,9 +231,7 @@ struct Encoder {
     if (p.ccc == 0) {
       if (npend) flush_pending();
       if (p.flags & uni::F_MN) return;
-      if (!p.lower) { pre_tokenize(cp); return; }
-      const uint32_t* s = uni::kPool + p.lower;
-      for (uint32_t k = 1; k <= s[0]; ++k) pre_tokenize(s[k]);
+      lowercase(cp, p);
       return;
     }
     if (p.flags & uni::F_MN) return;
@@ -242,13 +239,24 @@ struct Encoder {
     pend[npend++] = {cp, p.ccc};
   }
 
+  // normalize, last step: lowercase (per code point, no final-sigma rule) if the model does.
+  void lowercase(uint32_t cp, const uni::Props& p) {
+    if (!tk.opt_.lowercase || !p.lower) { pre_tokenize(cp); return; }
+    const uint32_t* s = uni::kPool + p.lower;
+    for (uint32_t k = 1; k <= s[0]; ++k) pre_tokenize(s[k]);
+  }
+
   // normalize, first half: one raw code point -> clean, CJK spacing, canonical decomposition.
+  // Whitespace becomes ' ' even when not cleaned: the pre-tokenizer splits there either way.
   void normalize(uint32_t cp) {
     const uni::Props& p = uni::props(cp);
-    if (p.flags & uni::F_DROP) return;
+    if ((p.flags & uni::F_DROP) && tk.opt_.clean_text) return;
     if (p.flags & uni::F_SPACE) { decomposed(' ', uni::props(' ')); return; }
-    if (p.flags & uni::F_CJK) decomposed(' ', uni::props(' '));
-    if (cp - uni::kHangulBase < uni::kHangulCount) {  // Unicode's algorithmic Hangul decomposition
+    const bool cjk = (p.flags & uni::F_CJK) && tk.opt_.handle_chinese_chars;
+    if (cjk) decomposed(' ', uni::props(' '));
+    if (!tk.opt_.strip_accents) {  // no NFD at all: nothing decomposes, nothing reorders
+      lowercase(cp, p);
+    } else if (cp - uni::kHangulBase < uni::kHangulCount) {  // Unicode's algorithmic Hangul decomposition
       uint32_t s = cp - uni::kHangulBase;
       decomposed(0x1100 + s / 588, uni::props(0x1100 + s / 588));
       decomposed(0x1161 + s % 588 / 28, uni::props(0x1161 + s % 588 / 28));
@@ -259,7 +267,7 @@ struct Encoder {
     } else {
       decomposed(cp, p);
     }
-    if (p.flags & uni::F_CJK) decomposed(' ', uni::props(' '));
+    if (cjk) decomposed(' ', uni::props(' '));
   }
 
   // Returns the number of bytes consumed (all of them unless truncated), or -1 on bad UTF-8.
@@ -268,17 +276,17 @@ struct Encoder {
     const char* why = nullptr;
     while (i < n && !done) {
       uint8_t b = s[i];
-      if (tk.special_first_[b] && special(s, n, i)) continue;
+      if (tk.added_first_[b] && added_token(s, n, i)) continue;
       if (b < 0x80) {
-        uint8_t c = kAscii.cls[b];
+        uint8_t c = tk.ascii_cls_[b];
         if (c == A_DROP) { ++i; continue; }  // removed before NFD: does not end a combining run
         if (npend) flush_pending();
         if (c == A_WORD) {
           // Tight loop over a run of ASCII word characters.
           do {
-            if (++wchars <= kMaxWordChars) word[wbytes++] = kAscii.lower[b];
-            b = ++i < n ? s[i] : 0;
-          } while (b < 0x80 && kAscii.cls[b] == A_WORD);
+            if (++wchars <= kMaxWordChars) word[wbytes++] = tk.ascii_lower_[b];
+            b = ++i < n ? s[i] : 0x80;  // past the end: a non-ASCII sentinel ends the run
+          } while (b < 0x80 && tk.ascii_cls_[b] == A_WORD);
           continue;
         }
         if (c == A_SPACE) end_word();
@@ -298,8 +306,8 @@ struct Encoder {
   }
 
   // Literal special tokens in the raw text (HF's added tokens, normalized=false): a boundary.
-  bool special(const uint8_t* s, size_t n, size_t& i) {
-    for (const auto& sp : tk.specials_) {
+  bool added_token(const uint8_t* s, size_t n, size_t& i) {
+    for (const auto& sp : tk.added_tokens_) {
       if (n - i >= sp.text.size() && std::memcmp(s + i, sp.text.data(), sp.text.size()) == 0) {
         if (npend) flush_pending();
         end_word();
@@ -381,19 +389,19 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
   return true;
 }
 
-void Tokenizer::index_specials() {
+void Tokenizer::index_added_tokens() {
   // Longest first, so the first match at a position is also the longest (as upstream's matcher).
-  std::stable_sort(specials_.begin(), specials_.end(),
-                   [](const Special& a, const Special& b) { return a.text.size() > b.text.size(); });
-  for (bool& f : special_first_) f = false;
-  for (const auto& sp : specials_) special_first_[(uint8_t)sp.text[0]] = true;
+  std::stable_sort(added_tokens_.begin(), added_tokens_.end(),
+                   [](const AddedToken& a, const AddedToken& b) { return a.text.size() > b.text.size(); });
+  for (bool& f : added_first_) f = false;
+  for (const auto& a : added_tokens_) added_first_[(uint8_t)a.text[0]] = true;
 }
 
 void Tokenizer::set_added_tokens(const std::vector<std::pair<std::string, int32_t>>& tokens) {
-  specials_.clear();
+  added_tokens_.clear();
   for (const auto& [text, id] : tokens)
-    if (!text.empty() && id >= 0) specials_.push_back({text, id});
-  index_specials();
+    if (!text.empty() && id >= 0) added_tokens_.push_back({text, id});
+  index_added_tokens();
 }
 
 }  // namespace portbench

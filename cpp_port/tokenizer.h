@@ -1,11 +1,13 @@
-// cpp_port tokenizer: BERT WordPiece (uncased) in C++17, no torch, no exceptions, no allocation
-// per character. Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize ->
-// wordpiece -> encode_batch), fused into one left-to-right pass over the UTF-8 bytes that stops
+// cpp_port tokenizer: BERT WordPiece in C++17, no torch, no exceptions, no allocation per character.
+// Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize -> wordpiece ->
+// encode_batch, then pad_rows), fused into one left-to-right pass over the UTF-8 bytes that stops
 // reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
-// Like HF tokenizers, the literal special tokens [PAD] [UNK] [CLS] [SEP]
-// [MASK] found in the raw text map to their ids, or a model's own added tokens (set_added_tokens:
-// the bindings, minilm-embed and the wasm loader pass tokenizer.json's). Leaves out: offsets, pairs, padding (the
-// caller's job), cased models. Also compiled by emscripten (-fno-exceptions) for wasm_port.
+// Every setting comes from TokenizerOptions, filled from the model spec (model_spec.h): the
+// BertNormalizer flags (clean_text, handle_chinese_chars, strip_accents, lowercase), max_len and
+// the [CLS]/[SEP]/[UNK]/[PAD] ids. Like HF tokenizers, added tokens found in the raw text map to
+// their ids (default: the five BERT specials in vocab.txt; set_added_tokens: the model's own).
+// Leaves out: offsets, pairs, normalizers other than BertNormalizer. Also compiled by emscripten
+// (-fno-exceptions) for wasm_port.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +22,18 @@ struct EncodeError {
   const char* what = nullptr;  // static string, e.g. "invalid UTF-8 (overlong encoding)"
 };
 
+// The settings a model gives its tokenizer (python_ref/spec.py). The defaults are
+// all-MiniLM-L6-v2's; an id of -1 means "that token's line in vocab.txt".
+struct TokenizerOptions {
+  int max_len = 256;                       // ids per text, [CLS] and [SEP] included (>= 2)
+  bool clean_text = true, handle_chinese_chars = true, strip_accents = true, lowercase = true;
+  int32_t cls_id = -1, sep_id = -1, unk_id = -1, pad_id = -1;
+};
+
 class Tokenizer {
  public:
-  // vocab_txt: contents of vocab.txt, id = line number. max_len counts [CLS] and [SEP].
-  explicit Tokenizer(std::string_view vocab_txt, int max_len = 256);
+  // vocab_txt: contents of vocab.txt, id = line number.
+  explicit Tokenizer(std::string_view vocab_txt, const TokenizerOptions& opt = TokenizerOptions());
 
   // One UTF-8 text -> [CLS] ids [SEP] (<= max_len). Returns false and fills *err (if non-null)
   // on invalid UTF-8 anywhere in the text (out is then empty). Never UB, thread-safe (const).
@@ -48,7 +58,7 @@ class Tokenizer {
   int cls_id() const { return cls_; }
   int sep_id() const { return sep_; }
   int unk_id() const { return unk_; }
-  int pad_id() const { return pad_; }
+  int pad_id() const { return pad_ < 0 ? 0 : pad_; }
   int max_len() const { return max_len_; }
   size_t vocab_size() const { return vocab_size_; }
 
@@ -64,12 +74,33 @@ class Tokenizer {
   std::vector<int32_t> target_;   // per edge
   std::vector<int32_t> dense256_;  // 256 children per dense node (0 = none)
   int32_t cont_ = -1;
-  struct Special { std::string text; int32_t id; };
-  std::vector<Special> specials_;  // literal added tokens matched in the raw text, longest first
-  bool special_first_[256] = {};   // first bytes of specials_: the only places a match is tried
-  void index_specials();
+  struct AddedToken { std::string text; int32_t id; };
+  std::vector<AddedToken> added_tokens_;  // matched verbatim in the raw text, longest first
+  bool added_first_[256] = {};            // first bytes of added_tokens_: the only places a match is tried
+  void index_added_tokens();
+  TokenizerOptions opt_;
+  uint8_t ascii_cls_[128], ascii_lower_[128];  // ASCII fast path: normalize + pre_tokenize class, lowercase
   int cls_ = -1, sep_ = -1, unk_ = -1, pad_ = -1, max_len_ = 256;
   size_t vocab_size_ = 0;
 };
+
+// The padding step of every C++ caller (bindings, minilm-embed, the wasm ABI): encode_batch's rows
+// (row i at rows + i * stride, lens[i] ids) -> ids, mask (n, t), t = padded_len(); [PAD] after each
+// row, mask 1 then 0.
+inline size_t padded_len(const int32_t* lens, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; ++i) t = (size_t)lens[i] > t ? (size_t)lens[i] : t;
+  return t;
+}
+template <class T>
+void pad_rows(const int32_t* rows, size_t stride, const int32_t* lens, size_t n, size_t t, int32_t pad_id,
+              T* ids, T* mask) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < t; ++j) {
+      bool in = j < (size_t)lens[i];
+      ids[i * t + j] = (T)(in ? rows[i * stride + j] : pad_id);
+      mask[i * t + j] = (T)in;
+    }
+}
 
 }  // namespace portbench

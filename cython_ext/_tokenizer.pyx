@@ -1,17 +1,20 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """cython_ext tokenizer: python_ref/tokenizer.py's BERT WordPiece as typed C loops over code points.
 
-Ports normalize -> pre_tokenize -> wordpiece -> encode_batch, fused into one pass per text that
-reads the str's own storage (PyUnicode_KIND/DATA, no UTF-8 copy), stops reading once it has 254
-pieces, and writes ids + mask straight into int64 numpy buffers. The batch runs without the GIL.
+Ports normalize -> pre_tokenize -> wordpiece -> encode_batch -> pad_rows, fused into one pass per
+text that reads the str's own storage (PyUnicode_KIND/DATA, no UTF-8 copy), stops reading once it
+has max_seq_length - 2 pieces, and writes ids + mask straight into int64 numpy buffers. The batch
+runs without the GIL. Every setting (normalizer flags, special and added tokens, max_seq_length)
+comes from the model's python_ref.spec.ModelSpec.
 
 How it stays exact without hand-copied Unicode data:
 - normalize is per code point, except NFD's canonical reordering. Each non-ASCII code point is
   described once (per 256-code-point page, on first sight) by python_ref's own functions
-  (is_control, nfd, is_nonspacing_mark, lower, is_cjk, is_punctuation) into <= 3 output code
-  points. Reordering only moves marks with nonzero combining class; almost all are Mn and are
-  stripped anyway. A code point whose decomposition keeps such a mark is flagged, and a text
-  that reaches one is encoded by python_ref itself (exact, rare).
+  (is_control, nfd, is_nonspacing_mark, lower, is_cjk, is_punctuation), under the model's
+  normalizer flags, into <= 3 output code points. Reordering (strip_accents only: no NFD without
+  it) only moves marks with nonzero combining class; almost all are Mn and are stripped anyway. A
+  code point whose decomposition keeps such a mark is flagged, and a text that reaches one is
+  encoded by python_ref itself (exact, rare).
 - Added tokens ([CLS], [SEP], ...) are matched verbatim in the raw text, as upstream does.
 Leaves out: offsets, pairs, the Python-level stage functions (python_ref has those).
 Thread safety: the vocabulary is read-only; pages are filled under the GIL and published with
@@ -79,12 +82,12 @@ cdef struct Core:           # everything encode_one reads; read-only except page
     int32_t *key_len
     int32_t *key_tok
     int max_key             # longest key, in code points: bounds the greedy search
-    uint32_t *add_cps       # added tokens, longest first
-    int32_t *add_off
-    int32_t *add_len
-    int32_t *add_tok
-    int n_add
-    int32_t unk, cls, sep, budget
+    uint32_t *added_cps       # added tokens, longest first
+    int32_t *added_off
+    int32_t *added_len
+    int32_t *added_tok
+    int n_added
+    int32_t unk, cls, sep, pad, budget
     uint64_t pw[MAX_WORD + 1]   # HBASE ** k
     void *owner             # the Tokenizer (borrowed): its Python code describes a new page
 
@@ -202,13 +205,13 @@ cdef inline void pre_tokenize(const Core *c, State *s, const Entry *e) noexcept 
 cdef int match_added(const Core *c, int kind, const void *data, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
     """Index of the longest added token starting at text[i], or -1."""
     cdef int m, k
-    for m in range(c.n_add):
-        if i + c.add_len[m] > n:
+    for m in range(c.n_added):
+        if i + c.added_len[m] > n:
             continue
         k = 0
-        while k < c.add_len[m] and pb_read(kind, data, i + k) == c.add_cps[c.add_off[m] + k]:
+        while k < c.added_len[m] and pb_read(kind, data, i + k) == c.added_cps[c.added_off[m] + k]:
             k += 1
-        if k == c.add_len[m]:
+        if k == c.added_len[m]:
             return m
     return -1
 
@@ -228,9 +231,9 @@ cdef int encode_one(Core *c, int kind, const void *data, Py_ssize_t n, State *s)
                 if m >= 0:
                     wordpiece(c, s)
                     if s.n_out < c.budget:
-                        s.row[s.n_out] = c.add_tok[m]
+                        s.row[s.n_out] = c.added_tok[m]
                     s.n_out += 1
-                    i += c.add_len[m]
+                    i += c.added_len[m]
                     continue
             if e.flags & F_FALLBACK:
                 return 1
@@ -257,7 +260,7 @@ cdef Py_ssize_t find_surrogate(int kind, const void *data, Py_ssize_t n) noexcep
 
 cdef class Tokenizer:
     cdef Core core
-    cdef object _ref, _arrays, _added_first
+    cdef object _ref, _arrays, _added_first, _flags
     cdef bint ready
 
     def __cinit__(self):
@@ -271,37 +274,40 @@ cdef class Tokenizer:
                 free(self.core.pages[p])
             free(self.core.pages)
 
-    def __init__(self, vocab_path, added=None, int max_len=ref.MAX_LEN):
-        if self.ready or max_len < 2:
-            raise ValueError("Tokenizer: __init__ runs once, with max_len >= 2")
-        # python_ref loads vocab.txt and the added tokens, so both ports read them the same way.
-        self._ref = ref.Tokenizer(vocab_path, max_len, added)
+    def __init__(self, vocab_path, spec):
+        """vocab.txt + the settings of a python_ref.spec.ModelSpec."""
+        if self.ready:
+            raise ValueError("Tokenizer: __init__ runs once")
+        # python_ref loads vocab.txt and the settings, so both ports read them the same way.
+        self._ref = ref.Tokenizer(vocab_path, spec)
+        self._flags = self._ref.flags
         keys = [(0, t, i) for t, i in self._ref.vocab.items()]
         keys += [(1, t[2:], i) for t, i in self._ref.vocab.items() if t.startswith("##") and len(t) > 2]
-        adds = sorted(self._ref.added.items(), key=lambda kv: len(kv[0]), reverse=True)
+        added = sorted(self._ref.added_tokens.items(), key=lambda kv: len(kv[0]), reverse=True)
         cap = 1 << max(4, (2 * len(keys)).bit_length())
         a = dict(
             key_cps=np.frombuffer("".join(k[1] for k in keys).encode("utf-32-le"), np.uint32).copy(),
             key_len=np.array([len(k[1]) for k in keys], np.int32),
             key_tok=np.array([k[2] for k in keys], np.int32),
-            add_cps=np.frombuffer("".join(t for t, _ in adds).encode("utf-32-le"), np.uint32).copy(),
-            add_len=np.array([len(t) for t, _ in adds], np.int32),
-            add_tok=np.array([i for _, i in adds], np.int32),
+            added_cps=np.frombuffer("".join(t for t, _ in added).encode("utf-32-le"), np.uint32).copy(),
+            added_len=np.array([len(t) for t, _ in added], np.int32),
+            added_tok=np.array([i for _, i in added], np.int32),
             slot_hash=np.zeros(cap, np.uint64), slot_key=np.full(cap, -1, np.int32))
         a["key_off"] = (np.cumsum(a["key_len"]) - a["key_len"]).astype(np.int32)
-        a["add_off"] = (np.cumsum(a["add_len"]) - a["add_len"]).astype(np.int32)
+        a["added_off"] = (np.cumsum(a["added_len"]) - a["added_len"]).astype(np.int32)
         for v in a.values():  # keep a valid pointer even for empty arrays
             v.resize(max(v.size, 1), refcheck=False)
         self._arrays = a  # owns the memory the Core points into
         cdef Core *c = &self.core
         c.key_cps, c.key_off = <uint32_t *>_ptr(a["key_cps"]), <int32_t *>_ptr(a["key_off"])
         c.key_len, c.key_tok = <int32_t *>_ptr(a["key_len"]), <int32_t *>_ptr(a["key_tok"])
-        c.add_cps, c.add_off = <uint32_t *>_ptr(a["add_cps"]), <int32_t *>_ptr(a["add_off"])
-        c.add_len, c.add_tok = <int32_t *>_ptr(a["add_len"]), <int32_t *>_ptr(a["add_tok"])
+        c.added_cps, c.added_off = <uint32_t *>_ptr(a["added_cps"]), <int32_t *>_ptr(a["added_off"])
+        c.added_len, c.added_tok = <int32_t *>_ptr(a["added_len"]), <int32_t *>_ptr(a["added_tok"])
         c.slot_hash, c.slot_key = <uint64_t *>_ptr(a["slot_hash"]), <int32_t *>_ptr(a["slot_key"])
-        c.n_add, c.mask, c.shift = len(adds), cap - 1, 64 - (cap.bit_length() - 1)
+        c.n_added, c.mask, c.shift = len(added), cap - 1, 64 - (cap.bit_length() - 1)
         c.max_key = max([len(k[1]) for k in keys] + [1])
-        c.unk, c.cls, c.sep, c.budget = self._ref.unk, self._ref.cls, self._ref.sep, max_len - 2
+        c.unk, c.cls, c.sep, c.pad = self._ref.unk, self._ref.cls, self._ref.sep, self._ref.pad
+        c.budget = self._ref.max_len - 2
         c.pw[0] = 1
         for k in range(1, MAX_WORD + 1):
             c.pw[k] = c.pw[k - 1] * HBASE
@@ -312,32 +318,34 @@ cdef class Tokenizer:
             while c.slot_key[slot] >= 0:
                 slot = (slot + 1) & c.mask
             c.slot_hash[slot], c.slot_key[slot] = h, k
-        self._added_first = {t[0] for t in self._ref.added if t}
+        self._added_first = {t[0] for t in self._ref.added_tokens if t}
         c.owner = <void *>self
         fill_page(c, 0)  # Latin-1, ASCII included: always needed
         self.ready = True
 
     @classmethod
-    def from_dir(cls, mdir):
-        """The tokenizer of a model directory (vocab.txt + tokenizer.json's added tokens)."""
-        mdir = Path(mdir)
-        return cls(mdir / "vocab.txt", added=ref.added_tokens(mdir / "tokenizer.json"))
+    def from_spec(cls, spec):
+        """The tokenizer of a model, from its python_ref.spec.ModelSpec."""
+        return cls(Path(spec.dir) / "vocab.txt", spec)
 
     def _describe_page(self, int page):
         """[(normalised str, classes, flags)] for the 256 code points of a page, from python_ref."""
         rows = []
+        f = self._flags
         for cp in range(page << 8, (page + 1) << 8):
             ch, flags = chr(cp), 0
-            if 0xD800 <= cp <= 0xDFFF or ch in "\0\ufffd" or ref.is_control(ch):
+            if 0xD800 <= cp <= 0xDFFF or (f["clean_text"] and (ch in "\0\ufffd" or ref.is_control(ch))):
                 out = ""
-            elif ch in ref.WHITESPACE:
+            elif ch in ref.WHITESPACE:   # cleaned to ' ', or kept: either way the pre-tokenizer splits here
                 out = " "
             else:
-                kept = [x for x in ref.nfd(ch) if not ref.is_nonspacing_mark(x)]
-                if any(unicodedata.combining(x) for x in kept):
-                    flags |= F_FALLBACK
-                out = "".join(ref.lower(x) for x in kept)
-                out = f" {out} " if ref.is_cjk(ch) else out
+                kept = [ch]
+                if f["strip_accents"]:
+                    kept = [x for x in ref.nfd(ch) if not ref.is_nonspacing_mark(x)]
+                    if any(unicodedata.combining(x) for x in kept):
+                        flags |= F_FALLBACK
+                out = "".join(ref.lower(x) for x in kept) if f["lowercase"] else "".join(kept)
+                out = f" {out} " if f["handle_chinese_chars"] and ref.is_cjk(ch) else out
             if len(out) > 3:  # never with today's tables; stays exact if that changes
                 out, flags = "", flags | F_FALLBACK
             if ch in self._added_first:
@@ -420,8 +428,7 @@ cdef class Tokenizer:
             if n:
                 ids, mask = ids_a, mask_a
                 with nogil:
-                    for i in range(n):
-                        write_row(&self.core, pieces + offs[i], n_out[i], &ids[i, 0], &mask[i, 0], t_max)
+                    pad_rows(&self.core, pieces, offs, n_out, n, &ids[0, 0], &mask[0, 0], t_max)
             return Batch(ids_a, mask_a)
         finally:
             free(kinds)
@@ -432,18 +439,23 @@ cdef class Tokenizer:
             free(n_out)
 
 
-cdef void write_row(const Core *c, const int32_t *pieces, int n, int64_t *ids, int64_t *mask, Py_ssize_t t) noexcept nogil:
-    """[CLS] pieces [SEP] then [PAD]=0; mask 1 then 0."""
-    cdef Py_ssize_t j
-    ids[0] = c.cls
-    for j in range(n):
-        ids[j + 1] = pieces[j]
-    ids[n + 1] = c.sep
-    for j in range(n + 2):
-        mask[j] = 1
-    for j in range(n + 2, t):
-        ids[j] = 0
-        mask[j] = 0
+cdef void pad_rows(const Core *c, const int32_t *pieces, const Py_ssize_t *offs, const int *n_out, Py_ssize_t n,
+                   int64_t *ids, int64_t *mask, Py_ssize_t t) noexcept nogil:
+    """Row i: [CLS] pieces[offs[i]:offs[i] + n_out[i]] [SEP] then [PAD]; mask 1 then 0. ids, mask: (n, t)."""
+    cdef Py_ssize_t i, j, k
+    for i in range(n):
+        k = n_out[i]
+        ids[0] = c.cls
+        for j in range(k):
+            ids[j + 1] = pieces[offs[i] + j]
+        ids[k + 1] = c.sep
+        for j in range(k + 2):
+            mask[j] = 1
+        for j in range(k + 2, t):
+            ids[j] = c.pad
+            mask[j] = 0
+        ids += t
+        mask += t
 
 
 cdef size_t _ptr(arr):

@@ -53,8 +53,8 @@ def main():
     impls = {"hf_tokenizers (encode_batch only)": hf.encode_batch,
              "cython_ext": cy.encode_batch, "numba_variant": nb.encode_batch}
     if args.python_ref:
-        from python_ref.tokenizer import Tokenizer, added_tokens
-        impls["python_ref"] = Tokenizer(mdir / "vocab.txt", added=added_tokens(mdir / "tokenizer.json")).encode_batch
+        from python_ref.pipeline import load_tokenizer
+        impls["python_ref"] = load_tokenizer(mdir).encode_batch
     runs = {name: (lambda f=f: [f(b) for b in batches]) for name, f in impls.items()}
     if args.threads > 1:
         runs[f"cython_ext x{args.threads} threads"] = lambda: threaded(cy.encode_batch, batches, args.threads)

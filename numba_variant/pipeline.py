@@ -4,7 +4,7 @@ Glue only: the port is the tokenizer; forward() is python_ref's, so any gain mea
 """
 from __future__ import annotations
 
-from python_ref.api import model_dir
+from python_ref.api import load_spec
 from python_ref.pipeline import TokenizerPort
 
 
@@ -18,9 +18,9 @@ def missing() -> str | None:
 
 
 def load_tokenizer(model=None):
-    """The tokenizer alone (no torch model): for the tokenizer bench and tests."""
+    """The tokenizer alone (no torch model) of a model directory or spec: for the tokenizer bench and tests."""
     from .tokenizer import Tokenizer
-    return Tokenizer.from_dir(model_dir(model))
+    return Tokenizer.from_spec(load_spec(model))
 
 
 class Pipeline(TokenizerPort):

@@ -1,6 +1,8 @@
 """numba_variant tokenizer: python_ref/tokenizer.py's BERT WordPiece with the loops in Numba @njit.
 
-Ports normalize -> pre_tokenize -> wordpiece -> encode_batch. Texts cross into Numba as arrays of
+Ports normalize -> pre_tokenize -> wordpiece -> encode_batch -> pad_rows, with every setting
+(normalizer flags, special and added tokens, max_seq_length) from the model's python_ref.spec.ModelSpec.
+Texts cross into Numba as arrays of
 code points (uint32); the vocabulary is a trie over code points in flat arrays (CSR: per node a
 sorted run of (code point, child) edges), one root for word starts and one for '##' pieces.
 Leaves out: offsets, pairs, the per-stage Python API (python_ref has it).
@@ -12,9 +14,10 @@ Where Numba's language subset forced a design different from cython_ext's:
   points lazily under `with gil`). So a pure-ASCII text is normalised inside Numba with 128-entry
   tables built from python_ref's functions, and any other text is normalised in Python by
   whole-string, C-speed calls in python_ref's order: str.translate (clean + CJK spacing) ->
-  unicodedata.normalize("NFD") on the whole text (so canonical reordering is exact, no fallback
-  needed) -> str.translate (drop Mn, per-character lowercase without the final-sigma rule, put
-  spaces around punctuation). The translate tables are dicts filled lazily by python_ref's
+  unicodedata.normalize("NFD") on the whole text when accents are stripped (so canonical
+  reordering is exact, no fallback needed) -> str.translate (drop Mn, per-character lowercase
+  without the final-sigma rule, put spaces around punctuation), each step as the model's flags
+  say. The translate tables are dicts filled lazily by python_ref's
   per-character functions (`__missing__`), so nothing is copied from Unicode data by hand.
 - No early exit from a str we never read: long texts are tried on a prefix cut before an ASCII
   space (as python_ref's _chunks), growing x16 until 254 pieces or the whole text: linear.
@@ -34,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from python_ref import tokenizer as ref
-from python_ref.api import MAX_LEN, Batch, check_texts
+from python_ref.api import Batch, check_texts
 
 MAX_WORD = ref.MAX_WORD_CHARS
 ADDED_BASE, MAX_ADDED = 0xD800, 0x800  # lone surrogate ADDED_BASE + k stands for added token k
@@ -82,12 +85,12 @@ def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, 
 
 
 @njit(cache=True, nogil=True)
-def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, add_ids, unk,
+def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, added_ids, unk,
                  first, count, edge_cp, edge_child, node_tok):
     """Split texts buf[starts[k]:ends[k]] into words and wordpiece each into pieces[rows[k]] (N, budget).
 
     raw[k]: an ASCII text still to normalise here (tables cls8/low8); else already normalised in
-    Python: split on ' ', and a surrogate ADDED_BASE + k is added token add_ids[k]."""
+    Python: split on ' ', and a surrogate ADDED_BASE + k is added token added_ids[k]."""
     budget = pieces.shape[1]
     w = np.empty(MAX_WORD + 1, np.uint32)                        # current word
     for k in range(starts.shape[0]):
@@ -110,7 +113,7 @@ def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, add_id
                     n = wordpiece(w, 1, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
                 elif c == PUNCT:
                     if n < budget:
-                        row[n] = add_ids[cp - ADDED_BASE]
+                        row[n] = added_ids[cp - ADDED_BASE]
                     n += 1
         if n < budget:
             n = wordpiece(w, wl, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
@@ -118,13 +121,13 @@ def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, add_id
 
 
 @njit(cache=True, nogil=True)
-def pad_rows(pieces, n_out, cls, sep):
-    """[CLS] pieces [SEP] [PAD]=0 ... -> ids (N, T) int64, mask (N, T) int64."""
+def pad_rows(pieces, n_out, cls, sep, pad):
+    """[CLS] pieces [SEP] [PAD] ... -> ids (N, T) int64, mask (N, T) int64."""
     n = n_out.shape[0]
     t = 0
     for i in range(n):
         t = max(t, n_out[i] + 2)
-    ids = np.zeros((n, t), np.int64)
+    ids = np.full((n, t), pad, np.int64)
     mask = np.zeros((n, t), np.int64)
     for i in range(n):
         ids[i, 0] = cls
@@ -140,29 +143,30 @@ def pad_rows(pieces, n_out, cls, sep):
 class _Memo(dict):
     """A str.translate table filled on first sight of each code point (C-speed lookups after)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, flags):
         super().__init__()
-        self.fn = fn
+        self.fn, self.flags = fn, flags
 
     def __missing__(self, cp):
-        v = self[cp] = self.fn(chr(cp))
+        v = self[cp] = self.fn(chr(cp), **self.flags)
         return v
 
 
-def _clean(ch: str):
-    """clean_text + CJK spacing for one character (python_ref.normalize's first loop)."""
-    if ch in "\0\ufffd" or ref.is_control(ch):
+def _clean(ch: str, clean_text: bool, handle_chinese_chars: bool, **_):
+    """clean_text + CJK spacing for one character (python_ref.normalize's first loop). Whitespace
+    becomes ' ' even when not cleaned: the pre-tokenizer splits there either way."""
+    if clean_text and (ch in "\0\ufffd" or ref.is_control(ch)):
         return None
     if ch in ref.WHITESPACE:
         return " "
-    return f" {ch} " if ref.is_cjk(ch) else ch
+    return f" {ch} " if handle_chinese_chars and ref.is_cjk(ch) else ch
 
 
-def _strip_lower_split(ch: str):
-    """After NFD: drop Mn, lowercase per character, isolate punctuation as ' p '."""
-    if ref.is_nonspacing_mark(ch):
+def _strip_lower_split(ch: str, strip_accents: bool, lowercase: bool, **_):
+    """After NFD (if stripping): drop Mn, lowercase per character, isolate punctuation as ' p '."""
+    if strip_accents and ref.is_nonspacing_mark(ch):
         return None
-    return "".join(f" {x} " if ref.is_punctuation(x) else x for x in ref.lower(ch))
+    return "".join(f" {x} " if ref.is_punctuation(x) else x for x in (ref.lower(ch) if lowercase else ch))
 
 
 def _trie(vocab: dict[str, int]):
@@ -190,30 +194,33 @@ def _trie(vocab: dict[str, int]):
 
 
 class Tokenizer:
-    def __init__(self, vocab_path: str | Path, added: dict[str, int] | None = None, max_len: int = MAX_LEN):
-        self.ref = ref.Tokenizer(vocab_path, max_len, added)   # loads vocab.txt and added tokens
-        self.budget = max_len - 2
+    def __init__(self, vocab_path: str | Path, spec):
+        """vocab.txt + the settings of a python_ref.spec.ModelSpec."""
+        self.ref = ref.Tokenizer(vocab_path, spec)   # loads vocab.txt and the settings
+        self.budget = self.ref.max_len - 2
         self.trie = _trie(self.ref.vocab)
+        f = self.flags = self.ref.flags
         ascii_ = [chr(c) for c in range(128)]
-        self.cls8 = np.array([DROP if _clean(ch) is None else SPACE if ch in ref.WHITESPACE else
+        self.cls8 = np.array([DROP if _clean(ch, **f) is None else SPACE if ch in ref.WHITESPACE else
                               PUNCT if ref.is_punctuation(ch) else WORD for ch in ascii_], np.uint8)
-        self.low8 = np.array([ord(ref.lower(ch)) for ch in ascii_], np.uint32)
-        self._clean, self._strip = _Memo(_clean), _Memo(_strip_lower_split)
-        self._added_first = sorted({t[0] for t in self.ref.added if t})
-        if len(self.ref.added) > MAX_ADDED:
+        self.low8 = np.array([ord(ref.lower(ch) if f["lowercase"] else ch) for ch in ascii_], np.uint32)
+        self._clean, self._strip = _Memo(_clean, f), _Memo(_strip_lower_split, f)
+        added = self.ref.added_tokens
+        self._added_first = sorted({t[0] for t in added if t})
+        if len(added) > MAX_ADDED:
             raise ValueError(f"numba_variant supports at most {MAX_ADDED} added tokens")
-        self._added_chr = {tid: chr(ADDED_BASE + k) for k, tid in enumerate(self.ref.added.values())}
-        self.add_ids = np.array([*self.ref.added.values(), 0], np.int64)
+        self._added_chr = {tid: chr(ADDED_BASE + k) for k, tid in enumerate(added.values())}
+        self.added_ids = np.array([*added.values(), 0], np.int64)
 
     @classmethod
-    def from_dir(cls, mdir) -> "Tokenizer":
-        mdir = Path(mdir)
-        return cls(mdir / "vocab.txt", added=ref.added_tokens(mdir / "tokenizer.json"))
+    def from_spec(cls, spec) -> "Tokenizer":
+        return cls(Path(spec.dir) / "vocab.txt", spec)
 
     def normalize(self, text: str) -> str:
         """python_ref.normalize + the punctuation split, as whole-string C-speed passes."""
         t = text.translate(self._clean)
-        t = ref.nfd(t) if any(k in t for k in ref.NFD_FIX) else unicodedata.normalize("NFD", t)
+        if self.flags["strip_accents"]:
+            t = ref.nfd(t) if any(k in t for k in ref.NFD_FIX) else unicodedata.normalize("NFD", t)
         return t.translate(self._strip)
 
     def _has_added(self, text: str) -> bool:
@@ -240,10 +247,10 @@ class Tokenizer:
             ends = np.cumsum(lens)
             buf = np.frombuffer("".join(strs).encode("utf-32-le", "surrogatepass"), np.uint32)  # (sum lens,)
             pre_tokenize(buf, ends - lens, ends, np.array(raw, np.bool_), np.array(todo, np.int64), pieces,
-                         n_out, self.cls8, self.low8, self.add_ids, self.ref.unk, *self.trie)
+                         n_out, self.cls8, self.low8, self.added_ids, self.ref.unk, *self.trie)
             todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
             size *= 16
-        return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep))
+        return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep, self.ref.pad))
 
 
 def _prefix_end(text: str, size: int) -> int:

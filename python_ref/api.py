@@ -1,5 +1,5 @@
-"""The one interface every port implements (docs/DESIGN.md §4), plus the shared bad-input check (§5)
-and model-directory lookup. Leaves out: anything port-specific."""
+"""The one interface every port implements (docs/DESIGN.md §4), plus the shared bad-input check (§5),
+model-directory lookup and its spec (python_ref/spec.py). Leaves out: anything port-specific."""
 from __future__ import annotations
 
 import json
@@ -10,24 +10,22 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .contract import MAX_LEN, check_texts  # noqa: F401  (re-exported)
+from . import contract
+from .contract import check_texts  # noqa: F401  (re-exported)
+from .spec import ModelDirError, ModelSpec, read_spec  # noqa: F401  (re-exported)
 
 
 @dataclass
 class Batch:
-    ids: np.ndarray             # int64 (N, T), T = longest row in the batch (<= MAX_LEN)
+    ids: np.ndarray             # int64 (N, T), T = longest row in the batch (<= max_seq_length)
     attention_mask: np.ndarray  # int64 (N, T)
 
 
 class Pipeline(Protocol):
     name: str
     def tokenize(self, texts: Sequence[str]) -> Batch: ...
-    def forward(self, batch: Batch) -> np.ndarray: ...      # float32 (N, dim), pooled + normalised
+    def forward(self, batch: Batch) -> np.ndarray: ...      # float32 (N, dim), as the model's modules say
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...  # tokenize + forward
-
-
-class ModelDirError(Exception):
-    """A model directory is missing or malformed; the message is one clear line."""
 
 
 REQUIRED = ("config.json", "vocab.txt", "model.safetensors", "tokenizer.json")
@@ -53,6 +51,7 @@ def model_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 def load_config(mdir: Path) -> dict:
+    """config.json alone, loosely checked (dev scripts). Ports take their settings from load_spec."""
     try:
         cfg = json.loads((mdir / "config.json").read_text())
         for k in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"):
@@ -62,13 +61,15 @@ def load_config(mdir: Path) -> dict:
     return cfg
 
 
-def pad_rows(rows: Sequence[Sequence[int]]) -> Batch:
-    """Pad id rows with [PAD]=0 to the longest row; mask 1/0."""
-    n = len(rows)
-    t = max((len(r) for r in rows), default=0)
-    ids = np.zeros((n, t), dtype=np.int64)       # (N, T)
-    mask = np.zeros((n, t), dtype=np.int64)      # (N, T)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = r
-        mask[i, :len(r)] = 1
-    return Batch(ids, mask)
+def load_spec(path: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
+    """model_dir(path), read and checked once: what every port takes its settings from (a ModelSpec
+    passes through unchanged, so a spec read once can be handed on)."""
+    return path if isinstance(path, ModelSpec) else read_spec(model_dir(path))
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int = 0) -> Batch:
+    """Pad id rows with pad_id to the longest row; mask 1/0 (contract.pad_rows, as numpy int64)."""
+    ids, mask = contract.pad_rows(rows, pad_id)
+    t = len(ids[0]) if ids else 0
+    return Batch(np.array(ids, dtype=np.int64).reshape(len(ids), t),    # (N, T)
+                 np.array(mask, dtype=np.int64).reshape(len(ids), t))   # (N, T)

@@ -1,10 +1,9 @@
-"""The stdlib-only part of python_ref's interface: the length limit and the bad-input contract
-(docs/DESIGN.md §5). Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline."""
+"""The stdlib-only part of python_ref's interface: the bad-input contract (docs/DESIGN.md §5) and padding as
+plain lists. Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline.
+The length limit is not here: it is each model's max_seq_length (python_ref/spec.py)."""
 from __future__ import annotations
 
 from typing import Sequence
-
-MAX_LEN = 256  # docs/DESIGN.md §1: [CLS] + 254 pieces + [SEP]
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
@@ -20,3 +19,10 @@ def check_texts(texts: Sequence[str]) -> list[str]:
         except UnicodeEncodeError as e:
             raise ValueError(f"texts[{i}] is not valid Unicode (lone surrogate at {e.start})") from None
     return out
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[list[list[int]], list[list[int]]]:
+    """Pad id rows with pad_id to the longest row -> (ids, mask) as lists of rows; mask 1/0."""
+    t = max((len(r) for r in rows), default=0)
+    return ([[*r, *[pad_id] * (t - len(r))] for r in rows],
+            [[1] * len(r) + [0] * (t - len(r)) for r in rows])

@@ -1,9 +1,12 @@
-"""python_ref model: the BERT encoder of all-MiniLM-L6-v2 written out in PyTorch eager, plus pooling.
+"""python_ref model: the BERT encoder of a sentence-transformers model in PyTorch eager, plus its head.
 
 Ports transformers' BertModel forward (absolute positions, token type 0, post-LayerNorm, exact erf
-GELU, eps from config) and sentence-transformers' mean pooling + Normalize. Leaves out: dropout,
-the unused pooler, cross-attention, relative positions, KV caching, training. All sizes come from
-config.json. The cpp_port (LibTorch) and wasm_port (own kernels) mirror these function names.
+GELU, eps from config) and the sentence-transformers modules after it, as the model spec says:
+Pooling (mean, cls, max, mean_sqrt_len_tokens), Dense layers (linear + tanh/identity), Normalize.
+Leaves out: dropout, the unused pooler, cross-attention, relative positions, KV caching, training,
+prompts. All sizes come from the spec (python_ref/spec.py). cpp_port (LibTorch) and wasm_port (own
+kernels) mirror these function names.
+Shapes: N texts, T positions, D hidden, H heads, F FFN width, E output width after Dense.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .api import ModelDirError, load_config
+from .spec import ModelDirError, ModelSpec
 
 
 @dataclass
@@ -33,17 +36,24 @@ class Layer:
     ln2_b: torch.Tensor
 
 
+@dataclass
+class Dense:
+    w: torch.Tensor              # (E, D_in)
+    b: torch.Tensor | None       # (E,)
+    activation: str              # "tanh" | "identity"
+
+
 class BertModel:
-    def __init__(self, cfg: dict, tensors: dict[str, torch.Tensor], device: str = "cpu"):
-        self.dim = int(cfg["hidden_size"])
-        self.heads = int(cfg["num_attention_heads"])
-        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
+    def __init__(self, spec: ModelSpec, tensors: dict[str, torch.Tensor], device: str = "cpu",
+                 dense: list[Dense] | None = None):
+        self.spec, self.dim = spec, spec.dim
+        self.heads, self.eps = spec.num_attention_heads, spec.layer_norm_eps
         g = lambda k: tensors[k].to(device=device, dtype=torch.float32).contiguous()  # noqa: E731
         self.word, self.pos = g("embeddings.word_embeddings.weight"), g("embeddings.position_embeddings.weight")
         self.type0 = g("embeddings.token_type_embeddings.weight")[0]
         self.ln_w, self.ln_b = g("embeddings.LayerNorm.weight"), g("embeddings.LayerNorm.bias")
         self.layers = []
-        for i in range(int(cfg["num_hidden_layers"])):
+        for i in range(spec.num_hidden_layers):
             p = f"encoder.layer.{i}."
             a = p + "attention.self."
             self.layers.append(Layer(
@@ -54,38 +64,57 @@ class BertModel:
                 g(p + "intermediate.dense.weight"), g(p + "intermediate.dense.bias"),
                 g(p + "output.dense.weight"), g(p + "output.dense.bias"),
                 g(p + "output.LayerNorm.weight"), g(p + "output.LayerNorm.bias")))
+        if tuple(self.word.shape) != (spec.vocab_size, spec.hidden_size) or self.pos.shape[0] < spec.max_seq_length:
+            raise ModelDirError("model.safetensors: embedding shapes do not match config.json")
+        self.dense = [Dense(d.w.to(device), None if d.b is None else d.b.to(device), d.activation) for d in dense or []]
         self.device = device
 
     @classmethod
-    def from_dir(cls, mdir: Path, device: str = "cpu", weights: str = "real") -> "BertModel":
-        cfg = load_config(mdir)
+    def from_dir(cls, spec: ModelSpec, device: str = "cpu", weights: str = "real") -> "BertModel":
+        mdir = Path(spec.dir)
+        dense = [load_dense(mdir, d) for d in spec.dense]
         if weights == "random":
-            return cls(cfg, random_tensors(cfg), device)
-        from safetensors.torch import load_file
+            return cls(spec, random_tensors(spec.to_dict()), device, dense)
+        tensors = {k.removeprefix("bert."): v for k, v in _load_safetensors(mdir / "model.safetensors").items()}
         try:
-            tensors = load_file(str(mdir / "model.safetensors"))
-        except Exception as e:  # safetensors raises several types for a corrupt file
-            raise ModelDirError(f"cannot read {mdir / 'model.safetensors'}: {e}") from None
-        tensors = {k.removeprefix("bert."): v for k, v in tensors.items()}
-        try:
-            return cls(cfg, tensors, device)
+            return cls(spec, tensors, device, dense)
         except KeyError as e:
-            raise ModelDirError(f"{mdir / 'model.safetensors'} lacks tensor {e}") from None
+            raise ModelDirError(f"model.safetensors: lacks tensor {e}") from None
 
     @torch.inference_mode()
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids, mask: int64 (N, T) -> float32 (N, D), mean-pooled and L2-normalised."""
+        """ids, mask: int64 (N, T) -> float32 (N, E): pooled, through the Dense layers, normalised if the model says."""
         x = embeddings_forward(self, ids)                             # (N, T, D)
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (N, 1, 1, T)
         for layer in self.layers:
             x = layer_forward(x, bias, layer, self.heads, self.eps)
-        return l2_normalize(mean_pool(x, mask))
+        y = POOLS[self.spec.pooling](x, mask)                         # (N, D)
+        for d in self.dense:
+            y = dense_forward(y, d)                                   # (N, E)
+        return l2_normalize(y) if self.spec.normalize else y
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises several types for a corrupt file
+        raise ModelDirError(f"{path.parent.name}/{path.name}: cannot read ({e})") from None
+
+
+def load_dense(mdir: Path, d) -> Dense:
+    """A Dense module's folder (sentence-transformers' layout: linear.weight, linear.bias)."""
+    t = _load_safetensors(mdir / d.path / "model.safetensors")
+    w, b = t.get("linear.weight"), t.get("linear.bias")
+    if w is None or tuple(w.shape) != (d.out_features, d.in_features) or (d.bias and (b is None or tuple(b.shape) != (d.out_features,))):
+        raise ModelDirError(f"{d.path}/model.safetensors: linear.weight/bias do not match {d.path}/config.json")
+    return Dense(w.float().contiguous(), b.float().contiguous() if d.bias else None, d.activation)
 
 
 def embeddings_forward(m: BertModel, ids: torch.Tensor) -> torch.Tensor:
     t = ids.shape[1]
     x = m.word[ids] + m.pos[:t] + m.type0                             # (N, T, D)
-    return F.layer_norm(x, (m.dim,), m.ln_w, m.ln_b, m.eps)
+    return F.layer_norm(x, (x.shape[-1],), m.ln_w, m.ln_b, m.eps)
 
 
 def attention_forward(x: torch.Tensor, bias: torch.Tensor, p: Layer, heads: int) -> torch.Tensor:
@@ -113,18 +142,41 @@ def mean_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * m).sum(1) / m.sum(1).clamp(min=1e-9)                  # (N, D)
 
 
+def mean_sqrt_len_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(x.dtype)                                # (N, T, 1)
+    return (x * m).sum(1) / torch.sqrt(m.sum(1).clamp(min=1e-9))      # (N, D)
+
+
+def cls_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    first = mask.to(torch.int).argmax(1)                              # (N,) first real position
+    return x[torch.arange(x.shape[0], device=x.device), first]        # (N, D)
+
+
+def max_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return x.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).max(1).values  # (N, D)
+
+
+POOLS = {"mean": mean_pool, "cls": cls_pool, "max": max_pool, "mean_sqrt_len_tokens": mean_sqrt_len_pool}
+
+
+def dense_forward(x: torch.Tensor, d: Dense) -> torch.Tensor:
+    y = F.linear(x, d.w, d.b)                                         # (N, E)
+    return torch.tanh(y) if d.activation == "tanh" else y
+
+
 def l2_normalize(x: torch.Tensor) -> torch.Tensor:
-    return F.normalize(x, p=2, dim=1)                                 # (N, D), unit rows
+    return F.normalize(x, p=2, dim=1)                                 # (N, E), unit rows
 
 
-def random_tensors(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Seeded random weights of the same architecture, for timing where real weights can't travel."""
+def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, torch.Tensor]:
+    """Seeded random weights (std `scale`) of the architecture config.json (or a spec's to_dict()) describes."""
     gen = torch.Generator().manual_seed(seed)
     d, f, v = int(cfg["hidden_size"]), int(cfg["intermediate_size"]), int(cfg["vocab_size"])
-    r = lambda *s: torch.randn(*s, generator=gen) * 0.02  # noqa: E731
+    r = lambda *s: torch.randn(*s, generator=gen) * scale  # noqa: E731
     t = {"embeddings.word_embeddings.weight": r(v, d), "embeddings.position_embeddings.weight":
          r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(2, d),
-         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d)}
+         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d),
+         "pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
     for i in range(int(cfg["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
         for name, shape in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
@@ -137,15 +189,18 @@ def random_tensors(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def random_model_dir(mdir: Path, seed: int = 0):
-    """A TemporaryDirectory holding `mdir` with random_tensors() as its model.safetensors, for ports
-    that load weights from files (cpp_port, wasm_port). Clean it up once they have loaded."""
-    import shutil
+    """A TemporaryDirectory holding `mdir` (every other file and folder linked) with random_tensors()
+    as its model.safetensors, for ports that load weights from files (cpp_port, wasm_port). Clean it
+    up once they have loaded."""
+    import json
     import tempfile
 
     from safetensors.torch import save_file
     tmp = tempfile.TemporaryDirectory(prefix="portbench_random_")
     out = Path(tmp.name)
-    save_file({k: v.contiguous() for k, v in random_tensors(load_config(mdir), seed).items()}, str(out / "model.safetensors"))
-    for f in ("config.json", "vocab.txt", "tokenizer.json"):
-        shutil.copy(mdir / f, out / f)
+    cfg = json.loads((Path(mdir) / "config.json").read_text(encoding="utf-8"))
+    save_file({k: v.contiguous() for k, v in random_tensors(cfg, seed).items()}, str(out / "model.safetensors"))
+    for f in Path(mdir).iterdir():
+        if f.name != "model.safetensors":
+            (out / f.name).symlink_to(f.resolve())
     return tmp

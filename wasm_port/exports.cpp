@@ -1,4 +1,5 @@
-// wasm_port C ABI: glue only. The JS loader (js/loader.mjs) and the native test (ctypes) call these.
+// wasm_port C ABI: glue only. The JS loader (js/loader.mjs) and the native test (ctypes) call these,
+// with the settings of the model spec (python_ref/spec.py, or its JS translation js/spec.mjs).
 // Buffers are malloc'd by the caller through pb_malloc/pb_free. Every call returns 0 (or a count)
 // on success and a negative PB_E* code on failure, with pb_last_error() saying why in one line.
 // Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
@@ -45,11 +46,19 @@ extern "C" {
 const char* pb_last_error() { return g_err; }
 void* pb_malloc(uint32_t n) { return std::malloc(n ? n : 1); }
 void pb_free(void* p) { std::free(p); }
-int pb_dim() { return g_model.cfg.hidden; }
+int pb_dim() { return g_model.cfg.out_dim(); }
 
+// Sizes from config.json; pooling 0 mean, 1 cls, 2 max, 3 mean_sqrt_len_tokens; normalize 0/1;
+// dense: n_dense records of int32 [in_features, out_features, bias 0/1, tanh 0/1] (identity if 0).
 int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab, int max_pos, int type_vocab,
-                  float eps) {
-  Config c{hidden, heads, layers, intermediate, vocab, max_pos, type_vocab, eps};
+                  float eps, int pooling, int normalize, int n_dense, const int32_t* dense) {
+  Config c;
+  c.hidden = hidden, c.heads = heads, c.layers = layers, c.intermediate = intermediate;
+  c.vocab = vocab, c.max_pos = max_pos, c.type_vocab = type_vocab, c.eps = eps;
+  c.pooling = pooling, c.normalize = normalize != 0, c.n_dense = n_dense;
+  if (n_dense < 0 || n_dense > kMaxDense || (n_dense && !dense)) return fail(PB_EARG, "bad Dense layer list");
+  for (int k = 0; k < n_dense; ++k)
+    c.dense[k] = DenseCfg{dense[4 * k], dense[4 * k + 1], dense[4 * k + 2] != 0, dense[4 * k + 3] != 0};
   delete[] g_slots;
   g_slots = nullptr;
   g_nslots = 0;
@@ -102,20 +111,28 @@ int pb_forward(const int32_t* ids, const int32_t* mask, int n, int t, float* out
   return PB_OK;
 }
 
-int pb_load_vocab(const char* txt, uint32_t len) {
+// vocab.txt + the tokenizer settings of the model spec: max_len ([CLS] and [SEP] included); flags
+// 1 clean_text, 2 handle_chinese_chars, 4 strip_accents, 8 lowercase; special ids (-1: vocab.txt's).
+int pb_load_vocab(const char* txt, uint32_t len, int max_len, int flags, int cls_id, int sep_id, int unk_id,
+                  int pad_id) {
 #if PB_HAVE_TOKENIZER
+  if (max_len < 2) return fail(PB_EARG, "max_len must be >= 2");
+  portbench::TokenizerOptions o;
+  o.max_len = max_len;
+  o.clean_text = flags & 1, o.handle_chinese_chars = flags & 2, o.strip_accents = flags & 4, o.lowercase = flags & 8;
+  o.cls_id = cls_id, o.sep_id = sep_id, o.unk_id = unk_id, o.pad_id = pad_id;
   delete g_tok;
-  g_tok = new (std::nothrow) portbench::Tokenizer(std::string_view(txt, len));
+  g_tok = new (std::nothrow) portbench::Tokenizer(std::string_view(txt, len), o);
   return g_tok ? PB_OK : fail(PB_ENOMEM, "out of memory (vocab)");
 #else
-  (void)txt; (void)len;
+  (void)txt; (void)len; (void)max_len; (void)flags; (void)cls_id; (void)sep_id; (void)unk_id; (void)pad_id;
   return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
 #endif
 }
 
 // The model's added tokens, matched verbatim in raw text (tokenizer.json's, parsed by the JS loader),
 // replacing the default five BERT specials: packed records of [int32 id][uint32 n][n bytes].
-int pb_set_added(const char* buf, uint32_t len) {
+int pb_set_added_tokens(const char* buf, uint32_t len) {
 #if PB_HAVE_TOKENIZER
   if (!g_tok) return fail(PB_ESTATE, "vocab not loaded");
   std::vector<std::pair<std::string, int32_t>> toks;
@@ -164,16 +181,17 @@ int pb_max_len() {
 #endif
 }
 
-// n texts concatenated in `utf8`, lens[i] bytes each -> out float32 (n, dim): tokenize, pad, forward.
+// n texts concatenated in `utf8`, lens[i] bytes each -> out float32 (n, dim): tokenize, pad_rows, forward.
 int pb_embed(const char* utf8, const uint32_t* lens, int n, float* out) {
+#if PB_HAVE_TOKENIZER
   const int cap = pb_max_len();
   if (cap <= 0) return fail(PB_ESTATE, "vocab not loaded");
   if (n < 0) return fail(PB_EARG, "negative text count");
   int32_t* rows = static_cast<int32_t*>(std::calloc(size_t(n) * cap + 1, sizeof(int32_t)));
-  int32_t* mask = static_cast<int32_t*>(std::calloc(size_t(n) * cap + 1, sizeof(int32_t)));
-  int* counts = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
-  int rc = PB_OK, t = 0;
-  if (!rows || !mask || !counts) rc = fail(PB_ENOMEM, "out of memory (token buffers)");
+  int32_t* counts = static_cast<int32_t*>(std::calloc(size_t(n) + 1, sizeof(int32_t)));
+  int32_t *ids = nullptr, *mask = nullptr;
+  int rc = PB_OK;
+  if (!rows || !counts) rc = fail(PB_ENOMEM, "out of memory (token buffers)");
   for (int i = 0, pos = 0; rc == PB_OK && i < n; pos += lens[i], ++i) {
     int k = pb_tokenize(utf8 + pos, lens[i], rows + size_t(i) * cap, cap);
     if (k < 0) {
@@ -182,17 +200,23 @@ int pb_embed(const char* utf8, const uint32_t* lens, int n, float* out) {
       rc = fail(k, msg);
     }
     counts[i] = k;
-    t = k > t ? k : t;
   }
-  if (rc == PB_OK) {   // repack from stride cap to stride t (the batch's longest row)
-    for (int i = 0; i < n; ++i) {
-      std::memmove(rows + size_t(i) * t, rows + size_t(i) * cap, counts[i] * sizeof(int32_t));
-      for (int j = 0; j < t; ++j) { if (j >= counts[i]) rows[size_t(i) * t + j] = 0; mask[size_t(i) * t + j] = j < counts[i]; }
-    }
-    rc = pb_forward(rows, mask, n, t, out);
+  const size_t t = rc == PB_OK ? portbench::padded_len(counts, size_t(n)) : 0;
+  if (rc == PB_OK) {
+    ids = static_cast<int32_t*>(std::calloc(size_t(n) * t + 1, sizeof(int32_t)));
+    mask = static_cast<int32_t*>(std::calloc(size_t(n) * t + 1, sizeof(int32_t)));
+    if (!ids || !mask) rc = fail(PB_ENOMEM, "out of memory (token buffers)");
   }
-  std::free(rows); std::free(mask); std::free(counts);
+  if (rc == PB_OK) {
+    portbench::pad_rows(rows, size_t(cap), counts, size_t(n), t, g_tok->pad_id(), ids, mask);
+    rc = pb_forward(ids, mask, n, int(t), out);
+  }
+  std::free(rows); std::free(counts); std::free(ids); std::free(mask);
   return rc;
+#else
+  (void)utf8; (void)lens; (void)n; (void)out;
+  return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
+#endif
 }
 
 }  // extern "C"

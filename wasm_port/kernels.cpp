@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
+#include <utility>
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
@@ -33,6 +35,11 @@ bool Buf::alloc(size_t count) {
   p = static_cast<float*>(std::calloc(count ? count : 1, sizeof(float)));
   n = p ? count : 0;
   return p != nullptr;
+}
+void Buf::reset() {
+  std::free(p);
+  p = nullptr;
+  n = 0;
 }
 Model::~Model() { delete[] layers; }
 
@@ -227,6 +234,33 @@ void mean_pool(const float* x, int len, int dim, const int32_t* mask, float* out
   for (int i = 0; i < dim; ++i) out[i] *= inv;
 }
 
+void mean_sqrt_len_pool(const float* x, int len, int dim, const int32_t* mask, float* out) {
+  mean_pool(x, len, dim, mask, out);
+  double count = 0;
+  for (int t = 0; t < len; ++t) count += mask[t] != 0;
+  const float f = float(std::sqrt(count > 1e-9 ? count : 1e-9));   // sum / sqrt(n) = mean * sqrt(n)
+  for (int i = 0; i < dim; ++i) out[i] *= f;
+}
+
+void cls_pool(const float* x, int len, int dim, const int32_t* mask, float* out) {
+  int first = 0;   // the first real position (argmax of the mask, as sentence-transformers)
+  while (first < len && !mask[first]) ++first;
+  std::memcpy(out, x + size_t(first < len ? first : 0) * dim, dim * sizeof(float));
+}
+
+void max_pool(const float* x, int len, int dim, const int32_t* mask, float* out) {
+  for (int i = 0; i < dim; ++i) out[i] = -INFINITY;
+  for (int t = 0; t < len; ++t)
+    if (mask[t])
+      for (int i = 0; i < dim; ++i) out[i] = x[size_t(t) * dim + i] > out[i] ? x[size_t(t) * dim + i] : out[i];
+}
+
+void dense_forward(const DenseW& w, const DenseCfg& c, const float* x, float* out) {
+  matmul(x, c.in, 1, Panels{w.w.p, c.out, c.in}, c.bias ? w.b.p : nullptr, out, c.out);   // (1, E)
+  if (c.tanh)
+    for (int i = 0; i < c.out; ++i) out[i] = std::tanh(out[i]);
+}
+
 void l2_normalize(float* v, int dim) {   // F.normalize: v / max(||v||, 1e-12)
   double ss = 0;
   for (int i = 0; i < dim; ++i) ss += double(v[i]) * v[i];
@@ -268,12 +302,15 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
     max_len = lens[i] > max_len ? lens[i] : max_len;
   }
   const int cap = max_len > TOKEN_BUDGET ? max_len : TOKEN_BUDGET;
-  Buf x, work;
+  int widest = c.hidden;
+  for (int k = 0; k < c.n_dense; ++k) widest = c.dense[k].out > widest ? c.dense[k].out : widest;
+  Buf x, work, head;
   int* offs = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
   const int32_t** rid = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
   const int32_t** rmask = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
   const char* result = nullptr;
-  if (!offs || !rid || !rmask || !x.alloc(size_t(cap) * c.hidden) || !work.alloc(work_floats(c, cap, max_len))) {
+  if (!offs || !rid || !rmask || !x.alloc(size_t(cap) * c.hidden) || !work.alloc(work_floats(c, cap, max_len)) ||
+      !head.alloc(2 * size_t(widest))) {
     result = "out of memory (activations)";
   } else {
     for (int i = 0; i < n; ++i) { rid[i] = ids + size_t(i) * t; rmask[i] = mask + size_t(i) * t; }
@@ -285,10 +322,16 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
       Rows r{rid + i0, rmask + i0, offs + i0, lens + i0, i1 - i0, tokens, chunk_max};
       embeddings_forward(m, r, x.p);
       for (int l = 0; l < c.layers; ++l) layer_forward(m, m.layers[l], r, x.p, work.p);
-      for (int i = i0; i < i1; ++i) {
-        float* o = out + size_t(i) * c.hidden;
-        mean_pool(x.p + size_t(offs[i]) * c.hidden, lens[i], c.hidden, rmask[i], o);
-        l2_normalize(o, c.hidden);
+      for (int i = i0; i < i1; ++i) {   // the head, one row at a time: pool, Dense layers, normalise
+        const float* xi = x.p + size_t(offs[i]) * c.hidden;
+        float *y = head.p, *z = head.p + widest;
+        if (c.pooling == POOL_CLS) cls_pool(xi, lens[i], c.hidden, rmask[i], y);
+        else if (c.pooling == POOL_MAX) max_pool(xi, lens[i], c.hidden, rmask[i], y);
+        else if (c.pooling == POOL_MEAN_SQRT_LEN) mean_sqrt_len_pool(xi, lens[i], c.hidden, rmask[i], y);
+        else mean_pool(xi, lens[i], c.hidden, rmask[i], y);
+        for (int k = 0; k < c.n_dense; ++k, std::swap(y, z)) dense_forward(m.dense[k], c.dense[k], y, z);
+        if (c.normalize) l2_normalize(y, c.out_dim());
+        std::memcpy(out + size_t(i) * c.out_dim(), y, c.out_dim() * sizeof(float));
       }
       i0 = i1;
     }
@@ -306,11 +349,18 @@ const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots) {
       c.type_vocab <= 0 || c.hidden > lim || c.intermediate > lim || c.layers > 4096 || c.max_pos > 65536 ||
       c.hidden % c.heads != 0 || !(c.eps > 0))
     return "invalid config (sizes must be positive, hidden divisible by heads)";
+  if (c.pooling < POOL_MEAN || c.pooling > POOL_MEAN_SQRT_LEN || c.n_dense < 0 || c.n_dense > kMaxDense)
+    return "invalid config (pooling mode or number of Dense layers)";
+  for (int k = 0, w = c.hidden; k < c.n_dense; w = c.dense[k++].out)
+    if (c.dense[k].in != w || c.dense[k].out <= 0 || c.dense[k].out > lim)
+      return "invalid config (a Dense layer's in_features does not match the width before it)";
   if (uint64_t(c.vocab) * c.hidden * 4 > (uint64_t(1) << 31) || uint64_t(c.intermediate) * c.hidden * 4 > (uint64_t(1) << 30))
     return "config too large for a 32-bit address space";
   delete[] m.layers;
+  for (Buf* b : {&m.word, &m.pos, &m.type, &m.ln_w, &m.ln_b}) b->reset();   // a new config: sizes may differ
+  for (DenseW& dw : m.dense) { dw.w.reset(); dw.b.reset(); }
   m.layers = new (std::nothrow) LayerW[c.layers];
-  const int per_layer = 16, n = 5 + per_layer * c.layers;
+  const int per_layer = 16, n = 5 + per_layer * c.layers + 2 * c.n_dense;
   Slot* s = new (std::nothrow) Slot[n];
   if (!m.layers || !s) { delete[] s; return "out of memory (model tables)"; }
   m.cfg = c;
@@ -362,6 +412,15 @@ const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots) {
     plain(N("output.dense.bias"), p.ff2_b, 1, d);
     plain(N("output.LayerNorm.weight"), p.ln2_w, 1, d);
     plain(N("output.LayerNorm.bias"), p.ln2_b, 1, d);
+  }
+  for (int k = 0; k < c.n_dense && ok; ++k) {   // "dense.K." + the names in the Dense folder's safetensors
+    const DenseCfg& dc = c.dense[k];
+    std::snprintf(nm, sizeof nm, "dense.%d.linear.weight", k);
+    linear(nm, m.dense[k].w, dc.out, dc.out, dc.in, 0);
+    if (dc.bias) {
+      std::snprintf(nm, sizeof nm, "dense.%d.linear.bias", k);
+      plain(nm, m.dense[k].b, 1, dc.out);
+    }
   }
   if (!ok) {
     delete[] s;

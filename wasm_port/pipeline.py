@@ -1,5 +1,6 @@
 """wasm_port Pipeline: drives one long-lived Node process (js/node_runner.mjs) that runs the
-emscripten-built model (dist/minilm.wasm) with cpp_port's tokenizer compiled in.
+emscripten-built model (dist/minilm.wasm) with cpp_port's tokenizer compiled in, set up from the
+model spec python_ref read (handed to Node as a JSON file).
 
 The bad-input contract's TypeError/ValueError happen here, via python_ref.api.check_texts, before
 anything is sent; raw bytes (tokenize_bytes/embed_bytes) reach the wasm ABI unchecked, so invalid
@@ -20,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from python_ref.api import Batch, ModelDirError, check_texts, load_config, model_dir, pad_rows
+from python_ref.api import Batch, ModelDirError, ModelSpec, check_texts, load_spec, pad_rows
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "js" / "node_runner.mjs"
@@ -45,29 +46,34 @@ class WasmRunnerError(RuntimeError):
 class Pipeline:
     name = "wasm_port"
 
-    def __init__(self, model: str | None = None, device: str = "cpu", weights: str = "real", via: str = "wasm"):
+    def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real",
+                 via: str = "wasm"):
         if device != "cpu":
             raise ValueError(f"wasm_port runs on cpu only, not {device!r}")
-        mdir = model_dir(model)
-        load_config(mdir)  # a malformed config.json fails here, in one line
+        self.spec = spec = load_spec(model)   # a directory fault or unsupported setting fails here, in one line
         reason = missing(via)
         if reason:
             raise RuntimeError(reason)
         self._tmp = None
+        mdir = Path(spec.dir)
         if weights == "random":   # seeded random weights of the same shape, written for Node to read
             from python_ref.model import random_model_dir
             self._tmp = random_model_dir(mdir)  # removed in close(), once Node has read it
             mdir = Path(self._tmp.name)
         self.via = via
         self._err = tempfile.TemporaryFile()
-        cmd = ["node", str(RUNNER), "--model", str(mdir)] + (["--pyodide"] if via == "pyodide" else [])
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err)
+        self._spec_file = tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False)
+        with self._spec_file as f:
+            f.write(spec.to_json())
+        cmd = ["node", str(RUNNER), "--model", str(mdir), "--spec", self._spec_file.name]
+        self._proc = subprocess.Popen(cmd + (["--pyodide"] if via == "pyodide" else []), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._err)
         self._lock = threading.Lock()
         try:
             self.dim = int(self._read()["dim"])
-        except WasmRunnerError as e:
+        except (WasmRunnerError, ValueError) as e:
             self.close()
-            raise ModelDirError(f"wasm_port cannot load {mdir}: {e}") from None
+            raise ModelDirError(str(e).removeprefix("wasm_port: ")) from None
 
     def _stderr_tail(self) -> str:
         self._err.seek(0)
@@ -99,7 +105,7 @@ class Pipeline:
     # -- the Pipeline interface --------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> Batch:
         texts = check_texts(texts)
-        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [])
+        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [], self.spec.pad_id)
 
     def forward(self, batch: Batch) -> np.ndarray:
         n, t = batch.ids.shape
@@ -142,6 +148,9 @@ class Pipeline:
         if getattr(self, "_tmp", None):
             self._tmp.cleanup()
             self._tmp = None
+        if getattr(self, "_spec_file", None):
+            Path(self._spec_file.name).unlink(missing_ok=True)
+            self._spec_file = None
 
     def __del__(self):
         try:

@@ -94,7 +94,8 @@ def part_equivalence(run: Run, names: list[str]) -> None:
     step = max(1, len(corpus) // k) if k else 1
     sample = corpus[::step][:k] if k else corpus
     # peers are the oracle; entries that compile are checked against the reference in part_load
-    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and not registry.BY_NAME[n].compiles]
+    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and not registry.BY_NAME[n].compiles
+               and (n in run.pipes or registry.BY_NAME[n].kind == "port")]   # an intervention that refused this model: noted at load
     ref_ids = oracle.hf_ids(run.mdir, corpus)
     ref_emb = oracle.st_embed(run.mdir, sample, run.device)
     rows = []

@@ -1,71 +1,128 @@
 """`make sanitize` driver: the C++ tokenizer (cpp_port/tokenizer.cpp) and the portable kernels
 (wasm_port/kernels.cpp) through wasm_port's C ABI, built natively with ASan+UBSan and loaded here
 with ctypes (so no torch is loaded into the sanitized process). Feeds the project corpus, a fuzz
-pass, invalid UTF-8 and a forward pass with the real weights; checks ids against HF tokenizers.
-Any sanitizer report aborts the process (halt_on_error), which fails `make sanitize`.
+pass, invalid UTF-8 and forward passes (every pooling, Dense layers); checks ids against the HF tokenizers
+peer (tokenizer.json set up from python_ref's spec: no torch). Then the same tokenizer under other
+normalizer settings (model variants from tests/variants.py: no cleaning, cased, no CJK spacing,
+truncation 128), fuzzed again. Any sanitizer report aborts the process (halt_on_error), which fails
+`make sanitize`. `configure()` is also the native wasm test's loader (tests/test_wasm.py).
 Usage: LD_PRELOAD=<libasan> python tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so [N_FUZZ]
 """
 from __future__ import annotations
 
 import ctypes
-import json
 import random
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import fuzz, oracle  # noqa: E402
-from python_ref.api import model_dir  # noqa: E402
+from python_ref.api import model_dir, read_spec  # noqa: E402
+from python_ref.spec import DenseSpec  # noqa: E402
+
+POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 
 
-def load(lib_path: str, mdir: Path):
+def open_lib(lib_path: str):
     lib = ctypes.CDLL(lib_path)
     lib.pb_last_error.restype = ctypes.c_char_p
     lib.pb_tensor_dest.restype = ctypes.c_void_p
-    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float]
-    cfg = json.loads((mdir / "config.json").read_text())
-    assert lib.pb_set_config(cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"],
-                             cfg["intermediate_size"], cfg["vocab_size"], cfg["max_position_embeddings"],
-                             cfg["type_vocab_size"], cfg["layer_norm_eps"]) == 0, lib.pb_last_error()
+    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float] + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+    return lib
+
+
+def configure(lib, spec, weights: bool = True) -> None:
+    """Set up the wasm C ABI from a python_ref ModelSpec: config and head, weights, vocab + tokenizer settings."""
     from safetensors.numpy import load_file
-    for k, v in load_file(str(mdir / "model.safetensors")).items():
-        if v.dtype != np.float32:
-            continue
-        k, v = k.removeprefix("bert."), np.ascontiguousarray(v)
+    dense = np.array([[d.in_features, d.out_features, d.bias, d.activation == "tanh"] for d in spec.dense] or [[0] * 4],
+                     dtype=np.int32)
+    if weights:
+        assert lib.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
+                                 spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps,
+                                 POOLINGS.index(spec.pooling), spec.normalize, len(spec.dense),
+                                 dense.ctypes.data) == 0, lib.pb_last_error()
+        files = [(Path(spec.dir) / "model.safetensors", "")]
+        files += [(Path(spec.dir) / d.path / "model.safetensors", f"dense.{k}.") for k, d in enumerate(spec.dense)]
+        for path, prefix in files:
+            for k, v in load_file(str(path)).items():
+                if v.dtype != np.float32:
+                    continue
+                k, v = (prefix + k.removeprefix("bert.")).encode(), np.ascontiguousarray(v)
+                p = lib.pb_tensor_dest(k, ctypes.c_uint32(v.size))
+                if p:
+                    ctypes.memmove(p, v.ctypes.data, v.nbytes)
+                    assert lib.pb_tensor_done(k) == 0, lib.pb_last_error()
+        assert lib.pb_ready() == 0, lib.pb_last_error()
+    vocab = (Path(spec.dir) / "vocab.txt").read_bytes()
+    flags = spec.clean_text | spec.handle_chinese_chars << 1 | spec.strip_accents << 2 | spec.lowercase << 3
+    assert lib.pb_load_vocab(vocab, len(vocab), spec.max_seq_length, flags, spec.cls_id, spec.sep_id, spec.unk_id,
+                             spec.pad_id) == 0, lib.pb_last_error()
+    recs = b"".join(np.array([i, len(c.encode())], "<i4").tobytes() + c.encode() for c, i in spec.added_tokens)
+    assert lib.pb_set_added_tokens(recs, len(recs)) == 0, lib.pb_last_error()
+
+
+def forward_head(lib, spec, ids, mask) -> np.ndarray:
+    """The model with spec's head; the Dense layers get seeded random weights (no files needed)."""
+    configure(lib, replace(spec, dense=()))
+    dense = np.array([[d.in_features, d.out_features, d.bias, d.activation == "tanh"] for d in spec.dense], np.int32)
+    assert lib.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
+                             spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps,
+                             POOLINGS.index(spec.pooling), spec.normalize, len(spec.dense), dense.ctypes.data) == 0
+    rng = np.random.default_rng(3)
+    from safetensors.numpy import load_file
+    tensors = {k.removeprefix("bert."): v for k, v in load_file(str(Path(spec.dir) / "model.safetensors")).items()}
+    for k, d in enumerate(spec.dense):
+        tensors[f"dense.{k}.linear.weight"] = rng.standard_normal((d.out_features, d.in_features), np.float32) * 0.1
+        if d.bias:
+            tensors[f"dense.{k}.linear.bias"] = rng.standard_normal(d.out_features, np.float32)
+    for k, v in tensors.items():
+        v = np.ascontiguousarray(v, dtype=np.float32)
         p = lib.pb_tensor_dest(k.encode(), ctypes.c_uint32(v.size))
         if p:
             ctypes.memmove(p, v.ctypes.data, v.nbytes)
             assert lib.pb_tensor_done(k.encode()) == 0, lib.pb_last_error()
     assert lib.pb_ready() == 0, lib.pb_last_error()
-    vocab = (mdir / "vocab.txt").read_bytes()
-    assert lib.pb_load_vocab(vocab, len(vocab)) == 0, lib.pb_last_error()
-    return lib, cfg
+    out = np.zeros((ids.shape[0], spec.dim), np.float32)
+    assert lib.pb_forward(ids.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p),
+                          ids.shape[0], ids.shape[1], out.ctypes.data_as(ctypes.c_void_p)) == 0, lib.pb_last_error()
+    return out
 
 
-def tokenize(lib, data: bytes) -> list[int] | None:
-    out = (ctypes.c_int32 * 256)()
-    k = lib.pb_tokenize(data, len(data), out, 256)
+def tokenize(lib, data: bytes, cap: int) -> list[int] | None:
+    out = (ctypes.c_int32 * cap)()
+    k = lib.pb_tokenize(data, len(data), out, cap)
     return None if k < 0 else list(out[:k])
+
+
+def check_ids(lib, mdir, spec, texts: list[str], label: str) -> int:
+    tok = oracle.hf_tokenizer(mdir)
+    ref = [e.ids for e in tok.encode_batch(texts)]
+    bad = [t[:60] for t, r in zip(texts, ref) if tokenize(lib, t.encode(), spec.max_seq_length) != r]
+    print(f"tokenizer ({label}): {len(texts)} texts, {len(bad)} id mismatches vs HF tokenizers")
+    return len(bad)
 
 
 def main() -> int:
     lib_path, n_fuzz = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     mdir = model_dir()
-    lib, cfg = load(lib_path, mdir)
+    spec = read_spec(mdir)
+    lib = open_lib(lib_path)
+    configure(lib, spec)
     rng = random.Random(7)
     texts = oracle.read_corpus(oracle.PROJECT_CORPUS) + [fuzz.random_text(rng) for _ in range(n_fuzz)]
     texts += ["a" * 3_000_000, "日本 " * 500_000]
-    ref = oracle.hf_ids(mdir, texts)
-    bad = [t[:60] for t, r in zip(texts, ref) if tokenize(lib, t.encode()) != r]
-    print(f"tokenizer: {len(texts)} texts, {len(bad)} id mismatches vs HF tokenizers")
+    bad = check_ids(lib, mdir, spec, texts, spec.name)
     invalid = [b"\xff", b"\xc0\xaf", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"abc\xe2\x82",
                b"\x80", b"ok " * 1000 + b"\xfe"] + [bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
                                                    for _ in range(3000)]
     accepted = 0
     for data in invalid:
-        got = tokenize(lib, data)
+        got = tokenize(lib, data, spec.max_seq_length)
         try:
             data.decode("utf-8")
             valid = True
@@ -74,18 +131,33 @@ def main() -> int:
         assert (got is None) == (not valid), (data, got)
         accepted += got is not None
     print(f"invalid UTF-8: {len(invalid)} byte strings, every invalid one rejected ({accepted} valid ones accepted)")
-    rows = [tokenize(lib, t.encode()) for t in texts[:64]]
+    rows = [tokenize(lib, t.encode(), spec.max_seq_length) for t in texts[:64]]
     t = max(map(len, rows))
     ids = np.zeros((len(rows), t), np.int32)
     mask = np.zeros_like(ids)
     for i, r in enumerate(rows):
         ids[i, :len(r)], mask[i, :len(r)] = r, 1
-    out = np.zeros((len(rows), cfg["hidden_size"]), np.float32)
+    out = np.zeros((len(rows), spec.dim), np.float32)
     assert lib.pb_forward(ids.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p),
                           ids.shape[0], ids.shape[1], out.ctypes.data_as(ctypes.c_void_p)) == 0, lib.pb_last_error()
     norms = np.linalg.norm(out, axis=1)
     assert np.isfinite(out).all() and np.allclose(norms, 1, atol=1e-4), norms
     print(f"kernels: forward of {ids.shape} finite, unit rows")
+    for pooling in POOLINGS[1:]:   # every other head: pooling, two Dense layers (seeded random), no Normalize
+        head = replace(spec, pooling=pooling, normalize=False, dense=(DenseSpec("", spec.hidden_size, 64, True, "tanh"),
+                                                                       DenseSpec("", 64, 32, False, "identity")))
+        out = forward_head(lib, head, ids, mask)
+        assert out.shape == (len(rows), 32) and np.isfinite(out).all(), pooling
+    print("kernels: cls, max and mean_sqrt_len pooling + Dense layers, finite")
+    configure(lib, spec)
+    import variants   # tests/variants.py: these variants are JSON edits only (no torch)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("generic_noclean", "cased_strip", "no_chinese", "max_seq_128"):
+            vdir = variants.build(name, mdir, Path(tmp) / name)
+            vspec = read_spec(vdir)
+            configure(lib, vspec, weights=False)
+            some = texts[:1100] + [fuzz.random_text(rng) for _ in range(n_fuzz // 4)]
+            bad += check_ids(lib, vdir, vspec, some, name)
     return 1 if bad else 0
 
 

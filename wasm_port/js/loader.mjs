@@ -1,8 +1,11 @@
 // wasm_port loader: our own small replacement for emscripten's JS glue (3.1.6's glue breaks on
 // Node 20's fetch). Runs unchanged in Node and the browser: instantiates dist/minilm.wasm (a
-// STANDALONE_WASM reactor) with stub WASI imports, reads config.json, vocab.txt and
-// model.safetensors (header parsed here, in JS; tensors copied straight into wasm memory).
-// Leaves out: fp16/bf16 weights (F32 only), threads, streaming the weights in pieces.
+// STANDALONE_WASM reactor) with stub WASI imports, takes the model spec (python_ref's, passed in,
+// or read from the directory by js/spec.mjs, its JS translation), and loads vocab.txt,
+// model.safetensors and each Dense folder's model.safetensors (headers parsed here, in JS;
+// tensors copied straight into wasm memory). Leaves out: fp16/bf16 weights (F32 only), threads,
+// streaming the weights in pieces.
+import { readSpec } from "./spec.mjs";
 
 const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
 
@@ -88,15 +91,22 @@ export class MiniLM {
     } finally { this.x.pb_free(p); }
   }
 
-  setConfig(cfg) {
-    const need = ["hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size", "max_position_embeddings"];
-    for (const k of need) if (!Number.isInteger(cfg[k])) throw new WasmError(`config.json lacks integer ${k}`, -1);
-    this.check(this.x.pb_set_config(cfg.hidden_size, cfg.num_attention_heads, cfg.num_hidden_layers, cfg.intermediate_size,
-      cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size ?? 2, cfg.layer_norm_eps ?? 1e-12));
+  /** Sizes and head (pooling, Dense layers, Normalize) from a model spec (python_ref's to_dict() form). */
+  setConfig(spec) {
+    const pooling = ["mean", "cls", "max", "mean_sqrt_len_tokens"].indexOf(spec.pooling);
+    const dense = new Int32Array(spec.dense.flatMap((d) => [d.in_features, d.out_features, d.bias ? 1 : 0, d.activation === "tanh" ? 1 : 0]));
+    const p = this.alloc(dense.byteLength + 4);
+    try {
+      new Int32Array(this.x.memory.buffer, p, dense.length).set(dense);
+      this.check(this.x.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
+        spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps, pooling,
+        spec.normalize ? 1 : 0, spec.dense.length, p));
+    } finally { this.x.pb_free(p); }
     this.dim = this.x.pb_dim();
   }
-  /** Copies every tensor the model needs out of a safetensors file (ArrayBuffer) into wasm memory. */
-  setWeights(buf) {
+  /** Copies every tensor the model needs out of a safetensors file (ArrayBuffer) into wasm memory;
+   * `prefix` names a Dense folder's tensors ("dense.K."). Call ready() once all files are in. */
+  setWeights(buf, prefix = "") {
     const n = Number(new DataView(buf).getBigUint64(0, true));
     if (n <= 0 || n + 8 > buf.byteLength) throw new WasmError("model.safetensors: bad header length", -1);
     const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, n)));
@@ -104,7 +114,7 @@ export class MiniLM {
     for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
     const enc = new TextEncoder();
     for (const [key, info] of Object.entries(header)) {
-      const name = key.replace(/^bert\./, "");
+      const name = prefix + key.replace(/^bert\./, "");
       if (!wanted.has(name)) continue;   // pooler, position_ids, ...
       if (info.dtype !== "F32") throw new WasmError(`tensor ${key} is ${info.dtype}; wasm_port loads F32 only`, -1);
       const [b0, b1] = info.data_offsets;
@@ -117,19 +127,23 @@ export class MiniLM {
         this.check(this.x.pb_tensor_done(pname));
       });
     }
-    this.check(this.x.pb_ready());
   }
-  setVocab(bytes) { this.withBytes(new Uint8Array(bytes), (p) => this.check(this.x.pb_load_vocab(p, bytes.byteLength))); }
-  /** tokenizer.json's added tokens with normalized=false, matched verbatim in raw text (as upstream). */
-  setAddedTokens(tokenizerJson) {
+  ready() { this.check(this.x.pb_ready()); }
+  /** vocab.txt + the spec's tokenizer settings (max_seq_length, normalizer flags, special ids). */
+  setVocab(bytes, spec) {
+    const flags = (spec.clean_text ? 1 : 0) | (spec.handle_chinese_chars ? 2 : 0) | (spec.strip_accents ? 4 : 0) | (spec.lowercase ? 8 : 0);
+    this.withBytes(new Uint8Array(bytes), (p) => this.check(this.x.pb_load_vocab(p, bytes.byteLength, spec.max_seq_length, flags,
+      spec.cls_id, spec.sep_id, spec.unk_id, spec.pad_id)));
+  }
+  /** The spec's added tokens ([content, id] pairs), matched verbatim in raw text (as upstream). */
+  setAddedTokens(addedTokens) {
     const enc = new TextEncoder();
-    const recs = (tokenizerJson.added_tokens ?? []).filter((t) => t.normalized === false)
-      .map((t) => [t.id, enc.encode(t.content)]);
+    const recs = addedTokens.map(([content, id]) => [id, enc.encode(content)]);
     const buf = new Uint8Array(recs.reduce((a, [, b]) => a + 8 + b.length, 0));
     const dv = new DataView(buf.buffer);
     let p = 0;
     for (const [id, b] of recs) { dv.setInt32(p, id, true); dv.setUint32(p + 4, b.length, true); buf.set(b, p + 8); p += 8 + b.length; }
-    this.withBytes(buf, (ptr) => this.check(this.x.pb_set_added(ptr, buf.byteLength)));
+    this.withBytes(buf, (ptr) => this.check(this.x.pb_set_added_tokens(ptr, buf.byteLength)));
   }
 
   /** One text (string or UTF-8 bytes) -> Int32Array of ids, [CLS] .. [SEP]. */
@@ -168,8 +182,9 @@ export class MiniLM {
   }
 }
 
-/** Instantiates the wasm (path/URL or bytes) and loads a model dir (path in Node, URL in the browser). */
-export async function loadMiniLM({ wasm, modelDir }) {
+/** Instantiates the wasm (path/URL or bytes) and loads a model dir (path in Node, URL in the browser)
+ * with its spec: `spec` (python_ref's to_dict() form) if given, else read from the directory. */
+export async function loadMiniLM({ wasm, modelDir, spec = null }) {
   const t0 = performance.now();
   let memory = null;
   const imp = imports(() => memory);
@@ -178,13 +193,15 @@ export async function loadMiniLM({ wasm, modelDir }) {
   memory = instance.exports.memory;
   instance.exports._initialize?.();
   const m = new MiniLM(instance);
-  const [cfg, vocab, weights, tokJson] = await Promise.all(["config.json", "vocab.txt", "model.safetensors",
-    "tokenizer.json"].map((f) => readBytes(join(modelDir, f))));
-  const text = (b) => JSON.parse(new TextDecoder().decode(b));
-  m.setConfig(text(cfg));
+  m.spec = spec ?? await readSpec(modelDir);
+  const files = ["vocab.txt", "model.safetensors", ...m.spec.dense.map((d) => `${d.path}/model.safetensors`)];
+  const [vocab, weights, ...dense] = await Promise.all(files.map((f) => readBytes(join(modelDir, f))));
+  m.setConfig(m.spec);
   m.setWeights(weights);
-  m.setVocab(vocab);
-  m.setAddedTokens(text(tokJson));
+  dense.forEach((buf, k) => m.setWeights(buf, `dense.${k}.`));
+  m.ready();
+  m.setVocab(vocab, m.spec);
+  m.setAddedTokens(m.spec.added_tokens);
   m.loadMs = performance.now() - t0;
   m.wasmBytes = bytes.byteLength;
   return m;

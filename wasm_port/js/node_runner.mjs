@@ -2,32 +2,49 @@
 // request, for wasm_port/pipeline.py. Timings (op "time") are taken here with performance.now(),
 // so nothing is ever timed across the pipe. With --pyodide, tokenize/embed go through python_ref's
 // pure-Python tokenizer inside Pyodide, calling the same wasm model through the JS FFI.
-//   node node_runner.mjs --model DIR [--wasm FILE] [--pyodide] [--cold TEXT]
+// --spec FILE: the model spec python_ref read (its to_json()); without it, js/spec.mjs reads DIR.
+//   node node_runner.mjs --model DIR [--spec FILE] [--wasm FILE] [--pyodide] [--cold TEXT]
+//   node node_runner.mjs --model DIR --print-spec      (the spec js/spec.mjs reads, as JSON)
 // Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
 //   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
 // Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}. Arrays of floats/ints travel as
 // base64 of little-endian float32/int32. Leaves out: concurrency (one request at a time).
+import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { DEFAULT_WASM, loadMiniLM } from "./loader.mjs";
+import { readSpec } from "./spec.mjs";
 
 const args = process.argv.slice(2);
 const opt = (k, d = null) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const b64 = (ta) => Buffer.from(ta.buffer, ta.byteOffset, ta.byteLength).toString("base64");
 const unb64 = (s, T) => { const b = Buffer.from(s, "base64"); return new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
 
-const model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model") });
+if (args.includes("--print-spec")) {   // for the test that holds this reader equal to python_ref's
+  try { console.log(JSON.stringify({ ok: true, spec: await readSpec(opt("--model")) })); } catch (e) {
+    console.log(JSON.stringify({ ok: false, error: String(e?.message ?? e), name: e?.name }));
+  }
+  process.exit(0);
+}
+let model;
+try {
+  const spec = opt("--spec") ? JSON.parse(await readFile(opt("--spec"), "utf-8")) : null;
+  model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model"), spec });
+} catch (e) {   // one line, passed to Python intact (wasm_port/pipeline.py raises ModelDirError with it)
+  process.stdout.write(JSON.stringify({ ok: false, error: String(e?.message ?? e), code: e?.code ?? -6 }) + "\n");
+  process.exit(2);
+}
 let py = null;
 if (args.includes("--pyodide")) {
   const { loadPyodideEmbedder } = await import("./pyodide_embed.mjs");
-  py = await loadPyodideEmbedder({ model, modelDir: opt("--model") });
+  py = await loadPyodideEmbedder({ model, modelDir: opt("--model") });   // takes model.spec, the same settings
 }
 const tokenizeOne = (t) => (py ? py.tokenize([t])[0] : Array.from(model.tokenize(t)));
 const embed = (texts) => (py ? py.embed(texts) : model.embed(texts));
 
-function pad(rows) {   // id rows -> ids, mask Int32Array (n*t), as python_ref.api.pad_rows
+function pad_rows(rows) {   // id rows -> ids, mask Int32Array (n*t), as python_ref.api.pad_rows
   const n = rows.length, t = Math.max(0, ...rows.map((r) => r.length));
-  const ids = new Int32Array(n * t), mask = new Int32Array(n * t);
+  const ids = new Int32Array(n * t).fill(model.spec.pad_id), mask = new Int32Array(n * t);
   rows.forEach((r, i) => { ids.set(r, i * t); mask.fill(1, i * t, i * t + r.length); });
   return { ids, mask, n, t };
 }
@@ -36,7 +53,7 @@ function timed(what, texts, warmup, repeat) {
   let fn;
   if (what === "embed") fn = () => embed(texts);
   else if (what === "tokenize") fn = () => texts.forEach(tokenizeOne);
-  else if (what === "forward") { const b = pad(texts.map(tokenizeOne)); fn = () => model.forward(b.ids, b.mask, b.n, b.t); }
+  else if (what === "forward") { const b = pad_rows(texts.map(tokenizeOne)); fn = () => model.forward(b.ids, b.mask, b.n, b.t); }
   else throw new Error(`unknown timing target ${what}`);
   for (let i = 0; i < warmup; i++) fn();
   const ms = [];
@@ -48,7 +65,7 @@ function handle(req) {
   switch (req.op) {
     case "info":
       return { dim: model.dim, max_len: model.x.pb_max_len(), memory_bytes: model.memoryBytes, wasm_bytes: model.wasmBytes,
-               load_ms: model.loadMs, pyodide: !!py };
+               load_ms: model.loadMs, pyodide: !!py, spec: model.spec };
     case "memory": return { memory_bytes: model.memoryBytes };
     case "tokenize": return { ids: req.texts.map(tokenizeOne) };
     case "tokenize_bytes": return { ids: req.b64.map((s) => Array.from(model.tokenize(unb64(s, Uint8Array)))) };

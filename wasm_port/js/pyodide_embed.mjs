@@ -1,7 +1,8 @@
 // wasm_port Pyodide path: python_ref's pure-Python tokenizer running inside Pyodide (npm `pyodide`,
 // core only, offline), calling the wasm model (a loaded MiniLM from loader.mjs) through the JS FFI.
-// Works unchanged in Node and the browser: the .py sources and vocab.txt are read or fetched and
-// written into Pyodide's file system. Leaves out: numpy and other binary packages (not offline).
+// The tokenizer takes the wasm model's own spec (model.spec), so both halves use the same settings.
+// Works unchanged in Node and the browser: the .py sources, vocab.txt and the spec are read or
+// fetched and written into Pyodide's file system. Leaves out: numpy and other binary packages.
 import { readBytes } from "./loader.mjs";
 
 const here = (p) => new URL(p, import.meta.url);
@@ -10,6 +11,7 @@ const PY_FILES = {   // Pyodide path -> source, relative to this file
   "python_ref/tokenizer.py": "../../python_ref/tokenizer.py",
   "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
   "python_ref/contract.py": "../../python_ref/contract.py",
+  "python_ref/spec.py": "../../python_ref/spec.py",
   "wasm_port_embed.py": "../pyodide/embed.py",
 };
 
@@ -26,7 +28,7 @@ export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
     py.FS.writeFile(dir + dst, src ? new Uint8Array(await readBytes(here(src))) : new Uint8Array());
   const vocabUrl = String(modelDir).endsWith("/") ? `${modelDir}vocab.txt` : `${modelDir}/vocab.txt`;
   py.FS.writeFile("/model/vocab.txt", new Uint8Array(await readBytes(vocabUrl)));
-  py.FS.writeFile("/model/tokenizer.json", new Uint8Array(await readBytes(vocabUrl.replace(/vocab\.txt$/, "tokenizer.json"))));
+  py.FS.writeFile("/model/spec.json", new TextEncoder().encode(JSON.stringify(model.spec)));
   py.registerJsModule("wasm_model", {
     forward: (ids, mask, n, t) => model.forward(Int32Array.from(ids), Int32Array.from(mask), n, t),
   });

@@ -1,15 +1,21 @@
 """Runs inside Pyodide: python_ref's pure-Python tokenizer (stdlib only: tokenizer.py, contract.py,
-unicode_compat.py, loaded unchanged) feeding the wasm model (dist/minilm.wasm) through the JS FFI
-(module `wasm_model`, registered by js/pyodide_embed.mjs). Leaves out: numpy (not offline in Pyodide),
-so rows are padded as plain lists here instead of python_ref.api.pad_rows.
+spec.py, unicode_compat.py, loaded unchanged) feeding the wasm model (dist/minilm.wasm) through the JS
+FFI (module `wasm_model`, registered by js/pyodide_embed.mjs). The tokenizer's settings are the wasm
+model's own spec (/model/spec.json). Leaves out: numpy (not offline in Pyodide), so rows are padded
+by contract.pad_rows as plain lists instead of python_ref.api.pad_rows.
 """
+import json
+
 from pyodide.ffi import to_js
 
 import wasm_model
-from python_ref.contract import check_texts
-from python_ref.tokenizer import Tokenizer, added_tokens
+from python_ref.contract import check_texts, pad_rows
+from python_ref.spec import ModelSpec
+from python_ref.tokenizer import Tokenizer
 
-TOK = Tokenizer("/model/vocab.txt", added=added_tokens("/model/tokenizer.json"))
+with open("/model/spec.json", encoding="utf-8") as f:
+    SPEC = ModelSpec.from_dict(json.load(f))
+TOK = Tokenizer("/model/vocab.txt", SPEC)
 
 
 def _rows(texts):
@@ -22,9 +28,8 @@ def tokenize(texts):
 
 
 def embed(texts):
-    """texts -> Float32Array (N * dim), made by the wasm model's forward over rows padded with 0."""
+    """texts -> Float32Array (N * dim), made by the wasm model's forward over rows padded by pad_rows."""
     rows = _rows(texts)
-    n, t = len(rows), max(map(len, rows), default=0)
-    ids = [x for r in rows for x in r + [0] * (t - len(r))]
-    mask = [x for r in rows for x in [1] * len(r) + [0] * (t - len(r))]
-    return wasm_model.forward(to_js(ids), to_js(mask), n, t)
+    ids, mask = pad_rows(rows, SPEC.pad_id)
+    t = len(ids[0]) if ids else 0
+    return wasm_model.forward(to_js([x for r in ids for x in r]), to_js([x for r in mask for x in r]), len(rows), t)

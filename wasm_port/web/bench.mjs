@@ -1,8 +1,13 @@
 // Browser bench: one implementation per page load, so cold start is navigation -> first embedding.
 // wasm: our minilm.wasm; pyodide: python_ref's tokenizer in Pyodide + minilm.wasm via the JS FFI;
-// tjs: transformers.js (onnxruntime-web, wasm backend) on the local ONNX export. Threads equal (1).
-// Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
+// tjs: transformers.js (onnxruntime-web, wasm backend) on the local ONNX export, only when that
+// export is of the served model's spec and its head is mean pooling + normalise (what tjs applies).
+// Threads equal (1). Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
 import { loadMiniLM } from "../js/loader.mjs";
+import { readSpec } from "../js/spec.mjs";
+
+const canon = (v) => (Array.isArray(v) ? `[${v.map(canon)}]` : v && typeof v === "object"
+  ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon(v[k])}`)}}` : JSON.stringify(v));
 
 const q = new URLSearchParams(location.search);
 const impl = q.get("impl"), quick = q.get("quick") === "1", threads = Number(q.get("threads") ?? 1);
@@ -11,6 +16,9 @@ const EIGHT = Array.from({ length: 8 }, (_, i) => `Sentence number ${i}: the qui
 
 async function setup() {
   if (impl === "tjs") {
+    const [{ dir, name, ...served }, src] = await Promise.all([readSpec("/model/"), fetch("/onnx/minilm/source.json").then((r) => (r.ok ? r.json() : null))]);
+    if (!src || canon(served) !== canon(src.spec) || served.pooling !== "mean" || !served.normalize || served.dense.length)
+      throw new Error("transformers.js: the ONNX export is not of the served model, or its head is not mean pooling + normalise");
     const T = await import("../node_modules/@huggingface/transformers/dist/transformers.min.js");
     T.env.allowRemoteModels = false;
     T.env.allowLocalModels = true;
@@ -57,4 +65,4 @@ async function run() {
 }
 
 window.__bench = run().then((r) => { document.getElementById("out").textContent = JSON.stringify(r, null, 1); return r; },
-  (e) => ({ impl, error: String(e?.stack ?? e) }));
+  (e) => ({ impl, error: String(e?.message ?? e) }));

@@ -6,11 +6,12 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ready = loadMiniLM({ wasm: new URL("../dist/minilm.wasm", import.meta.url), modelDir: params.get("model") ?? "/model/" });
 
-function embed(model, texts) {   // -> rows of dim floats (already L2-normalised)
+function embed(model, texts) {   // -> rows of dim floats (L2-normalised if the model has Normalize)
   const flat = model.embed(texts);
   return texts.map((_, i) => Array.from(flat.subarray(i * model.dim, (i + 1) * model.dim)));
 }
-const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);   // unit rows: dot = cosine
+const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+const cosine = (a, b) => dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b));   // any model: with or without Normalize
 
 function render(texts, rows) {
   const t = $("sims");
@@ -28,7 +29,8 @@ function render(texts, rows) {
 ready.then((model) => {
   $("go").disabled = false;
   $("go").textContent = "Embed";
-  $("status").textContent = `model loaded in ${model.loadMs.toFixed(0)} ms, wasm memory ${(model.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
+  $("status").textContent = `${model.spec.name}: pooling ${model.spec.pooling}, ${model.dim} dims; loaded in ` +
+    `${model.loadMs.toFixed(0)} ms, wasm memory ${(model.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
   $("go").onclick = () => {
     const texts = $("texts").value.split("\n").map((s) => s.trim()).filter(Boolean);
     const t0 = performance.now();

@@ -1,0 +1,381 @@
+// cpp_port model spec: see model_spec.h. read_spec() follows python_ref/spec.py line by line (the
+// rules and why are documented there); `dumps` renders values as Python's json.dumps does, so the
+// refusal lines are the same text in both.
+#include "model_spec.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace portbench {
+
+using json = nlohmann::json;
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DenseSpec, path, in_features, out_features, bias, activation)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelSpec, dir, name, hidden_size, num_attention_heads, num_hidden_layers,
+                                   intermediate_size, vocab_size, max_position_embeddings, type_vocab_size,
+                                   layer_norm_eps, max_seq_length, clean_text, handle_chinese_chars, strip_accents,
+                                   lowercase, cls_id, sep_id, unk_id, pad_id, added_tokens, pooling, include_prompt,
+                                   dense, normalize)
+
+namespace {
+
+[[noreturn]] void refuse(const std::string& msg) { throw ModelDirError(msg); }
+std::string dumps(const json& v) { return v.dump(-1, ' ', true); }
+bool is_file(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+std::string sub(std::string path, const std::string& name) {
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  return path.empty() || path == "." ? name : path + "/" + name;
+}
+
+// The JSON file `rel`: an object (or a list), or null if absent and not required.
+json load(const std::string& dir, const std::string& rel, bool required, bool list = false) {
+  if (!is_file(dir + "/" + rel)) {
+    if (required) refuse(rel + ": missing in " + dir);
+    return json();
+  }
+  json j = json::parse(read_file(dir + "/" + rel), nullptr, false);
+  if (j.is_discarded()) refuse(rel + ": malformed JSON");
+  if (list ? !j.is_array() : !j.is_object()) refuse(rel + ": malformed (not a JSON " + (list ? "list)" : "object)"));
+  return j;
+}
+json get(const json& obj, const std::string& key, const json& dflt = json()) {
+  return obj.is_object() && obj.contains(key) ? obj.at(key) : dflt;
+}
+int get_int(const json& obj, const std::string& key, const std::string& rel, const json& dflt = json(), int lo = 1) {
+  json v = get(obj, key, dflt);
+  if (v.is_null()) refuse(rel + ": lacks " + key);
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > INT32_MAX)
+    refuse(rel + ": " + key + " " + dumps(v) + " must be an integer >= " + std::to_string(lo));
+  return v.get<int>();
+}
+// true/false, or -1 for null (absent with no default).
+int get_bool(const json& obj, const std::string& key, const std::string& rel, const json& dflt) {
+  json v = get(obj, key, dflt);
+  if (v.is_null()) return -1;
+  if (!v.is_boolean()) refuse(rel + ": " + key + " " + dumps(v) + " must be true or false");
+  return v.get<bool>();
+}
+json token(const json& v) { return v.is_object() ? get(v, "content") : v; }
+std::string tail(const std::string& s) { return s.substr(s.rfind('.') == std::string::npos ? 0 : s.rfind('.') + 1); }
+
+const std::vector<std::pair<std::string, std::string>> kLegacyPooling = {
+    {"pooling_mode_cls_token", "cls"}, {"pooling_mode_max_tokens", "max"}, {"pooling_mode_mean_tokens", "mean"},
+    {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"}, {"pooling_mode_weightedmean_tokens", "weightedmean"},
+    {"pooling_mode_lasttoken", "lasttoken"}};
+const std::vector<std::string> kPoolings = {"mean", "cls", "max", "mean_sqrt_len_tokens"};
+
+void read_modules(const std::string& dir, const json& modules, ModelSpec& s) {
+  std::vector<std::string> kinds;
+  for (const json& m : modules)
+    if (!m.is_object() || !get(m, "type").is_string() || !get(m, "path", "").is_string())
+      refuse("modules.json: malformed (a list of {type, path} objects expected)");
+  for (const json& m : modules) {
+    std::string type = m.at("type"), kind = tail(type);
+    if (type.rfind("sentence_transformers.", 0) != 0 ||
+        (kind != "Transformer" && kind != "Pooling" && kind != "Dense" && kind != "Normalize"))
+      refuse("modules.json: module " + type + " is not supported (Transformer, Pooling, Dense, Normalize)");
+    kinds.push_back(kind);
+  }
+  std::string root = modules.empty() ? "" : get(modules[0], "path", "").get<std::string>();
+  if (kinds.empty() || kinds[0] != "Transformer" || (root != "" && root != "."))
+    refuse("modules.json: the first module must be the Transformer at the directory root");
+  if (kinds.size() < 2 || kinds[1] != "Pooling") refuse("modules.json: the second module must be Pooling");
+  for (size_t i = 2; i < kinds.size(); ++i)
+    if (kinds[i] == "Transformer" || kinds[i] == "Pooling" || (kinds[i] == "Normalize" && i + 1 < kinds.size())) {
+      std::string order;
+      for (size_t k = 0; k < kinds.size(); ++k) order += (k ? " -> " : "") + kinds[k];
+      refuse("modules.json: module order " + order + " is not supported (Transformer -> Pooling -> Dense* -> Normalize?)");
+    }
+  std::string rel = sub(get(modules[1], "path", ""), "config.json");
+  json pc = load(dir, rel, true);
+  std::vector<std::pair<std::string, std::string>> modes;  // (mode, the setting that asks for it)
+  if (pc.contains("pooling_mode")) {
+    json raw = pc["pooling_mode"];
+    for (const json& m : raw.is_array() ? raw : json::array({raw}))
+      modes.emplace_back(m.is_string() ? m.get<std::string>() : dumps(m), "pooling_mode " + dumps(m));
+  } else {
+    for (const auto& [key, mode] : kLegacyPooling)
+      if (get_bool(pc, key, rel, false) == 1) modes.emplace_back(mode, key);
+    if (modes.empty()) modes.emplace_back("mean", "");
+  }
+  for (const auto& [mode, key] : modes)
+    if (std::find(kPoolings.begin(), kPoolings.end(), mode) == kPoolings.end())
+      refuse(rel + ": " + key + " is not supported (mean, cls, max, mean_sqrt_len_tokens)");
+  if (modes.size() != 1) {
+    std::string keys;
+    for (size_t k = 0; k < modes.size(); ++k) keys += (k ? ", " : "") + modes[k].second;
+    refuse(rel + ": more than one pooling mode (" + keys + ") is not supported");
+  }
+  json width = get(pc, "embedding_dimension", get(pc, "word_embedding_dimension", s.hidden_size));
+  if (width != json(s.hidden_size))
+    refuse(rel + ": word_embedding_dimension " + dumps(width) + " does not match config.json hidden_size " +
+           std::to_string(s.hidden_size));
+  s.pooling = modes[0].first;
+  s.include_prompt = get_bool(pc, "include_prompt", rel, true) == 1;
+  int w = s.hidden_size;
+  for (size_t i = 2; i < modules.size(); ++i) {
+    std::string path = get(modules[i], "path", ""), crel = sub(path, "config.json");
+    json cfg = load(dir, crel, kinds[i] == "Dense");
+    for (const char* key : {"module_input_name", "module_output_name"}) {
+      json v = get(cfg, key, "sentence_embedding");
+      if (!v.is_null() && v != "sentence_embedding") refuse(crel + ": " + key + " " + dumps(v) + " is not supported");
+    }
+    if (kinds[i] != "Dense") continue;
+    DenseSpec d;
+    d.path = path;
+    d.in_features = get_int(cfg, "in_features", crel);
+    d.out_features = get_int(cfg, "out_features", crel);
+    if (d.in_features != w)
+      refuse(crel + ": in_features " + std::to_string(d.in_features) + " does not match the " + std::to_string(w) +
+             " dimensions before it");
+    if (get_bool(cfg, "use_residual", crel, false) == 1) refuse(crel + ": use_residual true is not supported");
+    json act = get(cfg, "activation_function", "torch.nn.modules.activation.Tanh");
+    if (!act.is_string() || act.get<std::string>().rfind("torch.", 0) != 0)
+      act = "torch.nn.modules.activation.Tanh";  // sentence-transformers falls back to Tanh too
+    std::string name = tail(act);
+    if (name != "Tanh" && name != "Identity")
+      refuse(crel + ": activation_function " + act.get<std::string>() + " is not supported (Tanh, Identity)");
+    if (!is_file(dir + "/" + sub(path, "model.safetensors")))
+      refuse(sub(path, "model.safetensors") + ": missing" +
+             (is_file(dir + "/" + sub(path, "pytorch_model.bin")) ? " (pytorch_model.bin is not supported)" : ""));
+    d.bias = get_bool(cfg, "bias", crel, true) == 1;
+    d.activation = name == "Tanh" ? "tanh" : "identity";
+    s.dense.push_back(d);
+    w = d.out_features;
+  }
+  s.normalize = kinds.back() == "Normalize";
+}
+
+// tokenizer.json + tokenizer_config.json -> s's tokenizer fields; returns model_max_length.
+json read_tokenizer(const std::string& dir, ModelSpec& s) {
+  json tj = load(dir, "tokenizer.json", true), tc = load(dir, "tokenizer_config.json", false);
+  if (tc.is_null()) tc = json::object();
+  json tcls = get(tc, "tokenizer_class");
+  bool bert = tcls.is_null() || tcls == "BertTokenizer" || tcls == "BertTokenizerFast";
+  if (!bert && tcls != "PreTrainedTokenizerFast" && tcls != "TokenizersBackend")
+    refuse("tokenizer_config.json: tokenizer_class " + dumps(tcls) +
+           " is not supported (BertTokenizer, BertTokenizerFast, PreTrainedTokenizerFast)");
+  json norm = get(tj, "normalizer");
+  std::map<std::string, int> f;  // clean_text, handle_chinese_chars, strip_accents, lowercase
+  if (norm.is_null()) {
+    f = {{"clean_text", 0}, {"handle_chinese_chars", 0}, {"strip_accents", 0}, {"lowercase", 0}};
+  } else if (get(norm, "type") == "BertNormalizer") {
+    f["clean_text"] = get_bool(norm, "clean_text", "tokenizer.json", true);
+    f["handle_chinese_chars"] = get_bool(norm, "handle_chinese_chars", "tokenizer.json", true);
+    f["strip_accents"] = get_bool(norm, "strip_accents", "tokenizer.json", json());
+    f["lowercase"] = get_bool(norm, "lowercase", "tokenizer.json", true);
+    if (f["strip_accents"] < 0) f["strip_accents"] = f["lowercase"];
+  } else {
+    refuse("tokenizer.json: normalizer " + dumps(get(norm, "type")) + " is not supported (BertNormalizer)");
+  }
+  if (bert) {  // transformers rebuilds the normalizer from tokenizer_config.json
+    int lower = get_bool(tc, "do_lower_case", "tokenizer_config.json", true);
+    int strip = get_bool(tc, "strip_accents", "tokenizer_config.json", json());
+    int cjk = get_bool(tc, "tokenize_chinese_chars", "tokenizer_config.json", true);
+    const std::vector<std::tuple<std::string, int, std::string>> want = {
+        {"lowercase", lower, "do_lower_case"}, {"strip_accents", strip < 0 ? lower : strip, "strip_accents"},
+        {"clean_text", 1, "clean_text (always true)"}, {"handle_chinese_chars", cjk, "tokenize_chinese_chars"}};
+    for (const auto& [k, v, key] : want)
+      if (f[k] != v)
+        refuse("tokenizer_config.json: " + key + " " + dumps((bool)v) + " disagrees with tokenizer.json normalizer " + k +
+               " " + dumps((bool)f[k]));
+  }
+  s.clean_text = f["clean_text"], s.handle_chinese_chars = f["handle_chinese_chars"];
+  s.strip_accents = f["strip_accents"], s.lowercase = f["lowercase"];
+  json pre = get(get(tj, "pre_tokenizer", json::object()), "type");
+  if (pre != "BertPreTokenizer") refuse("tokenizer.json: pre_tokenizer " + dumps(pre) + " is not supported (BertPreTokenizer)");
+  json model = get(tj, "model", json::object());
+  if (get(model, "type") != "WordPiece" || get(model, "continuing_subword_prefix", "##") != "##" ||
+      get(model, "max_input_chars_per_word", 100) != json(100))
+    refuse("tokenizer.json: model must be WordPiece with prefix '##' and max_input_chars_per_word 100");
+  json vocab = get(model, "vocab");
+  std::string txt = read_file(dir + "/vocab.txt");
+  std::map<std::string, int64_t> lines;  // vocab.txt as python_ref reads it: the last line of a token wins
+  int64_t id = 0;
+  for (size_t pos = 0; pos < txt.size(); ++id) {
+    size_t end = std::min(txt.find('\n', pos), txt.size());
+    lines[txt.substr(pos, end - pos)] = id;
+    pos = end + 1;
+  }
+  for (const auto& [t, i] : lines)
+    if (!t.empty() && t.back() == '\r') refuse("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')");
+  bool same = vocab.is_object() && vocab.size() == lines.size();
+  for (auto it = lines.begin(); same && it != lines.end(); ++it) same = get(vocab, it->first) == json(it->second);
+  if (!same) refuse("vocab.txt: does not match tokenizer.json's model.vocab");
+  // [CLS] $A [SEP]: the two special tokens (text, id) around a single sequence.
+  json pp = get(tj, "post_processor", json::object()), single = get(pp, "single", json::array());
+  std::string cls_tok, sep_tok;
+  json cls_id, sep_id;
+  if (get(pp, "type") == "BertProcessing") {
+    cls_tok = pp.at("cls").at(0), cls_id = pp.at("cls").at(1), sep_tok = pp.at("sep").at(0), sep_id = pp.at("sep").at(1);
+  } else if (get(pp, "type") == "TemplateProcessing" && single.size() == 3 && single[0].contains("SpecialToken") &&
+             single[1].contains("Sequence") && single[2].contains("SpecialToken")) {
+    json* ids[2] = {&cls_id, &sep_id};
+    std::string* toks[2] = {&cls_tok, &sep_tok};
+    for (int k = 0; k < 2; ++k) {
+      *toks[k] = single[2 * k]["SpecialToken"]["id"];
+      json v = get(get(get(pp, "special_tokens", json::object()), *toks[k], json::object()), "ids");
+      if (!v.is_array() || v.size() != 1)
+        refuse("tokenizer.json: post_processor special token " + dumps(*toks[k]) + " must map to one id");
+      *ids[k] = v[0];
+    }
+  } else {
+    refuse("tokenizer.json: post_processor " + dumps(get(pp, "type")) + " is not supported (single sequence [CLS] $A [SEP] only)");
+  }
+  std::string unk_tok = get(model, "unk_token", "[UNK]");
+  std::vector<std::pair<std::string, std::string>> want;
+  if (bert) want = {{"unk_token", "[UNK]"}, {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"}, {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}};
+  auto wanted = [&](const std::string& key) {
+    for (const auto& [k, d] : want) if (k == key) return token(get(tc, k, d));
+    return json("<none>");
+  };
+  for (const auto& [key, have] : std::vector<std::pair<std::string, std::string>>{
+           {"cls_token", cls_tok}, {"sep_token", sep_tok}, {"unk_token", unk_tok}})
+    if (bert && wanted(key) != have)
+      refuse("tokenizer_config.json: " + key + " " + dumps(wanted(key)) + " disagrees with tokenizer.json's " + dumps(have));
+  for (const auto& [t, tid] : std::vector<std::pair<std::string, json>>{{cls_tok, cls_id}, {sep_tok, sep_id}, {unk_tok, json()}})
+    if (!vocab.contains(t) || (!tid.is_null() && tid != vocab[t]))
+      refuse("tokenizer.json: special token " + dumps(t) + " is not in the vocabulary" +
+             (tid.is_null() ? "" : " with id " + dumps(tid)));
+  std::vector<std::pair<std::string, int32_t>> added;
+  auto add = [&](const std::string& content, int32_t tid) {
+    for (const auto& a : added) if (a.first == content) return;
+    added.emplace_back(content, tid);
+  };
+  std::vector<std::tuple<std::string, json, json>> listed;
+  for (const json& t : get(tj, "added_tokens", json::array())) listed.emplace_back("tokenizer.json", get(t, "id"), t);
+  for (const auto& [k, t] : get(tc, "added_tokens_decoder", json::object()).items())
+    listed.emplace_back("tokenizer_config.json", std::stoi(k), t);
+  for (const auto& [rel, tid, t] : listed) {
+    for (const char* flag : {"normalized", "lstrip", "rstrip", "single_word"}) {
+      json dflt = std::string(flag) == "normalized" ? json(!(get(t, "special") == json(true))) : json(false);
+      if (get(t, flag, dflt) == json(true))
+        refuse(rel + ": added token " + dumps(get(t, "content")) + " with " + flag + " true is not supported");
+    }
+    add(t.at("content"), tid.get<int32_t>());
+  }
+  std::vector<json> specials;
+  for (const auto& [k, d] : want) specials.push_back(token(get(tc, k, d)));
+  for (const json& t : get(tc, "additional_special_tokens", json::array())) specials.push_back(token(t));
+  for (const json& t : specials) {
+    if (t.is_null()) continue;
+    bool have = false;
+    for (const auto& a : added) have = have || a.first == t;
+    if (have) continue;
+    if (!vocab.contains(t)) refuse("tokenizer_config.json: special token " + dumps(t) + " is not in the vocabulary");
+    add(t, vocab[t.get<std::string>()]);
+  }
+  std::sort(added.begin(), added.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second < b.second : a.first < b.first;
+  });
+  s.added_tokens = added;
+  s.cls_id = vocab[cls_tok], s.sep_id = vocab[sep_tok], s.unk_id = vocab[unk_tok];
+  json pad = token(get(tc, "pad_token", "[PAD]"));
+  s.pad_id = pad.is_string() && vocab.contains(pad) ? vocab[pad.get<std::string>()].get<int32_t>() : 0;
+  return get(tc, "model_max_length");
+}
+
+ModelSpec read_spec_or_throw(const std::string& dir) {
+  ModelSpec s;
+  json cfg = load(dir, "config.json", true);
+  if (get(cfg, "model_type") != "bert")
+    refuse("config.json: model_type " + dumps(get(cfg, "model_type")) + " is not supported (BERT only)");
+  if (get(cfg, "hidden_act", "gelu") != "gelu")
+    refuse("config.json: hidden_act " + dumps(get(cfg, "hidden_act")) + " is not supported (exact 'gelu' only)");
+  if (get(cfg, "position_embedding_type", "absolute") != "absolute")
+    refuse("config.json: position_embedding_type " + dumps(cfg["position_embedding_type"]) + " is not supported (absolute only)");
+  s.hidden_size = get_int(cfg, "hidden_size", "config.json");
+  s.num_attention_heads = get_int(cfg, "num_attention_heads", "config.json");
+  s.num_hidden_layers = get_int(cfg, "num_hidden_layers", "config.json");
+  s.intermediate_size = get_int(cfg, "intermediate_size", "config.json");
+  s.vocab_size = get_int(cfg, "vocab_size", "config.json");
+  s.max_position_embeddings = get_int(cfg, "max_position_embeddings", "config.json", 512);
+  s.type_vocab_size = get_int(cfg, "type_vocab_size", "config.json", 2);
+  if (s.hidden_size % s.num_attention_heads)
+    refuse("config.json: hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_attention_heads " +
+           std::to_string(s.num_attention_heads));
+  json eps = get(cfg, "layer_norm_eps", 1e-12);
+  if (!eps.is_number() || !std::isfinite(eps.get<double>()) || !(eps.get<double>() > 0))
+    refuse("config.json: layer_norm_eps " + dumps(eps) + " must be a number > 0");
+  s.layer_norm_eps = eps.get<double>();
+  json modules = load(dir, "modules.json", false, true), sbert = json::object();
+  if (modules.is_null()) {  // not saved by sentence-transformers: it builds Transformer + mean Pooling
+    s.pooling = "mean";
+  } else {
+    read_modules(dir, modules, s);
+    sbert = load(dir, "sentence_bert_config.json", false);
+  }
+  json st = load(dir, "config_sentence_transformers.json", false);
+  if (!get(st, "default_prompt_name").is_null())
+    refuse("config_sentence_transformers.json: default_prompt_name " + dumps(st["default_prompt_name"]) +
+           " is not supported (no prompts)");
+  json mml = read_tokenizer(dir, s);
+  int mpe = s.max_position_embeddings;
+  if (!get(sbert, "max_seq_length").is_null()) {
+    s.max_seq_length = get_int(sbert, "max_seq_length", "sentence_bert_config.json", json(), 2);
+    if (s.max_seq_length > mpe)
+      refuse("sentence_bert_config.json: max_seq_length " + std::to_string(s.max_seq_length) +
+             " exceeds config.json max_position_embeddings " + std::to_string(mpe));
+  } else {  // the tokenizer's model_max_length, capped by the positions the model has
+    s.max_seq_length = mml.is_number() && mml.get<double>() >= 2 ? (int)std::min<double>(mml.get<double>(), mpe) : mpe;
+  }
+  if (get_bool(sbert, "do_lower_case", "sentence_bert_config.json", false) == 1) s.lowercase = true;
+  s.dir = dir;
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  s.name = d.substr(d.rfind('/') + 1);
+  if (s.name == "model" && d.rfind('/') != std::string::npos) {
+    std::string parent = d.substr(0, d.rfind('/'));
+    s.name = parent.substr(parent.rfind('/') + 1);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw ModelDirError("cannot open " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+ModelSpec read_spec(const std::string& dir) {
+  try {
+    return read_spec_or_throw(dir);
+  } catch (const json::exception& e) {  // a file of the wrong shape
+    throw ModelDirError("malformed model directory " + dir + ": " + e.what());
+  }
+}
+
+ModelSpec spec_from_json(const std::string& text) {
+  try {
+    return json::parse(text).get<ModelSpec>();
+  } catch (const json::exception& e) {
+    throw ModelDirError(std::string("malformed model spec: ") + e.what());
+  }
+}
+
+std::string spec_to_json(const ModelSpec& spec) { return json(spec).dump(-1, ' ', false); }
+
+TokenizerOptions ModelSpec::tokenizer_options() const {
+  TokenizerOptions o;
+  o.max_len = max_seq_length;
+  o.clean_text = clean_text, o.handle_chinese_chars = handle_chinese_chars;
+  o.strip_accents = strip_accents, o.lowercase = lowercase;
+  o.cls_id = cls_id, o.sep_id = sep_id, o.unk_id = unk_id, o.pad_id = pad_id;
+  return o;
+}
+
+}  // namespace portbench

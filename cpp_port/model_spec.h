@@ -1,0 +1,54 @@
+// cpp_port model spec: the settings of one sentence-transformers model directory, as
+// python_ref/spec.py defines them (field for field, the same names). Two ways in:
+// - read_spec(dir): python_ref/spec.py translated to C++ (nlohmann/json), for minilm-embed, which
+//   reads a model directory with no Python. Same checks, same order, same one-line refusals;
+//   tests hold it equal to python_ref's on every model variant.
+// - spec_from_json(text): python_ref's ModelSpec.to_json(), how the pybind module receives it.
+// No torch here. Leaves out: nothing spec.py reads.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tokenizer.h"
+
+namespace portbench {
+
+// A model directory is missing, malformed or unsupported; what() is one clear line.
+struct ModelDirError : std::runtime_error { using std::runtime_error::runtime_error; };
+
+struct DenseSpec {
+  std::string path;              // folder, e.g. "2_Dense" (model.safetensors: linear.weight, linear.bias)
+  int in_features = 0, out_features = 0;
+  bool bias = true;
+  std::string activation;        // "tanh" | "identity"
+};
+
+struct ModelSpec {
+  std::string dir, name;
+  int hidden_size = 0, num_attention_heads = 0, num_hidden_layers = 0, intermediate_size = 0;
+  int vocab_size = 0, max_position_embeddings = 0, type_vocab_size = 0;
+  double layer_norm_eps = 1e-12;
+  int max_seq_length = 0;
+  bool clean_text = true, handle_chinese_chars = true, strip_accents = true, lowercase = true;
+  int32_t cls_id = -1, sep_id = -1, unk_id = -1, pad_id = 0;
+  std::vector<std::pair<std::string, int32_t>> added_tokens;   // matched verbatim in the raw text
+  std::string pooling;           // "mean" | "cls" | "max" | "mean_sqrt_len_tokens"
+  bool include_prompt = true;
+  std::vector<DenseSpec> dense;  // after pooling, in order
+  bool normalize = false;
+
+  int dim() const { return dense.empty() ? hidden_size : dense.back().out_features; }
+  TokenizerOptions tokenizer_options() const;
+};
+
+ModelSpec read_spec(const std::string& dir);          // throws ModelDirError
+ModelSpec spec_from_json(const std::string& text);    // throws ModelDirError
+std::string spec_to_json(const ModelSpec& spec);
+
+// Whole file as bytes; throws ModelDirError naming the path.
+std::string read_file(const std::string& path);
+
+}  // namespace portbench

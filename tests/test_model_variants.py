@@ -1,0 +1,211 @@
+"""Any BERT-family sentence-transformers directory, in every port: model directories that differ from
+all-MiniLM-L6-v2 the way Hub models do (tests/variants.py builds them at test time) against
+sentence-transformers loading the same directory. Ids must equal its own tokenization (with its
+truncation), vectors must be within the tolerance table; an unsupported setting must be refused in
+one line naming the file and the setting, by every port and by minilm-embed. The three spec readers
+(python_ref/spec.py, cpp_port/model_spec.cpp, wasm_port/js/spec.mjs) must agree on every directory.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import variants
+from bench import oracle, registry
+from bench.measure.equivalence import unpad
+from bench.tolerances import tolerance
+from conftest import require
+from python_ref.api import ModelDirError, read_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL = ("base",) + variants.SUPPORTED + tuple(variants.REFUSED)
+EDGE = ["Hello WORLD, Café naïve ÉCOLE", "x\x01y \x00 \ufffd z\u0085w\u2000v", "日本語 中文 and 한국어",
+        "İstanbul ΣΑΣ straße ﬃ", "e\u0301\u0327 a\u0316\u0301", "[CLS] x[SEP]y [MASK] [unk]", "", "   "]
+
+
+@pytest.fixture(scope="module")
+def corpus_texts(corpus):
+    longest = sorted(corpus, key=len)[-3:]   # reach 512 tokens: truncation at every max_seq_length
+    return corpus[::12] + EDGE + longest, corpus[::60] + EDGE[:4] + longest[-1:]
+
+
+@pytest.fixture(scope="module")
+def vdir(mdir, tmp_path_factory):
+    """variant name -> its directory, built once per module on first use."""
+    root, built = tmp_path_factory.mktemp("variants"), {}
+
+    def get(name: str) -> Path:
+        if name == "base":
+            return mdir
+        if name not in built:
+            built[name] = variants.build(name, mdir, root / name)
+        return built[name]
+    return get
+
+
+_UPSTREAM: dict = {}
+
+
+@pytest.fixture(scope="module")
+def upstream(vdir, corpus_texts):
+    """variant -> sentence-transformers' answers, computed once: ids of the id texts, vectors of the
+    vector texts, and (for the oracle's own check) its preprocess() ids and the hf_tokenizers peer's."""
+    ids_texts, emb_texts = corpus_texts
+
+    def get(variant: str) -> dict:
+        if variant not in _UPSTREAM:
+            d = vdir(variant)
+            _UPSTREAM[variant] = {"ids": oracle.hf_ids(d, ids_texts), "emb": oracle.st_embed(d, emb_texts),
+                                  "pre": oracle.st_preprocess_ids(d, emb_texts), "short_ids": oracle.hf_ids(d, emb_texts),
+                                  "peer": [e.ids for e in oracle.hf_tokenizer(d).encode_batch(emb_texts)]}
+        return _UPSTREAM[variant]
+    return get
+
+
+def _load(port, d):
+    require(port)
+    return registry.load(port, d)
+
+
+# -- every port against sentence-transformers, on every supported variant ------------------------
+
+CASES = [(v, p) for v in variants.SUPPORTED for p in registry.PORTS]
+
+
+@pytest.mark.parametrize("variant,port", CASES, ids=[f"{v}-{p}" for v, p in CASES])
+def test_port_matches_sentence_transformers(variant, port, vdir, corpus_texts, upstream):
+    d = vdir(variant)
+    ids_texts, emb_texts = corpus_texts
+    pipe = _load(port, d)
+    try:
+        got_ids, got = unpad(pipe.tokenize(ids_texts)), pipe.embed(emb_texts)
+    finally:
+        getattr(pipe, "close", lambda: None)()
+    want_ids, ref = upstream(variant)["ids"], upstream(variant)["emb"]
+    bad = [i for i, (a, b) in enumerate(zip(got_ids, want_ids)) if a != b]
+    assert not bad, f"{len(bad)} id mismatches, first {ids_texts[bad[0]][:80]!r}"
+    spec = read_spec(d)
+    assert max(map(len, want_ids)) == spec.max_seq_length   # the truncation is really exercised
+    atol, min_cos = tolerance(registry.BY_NAME[port].torch_model)
+    assert got.shape == ref.shape == (len(emb_texts), spec.dim) and got.dtype == np.float32
+    cos = (got * ref).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
+    assert np.abs(got - ref).max() <= atol and cos.min() >= min_cos, (np.abs(got - ref).max(), cos.min())
+
+
+@pytest.mark.parametrize("variant", variants.SUPPORTED)
+def test_variant_differs_from_the_base_model(variant, upstream):
+    """Each variant changes upstream's answer (ids or vectors), so the test above can fail."""
+    v, base = upstream(variant), upstream("base")
+    same_vectors = v["emb"].shape == base["emb"].shape and np.abs(v["emb"] - base["emb"]).max() < 1e-3
+    assert v["ids"] != base["ids"] or not same_vectors
+
+
+@pytest.mark.parametrize("variant", variants.SUPPORTED)
+def test_oracle_fast_path_equals_sentence_transformers_preprocess(variant, upstream):
+    """oracle.hf_ids is sentence-transformers' own tokenizer; here it equals its public preprocess(),
+    and the hf_tokenizers peer (tokenizer.json set up from python_ref's spec) gives the same ids."""
+    u = upstream(variant)
+    assert u["short_ids"] == u["pre"]
+    assert u["peer"] == u["pre"]
+
+
+# -- unsupported settings: one line naming the file and the setting, everywhere ---------------
+
+REFUSE_CASES = [(v, p) for v in variants.REFUSED for p in registry.PORTS]
+
+
+@pytest.mark.parametrize("variant,port", REFUSE_CASES, ids=[f"{v}-{p}" for v, p in REFUSE_CASES])
+def test_port_refuses_unsupported(variant, port, vdir):
+    require(port)
+    file, setting = variants.REFUSED[variant]
+    with pytest.raises(ModelDirError) as e:
+        registry.load(port, vdir(variant))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(file + ":") and setting in msg, msg
+
+
+@pytest.fixture(scope="module")
+def exe():
+    from cpp_port.pipeline import binary
+    path = binary()
+    require(None if path else "cpp_port: minilm-embed is not built", is_reason=True)
+    return path
+
+
+@pytest.mark.parametrize("variant", list(variants.REFUSED))
+def test_minilm_embed_refuses_unsupported(variant, vdir, exe):
+    file, setting = variants.REFUSED[variant]
+    r = subprocess.run([exe, "--model", str(vdir(variant))], input="hello\n", capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"minilm-embed: {file}:") and setting in r.stderr, r.stderr
+
+
+def _spec_or_error(d):
+    try:
+        return read_spec(d).to_dict()
+    except ModelDirError as e:
+        return str(e)
+
+
+def test_spec_readers_agree(vdir, exe):
+    """python_ref/spec.py, minilm-embed's C++ reader and the browser's JS reader: same spec, or the
+    same refusal, for every variant."""
+    require("wasm_port")
+    for v in ALL:
+        d, want = vdir(v), _spec_or_error(vdir(v))
+        r = subprocess.run([exe, "--model", str(d), "--print-spec"], capture_output=True, text=True)
+        cpp = json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip().removeprefix("minilm-embed: ")
+        r = subprocess.run(["node", str(ROOT / "wasm_port/js/node_runner.mjs"), "--model", str(d), "--print-spec"],
+                           capture_output=True, text=True, check=True)
+        js = json.loads(r.stdout)
+        js = js["spec"] if js["ok"] else js["error"]
+        assert cpp == want, (v, cpp, want)
+        assert js == want, (v, js, want)
+
+
+def test_minilm_embed_on_a_variant(vdir, exe):
+    """The standalone binary reads the directory's settings itself: CLS pooling + Dense + cased."""
+    d = vdir("combo")
+    texts = ["Hello WORLD", "Café naïve", "a longer sentence " * 40]
+    out = subprocess.run([exe, "--model", str(d)], input="\n".join(texts) + "\n", capture_output=True, text=True,
+                         check=True).stdout
+    got = np.array([json.loads(line) for line in out.splitlines()], dtype=np.float32)
+    ref = oracle.st_embed(d, texts)
+    assert got.shape == ref.shape == (3, 192)
+    assert np.abs(got - ref).max() <= tolerance(True)[0]
+
+
+# -- the browser page and the Pyodide path take the same settings ---------------------------------
+
+def test_pyodide_path_on_a_variant(vdir):
+    from wasm_port.pipeline import Pipeline, missing
+    require(missing("pyodide"), is_reason=True)
+    d = vdir("combo")
+    texts = ["Hello WORLD, Café naïve", "a longer sentence " * 40, "日本語"]
+    p = Pipeline(d, via="pyodide")
+    try:
+        ids, got = unpad(p.tokenize(texts)), p.embed(texts)
+    finally:
+        p.close()
+    assert ids == oracle.hf_ids(d, texts)
+    ref = oracle.st_embed(d, texts)
+    assert np.abs(got - ref).max() <= tolerance(False)[0]
+
+
+def test_browser_page_on_a_variant(vdir):
+    from bench.measure import browser
+    require(browser.missing(), is_reason=True)
+    d = vdir("combo")
+    texts = ["Hello WORLD, Café naïve", "a longer sentence " * 40]
+    with browser.serve(d) as (base, _), browser.chromium() as b:
+        page = b.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{base}/wasm_port/web/index.html")
+        assert page.evaluate("async () => await window.__demo.ready")
+        got = np.array(page.evaluate("async (t) => await window.__demo.embed(t)", texts), dtype=np.float32)
+    ref = oracle.st_embed(d, texts)
+    assert got.shape == ref.shape and np.abs(got - ref).max() <= tolerance(False)[0]

@@ -1,0 +1,169 @@
+"""The one place that builds model-directory variants, at test time, from the packaged model.
+
+Each variant differs from all-MiniLM-L6-v2 the way popular models on the Hub do (cased
+tokenizers, CLS or max pooling, no Normalize, Dense heads, other truncation lengths, other sizes).
+Changed JSON files are written; everything else is symlinked. Architecture variants and Dense
+layers get seeded random weights saved with safetensors (Dense through sentence-transformers' own
+Dense module, so the folder is exactly what it saves). REFUSED lists variants no port supports,
+each with the file and setting its one-line refusal must name.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SUPPORTED = ("cased", "cased_strip", "lower_nostrip", "no_chinese", "generic_noclean", "do_lower_case",
+             "cls", "max", "mean_sqrt", "no_normalize", "dense", "max_seq_128", "max_seq_512", "small", "deep")
+REFUSED = {  # variant: (file, setting) its refusal must name
+    "weightedmean": ("1_Pooling/config.json", "pooling_mode_weightedmean_tokens"),
+    "mpnet": ("config.json", "model_type"),
+    "unknown_module": ("modules.json", "sentence_transformers.models.LayerNorm"),
+    "relu": ("config.json", "hidden_act"),
+    "dense_relu": ("2_Dense/config.json", "activation_function"),
+    "long_max_seq": ("sentence_bert_config.json", "max_seq_length"),
+    "prompt": ("config_sentence_transformers.json", "default_prompt_name"),
+    "conflict": ("tokenizer_config.json", "do_lower_case"),
+    "dense_bin": ("2_Dense/model.safetensors", "pytorch_model.bin"),
+    "crlf_vocab": ("vocab.txt", "CRLF"),
+}
+MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+           {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+           {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+
+
+class _Dir:
+    def __init__(self, base: Path, out: Path):
+        self.base, self.out = base, out
+        out.mkdir(parents=True)
+        for f in base.iterdir():
+            (out / f.name).symlink_to(f.resolve())
+
+    def edit(self, rel: str, fn) -> None:
+        """Replace `rel` (a symlink, or a file in a linked folder) by fn(its JSON)."""
+        src = self.base / rel
+        data = json.loads(src.read_text(encoding="utf-8")) if src.is_file() else {}
+        data = fn(data) or data
+        self.write(rel, data)
+
+    def write(self, rel: str, data) -> None:
+        dst = self.out / rel
+        top = self.out / Path(rel).parts[0]
+        if top.is_symlink() and top != dst:          # a linked folder: make it a real one
+            top.unlink()
+            top.mkdir()
+            for f in (self.base / top.name).iterdir():
+                (top / f.name).symlink_to(f.resolve())
+        if dst.is_symlink():
+            dst.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _norm(d: _Dir, **flags) -> None:
+    d.edit("tokenizer.json", lambda t: t["normalizer"].update(flags))
+    tc = {"lowercase": "do_lower_case", "strip_accents": "strip_accents", "handle_chinese_chars": "tokenize_chinese_chars"}
+    d.edit("tokenizer_config.json", lambda t: t.update({tc[k]: v for k, v in flags.items() if k in tc}))
+
+
+def _pooling(d: _Dir, **cfg) -> None:
+    d.write("1_Pooling/config.json", {"word_embedding_dimension": 384, **cfg})
+
+
+def _arch(d: _Dir, seed: int, **sizes) -> None:
+    from safetensors.torch import save_file
+
+    from python_ref.model import random_tensors
+    d.edit("config.json", lambda c: c.update(sizes))
+    cfg = json.loads((d.out / "config.json").read_text())
+    (d.out / "model.safetensors").unlink()
+    # std 0.2, not BERT's 0.02 init: every layer then moves the output well past the tolerances
+    save_file({k: v.contiguous() for k, v in random_tensors(cfg, seed, 0.2).items()}, str(d.out / "model.safetensors"))
+    _pooling(d, word_embedding_dimension=sizes["hidden_size"], pooling_mode_mean_tokens=True)
+
+
+def _dense(d: _Dir, layers, fmt: str = "safetensors") -> None:
+    """Dense layers (in, out, bias, activation) through sentence-transformers' own module and save()."""
+    import torch
+    from sentence_transformers.models import Dense
+    gen = torch.Generator().manual_seed(7)
+    mods = MODULES[:2]
+    for k, (n_in, n_out, bias, act) in enumerate(layers):
+        path = f"{k + 2}_Dense"
+        layer = Dense(n_in, n_out, bias=bias, activation_function=act,
+                      init_weight=torch.randn(n_out, n_in, generator=gen) / n_in ** 0.5,
+                      init_bias=torch.randn(n_out, generator=gen) * 0.1 if bias else None)
+        (d.out / path).mkdir()
+        layer.save(str(d.out / path), safe_serialization=fmt == "safetensors")
+        mods.append({"idx": k + 2, "name": str(k + 2), "path": path, "type": "sentence_transformers.models.Dense"})
+    mods.append({"idx": len(mods), "name": str(len(mods)), "path": f"{len(mods)}_Normalize",
+                 "type": "sentence_transformers.models.Normalize"})
+    d.write("modules.json", mods)
+
+
+def build(name: str, base: Path, out: Path) -> Path:
+    """Write variant `name` of the model directory `base` into the new directory `out`. Only the
+    Dense and architecture variants import torch (the sanitizer run builds the others)."""
+    d = _Dir(base, out)
+    torch = __import__("torch") if name in ("dense", "combo", "dense_relu", "dense_bin") else None
+    sbert = lambda **kw: d.edit("sentence_bert_config.json", lambda c: c.update(kw))  # noqa: E731
+    if name == "cased":                       # bert-base-cased and cased multilingual models
+        _norm(d, lowercase=False, strip_accents=False)
+    elif name == "cased_strip":
+        _norm(d, lowercase=False, strip_accents=True)
+    elif name == "lower_nostrip":
+        _norm(d, lowercase=True, strip_accents=False)
+    elif name == "no_chinese":
+        _norm(d, handle_chinese_chars=False)
+    elif name == "generic_noclean":           # the tokenizer.json as it is (transformers keeps it whole)
+        d.edit("tokenizer.json", lambda t: t["normalizer"].update(clean_text=False, lowercase=False, strip_accents=False))
+        d.edit("tokenizer_config.json", lambda t: t.update(tokenizer_class="PreTrainedTokenizerFast"))
+    elif name == "do_lower_case":             # a cased tokenizer that sentence-transformers lowercases
+        _norm(d, lowercase=False, strip_accents=False)
+        sbert(do_lower_case=True)
+    elif name in ("cls", "max", "mean_sqrt"):
+        if name == "mean_sqrt":   # the current format (one pooling_mode key); no Normalize, which would undo sqrt(n)
+            _pooling(d, pooling_mode="mean_sqrt_len_tokens")
+            d.write("modules.json", MODULES[:2])
+        else:
+            _pooling(d, **{f"pooling_mode_{name}_tokens" if name == "max" else "pooling_mode_cls_token": True})
+    elif name == "no_normalize":              # paraphrase-MiniLM-L6-v2 and others
+        d.write("modules.json", MODULES[:2])
+    elif name == "dense":
+        _dense(d, [(384, 256, True, torch.nn.Tanh()), (256, 128, False, torch.nn.Identity())])
+    elif name.startswith("max_seq_"):
+        sbert(max_seq_length=int(name.rsplit("_", 1)[1]))
+    elif name == "small":
+        _arch(d, 1, num_hidden_layers=2, hidden_size=128, num_attention_heads=4, intermediate_size=256)
+    elif name == "deep":
+        _arch(d, 2, num_hidden_layers=12, hidden_size=64, num_attention_heads=2, intermediate_size=128)
+    elif name == "combo":                     # for the browser and Pyodide: tokenizer, truncation and head at once
+        _norm(d, lowercase=False, strip_accents=False)
+        sbert(max_seq_length=128)
+        _dense(d, [(384, 192, True, torch.nn.Tanh())])
+        _pooling(d, pooling_mode_cls_token=True)
+    elif name == "weightedmean":
+        _pooling(d, pooling_mode_mean_tokens=False, pooling_mode_weightedmean_tokens=True)
+    elif name == "mpnet":
+        d.edit("config.json", lambda c: c.update(model_type="mpnet"))
+    elif name == "unknown_module":
+        d.write("modules.json", MODULES[:2] + [{"idx": 2, "name": "2", "path": "2_LayerNorm",
+                                                "type": "sentence_transformers.models.LayerNorm"}])
+    elif name == "relu":
+        d.edit("config.json", lambda c: c.update(hidden_act="relu"))
+    elif name == "dense_relu":
+        _dense(d, [(384, 128, True, torch.nn.ReLU())])
+    elif name == "dense_bin":
+        _dense(d, [(384, 128, True, torch.nn.Tanh())], fmt="bin")
+    elif name == "long_max_seq":
+        sbert(max_seq_length=1024)
+    elif name == "prompt":
+        d.edit("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
+                                                                         default_prompt_name="query"))
+    elif name == "crlf_vocab":
+        (d.out / "vocab.txt").unlink()
+        (d.out / "vocab.txt").write_bytes((base / "vocab.txt").read_bytes().replace(b"\n", b"\r\n"))
+    elif name == "conflict":                  # tokenizer.json cased, tokenizer_config.json lowercases
+        d.edit("tokenizer.json", lambda t: t["normalizer"].update(lowercase=False))
+    else:
+        raise KeyError(name)
+    return out
