@@ -168,7 +168,7 @@ def cmd_read(args) -> int:
     return 0
 
 
-@command("calibrate", "inject known Python work and IO into python_ref; check the attribution recovers them "
+@command("calibrate", "inject known Python work and IO into the reference; check the attribution recovers them "
          "(exit 1 above 15 percent error)", impl=None)
 def cmd_calibrate(args) -> int:
     from .calibrate import main

@@ -1,8 +1,9 @@
-"""Intervals and verdicts (DESIGN §7, issue 10 items 3 and 5): every ceiling and gain carries a
+"""Intervals and verdicts (docs/DESIGN.md §7, issue 10 items 3 and 5): every ceiling and gain carries a
 bootstrap interval over the rounds, and a verdict whose interval straddles its threshold says so.
 
   gain         per-round paired ratios (python_ref's round median / the port's, same round); the
-               figure is their median, the interval the percentile bootstrap of that median.
+               figure is their median, the interval (`interval`) the percentile bootstrap of that
+               median, widened to at least Student's t interval where the rounds are few.
   ceiling      from the baseline's split, round by round: embed / (embed - removable), where
                removable is the sum of the buckets the port takes away; median and bootstrap again.
   verdict      yes / no when the whole interval is on one side of the threshold, else "undecided at
@@ -39,10 +40,32 @@ def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, se
     return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
 
 
+def t_interval(values, level: float = LEVEL) -> list[float]:
+    """Student's t interval of the mean of values (scipy's t quantile); [nan, nan] below two values."""
+    from scipy.stats import t
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size < 2:
+        return [float("nan"), float("nan")]
+    half = float(t.ppf(0.5 + level / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return [float(v.mean()) - half, float(v.mean()) + half]
+
+
+def interval(values, level: float = LEVEL, **kw) -> list[float]:
+    """The interval every figure carries: the percentile bootstrap of the median, widened to at least
+    Student's t interval of the mean. With a handful of rounds the bootstrap alone cannot cover: n
+    rounds bound their median by [min, max] with probability 1 - 2 * 0.5**n only (75% at 3 rounds),
+    while the t interval widens as the rounds get fewer. One round decides nothing: [nan, nan]."""
+    vals = [x for x in values if x is not None and math.isfinite(x)]
+    if len(vals) < 2:
+        return [float("nan"), float("nan")]
+    b, t = bootstrap_ci(vals, level=level, **kw), t_interval(vals, level)
+    return [min(b[0], t[0]), max(b[1], t[1])]
+
+
 def estimate(values, **kw) -> dict:
-    """{"value": median, "ci": [low, high], "rounds": values}"""
+    """{"value": median, "ci": interval(), "rounds": values}"""
     vals = [float(x) for x in values]
-    return {"value": float(median(vals)) if vals else float("nan"), "ci": bootstrap_ci(vals, **kw), "rounds": vals}
+    return {"value": float(median(vals)) if vals else float("nan"), "ci": interval(vals, **kw), "rounds": vals}
 
 
 def gain(base_rounds, impl_rounds, **kw) -> dict:
@@ -116,14 +139,14 @@ def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
 
 
 def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str, device: str = "cpu",
-                 extra: dict | None = None) -> list:
-    """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: the port replaces
-    what the split cannot see (its own kernels): value None, with the reason in extra."""
+                 extra: dict | None = None, reason: str | None = None) -> list:
+    """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: no split bounds it
+    (by default: it swaps the kernels too): value None, with the reason in extra."""
     from .results import Record
     base = {"vs": vs, "threshold": THRESHOLD, "level": LEVEL, **(extra or {})}
     if ceil is None:
-        c = Record(impl, "port_ceiling", scenario, None, "x", device,
-                   extra={**base, "ci": None, "reason": f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
+        c = Record(impl, "port_ceiling", scenario, None, "x", device, extra={
+            **base, "ci": None, "reason": reason or f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
     else:
         up = ceil.get("upper")
         c = Record(impl, "port_ceiling", scenario, ceil["value"], "x", device,
@@ -135,6 +158,16 @@ def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str,
                extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"]),
                       "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
+
+
+def fmt_ci(value, ci, nd: int = 2, unit: str = "x") -> str:
+    """'1.36x [1.33, 1.43]' (the interval omitted when there is none)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    out = f"{value:.{nd}f}{unit}"
+    if ci and all(x is not None and math.isfinite(x) for x in ci):
+        out += f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]"
+    return out
 
 
 def method_failures(records) -> list[tuple[str, str, str]]:
