@@ -199,3 +199,30 @@ def test_profiler_split_of_a_forward_is_round_by_round(mdir):
         assert k <= f and fo >= 0 and io > 0
         assert k + fo + io == pytest.approx(f) or fo == 0
     assert all(math.isfinite(x) for x in a["ci"]["model_kernels"])
+
+
+def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
+    """Counts that follow from the code: python_ref's forward on a padded batch makes per layer 4
+    linear, 1 gelu, 2 layer_norm and 2 residual adds on the N*T rows, plus the embeddings'
+    LayerNorm (its broadcast add stays padded in a packed forward too, so it is not probed); the
+    packed forward runs the layers on the M real rows: only its embeddings' LayerNorm is padded.
+    Results are untouched."""
+    import numpy as np
+    import torch
+
+    from bench.measure import overhead as oh, padding
+    from bench.scenarios import texts_for
+    from python_ref.api import load_config
+    layers = int(load_config(mdir)["num_hidden_layers"])
+    ref, packed = registry.load(registry.REFERENCE, mdir), registry.load("python_ref_packed", mdir)
+    batch = ref.tokenize(texts_for(mdir, "medium", 4))
+    real, rows = int(batch.attention_mask.sum()), batch.ids.size
+    assert real < rows, "medium texts of different lengths pad"
+    args = oh.io_split(ref, batch, reps=1)["args"]
+    p = padding.Probe(rows, real)
+    with torch.inference_mode(), p:
+        out = ref.model.forward(*args)
+    assert p.calls == 9 * layers + 1 and set(p.full) == set(padding.PER_TOKEN)
+    assert np.allclose(out.numpy(), ref.model.forward(*args).numpy(), atol=1e-6)
+    assert padding.waste(packed.model.forward, args, rows, real)["calls"] == 1
+    assert padding.waste(ref.model.forward, args, rows, rows)["calls"] == 0   # no padding: nothing to remove

@@ -13,10 +13,10 @@ never folded in.
                       slower the forward runs after the tokenizer than alone (the Python tokenizer's
                       footprint in the caches: ~0.17 ms of python_ref's 6.4 ms at one text here, ~0
                       after cython_ext's), which a tokenizer port can remove too
-Also per round: padding_waste, the kernel time of the per-token kinds (PER_TOKEN) whose calls ran on
-the padded rows (N*T), times the padded fraction of the batch: what running them on packed real
-tokens (python_ref_packed) can remove (an upper bound: the embedding stage's add and LayerNorm,
-which stay padded, are counted too). A packed forward's per-token calls run on M rows: ~0 there.
+Also per round: padding_waste, what running the per-token calls on the real tokens only
+(python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
+real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
+(padded there too) is probed.
 The split is measured in a block of its own after the wall rounds; unattributed_forward checks it
 inside that block (the block's own forward wall - its buckets), and "speed" (walls' forward / the
 block's) shows whether the machine changed pace between the two.
@@ -33,9 +33,9 @@ import math
 from statistics import median
 
 from ..registry import BUCKETS
-from . import overhead as oh
+from . import overhead as oh, padding
+from .padding import PER_TOKEN
 
-PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with padded tokens
 METHOD = ("overhead model: op count x (Python - LibTorch C++ per-op cost, calibrated per kind on tiny "
           "tensors in this run) + Python time between ops (replay); kernels = time inside torch calls - "
           "their binding cost; io timed around the model call")
@@ -95,7 +95,8 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
         raise ValueError(why)
     batch = pipe.tokenize(texts)
     n_rounds = len(walls["embed"])
-    fill = float(batch.attention_mask.sum()) / max(batch.attention_mask.size, 1)   # real / padded tokens
+    real = int(batch.attention_mask.sum())
+    fill = real / max(batch.attention_mask.size, 1)   # real / padded tokens
     rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward", "padding_waste",
                               "binding", "between_ops", "speed")}
     fwd_s = median(walls["forward"])
@@ -118,9 +119,10 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
         # the same check inside this block alone: immune to the machine changing speed between blocks
         rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
         rounds["speed"].append(walls["forward"][r] / io["forward"])   # >1: this block ran faster than the walls
-        # padding waste: the per-token calls that ran on the padded rows, their padded fraction, as a
-        # fraction of this block's forward put on the walls' forward (a packed forward's run on M rows)
-        waste = sum(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN) * (1.0 - fill)
+        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
+        # fraction of this block's forward put on the walls'
+        padded = any(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN)
+        waste = padding.waste(pipe.model.forward, io["args"], batch.ids.size, real)["waste"] if padded else 0.0
         rounds["padding_waste"].append(waste / io["forward"] * walls["forward"][r])
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))

@@ -18,7 +18,7 @@ from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
 
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
     "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
-              "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 2, "max_rounds": 5,
+              "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 3, "max_rounds": 5,
               "attr_reps": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False,
               "xcheck_rounds": 3, "xcheck_reps": 3, "pyspy_s": 2.0},
     "default": {"eq_texts": 192, "scenario_s": {"single": 20, "batch": 100, "long": 70, "batch256": 60},
