@@ -17,9 +17,10 @@ Also per round: padding_waste, what running the per-token calls on the real toke
 (python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
 real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
 (padded there too) is probed.
-The split is measured in a block of its own after the wall rounds; unattributed_forward checks it
-inside that block (the block's own forward wall - its buckets), and "speed" (walls' forward / the
-block's) shows whether the machine changed pace between the two.
+The split is measured in a block of its own after the wall rounds, and its forward buckets are put
+on the round's forward wall (each one's share of the block's forward x that wall: a change of the
+machine's pace between the two cancels; "speed", walls' forward / the block's, says how much it
+was). unattributed_forward checks the split inside its block (the block's forward - its buckets).
 `follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
 ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
@@ -110,20 +111,23 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
         else:
             s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps,
                                  padded_rows=batch.ids.size)
-        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"],
-             "framework_overhead": s["python_overhead"], "io": io["io"]}
+        # the forward's buckets are measured in this block and put on the round's forward wall (their
+        # share of the block's forward x the wall), so a change of pace between blocks cancels
+        sp = walls["forward"][r] / io["forward"]
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"] * sp,
+             "framework_overhead": s["python_overhead"] * sp, "io": io["io"] * sp}
         for k, v in b.items():
             rounds[k].append(v)
         rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
         rounds["embed_glue"].append(walls["embed"][r] - walls["tokenize"][r] - walls["forward"][r])
         # the same check inside this block alone: immune to the machine changing speed between blocks
         rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
-        rounds["speed"].append(walls["forward"][r] / io["forward"])   # >1: this block ran faster than the walls
+        rounds["speed"].append(sp)   # >1: this block ran faster than the walls
         # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
         # fraction of this block's forward put on the walls'
         padded = any(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN)
         waste = padding.waste(pipe.model.forward, io["args"], batch.ids.size, real)["waste"] if padded else 0.0
-        rounds["padding_waste"].append(waste / io["forward"] * walls["forward"][r])
+        rounds["padding_waste"].append(waste * sp)
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))
     detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,

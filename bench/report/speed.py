@@ -20,9 +20,11 @@ def header(ix: Index, plots: list[str]) -> str:
           + (", **seeded random weights** (`--weights random`: timings hold, vectors are not the model's)"
              if m.get("weights") == "random" else "") + ".\n",
           "Method: warm-up first, every implementation interleaved round by round (A/B pairs under the same "
-          f"conditions), medians; repeats set by a time budget per part. Gains are {registry.REFERENCE}'s p50 over "
-          "the implementation's p50 on the same texts; each timed record keeps its per-round medians in "
-          "results.json (`round_medians_ms`).\n"]
+          f"conditions), medians; repeats set by a time budget per part. In the latency table, gains are "
+          f"{registry.REFERENCE}'s p50 over the implementation's p50 on the same texts; in the decision table and "
+          "the attribution, each change's gain is the median of its per-round paired ratios over its baseline, "
+          "with a 95% interval. Each timed record keeps its per-round medians in results.json "
+          "(`round_medians_ms`).\n"]
     if m.get("notes"):
         md.append("Notes:\n\n" + "".join(f"- {n}\n" for n in m["notes"]))
     if m.get("parts_s"):
