@@ -68,9 +68,15 @@ def estimate(values, **kw) -> dict:
     return {"value": float(median(vals)) if vals else float("nan"), "ci": interval(vals, **kw), "rounds": vals}
 
 
+def _floor(est: dict, low: float) -> dict:
+    """An interval cannot reach below what the figure can be (a t interval of few rounds can)."""
+    est["ci"] = [max(low, est["ci"][0]), est["ci"][1]] if math.isfinite(est["ci"][0]) else est["ci"]
+    return est
+
+
 def gain(base_rounds, impl_rounds, **kw) -> dict:
     """How many times faster impl is than base, from per-round walls paired by round index."""
-    return estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw)
+    return _floor(estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw), 0.0)
 
 
 def gain_from_ratios(slower_ratios, **kw) -> dict:
@@ -101,7 +107,7 @@ def ceiling(att: dict, removes, **kw) -> dict:
 
 def _ceil(emb, rem, **kw) -> dict:
     vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
-    return estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw)
+    return _floor(estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw), 1.0)
 
 
 def verdict(ci, threshold: float = THRESHOLD) -> str:

@@ -76,7 +76,7 @@ def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, a
     difference of the language port's baseline and the language port's forward walls, and the
     traced twin. Records: metric overhead_view, impl = the reference."""
     from ..measure import crosscheck
-    from ..stats import interval, estimate
+    from ..stats import estimate, interval
     ref = registry.REFERENCE
     if ref not in pipes or ref not in atts:
         return
@@ -125,3 +125,8 @@ def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, a
         recs.append(_view(sc, "traced", tw["difference"], tw["ci"], "forward - its TorchScript trace (a lower "
                           "bound: the interpreter's per-op cost stays)", dev))
     run.add(recs)
+    from .. import console
+    from ..stats import fmt_ci
+    console.table(f"removable overhead of {ref} at {sc}: the model and its cross-checks",
+                  ["view", "ms per forward [95% CI]"],
+                  [[r.extra["view"], r.extra.get("error") or fmt_ci(r.value, r.extra.get("ci"), 3, "")] for r in recs])
