@@ -10,8 +10,9 @@ bootstrap interval over the rounds, and a verdict whose interval straddles its t
                this precision".
   records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high]; a gain whose
                low end is above its ceiling's high end is a method failure (method_failures); the
-               ceiling's extra.upper counts the unattributed time as removable too, and where it is
-               there the failure is judged against it (above the ceiling but within upper: a note).
+               ceiling's extra.upper counts the split's error (its unattributed time, either sign)
+               as removable too, and where it is there the failure is judged against it (above the
+               ceiling but within upper: a note).
 Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
 Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
 """
@@ -87,10 +88,10 @@ def gain_from_ratios(slower_ratios, **kw) -> dict:
 def ceiling(att: dict, removes, **kw) -> dict:
     """The most a port that takes away the buckets `removes` can gain over the implementation
     `att` describes (split.attribute's dict), round by round. A removable share at or above the
-    whole wall gives inf (nothing would be left). "upper": the same with the part of the embed the
-    split left unattributed counted as removable too (where the rounds have it): a gain above the
-    ceiling but within upper removed some of what the split could not attribute; a gain above
-    upper is a method failure."""
+    whole wall gives inf (nothing would be left). "upper": the same with the split's error in each
+    round (its unattributed time, whichever the sign: over-booked time is time it may have put in
+    the wrong bucket) counted as removable too: a gain above the ceiling but within upper removed
+    some of what the split could not place; a gain above upper is a method failure."""
     emb = att["embed_rounds"]
     # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
     rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
@@ -98,9 +99,9 @@ def ceiling(att: dict, removes, **kw) -> dict:
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
     un = att["rounds"].get("unattributed")
-    if un:
+    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked
         glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
-        extra = [max(0.0, u - (glue[i] if glue else 0.0)) for i, u in enumerate(un)]
+        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) for i, u in enumerate(un)]
         out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
     return out
 
@@ -129,9 +130,10 @@ def failure(ceil: dict | None, gn: dict | None) -> str | None:
     bound = (ceil.get("upper") or ceil)["ci"]
     if not math.isfinite(bound[1]) or gn["ci"][0] <= bound[1]:
         return None
+    up = " (the split's error counted as removable)" if ceil.get("upper") else ""
     return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {bound[0]:.3f}-{bound[1]:.3f}x"
-            f"{' (unattributed time counted as removable)' if ceil.get('upper') else ''}: the port removes a "
-            f"cost the split books as not removable (or the two ran under different conditions)")
+            f"{up}: the port removes a cost the split books as not removable (or the two ran under different "
+            "conditions)")
 
 
 def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
@@ -140,7 +142,7 @@ def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
         return None
     if gn["ci"][0] > ceil["ci"][1]:
         return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x above the measured ceiling {ceil['ci'][1]:.3f}x: "
-                f"the port also removed part of what the split left unattributed")
+                f"the port also removed part of what the split could not place")
     return None
 
 
