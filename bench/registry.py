@@ -173,10 +173,11 @@ def replaces(name: str) -> tuple | None:
 
 
 def baseline(name: str) -> str | None:
-    """Whose split bounds `name` and whose walls its gain is over; None for the reference itself and
-    for what is not registered (nor a change of anything: a peer)."""
+    """Whose split bounds `name` and whose walls its gain is over: its `baseline` fact, else the
+    reference for a change of it or a peer that embeds; None for the reference itself, for what is
+    not registered and for an entry that changes nothing of it."""
     e = BY_NAME.get(name)
-    if e is None or name == REFERENCE or (e.kind == "peer") or not (e.replaces or e.change):
+    if e is None or name == REFERENCE or not (e.replaces or e.change or (e.kind == "peer" and has_forward(name))):
         return None
     return e.baseline or REFERENCE
 
@@ -185,13 +186,14 @@ def bounds(name: str, measured) -> tuple[str, tuple | None] | None:
     """(baseline, what `name` removes from its split) among the `measured` names: its own baseline,
     or where that was not measured, the baseline's baseline with both changes' buckets (a C++ port
     over the padded reference also removes what packing removes). None: no measured baseline.
-    The buckets are None when it swaps the kernels (no split bounds it)."""
+    The buckets are None when it swaps the kernels, or is a peer (its own code throughout): no
+    split bounds it."""
     vs, parts = baseline(name), tuple(replaces(name) or ())
     while vs is not None and vs not in measured:
         parts, vs = parts + tuple(p for p in (replaces(vs) or ()) if p not in parts), baseline(vs)
     if vs is None:
         return None
-    return vs, (None if "model_kernels" in parts else parts)
+    return vs, (None if "model_kernels" in parts or BY_NAME[name].kind == "peer" else parts)
 
 
 def op_cost_module() -> str | None:

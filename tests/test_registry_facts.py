@@ -133,6 +133,9 @@ def test_baselines_and_what_each_change_removes_are_registry_facts():
     swap = next(e for e in registry.REGISTRY if "model_kernels" in e.replaces)
     assert registry.bounds(swap.name, {REF}) == (REF, None)
     assert registry.baseline(REF) is None and registry.bounds(REF, {REF}) is None
+    # a peer that embeds has a gain over the reference and no ceiling; a tokenizer-only peer neither
+    assert registry.bounds(registry.EMBED_PEER, {REF}) == (REF, None)
+    assert registry.baseline(registry.TOKENIZE_PEER) is None
 
 
 def test_a_change_registered_alone_is_bounded_and_gains_against_its_baseline():

@@ -40,7 +40,9 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu") ->
         missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
         c = ceiling(atts[vs], parts) if parts is not None and not missing else None
         why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
-               f"{', '.join(missing)}, which {impl} removes") if missing else None
+               f"{', '.join(missing)}, which {impl} removes") if missing else \
+            (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
+             if registry.BY_NAME[impl].kind == "peer" else None)
         out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change}, reason=why)
     return out
 

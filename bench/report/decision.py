@@ -48,7 +48,7 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
          "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
          "failure": ge.get("method_failure"), "note": ge.get("note")}
     ceil = ("ceiling " + fmt_ci(d["ceiling"], d["ceiling_ci"]) if d["ceiling"] is not None
-            else "no ceiling: it swaps the kernels" if c else "")
+            else "no ceiling: " + ce.get("reason", "").split(": ")[0] if c else "")
     d["cell"] = f"{d['verdict']}: {impl} {fmt_ci(d['gain'], d['gain_ci'])} over {d['vs']}" + (f"; {ceil}" if ceil else "")
     if d["failure"]:
         d["cell"] += " — METHOD FAILURE"

@@ -107,7 +107,7 @@ def attribution(ix: Index, plots: list[str]) -> str:
             g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
             gain = f"{fmt_ci(g['value'], g['extra']['ci'])} vs {g['extra']['vs']}" if g else "-"
             up = (c or {}).get("extra", {}).get("upper")
-            ceil = ("-" if not c else "n/a: swaps the kernels" if c["value"] is None else
+            ceil = ("-" if not c else "n/a: " + c["extra"].get("reason", "").split(": ")[0] if c["value"] is None else
                     fmt_ci(c["value"], c["extra"]["ci"]) + (f", upper {fmt_ci(up['value'], up['ci'])}" if up else ""))
             note = ""
             if g and g["extra"].get("method_failure"):
