@@ -15,9 +15,10 @@ remove and what it pays too, each part measured, none a residual of the forward 
                the wall is the Python bytecode between calls (attribute loads, shape arithmetic,
                function calls, loops) plus the replaying mode's own per-call cost, which is
                calibrated per kind and taken off.
-  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port);
-               model_kernels = sum t_in - sum_k n_k * binding_k (dispatch + allocator + kernels, as
-               C++ pays them).
+  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port: the
+               report's framework_overhead); kernels = sum t_in - sum_k n_k * binding_k (dispatch +
+               allocator + kernels, as C++ pays them: model_kernels). Each call's result rows are
+               kept too (padded N*T or packed M), so split.py knows which calls ran on padding.
 Known limit: calls and bytecode are priced as they run in a hot loop, while in a forward each
 stretch of Python follows a kernel that streamed megabytes: python_overhead is a lower bound (by up
 to ~2x at one short text here; dev/NOTES-attribution.md; the cross-checks show the gap).

@@ -89,7 +89,8 @@ def decision(ix: Index, plots: list[str]) -> str:
           "baseline beside its ceiling: the algorithm change (packing the per-token layers, in Python), the "
           "language port over that, the tokenizer ports; the best runtime change. A verdict is yes or no only "
           f"when the whole interval is on one side of {THRESHOLD:.2f}x, else *undecided at this precision*.\n\n",
-          md_table(DECISION_COLS, [decision_cells(r) for r in rows])]
+          md_table(DECISION_COLS, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
+                                    "METHOD FAILURE" in c else c for c in decision_cells(r)] for r in rows])]
     for sc, impl, why in failures(rows):
         md.append(f'\n<span style="color:#c00">**method failure** at {sc}: {impl}: {why}</span>\n')
     if ix.data.get("machine", {}).get("plan") == "quick":

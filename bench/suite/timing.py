@@ -4,6 +4,8 @@ batching row. One measuring path for every timed metric: measure/points.py (`ben
 part_scenarios without attribution)."""
 from __future__ import annotations
 
+import time
+
 from .. import console, oracle, registry
 from ..results import Record
 from ..scenarios import by_length, texts_for
@@ -47,7 +49,9 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     scs = [s for s in run.scenarios if s != "batch256" or run.device_kind == "cuda"]
     out = {}
     if attribute:
+        t0 = time.perf_counter()
         attr.prepare(run, pipes, follow)
+        run.attr_s = time.perf_counter() - t0
     left0 = run.left()   # the scenarios' share of it, by expected cost; the rest: sweep, interventions
     with console.progress() as pb:
         task = pb.add_task("scenarios", total=len(scs) * (1 + (len(pipes) if attribute else 0)))
@@ -73,6 +77,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             if not attribute:
                 run.add(ceilings.gain_records(walls, sc, run.device))
                 continue
+            t0 = time.perf_counter()
             atts = attr.scenario(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step)
             if sc == attr.XCHECK_SCENARIO:
                 pb.update(task, description=f"{sc}: cross-checks")
@@ -80,6 +85,9 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                     attr.crosschecks(run, sc, pipes, texts, walls, atts)
                 except Exception as e:   # a view failing must not lose the measurements
                     run.note(f"cross-checks failed: {type(e).__name__}: {e}")
+            run.attr_s = getattr(run, "attr_s", 0.0) + time.perf_counter() - t0
+    if attribute:
+        print(f"  attribution, calibration and cross-checks took {run.attr_s:.0f}s of the scenarios", flush=True)
     try:
         console.print_scenarios(run.recs, scs)
     except Exception as e:   # printing must never lose the measurements
