@@ -8,7 +8,7 @@ twice on the same texts, interleaved: as it is, and with a known cost injected, 
   injected IO      a host copy of a preallocated buffer (np.copyto, as a serialiser would do) in
                    the pipeline's forward, outside the model call; timed standalone too, each copy
                    right after a plain forward (the cache state it meets inside the pipeline)
-  recovered        python_overhead and io of the injected run minus those of the plain run
+  recovered        framework_overhead and io of the injected run minus those of the plain run
 Last line: `calibration: injected X ms, attributed Y ms (error E%)` (both parts together); exit 1
 when the total or either part is off by more than TOLERANCE.
 Leaves out: injected kernel work (the kernels are the bucket a port cannot change).
@@ -21,6 +21,7 @@ from statistics import median
 import numpy as np
 
 from .measure.latency import InnerTime
+from .registry import REFERENCE
 
 TOLERANCE = 0.15
 
@@ -91,9 +92,9 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
         "busy": _after(lambda: plain.forward(batch), lambda: busy(busy_n)),
         "copy": _after(lambda: plain.forward(batch), lambda: np.copyto(inj.dst, inj.src))})
     x_py, x_io = n_layers * median(walls["busy"]), median(walls["copy"])
-    a = split.attribute("python_ref", plain, texts, walls["plain"], calib, reps=5)
+    a = split.attribute(REFERENCE, plain, texts, walls["plain"], calib, reps=5)
     b = split.attribute("python_ref_injected", inj, texts, walls["inj"], calib, reps=5)
-    y_py = b["buckets"]["python_overhead"] - a["buckets"]["python_overhead"]
+    y_py = b["buckets"]["framework_overhead"] - a["buckets"]["framework_overhead"]
     y_io = b["buckets"]["io"] - a["buckets"]["io"]
     err = lambda y, x: abs(y - x) / x  # noqa: E731
     return {"injected": {"python": x_py, "io": x_io}, "attributed": {"python": y_py, "io": y_io},
@@ -120,9 +121,9 @@ def main(args) -> int:
         return 2
     r = run(args.model, rounds=5 if args.quick else 9)
     inj, att, e = r["injected"], r["attributed"], r["error"]
-    print(f"calibration on python_ref, 1 short text, {args.threads} thread(s), {r['plain']['detail']['rounds']} rounds")
-    print(_row("python_ref", r["plain"]))
-    print(_row("python_ref + injected", r["inj"]))
+    print(f"calibration on {REFERENCE}, 1 short text, {args.threads} thread(s), {r['plain']['detail']['rounds']} rounds")
+    print(_row(REFERENCE, r["plain"]))
+    print(_row(f"{REFERENCE} + injected", r["inj"]))
     for part in ("python", "io"):
         print(f"  {part:6s}: injected {inj[part] * 1e3:.3f} ms, attributed {att[part] * 1e3:.3f} ms "
               f"(error {100 * e[part]:.1f}%)")

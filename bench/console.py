@@ -54,9 +54,11 @@ def print_threads(recs) -> None:
 
 
 def print_scenarios(recs, scs: list[str]) -> None:
-    """Latency, throughput, forward and (when measured) attribution with the ceiling, per scenario."""
-    from .measure.attribution import from_records
-    from .measure.ceilings import port_ceiling
+    """Latency, throughput, forward and (when measured) each implementation's gain over its baseline
+    and ceiling, with intervals, and its attribution shares, per scenario. A method failure in red."""
+    from .measure.ceilings import from_records
+    from .registry import BUCKETS
+    from .stats import fmt_ci
     ref_name, peer = registry.REFERENCE, registry.EMBED_PEER
     by = {}
     for r in recs:
@@ -64,24 +66,25 @@ def print_scenarios(recs, scs: list[str]) -> None:
             by.setdefault((r.impl, r.scenario), {})[r.metric] = r
     rows = []
     for sc in scs:
-        ref = getattr(by.get((ref_name, sc), {}).get("latency_p50"), "value", None)
-        ref_att = from_records(recs, ref_name, sc)
         for (impl, s), m in by.items():
             if s != sc or "latency_p50" not in m:
                 continue
             att = from_records(recs, impl, sc)
-            b = att["buckets"] if att else {}
-            total = sum(b.values()) or 1
-            ceil = port_ceiling(impl, ref_att) if ref_att else None
+            g, c = m.get("port_gain"), m.get("port_ceiling")
+            gain = f"{fmt_ci(g.value, g.extra['ci'])} vs {g.extra['vs']}" if g else "-"
+            if g and g.extra.get("method_failure"):
+                gain = f"[bold red]{gain} METHOD FAILURE[/bold red]"
+            ceil = fmt_ci(c.value, c.extra["ci"]) if c and c.value is not None else ("n/a" if c else "-")
             fwd = m.get("forward_p50")
             rows.append([sc, impl, m["latency_p50"].value, m["latency_p99"].value, m["throughput"].value,
                          m["throughput_tokens"].value, fwd.value if fwd else "-",
-                         f"{ref / m['latency_p50'].value:.2f}x" if ref else "-",
-                         m["latency_p50"].extra.get(f"ratio_vs_{peer}", "-"), f"{ceil:.2f}x" if ceil else "-",
-                         " ".join(f"{k[:3]}{100 * v / total:.0f}%" for k, v in b.items()) if b else "-"])
-    table("latency, throughput and attribution (embed = tokenize + forward)",
-          ["scenario", "impl", "p50 ms", "p99 ms", "texts/s", "tokens/s", "forward p50 ms", f"gain vs {ref_name}",
-           f"time ÷ {peer}", "ceiling", "tok / model_kernels / dispatch / io"], rows)
+                         m["latency_p50"].extra.get(f"ratio_vs_{peer}", "-"), gain, ceil,
+                         " ".join(f"{b[:3]}{100 * (att['shares'].get(b) or 0):.0f}%" for b in (*BUCKETS, "unattributed"))
+                         if att else "-"])
+    table(f"latency, throughput, gains and attribution (embed = tokenize + forward; gains over {ref_name} or "
+          "the baseline named, 95% intervals)",
+          ["scenario", "impl", "p50 ms", "p99 ms", "texts/s", "tokens/s", "forward p50 ms", f"time ÷ {peer}",
+           "gain [95% CI]", "ceiling [95% CI]", "tok / kernels / framework / io / unattributed"], rows)
 
 
 def print_coldstart(rows: list[list]) -> None:
@@ -96,5 +99,15 @@ def print_maintenance(m: dict) -> None:
             v.get("tooling", 0), m["build"].get(i, {}).get("seconds") or "-"] for i, v in m["lines"].items()])
 
 
-def print_decision(cols: list[str], rows: list[list]) -> None:
-    table("decision table (docs/DESIGN.md), filled from this machine's measurements", cols, rows, width=200)
+def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool = False) -> None:
+    """The decision table; method failures in red under it; a --quick run says its verdicts are indicative."""
+    red = [[f"[bold red]{c}[/bold red]" if isinstance(c, str) and "METHOD FAILURE" in c else c for c in r] for r in rows]
+    table("decision table (docs/DESIGN.md), filled from this machine's measurements; gains and ceilings with 95% "
+          "intervals", cols, red, width=200)
+    from rich.console import Console
+    con = Console(width=None if sys.stdout.isatty() else 200)
+    for sc, impl, why in failures:
+        con.print(f"[bold red]method failure[/bold red] at {sc}: {impl}: {why}", highlight=False)
+    if quick:
+        con.print("--quick: few rounds per point, so its intervals are wider than the default plan's and its "
+                  "verdicts are indicative; run without --quick before acting on them", highlight=False)

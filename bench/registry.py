@@ -17,7 +17,13 @@ TOKENIZER_STAGES = ("normalize", "pre_tokenize", "wordpiece", "encode_batch")
 MODEL_STAGES = ("embeddings_forward", "attention_forward", "ffn_forward", "layer_forward", "mean_pool",
                 "l2_normalize")
 STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
-BUCKETS = ("tokenize", "model_kernels", "dispatch_overhead", "io")   # attribution's split of one embed call
+# attribution's split of one embed call (docs/DESIGN.md §7), the same four names for every method:
+# tokenize; model_kernels (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller
+# pays them); framework_overhead (driving the ops: the host language between ops and its per-op
+# calling cost above C++'s); io (moving the batch in and the result out)
+BUCKETS = ("tokenize", "model_kernels", "framework_overhead", "io")
+PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (measure/split.py)
+CHANGES = ("algorithm", "language", "tokenizer")   # what a row changes: the decision table's three
 REFERENCE = "python_ref"            # gains, ceilings and sweeps are relative to it
 EMBED_PEER = "sentence_transformers"   # what users run today: latency ratios are taken against it
 TOKENIZE_PEER = "hf_tokenizers"     # the tokenizer-throughput baseline
@@ -35,7 +41,11 @@ class Entry:
     #                              torch.profiler), "onnxruntime" (its profiler), "inner" (its own kernels,
     #                              timed inside its own runtime through pipe.time(); never across a pipe),
     #                              "none" (a tokenizer only)
-    replaces: tuple = ()         # the reference's buckets it replaces: which ceiling applies to it
+    replaces: tuple = ()         # what it takes away from its baseline's split (BUCKETS and PARTS): its
+    #                              ceiling; with "model_kernels" in it, it swaps the kernels and no split bounds it
+    baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
+    change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels"): the decision table's column
+    op_cost: str = ""            # module with op_cost(kind, n, d): ns per tiny op from C++ (the overhead model's C++ side)
     dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
     glue: tuple = ()             # files that only connect one world to another (bindings, C ABI, loaders)
     generated: tuple = ()        # generated files in its dirs, counted apart
@@ -67,22 +77,26 @@ REGISTRY = [
     Entry("python_ref", "python_ref.pipeline:Pipeline", "port", dirs=("python_ref",),
           glue=("python_ref/pipeline.py",), generated=("python_ref/unicode_compat.py",),
           toolchain=("CPython", "torch", "numpy", "safetensors")),
-    Entry("cython_ext", "cython_ext.pipeline:Pipeline", "port", replaces=("tokenize",), dirs=("cython_ext",),
+    Entry("cython_ext", "cython_ext.pipeline:Pipeline", "port", replaces=("tokenize", "embed_glue"),
+          change="tokenizer", dirs=("cython_ext",),
           glue=("cython_ext/pipeline.py",), borrows=(("model", "python_ref"),),
           toolchain=("Cython", "C++ compiler", "CMake", "scikit-build-core", "(+ python_ref's)"),
           build_logs=(("build/dev-cython_ext", ""), ("build/cp*", "cython_ext/")),
           clean_build=("cmake", "-S", "cython_ext") + _CMAKE),
-    Entry("numba_variant", "numba_variant.pipeline:Pipeline", "port", replaces=("tokenize",),
-          dirs=("numba_variant",), glue=("numba_variant/pipeline.py",), borrows=(("model", "python_ref"),),
+    Entry("numba_variant", "numba_variant.pipeline:Pipeline", "port", replaces=("tokenize", "embed_glue"),
+          change="tokenizer", dirs=("numba_variant",), glue=("numba_variant/pipeline.py",),
+          borrows=(("model", "python_ref"),),
           toolchain=("numba", "llvmlite (LLVM at run time)", "(+ python_ref's)"), cold=("jit",)),
-    Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port", replaces=("tokenize", "dispatch_overhead"),
-          dirs=("cpp_port",), glue=("cpp_port/bindings.cpp", "cpp_port/pipeline.py"),
+    Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port",
+          replaces=("tokenize", "embed_glue", "framework_overhead"), baseline="python_ref_packed", change="language",
+          op_cost="cpp_port._core", dirs=("cpp_port",), glue=("cpp_port/bindings.cpp", "cpp_port/pipeline.py"),
           generated=("cpp_port/unicode_tables.h",),
           toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"),
           build_logs=(("build/dev-cpp_port", ""), ("build/cp*", "cpp_port/")),
           clean_build=("cmake", "-S", "cpp_port") + _CMAKE, cold=("python", "binary"), binary="minilm-embed"),
     Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", kernels="inner",
-          replaces=("tokenize", "dispatch_overhead", "model_kernels"), dirs=("wasm_port",),
+          replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
+          dirs=("wasm_port",),
           glue=("wasm_port/exports.cpp", "wasm_port/pipeline.py", "wasm_port/js/loader.mjs",
                 "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs"),
           tooling=("wasm_port/export_onnx.py", "wasm_port/web/bench.mjs", "wasm_port/web/bench.html"),
@@ -97,13 +111,13 @@ REGISTRY = [
     Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
           threaded_tokenize=False),
     Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", tokenizer="python_ref", kernels="onnxruntime",
-          replaces=("dispatch_overhead", "model_kernels"), threaded_tokenize=False,
+          replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False,
           browser_pages=(("tjs", "transformers_js"),),
           notes={"cuda": "onnxruntime runs a CPU session even with --device cuda: compare with care"}),
     Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention", tokenizer="python_ref",
-          replaces=("dispatch_overhead", "model_kernels"), threaded_tokenize=False, compiles=True),
+          replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False, compiles=True),
     Entry("python_ref_packed", "python_ref.packed:Pipeline", "intervention", tokenizer="python_ref",
-          replaces=("padding",), threaded_tokenize=False),
+          replaces=("padding_waste",), change="algorithm", threaded_tokenize=False),
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]
@@ -156,6 +170,35 @@ def kernels(name: str) -> str:
 
 def replaces(name: str) -> tuple | None:
     return BY_NAME[name].replaces if name in BY_NAME else None
+
+
+def baseline(name: str) -> str | None:
+    """Whose split bounds `name` and whose walls its gain is over: its `baseline` fact, else the
+    reference for a change of it or a peer that embeds; None for the reference itself, for what is
+    not registered and for an entry that changes nothing of it."""
+    e = BY_NAME.get(name)
+    if e is None or name == REFERENCE or not (e.replaces or e.change or (e.kind == "peer" and has_forward(name))):
+        return None
+    return e.baseline or REFERENCE
+
+
+def bounds(name: str, measured) -> tuple[str, tuple | None] | None:
+    """(baseline, what `name` removes from its split) among the `measured` names: its own baseline,
+    or where that was not measured, the baseline's baseline with both changes' buckets (a C++ port
+    over the padded reference also removes what packing removes). None: no measured baseline.
+    The buckets are None when it swaps the kernels, or is a peer (its own code throughout): no
+    split bounds it."""
+    vs, parts = baseline(name), tuple(replaces(name) or ())
+    while vs is not None and vs not in measured:
+        parts, vs = parts + tuple(p for p in (replaces(vs) or ()) if p not in parts), baseline(vs)
+    if vs is None:
+        return None
+    return vs, (None if "model_kernels" in parts or BY_NAME[name].kind == "peer" else parts)
+
+
+def op_cost_module() -> str | None:
+    """The module that times one tiny op from C++ (the first entry with an `op_cost` fact)."""
+    return next((e.op_cost for e in REGISTRY if e.op_cost), None)
 
 
 def browser_pages() -> dict[str, str]:

@@ -2,15 +2,17 @@
 bootstrap interval over the rounds, and a verdict whose interval straddles its threshold says so.
 
   gain         per-round paired ratios (python_ref's round median / the port's, same round); the
-               figure is their median, the interval the percentile bootstrap of that median.
+               figure is their median, the interval (`interval`) the percentile bootstrap of that
+               median, widened to at least Student's t interval where the rounds are few.
   ceiling      from the baseline's split, round by round: embed / (embed - removable), where
                removable is the sum of the buckets the port takes away; median and bootstrap again.
   verdict      yes / no when the whole interval is on one side of the threshold, else "undecided at
                this precision".
   records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high]; a gain whose
                low end is above its ceiling's high end is a method failure (method_failures); the
-               ceiling's extra.upper counts the unattributed time as removable too, and where it is
-               there the failure is judged against it (above the ceiling but within upper: a note).
+               ceiling's extra.upper counts the split's error (its unattributed time, either sign)
+               as removable too, and where it is there the failure is judged against it (above the
+               ceiling but within upper: a note).
 Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
 Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
 """
@@ -39,15 +41,43 @@ def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, se
     return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
 
 
+def t_interval(values, level: float = LEVEL) -> list[float]:
+    """Student's t interval of the mean of values (scipy's t quantile); [nan, nan] below two values."""
+    from scipy.stats import t
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size < 2:
+        return [float("nan"), float("nan")]
+    half = float(t.ppf(0.5 + level / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return [float(v.mean()) - half, float(v.mean()) + half]
+
+
+def interval(values, level: float = LEVEL, **kw) -> list[float]:
+    """The interval every figure carries: the percentile bootstrap of the median, widened to at least
+    Student's t interval of the mean. With a handful of rounds the bootstrap alone cannot cover: n
+    rounds bound their median by [min, max] with probability 1 - 2 * 0.5**n only (75% at 3 rounds),
+    while the t interval widens as the rounds get fewer. One round decides nothing: [nan, nan]."""
+    vals = [x for x in values if x is not None and math.isfinite(x)]
+    if len(vals) < 2:
+        return [float("nan"), float("nan")]
+    b, t = bootstrap_ci(vals, level=level, **kw), t_interval(vals, level)
+    return [min(b[0], t[0]), max(b[1], t[1])]
+
+
 def estimate(values, **kw) -> dict:
-    """{"value": median, "ci": [low, high], "rounds": values}"""
+    """{"value": median, "ci": interval(), "rounds": values}"""
     vals = [float(x) for x in values]
-    return {"value": float(median(vals)) if vals else float("nan"), "ci": bootstrap_ci(vals, **kw), "rounds": vals}
+    return {"value": float(median(vals)) if vals else float("nan"), "ci": interval(vals, **kw), "rounds": vals}
+
+
+def _floor(est: dict, low: float) -> dict:
+    """An interval cannot reach below what the figure can be (a t interval of few rounds can)."""
+    est["ci"] = [max(low, est["ci"][0]), est["ci"][1]] if math.isfinite(est["ci"][0]) else est["ci"]
+    return est
 
 
 def gain(base_rounds, impl_rounds, **kw) -> dict:
     """How many times faster impl is than base, from per-round walls paired by round index."""
-    return estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw)
+    return _floor(estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw), 0.0)
 
 
 def gain_from_ratios(slower_ratios, **kw) -> dict:
@@ -58,10 +88,10 @@ def gain_from_ratios(slower_ratios, **kw) -> dict:
 def ceiling(att: dict, removes, **kw) -> dict:
     """The most a port that takes away the buckets `removes` can gain over the implementation
     `att` describes (split.attribute's dict), round by round. A removable share at or above the
-    whole wall gives inf (nothing would be left). "upper": the same with the part of the embed the
-    split left unattributed counted as removable too (where the rounds have it): a gain above the
-    ceiling but within upper removed some of what the split could not attribute; a gain above
-    upper is a method failure."""
+    whole wall gives inf (nothing would be left). "upper": the same with the split's error in each
+    round (its unattributed time, whichever the sign: over-booked time is time it may have put in
+    the wrong bucket) counted as removable too: a gain above the ceiling but within upper removed
+    some of what the split could not place; a gain above upper is a method failure."""
     emb = att["embed_rounds"]
     # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
     rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
@@ -69,16 +99,16 @@ def ceiling(att: dict, removes, **kw) -> dict:
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
     un = att["rounds"].get("unattributed")
-    if un:
+    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked
         glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
-        extra = [max(0.0, u - (glue[i] if glue else 0.0)) for i, u in enumerate(un)]
+        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) for i, u in enumerate(un)]
         out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
     return out
 
 
 def _ceil(emb, rem, **kw) -> dict:
     vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
-    return estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw)
+    return _floor(estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw), 1.0)
 
 
 def verdict(ci, threshold: float = THRESHOLD) -> str:
@@ -100,9 +130,10 @@ def failure(ceil: dict | None, gn: dict | None) -> str | None:
     bound = (ceil.get("upper") or ceil)["ci"]
     if not math.isfinite(bound[1]) or gn["ci"][0] <= bound[1]:
         return None
+    up = " (the split's error counted as removable)" if ceil.get("upper") else ""
     return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {bound[0]:.3f}-{bound[1]:.3f}x"
-            f"{' (unattributed time counted as removable)' if ceil.get('upper') else ''}: the port removes a "
-            f"cost the split books as not removable (or the two ran under different conditions)")
+            f"{up}: the port removes a cost the split books as not removable (or the two ran under different "
+            "conditions)")
 
 
 def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
@@ -111,19 +142,19 @@ def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
         return None
     if gn["ci"][0] > ceil["ci"][1]:
         return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x above the measured ceiling {ceil['ci'][1]:.3f}x: "
-                f"the port also removed part of what the split left unattributed")
+                f"the port also removed part of what the split could not place")
     return None
 
 
 def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str, device: str = "cpu",
-                 extra: dict | None = None) -> list:
-    """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: the port replaces
-    what the split cannot see (its own kernels): value None, with the reason in extra."""
+                 extra: dict | None = None, reason: str | None = None) -> list:
+    """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: no split bounds it
+    (by default: it swaps the kernels too): value None, with the reason in extra."""
     from .results import Record
     base = {"vs": vs, "threshold": THRESHOLD, "level": LEVEL, **(extra or {})}
     if ceil is None:
-        c = Record(impl, "port_ceiling", scenario, None, "x", device,
-                   extra={**base, "ci": None, "reason": f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
+        c = Record(impl, "port_ceiling", scenario, None, "x", device, extra={
+            **base, "ci": None, "reason": reason or f"{impl} swaps the kernels too: {vs}'s split does not bound it"})
     else:
         up = ceil.get("upper")
         c = Record(impl, "port_ceiling", scenario, ceil["value"], "x", device,
@@ -135,6 +166,16 @@ def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str,
                extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"]),
                       "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
+
+
+def fmt_ci(value, ci, nd: int = 2, unit: str = "x") -> str:
+    """'1.36x [1.33, 1.43]' (the interval omitted when there is none)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    out = f"{value:.{nd}f}{unit}"
+    if ci and all(x is not None and math.isfinite(x) for x in ci):
+        out += f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]"
+    return out
 
 
 def method_failures(records) -> list[tuple[str, str, str]]:

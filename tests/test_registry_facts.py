@@ -5,8 +5,11 @@ port names of its own."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
+
+import pytest
 
 import bench_run
 from bench import registry
@@ -59,8 +62,8 @@ def test_a_port_registered_alone_appears_in_every_table_of_the_report():
     # its facts, not python_ref's name, decided where it went: its own tokenizer row, its ceiling column
     tok = next(rows for h, head, rows in tables if head[:2] == ["impl", "texts/s"])
     assert bench_run.SIXTH in [r[0] for r in tok]
-    # the terminal tables of the same run list it too
-    assert printed.count(bench_run.SIXTH) >= 10
+    # the terminal tables of the same run list it too: equivalence, tokenizer, 3 scenarios, cold start, maintenance
+    assert printed.count(bench_run.SIXTH) >= 7
 
 
 def test_the_sixth_port_has_the_reference_facts_and_nothing_else_knows_it():
@@ -105,3 +108,53 @@ def test_no_module_of_bench_names_a_port():
             if pat.search(s):
                 bad.append(f"{rel}:{line}: {s[:80]!r}")
     assert not bad, "port names outside the registry:\n" + "\n".join(bad)
+
+
+def test_baselines_and_what_each_change_removes_are_registry_facts():
+    """Whose split bounds a change, and which of its buckets it removes, come from the registry: the
+    chain of baselines ends at the reference, and a baseline not measured passes its own buckets on."""
+    vocab = set(registry.BUCKETS) | set(registry.PARTS)
+    for e in registry.REGISTRY:
+        assert set(e.replaces) <= vocab, (e.name, e.replaces)
+        seen, b = [], registry.baseline(e.name)
+        while b is not None:
+            assert b in registry.BY_NAME and b not in seen, (e.name, seen)
+            seen.append(b)
+            b = registry.baseline(b)
+        if e.change:
+            assert seen and seen[-1] == REF, (e.name, seen)
+    for ch in registry.CHANGES:
+        assert any(e.change == ch for e in registry.REGISTRY), ch
+    lang = next(e for e in registry.REGISTRY if e.change == "language")
+    vs, parts = registry.bounds(lang.name, set(registry.BY_NAME))
+    assert vs == lang.baseline and set(parts) == set(lang.replaces)
+    vs, parts = registry.bounds(lang.name, {REF})   # its baseline not measured: the baseline's buckets too
+    assert vs == REF and set(parts) == set(lang.replaces) | set(registry.replaces(lang.baseline))
+    swap = next(e for e in registry.REGISTRY if "model_kernels" in e.replaces)
+    assert registry.bounds(swap.name, {REF}) == (REF, None)
+    assert registry.baseline(REF) is None and registry.bounds(REF, {REF}) is None
+    # a peer that embeds has a gain over the reference and no ceiling; a tokenizer-only peer neither
+    assert registry.bounds(registry.EMBED_PEER, {REF}) == (REF, None)
+    assert registry.baseline(registry.TOKENIZE_PEER) is None
+
+
+def test_a_change_registered_alone_is_bounded_and_gains_against_its_baseline():
+    """A new language port over the algorithm change, registered here only, gets its ceiling from that
+    baseline's split and its gain from the paired rounds: nothing else in bench/ is told."""
+    from bench.measure import ceilings
+    lang = next(e for e in registry.REGISTRY if e.change == "language")
+    entry = dataclasses.replace(lang, name="seventh_port")
+    registry.register(entry)
+    try:
+        def att(e, parts):
+            return {"embed_rounds": e, "rounds": {p: [1.0] * len(e) for p in parts}}
+        w = {REF: {"embed": [10.0] * 3}, lang.baseline: {"embed": [8.0] * 3}, "seventh_port": {"embed": [7.0] * 3}}
+        recs = ceilings.port_records({REF: att([10.0] * 3, (*registry.BUCKETS, *registry.PARTS)), lang.baseline: att(
+            [8.0] * 3, (*registry.BUCKETS, *registry.PARTS))}, w, "batch")
+        by = {(r.impl, r.metric): r for r in recs}
+        assert by[("seventh_port", "port_gain")].extra["vs"] == lang.baseline
+        assert by[("seventh_port", "port_gain")].value == pytest.approx(8.0 / 7.0)
+        k = sum(1 for p in lang.replaces)
+        assert by[("seventh_port", "port_ceiling")].value == pytest.approx(8.0 / (8.0 - k))
+    finally:
+        registry.unregister("seventh_port")

@@ -1,26 +1,24 @@
-"""Attribution (docs/DESIGN.md §7): one implementation's embed time split into four buckets.
+"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7): a port whose
+model is not a Python torch forward (cpp_port's LibTorch, onnxruntime, wasm_port's own kernels, a
+torch.compile graph), split into the same buckets (registry.BUCKETS) as split.py's, round by round
+from the scenario's interleaved walls. Which method applies is the registry's `kernels` fact.
 
-  tokenize           wall time of pipe.tokenize(texts)
-  model_kernels      CPU: the summed *self* CPU time of the ops that do data work, seen by
-                     torch.profiler (aten ops, and inductor kernels when torch.compile is on); the
-                     self time of composite wrappers (aten::linear, aten::layer_norm, ...) and of
-                     view / allocation / metadata ops (DISPATCH_ONLY) is not kernel time. For
-                     torch.compile the suite turns on inductor's cpp.enable_kernel_profile, so its
-                     fused kernels are events too.
-                     CUDA: the CUDA kernel time the profiler records, memcpy excluded.
-  io                 moving the batch in and the embeddings out: numpy -> torch -> device and
-                     device -> host -> numpy, timed on the same shapes (synchronised on CUDA, so the
-                     memcpys are in it); for wasm_port the JSON/base64 pipe between Python and Node.
-  dispatch_overhead  forward wall - model_kernels - io: the interpreter, the framework's dispatcher,
-                     allocator and glue between kernels; what a port can remove besides tokenizing.
-
-The buckets are measured independently of the embed wall (tokenize + forward walls are separate
-medians), so `check_sum` is a real consistency check, not a tautology. cpp_port's LibTorch ops go
-through the same dispatcher and the profiler sees them (same process, same libtorch). Which method
-applies comes from the registry's `kernels` fact: "torch" as above; "inner" (wasm_port: its own
-kernels) from timings taken inside its runtime (`pipe.time`): tokenize, forward (its kernels),
-embed - tokenize - forward (JS glue = dispatch) and Python wall - inner embed (io); "onnxruntime"
-from onnxruntime's own profiler (sum of node kernel times). Ceilings and gains: ceilings.py.
+  tokenize            the tokenize wall of each round
+  model_kernels       "torch" on the CPU: the time inside the outermost framework ops of a forward
+                      (torch.profiler: each op event that no other op event encloses, its total CPU
+                      time: dispatch, allocator, nested ops and kernels, as the overhead model books
+                      them), as a share of the profiled forward, applied to each round's forward wall
+                      (the profiler's own cost inflates both, so the share carries over).
+                      On CUDA: the device's kernel time (memcpy apart).
+                      "onnxruntime": the sum of node kernel times from onnxruntime's profiler.
+                      "inner" (wasm_port): its forward timed inside its own runtime (pipe.time).
+  io                  numpy -> torch -> device and back, timed on the same shapes; "inner": the
+                      round's embed wall in Python - its embed timed inside its runtime (the pipe)
+  framework_overhead  what is left of the forward: forward wall - model_kernels - io, a residual
+                      (said so in the report); "inner": embed - tokenize - forward inside its runtime
+                      (the JS glue). For a C++ forward it is the C++ between ops and the one binding call.
+  unattributed        embed wall - the four = embed - tokenize - forward (the walls' embed_glue)
+The profile is taken once per scenario; per-round values carry the walls' variation only.
 Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime.
 """
 from __future__ import annotations
@@ -33,23 +31,9 @@ from statistics import median
 os.environ.setdefault("KINETO_LOG_LEVEL", "99")   # kineto prints a line per profiler start/stop otherwise
 
 from .. import registry
-from ..registry import BUCKETS
-from .latency import interleaved, sync
+from .latency import sync
 
-# Ops whose self time is dispatch, not data work: composite wrappers that only call other ops,
-# views and metadata, allocation. Everything else's self time counts as kernel time.
-DISPATCH_ONLY = {
-    "aten::linear", "aten::layer_norm", "aten::scaled_dot_product_attention", "aten::embedding",
-    "aten::gelu_", "aten::dropout", "aten::matmul", "aten::norm", "aten::rsub", "aten::to",
-    "aten::_to_copy", "aten::contiguous", "aten::t", "aten::transpose", "aten::permute", "aten::view",
-    "aten::reshape", "aten::_reshape_alias", "aten::_unsafe_view", "aten::as_strided", "aten::expand",
-    "aten::select", "aten::slice", "aten::unbind", "aten::unsqueeze", "aten::squeeze", "aten::split",
-    "aten::chunk", "aten::narrow", "aten::alias", "aten::detach", "aten::detach_", "aten::lift_fresh",
-    "aten::resolve_conj", "aten::resolve_neg", "aten::empty", "aten::empty_like", "aten::empty_strided",
-    "aten::zeros_like", "aten::result_type", "aten::item", "aten::_local_scalar_dense", "aten::flatten",
-    "aten::numpy_T", "aten::set_", "aten::is_nonzero", "aten::size", "aten::stride", "aten::dim",
-}
-# Profiler bookkeeping ranges (wrappers around real ops): never kernel time.
+# Profiler bookkeeping ranges (wrappers around real ops): never op time themselves; their children count.
 WRAPPER_PREFIXES = ("Torch-Compiled Region", "CompiledFunction", "## ", "TorchDynamo", "Pregraph",
                     "Inductor", "cudaDeviceSynchronize", "cudaStreamSynchronize", "ProfilerStep")
 
@@ -67,41 +51,49 @@ def _wall(fn, reps: int, device: str = "cpu") -> float:
     return median(out)
 
 
-def kernel_seconds(events, device: str = "cpu") -> tuple[float, float]:
-    """(kernel s, memcpy s) from torch.profiler events, summed over everything profiled."""
-    if str(device).startswith("cuda"):
-        kern = copy = 0.0
-        for e in events:
-            if getattr(e.device_type, "name", "CPU") == "CPU":   # kernels and memcpys are device events
-                continue
-            dt = e.time_range.elapsed_us()
-            if "memcpy" in e.name.lower() or "memset" in e.name.lower():
-                copy += dt
-            else:
-                kern += dt
-        return kern / 1e6, copy / 1e6
-    kern = 0.0
+def _wrapper(e) -> bool:
+    return e.name.startswith(WRAPPER_PREFIXES)
+
+
+def op_seconds(events) -> float:
+    """CPU seconds inside the outermost op events: those with no enclosing op event (a wrapper
+    range does not count as enclosing). Their total time holds their nested ops."""
+    total = 0.0
     for e in events:
-        if getattr(e.device_type, "name", "CPU") != "CPU" or e.name in DISPATCH_ONLY:
+        if getattr(e.device_type, "name", "CPU") != "CPU" or _wrapper(e):
             continue
-        if e.name.startswith(WRAPPER_PREFIXES):
-            continue
-        kern += e.self_cpu_time_total
-    return kern / 1e6, 0.0
+        p = e.cpu_parent
+        while p is not None and _wrapper(p):
+            p = p.cpu_parent
+        if p is None:
+            total += e.cpu_time_total
+    return total / 1e6
 
 
-def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float, float]:
-    """(kernel s, memcpy s, wall s) per forward(batch), from torch.profiler over `reps` calls (pipe warm)."""
+def device_kernel_seconds(events) -> float:
+    """CUDA kernel seconds from torch.profiler's device events (memcpy/memset apart: io)."""
+    us = 0.0
+    for e in events:
+        if getattr(e.device_type, "name", "CPU") == "CPU":
+            continue
+        if "memcpy" not in e.name.lower() and "memset" not in e.name.lower():
+            us += e.time_range.elapsed_us()
+    return us / 1e6
+
+
+def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float]:
+    """(op s, wall s) per forward(batch) under torch.profiler over `reps` calls (pipe warm)."""
     from torch.profiler import ProfilerActivity, profile
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if str(device).startswith("cuda") else [])
+    cuda = str(device).startswith("cuda")
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=acts) as prof:
         t0 = time.perf_counter()
         for _ in range(reps):
             pipe.forward(batch)
         sync(device)
         wall = time.perf_counter() - t0
-    k, c = kernel_seconds(prof.events(), device)
-    return k / reps, c / reps, wall / reps
+    ev = prof.events()
+    return (device_kernel_seconds(ev) if cuda else op_seconds(ev)) / reps, wall / reps
 
 
 def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
@@ -141,113 +133,69 @@ def _onnx_kernels(pipe, batch, reps: int) -> float:
     return us / 1e6 / reps
 
 
-def interleaved_walls(fns: dict, rounds: int, device: str = "cpu", warmup: int = 1) -> dict:
-    """Median seconds of each fn, the fns interleaved round by round (same conditions for all)."""
-    def synced(f):
-        def g():
-            f()
-            sync(device)
-        return g
-    res = interleaved({k: synced(f) for k, f in fns.items()}, rounds=rounds, reps=1, warmup=warmup)
-    return {k: median(s for rnd in v for s in rnd) for k, v in res.items()}
+def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
+    """A port timed inside its own runtime: per round, tokenize, forward and embed there."""
+    from .split import finish
+    n = len(walls["embed"])
+    js_rounds = max(2, min(n, reps, int(3.0 / max(median(walls["embed"]), 1e-3))))   # each a full embed or more
+    js = {w: [] for w in ("tokenize", "forward", "embed")}
+    for _ in range(js_rounds):
+        for w in js:
+            js[w].append(median(pipe.time(w, texts, warmup=0, repeat=1)) / 1e3)
+    r = {"tokenize": [], "model_kernels": [], "framework_overhead": [], "io": []}
+    for i in range(n):
+        j = i % js_rounds
+        r["tokenize"].append(js["tokenize"][j])
+        r["model_kernels"].append(js["forward"][j])
+        r["framework_overhead"].append(max(0.0, js["embed"][j] - js["tokenize"][j] - js["forward"][j]))
+        r["io"].append(max(0.0, walls["embed"][i] - js["embed"][j]))
+    return finish(name, r, walls["embed"], median(js["forward"]),
+                  f"inside its own runtime ({js_rounds} rounds there): tokenize, forward (its own kernels), "
+                  "glue; io = the pipe from Python", {"rounds": n, "inner_rounds": js_rounds},
+                  residual=("framework_overhead",))
 
 
-def attribute(name: str, pipe, texts: list[str], device: str = "cpu", reps: int = 5,
-              walls: dict | None = None) -> dict:
-    """Buckets (seconds) for embedding `texts` once with `pipe`.
-
-    walls: medians already measured elsewhere, interleaved: {"embed", "tokenize", "forward"} in
-    seconds; when absent the three are measured here, interleaved over `reps` rounds.
-    -> {"buckets": {bucket: s}, "embed_wall": s, "forward_wall": s, "method": str, "sum_error": frac}
-    """
-    batch = pipe.tokenize(texts)
+def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
+    """split.finish's dict for embedding `texts` with `pipe`, one value per round of `walls`
+    (round_walls: per-round seconds of embed, tokenize and forward from the interleaved rounds)."""
+    from .split import finish
     if registry.kernels(name) == "inner" and hasattr(pipe, "time"):
-        js = {"tokenize": [], "forward": [], "embed": []}
-        fns = {w: (lambda w=w: js[w].extend(pipe.time(w, texts, warmup=0, repeat=1))) for w in js}
-        if not (walls or {}).get("embed"):
-            fns["wall"] = lambda: pipe.embed(texts)
-        warm = 1
-        if (walls or {}).get("embed"):   # already warm; big batches: fewer JS rounds (each a full embed or more)
-            reps, warm = max(2, min(reps, int(3.0 / max(walls["embed"], 1e-3)))), 0
-        w = interleaved_walls(fns, reps, warmup=warm)
-        js = {k: median(v[warm:] or v) / 1e3 for k, v in js.items()}   # drop the warm-up call
-        embed_wall = (walls or {}).get("embed") or w["wall"]
-        b = {"tokenize": js["tokenize"], "model_kernels": js["forward"],
-             "dispatch_overhead": max(0.0, js["embed"] - js["tokenize"] - js["forward"]),
-             "io": max(0.0, embed_wall - js["embed"])}
-        return _finish(b, embed_wall, js["forward"], "inside its own runtime: tokenize, forward (own kernels), "
-                       "glue; io = the pipe from Python")
-    if not walls:
-        walls = interleaved_walls({"tokenize": lambda: pipe.tokenize(texts), "forward": lambda: pipe.forward(batch),
-                                   "embed": lambda: pipe.embed(texts)}, reps, device)
-    tok, fwd, embed_wall = walls["tokenize"], walls["forward"], walls["embed"]
+        return _inner(name, pipe, texts, walls, reps)
+    batch = pipe.tokenize(texts)
+    fwd = median(walls["forward"])
     prof_reps = max(1, min(reps, int(0.5 / max(fwd, 1e-6))))
     if registry.kernels(name) == "onnxruntime":
-        kern, copy, method = _onnx_kernels(pipe, batch, prof_reps), 0.0, "onnxruntime profiler (node kernel time)"
+        share = _onnx_kernels(pipe, batch, prof_reps) / max(fwd, 1e-12)
+        method = "onnxruntime profiler: node kernel time; framework_overhead = forward - kernels - io (residual)"
     else:
-        kern, copy, wall = profile_forward(pipe, batch, device, prof_reps)
-        method = ("torch.profiler CUDA kernel time" if str(device).startswith("cuda") else
-                  "torch.profiler self CPU time of data-work ops")
-        if abs(wall - fwd) > 0.25 * fwd:   # the machine ran at another speed during the profile: keep its share
-            kern = kern / wall * fwd
-            method += f"; scaled by the timed/profiled forward walls ({fwd * 1e3:.3g}/{wall * 1e3:.3g} ms)"
-    dim = getattr(pipe, "dim", None) or 384
-    io = io_seconds(batch, dim, device)   # host-timed transfers; they contain the memcpys (copy), so not added
-    kern = min(kern, max(fwd - io, 0.0))   # profiler inflation can't make kernels exceed the wall
-    b = {"tokenize": tok, "model_kernels": kern, "dispatch_overhead": max(0.0, fwd - kern - io), "io": io}
-    return _finish(b, embed_wall, fwd, method)
-
-
-def with_tokenize(leader: dict, walls: dict, leader_name: str) -> dict:
-    """A follower's split: the leader's forward buckets (the same forward code on the same ids) with
-    the follower's own tokenize wall, checked against the follower's own embed wall."""
-    b = {**leader["buckets"], "tokenize": walls["tokenize"]}
-    return _finish(b, walls["embed"], leader["forward_wall"], f"forward split shared with {leader_name} "
-                   f"(same TorchForward code); {leader['method']}")
-
-
-def _finish(b: dict, embed_wall: float, fwd: float, method: str) -> dict:
-    total = sum(b.values())
-    return {"buckets": b, "embed_wall": embed_wall, "forward_wall": fwd, "method": method,
-            "sum_error": abs(total - embed_wall) / max(embed_wall, 1e-12)}
-
-
-def check_sum(att: dict, tol: float = 0.05) -> bool:
-    """The four buckets add up to the measured embed wall within `tol` (fraction)."""
-    return att["sum_error"] <= tol
-
-
-def records(impl: str, scenario: str, att: dict, device: str, extra: dict | None = None):
-    from ..results import Record
-    ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3,
-          "forward_wall_ms": att["forward_wall"] * 1e3, "sum_error": att["sum_error"], **(extra or {})}
-    return [Record(impl, f"attribution_{k}", scenario, v * 1e3, "ms", device, extra=ex)
-            for k, v in att["buckets"].items()]
-
-
-def from_records(recs, impl: str, scenario: str) -> dict | None:
-    """Rebuild attribute()'s dict from results.json records (for the report)."""
-    rs = [r for r in recs if _g(r, "impl") == impl and _g(r, "scenario") == scenario
-          and _g(r, "metric").startswith("attribution_")]
-    if len(rs) < len(BUCKETS):
-        return None
-    ex = _g(rs[0], "extra")
-    b = {_g(r, "metric").removeprefix("attribution_"): _g(r, "value") / 1e3 for r in rs}
-    return {"buckets": b, "embed_wall": ex["embed_wall_ms"] / 1e3, "forward_wall": ex["forward_wall_ms"] / 1e3,
-            "method": ex["method"], "sum_error": ex["sum_error"]}
-
-
-def _g(r, k):
-    return r[k] if isinstance(r, dict) else getattr(r, k)
+        pipe.forward(batch)
+        op, wall = profile_forward(pipe, batch, device, prof_reps)
+        share = op / max(wall, 1e-12)
+        method = ("torch.profiler: CUDA kernel time" if str(device).startswith("cuda") else
+                  "torch.profiler: time inside the outermost ops, as a share of the profiled forward") + \
+            "; framework_overhead = forward - kernels - io (residual)"
+    io = io_seconds(batch, getattr(pipe, "dim", None) or 384, device)   # host-timed: holds the memcpys
+    r = {"tokenize": list(walls["tokenize"]), "model_kernels": [], "framework_overhead": [], "io": []}
+    for f in walls["forward"]:
+        k = min(share * f, max(f - io, 0.0))   # the profiler's inflation cannot make kernels exceed the wall
+        r["model_kernels"].append(k)
+        r["io"].append(io)
+        r["framework_overhead"].append(max(0.0, f - k - io))
+    r["embed_glue"] = [e - t - f for e, t, f in zip(walls["embed"], walls["tokenize"], walls["forward"])]
+    return finish(name, r, walls["embed"], fwd, method,
+                  {"rounds": len(walls["embed"]), "profiled_share": share, "profile_reps": prof_reps},
+                  residual=("framework_overhead",))
 
 
 if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [impl] [n]
     import sys
 
     from ..scenarios import texts_for
+    from .split import measure_walls
     from python_ref.api import model_dir
     name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
     p = registry.load(name, model_dir())
-    a = attribute(name, p, texts_for(model_dir(), "medium", n), reps=9)
-    print(json.dumps({k: (v if not isinstance(v, dict) else {kk: round(vv * 1e3, 3) for kk, vv in v.items()})
-                      for k, v in a.items()}, indent=1))
+    texts = texts_for(model_dir(), "medium", n)
+    a = attribute(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
+    print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},
+                      "shares": a["shares"], "method": a["method"]}, indent=1))

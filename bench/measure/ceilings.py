@@ -1,36 +1,93 @@
-"""The profile-first prediction (docs/DESIGN.md, opening): from the reference's attribution, the
-share of its time a port can remove and so the most it can gain (its ceiling). Which buckets a port
-removes is a registry fact (`replaces`), never a list kept here.
-Leaves out: intervals on ceilings and gains (bootstrap over the rounds' records: see
-`round_medians_ms` in measure/latency.py; planned, docs/DESIGN.md §7)."""
+"""The profile-first prediction (docs/DESIGN.md, opening; §7): for every implementation that changes
+something of another (registry facts `baseline`, `replaces`, `change`), the most it can gain over
+its baseline, from the baseline's split (its ceiling), beside what it gained in the same
+interleaved rounds (its gain), both with intervals (stats.py). Nothing here names a port: a
+baseline that was not measured is replaced by its own baseline (registry.bounds).
+
+  port_records   port_ceiling + port_gain records per implementation and scenario (results.json)
+  gain_records   port_gain alone, from walls (bench latency, which splits nothing)
+  from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
+Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
+ceiling record says so, with value None).
+"""
 from __future__ import annotations
 
+from statistics import median
+
 from .. import registry
+from ..registry import BUCKETS
 
 
-def shares(att: dict) -> dict:
-    total = sum(att["buckets"].values()) or 1e-12
-    return {k: v / total for k, v in att["buckets"].items()}
+def _walls_with(walls: dict) -> set:
+    return {n for n, w in walls.items() if w.get("embed")}
 
 
-def ceiling(ref_att: dict) -> dict:
-    """From the reference's profile: the share a port can remove and the most it can gain.
+def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu") -> list:
+    """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a
+    baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
+    {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired."""
+    from ..stats import ceiling, gain, port_records as make
+    out = []
+    have = _walls_with(walls)
+    for impl, w in walls.items():
+        b = registry.bounds(impl, have)
+        if b is None or not w.get("embed"):
+            continue
+        vs, parts = b
+        if parts is not None and vs not in atts:
+            continue
+        g = gain(walls[vs]["embed"], w["embed"])
+        missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
+        c = ceiling(atts[vs], parts) if parts is not None and not missing else None
+        why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
+               f"{', '.join(missing)}, which {impl} removes") if missing else \
+            (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
+             if registry.BY_NAME[impl].kind == "peer" else None)
+        out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change}, reason=why)
+    return out
 
-    port_share: tokenize + dispatch_overhead (a full native port of tokenizer and glue);
-    tokenizer_share: tokenize alone (a port of the tokenizer only)."""
-    s = shares(ref_att)
-    port = s["tokenize"] + s["dispatch_overhead"]
-    return {"port_share": port, "max_speedup": 1.0 / max(1.0 - port, 1e-9),
-            "tokenizer_share": s["tokenize"], "tokenizer_max_speedup": 1.0 / max(1.0 - s["tokenize"], 1e-9),
-            "dominant": max(s, key=s.get)}
+
+def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
+    """port_gain alone (no split to bound it), for every implementation with a measured baseline."""
+    from ..results import Record
+    from ..stats import gain, verdict
+    out = []
+    have = _walls_with(walls)
+    for impl, w in walls.items():
+        b = registry.bounds(impl, have)
+        if b is None or not w.get("embed"):
+            continue
+        g = gain(walls[b[0]]["embed"], w["embed"])
+        out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
+                          extra={"vs": b[0], "ci": g["ci"], "rounds": g["rounds"], "verdict": verdict(g["ci"]),
+                                 "change": registry.BY_NAME[impl].change, "method_failure": None}))
+    return out
 
 
-def port_ceiling(name: str, ref_att: dict) -> float | None:
-    """Predicted max speed-up of `name` over the reference, from the buckets it replaces (registry);
-    None for the reference itself, an unregistered name, or one that also swaps the kernels (its
-    gain is not bounded by the reference's profile)."""
-    parts = registry.replaces(name)
-    if name == registry.REFERENCE or parts is None or "model_kernels" in parts:
+def _g(r, k):
+    return r[k] if isinstance(r, dict) else getattr(r, k)
+
+
+def from_records(recs, impl: str, scenario: str) -> dict | None:
+    """split.finish's dict (seconds) rebuilt from attribution_* records, for the report."""
+    rs = {_g(r, "metric").removeprefix("attribution_"): r for r in recs if _g(r, "impl") == impl
+          and _g(r, "scenario") == scenario and _g(r, "metric").startswith("attribution_")}
+    if not all(b in rs for b in BUCKETS):
         return None
-    share = sum(shares(ref_att)[p] for p in parts)
-    return 1.0 / max(1.0 - share, 1e-9)
+    ex = _g(rs["tokenize"], "extra")
+    rounds = {k: [x / 1e3 for x in _g(r, "extra").get("round_ms") or [_g(r, "value")]] for k, r in rs.items()}
+    emb = [x / 1e3 for x in ex.get("embed_round_ms") or [ex["embed_wall_ms"]]]
+    return {"impl": impl, "buckets": {b: _g(rs[b], "value") / 1e3 for b in BUCKETS}, "rounds": rounds,
+            "values": {k: _g(r, "value") / 1e3 for k, r in rs.items()},
+            "embed_wall": ex["embed_wall_ms"] / 1e3, "embed_rounds": emb, "forward_wall": ex["forward_wall_ms"] / 1e3,
+            "unattributed": _g(rs["unattributed"], "value") / 1e3 if "unattributed" in rs else 0.0,
+            "ci": {k: [x / 1e3 for x in _g(r, "extra")["ci"]] if _g(r, "extra").get("ci") else None
+                   for k, r in rs.items()},
+            "shares": {k: _g(r, "extra").get("share") if _g(r, "extra").get("share") is not None
+                       else median(rounds[k]) / max(median(emb), 1e-12) for k, r in rs.items()},
+            "method": ex.get("method", ""), "residual": ex.get("residual", []), "detail": ex.get("detail", {})}
+
+
+def dominant(att: dict) -> str:
+    """The bucket with the largest share of the embed wall."""
+    return max(BUCKETS, key=lambda b: att["shares"].get(b) or 0.0)

@@ -3,7 +3,7 @@
   intercept  forward wall against batch size (N copies of one short text: no padding, T fixed),
              a least-squares line per round: its intercept is the fixed cost per call. Python
              overhead is part of it, and so is every kernel's fixed cost, which C++ pays too: for
-             python_ref it bounds python_overhead from above, and python_ref's intercept minus
+             python_ref it bounds framework_overhead from above, and python_ref's intercept minus
              cpp_port's is the per-call cost a port removes.
   py-spy     a sampling profiler (py-spy record --native) on a child process running python_ref's
              forward: the share of its samples whose innermost frame is Python code or the
@@ -35,25 +35,32 @@ BINDING_LIBS = ("libpython", "libtorch_python", "pybind", "_C.cpython")
 
 def intercept(pipe, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 5) -> dict:
     """{"intercept": s, "slope": s per text, "ci": [lo, hi], "rounds": [s]} of pipe.forward's wall."""
-    from ..stats import bootstrap_ci
-    batches = {n: pipe.tokenize([text] * n) for n in sizes}
-    pipe.forward(batches[sizes[-1]])
-    ints, slopes = [], []
+    return intercepts({"x": pipe}, text, sizes, rounds, reps)["x"]
+
+
+def intercepts(pipes: dict, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 5) -> dict:
+    """intercept() of each pipe, the pipes interleaved round by round (the order alternating), so
+    per-round differences between two pipes are paired."""
+    from ..stats import interval
+    batches = {n: {k: p.tokenize([text] * k) for k in sizes} for n, p in pipes.items()}
+    for n, p in pipes.items():
+        p.forward(batches[n][sizes[-1]])
+    ints, slopes = {n: [] for n in pipes}, {n: [] for n in pipes}
     for r in range(rounds):
-        order = list(sizes) if r % 2 == 0 else list(reversed(sizes))
-        w = {}
-        for n in order:
-            ts = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                pipe.forward(batches[n])
-                ts.append(time.perf_counter() - t0)
-            w[n] = median(ts)
-        b, a = np.polyfit(np.array(sizes, float), np.array([w[n] for n in sizes]), 1)
-        ints.append(float(a))
-        slopes.append(float(b))
-    return {"intercept": float(median(ints)), "slope": float(median(slopes)), "ci": bootstrap_ci(ints),
-            "rounds": ints, "sizes": list(sizes)}
+        for n in (list(pipes) if r % 2 == 0 else list(reversed(pipes))):
+            w = {}
+            for k in (list(sizes) if r % 2 == 0 else list(reversed(sizes))):
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    pipes[n].forward(batches[n][k])
+                    ts.append(time.perf_counter() - t0)
+                w[k] = median(ts)
+            b, a = np.polyfit(np.array(sizes, float), np.array([w[k] for k in sizes]), 1)
+            ints[n].append(float(a))
+            slopes[n].append(float(b))
+    return {n: {"intercept": float(median(ints[n])), "slope": float(median(slopes[n])), "ci": interval(ints[n]),
+                "rounds": ints[n], "sizes": list(sizes)} for n in pipes}
 
 
 def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
@@ -63,7 +70,7 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
 
     import torch
 
-    from ..stats import bootstrap_ci
+    from ..stats import interval
     from .overhead import io_split
     args = io_split(pipe, batch, reps=1)["args"]
     fwd = pipe.model.forward
@@ -92,7 +99,7 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
             diffs.append(w["py"] - w["jit"])
             fw.append(w["py"])
             tw.append(w["jit"])
-    return {"difference": float(median(diffs)), "ci": bootstrap_ci(diffs), "rounds": diffs,
+    return {"difference": float(median(diffs)), "ci": interval(diffs), "rounds": diffs,
             "forward": float(median(fw)), "traced": float(median(tw))}
 
 
@@ -117,9 +124,12 @@ def classify(raw: str, under: str = "TorchForward.forward") -> dict:
     return n
 
 
-def pyspy_split(impl: str = "python_ref", length: str = "short", batch: int = 1, seconds: float = 3.0,
-                rate: int = 250, threads: int | None = None) -> dict:
-    """{"python", "binding", "native": fractions, "samples": n} or {"error": one line}."""
+def pyspy_split(impl: str | None = None, length: str = "short", batch: int = 1, seconds: float = 3.0,
+                rate: int = 250, threads: int | None = None, model=None) -> dict:
+    """{"python", "binding", "native": fractions, "samples": n} or {"error": one line} of impl's
+    forward (default: the reference) on `batch` texts of `length` from `model` (a model directory)."""
+    from .. import registry
+    impl = impl or registry.REFERENCE
     exe = pyspy_exe()
     if exe is None:
         return {"error": "py-spy not installed (pip install py-spy): no sampling view"}
@@ -127,7 +137,7 @@ def pyspy_split(impl: str = "python_ref", length: str = "short", batch: int = 1,
         out = Path(tmp) / "raw.txt"
         cmd = [exe, "record", "--native", "--rate", str(rate), "--format", "raw", "--output", str(out), "--",
                sys.executable, "-m", "bench.measure.crosscheck", impl, length, str(batch), str(seconds),
-               str(threads or os.environ.get("PORTBENCH_THREADS", "") or "")]
+               str(threads or os.environ.get("PORTBENCH_THREADS", "") or ""), str(model or "")]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
         except subprocess.TimeoutExpired:
@@ -142,7 +152,7 @@ def pyspy_split(impl: str = "python_ref", length: str = "short", batch: int = 1,
     return {**{k: v / total for k, v in n.items()}, "samples": total, "rate": rate}
 
 
-def _target(impl: str, length: str, batch: int, seconds: float, threads: str) -> None:
+def _target(impl: str, length: str, batch: int, seconds: float, threads: str, model: str = "") -> None:
     """The child py-spy samples: warm up, then forward() in a loop for `seconds`."""
     import torch
 
@@ -151,7 +161,7 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str) ->
     from python_ref.api import model_dir
     if threads:
         torch.set_num_threads(int(threads))
-    mdir = model_dir()
+    mdir = model_dir(model or None)
     pipe = registry.load(impl, mdir)
     b = pipe.tokenize(texts_for(mdir, length, batch))
     pipe.forward(b)
@@ -160,6 +170,6 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str) ->
         pipe.forward(b)
 
 
-if __name__ == "__main__":   # python -m bench.measure.crosscheck IMPL LENGTH BATCH SECONDS [THREADS]
-    a = sys.argv[1:] + [""] * 5
-    _target(a[0] or "python_ref", a[1] or "short", int(a[2] or 1), float(a[3] or 3), a[4])
+if __name__ == "__main__":   # python -m bench.measure.crosscheck IMPL LENGTH BATCH SECONDS [THREADS [MODEL_DIR]]
+    a = sys.argv[1:] + [""] * 6
+    _target(a[0], a[1] or "short", int(a[2] or 1), float(a[3] or 3), a[4], a[5])

@@ -15,9 +15,10 @@ remove and what it pays too, each part measured, none a residual of the forward 
                the wall is the Python bytecode between calls (attribute loads, shape arithmetic,
                function calls, loops) plus the replaying mode's own per-call cost, which is
                calibrated per kind and taken off.
-  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port);
-               model_kernels = sum t_in - sum_k n_k * binding_k (dispatch + allocator + kernels, as
-               C++ pays them).
+  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port: the
+               report's framework_overhead); kernels = sum t_in - sum_k n_k * binding_k (dispatch +
+               allocator + kernels, as C++ pays them: model_kernels). Each call's result rows are
+               kept too (padded N*T or packed M), so split.py knows which calls ran on padding.
 Known limit: calls and bytecode are priced as they run in a hot loop, while in a forward each
 stretch of Python follows a kernel that streamed megabytes: python_overhead is a lower bound (by up
 to ~2x at one short text here; dev/NOTES-attribution.md; the cross-checks show the gap).
@@ -91,12 +92,23 @@ def kind_of(func, args) -> str:
     return KIND_OF.get(name, "?" + name)
 
 
+def _core():
+    """The module whose op_cost(kind, n, d) times one op from C++ (the registry's `op_cost` fact)."""
+    import importlib
+
+    from .. import registry
+    name = registry.op_cost_module()
+    if not name:
+        raise ImportError("no registered implementation exposes op_cost")
+    return importlib.import_module(name)
+
+
 def cpp_missing() -> str | None:
     try:
-        from cpp_port import _core
+        core = _core()
     except ImportError as e:
-        return f"the C++ per-op cost needs cpp_port's native module ({e})"
-    return None if hasattr(_core, "op_cost") else "cpp_port._core has no op_cost (rebuild cpp_port)"
+        return f"the C++ per-op cost needs a native module with op_cost ({e})"
+    return None if hasattr(core, "op_cost") else f"{core.__name__} has no op_cost (rebuild it)"
 
 
 @contextmanager
@@ -130,7 +142,7 @@ class Record(TorchFunctionMode):
 
     def __init__(self, keep: bool = False):
         super().__init__()
-        self.calls, self.results, self.t_in, self.keep = [], [], [], keep
+        self.calls, self.results, self.t_in, self.rows, self.keep = [], [], [], [], keep
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         t0 = time.perf_counter()
@@ -138,6 +150,8 @@ class Record(TorchFunctionMode):
         dt = time.perf_counter() - t0
         self.t_in.append(dt)
         self.calls.append(kind_of(func, args))
+        self.rows.append(out.numel() // out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() >= 2
+                         and out.shape[-1] else 0)   # rows of its result: padded (N*T) or packed (M)
         if self.keep:
             self.results.append((getattr(func, "__name__", None), _light(out)))
         return out
@@ -166,7 +180,7 @@ def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int 
     net of an empty statement ("none"). Python, C++ and the replaying mode are interleaved kind by
     kind, in a seeded order per round; each value is the best of `tries` short loops (a preempted
     loop says nothing about the op)."""
-    from cpp_port import _core
+    core = _core()
     kinds = sorted(set(kinds) | {FALLBACK})
     t, rng = tiny(d), random.Random(0)
     out = {"py": {k: [] for k in kinds}, "cpp": {k: [] for k in kinds}, "mode": {k: [] for k in kinds},
@@ -189,7 +203,7 @@ def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int 
                 runs[k](t, n)   # warm
                 base = best("none")
                 out["py"][k].append((best(k) - base) / n * 1e9)
-                out["cpp"][k].append(min(_core.op_cost(k, n, d) for _ in range(tries)) - _core.op_cost("none", n, d))
+                out["cpp"][k].append(min(core.op_cost(k, n, d) for _ in range(tries)) - core.op_cost("none", n, d))
                 with Replay(names[k]):
                     out["mode"][k].append((best(k) - base) / n * 1e9)
     return out
@@ -210,11 +224,13 @@ def kinds_in(fwd, args) -> list[str]:
     return sorted({k for k in rec.calls if not k.startswith("?")})
 
 
-def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9) -> dict:
+def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9,
+                  padded_rows: int | None = None) -> dict:
     """One round of the split of fwd(*args) (warm): seconds per forward, medians over reps recorded
     forwards and replay_reps replays (cheap: nothing computes). cal: calib_round().
     -> {"binding", "between_ops", "in_torch", "kernels", "python_overhead", "counts": {kind: n},
-        "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}}"""
+        "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}, "padded_kernels_by_kind": {kind: s}
+        (the calls whose result has padded_rows rows: the padded batch's N*T)}"""
     recs, replays = [], []
     for i in range(reps):
         rec = Record(keep=(i == reps - 1))   # the last pass keeps (light) results for the replay
@@ -234,17 +250,21 @@ def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9) -> 
     mode = sum(n * price(cal["mode"], k) for k, n in counts.items())
     in_torch = median(sum(r.t_in) for r in recs)
     between = median(replays) - mode
-    per = []
+    per, per_pad = [], []
     for r in recs:
-        by = Counter()
-        for k, dt in zip(r.calls, r.t_in):
+        by, pad = Counter(), Counter()
+        for k, dt, rows in zip(r.calls, r.t_in, r.rows):
             by[k] += dt - price(cal["binding"], k)
+            if padded_rows and rows == padded_rows:
+                pad[k] += dt - price(cal["binding"], k)
         per.append(by)
+        per_pad.append(pad)
     by_kind = {k: median(b[k] for b in per) for k in counts}
+    pad_kind = {k: median(b[k] for b in per_pad) for k in counts}
     return {"binding": binding, "between_ops": between, "in_torch": in_torch, "kernels": in_torch - binding,
             "python_overhead": binding + between, "replay_wall": median(replays), "mode_cost": mode,
             "counts": dict(counts), "uncalibrated": {k[1:]: n for k, n in counts.items() if k.startswith("?")},
-            "kernels_by_kind": by_kind}
+            "kernels_by_kind": by_kind, "padded_kernels_by_kind": pad_kind}
 
 
 def io_split(pipe, batch, reps: int = 5) -> dict:

@@ -1,37 +1,42 @@
-"""Attribution by the overhead model (docs/DESIGN.md §7, issue 10): one Python torch pipeline's embed time
-split round by round into measured buckets, with the remainder shown, never folded in.
+"""Attribution by the overhead model (docs/DESIGN.md §7, issue 10): one Python torch pipeline's embed
+time split round by round into measured buckets (registry.BUCKETS), with the remainder shown,
+never folded in.
 
-  tokenize         the tokenize wall of the round (interleaved with embed and forward)
-  model_kernels    time inside torch calls less their Python binding cost: dispatch, allocator and
-                   kernels as a LibTorch C++ port pays them too (overhead.py)
-  python_overhead  op count x (Python - C++ per-op cost) per kind, plus the Python time between ops
-                   from a replay (overhead.py): what a C++ port can remove
-  io               time pipe.forward spends outside the model call: numpy <-> torch <-> device
-  unattributed     embed wall - the four; shown with its share, a check on the method. Its part
-                   embed_glue = embed - tokenize - forward, three walls of the same round: how much
-                   slower the forward runs after the tokenizer than alone (the Python tokenizer's
-                   footprint in the caches: ~0.17 ms of python_ref's 6.4 ms at one text here, ~0
-                   after cython_ext's), which a tokenizer port can remove too
-Also per round: padding_waste, the kernel time of the per-token kinds (PER_TOKEN) times the padded
-fraction of the batch: what running them on packed real tokens (python_ref_packed) can remove (an
-upper bound: the embedding stage's add and LayerNorm, which stay padded, are counted too).
-The split is measured in a block of its own after the wall rounds; unattributed_forward checks it
-inside that block (the block's own forward wall - its buckets), and "speed" (walls' forward / the
-block's) shows whether the machine changed pace between the two.
+  tokenize            the tokenize wall of the round (interleaved with embed and forward)
+  model_kernels       time inside torch calls less their Python binding cost: dispatch, allocator
+                      and kernels as a LibTorch C++ port pays them too (overhead.py)
+  framework_overhead  op count x (Python - C++ per-op cost) per kind, plus the Python time between
+                      ops from a replay (overhead.py): what a C++ port can remove
+  io                  time pipe.forward spends outside the model call: numpy <-> torch <-> device
+  unattributed        embed wall - the four; shown with its share, a check on the method. Its part
+                      embed_glue = embed - tokenize - forward, three walls of the same round: how much
+                      slower the forward runs after the tokenizer than alone (the Python tokenizer's
+                      footprint in the caches: ~0.17 ms of python_ref's 6.4 ms at one text here, ~0
+                      after cython_ext's), which a tokenizer port can remove too
+Also per round: padding_waste, what running the per-token calls on the real tokens only
+(python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
+real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
+(padded there too) is probed.
+The split is measured in a block of its own after the wall rounds, and its forward buckets are put
+on the round's forward wall (each one's share of the block's forward x that wall: a change of the
+machine's pace between the two cancels; "speed", walls' forward / the block's, says how much it
+was). unattributed_forward checks the split inside its block (the block's forward - its buckets).
+`follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
+ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
 CUDA-graph replay gives the no-overhead wall (cuda_overhead.py).
 Leaves out: pipelines without a Python model forward (cpp_port, wasm_port, onnxruntime, compiled
-graphs): attribution.py's profiler split covers those.
+graphs): attribution.py's profiler split covers those, in the same buckets. Ceilings: ceilings.py.
 """
 from __future__ import annotations
 
 import math
 from statistics import median
 
-from . import overhead as oh
+from ..registry import BUCKETS
+from . import overhead as oh, padding
+from .padding import PER_TOKEN
 
-BUCKETS = ("tokenize", "model_kernels", "python_overhead", "io")
-PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with padded tokens
 METHOD = ("overhead model: op count x (Python - LibTorch C++ per-op cost, calibrated per kind on tiny "
           "tensors in this run) + Python time between ops (replay); kernels = time inside torch calls - "
           "their binding cost; io timed around the model call")
@@ -56,14 +61,13 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
     """{name: round_walls} for pipes, their embed/tokenize/forward interleaved round by round, and
     {name: [per-round median s]} for the fns in extra, interleaved with them (a fn returning a
     latency.InnerTime is scored by it)."""
-    from .latency import interleaved
-    from .latency import sync as _sync
+    from .latency import interleaved, sync
     fns = {}
     for n, p in pipes.items():
         batch = p.tokenize(texts)
-        fns[(n, "embed")] = (lambda p=p: (p.embed(texts), _sync(device)))
+        fns[(n, "embed")] = (lambda p=p: (p.embed(texts), sync(device)))
         fns[(n, "tokenize")] = (lambda p=p: p.tokenize(texts))
-        fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), _sync(device)))
+        fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), sync(device)))
     for n, f in (extra or {}).items():
         fns[(n, "extra")] = f
     res = interleaved(fns, rounds=rounds, reps=reps, warmup=1)
@@ -87,13 +91,13 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
     -> {"impl", "buckets": {b: s median}, "rounds": {b or "unattributed"/"padding_waste": [s]},
         "ci": {b: [lo, hi]}, "shares": {b: frac of embed}, "unattributed": s, "embed_wall", "embed_rounds",
         "forward_wall", "detail": {...}, "method"}"""
-    from ..stats import bootstrap_ci
     why = supports(pipe)
     if why:
         raise ValueError(why)
     batch = pipe.tokenize(texts)
     n_rounds = len(walls["embed"])
-    fill = float(batch.attention_mask.sum()) / max(batch.attention_mask.size, 1)   # real / padded tokens
+    real = int(batch.attention_mask.sum())
+    fill = real / max(batch.attention_mask.size, 1)   # real / padded tokens
     rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward", "padding_waste",
                               "binding", "between_ops", "speed")}
     fwd_s = median(walls["forward"])
@@ -105,74 +109,90 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
             from .cuda_overhead import cuda_split
             s = cuda_split(pipe.model.forward, io["args"], reps=reps)
         else:
-            s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps)
-        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"],
-             "python_overhead": s["python_overhead"], "io": io["io"]}
+            s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps,
+                                 padded_rows=batch.ids.size)
+        # the forward's buckets are measured in this block and put on the round's forward wall (their
+        # share of the block's forward x the wall), so a change of pace between blocks cancels
+        sp = walls["forward"][r] / io["forward"]
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"] * sp,
+             "framework_overhead": s["python_overhead"] * sp, "io": io["io"] * sp}
         for k, v in b.items():
             rounds[k].append(v)
         rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
         rounds["embed_glue"].append(walls["embed"][r] - walls["tokenize"][r] - walls["forward"][r])
         # the same check inside this block alone: immune to the machine changing speed between blocks
         rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
-        rounds["speed"].append(walls["forward"][r] / io["forward"])   # >1: this block ran faster than the walls
-        # padding waste as a fraction of this block's forward, put on the walls' forward
-        waste = sum(v for k, v in s.get("kernels_by_kind", {}).items() if k in PER_TOKEN) * (1.0 - fill)
-        rounds["padding_waste"].append(waste / io["forward"] * walls["forward"][r])
+        rounds["speed"].append(sp)   # >1: this block ran faster than the walls
+        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
+        # fraction of this block's forward put on the walls'
+        padded = any(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN)
+        waste = padding.waste(pipe.model.forward, io["args"], batch.ids.size, real)["waste"] if padded else 0.0
+        rounds["padding_waste"].append(waste * sp)
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))
-    emb = median(walls["embed"])
-    buckets = {k: median(rounds[k]) for k in BUCKETS}
-    return {"impl": name, "buckets": buckets, "rounds": rounds, "embed_wall": emb, "embed_rounds": list(walls["embed"]),
-            "forward_wall": fwd_s, "unattributed": median(rounds["unattributed"]),
-            "ci": {k: bootstrap_ci(v) for k, v in rounds.items()},
-            "shares": {k: median(v / e for v, e in zip(rounds[k], walls["embed"]))
-                       for k in (*BUCKETS, "unattributed", "embed_glue")},
-            "detail": {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
-                       "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
-                       "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds,
-                       "unattributed_forward_share": median(u * sp / e for u, e, sp in zip(   # of the block's forward
-                           rounds["unattributed_forward"], walls["forward"], rounds["speed"])),
-                       "speed_walls_over_split": median(rounds["speed"])},
-            "method": s.get("method", METHOD)}
+    detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
+              "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
+              "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds,
+              "unattributed_forward_share": median(u * sp / e for u, e, sp in zip(   # of the block's forward
+                  rounds["unattributed_forward"], walls["forward"], rounds["speed"])),
+              "speed_walls_over_split": median(rounds["speed"])}
+    att = finish(name, rounds, walls["embed"], fwd_s, s.get("method", METHOD), detail)
+    att["forward_rounds"] = list(walls["forward"])
+    return att
+
+
+def finish(name: str, rounds: dict, embed_rounds: list, forward_wall: float, method: str, detail: dict,
+           residual: tuple = ()) -> dict:
+    """The attribution dict every method returns, from per-round seconds of BUCKETS (and of any
+    PARTS measured): medians, intervals, shares of the embed wall, and the unattributed rest.
+    residual: buckets that the method can only get as a residual (said in the report)."""
+    from ..stats import interval
+    rounds = dict(rounds)
+    if "unattributed" not in rounds:
+        rounds["unattributed"] = [e - sum(rounds[b][i] for b in BUCKETS) for i, e in enumerate(embed_rounds)]
+    keys = [k for k in (*BUCKETS, "unattributed", "embed_glue", "padding_waste") if rounds.get(k)]
+    return {"impl": name, "buckets": {k: median(rounds[k]) for k in BUCKETS}, "rounds": rounds,
+            "embed_wall": median(embed_rounds), "embed_rounds": list(embed_rounds), "forward_wall": forward_wall,
+            "unattributed": median(rounds["unattributed"]),
+            "ci": {k: interval(v) for k, v in rounds.items() if v},
+            "shares": {k: median(v / e for v, e in zip(rounds[k], embed_rounds)) for k in keys},
+            "detail": detail, "method": method, "residual": list(residual)}
+
+
+def follow(leader: dict, walls: dict, name: str, leader_name: str) -> dict:
+    """The split of `name`, whose forward is the very code `leader` split: the leader's forward
+    buckets round by round, `name`'s own tokenize and embed walls (the same interleaved rounds)."""
+    n = min(len(walls["embed"]), len(leader["embed_rounds"]))
+    rounds = {b: leader["rounds"][b][:n] for b in BUCKETS if b != "tokenize"}
+    rounds["tokenize"] = list(walls["tokenize"][:n])
+    fwd = walls.get("forward") or leader.get("forward_rounds") or [leader["forward_wall"]] * n
+    rounds["embed_glue"] = [walls["embed"][i] - walls["tokenize"][i] - fwd[i] for i in range(n)]
+    if leader["rounds"].get("padding_waste"):
+        rounds["padding_waste"] = leader["rounds"]["padding_waste"][:n]
+    att = finish(name, rounds, walls["embed"][:n], leader["forward_wall"],
+                 f"forward split shared with {leader_name} (the same forward code); {leader['method']}",
+                 {**leader["detail"], "shared_with": leader_name}, tuple(leader.get("residual", ())))
+    att["forward_rounds"] = fwd
+    return att
+
+
+PARTS_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
 
 
 def records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
-    """attribution_<bucket> records (ms) with their interval, plus attribution_unattributed."""
+    """attribution_<bucket> records (ms) with their interval and share, attribution_unattributed,
+    and the measured parts (attribution_embed_glue, attribution_padding_waste) with the bucket they
+    are part of (extra.part_of)."""
     from ..results import Record
     ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3, "forward_wall_ms": att["forward_wall"] * 1e3,
-          "detail": att["detail"], **(extra or {})}
-    return [Record(att["impl"], f"attribution_{k}", scenario, att["buckets"][k] * 1e3 if k in att["buckets"]
-                   else att["unattributed"] * 1e3, "ms", device,
-                   extra={**ex, "ci": [x * 1e3 for x in att["ci"][k]], "share": att["shares"][k],
-                          "round_ms": [x * 1e3 for x in att["rounds"][k]]})
-            for k in (*BUCKETS, "unattributed")]
-
-
-# What each implementation takes away, and from whose split: (baseline, buckets). None: it swaps
-# the kernels too, so no split of a torch forward bounds it. (Integrator: registry facts later.)
-REMOVES = {
-    "cython_ext": ("python_ref", ("tokenize", "embed_glue")), "numba_variant": ("python_ref", ("tokenize", "embed_glue")),
-    "python_ref_packed": ("python_ref", ("padding_waste",)),
-    "cpp_port": ("python_ref_packed", ("tokenize", "embed_glue", "python_overhead")),
-    "wasm_port": ("python_ref", None), "onnxruntime": ("python_ref", None), "python_ref_compile": ("python_ref", None),
-}
-# Without python_ref_packed measured, cpp_port is bounded by python_ref's split, padding included.
-FALLBACK_REMOVES = {"cpp_port": ("python_ref", ("tokenize", "embed_glue", "python_overhead", "padding_waste"))}
-
-
-def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", removes: dict | None = None) -> list:
-    """port_ceiling + port_gain Records for every implementation in walls that has a baseline there.
-    atts: {impl: attribute()} (the baselines at least); walls: {impl: round_walls} from the same
-    interleaved rounds, so the gain's per-round ratios are paired."""
-    from ..stats import ceiling, gain, port_records as make
+          "detail": att["detail"], "residual": att.get("residual", []), "rounds": len(att["embed_rounds"]),
+          "embed_round_ms": [x * 1e3 for x in att["embed_rounds"]], **(extra or {})}
     out = []
-    for impl, w in walls.items():
-        vs, parts = (removes or REMOVES).get(impl, (None, None))
-        if vs is not None and (vs not in walls or vs not in atts) and impl in FALLBACK_REMOVES:
-            vs, parts = FALLBACK_REMOVES[impl]
-        if vs is None or vs not in walls or (parts is not None and vs not in atts):
+    for k in (*BUCKETS, "unattributed", *PARTS_OF):
+        if not att["rounds"].get(k):
             continue
-        g = gain(walls[vs]["embed"], w["embed"])
-        c = ceiling(atts[vs], parts) if parts is not None else None
-        out += make(impl, scenario, c, g, vs, device)
+        value = att["buckets"][k] if k in att["buckets"] else median(att["rounds"][k])
+        out.append(Record(att["impl"], f"attribution_{k}", scenario, value * 1e3, "ms", device,
+                          extra={**ex, "ci": [x * 1e3 for x in att["ci"][k]], "share": att["shares"].get(k),
+                                 "round_ms": [x * 1e3 for x in att["rounds"][k]], "part_of": PARTS_OF.get(k)}))
     return out

@@ -1,6 +1,6 @@
 """The report (docs/DESIGN.md §7 output): results.json -> report.md, PNG plots and a static
-index.html that works offline. It ends with the design's decision table filled in from this
-machine's measurements; `print_decision_table` shows it on the terminal.
+index.html that works offline. It leads with the design's decision table filled in from this
+machine's measurements (the answer first); `print_decision_table` shows it on the terminal.
 
   index.py     records -> lookups, the markdown table, sweep crossovers
   speed.py     sections: header, equivalence, latency, attribution, sweep, interventions
@@ -22,8 +22,8 @@ from .html import to_html
 from .index import Index
 from .plots import PLOTS
 
-SECTIONS = (speed.header, speed.equivalence, speed.latency, speed.attribution, speed.sweep, speed.interventions,
-            costs.coldstart, costs.footprint, costs.maintenance, costs.browser, costs.decision)
+SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.attribution, speed.sweep,
+            speed.interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
 
 __all__ = ["load", "write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
            "SECTIONS", "Index"]

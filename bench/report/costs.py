@@ -1,10 +1,10 @@
 """The report's sections about what a port costs: cold start, footprint, maintenance (with the
-tooling counted apart), the browser, and the decision table that closes the report. Each section
-is a function (Index, plots) -> markdown."""
+tooling counted apart), the browser, and the decision table the report opens with (its method
+failures in red). Each section is a function (Index, plots) -> markdown."""
 from __future__ import annotations
 
 from .. import registry
-from .decision import DECISION_COLS, decision_cells, decision_rows
+from .decision import DECISION_COLS, decision_cells, decision_rows, failures
 from .index import Index, cold_rows, foot_rows, md_table
 
 
@@ -80,7 +80,20 @@ def browser(ix: Index, plots: list[str]) -> str:
 
 
 def decision(ix: Index, plots: list[str]) -> str:
-    return ("\n## Decision table\n\ndocs/DESIGN.md's table, filled in from this machine: the dominant bucket in "
-            f"{registry.REFERENCE}'s profile, the most a port can gain (1 / (1 − share of tokenize + dispatch)), "
-            "the best gains measured, and the intervention those numbers support.\n\n" +
-            md_table(DECISION_COLS, [decision_cells(r) for r in decision_rows(ix.data)]))
+    """The answer first: the decision table, its method failures in red, and what a --quick plan means."""
+    from ..stats import THRESHOLD
+    rows = decision_rows(ix.data)
+    md = ["\n## Decision table: does a port pay?\n\ndocs/DESIGN.md's table, filled in from this machine. Per "
+          f"scenario: the dominant bucket in {registry.REFERENCE}'s split (share of the embed wall, 95% interval) "
+          "and the most a full port could gain from it; then each change apart, its measured gain over its "
+          "baseline beside its ceiling: the algorithm change (packing the per-token layers, in Python), the "
+          "language port over that, the tokenizer ports; the best runtime change. A verdict is yes or no only "
+          f"when the whole interval is on one side of {THRESHOLD:.2f}x, else *undecided at this precision*.\n\n",
+          md_table(DECISION_COLS, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
+                                    "METHOD FAILURE" in c else c for c in decision_cells(r)] for r in rows])]
+    for sc, impl, why in failures(rows):
+        md.append(f'\n<span style="color:#c00">**method failure** at {sc}: {impl}: {why}</span>\n')
+    if ix.data.get("machine", {}).get("plan") == "quick":
+        md.append("\n**--quick**: few rounds per point, so these intervals are wider than the default plan's and "
+                  "the verdicts are indicative; run without --quick before acting on them.\n")
+    return "".join(md)

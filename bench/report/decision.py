@@ -1,53 +1,113 @@
-"""The decision logic: docs/DESIGN.md's opening table filled in from one machine's records. For
-each scenario: the dominant bucket in the reference's profile, the port ceiling, the best measured
-port and runtime change, and the intervention the numbers support; then cold start / footprint and
-the browser. Ports and runtime changes are the registry's; nothing here names one.
-Leaves out: intervals and "undecided" verdicts (planned with the bootstrap of docs/DESIGN.md §7)."""
+"""The decision logic: docs/DESIGN.md's opening table filled in from one machine's records, the
+answer the report leads with. For each scenario: the dominant bucket in the reference's split and
+the most any port could gain from it (the full-port ceiling); then each of the three changes apart
+(registry.CHANGES: the algorithm change, python_ref_packed over python_ref; the language port,
+cpp_port over python_ref_packed; the tokenizer ports over python_ref), each as its gain with an
+interval beside its ceiling; the best runtime change; whether a port pays, and which change moved
+the number. A verdict is yes / no only when the whole interval is on one side of the threshold
+(stats.THRESHOLD), else "undecided at this precision"; a --quick run's verdicts are marked
+indicative. Method failures (a gain above its ceiling's upper bound) are named with their reason.
+Then cold start / footprint and the browser. Names come from the registry and the records.
+"""
 from __future__ import annotations
 
 from .. import registry
-from ..measure.attribution import from_records
-from ..measure.ceilings import ceiling, port_ceiling, shares
+from ..measure.ceilings import dominant, from_records
+from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, verdict
 from .index import Index
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
     "model_kernels": ("a better runtime (ONNX Runtime, torch.compile, TensorRT), quantisation, fusion",
                       "no: the kernels are already native"),
-    "dispatch_overhead": ("Cython or Numba on the bounded hot loop; a C++ layer", "yes, in proportion to that share"),
+    "framework_overhead": ("Cython or Numba on the bounded hot loop; a C++ layer", "yes, in proportion to that share"),
     "tokenize": ("Cython or Numba on the bounded hot loop; a C++ layer", "yes, in proportion to that share"),
     "io": ("an async pipeline, batching, prefetch, sorting by length", "no"),
 }
-DECISION_COLS = ["scenario", f"dominant bucket ({registry.REFERENCE})", "port ceiling", "best port (gain)",
-                 "best runtime change (gain)", "intervention the numbers support", "does a port pay?"]
+LABEL = {"algorithm": "algorithm change", "language": "language port", "tokenizer": "tokenizer port"}
+DECISION_COLS = ["scenario", f"dominant bucket ({registry.REFERENCE}) · full-port ceiling",
+                 *(f"{LABEL[c]}: gain vs ceiling" for c in registry.CHANGES), "best runtime change",
+                 "does a port pay?", "what moved the number", "intervention the numbers support"]
 
 
-def _scenario_row(ix: Index, sc: str, ref: dict) -> dict:
-    c, sh = ceiling(ref), shares(ref)
-    bp, pg = ix.best(registry.ports(), sc)
-    br, rg = ix.best(registry.interventions(), sc)
-    dom = c["dominant"]
-    port_pays = pg >= 1.10 and pg > rg
-    if max(pg, rg) < 1.05:
-        supported = "none of the measured options gains 5%: " + DESIGN_ROWS[dom][0]
-    elif port_pays:
-        supported = f"port: {bp} ({pg:.2f}x)"
-        pc = port_ceiling(bp, ref)
-        if pc is None:
-            supported += " — it also swaps the kernels, so the ceiling does not bound it"
-        elif pg > pc * 1.05:
-            supported += f" — above its {pc:.2f}x ceiling: noise or a kernel difference, re-run before acting"
+def _port_removes() -> tuple:
+    """What a full port takes away from the reference's split: every port's buckets traced back to
+    the reference (registry.bounds), kernel swappers apart."""
+    out = []
+    for n in registry.ports():
+        b = registry.bounds(n, {registry.REFERENCE})
+        out += [p for p in (b[1] if b and b[1] else ()) if p not in out]
+    return tuple(out)
+
+
+def _change(ix: Index, impl: str, sc: str) -> dict | None:
+    g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
+    if not g or g["value"] is None:
+        return None
+    ge, ce = g["extra"], (c or {}).get("extra", {})
+    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge["ci"], "verdict": verdict(ge["ci"]),
+         "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
+         "failure": ge.get("method_failure"), "note": ge.get("note")}
+    ceil = ("ceiling " + fmt_ci(d["ceiling"], d["ceiling_ci"]) if d["ceiling"] is not None
+            else "no ceiling: " + ce.get("reason", "").split(": ")[0] if c else "")
+    d["cell"] = f"{d['verdict']}: {impl} {fmt_ci(d['gain'], d['gain_ci'])} over {d['vs']}" + (f"; {ceil}" if ceil else "")
+    if d["failure"]:
+        d["cell"] += " — METHOD FAILURE"
+    return d
+
+
+def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
+    found = [c for c in (_change(ix, n, sc) for n in names) if c]
+    return max(found, key=lambda c: c["gain"]) if found else None
+
+
+def _scenario_row(ix: Index, sc: str, ref: dict, quick: bool) -> dict:
+    dom = dominant(ref)
+    emb = ref["embed_rounds"]
+    per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
+    sci = interval(per_round) if len(per_round) == len(emb) else None
+    full = ceiling(ref, [p for p in _port_removes() if p in ref["rounds"]]) if ref.get("embed_rounds") else None
+    row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick,
+           "dominant": f"{dom} {100 * ref['shares'][dom]:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]" if sci
+                                                                    else ""),
+           "ceiling": full["value"] if full else None, "ceiling_ci": full["ci"] if full else None,
+           "port_share": full["share"] if full else None, "design_says": DESIGN_ROWS[dom][1]}
+    for ch in registry.CHANGES:
+        row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
+    row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
+    ports = [row[ch] for ch in registry.CHANGES if row[ch] and registry.BY_NAME[row[ch]["impl"]].kind == "port"]
+    vs = [p["verdict"] for p in ports]
+    row["verdict"] = ("not measured" if not vs else "yes" if "yes" in vs else "no" if all(v == "no" for v in vs)
+                      else UNDECIDED)
+    best = max(ports, key=lambda p: p["gain"]) if ports else None
+    row["port_pays"] = (f"{row['verdict']}: " + (", ".join(f"{p['impl']} {fmt_ci(p['gain'], p['gain_ci'])} over {p['vs']}"
+                                                          for p in ports) if ports else "no port measured"))
+    if quick and ports:
+        row["port_pays"] += " (indicative: --quick)"
+    row["best_port"] = f"{best['impl']} {best['gain']:.2f}x" if best else "-"
+    rt = row["runtime"]
+    row["best_runtime"] = f"{rt['impl']} {fmt_ci(rt['gain'], rt['gain_ci'])}" if rt else "-"
+    changes = [(ch, row[ch]) for ch in registry.CHANGES if row[ch]]
+    paid = [(ch, c) for ch, c in changes if c["verdict"] == "yes"]
+    open_ = [(ch, c) for ch, c in changes if c["verdict"] == UNDECIDED]
+    if paid:
+        row["moved"] = "; ".join(f"the {LABEL[ch]} ({c['impl']} {fmt_ci(c['gain'], c['gain_ci'])})" for ch, c in paid)
+    elif changes:
+        top_ch, top = max(changes, key=lambda x: x[1]["gain"])
+        row["moved"] = (f"none of the three gains {THRESHOLD:.2f}x for sure; largest: the {LABEL[top_ch]} "
+                        f"({top['impl']} {fmt_ci(top['gain'], top['gain_ci'])})")
     else:
-        supported = f"runtime change: {br} ({rg:.2f}x)"
-    if sc == "batch":
-        sb = ix.r(registry.REFERENCE, "sorted_batching_s", "large_input")
-        if sb and sb["extra"].get("speedup", 1) >= 1.05:
-            supported += f"; for large mixed inputs sort by length ({sb['extra']['speedup']:.2f}x)"
-    return {"scenario": sc, "dominant": f"{dom} ({100 * sh[dom]:.0f}%)", "dominant_bucket": dom,
-            "ceiling": c["max_speedup"], "port_share": c["port_share"],
-            "best_port": f"{bp} {pg:.2f}x" if bp else "-", "best_runtime": f"{br} {rg:.2f}x" if br else "-",
-            "intervention": supported, "port_pays": ("yes: " if port_pays else "no: ") +
-            (f"{bp} {pg:.2f}x of a {c['max_speedup']:.2f}x ceiling" if bp else "no port measured"),
-            "design_says": DESIGN_ROWS[dom][1]}
+        row["moved"] = "no change measured"
+    if open_:
+        row["moved"] += "; undecided: " + ", ".join(f"{LABEL[ch]} {c['impl']}" for ch, c in open_)
+    sup = [f"{LABEL[ch]}: {c['impl']}" for ch, c in paid]
+    if rt and rt["verdict"] == "yes":
+        sup.append(f"runtime change: {rt['impl']} ({rt['gain']:.2f}x)")
+    row["intervention"] = "; ".join(sup) or f"none of the measured changes gains {THRESHOLD:.2f}x: {DESIGN_ROWS[dom][0]}"
+    sb = ix.r(registry.REFERENCE, "sorted_batching_s", "large_input")
+    if sc == "batch" and sb and sb["extra"].get("speedup", 1) >= 1.05:
+        row["intervention"] += f"; for large mixed inputs sort by length ({sb['extra']['speedup']:.2f}x)"
+    row["failures"] = [(c["impl"], c["failure"]) for _, c in changes + ([("runtime", rt)] if rt else []) if c["failure"]]
+    return row
 
 
 def _cold_row(ix: Index) -> dict | None:
@@ -62,17 +122,18 @@ def _cold_row(ix: Index) -> dict | None:
     bp = min(ports, key=ports.get) if ports else None
     br = min(others, key=others.get) if others else None
     gain = (lambda k: cold[ref_name] / cold[k] if k else 0.0)
-    pays = bp is not None and gain(bp) >= 1.10 and cold[bp] <= cold.get(br, float("inf"))
-    best = bp if pays else (br if br and gain(br) >= 1.10 else None)
+    pays = bp is not None and gain(bp) >= THRESHOLD and cold[bp] <= cold.get(br, float("inf"))
+    best = bp if pays else (br if br and gain(br) >= THRESHOLD else None)
     return {"scenario": "cold start / footprint", "dominant": "process start + imports + load",
-            "dominant_bucket": "footprint", "ceiling": None, "port_share": None,
+            "dominant_bucket": "footprint", "ceiling": None, "port_share": None, "verdict": "yes" if pays else "no",
             "best_port": f"{bp} {cold[bp]:.2f}s vs {ref_name} {cold[ref_name]:.2f}s" if bp else "-",
-            "best_runtime": f"{br} {cold[br]:.2f}s" if br else "-",
+            "best_runtime": f"{br} {cold[br]:.2f}s" if br else "-", "moved": "the binary's smaller runtime"
+            if pays else "-",
             "intervention": (f"{'a compiled binary with a smaller runtime' if pays else 'a lighter runtime'}: "
                              f"{best} ({gain(best):.1f}x faster start, {rss.get(best, 0) / 2**20:.0f} vs "
                              f"{rss.get(ref_name, 0) / 2**20:.0f} MiB peak)") if best
             else f"none measured starts 10% faster than {ref_name}",
-            "port_pays": "yes" if pays else "no", "design_says": "yes"}
+            "port_pays": "yes" if pays else "no", "design_says": "yes", "failures": []}
 
 
 def _browser_row(ix: Index) -> dict:
@@ -80,24 +141,23 @@ def _browser_row(ix: Index) -> dict:
     web = [n for n in registry.ports() if registry.BY_NAME[n].browser_pages]
     outside = [(n, ix.v(n, "latency_p50", "single")) for n in web if ix.v(n, "latency_p50", "single")]
     return {"scenario": "must run in the browser", "dominant": "deployability", "dominant_bucket": "browser",
-            "ceiling": None, "port_share": None,
+            "ceiling": None, "port_share": None, "verdict": "yes",
             "best_port": ", ".join(f"{r['impl']} {r['value']:.0f} ms cold" for r in br) or
             ", ".join(f"{n} outside the browser {v:.1f} ms single" for n, v in outside) or "-",
-            "best_runtime": "-", "intervention": "WASM: the compiled module (or Pyodide)" if (br or outside)
+            "best_runtime": "-", "moved": "-", "intervention": "WASM: the compiled module (or Pyodide)" if (br or outside)
             else "no browser-capable port measured here", "port_pays": "yes: only WASM gets you there",
-            "design_says": "yes: only WASM gets you there"}
+            "design_says": "yes: only WASM gets you there", "failures": []}
 
 
 def decision_rows(data: dict) -> list[dict]:
-    """One row per scenario measured (+ cold start/footprint, + browser): the dominant bucket in the
-    reference's profile, the port ceiling, the best measured port and runtime change, and what the
-    numbers support."""
+    """One dict per row: each scenario measured (+ cold start/footprint, + browser)."""
     ix = Index(data)
+    quick = data.get("machine", {}).get("plan") == "quick"
     rows = []
     for sc in ix.main_scenarios():
         ref = from_records(ix.recs, registry.REFERENCE, sc)
         if ref is not None:
-            rows.append(_scenario_row(ix, sc, ref))
+            rows.append(_scenario_row(ix, sc, ref, quick))
     cold = _cold_row(ix)
     if cold:
         rows.append(cold)
@@ -106,10 +166,18 @@ def decision_rows(data: dict) -> list[dict]:
 
 
 def decision_cells(row: dict) -> list:
-    return [row["scenario"], row["dominant"], f"{row['ceiling']:.2f}x" if row["ceiling"] else "-", row["best_port"],
-            row["best_runtime"], row["intervention"], row["port_pays"]]
+    ch = [row[c]["cell"] if row.get(c) else "-" for c in registry.CHANGES]
+    dom = row["dominant"] + (f" · {fmt_ci(row['ceiling'], row.get('ceiling_ci'))}" if row.get("ceiling") else "")
+    return [row["scenario"], dom, *ch, row["best_runtime"], row["port_pays"], row.get("moved", "-"), row["intervention"]]
+
+
+def failures(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(scenario, impl, reason) of every method failure in the rows."""
+    return [(r["scenario"], i, why) for r in rows for i, why in r.get("failures", [])]
 
 
 def print_decision_table(data: dict) -> None:
     from ..console import print_decision
-    print_decision(DECISION_COLS, [decision_cells(r) for r in decision_rows(data)])
+    rows = decision_rows(data)
+    print_decision(DECISION_COLS, [decision_cells(r) for r in rows], failures(rows),
+                   data.get("machine", {}).get("plan") == "quick")

@@ -1,13 +1,15 @@
-"""The report's PNG plots (matplotlib, Agg): attribution stacked bars, latency vs batch size with
-crossovers, cold start, footprint. Each returns False when the records hold nothing to plot."""
+"""The report's PNG plots (matplotlib, Agg): attribution as 100% stacked share bars with ceilings and
+gains marked, latency vs batch size with crossovers, cold start, footprint. Each returns False when the records hold nothing to plot."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..registry import BUCKETS, REFERENCE
+from ..measure.ceilings import from_records
+from ..registry import REFERENCE
 from .index import Index, cold_rows, crossovers, foot_rows, sweep_table
 
-COLORS = {"tokenize": "#4c72b0", "model_kernels": "#dd8452", "dispatch_overhead": "#c44e52", "io": "#55a868"}
+COLORS = {"tokenize": "#4c72b0", "model_kernels": "#dd8452", "framework_overhead": "#c44e52", "io": "#55a868",
+          "unattributed": "#cccccc"}
 
 
 def _plt():
@@ -17,32 +19,63 @@ def _plt():
     return plt
 
 
+def _removed(x) -> float:
+    """A gain (or ceiling) as the share of the baseline's time it removes, 1 - 1/x, clipped to the
+    plot's range [-0.05, 1] (a gain at or below 0, or no figure, sits at the left edge)."""
+    if x is None or not x > 0:
+        return -0.05
+    return max(-0.05, min(1.0, 1.0 - 1.0 / x))
+
+
 def plot_attribution(ix: Index, path: Path) -> bool:
+    """100% stacked bars of each implementation's embed wall by bucket (so short buckets stay visible
+    next to long bars), and on each row with a baseline its ceiling (▼) and gain (●, 95% interval) as
+    the share of the baseline's time they remove."""
     scs = [s for s in ix.main_scenarios() if any(r["scenario"] == s and r["metric"].startswith("attribution_")
                                             for r in ix.recs)]
     if not scs:
         return False
     plt = _plt()
-    fig, axes = plt.subplots(1, len(scs), figsize=(5.2 * len(scs), 4.2), squeeze=False)
+    impls_of = {sc: [a for a in (from_records(ix.recs, i, sc) for i in dict.fromkeys(
+        r["impl"] for r in ix.recs if r["scenario"] == sc and r["metric"] == "attribution_tokenize")) if a]
+        for sc in scs}
+    n = max(len(v) for v in impls_of.values())
+    fig, axes = plt.subplots(1, len(scs), figsize=(5.6 * len(scs), 0.45 * n + 2.2), squeeze=False)
     for ax, sc in zip(axes[0], scs):
-        impls = [i for i in dict.fromkeys(r["impl"] for r in ix.recs if r["scenario"] == sc
-                                           and r["metric"] == "attribution_tokenize")]
-        left = [0.0] * len(impls)
-        for b in BUCKETS:
-            vals = [ix.v(i, f"attribution_{b}", sc, 0.0) for i in impls]
-            ax.barh(impls, vals, left=left, color=COLORS[b], label=b)
+        atts = impls_of[sc]
+        names = [a["impl"] for a in atts]
+        parts = {a["impl"]: {k: max(0.0, a["shares"].get(k) or 0.0) for k in COLORS} for a in atts}
+        left = [0.0] * len(atts)
+        for k in COLORS:
+            vals = [parts[i][k] / (sum(parts[i].values()) or 1) for i in names]
+            ax.barh(names, vals, left=left, color=COLORS[k], label=k, height=0.6)
             left = [x + y for x, y in zip(left, vals)]
-        ax.set_title(f"{sc}")
-        ax.set_xlabel("ms per embed call")
+        for y, i in enumerate(names):
+            g, c = ix.r(i, "port_gain", sc), ix.r(i, "port_ceiling", sc)
+            if c and c["value"] is not None:
+                ax.plot([_removed(c["value"])], [y - 0.38], "v", color="black", ms=7)
+            if g and g["value"]:
+                x, lo, hi = _removed(g["value"]), *sorted(_removed(v) for v in g["extra"]["ci"] or (0, 0))
+                xs = [x, min(lo, x), max(hi, x)]
+                color = "#c00000" if g["extra"].get("method_failure") else "black"
+                ax.errorbar([xs[0]], [y + 0.38], xerr=[[xs[0] - xs[1]], [xs[2] - xs[0]]], fmt="o", color=color,
+                            ms=4, capsize=2)
+                ax.text(1.02, y, f"{g['value']:.2f}x" + (f" ≤{c['value']:.2f}x" if c and c["value"] else ""),
+                        va="center", fontsize=7, color=color)
+        ax.set_xlim(-0.05, 1.22)
+        ax.set_title(sc)
+        ax.set_xlabel("share of the embed wall; ▼ ceiling, ● gain (share of the baseline's time removed)")
+        ax.xaxis.label.set_size(7)
         ax.invert_yaxis()
-    axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("attribution: where embed time goes")
-    return _save(plt, fig, path)
+    h, lb = axes[0][0].get_legend_handles_labels()
+    fig.legend(h, lb, loc="lower center", ncol=len(lb), fontsize=8, frameon=False)
+    fig.suptitle("attribution: where embed time goes (100% = its embed wall), with ceilings and gains")
+    return _save(plt, fig, path, rect=(0, 0.07, 1, 1))
 
 
-def _save(plt, fig, path: Path) -> bool:
+def _save(plt, fig, path: Path, rect=(0, 0, 1, 1)) -> bool:
     """The end every plot shares: lay out, write the PNG, free the figure."""
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True

@@ -4,9 +4,9 @@ and the cheaper interventions. Each section is a function (Index, plots) -> mark
 from __future__ import annotations
 
 from .. import registry
-from ..measure.attribution import from_records
+from ..measure.ceilings import from_records
 from ..registry import BUCKETS
-from ..measure.ceilings import ceiling, port_ceiling, shares
+from ..stats import fmt_ci
 from .index import Index, crossovers, md_table, sweep_table
 
 
@@ -20,9 +20,11 @@ def header(ix: Index, plots: list[str]) -> str:
           + (", **seeded random weights** (`--weights random`: timings hold, vectors are not the model's)"
              if m.get("weights") == "random" else "") + ".\n",
           "Method: warm-up first, every implementation interleaved round by round (A/B pairs under the same "
-          f"conditions), medians; repeats set by a time budget per part. Gains are {registry.REFERENCE}'s p50 over "
-          "the implementation's p50 on the same texts; each timed record keeps its per-round medians in "
-          "results.json (`round_medians_ms`).\n"]
+          f"conditions), medians; repeats set by a time budget per part. In the latency table, gains are "
+          f"{registry.REFERENCE}'s p50 over the implementation's p50 on the same texts; in the decision table and "
+          "the attribution, each change's gain is the median of its per-round paired ratios over its baseline, "
+          "with a 95% interval. Each timed record keeps its per-round medians in results.json "
+          "(`round_medians_ms`).\n"]
     if m.get("notes"):
         md.append("Notes:\n\n" + "".join(f"- {n}\n" for n in m["notes"]))
     if m.get("parts_s"):
@@ -67,43 +69,77 @@ def latency(ix: Index, plots: list[str]) -> str:
     return "".join(md)
 
 
+def _cell(a: dict, k: str) -> str:
+    """'ms [lo, hi] (share%)' of bucket or part k of a from_records dict; ≈ marks a residual."""
+    v, ci, sh = a["values"].get(k), (a["ci"] or {}).get(k), a["shares"].get(k)
+    if v is None:
+        return "-"
+    out = ("≈" if k in a.get("residual", ()) else "") + f"{v * 1e3:.3g}"
+    if ci and ci[0] != ci[1]:
+        out += f" [{ci[0] * 1e3:.3g}, {ci[1] * 1e3:.3g}]"
+    return out + (f" ({100 * sh:.1f}%)" if sh is not None else "")
+
+
 def attribution(ix: Index, plots: list[str]) -> str:
     ref_name = registry.REFERENCE
-    measured = {r["impl"] for r in ix.recs if r["metric"].startswith("attribution_")}
-    inner = [e.name for e in registry.REGISTRY if e.kernels == "inner" and e.name in measured]
     md = ["\n## Attribution: where the time goes, the ceiling and the gain\n\n"
-          "Buckets per embed call: `tokenize` (wall of tokenize), `model_kernels` (torch.profiler: self CPU "
-          "time of the ops that do data work, i.e. every aten op except composite wrappers such as "
-          "aten::linear and view/allocation ops; on CUDA the CUDA kernel time), `io` (numpy↔torch↔device "
-          "for the batch in and the embeddings out; for a port timed inside its own runtime, the pipe to it), "
-          "`dispatch_overhead` (forward wall − kernels − io: interpreter, dispatcher, allocator, glue). LibTorch "
-          "ops run in the same process and the profiler sees them" +
-          (f"; {', '.join(inner)}: buckets timed inside its own runtime (its kernels are its own)" if inner else "") +
-          ". `sum err` compares the four buckets (measured separately) with the embed wall. `its ceiling`: the "
-          f"most it can gain over {ref_name}, from the buckets it replaces (the registry says which).\n\n"]
+          "Each embed call split into the same four buckets for every implementation, ms per call with a 95% "
+          "interval over the scenario's rounds and the share of the embed wall: `tokenize` (its wall); "
+          "`model_kernels` (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller pays them); "
+          "`framework_overhead` (driving the ops: the Python between them and its per-op calling cost above "
+          "C++'s, what a C++ port removes); `io` (numpy↔torch↔device). `unattributed` is the embed wall minus "
+          "the four, shown, never folded in; its measured part `embed_glue` is how much slower the forward runs "
+          "right after the tokenizer than alone. `padding_waste` (part of model_kernels) is the per-token kernels' "
+          "time on padding. Methods: Python torch forwards by the overhead model (op count × (Python − C++ per-op "
+          "cost, calibrated in this run) + the Python time between ops from a replay); the others by a profiler or "
+          "inside their own runtime, where `framework_overhead` is a residual (marked ≈). Gains are paired per "
+          "round over the baseline named (registry fact `baseline`); the ceiling is the most that change can gain, "
+          "from the baseline's split and the buckets it removes (fact `replaces`); `upper` counts the "
+          "unattributed time as removable too.\n\n"]
+    parts = ("unattributed", "embed_glue", "padding_waste")
     for sc in ix.main_scenarios():
-        ref = from_records(ix.recs, ref_name, sc)
         rows = []
-        for impl in ix.impls("attribution_tokenize", sc):
+        for impl in dict.fromkeys(r["impl"] for r in ix.recs if r["scenario"] == sc
+                                  and r["metric"] == "attribution_tokenize"):
             a = from_records(ix.recs, impl, sc)
             if a is None:
                 continue
-            s = shares(a)
-            rows.append([impl] + [f"{a['buckets'][b] * 1e3:.3g} ({100 * s[b]:.0f}%)" for b in BUCKETS] +
-                        [a["embed_wall"] * 1e3, f"{100 * a['sum_error']:.1f}%",
-                         port_ceiling(impl, ref) if ref else None, ix.gain(impl, sc)])
+            g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
+            gain = f"{fmt_ci(g['value'], g['extra']['ci'])} vs {g['extra']['vs']}" if g else "-"
+            up = (c or {}).get("extra", {}).get("upper")
+            ceil = ("-" if not c else "n/a: " + c["extra"].get("reason", "").split(": ")[0] if c["value"] is None else
+                    fmt_ci(c["value"], c["extra"]["ci"]) + (f", upper {fmt_ci(up['value'], up['ci'])}" if up else ""))
+            note = ""
+            if g and g["extra"].get("method_failure"):
+                note = f'<span style="color:#c00">**method failure**: {g["extra"]["method_failure"]}</span>'
+            elif g and g["extra"].get("note"):
+                note = g["extra"]["note"]
+            method = a["method"].split(":")[0].split(";")[0]
+            rows.append([impl, method] + [_cell(a, k) for k in (*BUCKETS, *parts)] +
+                        [a["embed_wall"] * 1e3, gain, ceil, note or "-"])
         if not rows:
             continue
-        c = ceiling(ref) if ref else None
-        md.append(f"**{sc}**" + (f": {ref_name}'s profile gives a port ceiling of **{c['max_speedup']:.2f}x** "
-                                 f"(tokenize + dispatch = {100 * c['port_share']:.0f}% of the time; tokenizer alone "
-                                 f"{c['tokenizer_max_speedup']:.2f}x)" if c else "") + "\n\n")
-        md.append(md_table(["impl"] + [f"{b} ms" for b in BUCKETS] + ["embed wall ms", "sum err", "its ceiling",
-                                                                     "measured gain"], rows))
-        md.append("\n")
+        md.append(f"**{sc}**\n\n")
+        md.append(md_table(["impl", "method"] + [f"{b} ms" for b in (*BUCKETS, *parts)] +
+                           ["embed wall ms", "gain [95% CI]", "ceiling [95% CI]", "note"], rows))
+        md.append("\n" + overhead_views(ix, sc))
     if "attribution.png" in plots:
         md.append("![attribution](attribution.png)\n")
     return "".join(md)
+
+
+def overhead_views(ix: Index, sc: str) -> str:
+    """The reference's removable per-call cost seen several ways (suite/attribution.py crosschecks)."""
+    views = [r for r in ix.recs if r["metric"] == "overhead_view" and r["scenario"] == sc]
+    if not views:
+        return ""
+    rows = [[r["extra"]["view"], "-" if r["value"] is None else fmt_ci(r["value"], r["extra"].get("ci"), 3, " ms"),
+             r["extra"].get("error") or r["extra"].get("how", "")] for r in views]
+    return (f"The removable overhead of {registry.REFERENCE}'s forward at {sc}, ms per call: the overhead "
+            "model's `framework_overhead` beside views that share none of its measurements. The model prices "
+            "calls and bytecode as they run in a hot loop, so it is a lower bound (docs/DESIGN.md §7); where the "
+            "views are larger, the ceiling's `upper` is the bound to read.\n\n" +
+            md_table(["view", "ms per forward [95% CI]", "how"], rows) + "\n")
 
 
 def sweep(ix: Index, plots: list[str]) -> str:

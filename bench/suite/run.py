@@ -18,11 +18,13 @@ from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
 
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
     "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
-              "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 2, "max_rounds": 5,
-              "attr_reps": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False},
+              "sweep": ((1, 32), ("short", "medium")), "sweep_s": 6, "min_rounds": 3, "max_rounds": 5,
+              "attr_reps": 3, "cold_n": 1, "sort_texts": 64, "sort_rounds": 1, "compile": False,
+              "xcheck_rounds": 3, "xcheck_reps": 3, "pyspy_s": 2.0},
     "default": {"eq_texts": 192, "scenario_s": {"single": 20, "batch": 100, "long": 70, "batch256": 60},
                 "sweep": ((1, 8, 32, 128), ("short", "medium")), "sweep_s": 25, "min_rounds": 3, "max_rounds": 9,
-                "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True},
+                "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True,
+                "xcheck_rounds": 5, "xcheck_reps": 5, "pyspy_s": 3.0},
 }
 PLANS["quick"].update(total_s=285, reserve_s=95, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
 PLANS["default"].update(total_s=1150, reserve_s=330, sort_s_est=90)
@@ -60,6 +62,7 @@ class Run:
         self.cold_done: dict = {}
         self.t0 = time.perf_counter()
         self.rc = 0
+        self.calib = None   # the per-op cost table of the overhead model, once per run (suite/attribution.py)
 
     @property
     def device_kind(self) -> str:

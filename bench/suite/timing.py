@@ -1,7 +1,10 @@
-"""The timed parts of a run: the scenarios (latency, throughput, forward and attribution), the
-batch x length sweep and the length-sorted batching row. One measuring path for every timed
-metric: measure/points.py (`bench latency` runs part_scenarios without attribution)."""
+"""The timed parts of a run: the scenarios (latency, throughput, forward and gains; attribution,
+ceilings and cross-checks through attribution.py), the batch x length sweep and the length-sorted
+batching row. One measuring path for every timed metric: measure/points.py (`bench latency` runs
+part_scenarios without attribution)."""
 from __future__ import annotations
+
+import time
 
 from .. import console, oracle, registry
 from ..results import Record
@@ -34,17 +37,28 @@ def _dropped(run: Run):
 
 
 def part_scenarios(run: Run, attribute: bool = True) -> dict:
-    """single, batch, long (+ batch256 on CUDA): latency, throughput, forward and (with attribute)
-    the attribution of each implementation. -> {scenario: (measure_point result, texts)}."""
-    from ..measure import attribution
-    from ..measure.points import measure_point, point_records, walls
+    """single, batch, long (+ batch256 on CUDA): latency, throughput, forward and port_gain of each
+    implementation; with attribute, its split, the ceilings and, once, the cross-checks
+    (suite/attribution.py). -> {scenario: (measure_point result, texts)}."""
+    from ..measure import ceilings
+    from ..measure.points import measure_point, point_records
+    from ..measure.split import round_walls
+    from . import attribution as attr
     pipes = forward_pipes(run)
     follow = shared_forward(pipes)
     scs = [s for s in run.scenarios if s != "batch256" or run.device_kind == "cuda"]
-    out, atts = {}, {}
+    out = {}
+    if attribute:
+        t0 = time.perf_counter()
+        attr.prepare(run, pipes, follow)
+        run.attr_s = time.perf_counter() - t0
     left0 = run.left()   # the scenarios' share of it, by expected cost; the rest: sweep, interventions
     with console.progress() as pb:
         task = pb.add_task("scenarios", total=len(scs) * (1 + (len(pipes) if attribute else 0)))
+
+        def step(desc):
+            pb.update(task, description=desc)
+            pb.advance(task)
         for sc in scs:
             bsz, length = run.scenarios[sc]
             texts = texts_for(run.mdir, length, bsz)
@@ -59,22 +73,21 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
             pb.advance(task)
-            for n, p in (pipes.items() if attribute else ()):
-                pb.update(task, description=f"{sc}: attribution {n}")
-                if not walls(res, n):   # left out of this point (see the notes)
-                    pb.advance(task)
-                    continue
+            walls = {n: round_walls(res["samples"], n) for n in pipes}
+            if not attribute:
+                run.add(ceilings.gain_records(walls, sc, run.device))
+                continue
+            t0 = time.perf_counter()
+            atts = attr.scenario(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step)
+            if sc == attr.XCHECK_SCENARIO:
+                pb.update(task, description=f"{sc}: cross-checks")
                 try:
-                    if n in follow and (sc, follow[n]) in atts:   # same forward code: reuse its split
-                        att = attribution.with_tokenize(atts[(sc, follow[n])], walls(res, n), follow[n])
-                    else:
-                        att = attribution.attribute(n, p, texts, run.device, reps=run.plan["attr_reps"],
-                                                    walls=walls(res, n))
-                    atts[(sc, n)] = att
-                    run.add(attribution.records(n, sc, att, run.device, {"batch": bsz, "length": length}))
-                except Exception as e:
-                    run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
-                pb.advance(task)
+                    attr.crosschecks(run, sc, pipes, texts, walls, atts)
+                except Exception as e:   # a view failing must not lose the measurements
+                    run.note(f"cross-checks failed: {type(e).__name__}: {e}")
+            run.attr_s = getattr(run, "attr_s", 0.0) + time.perf_counter() - t0
+    if attribute:
+        print(f"  attribution, calibration and cross-checks took {run.attr_s:.0f}s of the scenarios", flush=True)
     try:
         console.print_scenarios(run.recs, scs)
     except Exception as e:   # printing must never lose the measurements

@@ -1,0 +1,132 @@
+"""The attribution part of `bench all`'s scenarios (docs/DESIGN.md §7): the per-op calibration once
+per run, each implementation's split per scenario from the scenario's own interleaved rounds, the
+ceilings and gains with their intervals, and once per run the views that cross-check the overhead
+model. Which method splits which implementation follows from the code and the registry:
+  split.py (the overhead model)  a Python torch forward, when the C++ per-op side is built
+  split.follow                   the very forward code of one already split (a tokenizer port)
+  attribution.py                 the rest (a C++ or compiled forward, onnxruntime, a runtime of its own)
+Cross-checks run at XCHECK_SCENARIO (one short text: where the per-call cost is the largest share).
+"""
+from __future__ import annotations
+
+from .. import registry
+from ..results import Record
+from .run import Run
+
+XCHECK_SCENARIO = "single"
+
+
+def prepare(run: Run, pipes: dict, follow: dict) -> None:
+    """The per-op cost table, once per run, for every kind the forwards the overhead model splits
+    call (on texts with padding, so a packed forward's gather/scatter kinds are in it too)."""
+    from ..measure import split
+    from ..scenarios import texts_for
+    run.calib = None
+    own = [p for n, p in pipes.items() if n not in follow and split.supports(p) is None]
+    whys = {split.supports(p) for n, p in pipes.items() if n not in follow} - {None}
+    if not own:
+        if whys:
+            run.note(f"overhead model not used: {sorted(whys)[0]}; torch.profiler splits instead")
+        return
+    try:
+        run.calib = split.calibrate(own, texts_for(run.mdir, "medium", 4), rounds=run.plan["max_rounds"])
+    except Exception as e:
+        run.note(f"per-op calibration failed ({type(e).__name__}: {e}); torch.profiler splits instead")
+
+
+def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: dict, atts: dict) -> dict:
+    """The attribution dict of one implementation on one scenario, by the method that applies."""
+    from ..measure import attribution, split
+    if name in follow and follow[name] in atts:
+        return split.follow(atts[follow[name]], walls, name, follow[name])
+    if getattr(run, "calib", None) and split.supports(pipe) is None:
+        return split.attribute(name, pipe, texts, walls, run.calib, run.device)
+    return attribution.attribute(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
+
+
+def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
+             progress=None) -> dict:
+    """Every implementation's split of scenario sc, their records, then port_ceiling/port_gain.
+    walls: {impl: round_walls} of the scenario's interleaved rounds. -> {impl: attribution dict}."""
+    from ..measure import ceilings, split
+    atts = {}
+    for n, p in pipes.items():
+        if progress:
+            progress(f"{sc}: attribution {n}")
+        if not walls.get(n, {}).get("embed"):   # left out of this point (see the notes)
+            continue
+        try:
+            atts[n] = split_one(run, n, p, texts, walls[n], follow, atts)
+            run.add(split.records(atts[n], sc, run.device, extra))
+        except Exception as e:
+            run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
+    run.add(ceilings.port_records(atts, walls, sc, run.device))
+    return atts
+
+
+def _view(sc: str, view: str, value_s: float, ci, how: str, device: str, **extra) -> Record:
+    return Record(registry.REFERENCE, "overhead_view", sc, value_s * 1e3, "ms", device,
+                  extra={"view": view, "ci": [x * 1e3 for x in ci] if ci else None, "how": how, **extra})
+
+
+def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, atts: dict) -> None:
+    """The removable per-call cost of the reference's forward at sc, seen four more ways than the
+    model's: the intercept of forward wall against batch size (the reference's minus the language
+    port's), a sampling profiler's Python/binding share (py-spy --native), the direct paired
+    difference of the language port's baseline and the language port's forward walls, and the
+    traced twin. Records: metric overhead_view, impl = the reference."""
+    from ..measure import crosscheck
+    from ..stats import estimate, interval
+    ref = registry.REFERENCE
+    if ref not in pipes or ref not in atts:
+        return
+    recs, dev, a = [], run.device, atts[ref]
+    rounds, reps = run.plan.get("xcheck_rounds", 5), run.plan.get("xcheck_reps", 5)
+    recs.append(_view(sc, "model", a["buckets"]["framework_overhead"], a["ci"]["framework_overhead"],
+                      a["method"], dev, io_ms=a["buckets"]["io"] * 1e3,
+                      unattributed_ms=a["unattributed"] * 1e3))
+    lang = next((n for n in pipes if registry.BY_NAME[n].change == "language" and walls.get(n, {}).get("forward")),
+                None)
+    try:
+        ic = crosscheck.intercepts({n: pipes[n] for n in (ref, lang) if n}, texts[0], rounds=rounds, reps=reps)
+        if lang:
+            d = [x - y for x, y in zip(ic[ref]["rounds"], ic[lang]["rounds"])]
+            recs.append(_view(sc, "intercept", estimate(d)["value"], interval(d),
+                              f"intercept of forward wall vs batch size (1-8 copies of one text): {ref}'s "
+                              f"{ic[ref]['intercept'] * 1e3:.3f} ms - {lang}'s {ic[lang]['intercept'] * 1e3:.3f} ms",
+                              dev, vs=lang))
+        else:
+            recs.append(_view(sc, "intercept", ic[ref]["intercept"], ic[ref]["ci"],
+                              f"intercept of {ref}'s forward wall vs batch size: an upper bound (kernels' fixed "
+                              "cost included; no language port measured to subtract)", dev))
+    except Exception as e:
+        run.note(f"cross-check intercept failed: {type(e).__name__}: {e}")
+    bs, length = run.scenarios[sc]
+    spy = crosscheck.pyspy_split(ref, length, bs, seconds=run.plan.get("pyspy_s", 3.0), threads=run.args.threads,
+                                 model=run.mdir)
+    if "error" in spy:
+        recs.append(Record(ref, "overhead_view", sc, None, "ms", dev, extra={"view": "pyspy", "error": spy["error"]}))
+    else:
+        fw = a["forward_wall"]
+        share = spy["python"] + spy["binding"]
+        recs.append(_view(sc, "pyspy", share * fw, None, f"py-spy --native: {100 * spy['python']:.1f}% Python + "
+                          f"{100 * spy['binding']:.1f}% binding of {spy['samples']} samples under the forward, "
+                          f"times its wall", dev, share=share, samples=spy["samples"]))
+    if lang:
+        vs = registry.bounds(lang, {n for n in walls if walls[n].get("forward")})
+        base = vs[0] if vs else ref
+        d = [x - y for x, y in zip(walls[base]["forward"], walls[lang]["forward"])]
+        recs.append(_view(sc, "direct", estimate(d)["value"], interval(d),
+                          f"{base}'s forward wall - {lang}'s, paired by round (same graph here)", dev, vs=lang))
+    tw = crosscheck.traced(pipes[ref], pipes[ref].tokenize(texts), rounds=rounds, reps=reps)
+    if "error" in tw:
+        recs.append(Record(ref, "overhead_view", sc, None, "ms", dev, extra={"view": "traced", "error": tw["error"]}))
+    else:
+        recs.append(_view(sc, "traced", tw["difference"], tw["ci"], "forward - its TorchScript trace (a lower "
+                          "bound: the interpreter's per-op cost stays)", dev))
+    run.add(recs)
+    from .. import console
+    from ..stats import fmt_ci
+    console.table(f"removable overhead of {ref} at {sc}: the model and its cross-checks",
+                  ["view", "ms per forward [95% CI]"],
+                  [[r.extra["view"], r.extra.get("error") or fmt_ci(r.value, r.extra.get("ci"), 3, "")] for r in recs])
