@@ -220,7 +220,7 @@ class Tokenizer:
         MAX_WORD_CHARS is [UNK] in any order, so only runs of kept marks short enough to be spelled
         out are checked; one out of order, and the text is normalized step by step."""
         out = text.translate(self.char_map)
-        marks = [m for m in self.kept_marks if m in out]
+        marks = [m for m in tuple(self.kept_marks) if m in out]   # a snapshot: other threads may add
         if marks:
             for m in re.finditer("[" + "".join(map(re.escape, marks)) + "]{2,}", out):
                 ccc = [unicodedata.combining(c) for c in m.group()] if m.end() - m.start() <= MAX_WORD_CHARS else []
