@@ -1,4 +1,4 @@
-// cpp_port tokenizer: BERT WordPiece in C++17, no torch, no exceptions, no allocation per character.
+// cpp_port tokenizer: BERT WordPiece in C++17, no torch, throws no exceptions, no allocation per character.
 // Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize -> wordpiece ->
 // encode_batch, then pad_rows), fused into one left-to-right pass over the UTF-8 bytes that stops
 // reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
@@ -7,7 +7,8 @@
 // the [CLS]/[SEP]/[UNK]/[PAD] ids. Like HF tokenizers, added tokens found in the raw text map to
 // their ids (default: the five BERT specials in vocab.txt; set_added_tokens: the model's own).
 // Leaves out: offsets, pairs, normalizers other than BertNormalizer. Also compiled by emscripten
-// (-fno-exceptions) for wasm_port.
+// (-fno-exceptions) for wasm_port. A vocabulary without [CLS]/[SEP]/[UNK] is reported by error(); callers
+// refuse the model with it.
 #pragma once
 #include <cstddef>
 #include <cstdint>

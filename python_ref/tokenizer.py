@@ -205,6 +205,7 @@ class Tokenizer:
         self.cuts = re.compile("[" + "".join(map(re.escape, cut)) + cjk + "]")
 
     def is_cut(self, ch: str) -> bool:
+        """Whether pieces() may cut a text just before `ch` (see __init__)."""
         n = normalize(ch, **self.flags)
         return n[:1] != "" and (n[0] in WHITESPACE or is_punctuation(n[0])) and not unicodedata.combining(nfd(ch)[0])
 
