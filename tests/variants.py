@@ -47,6 +47,7 @@ WEIGHT_FAULTS = {
     "missing": "encoder.layer.3.output.LayerNorm.bias",
     "int_dtype": "embeddings.LayerNorm.weight",
     "negative_offsets": "",                                      # a tensor's data_offsets before the data
+    "shifted_data": "",                                          # a header length 1 short: every tensor 1 byte off
     "truncated": "",
     "fifo": "not a regular file",                                # reading it would block
 }
@@ -228,15 +229,17 @@ def weight_fault(name: str, base: Path, out: Path) -> Path:
     if name == "truncated":
         (d.out / "model.safetensors").write_bytes(raw[:len(raw) // 2])
         return out
-    if name == "negative_offsets":   # the header rewritten: one tensor's bytes said to lie before the data
+    if name in ("negative_offsets", "shifted_data"):   # the header rewritten
         n = struct.unpack("<Q", raw[:8])[0]
         header = json.loads(raw[8:8 + n])
-        key = next(k for k in header if k.endswith("encoder.layer.0.output.dense.bias"))
-        b0, b1 = header[key]["data_offsets"]
-        header[key]["data_offsets"] = [b0 - b1, 0]
+        if name == "negative_offsets":   # one tensor's bytes said to lie before the data
+            key = next(k for k in header if k.endswith("encoder.layer.0.output.dense.bias"))
+            b0, b1 = header[key]["data_offsets"]
+            header[key]["data_offsets"] = [b0 - b1, 0]
         h = json.dumps(header).encode()
-        h += b" " * (-len(h) % 8)
-        (d.out / "model.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+        h += b" " * (-len(h) % 8 + 8 * (name == "shifted_data"))   # still JSON when read 1 byte short
+        hlen = len(h) - (name == "shifted_data")
+        (d.out / "model.safetensors").write_bytes(struct.pack("<Q", hlen) + h + raw[8 + n:])
         return out
     t = load_file(str(base / "model.safetensors"))
     key = next(k for k in t if k.endswith(WEIGHT_FAULTS[name]))

@@ -122,6 +122,16 @@ export class MiniLM {
     try { header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(buf, 8, n))); } catch (e) { throw bad(`header is not JSON (${e.message})`); }
     if (header === null || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object");
     const dataBytes = buf.byteLength - 8 - n;
+    // As the safetensors library checks: the tensors cover the data exactly, no gap, no overlap
+    // (a wrong header length shifts every tensor by a few bytes and still fits otherwise).
+    const spans = Object.entries(header).filter(([k]) => k !== "__metadata__")
+      .map(([k, info]) => [info?.data_offsets?.[0], info?.data_offsets?.[1], k]).sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [b0, b1, k] of spans) {
+      if (b0 !== covered || !(b1 >= b0)) throw bad(`tensor ${k}: data_offsets ${JSON.stringify([b0, b1])} leave a gap or overlap`);
+      covered = b1;
+    }
+    if (covered !== dataBytes) throw bad(`the tensors cover ${covered} of the file's ${dataBytes} data bytes`);
     const wanted = new Set();
     for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
     const enc = new TextEncoder();
