@@ -10,6 +10,7 @@ check linear scaling from 100 KB to 1 MB instead (tests/test_adversarial.py).
 """
 from __future__ import annotations
 
+import statistics
 import time
 
 from . import console, registry
@@ -38,7 +39,7 @@ def measure(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
         for impl, pipe in pipes.items():
             pipe.embed(["warm up"])
             secs = sorted(_embed_s(pipe, text) for _ in range(rounds))
-            recs.append(Record(impl, "adversarial_embed_s", name, secs[len(secs) // 2], "s",
+            recs.append(Record(impl, "adversarial_embed_s", name, statistics.median(secs), "s",
                                extra={"rounds_s": secs, "bytes": len(text.encode()), "target_s": 5.0}))
     return recs
 
