@@ -89,7 +89,8 @@ def cmd_equivalence(args) -> int:
     return 0 if rows and all(r.ok for r in rows) else 1
 
 
-@command("tokenize", "tokenizer throughput, single thread, and the threaded speed-up")
+@command("tokenize", "tokenizer throughput, single thread, the threaded speed-up, and seconds to embed "
+         "10 MB adversarial texts")
 def cmd_tokenize(args) -> int:
     from . import registry, suite
     run = suite.Run(args)
@@ -101,6 +102,8 @@ def cmd_tokenize(args) -> int:
         suite.pin_threads(args.threads)
         suite.part_load(run, names)
         suite.part_tokenize(run, threads=2)
+        from .adversarial import run_part
+        run_part(run)   # seconds to embed 10 MB adversarial texts (docs/DESIGN.md §5)
     finally:
         run.close()
     return 0
@@ -223,6 +226,7 @@ def main(argv=None) -> int:
         if not getattr(args, "own_options", False):   # merge/compare/fleet check their own options
             inputs.check_impls(args.impl)
             inputs.check_device(args.device)
+            inputs.check_threads(args.threads)
         if getattr(args, "corpus", None):
             inputs.read_corpus(args.corpus)   # every problem with it, before any work
         return args.fn(args)

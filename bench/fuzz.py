@@ -3,7 +3,7 @@
 Random text from pools of code points chosen to break tokenizers: combining marks, CJK, emoji/ZWJ,
 controls, whitespace variants, the code points where upstream's Unicode tables differ from
 Python's (python_ref/unicode_compat.py), added tokens, words near the 100-char limit, texts over
-256 tokens. A mismatch is shrunk to a minimal reproducer and saved under testdata/regressions/,
+256 tokens, and long texts with few or no spaces (where ports cut a long text to read it in pieces). A mismatch is shrunk to a minimal reproducer and saved under testdata/regressions/,
 which tests/test_regressions.py replays for every port forever after.
 """
 from __future__ import annotations
@@ -50,6 +50,9 @@ def _char(rng: random.Random, pool: str) -> str:
 
 
 def random_text(rng: random.Random) -> str:
+    if rng.random() < 0.04:   # thousands of characters with few or no spaces: the cuts long texts are read at
+        return "".join(_char(rng, rng.choice(["cjk", "combining", "scripts", "latin", "controls", "punct"]))
+                       for _ in range(rng.randint(1500, 6000)))
     pools = rng.sample(list(POOLS), k=rng.randint(1, 4))
     n_words = rng.choice([1, 2, 5, 12, 40]) if rng.random() > 0.03 else rng.randint(200, 400)
     words = []

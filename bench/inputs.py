@@ -1,10 +1,11 @@
 """What a user hands the CLI, checked before any work starts: implementation names, the device,
-a corpus file, the model weights. Each problem is a UsageError whose message is one line; the CLI
+the thread count, a corpus file, the model weights. Each problem is a UsageError whose message is one line; the CLI
 prints it as `bench: <message>` and exits 2 (never a traceback).
 Leaves out: the model directory's own checks (python_ref.api.model_dir raises ModelDirError)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from . import oracle, registry
@@ -35,6 +36,14 @@ def check_device(device: str) -> str:
         if index and int(index) >= torch.cuda.device_count():
             raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def check_threads(threads: int) -> int:
+    """--threads: torch and the threaded tokenizers get this many; an absurd count crashes OpenMP."""
+    cap = max(256, 4 * (os.cpu_count() or 1))
+    if not 1 <= threads <= cap:
+        raise UsageError(f"--threads {threads}: must be between 1 and {cap} (this machine has {os.cpu_count()} cores)")
+    return threads
 
 
 def check_args_utf8(argv: list[str]) -> None:

@@ -1,7 +1,7 @@
 // cpp_port glue: pybind11 module cpp_port._core. Takes the model spec python_ref read (its JSON),
 // turns Python str (or bytes) into UTF-8 views, checks the bad-input contract (TypeError /
 // ValueError naming the index, as python_ref.api's check_texts), then releases the GIL around
-// tokenisation (encode_batch, pad_rows) and the LibTorch forward.
+// tokenisation (encode_batch, pad_rows: num_threads >= 1, clamped to max_threads) and the LibTorch forward.
 // Returns numpy: ids/mask int64 (N, T), embeddings float32 (N, D). Leaves out: torch tensors
 // across the boundary (numpy only, so this module never links libtorch_python).
 #include <ATen/ATen.h>
@@ -66,12 +66,15 @@ struct Core {
   Core(const std::string& spec_json, const std::string& device, bool load_model)
       : spec(portbench::spec_from_json(spec_json)),
         tok(portbench::read_file(spec.dir + "/vocab.txt"), spec.tokenizer_options()) {
+    if (!tok.error().empty()) throw portbench::ModelDirError(tok.error());
     tok.set_added_tokens(spec.added_tokens);
     if (load_model) model = BertModel::from_spec(spec, device);
   }
 
   // encode_batch into int32 rows of max_len; GIL released. Pads to the longest row.
+  // threads: >= 1; more than Tokenizer::max_threads() (or than texts) are not started.
   std::pair<I64, I64> tokenize(const py::handle& seq, int threads, bool bytes) const {
+    if (threads < 1) throw py::value_error("num_threads must be >= 1, not " + std::to_string(threads));
     Texts t = collect(seq, bytes);
     size_t n = t.views.size(), L = (size_t)tok.max_len();
     std::vector<int32_t> rows(n * L), lens(n);
@@ -177,5 +180,6 @@ PYBIND11_MODULE(_core, m) {
       .def("forward", &Core::forward, py::arg("ids"), py::arg("attention_mask"), "-> float32 (N, D)")
       .def_property_readonly("dim", [](const Core& c) { return c.model ? c.model->dim : 0; })
       .def_property_readonly("max_len", [](const Core& c) { return c.tok.max_len(); })
+      .def_property_readonly_static("max_threads", [](py::object) { return Tokenizer::max_threads(); })
       .def_property_readonly("spec_json", [](const Core& c) { return portbench::spec_to_json(c.spec); });
 }

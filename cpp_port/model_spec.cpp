@@ -3,14 +3,17 @@
 // refusal lines are the same text in both.
 #include "model_spec.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cfloat>
 #include <cmath>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace portbench {
 
@@ -31,6 +34,13 @@ bool is_file(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
+// Whether dir/rel is a regular file (false: absent); anything else there is refused, as spec.py's _regular.
+bool regular(const std::string& dir, const std::string& rel) {
+  struct stat st;
+  if (stat((dir + "/" + rel).c_str(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode)) refuse(rel + ": not a regular file");
+  return true;
+}
 std::string sub(std::string path, const std::string& name) {
   while (!path.empty() && path.back() == '/') path.pop_back();
   while (!path.empty() && path.front() == '/') path.erase(0, 1);
@@ -39,7 +49,7 @@ std::string sub(std::string path, const std::string& name) {
 
 // The JSON file `rel`: an object (or a list), or null if absent and not required.
 json load(const std::string& dir, const std::string& rel, bool required, bool list = false) {
-  if (!is_file(dir + "/" + rel)) {
+  if (!regular(dir, rel)) {
     if (required) refuse(rel + ": missing in " + dir);
     return json();
   }
@@ -54,8 +64,10 @@ json get(const json& obj, const std::string& key, const json& dflt = json()) {
 int get_int(const json& obj, const std::string& key, const std::string& rel, const json& dflt = json(), int lo = 1) {
   json v = get(obj, key, dflt);
   if (v.is_null()) refuse(rel + ": lacks " + key);
-  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > INT32_MAX)
-    refuse(rel + ": " + key + " " + dumps(v) + " must be an integer >= " + std::to_string(lo));
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > INT32_MAX ||
+      (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX))
+    refuse(rel + ": " + key + " " + dumps(v) + " must be an integer from " + std::to_string(lo) + " to " +
+           std::to_string(INT32_MAX));
   return v.get<int>();
 }
 // true/false, or -1 for null (absent with no default).
@@ -145,7 +157,7 @@ void read_modules(const std::string& dir, const json& modules, ModelSpec& s) {
     std::string name = tail(act);
     if (name != "Tanh" && name != "Identity")
       refuse(crel + ": activation_function " + act.get<std::string>() + " is not supported (Tanh, Identity)");
-    if (!is_file(dir + "/" + sub(path, "model.safetensors")))
+    if (!regular(dir, sub(path, "model.safetensors")))
       refuse(sub(path, "model.safetensors") + ": missing" +
              (is_file(dir + "/" + sub(path, "pytorch_model.bin")) ? " (pytorch_model.bin is not supported)" : ""));
     d.bias = get_bool(cfg, "bias", crel, true) == 1;
@@ -199,16 +211,17 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
       get(model, "max_input_chars_per_word", 100) != json(100))
     refuse("tokenizer.json: model must be WordPiece with prefix '##' and max_input_chars_per_word 100");
   json vocab = get(model, "vocab");
+  if (!regular(dir, "vocab.txt")) refuse("vocab.txt: missing in " + dir);
   std::string txt = read_file(dir + "/vocab.txt");
+  if (!Tokenizer::validate_utf8(txt, nullptr)) refuse("vocab.txt: not UTF-8");
   std::map<std::string, int64_t> lines;  // vocab.txt as python_ref reads it: the last line of a token wins
   int64_t id = 0;
   for (size_t pos = 0; pos < txt.size(); ++id) {
     size_t end = std::min(txt.find('\n', pos), txt.size());
-    lines[txt.substr(pos, end - pos)] = id;
+    size_t len = end - pos - (end > pos && txt[end - 1] == '\r');  // CRLF line ends: the same token
+    lines[txt.substr(pos, len)] = id;
     pos = end + 1;
   }
-  for (const auto& [t, i] : lines)
-    if (!t.empty() && t.back() == '\r') refuse("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')");
   bool same = vocab.is_object() && vocab.size() == lines.size();
   for (auto it = lines.begin(); same && it != lines.end(); ++it) same = get(vocab, it->first) == json(it->second);
   if (!same) refuse("vocab.txt: does not match tokenizer.json's model.vocab");
@@ -262,6 +275,8 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
       if (get(t, flag, dflt) == json(true))
         refuse(rel + ": added token " + dumps(get(t, "content")) + " with " + flag + " true is not supported");
     }
+    if (!tid.is_number_integer() || tid.get<int64_t>() < 0 || tid.get<int64_t>() > INT32_MAX || !get(t, "content").is_string())
+      refuse(rel + ": added token " + dumps(get(t, "content")) + " needs a string content and an id >= 0, not " + dumps(tid));
     add(t.at("content"), tid.get<int32_t>());
   }
   std::vector<json> specials;
@@ -282,6 +297,11 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
   s.cls_id = vocab[cls_tok], s.sep_id = vocab[sep_tok], s.unk_id = vocab[unk_tok];
   json pad = token(get(tc, "pad_token", "[PAD]"));
   s.pad_id = pad.is_string() && vocab.contains(pad) ? vocab[pad.get<std::string>()].get<int32_t>() : 0;
+  int64_t top = id - 1;  // the last line of vocab.txt
+  for (const auto& a : added) top = std::max<int64_t>(top, a.second);
+  if (top >= s.vocab_size)  // the embedding table has one row per id
+    refuse("config.json: vocab_size " + std::to_string(s.vocab_size) + " is too small for the tokenizer's largest id " +
+           std::to_string(top));
   return get(tc, "model_max_length");
 }
 
@@ -305,8 +325,9 @@ ModelSpec read_spec_or_throw(const std::string& dir) {
     refuse("config.json: hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_attention_heads " +
            std::to_string(s.num_attention_heads));
   json eps = get(cfg, "layer_norm_eps", 1e-12);
-  if (!eps.is_number() || !std::isfinite(eps.get<double>()) || !(eps.get<double>() > 0))
-    refuse("config.json: layer_norm_eps " + dumps(eps) + " must be a number > 0");
+  if (!eps.is_number() || !std::isfinite(eps.get<double>()) || !(eps.get<double>() > 0) ||
+      eps.get<double>() > (double)FLT_MAX)
+    refuse("config.json: layer_norm_eps " + dumps(eps) + " must be a number > 0 (and a float32)");
   s.layer_norm_eps = eps.get<double>();
   json modules = load(dir, "modules.json", false, true), sbert = json::object();
   if (modules.is_null()) {  // not saved by sentence-transformers: it builds Transformer + mean Pooling
@@ -343,12 +364,33 @@ ModelSpec read_spec_or_throw(const std::string& dir) {
 
 }  // namespace
 
+int open_regular_file(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0) throw ModelDirError("cannot open " + path + " (" + std::strerror(errno) + ")");
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ModelDirError(path + ": not a regular file");
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
 std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw ModelDirError("cannot open " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  int fd = open_regular_file(path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t k = ::read(fd, buf, sizeof buf);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      ::close(fd);
+      if (k < 0) throw ModelDirError("cannot read " + path + " (" + std::strerror(errno) + ")");
+      return out;
+    }
+    out.append(buf, (size_t)k);
+  }
 }
 
 ModelSpec read_spec(const std::string& dir) {

@@ -48,7 +48,10 @@ ModelSpec read_spec(const std::string& dir);          // throws ModelDirError
 ModelSpec spec_from_json(const std::string& text);    // throws ModelDirError
 std::string spec_to_json(const ModelSpec& spec);
 
-// Whole file as bytes; throws ModelDirError naming the path.
+// The one way every C++ reader opens a model file: a read-only fd of a regular file (a FIFO, a
+// device or a directory is refused without blocking: ModelDirError naming the path). Caller closes.
+int open_regular_file(const std::string& path);
+// Whole file as bytes (through open_regular_file); throws ModelDirError naming the path.
 std::string read_file(const std::string& path);
 
 }  // namespace portbench

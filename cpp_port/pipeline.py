@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from python_ref.api import Batch, ModelDirError, ModelSpec, load_spec
+from python_ref.api import Batch, ModelDirError, ModelSpec, forward_in_batches, load_spec
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,13 +56,15 @@ class Pipeline:
         self.device, self.dim, self.num_threads = device, self.core.dim, num_threads
 
     def tokenize(self, texts: Sequence[str], num_threads: int | None = None) -> Batch:
-        return Batch(*self.core.tokenize(texts, num_threads or self.num_threads))
+        """num_threads >= 1 (ValueError otherwise); more than _core.Core.max_threads are not started."""
+        return Batch(*self.core.tokenize(texts, self.num_threads if num_threads is None else num_threads))
 
     def tokenize_bytes(self, texts: Sequence[bytes], num_threads: int | None = None) -> Batch:
-        return Batch(*self.core.tokenize_bytes(texts, num_threads or self.num_threads))
+        return Batch(*self.core.tokenize_bytes(texts, self.num_threads if num_threads is None else num_threads))
 
     def forward(self, batch: Batch) -> np.ndarray:
         return self.core.forward(batch.ids, batch.attention_mask)  # (N, D) float32
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.forward(self.tokenize(texts))
+        """tokenize + forward, the model run on at most api.MAX_BATCH_TOKENS padded tokens at a time."""
+        return forward_in_batches(self.forward, self.tokenize(texts), self.dim)

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cstring>
-#ifndef __EMSCRIPTEN__
-#include <thread>  // the wasm build is single-threaded and has no exceptions for std::thread to throw
+#if !defined(__EMSCRIPTEN__) && defined(__cpp_exceptions)
+#define PB_THREADS 1  // the wasm build is single-threaded; without exceptions a failed thread start would abort
+#include <system_error>
+#include <thread>
 #endif
 
 #include "unicode_tables.h"
@@ -92,6 +94,7 @@ Tokenizer::Tokenizer(std::string_view vocab, const TokenizerOptions& opt)
     size_t end = vocab.find('\n', pos);
     if (end == std::string_view::npos) end = vocab.size();
     std::string_view t = vocab.substr(pos, end - pos);
+    if (!t.empty() && t.back() == '\r') t.remove_suffix(1);  // CRLF line ends: the token is the same
     int32_t node = 0;
     for (uint8_t b : t) {
       auto& k = kids[node];
@@ -118,6 +121,15 @@ Tokenizer::Tokenizer(std::string_view vocab, const TokenizerOptions& opt)
   if (opt.sep_id >= 0) sep_ = opt.sep_id;
   if (opt.unk_id >= 0) unk_ = opt.unk_id;
   if (opt.pad_id >= 0) pad_ = opt.pad_id;
+  // A model needs [CLS], [SEP] and [UNK] (the spec names them; else vocab.txt's own lines).
+  const std::pair<const char*, int> need[] = {{"[CLS]", cls_}, {"[SEP]", sep_}, {"[UNK]", unk_}};
+  for (const auto& [name, tid] : need)
+    if (tid < 0 || (size_t)tid >= vocab_size_) {
+      error_ = std::string("vocab.txt: ") + (tid < 0 ? std::string("has no ") + name + " token"
+                                                      : name + std::string(" id ") + std::to_string(tid) +
+                                                            " is not one of its " + std::to_string(vocab_size_) + " lines");
+      break;
+    }
   index_added_tokens();
   size_t nodes = tok_.size();
   first_.resize(nodes); nkids_.resize(nodes); dense_.assign(nodes, -1);
@@ -359,23 +371,27 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
     EncodeError e;
     for (size_t i = lo; i < hi; ++i) lens[i] = encode_into(texts[i], ids + i * (size_t)max_len_, &e, check_tail);
   };
-#ifdef __EMSCRIPTEN__
+#ifndef PB_THREADS
   (void)num_threads;
   work(0, n);
 #else
-  size_t t = num_threads < 1 ? 1 : (size_t)num_threads;
-  if (t > n) t = n ? n : 1;
-  if (t <= 1) {
-    work(0, n);
-  } else {
-    std::vector<std::thread> pool;
-    size_t per = (n + t - 1) / t;
-    for (size_t k = 0; k < t; ++k) {
-      size_t lo = k * per, hi = std::min(n, lo + per);
-      if (lo < hi) pool.emplace_back(work, lo, hi);
+  // At most max_threads(), and never more threads than texts. A thread that cannot start (the
+  // system's limit) is not an error: this thread encodes what no thread took.
+  size_t t = std::min<size_t>(num_threads < 1 ? 1 : (size_t)num_threads, std::min<size_t>(max_threads(), n));
+  std::vector<std::thread> pool;
+  size_t taken = 0, per = t ? (n + t - 1) / t : n;
+  if (t > 1) {
+    pool.reserve(t - 1);
+    try {
+      for (size_t lo = 0; lo + per < n && pool.size() + 1 < t; lo += per) {
+        pool.emplace_back(work, lo, lo + per);
+        taken = lo + per;
+      }
+    } catch (const std::system_error&) {
     }
-    for (auto& th : pool) th.join();
   }
+  work(taken, n);
+  for (auto& th : pool) th.join();
 #endif
   for (size_t i = 0; i < n; ++i) {
     if (lens[i] >= 0) continue;
@@ -387,6 +403,15 @@ bool Tokenizer::encode_batch(const std::string_view* texts, size_t n, int32_t* i
     return false;
   }
   return true;
+}
+
+size_t Tokenizer::max_threads() {
+#ifdef PB_THREADS
+  size_t hw = std::thread::hardware_concurrency();
+  return std::min<size_t>(256, 4 * (hw ? hw : 1));
+#else
+  return 1;
+#endif
 }
 
 void Tokenizer::index_added_tokens() {

@@ -1,4 +1,4 @@
-// cpp_port tokenizer: BERT WordPiece in C++17, no torch, no exceptions, no allocation per character.
+// cpp_port tokenizer: BERT WordPiece in C++17, no torch, throws no exceptions, no allocation per character.
 // Ports python_ref/tokenizer.py stage by stage (normalize -> pre_tokenize -> wordpiece ->
 // encode_batch, then pad_rows), fused into one left-to-right pass over the UTF-8 bytes that stops
 // reading once max_len - 2 pieces exist (linear time and O(1) extra memory for any input size).
@@ -7,7 +7,8 @@
 // the [CLS]/[SEP]/[UNK]/[PAD] ids. Like HF tokenizers, added tokens found in the raw text map to
 // their ids (default: the five BERT specials in vocab.txt; set_added_tokens: the model's own).
 // Leaves out: offsets, pairs, normalizers other than BertNormalizer. Also compiled by emscripten
-// (-fno-exceptions) for wasm_port.
+// (-fno-exceptions) for wasm_port. A vocabulary without [CLS]/[SEP]/[UNK] is reported by error(); callers
+// refuse the model with it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -32,8 +33,11 @@ struct TokenizerOptions {
 
 class Tokenizer {
  public:
-  // vocab_txt: contents of vocab.txt, id = line number.
+  // vocab_txt: contents of vocab.txt, id = line number ("\n" or "\r\n" line ends).
   explicit Tokenizer(std::string_view vocab_txt, const TokenizerOptions& opt = TokenizerOptions());
+  // Empty if usable; else one line saying why not (e.g. "vocab.txt: has no [UNK] token"). Callers
+  // refuse the model with it: a tokenizer without [CLS]/[SEP]/[UNK] would give wrong ids.
+  const std::string& error() const { return error_; }
 
   // One UTF-8 text -> [CLS] ids [SEP] (<= max_len). Returns false and fills *err (if non-null)
   // on invalid UTF-8 anywhere in the text (out is then empty). Never UB, thread-safe (const).
@@ -44,12 +48,15 @@ class Tokenizer {
   // Core: writes at most max_len ids into out[], returns their count, or -1 on invalid UTF-8.
   int encode_into(std::string_view utf8, int32_t* out, EncodeError* err, bool check_tail) const;
 
-  // N texts -> ids[N * max_len] (row i at i * max_len), lens[N]; on num_threads threads.
+  // N texts -> ids[N * max_len] (row i at i * max_len), lens[N]; on num_threads threads, clamped to
+  // [1, min(N, max_threads())]; if the system refuses a thread, the calling thread does its share.
   // Returns false on the first (lowest-index) invalid text: *bad_index, *err say which and where.
   bool encode_batch(const std::string_view* texts, size_t n, int32_t* ids, int32_t* lens,
                     int num_threads, bool check_tail, EncodeError* err, size_t* bad_index) const;
 
   static bool validate_utf8(std::string_view s, EncodeError* err);
+  // The most threads encode_batch uses: 4 per hardware thread, at most 256 (1 without threads).
+  static size_t max_threads();
 
   // Replace the added tokens matched verbatim in raw text (default: the five BERT specials found in
   // vocab.txt) with a model's own list, e.g. tokenizer.json's added_tokens with normalized=false.
@@ -82,6 +89,7 @@ class Tokenizer {
   uint8_t ascii_cls_[128], ascii_lower_[128];  // ASCII fast path: normalize + pre_tokenize class, lowercase
   int cls_ = -1, sep_ = -1, unk_ = -1, pad_ = -1, max_len_ = 256;
   size_t vocab_size_ = 0;
+  std::string error_;
 };
 
 // The padding step of every C++ caller (bindings, minilm-embed, the wasm ABI): encode_batch's rows

@@ -13,14 +13,11 @@ Where Numba's language subset forced a design different from cython_ext's:
 - nopython code has no unicodedata and cannot call back into Python (Cython describes new code
   points lazily under `with gil`). So a pure-ASCII text is normalised inside Numba with 128-entry
   tables built from python_ref's functions, and any other text is normalised in Python by
-  whole-string, C-speed calls in python_ref's order: str.translate (clean + CJK spacing) ->
-  unicodedata.normalize("NFD") on the whole text when accents are stripped (so canonical
-  reordering is exact, no fallback needed) -> str.translate (drop Mn, per-character lowercase
-  without the final-sigma rule, put spaces around punctuation), each step as the model's flags
-  say. The translate tables are dicts filled lazily by python_ref's
-  per-character functions (`__missing__`), so nothing is copied from Unicode data by hand.
-- No early exit from a str we never read: long texts are tried on a prefix cut before an ASCII
-  space (as python_ref's _chunks), growing x16 until 254 pieces or the whole text: linear.
+  python_ref's Tokenizer.normalize_for_words (one str.translate pass over a table its per-character
+  functions fill lazily, exact for the ids; canonical reordering only where it can matter), then one
+  more pass puts spaces around punctuation. Nothing is copied from Unicode data by hand.
+- No early exit from a str we never read: long texts are tried on a prefix (cut where python_ref's
+  pieces() may cut, or at an added token), growing x16 until 254 pieces or the whole text: linear.
 - A C-level hash needs pointer tricks Numba lacks; a CSR trie is plain arrays and finds the
   longest match in one walk (Cython: open addressing with O(1) substring hashes).
 - Added tokens ([CLS] ...) are split out in Python with python_ref's own segments(); Numba sees
@@ -29,7 +26,6 @@ Where Numba's language subset forced a design different from cython_ext's:
 """
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -140,35 +136,6 @@ def pad_rows(pieces, n_out, cls, sep, pad):
 
 # ---------------------------------------------------------------- Python side: tables, normalize
 
-class _Memo(dict):
-    """A str.translate table filled on first sight of each code point (C-speed lookups after)."""
-
-    def __init__(self, fn, flags):
-        super().__init__()
-        self.fn, self.flags = fn, flags
-
-    def __missing__(self, cp):
-        v = self[cp] = self.fn(chr(cp), **self.flags)
-        return v
-
-
-def _clean(ch: str, clean_text: bool, handle_chinese_chars: bool, **_):
-    """clean_text + CJK spacing for one character (python_ref.normalize's first loop). Whitespace
-    becomes ' ' even when not cleaned: the pre-tokenizer splits there either way."""
-    if clean_text and (ch in "\0\ufffd" or ref.is_control(ch)):
-        return None
-    if ch in ref.WHITESPACE:
-        return " "
-    return f" {ch} " if handle_chinese_chars and ref.is_cjk(ch) else ch
-
-
-def _strip_lower_split(ch: str, strip_accents: bool, lowercase: bool, **_):
-    """After NFD (if stripping): drop Mn, lowercase per character, isolate punctuation as ' p '."""
-    if strip_accents and ref.is_nonspacing_mark(ch):
-        return None
-    return "".join(f" {x} " if ref.is_punctuation(x) else x for x in (ref.lower(ch) if lowercase else ch))
-
-
 def _trie(vocab: dict[str, int]):
     """CSR trie over code points: root 0 = word starts, root 1 = '##' continuations."""
     kids: list[dict[int, int]] = [{}, {}]
@@ -201,10 +168,12 @@ class Tokenizer:
         self.trie = _trie(self.ref.vocab)
         f = self.flags = self.ref.flags
         ascii_ = [chr(c) for c in range(128)]
-        self.cls8 = np.array([DROP if _clean(ch, **f) is None else SPACE if ch in ref.WHITESPACE else
-                              PUNCT if ref.is_punctuation(ch) else WORD for ch in ascii_], np.uint8)
+        self.cls8 = np.array([DROP if ref.clean_char(ch, f["clean_text"], f["handle_chinese_chars"]) == "" else
+                              SPACE if ch in ref.WHITESPACE else PUNCT if ref.is_punctuation(ch) else WORD
+                              for ch in ascii_], np.uint8)
         self.low8 = np.array([ord(ref.lower(ch) if f["lowercase"] else ch) for ch in ascii_], np.uint32)
-        self._clean, self._strip = _Memo(_clean, f), _Memo(_strip_lower_split, f)
+        # After normalising: whitespace -> ' ' (cleaned or not, the pre-tokenizer splits there), ' p ' around punctuation
+        self._split = ref.CharMap(lambda ch: " " if ch in ref.WHITESPACE else f" {ch} " if ref.is_punctuation(ch) else ch)
         added = self.ref.added_tokens
         self._added_first = sorted({t[0] for t in added if t})
         if len(added) > MAX_ADDED:
@@ -217,14 +186,12 @@ class Tokenizer:
         return cls(Path(spec.dir) / "vocab.txt", spec)
 
     def normalize(self, text: str) -> str:
-        """python_ref.normalize + the punctuation split, as whole-string C-speed passes."""
-        t = text.translate(self._clean)
-        if self.flags["strip_accents"]:
-            t = ref.nfd(t) if any(k in t for k in ref.NFD_FIX) else unicodedata.normalize("NFD", t)
-        return t.translate(self._strip)
+        """python_ref's normalisation (as its encode() does it) + the punctuation split, as C-speed passes."""
+        return self.ref.normalize_for_words(text).translate(self._split)
 
     def _has_added(self, text: str) -> bool:
-        return any(f in text for f in self._added_first) and self.ref.added_re.search(text) is not None
+        return bool(self._added_first) and any(f in text for f in self._added_first) \
+            and self.ref.added_re.search(text) is not None
 
     def _prepare(self, text: str) -> tuple[str, bool]:
         """(text, True): ASCII for Numba to normalise; else (normalised text, False) with added
@@ -234,6 +201,18 @@ class Tokenizer:
         return "".join(self.normalize(seg) if tid is None else self._added_chr[tid]
                        for seg, tid in self.ref.segments(text)), False
 
+    def _prefix_end(self, text: str, size: int) -> int:
+        """End of the first `size`+ chars where cutting changes no id: before one of python_ref's cut
+        characters outside an added token, or at an added token's edge (python_ref reads the same way)."""
+        pos = 0
+        for seg, tid in self.ref.segments(text) if len(text) > size else ():
+            end = pos + len(seg)
+            if end >= size:
+                m = self.ref.cuts.search(seg, max(0, size - pos)) if tid is None else None
+                return pos + m.start() if m else end
+            pos = end
+        return len(text)
+
     def encode_batch(self, texts: Sequence[str]) -> Batch:
         texts = check_texts(texts)                   # the shared bad-input contract
         n = len(texts)
@@ -241,7 +220,7 @@ class Tokenizer:
         n_out = np.zeros(n, np.int64)
         todo, size = list(range(n)), FIRST_PREFIX
         while todo:
-            cut = {i: _prefix_end(texts[i], size) for i in todo}
+            cut = {i: self._prefix_end(texts[i], size) for i in todo}
             strs, raw = zip(*[self._prepare(texts[i][:cut[i]]) for i in todo])
             lens = np.fromiter(map(len, strs), np.int64, len(strs))
             ends = np.cumsum(lens)
@@ -251,11 +230,3 @@ class Tokenizer:
             todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
             size *= 16
         return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep, self.ref.pad))
-
-
-def _prefix_end(text: str, size: int) -> int:
-    """End of the first `size`+ chars, cut just before an ASCII space (a safe normalisation boundary)."""
-    if len(text) <= size:
-        return len(text)
-    cut = text.find(" ", size)
-    return len(text) if cut < 0 else cut

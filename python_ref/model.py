@@ -48,6 +48,7 @@ class BertModel:
                  dense: list[Dense] | None = None):
         self.spec, self.dim = spec, spec.dim
         self.heads, self.eps = spec.num_attention_heads, spec.layer_norm_eps
+        check_tensors(spec, tensors)
         g = lambda k: tensors[k].to(device=device, dtype=torch.float32).contiguous()  # noqa: E731
         self.word, self.pos = g("embeddings.word_embeddings.weight"), g("embeddings.position_embeddings.weight")
         self.type0 = g("embeddings.token_type_embeddings.weight")[0]
@@ -64,8 +65,6 @@ class BertModel:
                 g(p + "intermediate.dense.weight"), g(p + "intermediate.dense.bias"),
                 g(p + "output.dense.weight"), g(p + "output.dense.bias"),
                 g(p + "output.LayerNorm.weight"), g(p + "output.LayerNorm.bias")))
-        if tuple(self.word.shape) != (spec.vocab_size, spec.hidden_size) or self.pos.shape[0] < spec.max_seq_length:
-            raise ModelDirError("model.safetensors: embedding shapes do not match config.json")
         self.dense = [Dense(d.w.to(device), None if d.b is None else d.b.to(device), d.activation) for d in dense or []]
         self.device = device
 
@@ -75,11 +74,8 @@ class BertModel:
         dense = [load_dense(mdir, d) for d in spec.dense]
         if weights == "random":
             return cls(spec, random_tensors(spec.to_dict()), device, dense)
-        tensors = {k.removeprefix("bert."): v for k, v in _load_safetensors(mdir / "model.safetensors").items()}
-        try:
-            return cls(spec, tensors, device, dense)
-        except KeyError as e:
-            raise ModelDirError(f"model.safetensors: lacks tensor {e}") from None
+        tensors = {k.removeprefix("bert."): v for k, v in _load_safetensors(mdir, "model.safetensors").items()}
+        return cls(spec, tensors, device, dense)
 
     @torch.inference_mode()
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -94,20 +90,59 @@ class BertModel:
         return l2_normalize(y) if self.spec.normalize else y
 
 
-def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Every tensor the encoder reads, with the shape config.json implies (as transformers' BertModel)."""
+    d, f = spec.hidden_size, spec.intermediate_size
+    out = {"embeddings.word_embeddings.weight": (spec.vocab_size, d),
+           "embeddings.position_embeddings.weight": (spec.max_position_embeddings, d),
+           "embeddings.token_type_embeddings.weight": (spec.type_vocab_size, d),
+           "embeddings.LayerNorm.weight": (d,), "embeddings.LayerNorm.bias": (d,)}
+    for i in range(spec.num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        for name, (rows, cols) in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
+                                   ("attention.self.value", (d, d)), ("attention.output.dense", (d, d)),
+                                   ("intermediate.dense", (f, d)), ("output.dense", (d, f))):
+            out[p + name + ".weight"], out[p + name + ".bias"] = (rows, cols), (rows,)
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            out[p + ln + ".weight"], out[p + ln + ".bias"] = (d,), (d,)
+    return out
+
+
+def check_tensors(spec: ModelSpec, tensors: dict[str, torch.Tensor], file: str = "model.safetensors") -> None:
+    """Refuse, in one line naming the tensor, weights the model cannot use: missing, not floating point,
+    of another shape than config.json says (a transposed weight has the right size only), or holding
+    NaN or infinity (every vector would be NaN). One pass over the weights: cheap next to loading them."""
+    for name, shape in expected_shapes(spec).items():
+        t = tensors.get(name)
+        if t is None:
+            raise ModelDirError(f"{file}: lacks tensor {name!r}")
+        if not t.is_floating_point():
+            raise ModelDirError(f"{file}: tensor {name} is {str(t.dtype).removeprefix('torch.')}, not floating point")
+        if tuple(t.shape) != shape:
+            raise ModelDirError(f"{file}: tensor {name} has shape {list(t.shape)}; config.json says {list(shape)}")
+        if not torch.isfinite(t).all():
+            raise ModelDirError(f"{file}: tensor {name} holds NaN or infinite values")
+
+
+def _load_safetensors(mdir: Path, rel: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
+    if not (mdir / rel).is_file():   # never open a FIFO (it would block) or a device
+        raise ModelDirError(f"{rel}: missing, or not a regular file")
     try:
-        return load_file(str(path))
+        return load_file(str(mdir / rel))
     except Exception as e:  # safetensors raises several types for a corrupt file
-        raise ModelDirError(f"{path.parent.name}/{path.name}: cannot read ({e})") from None
+        raise ModelDirError(f"{rel}: cannot read ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
 def load_dense(mdir: Path, d) -> Dense:
     """A Dense module's folder (sentence-transformers' layout: linear.weight, linear.bias)."""
-    t = _load_safetensors(mdir / d.path / "model.safetensors")
+    t = _load_safetensors(mdir, f"{d.path}/model.safetensors")
     w, b = t.get("linear.weight"), t.get("linear.bias")
     if w is None or tuple(w.shape) != (d.out_features, d.in_features) or (d.bias and (b is None or tuple(b.shape) != (d.out_features,))):
         raise ModelDirError(f"{d.path}/model.safetensors: linear.weight/bias do not match {d.path}/config.json")
+    for name, x in (("linear.weight", w), ("linear.bias", b if d.bias else None)):
+        if x is not None and not (x.is_floating_point() and torch.isfinite(x).all()):
+            raise ModelDirError(f"{d.path}/model.safetensors: tensor {name} is not finite floating point")
     return Dense(w.float().contiguous(), b.float().contiguous() if d.bias else None, d.activation)
 
 
@@ -174,7 +209,7 @@ def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, t
     d, f, v = int(cfg["hidden_size"]), int(cfg["intermediate_size"]), int(cfg["vocab_size"])
     r = lambda *s: torch.randn(*s, generator=gen) * scale  # noqa: E731
     t = {"embeddings.word_embeddings.weight": r(v, d), "embeddings.position_embeddings.weight":
-         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(2, d),
+         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(int(cfg.get("type_vocab_size", 2)), d),
          "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d),
          "pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
     for i in range(int(cfg["num_hidden_layers"])):

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .api import Batch, ModelSpec, load_spec
+from .api import Batch, ModelSpec, forward_in_batches, load_spec
 from .model import BertModel
 from .tokenizer import Tokenizer
 
@@ -33,7 +33,8 @@ class TorchForward:
         return self.model.forward(ids, mask).cpu().numpy()            # (N, E)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.forward(self.tokenize(texts))
+        """tokenize + forward, the model run on at most api.MAX_BATCH_TOKENS padded tokens at a time."""
+        return forward_in_batches(self.forward, self.tokenize(texts), self.dim)
 
 
 class TokenizerPort(TorchForward):

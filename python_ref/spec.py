@@ -16,7 +16,8 @@ and transformers (5.x) do with the same directory, because they are the judge:
   do_lower_case true turns lowercase on (sentence-transformers prepends a Lowercase normalizer).
 - special tokens: [CLS]/[SEP] ids from tokenizer.json's post-processor; added tokens matched
   verbatim (normalized=false) from tokenizer.json, plus, for BertTokenizer, the special tokens
-  tokenizer_config.json names. vocab.txt must equal tokenizer.json's vocabulary.
+  tokenizer_config.json names. vocab.txt (LF or CRLF line ends) must equal tokenizer.json's
+  vocabulary, and config.json's vocab_size must cover every id the tokenizer can give.
 Stdlib only, so it also runs in Pyodide. cpp_port/model_spec.cpp and wasm_port/js/spec.mjs are
 its translations for minilm-embed and the browser; tests hold all three to the same answer.
 """
@@ -33,6 +34,7 @@ class ModelDirError(Exception):
 
 
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+INT_MAX, FLOAT32_MAX = 2**31 - 1, 3.4028234663852886e38   # what every port's sizes and eps must fit
 ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity"}
 LEGACY_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
                   "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
@@ -113,15 +115,32 @@ class ModelSpec:
         return cls(**d)
 
 
-def _load(mdir: Path, rel: str, required: bool = True, kind: type = dict):
-    """The JSON file `rel` (a JSON object, or `kind`), or None if it is absent and not required."""
-    p = mdir / rel
-    if not p.is_file():
+def _regular(mdir: Path, rel: str) -> bool:
+    """Whether `rel` is a regular file (False: absent). Anything else there is refused: reading a FIFO
+    would block and a device never end."""
+    if (mdir / rel).is_file():
+        return True
+    if (mdir / rel).exists():
+        raise ModelDirError(f"{rel}: not a regular file")
+    return False
+
+
+def _bytes(mdir: Path, rel: str, required: bool = True) -> bytes | None:
+    """The file `rel`, or None if it is absent and not required."""
+    if not _regular(mdir, rel):
         if required:
             raise ModelDirError(f"{rel}: missing in {mdir}")
         return None
+    return (mdir / rel).read_bytes()
+
+
+def _load(mdir: Path, rel: str, required: bool = True, kind: type = dict):
+    """The JSON file `rel` (a JSON object, or `kind`), or None if it is absent and not required."""
+    raw = _bytes(mdir, rel, required)
+    if raw is None:
+        return None
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise ModelDirError(f"{rel}: malformed JSON ({e})") from None
     if not isinstance(data, kind):
@@ -133,8 +152,8 @@ def _int(obj: dict, key: str, rel: str, default=None, lo: int = 1) -> int:
     v = obj.get(key, default)
     if v is None:
         raise ModelDirError(f"{rel}: lacks {key}")
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ModelDirError(f"{rel}: {key} {json.dumps(v)} must be an integer >= {lo}")
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= INT_MAX:
+        raise ModelDirError(f"{rel}: {key} {json.dumps(v)} must be an integer from {lo} to {INT_MAX}")
     return v
 
 
@@ -176,8 +195,8 @@ def _read_spec(mdir: Path) -> ModelSpec:
         raise ModelDirError(f"config.json: hidden_size {sizes['hidden_size']} is not divisible by "
                             f"num_attention_heads {sizes['num_attention_heads']}")
     eps = cfg.get("layer_norm_eps", 1e-12)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
-        raise ModelDirError(f"config.json: layer_norm_eps {json.dumps(eps)} must be a number > 0")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and 0 < eps <= FLOAT32_MAX):
+        raise ModelDirError(f"config.json: layer_norm_eps {json.dumps(eps)} must be a number > 0 (and a float32)")
 
     modules = _load(mdir, "modules.json", required=False, kind=list)
     sbert: dict = {}
@@ -190,7 +209,7 @@ def _read_spec(mdir: Path) -> ModelSpec:
     if st.get("default_prompt_name") is not None:
         raise ModelDirError(f"config_sentence_transformers.json: default_prompt_name "
                             f"{json.dumps(st['default_prompt_name'])} is not supported (no prompts)")
-    tok, mml = _read_tokenizer(mdir)
+    tok, mml = _read_tokenizer(mdir, sizes["vocab_size"])
     mpe = sizes["max_position_embeddings"]
     if sbert.get("max_seq_length") is not None:
         max_len = _int(sbert, "max_seq_length", "sentence_bert_config.json", lo=2)
@@ -260,7 +279,7 @@ def _read_modules(mdir: Path, modules, hidden: int):
             act = "torch.nn.modules.activation.Tanh"   # sentence-transformers falls back to Tanh too
         if act.rsplit(".", 1)[-1] not in ACTIVATIONS:
             raise ModelDirError(f"{rel}: activation_function {act} is not supported ({', '.join(ACTIVATIONS)})")
-        if not (mdir / path / "model.safetensors").is_file():
+        if not _regular(mdir, _sub(path, "model.safetensors")):
             other = " (pytorch_model.bin is not supported)" if (mdir / path / "pytorch_model.bin").is_file() else ""
             raise ModelDirError(f"{_sub(path, 'model.safetensors')}: missing{other}")
         dense.append(DenseSpec(path, d_in, d_out, bool(_bool(cfg, "bias", rel, True)), ACTIVATIONS[act.rsplit(".", 1)[-1]]))
@@ -268,7 +287,7 @@ def _read_modules(mdir: Path, modules, hidden: int):
     return modes[0][0], bool(include_prompt), tuple(dense), kinds[-1] == "Normalize"
 
 
-def _read_tokenizer(mdir: Path) -> tuple[dict, object]:
+def _read_tokenizer(mdir: Path, vocab_size: int) -> tuple[dict, object]:
     """-> (the ModelSpec's tokenizer fields, tokenizer_config.json's model_max_length)."""
     tj = _load(mdir, "tokenizer.json")
     tc = _load(mdir, "tokenizer_config.json", required=False) or {}
@@ -305,13 +324,12 @@ def _read_tokenizer(mdir: Path) -> tuple[dict, object]:
         raise ModelDirError("tokenizer.json: model must be WordPiece with prefix '##' and max_input_chars_per_word 100")
     vocab = model.get("vocab")
     try:
-        lines = (mdir / "vocab.txt").read_bytes().decode("utf-8").split("\n")   # bytes: no newline translation
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelDirError(f"vocab.txt: cannot read ({e})") from None
+        lines = _bytes(mdir, "vocab.txt").decode("utf-8").split("\n")   # bytes: no newline translation
+    except UnicodeDecodeError:
+        raise ModelDirError("vocab.txt: not UTF-8") from None
     if lines and lines[-1] == "":
         lines.pop()
-    if any(t.endswith("\r") for t in lines):
-        raise ModelDirError("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')")
+    lines = [t.removesuffix("\r") for t in lines]   # CRLF line ends: every port reads them the same way
     if not isinstance(vocab, dict) or {t: i for i, t in enumerate(lines)} != vocab:
         raise ModelDirError("vocab.txt: does not match tokenizer.json's model.vocab")
     (cls_tok, cls_id), (sep_tok, sep_id) = _post_processor(tj)
@@ -333,6 +351,8 @@ def _read_tokenizer(mdir: Path) -> tuple[dict, object]:
         for flag in ("normalized", "lstrip", "rstrip", "single_word"):
             if t.get(flag, flag == "normalized" and not t.get("special")):   # upstream's defaults
                 raise ModelDirError(f"{rel}: added token {name} with {flag} true is not supported")
+        if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0 or not isinstance(t.get("content"), str):
+            raise ModelDirError(f"{rel}: added token {name} needs a string content and an id >= 0, not {json.dumps(tid)}")
         added.setdefault(t["content"], tid)
     specials = [_token(tc.get(k, d)) for k, d in want.items()]
     specials += [_token(t) for t in tc.get("additional_special_tokens") or []]
@@ -342,6 +362,9 @@ def _read_tokenizer(mdir: Path) -> tuple[dict, object]:
                 raise ModelDirError(f"tokenizer_config.json: special token {json.dumps(t)} is not in the vocabulary")
             added[t] = vocab[t]
     pad = _token(tc.get("pad_token", "[PAD]"))
+    top = max([len(lines) - 1, *added.values()])
+    if top >= vocab_size:   # the embedding table has one row per id
+        raise ModelDirError(f"config.json: vocab_size {vocab_size} is too small for the tokenizer's largest id {top}")
     return dict(**flags, cls_id=vocab[cls_tok], sep_id=vocab[sep_tok], unk_id=vocab[unk_tok], pad_id=vocab.get(pad, 0),
                 added_tokens=tuple(sorted(added.items(), key=lambda kv: (kv[1], kv[0])))), tc.get("model_max_length")
 

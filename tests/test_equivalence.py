@@ -73,11 +73,14 @@ def test_truncation_and_padding(pipe, mdir):
 @pytest.fixture(scope="module")
 def custom_added_dir(mdir, tmp_path_factory):
     """The packaged model with its own added tokens: [MASK] dropped, '<ent>' and a non-ASCII one
-    added (ids after the vocab, as upstream assigns them). Weights etc. are symlinked."""
+    added (ids after the vocab, as upstream assigns them), and the embedding table grown to match
+    (vocab_size + 2 rows, as transformers' resize_token_embeddings does). The rest is symlinked."""
     import json
+
+    from safetensors.numpy import load_file, save_file
     d = tmp_path_factory.mktemp("added")
     for f in mdir.iterdir():
-        if f.name != "tokenizer.json":
+        if f.name not in ("tokenizer.json", "config.json", "model.safetensors"):
             (d / f.name).symlink_to(f)
     spec = json.loads((mdir / "tokenizer.json").read_text())
     n = len(spec["model"]["vocab"])
@@ -85,6 +88,12 @@ def custom_added_dir(mdir, tmp_path_factory):
               "rstrip": False, "normalized": False} for i, c in enumerate(["<ent>", "日本x"])]
     spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] != "[MASK]"] + extra
     (d / "tokenizer.json").write_text(json.dumps(spec))
+    cfg = json.loads((mdir / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "vocab_size": n + len(extra)}))
+    w = load_file(str(mdir / "model.safetensors"))
+    key = next(k for k in w if k.endswith("word_embeddings.weight"))
+    w[key] = np.concatenate([w[key], w[key][:len(extra)]])     # (n + 2, D)
+    save_file(w, str(d / "model.safetensors"))
     return d
 
 

@@ -22,7 +22,7 @@ from conftest import require
 from python_ref.api import ModelDirError, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-ALL = ("base",) + variants.SUPPORTED + tuple(variants.REFUSED)
+ALL = ("base",) + variants.SUPPORTED + tuple(variants.REFUSED) + variants.SAME_AS_BASE
 EDGE = ["Hello WORLD, Café naïve ÉCOLE", "x\x01y \x00 \ufffd z\u0085w\u2000v", "日本語 中文 and 한국어",
         "İstanbul ΣΑΣ straße ﬃ", "e\u0301\u0327 a\u0316\u0301", "[CLS] x[SEP]y [MASK] [unk]", "", "   "]
 
@@ -113,6 +113,24 @@ def test_oracle_fast_path_equals_sentence_transformers_preprocess(variant, upstr
     assert u["peer"] == u["pre"]
 
 
+# -- the same model in another file layout (a CRLF vocab.txt): the base model's answer, everywhere ----
+
+SAME_CASES = [(v, p) for v in variants.SAME_AS_BASE for p in registry.PORTS]
+
+
+@pytest.mark.parametrize("variant,port", SAME_CASES, ids=[f"{v}-{p}" for v, p in SAME_CASES])
+def test_port_gives_the_base_answer(variant, port, vdir, corpus_texts, upstream):
+    ids_texts, emb_texts = corpus_texts
+    pipe = _load(port, vdir(variant))
+    try:
+        got_ids, got = unpad(pipe.tokenize(ids_texts)), pipe.embed(emb_texts)
+    finally:
+        getattr(pipe, "close", lambda: None)()
+    assert got_ids == upstream("base")["ids"]
+    atol, _ = tolerance(registry.BY_NAME[port].torch_model)
+    assert np.abs(got - upstream("base")["emb"]).max() <= atol
+
+
 # -- unsupported settings: one line naming the file and the setting, everywhere ---------------
 
 REFUSE_CASES = [(v, p) for v in variants.REFUSED for p in registry.PORTS]
@@ -165,6 +183,14 @@ def test_spec_readers_agree(vdir, exe):
         js = js["spec"] if js["ok"] else js["error"]
         assert cpp == want, (v, cpp, want)
         assert js == want, (v, js, want)
+
+
+@pytest.mark.parametrize("variant", variants.SAME_AS_BASE)
+def test_minilm_embed_gives_the_base_answer(variant, vdir, exe):
+    texts = "Hello WORLD, Café naïve\n[CLS] x[SEP]y [MASK]\n日本語 中文 and 한국어\n"
+    run = lambda d: subprocess.run([exe, "--model", str(d)], input=texts, capture_output=True, text=True,  # noqa: E731
+                                   check=True).stdout
+    assert run(vdir(variant)) == run(vdir("base"))
 
 
 def test_minilm_embed_on_a_variant(vdir, exe):

@@ -4,12 +4,14 @@ Each variant differs from all-MiniLM-L6-v2 the way popular models on the Hub do 
 tokenizers, CLS or max pooling, no Normalize, Dense heads, other truncation lengths, other sizes).
 Changed JSON files are written; everything else is symlinked. Architecture variants and Dense
 layers get seeded random weights saved with safetensors (Dense through sentence-transformers' own
-Dense module, so the folder is exactly what it saves). REFUSED lists variants no port supports,
-each with the file and setting its one-line refusal must name.
+Dense module, so the folder is exactly what it saves). REFUSED lists variants no port supports
+(settings, values no model runs with, faulty files), each with the file and setting its one-line
+refusal must name. SAME_AS_BASE: a different file layout, the base model's answer.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 SUPPORTED = ("cased", "cased_strip", "lower_nostrip", "no_chinese", "generic_noclean", "do_lower_case",
@@ -24,7 +26,30 @@ REFUSED = {  # variant: (file, setting) its refusal must name
     "prompt": ("config_sentence_transformers.json", "default_prompt_name"),
     "conflict": ("tokenizer_config.json", "do_lower_case"),
     "dense_bin": ("2_Dense/model.safetensors", "pytorch_model.bin"),
-    "crlf_vocab": ("vocab.txt", "CRLF"),
+    # values no model can run with (they gave NaN vectors, zero layers or wrong ids): refused at load
+    "eps_negative": ("config.json", "layer_norm_eps"),
+    "layers_negative": ("config.json", "num_hidden_layers"),
+    "heads_indivisible": ("config.json", "num_attention_heads"),
+    "vocab_size_small": ("config.json", "vocab_size"),
+    "no_unk": ("tokenizer.json", "[UNK]"),
+    "bad_added_id": ("tokenizer.json", "id"),
+    "vocab_not_utf8": ("vocab.txt", "UTF-8"),
+    "fifo_config": ("config.json", "not a regular file"),
+    "fifo_vocab": ("vocab.txt", "not a regular file"),
+}
+# Variants whose answer is the base model's, bit for bit, in every port (a different file layout only)
+SAME_AS_BASE = ("crlf_vocab",)
+# Faulty model.safetensors (built by weight_fault): what the one-line refusal must name besides the file
+WEIGHT_FAULTS = {
+    "transposed": "encoder.layer.0.intermediate.dense.weight",   # right size, wrong shape
+    "nan": "encoder.layer.2.output.dense.bias",
+    "inf": "embeddings.word_embeddings.weight",
+    "missing": "encoder.layer.3.output.LayerNorm.bias",
+    "int_dtype": "embeddings.LayerNorm.weight",
+    "negative_offsets": "",                                      # a tensor's data_offsets before the data
+    "shifted_data": "",                                          # a header length 1 short: every tensor 1 byte off
+    "truncated": "",
+    "fifo": "not a regular file",                                # reading it would block
 }
 MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
@@ -57,6 +82,12 @@ class _Dir:
             dst.unlink()
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _bytes(d: _Dir, rel: str, data: bytes) -> None:
+    """Replace the linked file `rel` by `data`."""
+    (d.out / rel).unlink()
+    (d.out / rel).write_bytes(data)
 
 
 def _norm(d: _Dir, **flags) -> None:
@@ -159,11 +190,71 @@ def build(name: str, base: Path, out: Path) -> Path:
     elif name == "prompt":
         d.edit("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
                                                                          default_prompt_name="query"))
-    elif name == "crlf_vocab":
-        (d.out / "vocab.txt").unlink()
-        (d.out / "vocab.txt").write_bytes((base / "vocab.txt").read_bytes().replace(b"\n", b"\r\n"))
+    elif name == "crlf_vocab":                # a vocab.txt saved on Windows: the same tokens
+        _bytes(d, "vocab.txt", (base / "vocab.txt").read_bytes().replace(b"\n", b"\r\n"))
+    elif name in ("eps_negative", "layers_negative", "heads_indivisible", "vocab_size_small"):
+        key, value = {"eps_negative": ("layer_norm_eps", -1e-12), "layers_negative": ("num_hidden_layers", -1),
+                      "heads_indivisible": ("num_attention_heads", 5), "vocab_size_small": ("vocab_size", 30000)}[name]
+        d.edit("config.json", lambda c: c.update({key: value}))
+    elif name == "no_unk":                    # [UNK] is in neither vocabulary: nothing to map unknown words to
+        _bytes(d, "vocab.txt", (base / "vocab.txt").read_bytes().replace(b"[UNK]\n", b"[UNK_]\n"))
+        d.edit("tokenizer.json", lambda t: t["model"]["vocab"].update({"[UNK_]": t["model"]["vocab"].pop("[UNK]")}))
+    elif name == "bad_added_id":
+        d.edit("tokenizer.json", lambda t: t["added_tokens"][0].update(id=None))
+    elif name == "vocab_not_utf8":
+        _bytes(d, "vocab.txt", (base / "vocab.txt").read_bytes().replace(b"[unused5]", b"[unused\xff]"))
+    elif name in ("fifo_config", "fifo_vocab"):   # reading a FIFO would block: refused, never opened for reading
+        f = d.out / ("config.json" if name == "fifo_config" else "vocab.txt")
+        f.unlink()
+        os.mkfifo(f)
     elif name == "conflict":                  # tokenizer.json cased, tokenizer_config.json lowercases
         d.edit("tokenizer.json", lambda t: t["normalizer"].update(lowercase=False))
     else:
         raise KeyError(name)
+    return out
+
+
+def weight_fault(name: str, base: Path, out: Path) -> Path:
+    """A copy of `base` (linked) whose model.safetensors has fault `name` of WEIGHT_FAULTS."""
+    import struct
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+    d = _Dir(base, out)
+    raw = (base / "model.safetensors").read_bytes()
+    (d.out / "model.safetensors").unlink()
+    if name == "fifo":
+        os.mkfifo(d.out / "model.safetensors")
+        return out
+    if name == "truncated":
+        (d.out / "model.safetensors").write_bytes(raw[:len(raw) // 2])
+        return out
+    if name in ("negative_offsets", "shifted_data"):   # the header rewritten
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        if name == "negative_offsets":   # one tensor's bytes said to lie before the data
+            key = next(k for k in header if k.endswith("encoder.layer.0.output.dense.bias"))
+            b0, b1 = header[key]["data_offsets"]
+            header[key]["data_offsets"] = [b0 - b1, 0]
+        h = json.dumps(header).encode()
+        h += b" " * (-len(h) % 8 + 8 * (name == "shifted_data"))   # still JSON when read 1 byte short
+        hlen = len(h) - (name == "shifted_data")
+        (d.out / "model.safetensors").write_bytes(struct.pack("<Q", hlen) + h + raw[8 + n:])
+        return out
+    t = load_file(str(base / "model.safetensors"))
+    key = next(k for k in t if k.endswith(WEIGHT_FAULTS[name]))
+    v = t[key].copy()
+    if name == "transposed":
+        v = np.ascontiguousarray(v.T)
+    elif name == "nan":
+        v[5] = np.nan
+    elif name == "inf":
+        v[7, 3] = np.inf
+    elif name == "int_dtype":
+        v = v.astype(np.int32)
+    if name == "missing":
+        del t[key]
+    else:
+        t[key] = v
+    save_file(t, str(d.out / "model.safetensors"))
     return out

@@ -2,7 +2,9 @@
 // with the settings of the model spec (python_ref/spec.py, or its JS translation js/spec.mjs).
 // Buffers are malloc'd by the caller through pb_malloc/pb_free. Every call returns 0 (or a count)
 // on success and a negative PB_E* code on failure, with pb_last_error() saying why in one line.
-// Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
+// Every tensor's shape is checked against the config and its values for NaN/infinity as it
+// arrives. Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,7 @@ int pb_dim() { return g_model.cfg.out_dim(); }
 // dense: n_dense records of int32 [in_features, out_features, bias 0/1, tanh 0/1] (identity if 0).
 int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab, int max_pos, int type_vocab,
                   float eps, int pooling, int normalize, int n_dense, const int32_t* dense) {
+  if (!std::isfinite(eps) || !(eps > 0)) return fail(PB_EARG, "layer_norm_eps must be a finite number > 0");
   Config c;
   c.hidden = hidden, c.heads = heads, c.layers = layers, c.intermediate = intermediate;
   c.vocab = vocab, c.max_pos = max_pos, c.type_vocab = type_vocab, c.eps = eps;
@@ -62,7 +65,11 @@ int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab
   delete[] g_slots;
   g_slots = nullptr;
   g_nslots = 0;
-  if (const char* e = model_init(g_model, c, &g_slots, &g_nslots)) return fail(PB_ENOMEM, e);
+  if (const char* e = model_init(g_model, c, &g_slots, &g_nslots)) {   // sizes no kernel can run, or no memory
+    if (std::strncmp(e, "out of memory", 13) == 0) return fail(PB_ENOMEM, e);
+    std::snprintf(g_err, sizeof g_err, "config.json: %.200s", e);
+    return PB_EARG;
+  }
   return PB_OK;
 }
 
@@ -70,22 +77,45 @@ int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab
 int pb_tensor_count() { return g_nslots; }
 const char* pb_tensor_name(int i) { return i >= 0 && i < g_nslots ? g_slots[i].name : nullptr; }
 
-// Where to write `numel` raw floats of tensor `name` (then call pb_tensor_done). 0 on error.
-float* pb_tensor_dest(const char* name, uint32_t numel) {
+// The shape a tensor must have in the safetensors file: linear weights and embedding tables are
+// (rows, cols) as torch stores them, biases and LayerNorm parameters (cols,).
+static int expected_ndim(const Slot& s) { return !s.dest || std::strstr(s.name, "_embeddings.") ? 2 : 1; }
+
+// Where to write the raw floats of tensor `name`, whose shape in the file is (d0) if ndim is 1 or
+// (d0, d1) if 2 (then call pb_tensor_done). 0 on error: an unknown name, or a shape other than the
+// config's (a transposed weight has the right size but not the right shape).
+float* pb_tensor_dest(const char* name, int ndim, uint32_t d0, uint32_t d1) {
   Slot* s = find_slot(name);
   if (!s) { fail(PB_ENAME, "unknown tensor name (or config not set)"); return nullptr; }
-  if (s->numel != numel) {
-    std::snprintf(g_err, sizeof g_err, "tensor %s has %u values, config expects %zu", name, numel, s->numel);
+  const int want = expected_ndim(*s);
+  const bool same = ndim == want && (want == 1 ? s->rows == 1 && d0 == uint32_t(s->cols)
+                                               : d0 == uint32_t(s->rows) && d1 == uint32_t(s->cols));
+  if (!same) {
+    char got[48], need[48];
+    if (ndim == 1) std::snprintf(got, sizeof got, "[%u]", d0);
+    else if (ndim == 2) std::snprintf(got, sizeof got, "[%u, %u]", d0, d1);
+    else std::snprintf(got, sizeof got, "%d dimensions", ndim);
+    if (want == 1) std::snprintf(need, sizeof need, "[%d]", s->cols);
+    else std::snprintf(need, sizeof need, "[%d, %d]", s->rows, s->cols);
+    std::snprintf(g_err, sizeof g_err, "tensor %s has shape %s; config.json says %s", name, got, need);
     return nullptr;
   }
   if (s->dest) return s->dest;
-  if (g_stage.n < numel && !g_stage.alloc(numel)) { fail(PB_ENOMEM, "out of memory (staging buffer)"); return nullptr; }
+  if (g_stage.n < s->numel && !g_stage.alloc(s->numel)) { fail(PB_ENOMEM, "out of memory (staging buffer)"); return nullptr; }
   return g_stage.p;
 }
 
+// The floats written at pb_tensor_dest are in: checked (NaN or infinity anywhere is refused, as it
+// would make every vector NaN), then packed where the kernels want them.
 int pb_tensor_done(const char* name) {
   Slot* s = find_slot(name);
   if (!s) return fail(PB_ENAME, "unknown tensor name");
+  const float* v = s->dest ? s->dest : g_stage.p;
+  for (size_t i = 0; i < s->numel; ++i)
+    if (!std::isfinite(v[i])) {
+      std::snprintf(g_err, sizeof g_err, "tensor %s holds NaN or infinite values (index %zu)", name, i);
+      return PB_EARG;
+    }
   if (!s->dest) pack_rows(g_stage.p, s->cols, s->rows, s->col0, s->panels);
   s->set = true;
   return PB_OK;
@@ -123,7 +153,14 @@ int pb_load_vocab(const char* txt, uint32_t len, int max_len, int flags, int cls
   o.cls_id = cls_id, o.sep_id = sep_id, o.unk_id = unk_id, o.pad_id = pad_id;
   delete g_tok;
   g_tok = new (std::nothrow) portbench::Tokenizer(std::string_view(txt, len), o);
-  return g_tok ? PB_OK : fail(PB_ENOMEM, "out of memory (vocab)");
+  if (!g_tok) return fail(PB_ENOMEM, "out of memory (vocab)");
+  if (!g_tok->error().empty()) {   // no [CLS]/[SEP]/[UNK]: refuse rather than give wrong ids
+    fail(PB_EARG, g_tok->error().c_str());
+    delete g_tok;
+    g_tok = nullptr;
+    return PB_EARG;
+  }
+  return PB_OK;
 #else
   (void)txt; (void)len; (void)max_len; (void)flags; (void)cls_id; (void)sep_id; (void)unk_id; (void)pad_id;
   return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");

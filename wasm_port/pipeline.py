@@ -6,22 +6,23 @@ The bad-input contract's TypeError/ValueError happen here, via python_ref.api.ch
 anything is sent; raw bytes (tokenize_bytes/embed_bytes) reach the wasm ABI unchecked, so invalid
 UTF-8 there comes back as a ValueError with the wasm's message. Timings are taken inside Node
 (`time()`), never across the pipe. via="pyodide" tokenizes with python_ref's pure-Python tokenizer
-inside Pyodide instead. Leaves out: devices other than cpu, concurrent requests (one lock).
+inside Pyodide instead. The pipe (ids, interruptions, `timeout=` seconds per call) is node_pipe.py's;
+a model directory Node cannot load is a ModelDirError with the loader's own message.
+Leaves out: devices other than cpu, concurrent requests (one lock).
 """
 from __future__ import annotations
 
 import base64
-import json
 import shutil
-import subprocess
 import tempfile
-import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from python_ref.api import Batch, ModelDirError, ModelSpec, check_texts, load_spec, pad_rows
+
+from .node_pipe import NodePipe, WasmRunnerError  # noqa: F401  (WasmRunnerError: re-exported)
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "js" / "node_runner.mjs"
@@ -39,65 +40,41 @@ def missing(via: str = "wasm") -> str | None:
     return None
 
 
-class WasmRunnerError(RuntimeError):
-    """The Node process failed or died; the message carries its last stderr lines."""
-
-
 class Pipeline:
     name = "wasm_port"
 
     def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real",
-                 via: str = "wasm"):
+                 via: str = "wasm", timeout: float | None = None):
         if device != "cpu":
             raise ValueError(f"wasm_port runs on cpu only, not {device!r}")
         self.spec = spec = load_spec(model)   # a directory fault or unsupported setting fails here, in one line
         reason = missing(via)
         if reason:
             raise RuntimeError(reason)
-        self._tmp = None
+        self._tmp, self._pipe = None, None
         mdir = Path(spec.dir)
         if weights == "random":   # seeded random weights of the same shape, written for Node to read
             from python_ref.model import random_model_dir
-            self._tmp = random_model_dir(mdir)  # removed in close(), once Node has read it
+            self._tmp = random_model_dir(mdir)  # removed in close(): a restarted Node reads it again
             mdir = Path(self._tmp.name)
         self.via = via
-        self._err = tempfile.TemporaryFile()
         self._spec_file = tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False)
         with self._spec_file as f:
             f.write(spec.to_json())
         cmd = ["node", str(RUNNER), "--model", str(mdir), "--spec", self._spec_file.name]
-        self._proc = subprocess.Popen(cmd + (["--pyodide"] if via == "pyodide" else []), stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._err)
-        self._lock = threading.Lock()
         try:
-            self.dim = int(self._read()["dim"])
-        except (WasmRunnerError, ValueError) as e:
+            self._pipe = NodePipe(cmd + (["--pyodide"] if via == "pyodide" else []), timeout)
+        except WasmRunnerError as e:   # Node could not load the directory: the loader's own message
             self.close()
             raise ModelDirError(str(e).removeprefix("wasm_port: ")) from None
+        self.dim = int(self._pipe.ready["dim"])
 
-    def _stderr_tail(self) -> str:
-        self._err.seek(0)
-        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
-        return " | ".join(lines[-3:]) or f"node exited with code {self._proc.poll()}"
-
-    def _read(self) -> dict:
-        line = self._proc.stdout.readline()
-        if not line:
-            raise WasmRunnerError(self._stderr_tail())
-        reply = json.loads(line)
+    def _call(self, req: dict) -> dict:
+        reply = self._pipe.call(req)
         if not reply.get("ok"):
             err = f"wasm_port: {reply.get('error')}"
             raise ValueError(err) if reply.get("code") == -2 else WasmRunnerError(err)
         return reply
-
-    def _call(self, req: dict) -> dict:
-        data = (json.dumps(req, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            if self._proc.poll() is not None:
-                raise WasmRunnerError(self._stderr_tail())
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
-            return self._read()
 
     def _floats(self, reply: dict) -> np.ndarray:
         return np.frombuffer(base64.b64decode(reply["data"]), dtype="<f4").reshape(reply["n"], reply["dim"]).copy()
@@ -138,13 +115,9 @@ class Pipeline:
         return self._call({"op": "info"})
 
     def close(self) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc and proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if getattr(self, "_pipe", None):
+            self._pipe.close()
+            self._pipe = None
         if getattr(self, "_tmp", None):
             self._tmp.cleanup()
             self._tmp = None

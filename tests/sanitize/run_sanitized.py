@@ -36,6 +36,12 @@ def open_lib(lib_path: str):
     return lib
 
 
+def dest(lib, name: bytes, v: np.ndarray):
+    """pb_tensor_dest for tensor `name` of v's shape (1 or 2 dimensions), or None (unknown name, wrong shape)."""
+    d0, d1 = (list(v.shape) + [1, 1])[:2]
+    return lib.pb_tensor_dest(name, v.ndim, ctypes.c_uint32(d0), ctypes.c_uint32(d1))
+
+
 def configure(lib, spec, weights: bool = True) -> None:
     """Set up the wasm C ABI from a python_ref ModelSpec: config and head, weights, vocab + tokenizer settings."""
     from safetensors.numpy import load_file
@@ -53,7 +59,7 @@ def configure(lib, spec, weights: bool = True) -> None:
                 if v.dtype != np.float32:
                     continue
                 k, v = (prefix + k.removeprefix("bert.")).encode(), np.ascontiguousarray(v)
-                p = lib.pb_tensor_dest(k, ctypes.c_uint32(v.size))
+                p = dest(lib, k, v)
                 if p:
                     ctypes.memmove(p, v.ctypes.data, v.nbytes)
                     assert lib.pb_tensor_done(k) == 0, lib.pb_last_error()
@@ -82,7 +88,7 @@ def forward_head(lib, spec, ids, mask) -> np.ndarray:
             tensors[f"dense.{k}.linear.bias"] = rng.standard_normal(d.out_features, np.float32)
     for k, v in tensors.items():
         v = np.ascontiguousarray(v, dtype=np.float32)
-        p = lib.pb_tensor_dest(k.encode(), ctypes.c_uint32(v.size))
+        p = dest(lib, k.encode(), v)
         if p:
             ctypes.memmove(p, v.ctypes.data, v.nbytes)
             assert lib.pb_tensor_done(k.encode()) == 0, lib.pb_last_error()
@@ -105,6 +111,32 @@ def check_ids(lib, mdir, spec, texts: list[str], label: str) -> int:
     bad = [t[:60] for t, r in zip(texts, ref) if tokenize(lib, t.encode(), spec.max_seq_length) != r]
     print(f"tokenizer ({label}): {len(texts)} texts, {len(bad)} id mismatches vs HF tokenizers")
     return len(bad)
+
+
+def check_refusals(lib, spec) -> None:
+    """Weights and vocabularies the ABI must refuse in one line, and a CRLF vocab.txt it must accept."""
+    from safetensors.numpy import load_file
+    t = {k.removeprefix("bert."): v for k, v in load_file(str(Path(spec.dir) / "model.safetensors")).items()}
+    w = np.ascontiguousarray(t["encoder.layer.0.intermediate.dense.weight"].T)   # (D, F): transposed, same size
+    assert not dest(lib, b"encoder.layer.0.intermediate.dense.weight", w) and b"shape" in lib.pb_last_error()
+    for name in (b"encoder.layer.0.output.dense.bias", b"encoder.layer.1.attention.self.query.weight"):
+        v = np.array(t[name.decode()], np.float32)
+        v.flat[v.size // 2] = np.nan
+        p = dest(lib, name, v)
+        ctypes.memmove(p, v.ctypes.data, v.nbytes)
+        assert lib.pb_tensor_done(name) != 0 and b"NaN" in lib.pb_last_error(), name
+    vocab = (Path(spec.dir) / "vocab.txt").read_bytes()
+    flags = spec.clean_text | spec.handle_chinese_chars << 1 | spec.strip_accents << 2 | spec.lowercase << 3
+    no_unk = vocab.replace(b"[UNK]\n", b"[UNK_]\n")
+    assert lib.pb_load_vocab(no_unk, len(no_unk), spec.max_seq_length, flags, -1, -1, -1, -1) != 0
+    assert b"[UNK]" in lib.pb_last_error(), lib.pb_last_error()
+    texts = ["Hello WORLD, café [SEP] 日本", "", "x" * 300]
+    configure(lib, spec, weights=False)   # vocab and added tokens as the spec says
+    want = [tokenize(lib, x.encode(), spec.max_seq_length) for x in texts]
+    crlf = vocab.replace(b"\n", b"\r\n")
+    assert lib.pb_load_vocab(crlf, len(crlf), spec.max_seq_length, flags, -1, -1, -1, -1) == 0, lib.pb_last_error()
+    assert [tokenize(lib, x.encode(), spec.max_seq_length) for x in texts] == want
+    print("refused: a transposed weight, NaN weights, a vocab without [UNK]; a CRLF vocab.txt gives the same ids")
 
 
 def main() -> int:
@@ -149,6 +181,7 @@ def main() -> int:
         out = forward_head(lib, head, ids, mask)
         assert out.shape == (len(rows), 32) and np.isfinite(out).all(), pooling
     print("kernels: cls, max and mean_sqrt_len pooling + Dense layers, finite")
+    check_refusals(lib, spec)
     configure(lib, spec)
     import variants   # tests/variants.py: these variants are JSON edits only (no torch)
     with tempfile.TemporaryDirectory() as tmp:

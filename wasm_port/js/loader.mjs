@@ -12,9 +12,14 @@ const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
 /** Reads a file (Node, plain path) or fetches a URL (browser, or http(s) in Node) -> ArrayBuffer. */
 export async function readBytes(where) {
   if (IS_NODE && !/^https?:/.test(String(where))) {
-    const { readFile } = await import("node:fs/promises");
-    const b = await readFile(where instanceof URL ? where : String(where));
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    const fs = await import("node:fs");
+    // O_NONBLOCK: opening a FIFO would wait for a writer; only a regular file is read.
+    const fh = await fs.promises.open(where instanceof URL ? where : String(where), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!(await fh.stat()).isFile()) throw new Error(`${where}: not a regular file`);
+      const b = await fh.readFile();
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    } finally { await fh.close(); }
   }
   const r = await fetch(where);
   if (!r.ok) throw new Error(`fetch ${where}: HTTP ${r.status}`);
@@ -105,26 +110,51 @@ export class MiniLM {
     this.dim = this.x.pb_dim();
   }
   /** Copies every tensor the model needs out of a safetensors file (ArrayBuffer) into wasm memory;
-   * `prefix` names a Dense folder's tensors ("dense.K."). Call ready() once all files are in. */
-  setWeights(buf, prefix = "") {
+   * `prefix` names a Dense folder's tensors ("dense.K."), `file` is named in errors. Each tensor's
+   * dtype (F32), shape (the config's: checked in wasm) and data_offsets (inside the data, exactly
+   * its bytes) are checked; values are checked for NaN/infinity in wasm. Call ready() once all files are in. */
+  setWeights(buf, prefix = "", file = "model.safetensors") {
+    const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
+    if (buf.byteLength < 8) throw bad("too short for a safetensors header");
     const n = Number(new DataView(buf).getBigUint64(0, true));
-    if (n <= 0 || n + 8 > buf.byteLength) throw new WasmError("model.safetensors: bad header length", -1);
-    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, n)));
+    if (!(n > 0) || n + 8 > buf.byteLength) throw bad("header length past the end of the file");
+    let header;
+    try { header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(buf, 8, n))); } catch (e) { throw bad(`header is not JSON (${e.message})`); }
+    if (header === null || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object");
+    const dataBytes = buf.byteLength - 8 - n;
+    // As the safetensors library checks: the tensors cover the data exactly, no gap, no overlap
+    // (a wrong header length shifts every tensor by a few bytes and still fits otherwise).
+    const spans = Object.entries(header).filter(([k]) => k !== "__metadata__")
+      .map(([k, info]) => [info?.data_offsets?.[0], info?.data_offsets?.[1], k]).sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [b0, b1, k] of spans) {
+      if (b0 !== covered || !(b1 >= b0)) throw bad(`tensor ${k}: data_offsets ${JSON.stringify([b0, b1])} leave a gap or overlap`);
+      covered = b1;
+    }
+    if (covered !== dataBytes) throw bad(`the tensors cover ${covered} of the file's ${dataBytes} data bytes`);
     const wanted = new Set();
     for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
     const enc = new TextEncoder();
+    const count = (v) => Number.isSafeInteger(v) && v >= 0;
     for (const [key, info] of Object.entries(header)) {
       const name = prefix + key.replace(/^bert\./, "");
       if (!wanted.has(name)) continue;   // pooler, position_ids, ...
-      if (info.dtype !== "F32") throw new WasmError(`tensor ${key} is ${info.dtype}; wasm_port loads F32 only`, -1);
-      const [b0, b1] = info.data_offsets;
-      const numel = info.shape.reduce((a, b) => a * b, 1);
-      if (b1 - b0 !== numel * 4 || 8 + n + b1 > buf.byteLength) throw new WasmError(`tensor ${key}: bad offsets`, -1);
+      if (info?.dtype !== "F32") throw bad(`tensor ${key} is ${info?.dtype}; wasm_port loads F32 only`);
+      const shape = info.shape, off = info.data_offsets;
+      if (!Array.isArray(shape) || !shape.every(count)) throw bad(`tensor ${key}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+      const numel = shape.reduce((a, b) => a * b, 1);
+      if (!Array.isArray(off) || off.length !== 2 || !off.every(count) || off[0] > off[1] || off[1] > dataBytes ||
+          off[1] - off[0] !== numel * 4)
+        throw bad(`tensor ${key}: data_offsets ${JSON.stringify(off)} do not hold its ${numel} floats inside the file's ${dataBytes} data bytes`);
       this.withBytes(enc.encode(name), (pname) => {
-        const dest = this.x.pb_tensor_dest(pname, numel);
-        if (!dest) this.check(-5);
-        this.u8().set(new Uint8Array(buf, 8 + n + b0, b1 - b0), dest);   // bytes: file offsets need not be 4-aligned
-        this.check(this.x.pb_tensor_done(pname));
+        const dest = shape.length <= 2 && numel < 2 ** 32 ? this.x.pb_tensor_dest(pname, shape.length, shape[0] ?? 1, shape[1] ?? 1) : 0;
+        if (!dest) {
+          if (shape.length > 2 || numel >= 2 ** 32) throw bad(`tensor ${key} has shape ${JSON.stringify(shape)}; the config needs 1 or 2 dimensions`);
+          throw bad(this.cstr(this.x.pb_last_error()));
+        }
+        this.u8().set(new Uint8Array(buf, 8 + n + off[0], off[1] - off[0]), dest);   // bytes: file offsets need not be 4-aligned
+        const rc = this.x.pb_tensor_done(pname);
+        if (rc < 0) throw bad(this.cstr(this.x.pb_last_error()));
       });
     }
   }
@@ -198,8 +228,11 @@ export async function loadMiniLM({ wasm, modelDir, spec = null }) {
   const [vocab, weights, ...dense] = await Promise.all(files.map((f) => readBytes(join(modelDir, f))));
   m.setConfig(m.spec);
   m.setWeights(weights);
-  dense.forEach((buf, k) => m.setWeights(buf, `dense.${k}.`));
-  m.ready();
+  dense.forEach((buf, k) => m.setWeights(buf, `dense.${k}.`, `${m.spec.dense[k].path}/model.safetensors`));
+  try { m.ready(); } catch (e) {   // name the file the missing tensor belongs in
+    const k = /tensor dense\.(\d+)\./.exec(e.message);
+    throw new WasmError(`${k ? `${m.spec.dense[+k[1]].path}/` : ""}model.safetensors: ${e.message}`, e.code);
+  }
   m.setVocab(vocab, m.spec);
   m.setAddedTokens(m.spec.added_tokens);
   m.loadMs = performance.now() - t0;

@@ -8,21 +8,25 @@
 // Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
 //   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
-// Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}. Arrays of floats/ints travel as
-// base64 of little-endian float32/int32. Leaves out: concurrency (one request at a time).
+// Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
+// (wasm_port/node_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
+// float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
+// output) goes to stderr. Leaves out: concurrency (one request at a time).
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { DEFAULT_WASM, loadMiniLM } from "./loader.mjs";
 import { readSpec } from "./spec.mjs";
 
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+console.log = console.error;   // nothing but replies on stdout
 const args = process.argv.slice(2);
 const opt = (k, d = null) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const b64 = (ta) => Buffer.from(ta.buffer, ta.byteOffset, ta.byteLength).toString("base64");
 const unb64 = (s, T) => { const b = Buffer.from(s, "base64"); return new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
 
 if (args.includes("--print-spec")) {   // for the test that holds this reader equal to python_ref's
-  try { console.log(JSON.stringify({ ok: true, spec: await readSpec(opt("--model")) })); } catch (e) {
-    console.log(JSON.stringify({ ok: false, error: String(e?.message ?? e), name: e?.name }));
+  try { out({ ok: true, spec: await readSpec(opt("--model")) }); } catch (e) {
+    out({ ok: false, error: String(e?.message ?? e), name: e?.name });
   }
   process.exit(0);
 }
@@ -31,7 +35,7 @@ try {
   const spec = opt("--spec") ? JSON.parse(await readFile(opt("--spec"), "utf-8")) : null;
   model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model"), spec });
 } catch (e) {   // one line, passed to Python intact (wasm_port/pipeline.py raises ModelDirError with it)
-  process.stdout.write(JSON.stringify({ ok: false, error: String(e?.message ?? e), code: e?.code ?? -6 }) + "\n");
+  out({ id: null, ok: false, error: String(e?.message ?? e).split("\n")[0], code: e?.code ?? -6 });
   process.exit(2);
 }
 let py = null;
@@ -83,19 +87,21 @@ function handle(req) {
 if (opt("--cold") !== null) {   // cold start: process start -> first embedding, then exit
   const first = embed([opt("--cold")]);
   const total = performance.now();   // Node's performance.now() counts from process start
-  console.log(JSON.stringify({ ok: true, load_ms: model.loadMs, total_ms: total, dim: model.dim, norm0: Math.hypot(...first.slice(0, model.dim)) }));
+  out({ ok: true, load_ms: model.loadMs, total_ms: total, dim: model.dim, norm0: Math.hypot(...first.slice(0, model.dim)) });
   process.exit(0);
 }
 
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-process.stdout.write(JSON.stringify({ ok: true, ready: true, dim: model.dim }) + "\n");
+out({ id: null, ok: true, ready: true, dim: model.dim });
 for await (const line of rl) {
   if (!line.trim()) continue;
-  let reply;
+  let reply, id = null;
   try {
-    reply = { ok: true, ...handle(JSON.parse(line)) };
+    const req = JSON.parse(line);
+    id = req?.id ?? null;
+    reply = { ok: true, ...handle(req) };
   } catch (e) {
     reply = { ok: false, error: String(e?.message ?? e), code: e?.code ?? -1 };
   }
-  process.stdout.write(JSON.stringify(reply) + "\n");
+  out({ ...reply, id });
 }

@@ -10,6 +10,7 @@ export class ModelDirError extends Error {
 }
 
 const POOLINGS = ["mean", "cls", "max", "mean_sqrt_len_tokens"];
+const INT_MAX = 2 ** 31 - 1, FLOAT32_MAX = 3.4028234663852886e38;   // what every port's sizes and eps must fit
 const ACTIVATIONS = { Tanh: "tanh", Identity: "identity" };
 const LEGACY_POOLING = [["pooling_mode_cls_token", "cls"], ["pooling_mode_max_tokens", "max"],
   ["pooling_mode_mean_tokens", "mean"], ["pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"],
@@ -26,12 +27,23 @@ const join = (dir, name) => (String(dir).endsWith("/") ? `${dir}${name}` : `${di
 const tail = (s) => s.slice(s.lastIndexOf(".") + 1);
 const token = (v) => (isObj(v) ? v.content : v);
 
-async function readOrNull(where) {
-  try { return await readBytes(where); } catch (e) { if (/ENOENT|EISDIR|HTTP 404/.test(String(e?.message ?? e))) return null; throw e; }
+// dir/rel's bytes, or null if absent; anything but a regular file is refused (spec.py's _regular).
+async function regularOrNull(dir, rel) {
+  try { return await readBytes(join(dir, rel)); } catch (e) {
+    const m = String(e?.message ?? e);
+    if (/ENOENT|HTTP 404/.test(m)) return null;
+    if (/EISDIR|not a regular file/.test(m)) refuse(`${rel}: not a regular file`);
+    throw e;
+  }
+}
+async function bytes(dir, rel, required = true) {
+  const b = await regularOrNull(dir, rel);
+  if (b === null && required) refuse(`${rel}: missing in ${dir}`);
+  return b;
 }
 async function load(dir, rel, required = true, list = false) {
-  const b = await readOrNull(join(dir, rel));
-  if (b === null) { if (required) refuse(`${rel}: missing in ${dir}`); return null; }
+  const b = await bytes(dir, rel, required);
+  if (b === null) return null;
   let data;
   try { data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b)); } catch (e) { refuse(`${rel}: malformed JSON (${e.message})`); }
   if (list ? !Array.isArray(data) : !isObj(data)) refuse(`${rel}: malformed (not a JSON ${list ? "list" : "object"})`);
@@ -40,7 +52,7 @@ async function load(dir, rel, required = true, list = false) {
 function int(o, k, rel, d = null, lo = 1) {
   const v = get(o, k, d);
   if (v === null || v === undefined) refuse(`${rel}: lacks ${k}`);
-  if (!Number.isInteger(v) || v < lo) refuse(`${rel}: ${k} ${dumps(v)} must be an integer >= ${lo}`);
+  if (!Number.isInteger(v) || v < lo || v > INT_MAX) refuse(`${rel}: ${k} ${dumps(v)} must be an integer from ${lo} to ${INT_MAX}`);
   return v;
 }
 function bool(o, k, rel, d) {   // true / false, or null
@@ -62,7 +74,8 @@ export async function readSpec(dir) {
   if (s.hidden_size % s.num_attention_heads)
     refuse(`config.json: hidden_size ${s.hidden_size} is not divisible by num_attention_heads ${s.num_attention_heads}`);
   const eps = get(cfg, "layer_norm_eps", 1e-12);
-  if (typeof eps !== "number" || !Number.isFinite(eps) || !(eps > 0)) refuse(`config.json: layer_norm_eps ${dumps(eps)} must be a number > 0`);
+  if (typeof eps !== "number" || !Number.isFinite(eps) || !(eps > 0) || eps > FLOAT32_MAX)
+    refuse(`config.json: layer_norm_eps ${dumps(eps)} must be a number > 0 (and a float32)`);
   s.layer_norm_eps = eps;
   const modules = await load(dir, "modules.json", false, true);
   let sbert = {};
@@ -71,7 +84,7 @@ export async function readSpec(dir) {
   const st = (await load(dir, "config_sentence_transformers.json", false)) ?? {};
   if (get(st, "default_prompt_name") !== undefined && st.default_prompt_name !== null)
     refuse(`config_sentence_transformers.json: default_prompt_name ${dumps(st.default_prompt_name)} is not supported (no prompts)`);
-  const [tok, mml] = await readTokenizer(dir);
+  const [tok, mml] = await readTokenizer(dir, s.vocab_size);
   const mpe = s.max_position_embeddings;
   if (get(sbert, "max_seq_length") !== undefined && sbert.max_seq_length !== null) {
     s.max_seq_length = int(sbert, "max_seq_length", "sentence_bert_config.json", null, 2);
@@ -131,8 +144,8 @@ async function readModules(dir, modules, hidden) {
     let act = get(cfg, "activation_function", "torch.nn.modules.activation.Tanh");
     if (typeof act !== "string" || !act.startsWith("torch.")) act = "torch.nn.modules.activation.Tanh";   // as sentence-transformers
     if (!(tail(act) in ACTIVATIONS)) refuse(`${rel}: activation_function ${act} is not supported (${Object.keys(ACTIVATIONS).join(", ")})`);
-    if ((await readOrNull(join(dir, sub(path, "model.safetensors")))) === null) {
-      const bin = (await readOrNull(join(dir, sub(path, "pytorch_model.bin")))) !== null;
+    if ((await regularOrNull(dir, sub(path, "model.safetensors"))) === null) {
+      const bin = (await readBytes(join(dir, sub(path, "pytorch_model.bin"))).catch(() => null)) !== null;
       refuse(`${sub(path, "model.safetensors")}: missing${bin ? " (pytorch_model.bin is not supported)" : ""}`);
     }
     dense.push({ path, in_features: dIn, out_features: dOut, bias: !!bool(cfg, "bias", rel, true), activation: ACTIVATIONS[tail(act)] });
@@ -141,7 +154,7 @@ async function readModules(dir, modules, hidden) {
   return { pooling: modes[0][0], include_prompt: !!includePrompt, dense, normalize: kinds.at(-1) === "Normalize" };
 }
 
-async function readTokenizer(dir) {
+async function readTokenizer(dir, vocabSize) {
   const tj = await load(dir, "tokenizer.json");
   const tc = (await load(dir, "tokenizer_config.json", false)) ?? {};
   const tcls = get(tc, "tokenizer_class", null);
@@ -170,11 +183,11 @@ async function readTokenizer(dir) {
     refuse("tokenizer.json: model must be WordPiece with prefix '##' and max_input_chars_per_word 100");
   const vocab = get(model, "vocab");
   let text;
-  try { text = new TextDecoder("utf-8", { fatal: true }).decode(await readBytes(join(dir, "vocab.txt"))); } catch (e) { refuse(`vocab.txt: cannot read (${e.message})`); }
+  const raw = new Uint8Array(await bytes(dir, "vocab.txt"));
+  try { text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(raw); } catch { refuse("vocab.txt: not UTF-8"); }
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
-  if (lines.some((t) => t.endsWith("\r"))) refuse("vocab.txt: CRLF line ends are not supported (tokens would end in '\\r')");
-  const fromTxt = new Map(lines.map((t, i) => [t, i]));
+  const fromTxt = new Map(lines.map((t, i) => [t.endsWith("\r") ? t.slice(0, -1) : t, i]));   // CRLF: the same tokens
   if (!isObj(vocab) || Object.keys(vocab).length !== fromTxt.size || [...fromTxt].some(([t, i]) => !Object.hasOwn(vocab, t) || vocab[t] !== i))
     refuse("vocab.txt: does not match tokenizer.json's model.vocab");
   const [[clsTok, clsId], [sepTok, sepId]] = postProcessor(tj);
@@ -193,6 +206,8 @@ async function readTokenizer(dir) {
     for (const flag of ["normalized", "lstrip", "rstrip", "single_word"])
       if (get(t, flag, flag === "normalized" && !get(t, "special")))   // upstream's defaults
         refuse(`${rel}: added token ${dumps(get(t, "content"))} with ${flag} true is not supported`);
+    if (!Number.isInteger(tid) || tid < 0 || typeof get(t, "content") !== "string")
+      refuse(`${rel}: added token ${dumps(get(t, "content"))} needs a string content and an id >= 0, not ${dumps(tid)}`);
     if (!added.has(t.content)) added.set(t.content, tid);
   }
   const specials = Object.keys(want).map((k) => token(get(tc, k, want[k]))).concat((get(tc, "additional_special_tokens", null) ?? []).map(token));
@@ -202,6 +217,8 @@ async function readTokenizer(dir) {
     added.set(t, vocab[t]);
   }
   const pad = token(get(tc, "pad_token", "[PAD]"));
+  const top = Math.max(lines.length - 1, ...added.values());
+  if (top >= vocabSize) refuse(`config.json: vocab_size ${vocabSize} is too small for the tokenizer's largest id ${top}`);
   const addedTokens = [...added].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return [{ ...f, cls_id: vocab[clsTok], sep_id: vocab[sepTok], unk_id: vocab[unkTok], pad_id: Object.hasOwn(vocab, pad) ? vocab[pad] : 0,
     added_tokens: addedTokens }, get(tc, "model_max_length", null)];
