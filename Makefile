@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 TORCH := torch==2.13.0
 DEB_PKGS := emscripten chromium nlohmann-json3-dev pybind11-dev cloc
-NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt)
+NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt \
+  wasm_port/kernels*.cpp wasm_port/kernels.h)
 WASM_SRCS := $(wildcard wasm_port/*.cpp wasm_port/*.h wasm_port/CMakeLists.txt cpp_port/tokenizer.* cpp_port/unicode_tables.h)
 export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
