@@ -43,7 +43,9 @@ size_t Embedder::tokenize(const std::vector<std::string>& texts, std::vector<int
   std::vector<int32_t> rows(n * L), lens(n);
   EncodeError err;
   size_t bad = 0;
-  if (n && !tok.encode_batch(views.data(), n, rows.data(), lens.data(), model->threads(), true, &err, &bad))
+  // One thread: tokenizing is ~1% of a forward here, and encode_batch's std::threads would make a
+  // refused thread start fatal (std::terminate), which the kernels' pool never does.
+  if (n && !tok.encode_batch(views.data(), n, rows.data(), lens.data(), 1, true, &err, &bad))
     throw InputError(bad, std::string(err.what) + " at byte " + std::to_string(err.byte_offset));
   const size_t t = padded_len(lens.data(), n);
   ids.assign(n * t, 0), mask.assign(n * t, 0);
