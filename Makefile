@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 TORCH := torch==2.13.0
 DEB_PKGS := emscripten chromium nlohmann-json3-dev pybind11-dev cloc
-NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt)
+NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt \
+  wasm_port/kernels*.cpp wasm_port/kernels.h)
 WASM_SRCS := $(wildcard wasm_port/*.cpp wasm_port/*.h wasm_port/CMakeLists.txt cpp_port/tokenizer.* cpp_port/unicode_tables.h)
 export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
@@ -79,13 +80,21 @@ clean:
 	rm -rf build results .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} + ; find . -path ./.venv -prune -o -name '*.so' -print -delete
 
-# ASan+UBSan build of the C++ tokenizer and the portable kernels (through wasm_port's C ABI), run
-# over the corpus, a fuzz pass, invalid UTF-8 and a forward pass. Any report fails the target.
+# ASan+UBSan: (1) the C++ tokenizer and the portable kernels through wasm_port's C ABI (the
+# compiler's default -march: 4-wide vectors), run over the corpus, a fuzz pass, invalid UTF-8 and
+# forward passes, single- and multi-threaded; (2) minilm-embed-lite (-march=native: the shipped
+# vector width), its command line, --serve loop, safetensors reader and threaded kernels, run over
+# serve requests, the stdin modes, model variants and broken model directories. Any report fails it.
 SAN_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LITE_SRCS := cpp_port/main.cpp cpp_port/serve.cpp cpp_port/backend_lite.cpp cpp_port/model_spec.cpp \
+  cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp
 sanitize: setup
 	@mkdir -p build/sanitize
-	g++ $(SAN_FLAGS) -shared -fPIC -DPB_HAVE_TOKENIZER=1 -Icpp_port -Iwasm_port \
-	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/exports.cpp -o build/sanitize/libpb_san.so
+	g++ $(SAN_FLAGS) -shared -fPIC -pthread -DPB_HAVE_TOKENIZER=1 -Icpp_port -Iwasm_port \
+	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/exports.cpp -o build/sanitize/libpb_san.so
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 2000
+	g++ $(SAN_FLAGS) -march=native -ffp-contract=fast -pthread -Icpp_port -Iwasm_port $(LITE_SRCS) \
+	  -o build/sanitize/minilm-embed-lite
+	$(PY) tests/sanitize/run_lite.py build/sanitize/minilm-embed-lite

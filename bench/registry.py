@@ -46,6 +46,8 @@ class Entry:
     baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
     change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels"): the decision table's column
     op_cost: str = ""            # module with op_cost(kind, n, d): ns per tiny op from C++ (the overhead model's C++ side)
+    kernel_class: str = ""       # the tolerance class when `kernels` does not imply it: "torch" for a
+    #                              binary timed inside its own process ("inner") that runs LibTorch
     dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
     glue: tuple = ()             # files that only connect one world to another (bindings, C ABI, loaders)
     generated: tuple = ()        # generated files in its dirs, counted apart
@@ -57,7 +59,7 @@ class Entry:
     cold: tuple = ("python",)    # cold-start rows: "python" (a fresh interpreter through this table),
     #                              "jit" (the same, JIT cache empty then warm), "binary" (its standalone
     #                              binary: the module's binary()), "node" (its runtime alone: module's RUNNER)
-    binary: str = ""             # the name of its standalone binary, if any (a cold-start row)
+    binary: str = ""             # its standalone binary, if any: a cold-start row; the module's binary(name) finds it
     devices: tuple = ("cpu", "cuda")
     threaded_tokenize: bool = True   # tokenize() may run in many Python threads of this process
     compiles: bool = False       # compiles on first call (minutes): probed in a fresh process, not in --quick
@@ -69,10 +71,12 @@ class Entry:
     @property
     def torch_model(self) -> bool:
         """Its forward uses torch/LibTorch kernels (the tolerance class)."""
-        return self.kernels == "torch"
+        return (self.kernel_class or self.kernels) == "torch"
 
 
 _CMAKE = ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release")
+_BINARY_CLI = ("cpp_port/main.cpp", "cpp_port/serve.cpp", "cpp_port/cli.h", "cpp_port/embed_backend.h",
+               "cpp_port/standalone.py")
 REGISTRY = [
     Entry("python_ref", "python_ref.pipeline:Pipeline", "port", dirs=("python_ref",),
           glue=("python_ref/pipeline.py",), generated=("python_ref/unicode_compat.py",),
@@ -93,7 +97,27 @@ REGISTRY = [
           generated=("cpp_port/unicode_tables.h",),
           toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"),
           build_logs=(("build/dev-cpp_port", ""), ("build/cp*", "cpp_port/")),
-          clean_build=("cmake", "-S", "cpp_port") + _CMAKE, cold=("python", "binary"), binary="minilm-embed"),
+          clean_build=("cmake", "-S", "cpp_port") + _CMAKE),
+    # cpp_port's standalone binaries, driven in --serve mode and timed inside their own process; one
+    # command line (main.cpp, serve.cpp), two model halves: LibTorch, or wasm_port's kernels built natively.
+    Entry("minilm_embed", "cpp_port.standalone:MinilmEmbed", "port", tokenizer="cpp_port", kernels="inner",
+          kernel_class="torch", replaces=("tokenize", "embed_glue", "framework_overhead"),
+          baseline="python_ref_packed", change="language",
+          dirs=_BINARY_CLI + ("cpp_port/backend_libtorch.cpp",),
+          glue=("cpp_port/standalone.py", "cpp_port/backend_libtorch.cpp"),
+          borrows=(("tokenizer", "cpp_port"), ("model", "cpp_port")),
+          toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "nlohmann-json"),
+          build_logs=(("build/cp*", "cpp_port/CMakeFiles/minilm-embed.dir/"),), cold=("binary",),
+          binary="minilm-embed", threaded_tokenize=False),
+    Entry("minilm_embed_lite", "cpp_port.standalone:MinilmEmbedLite", "port", tokenizer="cpp_port", kernels="inner",
+          replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
+          dirs=_BINARY_CLI + ("cpp_port/backend_lite.cpp", "cpp_port/safetensors.h", "cpp_port/safetensors.cpp",
+                              "wasm_port/kernels_native.cpp"),
+          glue=("cpp_port/standalone.py", "cpp_port/backend_lite.cpp"),
+          borrows=(("tokenizer", "cpp_port"), ("model", "wasm_port")),
+          toolchain=("C++17 compiler", "CMake", "nlohmann-json (header only)"),
+          build_logs=(("build/cp*", "cpp_port/CMakeFiles/minilm-embed-lite.dir/"),), cold=("binary",),
+          binary="minilm-embed-lite", devices=("cpu",), threaded_tokenize=False),
     Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", kernels="inner",
           replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
           dirs=("wasm_port",),

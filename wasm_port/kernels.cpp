@@ -1,7 +1,9 @@
-// wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage; the one real kernel is
-// the blocked, SIMD matmul, written once against a 4-float vector type `f4` that is wasm_simd128's
-// v128_t under -msimd128 and a GCC/Clang vector extension natively (auto-vectorised to SSE/NEON).
-// Leaves out: threads, relaxed-SIMD FMA (not in emscripten 3.1.6's baseline), fp16.
+// wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage. This file holds the
+// stages (one body for both builds), the model's tensor table and the wasm build's primitives: the
+// blocked SIMD matmul over packed panels, written once against a 4-float vector type `f4` that is
+// wasm_simd128's v128_t, and the scalar elementwise loops. The native build's primitives (FMA,
+// threads, in-place row-major weights) are kernels_native.cpp, behind the same names.
+// Leaves out: relaxed-SIMD FMA (not in emscripten 3.1.6's baseline), fp16.
 #include "kernels.h"
 
 #include <cmath>
@@ -11,21 +13,6 @@
 #include <initializer_list>
 #include <new>
 #include <utility>
-
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-using f4 = v128_t;
-static inline f4 ld(const float* p) { return wasm_v128_load(p); }
-static inline void st(float* p, f4 v) { wasm_v128_store(p, v); }
-static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
-static inline f4 madd(f4 acc, f4 a, f4 b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
-#else
-typedef float f4 __attribute__((vector_size(16)));
-static inline f4 ld(const float* p) { f4 v; std::memcpy(&v, p, sizeof v); return v; }
-static inline void st(float* p, f4 v) { std::memcpy(p, &v, sizeof v); }
-static inline f4 splat(float x) { return f4{x, x, x, x}; }
-static inline f4 madd(f4 acc, f4 a, f4 b) { return acc + a * b; }
-#endif
 
 namespace portbench_wasm {
 
@@ -41,9 +28,10 @@ void Buf::reset() {
   p = nullptr;
   n = 0;
 }
-Model::~Model() { delete[] layers; }
-
-// ---- matmul -------------------------------------------------------------------------------------
+Model::~Model() {
+  delete[] layers;
+  delete[] store;
+}
 
 void pack_rows(const float* w, int ldw, int rows, int col0, Panels p) {
   for (int r = 0; r < rows; ++r) {
@@ -65,6 +53,17 @@ void pack_cols(const float* b, int ldb, Panels p) {
     }
   }
 }
+
+#if defined(__wasm__)
+// ---- wasm primitives: panel matmul, serial loops ------------------------------------------------
+}  // namespace portbench_wasm
+#include <wasm_simd128.h>
+namespace portbench_wasm {
+using f4 = v128_t;
+static inline f4 ld(const float* p) { return wasm_v128_load(p); }
+static inline void st(float* p, f4 v) { wasm_v128_store(p, v); }
+static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
+static inline f4 madd(f4 acc, f4 a, f4 b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
 
 constexpr int KC = 256;   // k-block: an 8-column panel slice of KC floats x 8 = 8 KiB stays in L1
 
@@ -97,7 +96,7 @@ static inline void micro(const float* a, int lda, const float* bp, int kc, const
   }
 }
 
-void matmul(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc) {
+static void matmul_panels(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc) {
   const int panels = (w.n + 7) / 8;
   if (w.k == 0) {   // degenerate: C = bias
     for (int i = 0; i < m; ++i)
@@ -122,11 +121,21 @@ void matmul(const float* a, int lda, int m, Panels w, const float* bias, float* 
   }
 }
 
-// ---- elementwise stages -------------------------------------------------------------------------
+void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, int ldc) {
+  matmul_panels(a, lda, m, Panels{const_cast<float*>(w.w), w.n, w.k}, bias, c, ldc);
+}
 
-// x (rows, D) = LayerNorm(x + y) in place (y may be null). Statistics in double: D is small.
-static void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps) {
-  for (int r = 0; r < rows; ++r) {
+int set_threads(int) { return 1; }
+
+namespace detail {
+
+int threads() { return 1; }
+void parallel_for(int n, void (*fn)(void*, int, int, int), void* ctx) {
+  if (n > 0) fn(ctx, 0, 0, n);
+}
+
+void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps) {
+  for (int r = 0; r < rows; ++r) {   // statistics in double: D is small
     float* v = x + size_t(r) * d;
     if (y)
       for (int i = 0; i < d; ++i) v[i] += y[size_t(r) * d + i];
@@ -139,7 +148,7 @@ static void add_layer_norm(float* x, const float* y, int rows, int d, const floa
   }
 }
 
-static void gelu(float* x, size_t n) {   // exact erf GELU, as torch's F.gelu default
+void gelu(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
 }
 
@@ -158,6 +167,25 @@ static void masked_softmax(float* s, int len, const int32_t* mask, float scale) 
   for (int j = 0; j < len; ++j) s[j] *= inv;
 }
 
+size_t head_scratch_floats(int max_len, int dh) {
+  return size_t(max_len) * max_len + panel_floats(max_len, dh) + panel_floats(dh, max_len);
+}
+
+void head_attention(const float* q, const float* k, const float* v, int ld, int len, int dh,
+                    const int32_t* mask, float scale, float* scratch, float* ctx, int ldo) {
+  float* s = scratch;                                                             // (L, L)
+  Panels kp{s + size_t(len) * len, len, dh}, vp{kp.w + panel_floats(len, dh), dh, len};
+  std::memset(kp.w, 0, panel_floats(len, dh) * sizeof(float));
+  pack_rows(k, ld, len, 0, kp);                                                   // K
+  pack_cols(v, ld, vp);                                                           // V
+  matmul_panels(q, ld, len, kp, nullptr, s, len);                                 // Q K^T (L, L)
+  for (int i = 0; i < len; ++i) masked_softmax(s + size_t(i) * len, len, mask, scale);
+  matmul_panels(s, len, len, vp, nullptr, ctx, ldo);                              // P V (L, dh)
+}
+
+}  // namespace detail
+#endif  // __wasm__
+
 // ---- the model stages (python_ref/model.py names) -----------------------------------------------
 
 void embeddings_forward(const Model& m, const Rows& r, float* x) {
@@ -165,61 +193,61 @@ void embeddings_forward(const Model& m, const Rows& r, float* x) {
   for (int row = 0; row < r.n; ++row)
     for (int t = 0; t < r.lens[row]; ++t) {
       float* v = x + size_t(r.offs[row] + t) * d;
-      const float* we = m.word.p + size_t(r.ids[row][t]) * d;
-      const float* pe = m.pos.p + size_t(t) * d;
-      for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i] + m.type.p[i];   // token type 0
+      const float* we = m.word + size_t(r.ids[row][t]) * d;
+      const float* pe = m.pos + size_t(t) * d;
+      for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i] + m.type[i];   // token type 0
     }
-  add_layer_norm(x, nullptr, r.tokens, d, m.ln_w.p, m.ln_b.p, m.cfg.eps);
+  detail::add_layer_norm(x, nullptr, r.tokens, d, m.ln_w, m.ln_b, m.cfg.eps);
 }
 
 // att: scratch of att_floats(); out (tokens, D) = attention output projection.
-static size_t att_floats(int max_len, int dh) {
-  return size_t(max_len) * max_len + panel_floats(max_len, dh) + panel_floats(dh, max_len);
-}
+static size_t att_floats(int max_len, int dh) { return size_t(detail::threads()) * detail::head_scratch_floats(max_len, dh); }
 
 void attention_forward(const Model& m, const LayerW& p, const Rows& r, const float* x, float* qkv,
                        float* att, float* ctx, float* out) {
   const int d = m.cfg.hidden, heads = m.cfg.heads, dh = d / heads;
-  matmul(x, d, r.tokens, Panels{p.qkv.p, 3 * d, d}, p.qkv_b.p, qkv, 3 * d);       // (tokens, 3D)
+  matmul(x, d, r.tokens, p.q, p.q_b, qkv, 3 * d);                                // (tokens, 3D): Q | K | V
+  matmul(x, d, r.tokens, p.k, p.k_b, qkv + d, 3 * d);
+  matmul(x, d, r.tokens, p.v, p.v_b, qkv + 2 * d, 3 * d);
   const float scale = 1.f / std::sqrt(float(dh));
-  float* s = att;                                                                 // (L, L)
-  for (int row = 0; row < r.n; ++row) {
-    const int len = r.lens[row];
-    Panels kp{s + size_t(len) * len, len, dh}, vp{kp.w + panel_floats(len, dh), dh, len};
-    std::memset(kp.w, 0, panel_floats(len, dh) * sizeof(float));
-    for (int h = 0; h < heads; ++h) {
+  const size_t per = detail::head_scratch_floats(r.max_len, dh);
+  detail::parallel_for(r.n * heads, [&](int part, int b, int e) {                 // (row, head) pairs
+    for (int i = b; i < e; ++i) {
+      const int row = i / heads, h = i % heads;
       const float* q = qkv + size_t(r.offs[row]) * 3 * d + h * dh;               // (L, dh) [3D]
-      pack_rows(q + d, 3 * d, len, 0, kp);                                        // K
-      pack_cols(q + 2 * d, 3 * d, vp);                                            // V
-      matmul(q, 3 * d, len, kp, nullptr, s, len);                                 // Q K^T (L, L)
-      for (int i = 0; i < len; ++i) masked_softmax(s + size_t(i) * len, len, r.mask[row], scale);
-      matmul(s, len, len, vp, nullptr, ctx + size_t(r.offs[row]) * d + h * dh, d);  // P V (L, dh)
+      detail::head_attention(q, q + d, q + 2 * d, 3 * d, r.lens[row], dh, r.mask[row], scale, att + part * per,
+                             ctx + size_t(r.offs[row]) * d + h * dh, d);
     }
-  }
-  matmul(ctx, d, r.tokens, Panels{p.ao.p, d, d}, p.ao_b.p, out, d);                // (tokens, D)
+  });
+  matmul(ctx, d, r.tokens, p.ao, p.ao_b, out, d);                                 // (tokens, D)
 }
+
+constexpr int FFN_ROWS = 256;   // tokens per FFN step: the (rows, F) hidden activations stay small
 
 void ffn_forward(const Model& m, const LayerW& p, const float* x, int tokens, float* h, float* out) {
   const int d = m.cfg.hidden, f = m.cfg.intermediate;
-  matmul(x, d, tokens, Panels{p.ff1.p, f, d}, p.ff1_b.p, h, f);                   // (tokens, F)
-  gelu(h, size_t(tokens) * f);
-  matmul(h, f, tokens, Panels{p.ff2.p, d, f}, p.ff2_b.p, out, d);                 // (tokens, D)
+  for (int t0 = 0; t0 < tokens; t0 += FFN_ROWS) {
+    const int rows = tokens - t0 < FFN_ROWS ? tokens - t0 : FFN_ROWS;
+    matmul(x + size_t(t0) * d, d, rows, p.ff1, p.ff1_b, h, f);                   // (rows, F)
+    detail::gelu(h, size_t(rows) * f);
+    matmul(h, f, rows, p.ff2, p.ff2_b, out + size_t(t0) * d, d);                 // (rows, D)
+  }
 }
 
 static size_t work_floats(const Config& c, int tokens, int max_len) {
-  const size_t d = c.hidden, f = c.intermediate, big = f > d ? f : d;
-  return tokens * (3 * d + d + big + d) + att_floats(max_len, c.hidden / c.heads);
+  const size_t d = c.hidden, f = c.intermediate, ffn = size_t(tokens < FFN_ROWS ? tokens : FFN_ROWS) * f;
+  return tokens * (3 * d + d + d) + (ffn > tokens * d ? ffn : tokens * d) + att_floats(max_len, c.hidden / c.heads);
 }
 
 void layer_forward(const Model& m, const LayerW& p, const Rows& r, float* x, float* work) {
   const int d = m.cfg.hidden;
-  const size_t t = r.tokens;
-  float *qkv = work, *ctx = qkv + t * 3 * d, *tmp = ctx + t * d, *out = tmp + t * (m.cfg.intermediate > d ? m.cfg.intermediate : d);
-  float* att = out + t * d;
+  const size_t t = r.tokens, ffn = size_t(t < FFN_ROWS ? t : FFN_ROWS) * m.cfg.intermediate;
+  float *qkv = work, *ctx = qkv + t * 3 * d, *out = ctx + t * d, *tmp = out + t * d;
+  float* att = tmp + (ffn > t * d ? ffn : t * d);
   attention_forward(m, p, r, x, qkv, att, ctx, out);
-  add_layer_norm(x, out, r.tokens, d, p.ln1_w.p, p.ln1_b.p, m.cfg.eps);
+  detail::add_layer_norm(x, out, r.tokens, d, p.ln1_w, p.ln1_b, m.cfg.eps);
   ffn_forward(m, p, x, r.tokens, tmp, out);
-  add_layer_norm(x, out, r.tokens, d, p.ln2_w.p, p.ln2_b.p, m.cfg.eps);
+  detail::add_layer_norm(x, out, r.tokens, d, p.ln2_w, p.ln2_b, m.cfg.eps);
 }
 
 void mean_pool(const float* x, int len, int dim, const int32_t* mask, float* out) {
@@ -256,7 +284,7 @@ void max_pool(const float* x, int len, int dim, const int32_t* mask, float* out)
 }
 
 void dense_forward(const DenseW& w, const DenseCfg& c, const float* x, float* out) {
-  matmul(x, c.in, 1, Panels{w.w.p, c.out, c.in}, c.bias ? w.b.p : nullptr, out, c.out);   // (1, E)
+  matmul(x, c.in, 1, w.w, c.bias ? w.b : nullptr, out, c.out);                   // (1, E)
   if (c.tanh)
     for (int i = 0; i < c.out; ++i) out[i] = std::tanh(out[i]);
 }
@@ -274,9 +302,9 @@ void l2_normalize(float* v, int dim) {   // F.normalize: v / max(||v||, 1e-12)
 constexpr int TOKEN_BUDGET = 2048;   // tokens per chunk of rows: bounds scratch memory for any N
 
 const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out) {
-  static char err[160];
+  static thread_local char err[160];
   const Config& c = m.cfg;
-  if (!m.layers) return "model not loaded (set config and tensors first)";
+  if (!m.layers || !m.word) return "model not loaded (set config and tensors first)";
   if (n < 0 || t < 0) return "negative batch shape";
   // Each row's span ends at its last unmasked position: trailing padding is never computed, which
   // is exact because masked keys get probability 0 and pooling ignores masked positions.
@@ -309,8 +337,11 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
   const int32_t** rid = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
   const int32_t** rmask = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
   const char* result = nullptr;
-  if (!offs || !rid || !rmask || !x.alloc(size_t(cap) * c.hidden) || !work.alloc(work_floats(c, cap, max_len)) ||
-      !head.alloc(2 * size_t(widest))) {
+  int total = 0;   // tokens of the whole batch: the scratch is sized for the largest chunk, not for cap
+  for (int i = 0; i < n; ++i) total += lens[i];
+  const int tokens_max = total < cap ? (total > 0 ? total : 1) : cap;
+  if (!offs || !rid || !rmask || !x.alloc(size_t(tokens_max) * c.hidden) ||
+      !work.alloc(work_floats(c, tokens_max, max_len)) || !head.alloc(2 * size_t(widest))) {
     result = "out of memory (activations)";
   } else {
     for (int i = 0; i < n; ++i) { rid[i] = ids + size_t(i) * t; rmask[i] = mask + size_t(i) * t; }
@@ -342,8 +373,7 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
 
 // ---- model storage and the tensor-name table (python_ref BertModel.__init__) --------------------
 
-const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots) {
-  static char err[160];
+const char* check_config(const Config& c) {
   const int lim = 1 << 20;
   if (c.hidden <= 0 || c.heads <= 0 || c.layers <= 0 || c.intermediate <= 0 || c.vocab <= 0 || c.max_pos <= 0 ||
       c.type_vocab <= 0 || c.hidden > lim || c.intermediate > lim || c.layers > 4096 || c.max_pos > 65536 ||
@@ -354,80 +384,97 @@ const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots) {
   for (int k = 0, w = c.hidden; k < c.n_dense; w = c.dense[k++].out)
     if (c.dense[k].in != w || c.dense[k].out <= 0 || c.dense[k].out > lim)
       return "invalid config (a Dense layer's in_features does not match the width before it)";
-  if (uint64_t(c.vocab) * c.hidden * 4 > (uint64_t(1) << 31) || uint64_t(c.intermediate) * c.hidden * 4 > (uint64_t(1) << 30))
+  if (kPacked && (uint64_t(c.vocab) * c.hidden * 4 > (uint64_t(1) << 31) ||
+                  uint64_t(c.intermediate) * c.hidden * 4 > (uint64_t(1) << 30)))
     return "config too large for a 32-bit address space";
-  delete[] m.layers;
-  for (Buf* b : {&m.word, &m.pos, &m.type, &m.ln_w, &m.ln_b}) b->reset();   // a new config: sizes may differ
-  for (DenseW& dw : m.dense) { dw.w.reset(); dw.b.reset(); }
-  m.layers = new (std::nothrow) LayerW[c.layers];
-  const int per_layer = 16, n = 5 + per_layer * c.layers + 2 * c.n_dense;
-  Slot* s = new (std::nothrow) Slot[n];
-  if (!m.layers || !s) { delete[] s; return "out of memory (model tables)"; }
+  return nullptr;
+}
+
+const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots, bool storage) {
+  if (const char* e = check_config(c)) return e;
+  delete[] m.layers;   // a new config: sizes may differ
+  delete[] m.store;
+  m.layers = nullptr;
+  m.store = nullptr;
+  m.word = m.pos = m.type = m.ln_w = m.ln_b = nullptr;
+  for (DenseW& dw : m.dense) dw = DenseW{};
   m.cfg = c;
+  const int per_layer = 16, n = 5 + per_layer * c.layers + 2 * c.n_dense;
+  m.layers = new (std::nothrow) LayerW[c.layers];
+  Slot* s = new (std::nothrow) Slot[n];
+  if (storage) m.store = new (std::nothrow) Buf[n];
+  if (!m.layers || !s || (storage && !m.store)) {
+    delete[] s;
+    return "out of memory (model tables)";
+  }
   const int d = c.hidden, f = c.intermediate;
   bool ok = true;
   int k = 0;
-  auto plain = [&](const char* name, Buf& b, int rows, int cols, size_t offset = 0, size_t total = 0) {
-    if (!offset && !b.p) ok = ok && b.alloc(total ? total : size_t(rows) * cols);
-    Slot& e = s[k++];
+  auto add = [&](const char* name, const float** view, int rows, int cols, Lin* lin, int ndim) {
+    Slot& e = s[k];
+    e.ndim = ndim;
     std::snprintf(e.name, sizeof e.name, "%s", name);
     e.numel = size_t(rows) * cols;
-    e.dest = b.p ? b.p + offset : nullptr;
-    e.panels = Panels{};
     e.rows = rows; e.cols = cols; e.col0 = 0; e.set = false;
-  };
-  auto linear = [&](const char* name, Buf& b, int n_total, int rows, int cols, int col0) {
-    if (!b.p) ok = ok && b.alloc(panel_floats(n_total, cols));
-    Slot& e = s[k++];
-    std::snprintf(e.name, sizeof e.name, "%s", name);
-    e.numel = size_t(rows) * cols;
+    e.view = view;
     e.dest = nullptr;
-    e.panels = Panels{b.p, n_total, cols};
-    e.rows = rows; e.cols = cols; e.col0 = col0; e.set = false;
+    e.panels = Panels{};
+    if (lin) { lin->n = rows; lin->k = cols; }
+    if (storage) {
+      Buf& b = m.store[k];
+      ok = ok && b.alloc(lin ? lin_floats(rows, cols) : e.numel);
+      *view = b.p;
+      if (lin && kPacked) e.panels = Panels{b.p, rows, cols};
+      else e.dest = b.p;
+    }
+    ++k;
   };
-  plain("embeddings.word_embeddings.weight", m.word, c.vocab, d);
-  plain("embeddings.position_embeddings.weight", m.pos, c.max_pos, d);
-  plain("embeddings.token_type_embeddings.weight", m.type, c.type_vocab, d);
-  plain("embeddings.LayerNorm.weight", m.ln_w, 1, d);
-  plain("embeddings.LayerNorm.bias", m.ln_b, 1, d);
+  auto plain = [&](const char* name, const float** view, int rows, int cols, int ndim = 1) {
+    add(name, view, rows, cols, nullptr, ndim);
+  };
+  auto linear = [&](const char* name, Lin& lin, int rows, int cols) { add(name, &lin.w, rows, cols, &lin, 2); };
+  plain("embeddings.word_embeddings.weight", &m.word, c.vocab, d, 2);
+  plain("embeddings.position_embeddings.weight", &m.pos, c.max_pos, d, 2);
+  plain("embeddings.token_type_embeddings.weight", &m.type, c.type_vocab, d, 2);
+  plain("embeddings.LayerNorm.weight", &m.ln_w, 1, d);
+  plain("embeddings.LayerNorm.bias", &m.ln_b, 1, d);
   char nm[96];
   for (int l = 0; l < c.layers && ok; ++l) {
     LayerW& p = m.layers[l];
     auto N = [&](const char* suffix) { std::snprintf(nm, sizeof nm, "encoder.layer.%d.%s", l, suffix); return nm; };
-    const char* qkv[3] = {"query", "key", "value"};
-    for (int j = 0; j < 3; ++j) {
-      char w[64], b[64];
-      std::snprintf(w, sizeof w, "attention.self.%s.weight", qkv[j]);
-      std::snprintf(b, sizeof b, "attention.self.%s.bias", qkv[j]);
-      linear(N(w), p.qkv, 3 * d, d, d, j * d);
-      plain(N(b), p.qkv_b, 1, d, size_t(j) * d, size_t(3) * d);
-    }
-    linear(N("attention.output.dense.weight"), p.ao, d, d, d, 0);
-    plain(N("attention.output.dense.bias"), p.ao_b, 1, d);
-    plain(N("attention.output.LayerNorm.weight"), p.ln1_w, 1, d);
-    plain(N("attention.output.LayerNorm.bias"), p.ln1_b, 1, d);
-    linear(N("intermediate.dense.weight"), p.ff1, f, f, d, 0);
-    plain(N("intermediate.dense.bias"), p.ff1_b, 1, f);
-    linear(N("output.dense.weight"), p.ff2, d, d, f, 0);
-    plain(N("output.dense.bias"), p.ff2_b, 1, d);
-    plain(N("output.LayerNorm.weight"), p.ln2_w, 1, d);
-    plain(N("output.LayerNorm.bias"), p.ln2_b, 1, d);
+    linear(N("attention.self.query.weight"), p.q, d, d);
+    plain(N("attention.self.query.bias"), &p.q_b, 1, d);
+    linear(N("attention.self.key.weight"), p.k, d, d);
+    plain(N("attention.self.key.bias"), &p.k_b, 1, d);
+    linear(N("attention.self.value.weight"), p.v, d, d);
+    plain(N("attention.self.value.bias"), &p.v_b, 1, d);
+    linear(N("attention.output.dense.weight"), p.ao, d, d);
+    plain(N("attention.output.dense.bias"), &p.ao_b, 1, d);
+    plain(N("attention.output.LayerNorm.weight"), &p.ln1_w, 1, d);
+    plain(N("attention.output.LayerNorm.bias"), &p.ln1_b, 1, d);
+    linear(N("intermediate.dense.weight"), p.ff1, f, d);
+    plain(N("intermediate.dense.bias"), &p.ff1_b, 1, f);
+    linear(N("output.dense.weight"), p.ff2, d, f);
+    plain(N("output.dense.bias"), &p.ff2_b, 1, d);
+    plain(N("output.LayerNorm.weight"), &p.ln2_w, 1, d);
+    plain(N("output.LayerNorm.bias"), &p.ln2_b, 1, d);
   }
-  for (int k = 0; k < c.n_dense && ok; ++k) {   // "dense.K." + the names in the Dense folder's safetensors
-    const DenseCfg& dc = c.dense[k];
-    std::snprintf(nm, sizeof nm, "dense.%d.linear.weight", k);
-    linear(nm, m.dense[k].w, dc.out, dc.out, dc.in, 0);
+  for (int j = 0; j < c.n_dense && ok; ++j) {   // "dense.J." + the names in the Dense folder's safetensors
+    const DenseCfg& dc = c.dense[j];
+    std::snprintf(nm, sizeof nm, "dense.%d.linear.weight", j);
+    linear(nm, m.dense[j].w, dc.out, dc.in);
     if (dc.bias) {
-      std::snprintf(nm, sizeof nm, "dense.%d.linear.bias", k);
-      plain(nm, m.dense[k].b, 1, dc.out);
+      std::snprintf(nm, sizeof nm, "dense.%d.linear.bias", j);
+      plain(nm, &m.dense[j].b, 1, dc.out);
     }
   }
   if (!ok) {
     delete[] s;
     delete[] m.layers;
+    delete[] m.store;
     m.layers = nullptr;
-    std::snprintf(err, sizeof err, "out of memory allocating the model's tensors");
-    return err;
+    m.store = nullptr;
+    return "out of memory allocating the model's tensors";
   }
   *slots = s;
   *n_slots = k;

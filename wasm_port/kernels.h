@@ -1,14 +1,18 @@
 // wasm_port kernels: the BERT encoder of python_ref/model.py and the sentence-transformers head the
 // model spec asks for (mean / cls / max / mean_sqrt_len pooling, Dense layers with tanh or
-// identity, L2 normalise), in plain C++17 with no LibTorch (which has no WASM build). The matmul
-// uses wasm_simd128 intrinsics when built with -msimd128 and GCC/Clang vector extensions natively,
-// so the same source is tested on the host. Leaves out: dropout, the pooler, token types other than
-// 0, threads, fp16 weights. Sizes and head come from Config (filled from the model spec by the JS
-// loader); nothing is hard-coded.
+// identity, L2 normalise), in plain C++17 with no LibTorch (which has no WASM build). Two builds of
+// the same stages, chosen at compile time:
+// - wasm (-msimd128): single-threaded; linear weights repacked into 8-column panels, wasm_simd128.
+// - native (minilm-embed-lite, the host-side tests): the matmuls read torch's row-major weights in
+//   place (memory-mapped by the caller, never copied), FMA vectors as wide as the -march the build
+//   chose (kernels_native.cpp), rows and heads split over a thread pool (set_threads).
+// Leaves out: dropout, the pooler, token types other than 0, fp16 weights (the caller converts).
+// Sizes and head come from Config (filled from the model spec by the loader); nothing is hard-coded.
 // No exceptions: every allocation is checked and failures come back as an error string.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace portbench_wasm {
 
@@ -29,6 +33,8 @@ struct Config {
   DenseCfg dense[kMaxDense];
   int out_dim() const { return n_dense ? dense[n_dense - 1].out : hidden; }   // E
 };
+// nullptr if the sizes are usable, else why not (one line).
+const char* check_config(const Config& c);
 
 // An owned float buffer (calloc/free, so a failed allocation is a null pointer, not an abort).
 struct Buf {
@@ -42,9 +48,9 @@ struct Buf {
   void reset();               // free: back to empty
 };
 
-// Right-hand side of a matmul, W (N, K) as torch stores a linear weight, repacked into panels of
-// 8 output columns: (ceil(N/8), K, 8), zero-padded. The inner loop then reads the 8 columns of
-// one k as two contiguous SIMD vectors.
+// The wasm matmul's right-hand side: W (N, K) as torch stores a linear weight, repacked into panels
+// of 8 output columns: (ceil(N/8), K, 8), zero-padded, so the inner loop reads the 8 columns of one k
+// as two contiguous SIMD vectors.
 struct Panels {
   float* w = nullptr;
   int n = 0, k = 0;
@@ -55,21 +61,38 @@ void pack_rows(const float* w, int ldw, int rows, int col0, Panels p);
 // B (K, N) [stride ldb], i.e. W^T -> all of p.
 void pack_cols(const float* b, int ldb, Panels p);
 
+// A linear weight W (n, k): wasm: its panels; native: torch's row-major (n, k), read in place.
+struct Lin {
+  const float* w = nullptr;
+  int n = 0, k = 0;
+};
+#if defined(__wasm__)
+constexpr bool kPacked = true;
+#else
+constexpr bool kPacked = false;
+#endif
+inline size_t lin_floats(int n, int k) { return kPacked ? panel_floats(n, k) : size_t(n) * size_t(k); }
+
+// Views of the weights (into the caller's mapping, or into Model::store).
 struct LayerW {
-  Buf qkv, ao, ff1, ff2;               // panels of (3D, D) (D, D) (F, D) (D, F)
-  Buf qkv_b, ao_b, ff1_b, ff2_b;       // (3D,) (D,) (F,) (D,)
-  Buf ln1_w, ln1_b, ln2_w, ln2_b;      // (D,)
+  Lin q, k, v, ao, ff1, ff2;             // (D, D) x4, (F, D), (D, F)
+  const float *q_b = nullptr, *k_b = nullptr, *v_b = nullptr, *ao_b = nullptr;   // (D,)
+  const float *ff1_b = nullptr, *ff2_b = nullptr;                                // (F,) (D,)
+  const float *ln1_w = nullptr, *ln1_b = nullptr, *ln2_w = nullptr, *ln2_b = nullptr;   // (D,)
 };
 
 struct DenseW {
-  Buf w, b;                            // panels of (E, D_in), (E,)
+  Lin w;                                 // (E, D_in)
+  const float* b = nullptr;              // (E,) or null
 };
 
 struct Model {
   Config cfg;
-  Buf word, pos, type, ln_w, ln_b;     // (V, D) (P, D) (TV, D) (D,) (D,)
-  LayerW* layers = nullptr;            // cfg.layers of them
-  DenseW dense[kMaxDense];             // cfg.n_dense of them
+  const float *word = nullptr, *pos = nullptr, *type = nullptr;   // (V, D) (P, D) (TV, D)
+  const float *ln_w = nullptr, *ln_b = nullptr;                   // (D,)
+  LayerW* layers = nullptr;              // cfg.layers of them
+  DenseW dense[kMaxDense];               // cfg.n_dense of them
+  Buf* store = nullptr;                  // storage of the tensors copied in through slots (one per slot)
   Model() = default;
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -79,18 +102,28 @@ struct Model {
 // One named tensor the loader must supply (names as in the safetensors file, "bert." stripped).
 struct Slot {
   char name[96];
-  size_t numel;      // rows * cols
-  float* dest;       // plain tensors: final storage; linear weights: nullptr (packed from staging)
-  Panels panels;     // linear weights: target, these rows land at output columns col0..
-  int rows, cols, col0;
+  size_t numel;        // rows * cols
+  int rows, cols;
+  int ndim;            // in the file: 1 (biases, LayerNorm: (cols,)) or 2 ((rows, cols))
+  const float** view;  // where the model reads it: set *view to bind the tensor in place
+  float* dest;         // with storage: write the raw (rows, cols) floats here; null: pack from staging
+  Panels panels;       // wasm linear weights: the panels pack_rows fills (col0 = 0)
+  int col0;
   bool set;
 };
 
-// Allocates every tensor of `cfg` and lists the slots (new[]'d, caller deletes). nullptr or error.
-const char* model_init(Model& m, const Config& cfg, Slot** slots, int* n_slots);
+// Lists the slots of `cfg` (new[]'d, caller deletes). storage=true: allocates every tensor (the C
+// ABI's loaders copy into dest, or pack into panels); storage=false: nothing is allocated and the
+// caller binds each slot with *view = pointer to (rows, cols) row-major floats (the native build,
+// straight into the mapped file). nullptr or an error.
+const char* model_init(Model& m, const Config& cfg, Slot** slots, int* n_slots, bool storage = true);
 
 // C (M, N) [stride ldc] = A (M, K) [stride lda] . W^T (+ bias (N,), may be null).
-void matmul(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc);
+void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, int ldc);
+
+// Native builds: the kernels' threads (1 = none; the calling thread is one of them). Returns how
+// many it has: fewer than asked when the system refuses more (never an abort). wasm: always 1.
+int set_threads(int n);
 
 // The rows of one chunk, padding dropped, laid end to end: row r is x[offs[r] .. offs[r]+lens[r]).
 struct Rows {
@@ -117,5 +150,27 @@ void l2_normalize(float* v, int dim);
 
 // ids, mask: int32 (N, T); out: float32 (N, E). Returns nullptr on success, else an error string.
 const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out);
+
+// ---- the primitives the stages share; each has a wasm body (kernels.cpp) and a native one
+// (kernels_native.cpp). Internal to the kernels, declared here so both files see one signature.
+namespace detail {
+// Runs fn(ctx, part, begin, end) over [0, n) split into contiguous parts, at most one per thread
+// (part < threads()); serial in wasm.
+int threads();
+void parallel_for(int n, void (*fn)(void* ctx, int part, int begin, int end), void* ctx);
+template <class F>
+void parallel_for(int n, F&& f) {
+  using G = std::remove_reference_t<F>;
+  parallel_for(n, [](void* c, int part, int b, int e) { (*static_cast<G*>(c))(part, b, e); }, &f);
+}
+// One head of one row: ctx (len, dh) [ldo] = softmax(scale Q K^T + mask) V, with Q, K, V (len, dh)
+// [stride ld]. scratch: head_scratch_floats(len, dh) floats.
+void head_attention(const float* q, const float* k, const float* v, int ld, int len, int dh,
+                    const int32_t* mask, float scale, float* scratch, float* ctx, int ldo);
+size_t head_scratch_floats(int max_len, int dh);
+// x (rows, D) = LayerNorm(x + y) in place (y may be null).
+void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps);
+void gelu(float* x, size_t n);   // exact erf GELU, as torch's F.gelu default
+}  // namespace detail
 
 }  // namespace portbench_wasm

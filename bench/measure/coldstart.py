@@ -145,9 +145,10 @@ def _module(name: str):
 
 
 def native_binary(name: str, mdir: Path, threads: int, more: list[str] = (), device: str = "cpu") -> dict:
-    """The entry's standalone binary (its module's binary() says where): texts on stdin, one
+    """The entry's standalone binary (its module's binary(name) says where): texts on stdin, one
     embedding per line out; the CLI flags are minilm-embed's (--model --threads --device --batch)."""
-    exe = getattr(_module(name), "binary", lambda: None)()
+    from .. import registry
+    exe = getattr(_module(name), "binary", lambda _: None)(registry.BY_NAME[name].binary)
     if exe is None:
         return {"error": f"{name}'s standalone binary is not built"}
     texts = "\n".join([HELLO, *more]) + "\n"

@@ -5,7 +5,9 @@ one measuring path of latency_p50/p90/p99, throughput, throughput_tokens and for
 `measure_point` runs embed, tokenize and forward of every implementation on the same texts, all
 interleaved (latency.interleaved), after one warm-up embed per implementation whose time (or a
 second call's, where the first was under a second) calibrates how many rounds and reps fit in
-`budget_s`. Repeats come from the budget, never from
+`budget_s`. An implementation with a runtime of its own (registry kernels "inner": Node, a
+standalone binary) is timed inside it, through pipe.time(), never across its pipe. Repeats come
+from the budget, never from
 hope: min_rounds is a floor (the method needs several rounds for a median), the budget the rest.
 Leaves out: concurrency (one request at a time), GPU streams.
 """
@@ -16,7 +18,7 @@ from statistics import median
 
 from .. import registry
 from ..results import Record
-from .latency import interleaved, summary, sync, timing_extra
+from .latency import InnerTime, interleaved, summary, sync, timing_extra
 
 
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
@@ -54,6 +56,8 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                 continue
             fn = {"embed": lambda p=p: p.embed(texts), "tokenize": lambda p=p: p.tokenize(texts),
                   "forward": lambda p=p, b=batch: p.forward(b)}[part]
+            if registry.kernels(name) == "inner" and hasattr(p, "time"):   # timed inside its runtime, not the pipe
+                fn = lambda p=p, part=part: InnerTime(p.time(part, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
             if device.startswith("cuda") and part != "tokenize":
                 fn = (lambda f: (lambda: (f(), sync(device))))(fn)
             fns[(name, part)] = fn

@@ -1,6 +1,6 @@
 """`make sanitize` driver: the C++ tokenizer (cpp_port/tokenizer.cpp) and the portable kernels
-(wasm_port/kernels.cpp) through wasm_port's C ABI, built natively with ASan+UBSan and loaded here
-with ctypes (so no torch is loaded into the sanitized process). Feeds the project corpus, a fuzz
+(wasm_port/kernels.cpp, kernels_native.cpp: threads too) through wasm_port's C ABI, built natively
+with ASan+UBSan and loaded here with ctypes (so no torch is loaded into the sanitized process). Feeds the project corpus, a fuzz
 pass, invalid UTF-8 and forward passes (every pooling, Dense layers); checks ids against the HF tokenizers
 peer (tokenizer.json set up from python_ref's spec: no torch). Then the same tokenizer under other
 normalizer settings (model variants from tests/variants.py: no cleaning, cased, no CJK spacing,
@@ -175,6 +175,17 @@ def main() -> int:
     norms = np.linalg.norm(out, axis=1)
     assert np.isfinite(out).all() and np.allclose(norms, 1, atol=1e-4), norms
     print(f"kernels: forward of {ids.shape} finite, unit rows")
+    set_threads = getattr(lib, "_ZN14portbench_wasm11set_threadsEi", None)   # C++: native builds' thread pool
+    if set_threads is not None:
+        sub_ids, sub_mask = np.ascontiguousarray(ids[:12]), np.ascontiguousarray(mask[:12])   # ASan is slow
+        for n in (3, 2):
+            assert set_threads(n) == n
+            again = np.zeros_like(out[:12])
+            assert lib.pb_forward(sub_ids.ctypes.data_as(ctypes.c_void_p), sub_mask.ctypes.data_as(ctypes.c_void_p),
+                                  12, ids.shape[1], again.ctypes.data_as(ctypes.c_void_p)) == 0
+            assert (again == out[:12]).all(), f"{n} threads differ from 1"
+        set_threads(1)
+        print("kernels: 3 and 2 threads give the same bits as 1")
     for pooling in POOLINGS[1:]:   # every other head: pooling, two Dense layers (seeded random), no Normalize
         head = replace(spec, pooling=pooling, normalize=False, dense=(DenseSpec("", spec.hidden_size, 64, True, "tanh"),
                                                                        DenseSpec("", 64, 32, False, "identity")))

@@ -1,0 +1,38 @@
+// cpp_port's standalone binaries (main.cpp, serve.cpp): the pipeline they share. Embedder is
+// tokenizer + the build's backend (embed_backend.h); the stdin mode and the --serve loop both call
+// it. Leaves out: argument parsing (main.cpp).
+#pragma once
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "embed_backend.h"
+#include "model_spec.h"
+#include "tokenizer.h"
+
+namespace portbench {
+
+// A fault of one input text (invalid UTF-8, a vector that is not finite): which one, and why.
+struct InputError : std::runtime_error {
+  size_t index;
+  InputError(size_t i, const std::string& what) : std::runtime_error(what), index(i) {}
+};
+
+struct Embedder {
+  ModelSpec spec;
+  Tokenizer tok;
+  std::unique_ptr<EmbedBackend> model;
+
+  Embedder(const ModelSpec& spec, const std::string& device, int threads);   // throws ModelDirError
+  // texts -> ids, mask int32 (N, T), pad_rows'd; returns T. Throws InputError.
+  size_t tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids, std::vector<int32_t>& mask) const;
+  // ids, mask (N, T) -> (N, E), every value finite (else InputError naming the row).
+  std::vector<float> forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const;
+  std::vector<float> embed(const std::vector<std::string>& texts) const;   // tokenize + forward
+};
+
+// --serve: JSON requests on stdin, one reply line each on stdout, until EOF (serve.cpp). Returns 0.
+int serve(const Embedder& e);
+
+}  // namespace portbench
