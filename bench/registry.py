@@ -10,7 +10,7 @@ Leaves out: discovery of ports outside this repo (entry points); add a line inst
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 # The stage names every language uses (docs/DESIGN.md §3), in pipeline order: the reading view's rows.
 TOKENIZER_STAGES = ("normalize", "pre_tokenize", "wordpiece", "encode_batch")
@@ -88,8 +88,7 @@ REGISTRY = [
           build_logs=(("build/dev-cython_ext", ""), ("build/cp*", "cython_ext/")),
           clean_build=("cmake", "-S", "cython_ext") + _CMAKE),
     Entry("numba_variant", "numba_variant.pipeline:Pipeline", "port", replaces=("tokenize", "embed_glue"),
-          change="tokenizer", dirs=("numba_variant",), glue=("numba_variant/pipeline.py",),
-          borrows=(("model", "python_ref"),),
+          change="tokenizer", dirs=("numba_variant",), glue=("numba_variant/pipeline.py",), borrows=(("model", "python_ref"),),
           toolchain=("numba", "llvmlite (LLVM at run time)", "(+ python_ref's)"), cold=("jit",)),
     Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port",
           replaces=("tokenize", "embed_glue", "framework_overhead"), baseline="python_ref_packed", change="language",
@@ -102,10 +101,8 @@ REGISTRY = [
     # command line (main.cpp, serve.cpp), two model halves: LibTorch, or wasm_port's kernels built natively.
     Entry("minilm_embed", "cpp_port.standalone:MinilmEmbed", "port", tokenizer="cpp_port", kernels="inner",
           kernel_class="torch", replaces=("tokenize", "embed_glue", "framework_overhead"),
-          baseline="python_ref_packed", change="language",
-          dirs=_BINARY_CLI + ("cpp_port/backend_libtorch.cpp",),
-          glue=("cpp_port/standalone.py", "cpp_port/backend_libtorch.cpp"),
-          borrows=(("tokenizer", "cpp_port"), ("model", "cpp_port")),
+          baseline="python_ref_packed", change="language", dirs=_BINARY_CLI + ("cpp_port/backend_libtorch.cpp",),
+          glue=("cpp_port/standalone.py", "cpp_port/backend_libtorch.cpp"), borrows=(("tokenizer", "cpp_port"), ("model", "cpp_port")),
           toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "nlohmann-json"),
           build_logs=(("build/cp*", "cpp_port/CMakeFiles/minilm-embed.dir/"),), cold=("binary",),
           binary="minilm-embed", threaded_tokenize=False),
@@ -113,14 +110,12 @@ REGISTRY = [
           replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
           dirs=_BINARY_CLI + ("cpp_port/backend_lite.cpp", "cpp_port/safetensors.h", "cpp_port/safetensors.cpp",
                               "wasm_port/kernels_native.cpp"),
-          glue=("cpp_port/standalone.py", "cpp_port/backend_lite.cpp"),
-          borrows=(("tokenizer", "cpp_port"), ("model", "wasm_port")),
+          glue=("cpp_port/standalone.py", "cpp_port/backend_lite.cpp"), borrows=(("tokenizer", "cpp_port"), ("model", "wasm_port")),
           toolchain=("C++17 compiler", "CMake", "nlohmann-json (header only)"),
           build_logs=(("build/cp*", "cpp_port/CMakeFiles/minilm-embed-lite.dir/"),), cold=("binary",),
           binary="minilm-embed-lite", devices=("cpu",), threaded_tokenize=False),
     Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", kernels="inner",
-          replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
-          dirs=("wasm_port",),
+          replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels", dirs=("wasm_port",),
           glue=("wasm_port/exports.cpp", "wasm_port/pipeline.py", "wasm_port/node_pipe.py", "wasm_port/js/loader.mjs",
                 "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs"),
           tooling=("wasm_port/export_onnx.py", "wasm_port/web/bench.mjs", "wasm_port/web/bench.html"),
@@ -130,8 +125,7 @@ REGISTRY = [
           clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",),
           threaded_tokenize=False, browser_pages=(("wasm", "wasm_port"), ("pyodide", "wasm_port_pyodide")),
           web="wasm_port", web_serves=("wasm_port", "python_ref")),
-    Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none",
-          threaded_tokenize=False),
+    Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none", threaded_tokenize=False),
     Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
           threaded_tokenize=False),
     Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", tokenizer="python_ref", kernels="onnxruntime",
@@ -149,16 +143,11 @@ PORTS = [e.name for e in REGISTRY if e.kind == "port"]
 
 def register(entry: Entry) -> None:
     """Add (or replace) an entry and refresh the derived lists in place (tests, plug-ins)."""
-    REGISTRY[:] = [e for e in REGISTRY if e.name != entry.name] + [entry]
-    _refresh()
+    unregister(entry.name, add=entry)
 
 
-def unregister(name: str) -> None:
-    REGISTRY[:] = [e for e in REGISTRY if e.name != name]
-    _refresh()
-
-
-def _refresh() -> None:
+def unregister(name: str, add: Entry | None = None) -> None:
+    REGISTRY[:] = [e for e in REGISTRY if e.name != name] + ([add] if add else [])
     BY_NAME.clear()
     BY_NAME.update({e.name: e for e in REGISTRY})
     PORTS[:] = [e.name for e in REGISTRY if e.kind == "port"]
@@ -188,7 +177,7 @@ def has_forward(name: str) -> bool:
     return "forward" in BY_NAME[name].stages
 
 
-def kernels(name: str) -> str:
+def kernels(name: str) -> str:   # (an unregistered name: a torch model, as the reference)
     return BY_NAME[name].kernels if name in BY_NAME else "torch"
 
 
@@ -253,7 +242,6 @@ def web_owner() -> Entry | None:
 
 
 def entry_to_dict(entry: Entry) -> dict:
-    from dataclasses import asdict
     return asdict(entry)
 
 
