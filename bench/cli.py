@@ -1,5 +1,5 @@
 """`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser,
-report, fuzz, read, calibrate, all; merge, compare, fleet (many hosts).
+report, fuzz, read, calibrate, change, all; merge, compare, fleet (many hosts).
 
 Glue only: each subcommand calls the runner (suite/), a measure/ module or the report, and the
 console prints. A subcommand is one function under `@command(...)`; the common options come with
@@ -178,9 +178,32 @@ def cmd_calibrate(args) -> int:
     return main(args)
 
 
+def _change_arg(p, positional: bool = False) -> None:
+    help = ("a git range OLD..NEW: the change whose cost per port the maintenance report shows "
+            "(default: issue 11's model spec, the change of record)")
+    if positional:
+        p.add_argument("range", nargs="?", default=None, metavar="OLD..NEW", help=help)
+    else:
+        p.add_argument("--change", default=None, metavar="OLD..NEW", help=help)
+
+
+@command("change", "what one change cost each port: lines added and removed in its own files, and whether it "
+         "needed a rebuild (from git)", impl=None, configure=lambda p: _change_arg(p, positional=True))
+def cmd_change(args) -> int:
+    from . import console
+    from .inputs import UsageError
+    from .measure.change_cost import ChangeError, change_cost
+    try:
+        console.print_change(change_cost(args.range))
+    except ChangeError as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
 def _all_args(p) -> None:
     p.add_argument("--full", action="store_true",
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
+    _change_arg(p)
     _weights(p)
 
 

@@ -99,6 +99,13 @@ def print_maintenance(m: dict) -> None:
             v.get("tooling", 0), m["build"].get(i, {}).get("seconds") or "-"] for i, v in m["lines"].items()])
 
 
+def print_change(d: dict) -> None:
+    table(f"what one change cost each port: {d['label']} ({d['commits']} commits, git {d['old']}..{d['new']})",
+          ["impl", "lines added", "lines removed", "files", "generated lines", "rebuild"],
+          [[i, v["added"], v["removed"], v["files"], v["generated"] or "-",
+            ("yes: " + ", ".join(v["why"][:3])) if v["rebuild"] else "no"] for i, v in d["rows"].items()])
+
+
 def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool = False) -> None:
     """The decision table; method failures in red under it; a --quick run says its verdicts are indicative."""
     red = [[f"[bold red]{c}[/bold red]" if isinstance(c, str) and "METHOD FAILURE" in c else c for c in r] for r in rows]

@@ -64,6 +64,17 @@ def maintenance(ix: Index, plots: list[str]) -> str:
                      f"{b['value']:.0f}s ({b['extra']['how']})" if b else "not measured", ", ".join(tc.get(i, []))])
     md.append(md_table(["impl", "code", "by language", "glue", "generated", "tooling (apart)", "build", "toolchain"],
                        rows))
+    ch = [r for r in ix.recs if r["metric"] == "change_lines"]
+    if ch:
+        x = ch[0]["extra"]
+        md.append(f"\nWhat one change cost each port: **{x['label']}** ({x['commits']} commits, `git diff "
+                  f"{x['old']} {x['new']}`; another change: `bench all --change OLD..NEW` or `bench change OLD..NEW`). "
+                  "Lines added and removed in the port's own files (its registry dirs, generated tables apart), and "
+                  "whether it had to be rebuilt (a file it compiles changed).\n\n")
+        md.append(md_table(["impl", "lines added", "lines removed", "files", "generated lines", "rebuild"],
+                           [[r["impl"], r["extra"]["added"], r["extra"]["removed"], r["extra"]["files"],
+                             r["extra"]["generated"] or "-", ("yes (" + ", ".join(r["extra"]["why"][:3]) + ")")
+                             if r["extra"]["rebuild"] else "no"] for r in ch]))
     vers = next((r["extra"]["versions"] for r in ix.recs if r["metric"] == "toolchain"), None)
     if vers:
         md.append("\nVersions here: " + "; ".join(f"{k} {v}" for k, v in vers.items()) + ".\n")

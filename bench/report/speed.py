@@ -19,6 +19,7 @@ def header(ix: Index, plots: list[str]) -> str:
           f"the start and {m.get('load_average_end', '?')} at the end. Model: `{m.get('model', '?')}`"
           + (", **seeded random weights** (`--weights random`: timings hold, vectors are not the model's)"
              if m.get("weights") == "random" else "") + ".\n",
+          f"Model settings (every port takes them from the directory's spec): {m.get('model_settings', '?')}.\n",
           "Method: warm-up first, every implementation interleaved round by round (A/B pairs under the same "
           f"conditions), medians; repeats set by a time budget per part. In the latency table, gains are "
           f"{registry.REFERENCE}'s p50 over the implementation's p50 on the same texts; in the decision table and "

@@ -61,6 +61,16 @@ def part_maintenance(run: Run) -> None:
     run.add([Record(impl, "toolchain", "maintenance", float(len(t)), "items",
                     extra={"toolchain": t, "versions": m["versions"]}) for impl, t in m["toolchains"].items()])
     console.print_maintenance(m)
+    from ..measure.change_cost import ChangeError, change_cost
+    try:
+        ch = change_cost(getattr(run.args, "change", None))
+    except ChangeError as e:   # a shallow clone, no git: the rest of maintenance stands
+        run.note(f"change cost not measured: {e}")
+        return
+    run.add([Record(impl, "change_lines", "maintenance", float(v["added"] + v["removed"]), "lines",
+                    extra={**v, "label": ch["label"], "old": ch["old"], "new": ch["new"], "commits": ch["commits"]})
+             for impl, v in ch["rows"].items()])
+    console.print_change(ch)
 
 
 def part_browser(run: Run) -> None:

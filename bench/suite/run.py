@@ -118,6 +118,12 @@ class Run:
                     load_average_start=round(load, 2) if load is not None else None,
                     load_average_end=round(os.getloadavg()[0], 2),
                     parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src)
+        try:   # the settings that decide the answer (pooling, case, truncation, head), named in the report
+            from python_ref.spec import read_spec
+            spec = read_spec(self.mdir)
+            mach.update(model_name=spec.name, model_settings=spec.summary(), model_spec=spec.to_dict())
+        except Exception as e:   # the run refused this model earlier; never lose the measurements here
+            mach["model_settings"] = f"unreadable spec: {type(e).__name__}: {e}"
         return mach
 
 
