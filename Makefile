@@ -61,7 +61,7 @@ build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
 	@touch $@
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
 
 bench: setup
 	$(VENV)/bin/bench all

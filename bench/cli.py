@@ -124,9 +124,28 @@ def cmd_browser(args) -> int:
     return 0
 
 
-@command("report", "rebuild report.md, plots and index.html from --out/results.json", impl=None)
+def _report_args(p) -> None:
+    p.add_argument("files", nargs="*", metavar="RESULTS.json",
+                   help="committed result sets (docs/results/<host-id>.json): print the README's results tables")
+    p.add_argument("--readme", metavar="README.md", help="with FILES: write the tables between its results markers")
+
+
+@command("report", "rebuild report.md, plots and index.html from --out/results.json; with FILES, the README's "
+         "results tables from them", impl=None, configure=_report_args)
 def cmd_report(args) -> int:
     from . import report
+    if args.files:
+        from .inputs import UsageError
+        from .report.readme import ReadmeError, block, update
+        try:
+            paths = [Path(f) for f in args.files]
+            if args.readme:
+                print(f"{args.readme}: {'updated' if update(Path(args.readme), paths) else 'already current'}")
+            else:
+                print(block(paths))
+        except (ReadmeError, OSError) as e:
+            raise UsageError(str(e)) from None
+        return 0
     out = Path(args.out)
     if not (out / "results.json").is_file():
         from .inputs import UsageError

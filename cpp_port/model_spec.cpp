@@ -1,4 +1,4 @@
-// cpp_port model spec: see model_spec.h. read_spec() follows python_ref/spec.py line by line (the
+// cpp_port model spec: see model_spec.h. read_spec() follows python_ref/spec.py (and spec_tokenizer.py) line by line (the
 // rules and why are documented there); `dumps` renders values as Python's json.dumps does, so the
 // refusal lines are the same text in both.
 #include "model_spec.h"

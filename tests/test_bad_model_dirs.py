@@ -23,9 +23,6 @@ from conftest import require
 from python_ref.api import ModelDirError
 
 ROOT = Path(__file__).resolve().parents[1]
-# cpp_port reads model.safetensors with the C++ reader helper issue16 is rewriting (shapes against the
-# config, NaN/infinity): until that lands it loads these and fails later or answers NaN.
-ISSUE16 = {("cpp_port", "transposed"), ("cpp_port", "nan"), ("cpp_port", "inf"), ("cpp_port", "shifted_data")}
 FAULT_CASES = [(p, f) for p in ("python_ref", "cpp_port", "wasm_port") for f in variants.WEIGHT_FAULTS] + \
     [(p, f) for p in ("cython_ext", "numba_variant") for f in ("transposed", "nan")]   # python_ref's model code
 
@@ -41,9 +38,7 @@ def fault_dir(mdir, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("port,fault", [pytest.param(p, f, marks=pytest.mark.xfail(
-    strict=True, reason="issue16: the C++ safetensors reader checks shapes and refuses NaN/infinity"))
-    if (p, f) in ISSUE16 else (p, f) for p, f in FAULT_CASES], ids=[f"{p}-{f}" for p, f in FAULT_CASES])
+@pytest.mark.parametrize("port,fault", FAULT_CASES, ids=[f"{p}-{f}" for p, f in FAULT_CASES])
 def test_faulty_weights_refused_at_load(port, fault, fault_dir):
     require(port)
     with pytest.raises(ModelDirError) as e:
@@ -58,8 +53,7 @@ def test_faulty_weights_refused_at_load(port, fault, fault_dir):
 
 @pytest.mark.parametrize("port,variant", [("python_ref", "eps_negative"), ("cpp_port", "eps_negative"),
                                           ("wasm_port", "eps_negative"), ("python_ref", "nan"), ("wasm_port", "nan"),
-                                          pytest.param("cpp_port", "nan", marks=pytest.mark.xfail(strict=True,
-                                                       reason="issue16: NaN weights refused by the C++ reader"))])
+                                          ("cpp_port", "nan")])
 def test_bench_embed_refuses_in_one_line(port, variant, mdir, fault_dir, tmp_path):
     require(port)
     d = fault_dir(variant) if variant in variants.WEIGHT_FAULTS else variants.build(variant, mdir, tmp_path / variant)

@@ -11,9 +11,9 @@ import pytest
 
 from bench import merge
 from bench.cli import main
-from hostsets import attribution, latency, machine, write
+from hostsets import attribution, gains, latency, machine, write
 
-PROFILE = {"tokenize": 5.0, "model_kernels": 300.0, "dispatch_overhead": 20.0, "io": 2.0}   # python_ref, batch
+PROFILE = {"tokenize": 5.0, "model_kernels": 300.0, "framework_overhead": 20.0, "io": 2.0}   # python_ref, batch
 
 
 def host(tmp_path, name, cpu, ort_gain, seed, **mach):
@@ -23,6 +23,7 @@ def host(tmp_path, name, cpu, ort_gain, seed, **mach):
     recs += latency(rng, "cpp_port", "batch", ref / 1.02, noise=0.0, host=name)     # a 2% port: no verdict
     recs += latency(rng, "onnxruntime", "batch", ref / ort_gain, noise=0.0, host=name)
     recs += attribution("python_ref", "batch", PROFILE, host=name)
+    recs += gains(recs, "batch")
     return write(tmp_path / name, machine(name, cpu, **mach), recs)
 
 
@@ -43,7 +44,7 @@ def test_differing_verdicts_are_listed_with_their_figures(tmp_path, two_hosts, c
     assert rt["values"] == {a: "onnxruntime faster than python_ref", b: "onnxruntime slower than python_ref"}
     assert "onnxruntime 1.80x" in rt["figures"][a] and "onnxruntime 0.88x" in rt["figures"][b]
     assert diffs[("batch", "intervention")]["values"][a] == "runtime change: onnxruntime"
-    assert diffs[("batch", "intervention")]["values"][b].startswith("none of the measured options")
+    assert diffs[("batch", "intervention")]["values"][b].startswith("none of the measured changes")
     # the profile and the port are the same on both: not listed
     assert ("batch", "dominant bucket") not in diffs and ("batch", "best port") not in diffs
     md = (out / "report.md").read_text()
@@ -103,16 +104,17 @@ def test_a_difference_within_noise_says_so(tmp_path):
     """onnxruntime's per-round gains 0.98..1.14 (median 1.06) on one host and 0.96..1.12 (median
     1.04) on the other: the verdict flips at the 5% line, but the intervals overlap."""
     dirs = []
-    for name, gains in (("a", [0.98, 1.02, 1.06, 1.10, 1.14]), ("b", [0.96, 1.00, 1.04, 1.08, 1.12])):
+    for name, planted in (("a", [0.98, 1.02, 1.06, 1.10, 1.14]), ("b", [0.96, 1.00, 1.04, 1.08, 1.12])):
         rng = np.random.default_rng(0)
         recs = latency(rng, "python_ref", "batch", 400.0, values=[400.0] * 5, host=name)
-        recs += latency(rng, "onnxruntime", "batch", 0, values=[400.0 / g for g in gains], host=name)
+        recs += latency(rng, "onnxruntime", "batch", 0, values=[400.0 / g for g in planted], host=name)
         recs += attribution("python_ref", "batch", PROFILE, host=name)
+        recs += gains(recs, "batch")
         dirs.append(write(tmp_path / name, machine(name, "CPU"), recs))
     sets = merge.load_sets(dirs)
     lo, hi = sets[0].gain_iv("onnxruntime", "batch")
     assert lo < 1.06 < hi and sets[0].gain("onnxruntime", "batch") == pytest.approx(1.06)
     d = {x["verdict"]: x for x in merge.differing(sets) if x["scenario"] == "batch"}
-    assert set(d) == {"intervention", "best runtime change"}
+    assert set(d) == {"best runtime change"}   # both undecided at 1.10x: the same intervention on both
     assert d["best runtime change"]["how_sure"] == "onnxruntime: the hosts' intervals overlap: may be noise"
     assert "[" in d["best runtime change"]["figures"][sets[0].label]   # the interval is shown

@@ -70,3 +70,31 @@ def test_readme_links_resolve():
     assert "docs/DESIGN.md" in local and "docs/read-view.png" in local
     missing = [ln for ln in local if not (ROOT / ln).exists()]
     assert not missing, missing
+
+
+def test_readme_results_come_from_their_files():
+    """Issue 15 item 4: the README's results tables are `bench report docs/results/*.json` of the
+    committed result sets, byte for byte, so every figure there has its file."""
+    from bench.report.readme import BEGIN, END, block
+    files = sorted((ROOT / "docs" / "results").glob("*.json"))
+    assert files, "no committed result set in docs/results/"
+    i, j = README.find(BEGIN), README.find(END)
+    assert 0 <= i < j, "README has no results markers"
+    rel = [f.relative_to(ROOT) for f in files]
+    import os
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)   # the links in the block are relative to the repo root, as the README's
+        want = block(rel)
+    finally:
+        os.chdir(cwd)
+    assert README[i:j + len(END)] == want, "README results differ from docs/results/: run " \
+        "`.venv/bin/bench report docs/results/*.json --readme README.md`"
+
+
+def test_report_readme_refuses_bad_files(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("{\"records\": []}")
+    for args in ([str(bad)], [str(tmp_path / "missing.json")], [str(bad), "--readme", str(tmp_path / "R.md")]):
+        r = subprocess.run([sys.executable, "-m", "bench", "report", *args], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

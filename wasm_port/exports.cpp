@@ -79,7 +79,7 @@ const char* pb_tensor_name(int i) { return i >= 0 && i < g_nslots ? g_slots[i].n
 
 // The shape a tensor must have in the safetensors file: linear weights and embedding tables are
 // (rows, cols) as torch stores them, biases and LayerNorm parameters (cols,).
-static int expected_ndim(const Slot& s) { return !s.dest || std::strstr(s.name, "_embeddings.") ? 2 : 1; }
+static int expected_ndim(const Slot& s) { return s.ndim; }
 
 // Where to write the raw floats of tensor `name`, whose shape in the file is (d0) if ndim is 1 or
 // (d0, d1) if 2 (then call pb_tensor_done). 0 on error: an unknown name, or a shape other than the

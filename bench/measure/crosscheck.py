@@ -8,16 +8,18 @@
   py-spy     a sampling profiler (py-spy record --native) on a child process running python_ref's
              forward: the share of its samples whose innermost frame is Python code or the
              Python binding layer (libpython, libtorch_python) against native code (libtorch_cpu,
-             BLAS, OpenMP). py-spy samples the main thread only.
+             BLAS, OpenMP). py-spy attaches (--pid) once the child is warm, so only the forward
+             loop is sampled; it samples the main thread only.
   traced     the same forward traced (torch.jit.trace) and run by TorchScript's C++ interpreter,
              optimisations off: the same aten ops, dispatched from C++ with no Python between
              them. forward wall - traced wall is what leaving Python removes, a lower bound (the
              interpreter's own per-op cost stays in the traced wall).
-Leaves out: other threads' samples; sampling the bench's own process (py-spy runs its target as a
-child so no ptrace permission beyond the child's is needed).
+Leaves out: other threads' samples; sampling the bench's own process (py-spy attaches to a child
+of ours: where ptrace is not permitted, the view says so in one line).
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -135,16 +137,28 @@ def pyspy_split(impl: str | None = None, length: str = "short", batch: int = 1, 
         return {"error": "py-spy not installed (pip install py-spy): no sampling view"}
     with tempfile.TemporaryDirectory(prefix="portbench_spy_") as tmp:
         out = Path(tmp) / "raw.txt"
-        cmd = [exe, "record", "--native", "--rate", str(rate), "--format", "raw", "--output", str(out), "--",
-               sys.executable, "-m", "bench.measure.crosscheck", impl, length, str(batch), str(seconds),
-               str(threads or os.environ.get("PORTBENCH_THREADS", "") or ""), str(model or "")]
+        # py-spy attaches to the child once it is warm and samples the forward loop only: with
+        # --native each sample costs a ptrace stop and an unwind, so sampling the import of torch too
+        # took ~100 s of a 2 s view on this machine
+        child = subprocess.Popen([sys.executable, "-m", "bench.measure.crosscheck", impl, length, str(batch),
+                                  str(seconds * 4 + 60), str(threads or os.environ.get("PORTBENCH_THREADS", "") or ""),
+                                  str(model or "")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
-        except subprocess.TimeoutExpired:
-            return {"error": "py-spy timed out"}
+            if child.stdout.readline().strip() != "ready":
+                tail = (child.stderr.read() or "").strip().splitlines()[-1:] or ["no output"]
+                return {"error": f"the sampled forward did not start: {tail[0][:200]}"}
+            cmd = [exe, "record", "--native", "--rate", str(rate), "--format", "raw", "--output", str(out),
+                   "--duration", str(max(1, math.ceil(seconds))), "--pid", str(child.pid)]
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+            except subprocess.TimeoutExpired:
+                return {"error": "py-spy timed out"}
+        finally:
+            child.kill()
+            child.wait()
         if p.returncode != 0 or not out.is_file():
             tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
-            return {"error": f"py-spy could not sample (exit {p.returncode}): {tail[0][:200]}"}
+            return {"error": f"py-spy could not attach or sample (exit {p.returncode}): {tail[0][:200]}"}
         n = classify(out.read_text())
     total = sum(n.values())
     if total == 0:
@@ -165,6 +179,7 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str, mo
     pipe = registry.load(impl, mdir)
     b = pipe.tokenize(texts_for(mdir, length, batch))
     pipe.forward(b)
+    print("ready", flush=True)   # the parent attaches py-spy now
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         pipe.forward(b)

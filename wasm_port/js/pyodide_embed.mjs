@@ -12,6 +12,7 @@ const PY_FILES = {   // Pyodide path -> source, relative to this file
   "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
   "python_ref/contract.py": "../../python_ref/contract.py",
   "python_ref/spec.py": "../../python_ref/spec.py",
+  "python_ref/spec_tokenizer.py": "../../python_ref/spec_tokenizer.py",
   "wasm_port_embed.py": "../pyodide/embed.py",
 };
 
