@@ -267,7 +267,8 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
   };
   std::vector<std::tuple<std::string, json, json>> listed;
   for (const json& t : get(tj, "added_tokens", json::array())) listed.emplace_back("tokenizer.json", get(t, "id"), t);
-  for (const auto& [k, t] : get(tc, "added_tokens_decoder", json::object()).items())
+  const json decoder = get(tc, "added_tokens_decoder", json::object());   // named: .items() of a temporary dangles
+  for (const auto& [k, t] : decoder.items())
     listed.emplace_back("tokenizer_config.json", std::stoi(k), t);
   for (const auto& [rel, tid, t] : listed) {
     for (const char* flag : {"normalized", "lstrip", "rstrip", "single_word"}) {
