@@ -84,10 +84,16 @@ class BertModel:
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (N, 1, 1, T)
         for layer in self.layers:
             x = layer_forward(x, bias, layer, self.heads, self.eps)
-        y = POOLS[self.spec.pooling](x, mask)                         # (N, D)
-        for d in self.dense:
-            y = dense_forward(y, d)                                   # (N, E)
-        return l2_normalize(y) if self.spec.normalize else y
+        return head_forward(self, x, mask)                            # (N, E)
+
+
+def head_forward(m: BertModel, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N, T, D) hidden states -> (N, E): the spec's pooling, its Dense layers, then Normalize if the
+    model has one (python_ref_packed ends with it too)."""
+    y = POOLS[m.spec.pooling](x, mask)                                # (N, D)
+    for d in m.dense:
+        y = dense_forward(y, d)                                       # (N, E)
+    return l2_normalize(y) if m.spec.normalize else y
 
 
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:

@@ -4,7 +4,7 @@ The per-token stages (the projections, FFN, residual adds, LayerNorms) run on th
 packed as (M, D); attention alone runs padded (N, H, T, D/H) and scatters back. This is
 cpp_port/model.cpp's Packing, op for op, so the bench can book the gain of dropping padding to the
 algorithm and only the rest to the C++ port. Reuses python_ref/model.py's weights, embeddings_forward,
-ffn_forward, mean_pool and l2_normalize; mirrors cpp_port's attention_forward and layer_forward
+ffn_forward and head_forward (the spec's pooling, Dense layers and Normalize); mirrors cpp_port's attention_forward and layer_forward
 (which take the Packing). Leaves out: varlen attention kernels (attention stays padded, as in cpp_port).
 
 Shapes: N texts, T longest row, M real tokens (M <= N*T), D hidden, H heads, C any width.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import BertModel, embeddings_forward, ffn_forward, l2_normalize, mean_pool
+from .model import BertModel, embeddings_forward, ffn_forward, head_forward
 from .pipeline import Pipeline as RefPipeline
 from .pipeline import TorchForward
 
@@ -50,7 +50,7 @@ class PackedModel:
 
     @torch.inference_mode()
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids, mask: int64 (N, T) -> float32 (N, D), mean-pooled and L2-normalised."""
+        """ids, mask: int64 (N, T) -> float32 (N, E): the model's own head (pooling, Dense, Normalize)."""
         m = self.m
         n, t = ids.shape
         keep = mask.reshape(-1).nonzero().squeeze(1)                  # (M,)
@@ -59,7 +59,7 @@ class PackedModel:
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (N, 1, 1, T)
         for layer in m.layers:
             x = layer_forward(x, bias, layer, m.heads, m.eps, pk)
-        return l2_normalize(mean_pool(pk.pad(x), mask))               # (N, D)
+        return head_forward(m, pk.pad(x), mask)                       # (N, E)
 
 
 def attention_forward(x: torch.Tensor, bias: torch.Tensor, p, heads: int, pk: Packing) -> torch.Tensor:

@@ -73,7 +73,11 @@ def _load(port, d):
 
 # -- every port against sentence-transformers, on every supported variant ------------------------
 
-CASES = [(v, p) for v in variants.SUPPORTED for p in registry.PORTS]
+# the ports, and the interventions that run a model of their own in torch (python_ref_packed; the
+# compiled one takes minutes, onnxruntime refuses other heads): each must honour every setting
+MODELS = registry.PORTS + [e.name for e in registry.REGISTRY
+                           if e.kind == "intervention" and e.kernels == "torch" and not e.compiles]
+CASES = [(v, p) for v in variants.SUPPORTED for p in MODELS]
 
 
 @pytest.mark.parametrize("variant,port", CASES, ids=[f"{v}-{p}" for v, p in CASES])
