@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 namespace portbench {
@@ -60,6 +61,14 @@ json load(const std::string& dir, const std::string& rel, bool required, bool li
 }
 json get(const json& obj, const std::string& key, const json& dflt = json()) {
   return obj.is_object() && obj.contains(key) ? obj.at(key) : dflt;
+}
+// get() without the copy, for tokenizer.json's model and its 30k-entry vocabulary (two copies of
+// that map were most of minilm-embed-lite's start); dflt must outlive the reference.
+const json kNull, kObject = json::object();
+const json& ref(const json& obj, const std::string& key, const json& dflt) {
+  if (obj.is_object())
+    if (auto it = obj.find(key); it != obj.end()) return *it;
+  return dflt;
 }
 int get_int(const json& obj, const std::string& key, const std::string& rel, const json& dflt = json(), int lo = 1) {
   json v = get(obj, key, dflt);
@@ -206,15 +215,16 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
   s.strip_accents = f["strip_accents"], s.lowercase = f["lowercase"];
   json pre = get(get(tj, "pre_tokenizer", json::object()), "type");
   if (pre != "BertPreTokenizer") refuse("tokenizer.json: pre_tokenizer " + dumps(pre) + " is not supported (BertPreTokenizer)");
-  json model = get(tj, "model", json::object());
+  const json& model = ref(tj, "model", kObject);
   if (get(model, "type") != "WordPiece" || get(model, "continuing_subword_prefix", "##") != "##" ||
       get(model, "max_input_chars_per_word", 100) != json(100))
     refuse("tokenizer.json: model must be WordPiece with prefix '##' and max_input_chars_per_word 100");
-  json vocab = get(model, "vocab");
+  const json& vocab = ref(model, "vocab", kNull);
   if (!regular(dir, "vocab.txt")) refuse("vocab.txt: missing in " + dir);
   std::string txt = read_file(dir + "/vocab.txt");
   if (!Tokenizer::validate_utf8(txt, nullptr)) refuse("vocab.txt: not UTF-8");
-  std::map<std::string, int64_t> lines;  // vocab.txt as python_ref reads it: the last line of a token wins
+  std::unordered_map<std::string, int64_t> lines;  // vocab.txt as python_ref reads it: the last line of a token wins
+  lines.reserve(txt.size() / 6 + 16);
   int64_t id = 0;
   for (size_t pos = 0; pos < txt.size(); ++id) {
     size_t end = std::min(txt.find('\n', pos), txt.size());
@@ -223,7 +233,10 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
     pos = end + 1;
   }
   bool same = vocab.is_object() && vocab.size() == lines.size();
-  for (auto it = lines.begin(); same && it != lines.end(); ++it) same = get(vocab, it->first) == json(it->second);
+  for (auto it = lines.begin(); same && it != lines.end(); ++it) {
+    const auto f = vocab.find(it->first);
+    same = f != vocab.end() && *f == json(it->second);
+  }
   if (!same) refuse("vocab.txt: does not match tokenizer.json's model.vocab");
   // [CLS] $A [SEP]: the two special tokens (text, id) around a single sequence.
   json pp = get(tj, "post_processor", json::object()), single = get(pp, "single", json::array());

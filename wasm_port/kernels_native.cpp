@@ -153,11 +153,8 @@ void* worker(void* arg) {
 
 }  // namespace
 
-int set_threads(int n) {
-  Pool& p = pool();
-  std::lock_guard<std::mutex> busy(p.busy);
-  n = n < 1 ? 1 : n > 256 ? 256 : n;
-  if (n == p.n) return n;
+// Stops the pool's workers and starts up to n - 1 new ones; true when a start was refused.
+static bool restart(Pool& p, int n) {
   {
     std::lock_guard<std::mutex> lk(p.mu);
     p.stop = true;
@@ -168,9 +165,20 @@ int set_threads(int n) {
   p.n = 1;
   p.start_gen = p.gen.load();
   for (int i = 1; i < n; ++i) {   // a refused thread ends the list there: fewer threads, no abort
-    if (pthread_create(&p.ids[i], nullptr, worker, reinterpret_cast<void*>(intptr_t(i))) != 0) break;
+    if (pthread_create(&p.ids[i], nullptr, worker, reinterpret_cast<void*>(intptr_t(i))) != 0) return true;
     p.n = i + 1;
   }
+  return false;
+}
+
+int set_threads(int n) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> busy(p.busy);
+  n = n < 1 ? 1 : n > 256 ? 256 : n;
+  if (n == p.n) return n;
+  // A refused start means the address space (or the thread limit) ran out on stacks: keep two
+  // stacks' worth free for the forward's own buffers, else the first batch fails for memory.
+  if (restart(p, n) && p.n > 1) restart(p, p.n > 3 ? p.n - 2 : 1);
   return p.n;
 }
 
