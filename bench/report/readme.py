@@ -37,8 +37,8 @@ def _load(path: Path) -> dict:
 def _title(path: Path, m: dict) -> str:
     c = m.get("commit") if isinstance(m.get("commit"), dict) else {"sha": m.get("commit")}
     commit = (c.get("sha") or "?")[:10] + (" (dirty)" if c.get("dirty") else "")
-    plan = {"quick": "bench all --quick", "full": "bench all --full"}.get(m.get("plan"), "bench all` (`make bench")
-    return (f"\n### {m.get('host_id') or path.stem}\n\n[{path.as_posix()}]({path.as_posix()}): `{plan}` "
+    plan = {"quick": "`bench all --quick`", "full": "`bench all --full`"}.get(m.get("plan"), "`bench all` (`make bench`)")
+    return (f"\n### {m.get('host_id') or path.stem}\n\n[{path.as_posix()}]({path.as_posix()}): {plan} "
             f"at commit `{commit}` on **{m.get('cpu')}**, {m.get('cores')} cores, "
             f"{m.get('threads')} torch threads for every implementation, torch {m.get('torch')}, device "
             f"`{m.get('device', 'cpu')}`, load average {m.get('load_average_start', '?')} at the start and "
