@@ -19,7 +19,8 @@ def test_bench_calibrate_recovers_injected_overhead(capsys):
     assert m, lines[-1]
     x, y, e = map(float, m.groups())
     assert x > 0.3, "the injection must be large enough to measure"
-    assert abs(abs(y - x) / x * 100 - e) < 0.6, "E is the error of Y against X"
+    # X and Y are printed to 0.01 ms, E to 0.1%: recomputing E from them can be off by 1/X % + 0.05
+    assert abs(abs(y - x) / x * 100 - e) <= 100 * 0.01 / x + 0.1, "E is the error of Y against X"
     assert e <= 100 * calibrate.TOLERANCE and rc == 0, "\n".join(lines)
 
 
