@@ -18,8 +18,14 @@ from .. import registry
 from ..registry import BUCKETS
 
 
-def _walls_with(walls: dict) -> set:
-    return {n for n, w in walls.items() if w.get("embed")}
+def _baselines(walls: dict):
+    """(impl, its measured baseline, what it removes from that baseline's split) for every
+    implementation in walls with embed walls whose baseline (or a baseline of it) has them too."""
+    have = {n for n, w in walls.items() if w.get("embed")}
+    for impl in (n for n in walls if n in have):   # walls' order: the records' order
+        b = registry.bounds(impl, have)
+        if b is not None:
+            yield impl, b[0], b[1]
 
 
 def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu") -> list:
@@ -28,15 +34,10 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu") ->
     {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired."""
     from ..stats import ceiling, gain, port_records as make
     out = []
-    have = _walls_with(walls)
-    for impl, w in walls.items():
-        b = registry.bounds(impl, have)
-        if b is None or not w.get("embed"):
-            continue
-        vs, parts = b
+    for impl, vs, parts in _baselines(walls):
         if parts is not None and vs not in atts:
             continue
-        g = gain(walls[vs]["embed"], w["embed"])
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
         missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
         c = ceiling(atts[vs], parts) if parts is not None and not missing else None
         why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
@@ -52,14 +53,10 @@ def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
     from ..results import Record
     from ..stats import gain, verdict
     out = []
-    have = _walls_with(walls)
-    for impl, w in walls.items():
-        b = registry.bounds(impl, have)
-        if b is None or not w.get("embed"):
-            continue
-        g = gain(walls[b[0]]["embed"], w["embed"])
+    for impl, vs, _ in _baselines(walls):
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
         out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
-                          extra={"vs": b[0], "ci": g["ci"], "rounds": g["rounds"], "verdict": verdict(g["ci"]),
+                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"], "verdict": verdict(g["ci"]),
                                  "change": registry.BY_NAME[impl].change, "method_failure": None}))
     return out
 
