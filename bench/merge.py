@@ -106,7 +106,9 @@ def _direction(g: float | None) -> str:
 def verdicts(s: Set) -> dict:
     """{scenario: {verdict: (value, row)}} from the report's decision table, plus which way the
     best port and runtime change go (a name alone hides a 1.8x that became 0.9x)."""
+    from .registry import CHANGES
     from .report import decision_rows
+    from .report.decision import LABEL
     out = {}
     try:
         rows = decision_rows(s.data)
@@ -118,8 +120,11 @@ def verdicts(s: Set) -> dict:
         iv = re.sub(r"\s*\([^)]*\)", "", re.split(r";| — ", row["intervention"])[0]).strip()
         v = {"dominant bucket": row.get("dominant_bucket"), "intervention": iv,
              "does a port pay?": str(row.get("port_pays", "")).split(":")[0]}
-        if sc in SCENARIOS:
-            for what, names in (("best port", ports()), ("best runtime change", runtimes())):
+        for key, label in [(c, LABEL[c]) for c in CHANGES] + [("runtime", "runtime change")]:
+            if isinstance(row.get(key), dict):   # each change's own verdict, as the decision table prints it
+                v[f"{label} pays?"] = row[key]["verdict"]
+        if sc in SCENARIOS:   # the best port is each change's verdict above (their gains have different baselines)
+            for what, names in (("best runtime change", runtimes()),):
                 best = (row["best_port"] if what == "best port" else row["best_runtime"]).split(" ")[0]
                 v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc))}"
         out[sc] = {k: (val, row) for k, val in v.items()}
@@ -234,4 +239,7 @@ def main(args) -> int:
           ["scenario", "verdict", "per host", "figures", "how sure"],
           [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
             "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs])
+    from .stability import lines
+    for line in lines(load_sets(args.dirs)):
+        print(line)
     return 0

@@ -3,13 +3,20 @@ bootstrap interval over the rounds, and a verdict whose interval straddles its t
 
   gain         per-round paired ratios (python_ref's round median / the port's, same round); the
                figure is their median, the interval (`interval`) the percentile bootstrap of that
-               median, widened to at least Student's t interval where the rounds are few.
+               median, widened to at least the order-statistic interval of the median (6 rounds
+               and more) or Student's t interval (fewer).
   ceiling      from the baseline's split, round by round: embed / (embed - removable), where
                removable is the sum of the buckets the port takes away; median and bootstrap again.
-  verdict      yes / no when the whole interval is on one side of the threshold, else "undecided at
-               this precision".
-  records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high]; a gain whose
-               low end is above its ceiling's high end is a method failure (method_failures); the
+  verdict      yes / no when the whole interval, widened by the run-to-run resolution (`widen`), is
+               on one side of the threshold, else "undecided at this precision".
+  resolution   what the rounds of one run cannot see: two runs differ by more than their rounds say
+               (process-level effects: where the weights land, thread placement). RESOLUTION is that
+               run-level part of a gain's spread, 95%, on the log scale: `bench merge` of repeated runs
+               on one machine prints it (between-run variance less the rounds' own), so a user can
+               check it on theirs. Added in quadrature to each side of the rounds' interval.
+  records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high] (the rounds'
+               interval; widened only where read); a gain whose low end is above its ceiling's high
+               end, both widened, is a method failure (method_failures); the
                ceiling's extra.upper counts the split's error (its unattributed time, either sign)
                as removable too, and where it is there the failure is judged against it (above the
                ceiling but within upper: a note).
@@ -26,6 +33,10 @@ import numpy as np
 THRESHOLD = 1.10       # a port "pays" when it makes the pipeline at least 10% faster
 LEVEL = 0.95           # two-sided interval
 UNDECIDED = "undecided at this precision"
+# the run-level 95% half-width of log(gain) assumed: `bench merge` of two quick runs on this project's
+# 2-vCPU VM measured 0.000 (pair at bf145f1) and 0.049 (pair at 5e0d009, most of it wasm_port and
+# minilm_embed_lite at `single`); 0.03 is a judgement between them (dev/NOTES-attribution.md, "Stability")
+RESOLUTION = 0.03
 
 
 def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, seed: int = 0) -> list[float]:
@@ -51,16 +62,34 @@ def t_interval(values, level: float = LEVEL) -> list[float]:
     return [float(v.mean()) - half, float(v.mean()) + half]
 
 
+def order_interval(values, level: float = LEVEL) -> list[float] | None:
+    """The distribution-free interval of the median: [x_(k), x_(n+1-k)] of the sorted values, k the
+    largest with P(Binomial(n, 1/2) < k) <= (1 - level) / 2, so it covers at least `level` whatever
+    the rounds' distribution, and one disturbed round moves it by one order statistic, not by its
+    size. None below 6 values (at 5, even [min, max] covers 93.75% only)."""
+    from scipy.stats import binom
+    v = np.sort(np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float))
+    n, a = v.size, (1 - level) / 2
+    k = 0
+    while k + 1 <= n // 2 and binom.cdf(k, n, 0.5) <= a:
+        k += 1
+    return [float(v[k - 1]), float(v[n - k])] if k >= 1 else None
+
+
 def interval(values, level: float = LEVEL, **kw) -> list[float]:
     """The interval every figure carries: the percentile bootstrap of the median, widened to at least
+    the distribution-free interval of the median (order_interval) from 6 rounds, and below that to
     Student's t interval of the mean. With a handful of rounds the bootstrap alone cannot cover: n
     rounds bound their median by [min, max] with probability 1 - 2 * 0.5**n only (75% at 3 rounds),
-    while the t interval widens as the rounds get fewer. One round decides nothing: [nan, nan]."""
+    while the t interval widens as the rounds get fewer; with more, t's mean and SD follow a single
+    disturbed round (one 2x round in 24 of 1.1x), the order statistics do not. One round decides
+    nothing: [nan, nan]."""
     vals = [x for x in values if x is not None and math.isfinite(x)]
     if len(vals) < 2:
         return [float("nan"), float("nan")]
-    b, t = bootstrap_ci(vals, level=level, **kw), t_interval(vals, level)
-    return [min(b[0], t[0]), max(b[1], t[1])]
+    b = bootstrap_ci(vals, level=level, **kw)
+    o = order_interval(vals, level) or t_interval(vals, level)
+    return [min(b[0], o[0]), max(b[1], o[1])]
 
 
 def estimate(values, **kw) -> dict:
@@ -111,10 +140,23 @@ def _ceil(emb, rem, **kw) -> dict:
     return _floor(estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw), 1.0)
 
 
-def verdict(ci, threshold: float = THRESHOLD) -> str:
+def widen(ci, value=None, resolution: float = RESOLUTION) -> list[float]:
+    """The rounds' interval with the run-level resolution added in quadrature on each side, on the
+    log scale around value (the interval's geometric middle when there is none). What a verdict uses."""
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi <= 0 or resolution <= 0:
+        return [lo, hi]
+    c = math.log(value) if value and value > 0 and math.isfinite(value) else (math.log(lo) + math.log(hi)) / 2
+    return [math.exp(c - math.hypot(max(0.0, c - math.log(lo)), resolution)),
+            math.exp(c + math.hypot(max(0.0, math.log(hi) - c), resolution))]
+
+
+def verdict(ci, threshold: float = THRESHOLD, value=None, resolution: float = RESOLUTION) -> str:
+    """yes / no / undecided for the interval ci of a figure (value: its median), widened (`widen`)."""
     lo, hi = ci
     if math.isnan(lo) or math.isnan(hi):
         return UNDECIDED
+    lo, hi = widen(ci, value, resolution)
     if lo >= threshold:
         return "yes"
     if hi < threshold:
@@ -124,16 +166,20 @@ def verdict(ci, threshold: float = THRESHOLD) -> str:
 
 def failure(ceil: dict | None, gn: dict | None) -> str | None:
     """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when
-    there is one): the method missed a cost the port removes."""
+    there is one): the method missed a cost the port removes. Judged on the intervals the verdicts
+    read (`widen`): the split and the gain's rounds are separate passes, so each claims no more
+    than two runs agree on."""
     if not ceil or not gn or ceil.get("value") is None:
         return None
-    bound = (ceil.get("upper") or ceil)["ci"]
-    if not math.isfinite(bound[1]) or gn["ci"][0] <= bound[1]:
+    top = ceil.get("upper") or ceil
+    bound = widen(top["ci"], top.get("value"))
+    low = widen(gn["ci"], gn.get("value"))[0]
+    if not math.isfinite(bound[1]) or low <= bound[1]:
         return None
     up = " (the split's error counted as removable)" if ceil.get("upper") else ""
-    return (f"gain {gn['ci'][0]:.3f}-{gn['ci'][1]:.3f}x lies above the ceiling {bound[0]:.3f}-{bound[1]:.3f}x"
-            f"{up}: the port removes a cost the split books as not removable (or the two ran under different "
-            "conditions)")
+    return (f"gain {low:.3f}x at least lies above the ceiling's {bound[1]:.3f}x at most{up} (each interval widened "
+            f"by the run-to-run resolution {RESOLUTION:.0%}): the port removes a cost the split books as not "
+            "removable (or the two ran under different conditions)")
 
 
 def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
@@ -159,11 +205,12 @@ def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str,
         up = ceil.get("upper")
         c = Record(impl, "port_ceiling", scenario, ceil["value"], "x", device,
                    extra={**base, "ci": ceil["ci"], "removes": ceil["removes"], "share": ceil["share"],
-                          "rounds": ceil["rounds"], "verdict": verdict(ceil["ci"]),
+                          "rounds": ceil["rounds"], "verdict": verdict(ceil["ci"], value=ceil["value"]),
                           "upper": {"value": up["value"], "ci": up["ci"]} if up else None})
     why = failure(ceil, gn)
     g = Record(impl, "port_gain", scenario, gn["value"], "x", device,
-               extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"]),
+               extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"], value=gn["value"]),
+                      "resolution": RESOLUTION,
                       "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
 

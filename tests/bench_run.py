@@ -25,7 +25,9 @@ _CACHE: dict = {}
 def tiny_plan() -> dict:
     from bench.suite import PLANS
     return {**PLANS["quick"], "scenarios": TINY, "scenario_s": {k: 0.5 for k in TINY}, "sweep": ((1, 2), ("short",)),
-            "sweep_s": 0.3, "min_rounds": 3, "max_rounds": 3, "attr_reps": 2,
+            "sweep_s": 0.3, "min_rounds": 3, "max_rounds": 3, "scenario_rounds": 3, "scenario_min_rounds": 3,
+            "attr_reps": 2,
+            "settle_s": {k: 0.5 for k in TINY}, "settle_rounds": 3,
             "xcheck_rounds": 3, "xcheck_reps": 2, "pyspy_s": 1.0, "cold_n": 1, "sort_texts": 8,
             "eq_texts": 2, "total_s": None}
 

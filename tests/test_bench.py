@@ -77,6 +77,16 @@ def test_interleaved_shuffles_and_counts():
     assert len({r[0] for r in rounds}) > 1  # the order changes between rounds
 
 
+def test_interleaved_keeps_one_implementations_parts_together():
+    calls = []
+    keys = [(i, part) for i in "abc" for part in ("embed", "forward")]
+    latency.interleaved({k: (lambda k=k: calls.append(k)) for k in keys}, rounds=5, reps=1, warmup=0)
+    rounds = [calls[i:i + 6] for i in range(0, 30, 6)]
+    for r in rounds:   # each implementation's embed, then its forward, next to each other
+        assert sorted(r) == sorted(keys) and all(r[j][0] == r[j + 1][0] and r[j][1] == "embed" for j in (0, 2, 4))
+    assert len({r[0][0] for r in rounds}) > 1   # the implementations' order changes between rounds
+
+
 def test_paired_ratio():
     a = [[2.0, 2.0], [4.0, 4.0]]
     b = [[1.0, 1.0], [2.0, 2.0]]

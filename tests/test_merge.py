@@ -55,7 +55,9 @@ def test_differing_verdicts_are_listed_with_their_figures(tmp_path, two_hosts, c
     html = (out / "index.html").read_text()
     assert "data:image/png;base64," in html and (out / "gains.png").stat().st_size > 1000
     assert json.loads((out / "merged.json").read_text())["sets"][1]["label"] == b
-    assert "verdicts that differ between hosts: 2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "verdicts that differ between hosts: 3" in printed and "run-level part" not in printed   # two machines
+    assert diffs[("batch", "runtime change pays?")]["values"] == {a: "yes", b: "no"}
     assert rt["how_sure"] == "onnxruntime: the hosts' intervals do not overlap"
 
 

@@ -6,6 +6,7 @@ baseline that was not measured is replaced by its own baseline (registry.bounds)
 
   port_records   port_ceiling + port_gain records per implementation and scenario (results.json)
   gain_records   port_gain alone, from walls (bench latency, which splits nothing)
+  undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
   from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
 Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
 ceiling record says so, with value None).
@@ -28,23 +29,38 @@ def _baselines(walls: dict):
             yield impl, b[0], b[1]
 
 
-def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu") -> list:
+def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", gain_walls: dict | None = None) -> list:
     """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a
     baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
-    {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired."""
+    {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired;
+    gain_walls: the same with the settling rounds appended (suite/timing.settle), for the gains."""
     from ..stats import ceiling, gain, port_records as make
     out = []
+    gw = gain_walls or walls
     for impl, vs, parts in _baselines(walls):
         if parts is not None and vs not in atts:
             continue
-        g = gain(walls[vs]["embed"], walls[impl]["embed"])
+        g = gain(gw[vs]["embed"], gw[impl]["embed"])
         missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
         c = ceiling(atts[vs], parts) if parts is not None and not missing else None
         why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
                f"{', '.join(missing)}, which {impl} removes") if missing else \
             (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
              if registry.BY_NAME[impl].kind == "peer" else None)
-        out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change}, reason=why)
+        settled = len(g["rounds"]) - min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
+        out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change,
+                                                             "settled_rounds": settled}, reason=why)
+    return out
+
+
+def undecided(walls: dict) -> list[tuple[str, str]]:
+    """(impl, its baseline) for every gain in walls whose verdict is undecided at this precision."""
+    from ..stats import UNDECIDED, gain, verdict
+    out = []
+    for impl, vs, _ in _baselines(walls):
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
+        if verdict(g["ci"], value=g["value"]) == UNDECIDED:
+            out.append((impl, vs))
     return out
 
 
@@ -56,7 +72,8 @@ def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
     for impl, vs, _ in _baselines(walls):
         g = gain(walls[vs]["embed"], walls[impl]["embed"])
         out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
-                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"], "verdict": verdict(g["ci"]),
+                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"],
+                                 "verdict": verdict(g["ci"], value=g["value"]),
                                  "change": registry.BY_NAME[impl].change, "method_failure": None}))
     return out
 

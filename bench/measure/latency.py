@@ -26,7 +26,8 @@ def sync(device: str) -> None:
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None) -> dict[str, list[list[float]]]:
-    """Run every fn `reps` times per round, in a shuffled (seeded) order each round. -> name: [round][rep] s.
+    """Run every fn `reps` times per round, in a shuffled (seeded) order each round (keys (impl, part):
+    the implementations shuffled, each one's parts together). -> name: [round][rep] s.
     With budget_s, reps shrink so one round of all fns takes about budget_s / rounds."""
     for f in fns.values():
         for _ in range(warmup):
@@ -40,11 +41,16 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
         reps = max(1, min(reps, int(budget_s / rounds / max(sum(per_call.values()), 1e-6))))
     names = list(fns)
     out = {n: [] for n in names}
+    # keys (impl, part) of one implementation run back to back, in their given order: its embed and
+    # forward walls of a round are then seconds apart, not a whole round (at `batch` their ratio moved
+    # by 4.8% SD interleaved with nine others, 2.7% adjacent: dev/NOTES-attribution.md, "Stability")
+    groups = list(dict.fromkeys(n[0] if isinstance(n, tuple) else n for n in names))
+    members = {g: [n for n in names if (n[0] if isinstance(n, tuple) else n) == g] for g in groups}
     rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
     for _ in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
-        order = names[:]
+        order = groups[:]
         rng.shuffle(order)
-        for n in order:
+        for n in (k for g in order for k in members[g]):
             f, samples = fns[n], []
             for _ in range(reps):
                 t0 = time.perf_counter()

@@ -101,7 +101,8 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
     rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward", "padding_waste",
                               "binding", "between_ops", "speed")}
     fwd_s = median(walls["forward"])
-    reps = reps or max(1, min(9, int(0.1 / max(fwd_s, 1e-6))))   # forwards per round for each view
+    # forwards per round for each view; two at least, so one jittered call is not a round's figure
+    reps = reps or max(2, min(9, int(0.1 / max(fwd_s, 1e-6))))
     cuda = str(device).startswith("cuda")
     for r in range(n_rounds):
         io = oh.io_split(pipe, batch, reps=reps)

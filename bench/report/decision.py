@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import registry
 from ..measure.ceilings import dominant, from_records
-from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, verdict
+from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, verdict, widen
 from .index import Index
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
@@ -44,7 +44,9 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
     if not g or g["value"] is None:
         return None
     ge, ce = g["extra"], (c or {}).get("extra", {})
-    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge["ci"], "verdict": verdict(ge["ci"]),
+    # the interval shown is the one the verdict reads: the rounds' widened by the run-to-run resolution
+    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": widen(ge["ci"], g["value"]),
+         "verdict": verdict(ge["ci"], value=g["value"]),
          "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
          "failure": ge.get("method_failure"), "note": ge.get("note")}
     ceil = ("ceiling " + fmt_ci(d["ceiling"], d["ceiling_ci"]) if d["ceiling"] is not None

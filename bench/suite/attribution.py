@@ -45,9 +45,10 @@ def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: 
 
 
 def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
-             progress=None) -> dict:
+             progress=None, gain_walls: dict | None = None) -> dict:
     """Every implementation's split of scenario sc, their records, then port_ceiling/port_gain.
-    walls: {impl: round_walls} of the scenario's interleaved rounds. -> {impl: attribution dict}."""
+    walls: {impl: round_walls} of the scenario's interleaved rounds; gain_walls: those with the
+    settling rounds appended (the gains use them). -> {impl: attribution dict}."""
     from ..measure import ceilings, split
     atts = {}
     for n, p in pipes.items():
@@ -60,7 +61,7 @@ def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, foll
             run.add(split.records(atts[n], sc, run.device, extra))
         except Exception as e:
             run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
-    run.add(ceilings.port_records(atts, walls, sc, run.device))
+    run.add(ceilings.port_records(atts, walls, sc, run.device, gain_walls))
     return atts
 
 

@@ -66,7 +66,8 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             # measured rounds only: warm-up and attribution come on top (~1.5 rounds), hence 0.6
             cap = min(run.left(), left0 * SCENARIO_SHARE.get(sc, 0.3) * 0.6)
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
-                                min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                min_rounds=run.plan.get("scenario_min_rounds", run.plan["min_rounds"]),
+                                max_rounds=run.plan.get("scenario_rounds", run.plan["max_rounds"]),
                                 cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow)
             if res["plan"]["rounds"] < run.plan["min_rounds"]:
                 run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
@@ -74,11 +75,14 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
+            pb.update(task, description=f"{sc}: settling undecided gains")
+            gwalls = settle(run, sc, pipes, texts, walls)
             if not attribute:
-                run.add(ceilings.gain_records(walls, sc, run.device))
+                run.add(ceilings.gain_records(gwalls, sc, run.device))
                 continue
             t0 = time.perf_counter()
-            atts = attr.scenario(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step)
+            atts = attr.scenario(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step,
+                                 gain_walls=gwalls)
             if sc == attr.XCHECK_SCENARIO:
                 pb.update(task, description=f"{sc}: cross-checks")
                 try:
@@ -92,6 +96,34 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
         console.print_scenarios(run.recs, scs)
     except Exception as e:   # printing must never lose the measurements
         run.note(f"scenario table not printed: {type(e).__name__}: {e}")
+    return out
+
+
+def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dict:
+    """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided)
+    and their baselines, interleaved as before; their number comes from the plan's settle budget,
+    fixed before they run. One look, never "until the interval clears the threshold": stopping at
+    the first clear interval would decide a gain near the threshold by chance, and two runs would
+    disagree. -> walls with those implementations' embed rounds extended (new rounds appended in
+    the same order for each, so gains stay paired by round index). Gains only: splits and
+    ceilings keep the scenario's rounds."""
+    from ..measure.ceilings import undecided
+    from ..measure.points import measure_point
+    from ..measure.split import round_walls
+    budget = run.plan.get("settle_s", {}).get(sc, 0.0)
+    pairs = undecided(walls)
+    names = [n for n in dict.fromkeys(x for pair in pairs for x in pair) if n in pipes]
+    if budget <= 0 or len(names) < 2 or run.left() <= 0:
+        return walls
+    res = measure_point({n: pipes[n] for n in names}, texts, budget, run.device, parts=("embed",),
+                        min_rounds=1, max_rounds=run.plan.get("settle_rounds", 12), cap_s=min(run.left(), budget),
+                        on_error=_dropped(run))
+    out = {n: dict(w) for n, w in walls.items()}
+    for n in names:
+        more = round_walls(res["samples"], n).get("embed", [])
+        out[n]["embed"] = list(walls[n]["embed"]) + more
+    print(f"  {sc}: {res['plan']['rounds']} more round(s) for the undecided gain(s) of "
+          f"{', '.join(sorted({i for i, _ in pairs}))}", flush=True)
     return out
 
 

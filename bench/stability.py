@@ -1,0 +1,85 @@
+"""Whether repeated runs agree (issue 10's acceptance; docs/DESIGN.md §7): given result sets of the
+same commit and model, how far python_ref's bucket shares move between them, and how much of the
+gains' spread between runs the rounds of one run do not see (the run-level part that
+stats.RESOLUTION stands for). `bench merge` prints both under its table of differing verdicts.
+
+  share_moves   the largest difference of the reference's bucket shares between sets, per scenario
+  run_spread    pooled over every gain measured in every set: the variance of log(gain) between sets,
+                less the variance of one run's estimate its own rounds imply ((pi/2) var / n, a
+                median's), as a 95% half-width on the log scale beside RESOLUTION
+Leaves out: sets of different commits (their gains moved for a reason), cells measured in one set only.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import registry
+from .registry import BUCKETS
+from .stats import RESOLUTION
+
+
+def _recs(s):
+    return s.data["records"] if hasattr(s, "data") else s["records"]
+
+
+def shares(s, sc: str) -> dict | None:
+    """{bucket: share of the embed wall} of the reference's split at sc, as the report prints them
+    (measure/ceilings.from_records), or None where it was not split."""
+    from .measure.ceilings import from_records
+    att = from_records(_recs(s), registry.REFERENCE, sc)
+    return {k: att["shares"].get(k) or 0.0 for k in BUCKETS} if att else None
+
+
+def share_moves(sets) -> list[tuple[str, str, float]]:
+    """[(scenario, bucket, largest difference in percentage points)] per scenario split in every set."""
+    scs = dict.fromkeys(r["scenario"] for s in sets for r in _recs(s)
+                        if r["impl"] == registry.REFERENCE and r["metric"] == "attribution_model_kernels")
+    out = []
+    for sc in scs:
+        per = [shares(s, sc) for s in sets]
+        if len(per) < 2 or any(p is None for p in per):
+            continue
+        moves = {k: 100 * (max(p[k] for p in per) - min(p[k] for p in per)) for k in BUCKETS}
+        k = max(moves, key=moves.get)
+        out.append((sc, k, moves[k]))
+    return out
+
+
+def run_spread(sets) -> dict | None:
+    """{"cells", "between_sd", "within_se", "run_sd", "half_width", "resolution"} (log scale) pooled
+    over every port_gain with rounds present in all sets; None with fewer than two sets."""
+    if len(sets) < 2:
+        return None
+    cells: dict = {}
+    for i, s in enumerate(sets):
+        for r in _recs(s):
+            rounds = (r.get("extra") or {}).get("rounds") or []
+            if r["metric"] == "port_gain" and r["value"] and len(rounds) >= 2 and min(rounds) > 0:
+                lr = np.log(rounds)
+                cells.setdefault((r["impl"], r["scenario"]), {})[i] = (math.log(r["value"]),
+                                                                       math.pi / 2 * lr.var(ddof=1) / lr.size)
+    full = [c for c in cells.values() if len(c) == len(sets)]
+    if not full:
+        return None
+    between = float(np.mean([np.var([v for v, _ in c.values()], ddof=1) for c in full]))
+    within = float(np.mean([w for c in full for _, w in c.values()]))
+    run_sd = math.sqrt(max(0.0, between - within))
+    return {"cells": len(full), "between_sd": math.sqrt(between), "within_se": math.sqrt(within),
+            "run_sd": run_sd, "half_width": 2 * run_sd, "resolution": RESOLUTION}
+
+
+def lines(sets) -> list[str]:
+    """What `bench merge` prints about the sets' agreement (the gains' spread: sets of one machine)."""
+    out = [f"{registry.REFERENCE}'s bucket shares at {sc}: move by at most {d:.1f} points between the sets ({k})"
+           for sc, k, d in share_moves(sets)]
+    mach = {(s.data["machine"].get("host_id") or s.data["machine"].get("host"), s.data["machine"].get("device", "cpu"))
+            for s in sets}
+    sp = run_spread(sets) if len(mach) == 1 else None   # repeated runs on one machine only
+    if sp:
+        fits = "within" if sp["half_width"] <= sp["resolution"] else "ABOVE"
+        out.append(f"gains, {sp['cells']} measured in every set: spread between sets {sp['between_sd']:.3f} (SD of "
+                   f"log gain), of which the rounds explain {sp['within_se']:.3f}; run-level part +-{sp['half_width']:.3f} "
+                   f"(95%), {fits} the +-{sp['resolution']:.3f} the verdicts assume (stats.RESOLUTION)")
+    return out
