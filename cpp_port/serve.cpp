@@ -1,8 +1,10 @@
 // `minilm-embed[-lite] --serve`: the binary as a long-lived child, one JSON request per stdin line,
-// one JSON reply per stdout line (how cpp_port/binary.py drives it, as wasm_port's pipeline drives
-// Node). First line out, once the model is loaded: {"ok": true, "dim", "threads", "runtime", "pad_id", ...}.
+// one JSON reply per stdout line, each with its request's "id" (the protocol of python_ref/serve_pipe.py,
+// which drives wasm_port's Node runner the same way). First line out, once the model is loaded:
+// {"ok": true, "dim", "threads", "runtime", "pad_id", ...}.
 //   {"op": "embed", "texts": [str] | "b64": [base64 bytes]}    -> {"ok", "n", "dim", "data": base64 f32}
 //   {"op": "tokenize", "texts" | "b64"}                        -> {"ok", "ids": [[int]]}
+//   ("embed_bytes" / "tokenize_bytes": the same, the Node runner's names for the "b64" form)
 //   {"op": "forward", "n", "t", "ids", "mask": base64 int32}    -> {"ok", "n", "dim", "data"}
 //   {"op": "time", "what": "embed"|"tokenize"|"forward", "texts", "warmup", "repeat"} -> {"ok", "ms": [..]}
 //   {"op": "info"}                                             -> the first line again
@@ -78,7 +80,8 @@ std::vector<int32_t> int32s(const json& req, const char* key, size_t count) {
 }
 
 json handle(const Embedder& e, const json& req) {
-  const std::string op = req.value("op", "");
+  std::string op = req.value("op", "");
+  if (op == "embed_bytes" || op == "tokenize_bytes") op.resize(op.size() - 6);   // the texts come as "b64"
   if (op == "info")
     return {{"ok", true}, {"dim", e.model->dim()}, {"threads", e.model->threads()}, {"runtime", kRuntime},
             {"binary", kBinaryName}, {"max_len", e.tok.max_len()}, {"pad_id", e.tok.pad_id()}};
@@ -141,15 +144,21 @@ int serve(const Embedder& e) {
   while (std::getline(std::cin, line)) {
     if (line.empty()) continue;
     const json req = json::parse(line, nullptr, false);
+    // every reply echoes its request's "id", so the client never takes one call's reply for another's
+    const json id = req.is_object() && req.contains("id") ? req["id"] : json();
+    auto answer = [&](json j) {
+      if (!id.is_null()) j["id"] = id;
+      reply(j);
+    };
     try {
       if (!req.is_object()) throw std::runtime_error("a request is one JSON object per line");
-      reply(handle(e, req));
+      answer(handle(e, req));
     } catch (const InputError& x) {
       const bool utf8 = std::string(x.what()).find("UTF-8") != std::string::npos;
-      reply({{"ok", false}, {"code", utf8 ? -2 : -1}, {"error", "texts[" + std::to_string(x.index) + "]: " + x.what()}});
+      answer({{"ok", false}, {"code", utf8 ? -2 : -1}, {"error", "texts[" + std::to_string(x.index) + "]: " + x.what()}});
     } catch (const std::exception& x) {
       const std::string msg = x.what();
-      reply({{"ok", false}, {"code", -1}, {"error", msg.substr(0, msg.find('\n'))}});
+      answer({{"ok", false}, {"code", -1}, {"error", msg.substr(0, msg.find('\n'))}});
     }
   }
   return 0;

@@ -1,30 +1,25 @@
 """cpp_port's standalone binaries as Pipelines: `minilm-embed` (LibTorch) and `minilm-embed-lite`
 (wasm_port's portable kernels built natively: no LibTorch, no Python), each driven as one
-long-lived child in `--serve` mode (cpp_port/serve.cpp), as wasm_port's pipeline drives Node.
+long-lived child in `--serve` mode (cpp_port/serve.cpp).
 
-The binary reads the model directory itself (its own spec reader, its own refusals: a fault comes
-back as ModelDirError with the binary's line). The bad-input contract's TypeError/ValueError happen
-here, via python_ref's check_texts, before anything is sent; raw bytes (tokenize_bytes/embed_bytes)
-reach the binary unchecked, so invalid UTF-8 comes back as a ValueError with the binary's message.
-Timings are taken inside the binary (`time()`), never across the pipe. `binary(name)` says where a
-build put one (the cold-start rows run it directly). Leaves out: concurrent requests (one lock).
+The binary reads the model directory itself (its own spec reader, its own refusals: one it refuses
+exits with code 2, and comes back as ModelDirError with the binary's line). The Pipeline methods (bad
+input refused before sending, raw bytes into the binary, timings inside it) and the pipe (request
+ids, `timeout=` seconds per call, a new process after an interrupted call) are python_ref/served.py's
+and serve_pipe.py's, shared with wasm_port's Node runner; here: how the binary is started.
+`binary(name)` says where a build put one (the cold-start rows run it directly).
+Leaves out: concurrent requests (the pipe's one lock).
 """
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-
-from python_ref.api import Batch, ModelDirError, ModelSpec, check_texts, model_dir, pad_rows
+from python_ref.api import ModelDirError, ModelSpec, model_dir
+from python_ref.serve_pipe import ServeError, ServePipe
+from python_ref.served import Served
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,12 +32,12 @@ def binary(name: str) -> str | None:
     return shutil.which(name)
 
 
-class BinaryError(RuntimeError):
-    """The binary failed or died; the message carries its last stderr lines."""
+class BinaryError(ServeError):
+    """The binary failed, died or stopped answering; the message says why, in one line."""
 
 
-class _Binary:
-    name = ""
+class _Binary(Served):
+    name = label = ""
     exe = ""
 
     @classmethod
@@ -50,7 +45,7 @@ class _Binary:
         return None if binary(cls.exe) else f"{cls.name}: {cls.exe} is not built (make setup)"
 
     def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real",
-                 threads: int | None = None):
+                 threads: int | None = None, timeout: float | None = None):
         exe = binary(self.exe)
         if exe is None:
             raise RuntimeError(self.missing())
@@ -58,117 +53,35 @@ class _Binary:
         self._tmp = None
         if weights == "random":   # seeded random weights of the same shape, as files the binary maps
             from python_ref.model import random_model_dir
-            self._tmp = random_model_dir(mdir)
+            self._tmp = random_model_dir(mdir)   # kept until close(): a restarted binary maps them again
             mdir = Path(self._tmp.name)
         threads = threads or int(os.environ.get("PORTBENCH_THREADS") or 0) or os.cpu_count() or 1
-        self._err = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([exe, "--serve", "--model", str(mdir), "--threads", str(threads),
-                                       "--device", device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._err)
-        self._lock = threading.Lock()
+        cmd = [exe, "--serve", "--model", str(mdir), "--threads", str(threads), "--device", device]
         try:
-            info = self._read()
+            self._pipe = ServePipe(cmd, self.name, self.exe, BinaryError, timeout)
         except BinaryError as e:
-            rc = self._proc.wait()
             self.close()
-            if rc == 2:   # the binary's one line about the model directory
-                raise ModelDirError(str(e).removeprefix(f"{self.exe}: ")) from None
+            if e.exit_code == 2:   # the binary's one line about the model directory
+                raise ModelDirError(e.tail.removeprefix(f"{self.exe}: ")) from None
             raise
-        finally:
-            if self._tmp is not None:   # mapped by now (or failed): the files can go
-                self._tmp.cleanup()
-                self._tmp = None
+        info = self._pipe.ready
         self.device, self.dim, self.threads = device, int(info["dim"]), int(info["threads"])
         self.pad_id, self.runtime = int(info["pad_id"]), info["runtime"]
 
-    def _stderr_tail(self) -> str:
-        self._err.seek(0)
-        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
-        return " | ".join(lines[-3:]) or f"{self.exe} exited with code {self._proc.poll()}"
-
-    def _read(self) -> dict:
-        line = self._proc.stdout.readline()
-        if not line:
-            self._proc.wait()
-            raise BinaryError(self._stderr_tail())
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            err = f"{self.exe}: {reply.get('error')}"
-            raise ValueError(err) if reply.get("code") == -2 else BinaryError(err)
-        return reply
-
-    def _call(self, req: dict) -> dict:
-        data = (json.dumps(req, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            if self._proc.poll() is not None:
-                raise BinaryError(self._stderr_tail())
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
-            return self._read()
-
-    def _floats(self, reply: dict) -> np.ndarray:
-        return np.frombuffer(base64.b64decode(reply["data"]), dtype="<f4").reshape(reply["n"], reply["dim"]).copy()
-
-    # -- the Pipeline interface --------------------------------------------------------------------
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        texts = check_texts(texts)
-        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [], self.pad_id)
-
-    def forward(self, batch: Batch) -> np.ndarray:
-        n, t = batch.ids.shape
-        if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<i4").tobytes()).decode()  # noqa: E731
-        return self._floats(self._call({"op": "forward", "n": n, "t": t, "ids": enc(batch.ids),
-                                        "mask": enc(batch.attention_mask)}))
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        texts = check_texts(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._floats(self._call({"op": "embed", "texts": texts}))
-
-    # -- raw bytes straight into the binary (invalid UTF-8 -> ValueError) ----------------------------
-    def tokenize_bytes(self, raw: Sequence[bytes]) -> list[list[int]]:
-        return self._call({"op": "tokenize", "b64": [base64.b64encode(r).decode() for r in raw]})["ids"]
-
-    def embed_bytes(self, raw: Sequence[bytes]) -> np.ndarray:
-        return self._floats(self._call({"op": "embed", "b64": [base64.b64encode(r).decode() for r in raw]}))
-
-    # -- measured inside the binary ------------------------------------------------------------------
-    def time(self, what: str, texts: Sequence[str], warmup: int = 3, repeat: int = 20) -> list[float]:
-        """Milliseconds per call of `what` ("embed" | "forward" | "tokenize"), timed in the binary."""
-        return self._call({"op": "time", "what": what, "texts": check_texts(texts), "warmup": warmup,
-                           "repeat": repeat})["ms"]
-
-    def info(self) -> dict:
-        return self._call({"op": "info"})
-
     def close(self) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc and proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self.close_pipe()
         if getattr(self, "_tmp", None):
             self._tmp.cleanup()
             self._tmp = None
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
 
 class MinilmEmbed(_Binary):
     """`minilm-embed`: cpp_port's LibTorch model, no Python."""
-    name, exe = "minilm_embed", "minilm-embed"
+    name = label = "minilm_embed"
+    exe = "minilm-embed"
 
 
 class MinilmEmbedLite(_Binary):
     """`minilm-embed-lite`: the portable kernels built natively, no LibTorch, no Python."""
-    name, exe = "minilm_embed_lite", "minilm-embed-lite"
+    name = label = "minilm_embed_lite"
+    exe = "minilm-embed-lite"

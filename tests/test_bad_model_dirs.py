@@ -1,12 +1,14 @@
 """Model directories and calls that used to crash, hang or answer silently wrong (issue 12), each over
 every port it concerns: faulty weights refused at load in one line naming the file and the tensor
 (tests/variants.py's WEIGHT_FAULTS; config values and vocabularies are its REFUSED variants, tested
-by test_model_variants.py); `bench embed` exits 2 with one line; wasm_port's pipe never hands a
-reply to the wrong call, and a Node that stops answering is a clear error; thread counts no longer
-abort the interpreter or segfault torch."""
+by test_model_variants.py); `bench embed` exits 2 with one line; the pipe to a served process
+(wasm_port's Node, cpp_port's binaries) never hands a reply to the wrong call, and a process that stops
+answering is a clear error; thread counts no longer abort the interpreter or segfault torch."""
 from __future__ import annotations
 
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -63,24 +65,26 @@ def test_bench_embed_refuses_in_one_line(port, variant, mdir, fault_dir, tmp_pat
     assert r.stderr.startswith("bench: ") and ("config.json" in r.stderr or "model.safetensors" in r.stderr)
 
 
-# -- wasm_port's pipe (item 1) ------------------------------------------------------------------------
+# -- the pipe to a served process (item 1): wasm_port's Node, cpp_port's binaries -------------------------
 
-@pytest.fixture
-def wasm(mdir):
-    require("wasm_port")
-    from wasm_port.pipeline import Pipeline
+SERVED = {"wasm_port": "node", "minilm_embed_lite": "minilm-embed-lite"}   # implementation: its process
+
+
+@pytest.fixture(params=list(SERVED))
+def served(request, mdir):
+    require(request.param)
     made = []
-    yield lambda **kw: made.append(Pipeline(mdir, **kw)) or made[-1]
+    yield lambda **kw: made.append(registry.load(request.param, mdir, **kw)) or made[-1]
     for p in made:
         p.close()
 
 
-def test_wasm_interrupted_call_never_desyncs(wasm, corpus):
-    """A call interrupted while Node works (KeyboardInterrupt from a SIGALRM handler): the next calls get
-    their own answers, bit for bit those of a fresh pipe, never the interrupted call's reply."""
-    fresh = wasm()
+def test_interrupted_call_never_desyncs(served, corpus):
+    """A call interrupted while the process works (KeyboardInterrupt from a SIGALRM handler): the next
+    calls get their own answers, bit for bit those of a fresh pipe, never the interrupted call's reply."""
+    fresh = served()
     alpha, beta = fresh.embed(["alpha"]), fresh.embed(["beta"])
-    p = wasm()
+    p = served()
 
     def interrupt(*_):
         raise KeyboardInterrupt
@@ -89,7 +93,7 @@ def test_wasm_interrupted_call_never_desyncs(wasm, corpus):
         signal.setitimer(signal.ITIMER_REAL, 0.3)
         t0 = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
-            p.embed(corpus[:400])      # seconds of work in Node: the alarm comes first
+            p.embed(corpus[:400])      # seconds of work in the process: the alarm comes first
         assert time.monotonic() - t0 < 5
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -99,28 +103,43 @@ def test_wasm_interrupted_call_never_desyncs(wasm, corpus):
     assert np.array_equal(p.embed(["alpha"]), alpha)
 
 
-def test_wasm_node_that_stops_answering_is_a_clear_error(wasm):
-    from wasm_port.pipeline import WasmRunnerError
-    p = wasm(timeout=2.0)
+def test_a_process_that_stops_answering_is_a_clear_error(served):
+    from python_ref.serve_pipe import ServeError
+    p = served(timeout=2.0)
     want = p.embed(["beta"])
     os.kill(p._pipe.proc.pid, signal.SIGSTOP)     # alive, but it will never answer
     t0 = time.monotonic()
-    with pytest.raises(WasmRunnerError, match="did not answer embed within 2 s"):
+    with pytest.raises(ServeError, match=f"{p.label}: {SERVED[p.label]} did not answer embed within 2 s"):
         p.embed(["x"])
     assert time.monotonic() - t0 < 10
-    assert np.array_equal(p.embed(["beta"]), want)   # a new Node, the same answer
+    assert np.array_equal(p.embed(["beta"]), want)   # a new process, the same answer
 
 
-def test_wasm_node_that_dies_mid_call_is_a_clear_error_then_restarts(wasm, corpus):
-    from wasm_port.pipeline import WasmRunnerError
-    p = wasm()
+def test_a_process_that_dies_mid_call_is_a_clear_error_then_restarts(served, corpus):
+    from python_ref.serve_pipe import ServeError
+    p = served()
     want = p.embed(["beta"])
     killer = threading.Timer(0.3, p._pipe.proc.kill)
     killer.start()
-    with pytest.raises(WasmRunnerError, match="node stopped"):
+    with pytest.raises(ServeError, match=f"{p.label}: {SERVED[p.label]} stopped"):
         p.embed(corpus[:400])
     killer.join()
-    assert np.array_equal(p.embed(["beta"]), want)   # the next call starts a new Node
+    assert np.array_equal(p.embed(["beta"]), want)   # the next call starts a new process
+
+
+def test_every_reply_carries_its_requests_id(served):
+    """The id echo the pipe relies on, from each process itself (cpp_port/serve.cpp, node_runner.mjs)."""
+    p = served()
+    rid = next(p._pipe._ids)
+    p._pipe.proc.stdin.write(b'{"op": "info", "id": %d}\n{"op": "nope", "id": %d}\n' % (rid, rid + 1))
+    p._pipe.proc.stdin.flush()
+    got, buf, deadline = [], b"", time.monotonic() + 30
+    while len(got) < 2 and time.monotonic() < deadline:
+        select.select([p._pipe.proc.stdout], [], [], 1.0)
+        buf += os.read(p._pipe.proc.stdout.fileno(), 1 << 16)
+        *lines, buf = buf.split(b"\n")
+        got += [json.loads(x) for x in lines if x.strip()]
+    assert [(r["id"], r["ok"]) for r in got] == [(rid, True), (rid + 1, False)], got
 
 
 # -- thread counts (item 5) ----------------------------------------------------------------------------

@@ -2,27 +2,27 @@
 emscripten-built model (dist/minilm.wasm) with cpp_port's tokenizer compiled in, set up from the
 model spec python_ref read (handed to Node as a JSON file).
 
-The bad-input contract's TypeError/ValueError happen here, via python_ref.api.check_texts, before
-anything is sent; raw bytes (tokenize_bytes/embed_bytes) reach the wasm ABI unchecked, so invalid
-UTF-8 there comes back as a ValueError with the wasm's message. Timings are taken inside Node
-(`time()`), never across the pipe. via="pyodide" tokenizes with python_ref's pure-Python tokenizer
-inside Pyodide instead. The pipe (ids, interruptions, `timeout=` seconds per call) is node_pipe.py's;
-a model directory Node cannot load is a ModelDirError with the loader's own message.
+The Pipeline methods (bad input refused before sending, raw bytes into the wasm ABI, timings inside
+Node) and the pipe (ids, interruptions, `timeout=` seconds per call) are python_ref/served.py's and
+serve_pipe.py's, shared with cpp_port's binaries; here: how Node is started. via="pyodide" tokenizes
+with python_ref's pure-Python tokenizer inside Pyodide instead. A model directory Node cannot load is
+a ModelDirError with the loader's own message.
 Leaves out: devices other than cpu, concurrent requests (one lock).
 """
 from __future__ import annotations
 
-import base64
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
+from python_ref.api import ModelDirError, ModelSpec, load_spec
+from python_ref.serve_pipe import ServeError, ServePipe
+from python_ref.served import Served
 
-from python_ref.api import Batch, ModelDirError, ModelSpec, check_texts, load_spec, pad_rows
 
-from .node_pipe import NodePipe, WasmRunnerError  # noqa: F401  (WasmRunnerError: re-exported)
+class WasmRunnerError(ServeError):
+    """Node failed, died or stopped answering; the message says why, in one line."""
+
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "js" / "node_runner.mjs"
@@ -40,8 +40,8 @@ def missing(via: str = "wasm") -> str | None:
     return None
 
 
-class Pipeline:
-    name = "wasm_port"
+class Pipeline(Served):
+    name = label = "wasm_port"
 
     def __init__(self, model: str | ModelSpec | None = None, device: str = "cpu", weights: str = "real",
                  via: str = "wasm", timeout: float | None = None):
@@ -63,70 +63,18 @@ class Pipeline:
             f.write(spec.to_json())
         cmd = ["node", str(RUNNER), "--model", str(mdir), "--spec", self._spec_file.name]
         try:
-            self._pipe = NodePipe(cmd + (["--pyodide"] if via == "pyodide" else []), timeout)
+            self._pipe = ServePipe(cmd + (["--pyodide"] if via == "pyodide" else []), "wasm_port", "node",
+                                   WasmRunnerError, timeout)
         except WasmRunnerError as e:   # Node could not load the directory: the loader's own message
             self.close()
             raise ModelDirError(str(e).removeprefix("wasm_port: ")) from None
-        self.dim = int(self._pipe.ready["dim"])
-
-    def _call(self, req: dict) -> dict:
-        reply = self._pipe.call(req)
-        if not reply.get("ok"):
-            err = f"wasm_port: {reply.get('error')}"
-            raise ValueError(err) if reply.get("code") == -2 else WasmRunnerError(err)
-        return reply
-
-    def _floats(self, reply: dict) -> np.ndarray:
-        return np.frombuffer(base64.b64decode(reply["data"]), dtype="<f4").reshape(reply["n"], reply["dim"]).copy()
-
-    # -- the Pipeline interface --------------------------------------------------------------------
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        texts = check_texts(texts)
-        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [], self.spec.pad_id)
-
-    def forward(self, batch: Batch) -> np.ndarray:
-        n, t = batch.ids.shape
-        if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<i4").tobytes()).decode()  # noqa: E731
-        return self._floats(self._call({"op": "forward", "n": n, "t": t, "ids": enc(batch.ids),
-                                        "mask": enc(batch.attention_mask)}))
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        texts = check_texts(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._floats(self._call({"op": "embed", "texts": texts}))
-
-    # -- raw bytes straight into the wasm ABI (invalid UTF-8 -> ValueError) --------------------------
-    def tokenize_bytes(self, raw: Sequence[bytes]) -> list[list[int]]:
-        return self._call({"op": "tokenize_bytes", "b64": [base64.b64encode(r).decode() for r in raw]})["ids"]
-
-    def embed_bytes(self, raw: Sequence[bytes]) -> np.ndarray:
-        return self._floats(self._call({"op": "embed_bytes", "b64": [base64.b64encode(r).decode() for r in raw]}))
-
-    # -- measured inside Node ---------------------------------------------------------------------
-    def time(self, what: str, texts: Sequence[str], warmup: int = 3, repeat: int = 20) -> list[float]:
-        """Milliseconds per call of `what` ("embed" | "forward" | "tokenize"), timed in JS."""
-        return self._call({"op": "time", "what": what, "texts": check_texts(texts), "warmup": warmup,
-                           "repeat": repeat})["ms"]
-
-    def info(self) -> dict:
-        return self._call({"op": "info"})
+        self.dim, self.pad_id = int(self._pipe.ready["dim"]), spec.pad_id
 
     def close(self) -> None:
-        if getattr(self, "_pipe", None):
-            self._pipe.close()
-            self._pipe = None
+        self.close_pipe()
         if getattr(self, "_tmp", None):
             self._tmp.cleanup()
             self._tmp = None
         if getattr(self, "_spec_file", None):
             Path(self._spec_file.name).unlink(missing_ok=True)
             self._spec_file = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -9,7 +9,7 @@
 //   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
 // Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
-// (wasm_port/node_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
+// (python_ref/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
 // float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
 // output) goes to stderr. Leaves out: concurrency (one request at a time).
 import { readFile } from "node:fs/promises";

@@ -1,0 +1,78 @@
+"""The Pipeline interface over a served model process (serve_pipe.py): what wasm_port's Node runner
+and cpp_port's binaries share, so each port keeps only how it starts its process.
+
+The bad-input contract's TypeError/ValueError happen here, via check_texts, before anything is sent;
+raw bytes (tokenize_bytes/embed_bytes) reach the process unchecked, so invalid UTF-8 comes back as a
+ValueError with the process's own message (reply code -2). Timings are taken inside the process
+(`time()`), never across the pipe. A class using it sets `_pipe` (a ServePipe), `label` (the name
+its errors start with), `dim` and `pad_id`. Leaves out: concurrent requests (the pipe's one lock).
+"""
+from __future__ import annotations
+
+import base64
+from typing import Sequence
+
+import numpy as np
+
+from .api import Batch, check_texts, pad_rows
+
+
+class Served:
+    label = ""
+    _pipe = None
+
+    def _call(self, req: dict) -> dict:
+        reply = self._pipe.call(req)
+        if not reply.get("ok"):
+            err = f"{self.label}: {reply.get('error')}"
+            raise ValueError(err) if reply.get("code") == -2 else self._pipe.error(err)
+        return reply
+
+    def _floats(self, reply: dict) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(reply["data"]), dtype="<f4").reshape(reply["n"], reply["dim"]).copy()
+
+    # -- the Pipeline interface --------------------------------------------------------------------
+    def tokenize(self, texts: Sequence[str]) -> Batch:
+        texts = check_texts(texts)
+        return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [], self.pad_id)
+
+    def forward(self, batch: Batch) -> np.ndarray:
+        n, t = batch.ids.shape
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<i4").tobytes()).decode()  # noqa: E731
+        return self._floats(self._call({"op": "forward", "n": n, "t": t, "ids": enc(batch.ids),
+                                        "mask": enc(batch.attention_mask)}))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._floats(self._call({"op": "embed", "texts": texts}))
+
+    # -- raw bytes straight into the process (invalid UTF-8 -> ValueError) --------------------------
+    def tokenize_bytes(self, raw: Sequence[bytes]) -> list[list[int]]:
+        return self._call({"op": "tokenize_bytes", "b64": [base64.b64encode(r).decode() for r in raw]})["ids"]
+
+    def embed_bytes(self, raw: Sequence[bytes]) -> np.ndarray:
+        return self._floats(self._call({"op": "embed_bytes", "b64": [base64.b64encode(r).decode() for r in raw]}))
+
+    # -- measured inside the process ---------------------------------------------------------------
+    def time(self, what: str, texts: Sequence[str], warmup: int = 3, repeat: int = 20) -> list[float]:
+        """Milliseconds per call of `what` ("embed" | "forward" | "tokenize"), timed in the process."""
+        return self._call({"op": "time", "what": what, "texts": check_texts(texts), "warmup": warmup,
+                           "repeat": repeat})["ms"]
+
+    def info(self) -> dict:
+        return self._call({"op": "info"})
+
+    def close_pipe(self) -> None:
+        if getattr(self, "_pipe", None):
+            self._pipe.close()
+            self._pipe = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
