@@ -92,14 +92,16 @@ def browser(ix: Index, plots: list[str]) -> str:
 
 def decision(ix: Index, plots: list[str]) -> str:
     """The answer first: the decision table, its method failures in red, and what a --quick plan means."""
-    from ..stats import THRESHOLD
+    from ..stats import RESOLUTION, THRESHOLD
     rows = decision_rows(ix.data)
     md = ["\n## Decision table: does a port pay?\n\ndocs/DESIGN.md's table, filled in from this machine. Per "
           f"scenario: the dominant bucket in {registry.REFERENCE}'s split (share of the embed wall, 95% interval) "
           "and the most a full port could gain from it; then each change apart, its measured gain over its "
           "baseline beside its ceiling: the algorithm change (packing the per-token layers, in Python), the "
-          "language port over that, the tokenizer ports; the best runtime change. A verdict is yes or no only "
-          f"when the whole interval is on one side of {THRESHOLD:.2f}x, else *undecided at this precision*.\n\n",
+          "language port over that, the tokenizer ports; the best runtime change. A gain's interval is its "
+          f"rounds' widened by the run-to-run resolution (±{RESOLUTION:.0%}: what one run's rounds cannot see); a "
+          f"verdict is yes or no only when that whole interval is on one side of {THRESHOLD:.2f}x, else *undecided "
+          "at this precision*.\n\n",
           md_table(DECISION_COLS, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
                                     "METHOD FAILURE" in c else c for c in decision_cells(r)] for r in rows])]
     for sc, impl, why in failures(rows):

@@ -4,7 +4,8 @@ the most any port could gain from it (the full-port ceiling); then each of the t
 (registry.CHANGES: the algorithm change, python_ref_packed over python_ref; the language port,
 cpp_port over python_ref_packed; the tokenizer ports over python_ref), each as its gain with an
 interval beside its ceiling; the best runtime change; whether a port pays, and which change moved
-the number. A verdict is yes / no only when the whole interval is on one side of the threshold
+the number. A verdict is yes / no only when the whole interval, widened by the run-to-run
+resolution (stats.widen; the cells show that interval), is on one side of the threshold
 (stats.THRESHOLD), else "undecided at this precision"; a --quick run's verdicts are marked
 indicative. Method failures (a gain above its ceiling's upper bound) are named with their reason.
 Then cold start / footprint and the browser. Names come from the registry and the records.
