@@ -1,7 +1,7 @@
-"""The timed parts of a run: the scenarios (latency, throughput, forward and gains; attribution,
-ceilings and cross-checks through attribution.py), the batch x length sweep and the length-sorted
-batching row. One measuring path for every timed metric: measure/points.py (`bench latency` runs
-part_scenarios without attribution)."""
+"""The timed parts of a run: the scenarios (latency, throughput, forward and gains; settling rounds
+for the gains a scenario leaves undecided; attribution, ceilings and cross-checks through
+attribution.py), the batch x length sweep and the length-sorted batching row. One measuring path for
+every timed metric: measure/points.py (`bench latency` runs part_scenarios without attribution)."""
 from __future__ import annotations
 
 import time
