@@ -111,7 +111,7 @@ def cmd_tokenize(args) -> int:
 
 @command("latency", "the scenarios of `bench all` (latency, throughput, forward), without attribution; "
          "records into --out/latency.json",
-         configure=_weights)
+         configure=lambda p: (_weights(p), _scenario_arg(p)))
 def cmd_latency(args) -> int:
     from .suite import run_latency
     return run_latency(args)
@@ -219,7 +219,13 @@ def cmd_change(args) -> int:
     return 0
 
 
+def _scenario_arg(p) -> None:
+    p.add_argument("--scenario", nargs="+", metavar="NAME", default=None,
+                   help="only these scenarios (single, batch, long, batch256): a shorter run")
+
+
 def _all_args(p) -> None:
+    _scenario_arg(p)
     p.add_argument("--full", action="store_true",
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
     _change_arg(p)

@@ -1,6 +1,6 @@
 """Bad input on the bench command line is one line on stderr and exit 2, never a traceback: a bad
 --corpus (binary, not UTF-8, empty, a line that is not JSON or lacks "text", a directory, a missing
-path), a bad --device, an unknown --impl, arguments that are not UTF-8, a tokenizer asked to embed."""
+path), a bad --device, an unknown --impl or --scenario, arguments that are not UTF-8, a tokenizer asked to embed."""
 from __future__ import annotations
 
 import os
@@ -77,6 +77,13 @@ def test_unknown_impl():
     line = one_line_exit_2(bench("latency", "--impl", "python_ref", "rust_port", "--quick"), "'rust_port'")
     assert "python_ref" in line   # the known names are listed
     one_line_exit_2(bench("embed", "--impl", "nope", "hello"), "'nope'")
+
+
+def test_unknown_scenario(tmp_path):
+    line = one_line_exit_2(bench("latency", "--scenario", "single", "huge", "--quick", "--out", str(tmp_path)),
+                           "huge")
+    assert "--scenario huge:" in line and "batch" in line   # only the unknown one named, the known ones listed
+    assert not (tmp_path / "latency.json").exists()
 
 
 def test_non_utf8_arguments(tmp_path):

@@ -53,6 +53,13 @@ class Run:
         self.plan_name = "full" if getattr(args, "full", False) else ("quick" if args.quick else "default")
         self.plan = plan if plan is not None else PLANS[self.plan_name]
         self.scenarios = self.plan.get("scenarios", SCENARIOS)
+        only = getattr(args, "scenario", None)
+        if only:   # --scenario: a subset, in the table's order
+            bad = sorted(set(only) - set(self.scenarios))
+            if bad:
+                from ..inputs import UsageError
+                raise UsageError(f"--scenario {' '.join(bad)}: unknown; choose from {', '.join(self.scenarios)}")
+            self.scenarios = {k: v for k, v in self.scenarios.items() if k in only}
         self.weights = getattr(args, "weights", "real") or "real"
         self._tmp = None
         if self.weights == "random":   # one directory for everyone, peers included (bench/weights.py)
