@@ -209,7 +209,10 @@ def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]
     """Merge the sets at `paths` into `out`. -> (files written, verdicts that differ)."""
     if len(paths) < 1:
         raise SystemExit("bench merge: give at least one result directory")
-    sets = load_sets(paths)
+    return write_sets(load_sets(paths), out, allow_mixed)
+
+
+def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
     why = mixed(sets)
     refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
     if refuse and not allow_mixed:
@@ -233,13 +236,16 @@ def gains(sets: list[Set]) -> dict:
 
 def main(args) -> int:
     from .compare import table
-    files, diffs = write(args.dirs, args.out, args.allow_mixed)
+    if len(args.dirs) < 1:
+        raise SystemExit("bench merge: give at least one result directory")
+    sets = load_sets(args.dirs)
+    files, diffs = write_sets(sets, args.out, args.allow_mixed)
     print("\n".join(str(f) for f in files))
     table(f"verdicts that differ between hosts: {len(diffs)}",
           ["scenario", "verdict", "per host", "figures", "how sure"],
           [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
             "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs])
     from .stability import lines
-    for line in lines(load_sets(args.dirs)):
+    for line in lines(sets):
         print(line)
     return 0

@@ -20,8 +20,8 @@ from .registry import BUCKETS
 from .stats import RESOLUTION
 
 
-def _recs(s):
-    return s.data["records"] if hasattr(s, "data") else s["records"]
+def _recs(s) -> list:
+    return s.data["records"]   # s: a bench/merge.py Set
 
 
 def shares(s, sc: str) -> dict | None:
