@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import oracle, registry
-from bench.measure import overhead as oh
+from bench.measure import overhead as oh, split
 from bench.measure.equivalence import batched
 from bench.scenarios import texts_for
 from bench.tolerances import tolerance
@@ -47,7 +47,7 @@ def test_edge_batches_match_python_ref(packed, mdir, texts):
 
 
 def _kinds(pipe, texts):
-    args = oh.io_split(pipe, pipe.tokenize(texts), reps=1)["args"]
+    args = split.model_args(pipe, pipe.tokenize(texts))
     rec = oh.Record()
     with rec:
         pipe.model.forward(*args)
