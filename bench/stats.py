@@ -128,9 +128,11 @@ def ceiling(att: dict, removes, **kw) -> dict:
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
     un = att["rounds"].get("unattributed")
-    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked
+    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked:
+        # its unattributed rest and, where measured (split.py), its forward's (plain walls - parts)
         glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
-        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) for i, u in enumerate(un)]
+        uf = att["rounds"].get("unattributed_forward") or [0.0] * len(un)
+        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) + abs(uf[i]) for i, u in enumerate(un)]
         out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
     return out
 
