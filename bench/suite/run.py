@@ -33,9 +33,11 @@ PLANS["default"].update(total_s=1250, reserve_s=330, sort_s_est=90)   # 1150 lef
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
 # and 3 let two quick runs differ by 6 points at `batch`), and the settling rounds (at `batch`, 12 s
 # left a 1.02x gain undecided in one run of a pair after 4 more rounds, as 9 with two high rounds)
-# for the gains they leave undecided (suite/timing.settle): embed only, of those and their baselines
+# for the gains they leave undecided (suite/timing.settle): embed only, of those and their baselines;
+# up to 24 where a round is one call (16 left a 1.04x gain at `batch` at [1.00, 1.09] with ~10 s of its
+# budget unused), 16 at `single` (more would thin each round's reps)
 PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, settle_s={"single": 4, "batch": 30, "long": 20},
-                      settle_rounds=16)
+                      settle_rounds={"single": 16, "batch": 24, "long": 24})
 PLANS["default"].update(scenario_rounds=10, settle_s={"single": 10, "batch": 60, "long": 45}, settle_rounds=15)
 PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
 SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start

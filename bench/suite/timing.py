@@ -115,8 +115,10 @@ def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dic
     names = [n for n in dict.fromkeys(x for pair in pairs for x in pair) if n in pipes]
     if budget <= 0 or len(names) < 2 or run.left() <= 0:
         return walls
+    most = run.plan.get("settle_rounds", 12)
+    most = most.get(sc, 12) if isinstance(most, dict) else most   # a number, or one per scenario
     res = measure_point({n: pipes[n] for n in names}, texts, budget, run.device, parts=("embed",),
-                        min_rounds=1, max_rounds=run.plan.get("settle_rounds", 12), cap_s=min(run.left(), budget),
+                        min_rounds=1, max_rounds=most, cap_s=min(run.left(), budget),
                         on_error=_dropped(run))
     out = {n: dict(w) for n, w in walls.items()}
     for n in names:
