@@ -31,6 +31,16 @@ def corpus():
     return oracle.read_corpus(oracle.PROJECT_CORPUS)
 
 
+@pytest.fixture(scope="session")
+def st_third(mdir, corpus):
+    """A third of the corpus (every script and edge case class included), in corpus order, and
+    sentence-transformers' vectors of it: computed once per session, at test time, for every test
+    that compares a port's vectors on it (its encode batches by length itself: the order of the
+    texts does not change a row)."""
+    texts = corpus[::3]
+    return texts, oracle.st_embed(mdir, texts)
+
+
 _PIPES: dict = {}
 
 

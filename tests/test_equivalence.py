@@ -23,22 +23,22 @@ def test_ids_equal_hf_on_corpus(pipe, mdir, corpus):
 
 
 @pytest.fixture(scope="module")
-def st_third(mdir, corpus):
-    """A third of the corpus (every script and edge case class included), in upstream token-length
-    order, and sentence-transformers' vectors of it: computed here once for every port. Batches of
-    similar lengths, as sentence-transformers' encode makes them, still pad inside each batch; one
-    batch of mixed lengths against one forward is tests/test_adversarial.py's."""
-    texts = corpus[::3]
+def st_by_length(mdir, st_third):
+    """conftest's st_third in upstream token-length order: batches of similar lengths, as
+    sentence-transformers' encode makes them, still pad inside each batch; one batch of mixed
+    lengths against one forward is tests/test_adversarial.py's, mixed batches against upstream
+    tests/test_packed.py's."""
+    texts, ref = st_third
     lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
-    texts = [t for _, t in sorted(zip(lens, texts), key=lambda x: x[0])]
-    return texts, oracle.st_embed(mdir, texts)
+    order = sorted(range(len(texts)), key=lambda i: lens[i])
+    return [texts[i] for i in order], ref[order]
 
 
 @pytest.mark.parametrize("pipe", PORTS, indirect=True)
-def test_embeddings_match_sentence_transformers(pipe, st_third):
+def test_embeddings_match_sentence_transformers(pipe, st_by_length):
     entry = registry.BY_NAME[pipe.name]
     atol, min_cos = tolerance(entry.torch_model)
-    texts, ref = st_third
+    texts, ref = st_by_length
     ours = np.concatenate([pipe.embed(c) for c in batched(texts, 32)])
     assert ours.shape == ref.shape and ours.dtype == np.float32
     diff = np.abs(ours - ref).max()
