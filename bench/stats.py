@@ -17,8 +17,8 @@ bootstrap interval over the rounds, and a verdict whose interval straddles its t
   records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high] (the rounds'
                interval; widened only where read); a gain whose low end is above its ceiling's high
                end, both widened, is a method failure (method_failures); the
-               ceiling's extra.upper counts the split's error (its unattributed time and its
-               forward's, either sign) as removable too, and where it is there the failure is judged against it (above the
+               ceiling's extra.upper counts the split's error (its unattributed time, either sign)
+               as removable too, and where it is there the failure is judged against it (above the
                ceiling but within upper: a note).
 Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
 Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
@@ -118,8 +118,8 @@ def ceiling(att: dict, removes, **kw) -> dict:
     """The most a port that takes away the buckets `removes` can gain over the implementation
     `att` describes (split.attribute's dict), round by round. A removable share at or above the
     whole wall gives inf (nothing would be left). "upper": the same with the split's error in each
-    round (its unattributed time and, from split.py, its forward's, whichever the sign: over-booked
-    time is time it may have put in the wrong bucket) counted as removable too: a gain above the ceiling but within upper removed
+    round (its unattributed time, whichever the sign: over-booked time is time it may have put in
+    the wrong bucket) counted as removable too: a gain above the ceiling but within upper removed
     some of what the split could not place; a gain above upper is a method failure."""
     emb = att["embed_rounds"]
     # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
@@ -128,11 +128,9 @@ def ceiling(att: dict, removes, **kw) -> dict:
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
     un = att["rounds"].get("unattributed")
-    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked:
-        # its unattributed rest and, where measured (split.py), its forward's (plain walls - parts)
+    if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked
         glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
-        uf = att["rounds"].get("unattributed_forward") or [0.0] * len(un)
-        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) + abs(uf[i]) for i, u in enumerate(un)]
+        extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) for i, u in enumerate(un)]
         out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
     return out
 

@@ -213,7 +213,7 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     import numpy as np
     import torch
 
-    from bench.measure import overhead as oh, padding, split
+    from bench.measure import overhead as oh, padding
     from bench.scenarios import texts_for
     from python_ref.api import load_config
     layers = int(load_config(mdir)["num_hidden_layers"])
@@ -221,7 +221,7 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     batch = ref.tokenize(texts_for(mdir, "medium", 4))
     real, rows = int(batch.attention_mask.sum()), batch.ids.size
     assert real < rows, "medium texts of different lengths pad"
-    args = split.model_args(ref, batch)
+    args = oh.io_split(ref, batch, reps=1)["args"]
     p = padding.Probe(rows, real)
     with torch.inference_mode(), p:
         out = ref.model.forward(*args)

@@ -36,7 +36,7 @@ def test_counts_follow_from_the_code():
 
 def test_python_ref_counts_follow_from_config(ref, mdir):
     layers = int(load_config(mdir)["num_hidden_layers"])
-    args = split.model_args(ref, ref.tokenize(["a short text"]))
+    args = oh.io_split(ref, ref.tokenize(["a short text"]), reps=1)["args"]
     rec = oh.Record()
     with rec:
         ref.model.forward(*args)
@@ -44,27 +44,6 @@ def test_python_ref_counts_follow_from_config(ref, mdir):
     assert c.count("linear") == 4 * layers and c.count("sdpa") == layers and c.count("gelu") == layers
     assert c.count("layer_norm") == 2 * layers + 1 and c.count("index") == 1
     assert not [k for k in c if k.startswith("?")], "every call the reference makes is calibrated"
-
-
-def test_embed_split_recovers_injected_costs_outside_the_model_call(ref, mdir):
-    """The composition split.attribute puts on the walls, on a truth built here: the reference with
-    20 ms slept in tokenize and 10 ms in its forward outside the model call. Outside-model time per
-    embed must grow by the 30 ms, io by the 10 ms; the wrappers leave no instance attribute behind."""
-    texts = texts_for(mdir, "short", 2)
-    base = split.embed_split(ref, texts, reps=5)
-    tok, fwd = ref.tokenize, ref.forward
-    ref.tokenize = lambda t: (time.sleep(0.02), tok(t))[1]
-    ref.forward = lambda b: (time.sleep(0.01), fwd(b))[1]
-    try:
-        slow = split.embed_split(ref, texts, reps=5)
-    finally:
-        del ref.tokenize, ref.forward
-    assert "forward" not in vars(ref) and "forward" not in vars(ref.model)
-    outside = lambda e: e["embed"] * (1 - e["model_share"])  # noqa: E731
-    assert outside(slow) - outside(base) == pytest.approx(0.03, abs=0.006)
-    assert slow["io"] - base["io"] == pytest.approx(0.01, abs=0.003)
-    assert 0 < base["model_share"] < 1 and base["embed"] >= base["forward"] >= base["model"] > 0
-    assert [a.shape for a in base["args"]] == [a.shape for a in split.model_args(ref, ref.tokenize(texts))]
 
 
 def test_replay_returns_recorded_results_and_detects_divergence():

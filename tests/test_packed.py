@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import registry
-from bench.measure import overhead as oh, split
+from bench.measure import overhead as oh
 from bench.measure.equivalence import batched
 from bench.scenarios import texts_for
 from bench.tolerances import tolerance
@@ -46,7 +46,7 @@ def test_edge_batches_match_python_ref(packed, mdir, texts):
 
 
 def _kinds(pipe, texts):
-    args = split.model_args(pipe, pipe.tokenize(texts))
+    args = oh.io_split(pipe, pipe.tokenize(texts), reps=1)["args"]
     rec = oh.Record()
     with rec:
         pipe.model.forward(*args)

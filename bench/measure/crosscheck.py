@@ -73,8 +73,8 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
     import torch
 
     from ..stats import interval
-    from .split import model_args
-    args = model_args(pipe, batch)
+    from .overhead import io_split
+    args = io_split(pipe, batch, reps=1)["args"]
     fwd = pipe.model.forward
     raw = getattr(type(pipe.model).forward, "__wrapped__", None)   # under @torch.inference_mode: trace the body
 

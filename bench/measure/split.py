@@ -7,8 +7,7 @@ never folded in.
                       and kernels as a LibTorch C++ port pays them too (overhead.py)
   framework_overhead  op count x (Python - C++ per-op cost) per kind, plus the Python time between
                       ops from a replay (overhead.py): what a C++ port can remove
-  io                  time pipe.forward spends outside the model call (numpy <-> torch <-> device),
-                      timed by stamps around the two calls inside real embed calls
+  io                  time pipe.forward spends outside the model call: numpy <-> torch <-> device
   unattributed        embed wall - the four; shown with its share, a check on the method. Its part
                       embed_glue = embed - tokenize - forward, three walls of the same round: how much
                       slower the forward runs after the tokenizer than alone (the Python tokenizer's
@@ -18,14 +17,10 @@ Also per round: padding_waste, what running the per-token calls on the real toke
 (python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
 real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
 (padded there too) is probed.
-The split is measured in a block of its own after the wall rounds and put on each round's embed
-wall by the block's own composition, ratios within calls: the model call's share of an embed call
-(timed inside embed calls), and inside the model call kernels and Python overhead of the very calls
-they were timed in (sum of t_in, binding, between ops). Putting each bucket's block seconds on the
-round's forward wall instead (the first method) made the shares the product of two one-call ratios
-at `batch`, +-6% a round (dev/NOTES-attribution.md, "Stability"). "speed", the round's embed wall /
-the block's, says how much the machine's pace moved. unattributed_forward checks the split inside its
-block: plain pipe.forward walls less the buckets from the recorded and replayed calls.
+The split is measured in a block of its own after the wall rounds, and its forward buckets are put
+on the round's forward wall (each one's share of the block's forward x that wall: a change of the
+machine's pace between the two cancels; "speed", walls' forward / the block's, says how much it
+was). unattributed_forward checks the split inside its block (the block's forward - its buckets).
 `follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
 ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
@@ -36,7 +31,6 @@ graphs): attribution.py's profiler split covers those, in the same buckets. Ceil
 from __future__ import annotations
 
 import math
-import time
 from statistics import median
 
 from ..registry import BUCKETS
@@ -82,61 +76,11 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
     return out
 
 
-def model_args(pipe, batch) -> tuple:
-    """The arguments pipe.forward(batch) passes its model call (one forward)."""
-    return embed_split(pipe, None, reps=1, batch=batch)["args"]
-
-
-def embed_split(pipe, texts, reps: int = 3, sync=None, batch=None) -> dict:
-    """Inside real embed calls (warm): each call's embed wall, pipe.forward's and the model call's
-    (summed over the batches embed splits its input into), timed by stamps around the two calls.
-    io = pipe.forward - the model call (numpy -> torch -> device and back); model_share = the model
-    call / embed, a ratio within one call, so one call's jitter barely moves it. sync: called before
-    the model call's exit stamp (CUDA: the launch returns before the kernels end). batch: time
-    pipe.forward(batch) calls instead (model_share then of pipe.forward).
-    -> {"embed", "forward", "model", "io": s (medians), "model_share", "args": the model call's}"""
-    model, acc = pipe.model, {}
-    inner_model, inner_fwd = model.forward, pipe.forward
-
-    def timed_model(*a, **kw):
-        acc["args"] = a
-        t0 = time.perf_counter()
-        out = inner_model(*a, **kw)
-        if sync:
-            sync()
-        acc["model"] += time.perf_counter() - t0
-        return out
-
-    def timed_fwd(*a, **kw):
-        t0 = time.perf_counter()
-        out = inner_fwd(*a, **kw)
-        acc["forward"] += time.perf_counter() - t0
-        return out
-    calls = []
-    own_m, own_f = vars(model).get("forward"), vars(pipe).get("forward")
-    model.forward, pipe.forward = timed_model, timed_fwd   # instance attributes shadow the methods, these calls only
-    try:
-        for _ in range(reps):
-            acc.update(model=0.0, forward=0.0)
-            t0 = time.perf_counter()
-            pipe.embed(texts) if batch is None else pipe.forward(batch)
-            calls.append((time.perf_counter() - t0, acc["forward"], acc["model"]))
-    finally:
-        for obj, own in ((model, own_m), (pipe, own_f)):
-            if own is None:
-                del obj.forward
-            else:
-                obj.forward = own
-    return {"embed": median(e for e, _, _ in calls), "forward": median(f for _, f, _ in calls),
-            "model": median(m for _, _, m in calls), "io": median(f - m for _, f, m in calls),
-            "model_share": median(m / e for e, _, m in calls), "args": acc["args"]}
-
-
 def calibrate(pipes, texts: list[str], rounds: int = 5) -> dict:
     """overhead.calibrate_ops for every kind the pipes' forwards call on texts (once per run)."""
     kinds = set()
     for p in pipes:
-        args = model_args(p, p.tokenize(texts))
+        args = oh.io_split(p, p.tokenize(texts), reps=1)["args"]
         kinds |= set(oh.kinds_in(p.model.forward, args))
     return oh.calibrate_ops(kinds, rounds=rounds)
 
@@ -155,57 +99,44 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, devic
     real = int(batch.attention_mask.sum())
     fill = real / max(batch.attention_mask.size, 1)   # real / padded tokens
     rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward", "padding_waste",
-                              "binding", "between_ops", "speed", "model_share")}
+                              "binding", "between_ops", "speed")}
     fwd_s = median(walls["forward"])
-    # calls per round for each view; two at least, so one jittered call is not a round's figure
+    # forwards per round for each view; two at least, so one jittered call is not a round's figure
     reps = reps or max(2, min(9, int(0.1 / max(fwd_s, 1e-6))))
     cuda = str(device).startswith("cuda")
-    sync = None
-    if cuda:   # never run on a GPU here
-        import torch
-        sync = torch.cuda.synchronize
-    ufs = []
     for r in range(n_rounds):
-        em = embed_split(pipe, texts, reps=reps, sync=sync)
-        if cuda:
+        io = oh.io_split(pipe, batch, reps=reps)
+        if cuda:   # never run on a GPU here
             from .cuda_overhead import cuda_split
-            s = cuda_split(pipe.model.forward, em["args"], reps=reps)
-            model_s = s["wall"]
+            s = cuda_split(pipe.model.forward, io["args"], reps=reps)
         else:
-            s = oh.forward_split(pipe.model.forward, em["args"], oh.calib_round(calib, r), reps=reps,
+            s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps,
                                  padded_rows=batch.ids.size)
-            model_s = s["in_torch"] + s["between_ops"]   # the plain model call, from its measured parts
-        # the block's composition on the round's embed wall: the model call's share of an embed call
-        # and, inside the model call, kernels and Python overhead of the very calls they were timed
-        # in; ratios within calls, so one call's jitter (+-5% at batch, one call a round) stays out
-        pace = walls["embed"][r] * em["model_share"] / model_s
-        sp = walls["embed"][r] / em["embed"]   # >1: the round's embed ran slower than this block's
-        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"] * pace,
-             "framework_overhead": s["python_overhead"] * pace, "io": em["io"] * sp}
+        # the forward's buckets are measured in this block and put on the round's forward wall (their
+        # share of the block's forward x the wall), so a change of pace between blocks cancels
+        sp = walls["forward"][r] / io["forward"]
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"] * sp,
+             "framework_overhead": s["python_overhead"] * sp, "io": io["io"] * sp}
         for k, v in b.items():
             rounds[k].append(v)
         rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
         rounds["embed_glue"].append(walls["embed"][r] - walls["tokenize"][r] - walls["forward"][r])
-        # the check inside this block: pipe.forward's wall less its measured parts (plain calls
-        # against the recorded and replayed ones), on the round's scale: the split's error that the
-        # composition does not show, which stats.ceiling's upper counts as removable too
-        uf = em["forward"] - s["kernels"] - s["python_overhead"] - em["io"]
-        rounds["unattributed_forward"].append(uf * pace)
-        ufs.append(uf / em["forward"])
-        rounds["speed"].append(sp)
-        rounds["model_share"].append(em["model_share"])
-        # padding waste, measured (padding.py) where per-token calls ran on the padded rows: seconds
-        # of this block's kernels, put on the round as the kernels are
+        # the same check inside this block alone: immune to the machine changing speed between blocks
+        rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
+        rounds["speed"].append(sp)   # >1: this block ran faster than the walls
+        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
+        # fraction of this block's forward put on the walls'
         padded = any(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN)
-        waste = padding.waste(pipe.model.forward, em["args"], batch.ids.size, real)["waste"] if padded else 0.0
-        rounds["padding_waste"].append(waste * pace)
+        waste = padding.waste(pipe.model.forward, io["args"], batch.ids.size, real)["waste"] if padded else 0.0
+        rounds["padding_waste"].append(waste * sp)
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))
     detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
               "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
               "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds,
-              "unattributed_forward_share": median(ufs),   # of the block's pipe.forward
-              "speed_walls_over_split": median(rounds["speed"]), "model_share": median(rounds["model_share"])}
+              "unattributed_forward_share": median(u * sp / e for u, e, sp in zip(   # of the block's forward
+                  rounds["unattributed_forward"], walls["forward"], rounds["speed"])),
+              "speed_walls_over_split": median(rounds["speed"])}
     att = finish(name, rounds, walls["embed"], fwd_s, s.get("method", METHOD), detail)
     att["forward_rounds"] = list(walls["forward"])
     return att

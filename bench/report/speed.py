@@ -96,8 +96,7 @@ def attribution(ix: Index, plots: list[str]) -> str:
           "inside their own runtime, where `framework_overhead` is a residual (marked ≈). Gains are paired per "
           "round over the baseline named (registry fact `baseline`); the ceiling is the most that change can gain, "
           "from the baseline's split and the buckets it removes (fact `replaces`); `upper` counts the "
-          "split's errors (the unattributed time, and a Python forward's plain walls less its parts) as removable "
-          "too.\n\n"]
+          "unattributed time as removable too.\n\n"]
     parts = ("unattributed", "embed_glue", "padding_waste")
     for sc in ix.main_scenarios():
         rows = []
