@@ -65,6 +65,8 @@ def sha(m: dict) -> str:
 
 
 def load_sets(paths) -> list[Set]:
+    if len(paths) < 1:
+        raise SystemExit("bench merge: give at least one result directory")
     sets = [Set(str(p), load_set(p)) for p in paths]
     seen: dict = {}
     for s in sets:
@@ -207,8 +209,6 @@ def _cell(v) -> str:
 
 def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
     """Merge the sets at `paths` into `out`. -> (files written, verdicts that differ)."""
-    if len(paths) < 1:
-        raise SystemExit("bench merge: give at least one result directory")
     return write_sets(load_sets(paths), out, allow_mixed)
 
 
@@ -236,8 +236,6 @@ def gains(sets: list[Set]) -> dict:
 
 def main(args) -> int:
     from .compare import table
-    if len(args.dirs) < 1:
-        raise SystemExit("bench merge: give at least one result directory")
     sets = load_sets(args.dirs)
     files, diffs = write_sets(sets, args.out, args.allow_mixed)
     print("\n".join(str(f) for f in files))

@@ -27,7 +27,7 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
                 "xcheck_rounds": 5, "xcheck_reps": 5, "pyspy_s": 3.0},
 }
 PLANS["quick"].update(total_s=380, reserve_s=95, sort_s_est=10)    # reserve_s: cold start, maintenance, browser, report
-PLANS["default"].update(total_s=1250, reserve_s=330, sort_s_est=90)   # 1150 left the sweep's 128 x medium out after 9788983
+PLANS["default"].update(total_s=1250, reserve_s=330, sort_s_est=90)   # 1150 left the sweep's 128 x medium out in one run (with a split since reverted): slack
 # the scenarios' rounds (6: the first count whose order-statistic interval of the median reaches 95%,
 # stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
