@@ -32,9 +32,8 @@ for r in range(rounds):
             ts.append(time.perf_counter() - t0)
         w[k].append(median(ts))
 diff = [a - b for a, b in zip(w["ref"], w["cpp"])]
-calib = split.calibrate([ref], texts, rounds=rounds)
 walls = split.measure_walls({"ref": ref}, texts, rounds=rounds)["ref"]
-att = split.attribute("python_ref", ref, texts, walls, calib)
+att = split.attribute("python_ref", ref, texts, walls)
 po = [a + b for a, b in zip(att["rounds"]["python_overhead"], att["rounds"]["io"])]
 ms = lambda e: f"{e['value'] * 1e3:.3f} ms [{e['ci'][0] * 1e3:.3f}, {e['ci'][1] * 1e3:.3f}]"  # noqa: E731
 print(f"threads {threads}, {n} text(s), {rounds} rounds x {reps} reps")

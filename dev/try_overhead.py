@@ -20,14 +20,8 @@ texts = texts_for(md, ln, bs)
 b = p.tokenize(texts)
 io = oh.io_split(p, b)
 fwd, args = p.model.forward, io["args"]
-kinds = oh.kinds_in(fwd, args)
-t0 = time.perf_counter()
-cal = oh.calibrate_ops(kinds, rounds=3)
-print("calibration s", round(time.perf_counter() - t0, 2))
-for k in kinds:
-    print(f"  {k:12s} py {median(cal['py'][k]):7.0f} cpp {median(cal['cpp'][k]):7.0f} mode {median(cal['mode'][k]):7.0f} ns")
 for r in range(3):
-    s = oh.forward_split(fwd, args, oh.calib_round(cal, r), reps=3)
+    s = oh.forward_split(fwd, args, reps=3)
     walls = []
     for _ in range(5 if bs > 1 else 50):
         t0 = time.perf_counter(); p.forward(b); walls.append(time.perf_counter() - t0)

@@ -24,7 +24,6 @@ names = [n for n in ("python_ref", "python_ref_packed", "cpp_port", "cython_ext"
          if registry.why_missing(n) is None]
 pipes = {n: registry.load(n, md) for n in names}
 t0 = time.perf_counter()
-calib = split.calibrate([pipes["python_ref"], pipes["python_ref_packed"]], texts_for(md, "medium", 4), rounds=rounds)
 print(f"calibration {time.perf_counter() - t0:.1f}s, threads {threads}, rounds {rounds}", flush=True)
 dump = {"threads": threads, "rounds": rounds, "scenarios": {}}
 f = lambda x: f"{x * 1e3:.3f}"  # noqa: E731
@@ -33,7 +32,7 @@ for sc in scs:
     texts = texts_for(md, ln, bs)
     t0 = time.perf_counter()
     walls = split.measure_walls(pipes, texts, rounds=rounds, reps=3 if bs == 1 else 1)
-    atts = {n: split.attribute(n, pipes[n], texts, walls[n], calib) for n in ("python_ref", "python_ref_packed")}
+    atts = {n: split.attribute(n, pipes[n], texts, walls[n]) for n in ("python_ref", "python_ref_packed")}
     recs = split.port_records(atts, walls, sc)
     print(f"\n== {sc} ({bs} x {ln}), {time.perf_counter() - t0:.0f}s", flush=True)
     for n, a in atts.items():

@@ -2,23 +2,27 @@
 remove and what it pays too, each part measured, none a residual of the forward wall.
 
   count        one forward under a TorchFunctionMode that records every Python -> torch call: its
-               kind (KIND_OF), the time spent inside it (t_in: binding + dispatch + kernel) and
+               kind (ops.KIND_OF), the time spent inside it (t_in: binding + dispatch + kernel) and
                a data-free stand-in of its result. Calls made by torch's own C++ (a composite op's nested aten ops) are not
                seen: C++ dispatches them in a port too.
-  per-op cost  each kind timed on tiny tensors from Python (PY_CALLS), from LibTorch C++
-               (cpp_port._core.op_cost, the same op on the same shapes) and under a replaying mode.
-               binding_k = py_k - cpp_k is what calling that op from Python costs above C++:
-               argument parsing, GIL release, wrapping the result. Timed with one intra-op
-               thread: the per-call cost does not depend on it, while tiny kernels on two threads
-               time OpenMP's fork-join instead.
+  per-op cost  the forward's very op mix (its counts per kind) as straight-line Python on tiny tensors
+               (ops.PY_CALLS), the same ops from LibTorch C++ (cpp_port._core.op_cost) and the
+               Python mix under the replaying mode (OpMix). binding = Python - C++ for those calls is
+               what calling them from Python costs above C++: argument parsing, GIL release,
+               wrapping the result. Priced with one intra-op thread (tiny kernels on two threads time
+               OpenMP's fork-join instead), once in every repetition of the forward, next to it: this
+               2-vCPU machine switches between a fast and a ~1.7-1.9x slower state within
+               milliseconds to seconds (dev/NOTES-attribution.md), so a price taken once per run is
+               a price of another machine.
   between ops  the same forward replayed: every torch call returns its recorded result at once, so
                the wall is the Python bytecode between calls (attribute loads, shape arithmetic,
-               function calls, loops) plus the replaying mode's own per-call cost, which is
-               calibrated per kind and taken off.
-  buckets      python_overhead = sum_k n_k * binding_k + between_ops (removable by a C++ port: the
-               report's framework_overhead); kernels = sum t_in - sum_k n_k * binding_k (dispatch +
-               allocator + kernels, as C++ pays them: model_kernels). Each call's result rows are
-               kept too (padded N*T or packed M), so split.py knows which calls ran on padding.
+               function calls, loops) plus the replaying mode's own cost for the mix, taken off.
+  buckets      python_overhead = binding + between_ops (removable by a C++ port: the report's
+               framework_overhead); kernels = time inside torch calls - binding (dispatch +
+               allocator + kernels, as C++ pays them: model_kernels). Each a share of the forward's
+               wall in the same repetition, the median over repetitions (forward_split says why).
+               Each call's result rows are kept too (padded N*T or packed M), so split.py knows
+               which calls ran on padding.
 Known limit: calls and bytecode are priced as they run in a hot loop, while in a forward each
 stretch of Python follows a kernel that streamed megabytes: python_overhead is a lower bound (by up
 to ~2x at one short text here; dev/NOTES-attribution.md; the cross-checks show the gap).
@@ -26,99 +30,14 @@ Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between 
 """
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
-from contextlib import contextmanager
 from statistics import median
-from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-# Python-level torch function name -> calibration kind (the same names op_cost knows in C++).
-KIND_OF = {
-    "linear": "linear", "layer_norm": "layer_norm", "scaled_dot_product_attention": "sdpa", "gelu": "gelu",
-    "add": "add", "__add__": "add", "__radd__": "add", "__iadd__": "add", "mul": "mul", "__mul__": "mul",
-    "__rmul__": "mul", "sub": "rsub", "__sub__": "rsub", "__rsub__": "rsub", "rsub": "rsub", "div": "div",
-    "__truediv__": "div", "__div__": "div", "sum": "sum", "clamp": "clamp", "clamp_min": "clamp", "view": "view",
-    "reshape": "reshape", "permute": "permute", "transpose": "transpose", "unsqueeze": "unsqueeze",
-    "squeeze": "squeeze", "unbind": "unbind", "to": "to", "normalize": "normalize", "nonzero": "nonzero",
-    "index_select": "index_select", "index_copy_": "index_copy", "index_copy": "index_copy", "zeros": "zeros",
-    "new_zeros": "zeros", "__get__": "attr", "dim": "attr", "size": "attr", "numel": "attr",
-}
-FALLBACK = "add"   # uncalibrated names are priced as a simple pointwise op, and listed
-# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes, as the
-# statement a forward would write with its operands in locals: the bytecode around a call (attribute
-# loads, arithmetic) is not the call's cost, the replay books it between ops.
-PY_CALLS = {
-    "none": "x", "attr": "x.shape", "linear": "F.linear(x, w, b)", "layer_norm": "F.layer_norm(x, (d,), b, b, 1e-12)",
-    "sdpa": "F.scaled_dot_product_attention(q, q, q, attn_mask=bias, scale=0.5)", "gelu": "F.gelu(x)",
-    "add": "x + x", "mul": "x * x", "rsub": "1.0 - x", "div": "x / x", "sum": "x.sum(1)", "clamp": "x.clamp(min=1e-9)",
-    "view": "x.view(2, d)", "reshape": "x.reshape(2, d)", "permute": "x.permute(2, 0, 1)", "transpose": "x.transpose(1, 2)",
-    "unsqueeze": "x.unsqueeze(-1)", "squeeze": "x.squeeze(0)", "unbind": "x.unbind(0)", "to": "mask.to(torch.float32)",
-    "index": "w[ids]", "getitem": "x[:, None]", "normalize": "F.normalize(x2, p=2, dim=1)",
-    "nonzero": "keep.nonzero()", "index_select": "x2.index_select(0, keep)",
-    "index_copy": "x2.index_copy_(0, keep, src2)", "zeros": "torch.zeros((2, d), dtype=torch.float32)",
-}
-UNROLL = 20
-
-
-def _compiled(stmt: str):
-    """run(t, n): the statement n times (unrolled UNROLL to a loop turn), operands in locals."""
-    body = "".join(f"        {stmt}\n" for _ in range(UNROLL))
-    src = (f"def run(t, n):\n    x, x2, src2, w, b, q, bias, ids, mask, keep, d = (t.x, t.x2, t.src2, t.w, t.b, t.q, "
-           f"t.bias, t.ids, t.mask, t.keep, t.d)\n    for _ in range(n // {UNROLL}):\n{body}")
-    ns = {"F": F, "torch": torch}
-    exec(compile(src, f"<overhead:{stmt}>", "exec"), ns)   # generated, so each call site is a real statement
-    return ns["run"]
-
-
-def tiny(d: int = 12) -> SimpleNamespace:
-    g = torch.Generator().manual_seed(0)
-    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
-    return SimpleNamespace(d=d, x=r(1, 2, d), x2=r(2, d), src2=r(2, d), w=r(d, d), b=r(d), q=r(1, 3, 2, d // 3),
-                           bias=torch.zeros(1, 1, 1, 2), ids=torch.arange(2).view(1, 2),
-                           mask=torch.ones(1, 2, dtype=torch.long), keep=torch.arange(2))
-
-
-def kind_of(func, args) -> str:
-    name = getattr(func, "__name__", str(func))
-    if name == "__getitem__":   # a tensor index gathers (aten::index); anything else is slicing/views
-        idx = args[1] if len(args) > 1 else None
-        return "index" if any(isinstance(i, torch.Tensor) for i in (idx if isinstance(idx, tuple) else (idx,))) \
-            else "getitem"
-    return KIND_OF.get(name, "?" + name)
-
-
-def _core():
-    """The module whose op_cost(kind, n, d) times one op from C++ (the registry's `op_cost` fact)."""
-    import importlib
-
-    from .. import registry
-    name = registry.op_cost_module()
-    if not name:
-        raise ImportError("no registered implementation exposes op_cost")
-    return importlib.import_module(name)
-
-
-def cpp_missing() -> str | None:
-    try:
-        core = _core()
-    except ImportError as e:
-        return f"the C++ per-op cost needs a native module with op_cost ({e})"
-    return None if hasattr(core, "op_cost") else f"{core.__name__} has no op_cost (rebuild it)"
-
-
-@contextmanager
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+from .ops import FALLBACK, KIND_OF, PY_CALLS, cpp_missing, kind_of, one_thread, straight, tiny, _core  # noqa: F401
 
 
 class Replay(TorchFunctionMode):
@@ -169,130 +88,161 @@ def _light(out):
     return out
 
 
-def _timed(run, t, n: int) -> float:
-    t0 = time.perf_counter()
-    run(t, n)
-    return time.perf_counter() - t0
+def _best(run, t, tries: int = 2) -> float:
+    """Seconds of run(t), the best of tries (a preempted pass says nothing about the ops)."""
+    out = []
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        run(t)
+        out.append(time.perf_counter() - t0)
+    return min(out)
 
 
-def calibrate_ops(kinds, rounds: int = 3, n: int = 400, d: int = 12, tries: int = 3) -> dict:
-    """Per-kind ns per call, one value per round: {"py": {k: [..]}, "cpp": {..}, "mode": {..}}, each
-    net of an empty statement ("none"). Python, C++ and the replaying mode are interleaved kind by
-    kind, in a seeded order per round; each value is the best of `tries` short loops (a preempted
-    loop says nothing about the op)."""
-    core = _core()
-    kinds = sorted(set(kinds) | {FALLBACK})
-    t, rng = tiny(d), random.Random(0)
-    out = {"py": {k: [] for k in kinds}, "cpp": {k: [] for k in kinds}, "mode": {k: [] for k in kinds},
-           "n": n, "d": d, "rounds": rounds}
-    runs = {k: _compiled(PY_CALLS[k]) for k in (*kinds, "none")}
-    best = lambda k: min(_timed(runs[k], t, n) for _ in range(tries))  # noqa: E731
-    with one_thread(), torch.inference_mode():
-        names = {}
-        for k in kinds:
-            rec = Record(keep=True)
-            with rec:
-                runs[k](t, UNROLL)
-            if len(rec.results) != (UNROLL if k != "none" else 0):
-                raise RuntimeError(f"calibration statement for {k!r} must make exactly one torch call")
-            names[k] = [(name, t.x) for name, _ in rec.results[:1]] or [(None, t.x)]
-        for _ in range(rounds):
-            order = kinds[:]
-            rng.shuffle(order)
-            for k in order:
-                runs[k](t, n)   # warm
-                base = best("none")
-                out["py"][k].append((best(k) - base) / n * 1e9)
-                out["cpp"][k].append(min(core.op_cost(k, n, d) for _ in range(tries)) - core.op_cost("none", n, d))
-                with Replay(names[k]):
-                    out["mode"][k].append((best(k) - base) / n * 1e9)
-    return out
+class OpMix:
+    """The torch calls of one forward (counts per kind; uncalibrated names priced as FALLBACK), as
+    straight-line Python on tiny tensors and as the same ops from C++. measure() prices the mix once;
+    the caller does it next to each forward it prices."""
+
+    def __init__(self, counts: dict, d: int = 12, m: int = 64):
+        self.counts = Counter()
+        for k, n in counts.items():
+            self.counts[k if k in PY_CALLS else FALLBACK] += n
+        stmts = [PY_CALLS[k] for k in sorted(self.counts) for _ in range(self.counts[k])]
+        self.py, self.none = straight(stmts), straight([PY_CALLS["none"]] * len(stmts))
+        self.t, self.d, self.m, self.core = tiny(d), d, m, _core()
+        rec = Record(keep=True)
+        with rec, torch.inference_mode():
+            self.py(self.t)
+        if Counter(rec.calls) != self.counts:
+            raise RuntimeError(f"each PY_CALLS statement must make exactly one torch call of its kind: "
+                               f"{dict(Counter(rec.calls))} != {dict(self.counts)}")
+        self.results = rec.results
+
+    def measure(self) -> dict:
+        """Seconds for the whole mix: {"py", "cpp", "mode" (the replaying mode's cost),
+        "binding": py - cpp} (Python net of the same number of empty statements)."""
+        with one_thread(), torch.inference_mode():
+            base = _best(self.none, self.t)
+            py = _best(self.py, self.t) - base
+            with Replay(self.results):
+                mode = _best(self.py, self.t) - base
+            c0 = self.core.op_cost("none", self.m, self.d)
+            cpp = sum(n * (self.core.op_cost(k, self.m, self.d) - c0) for k, n in self.counts.items()) / 1e9
+        return {"binding": max(0.0, py - cpp), "mode": max(0.0, mode), "py": py, "cpp": cpp}
 
 
-def calib_round(calib: dict, r: int) -> dict:
-    """{"binding": {k: s}, "mode": {k: s}} of round r (cycled), in seconds per call."""
-    i = r % calib["rounds"]
-    return {"binding": {k: max(0.0, calib["py"][k][i] - calib["cpp"][k][i]) / 1e9 for k in calib["py"]},
-            "mode": {k: max(0.0, calib["mode"][k][i]) / 1e9 for k in calib["mode"]}}
+_MIXES: dict = {}
+
+
+def mix_for(counts: dict) -> OpMix:
+    """One OpMix per distinct op mix (a process prices the same forward many times)."""
+    key = tuple(sorted(counts.items()))
+    if key not in _MIXES:
+        _MIXES[key] = OpMix(counts)
+    return _MIXES[key]
 
 
 def kinds_in(fwd, args) -> list[str]:
-    """The kinds of torch calls one fwd(*args) makes (to calibrate only those)."""
+    """The kinds of torch calls one fwd(*args) makes."""
     rec = Record()
     with rec:
         fwd(*args)
     return sorted({k for k in rec.calls if not k.startswith("?")})
 
 
-def forward_split(fwd, args, cal: dict, reps: int = 3, replay_reps: int = 9,
-                  padded_rows: int | None = None) -> dict:
-    """One round of the split of fwd(*args) (warm): seconds per forward, medians over reps recorded
-    forwards and replay_reps replays (cheap: nothing computes). cal: calib_round().
-    -> {"binding", "between_ops", "in_torch", "kernels", "python_overhead", "counts": {kind: n},
-        "uncalibrated": {name: n}, "kernels_by_kind": {kind: s}, "padded_kernels_by_kind": {kind: s}
-        (the calls whose result has padded_rows rows: the padded batch's N*T)}"""
-    recs, replays = [], []
-    for i in range(reps):
-        rec = Record(keep=(i == reps - 1))   # the last pass keeps (light) results for the replay
+def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
+    """One block of the split of fwd(*args) (warm). Every repetition runs, back to back: one
+    recorded forward, each() (default: fwd(*args) timed; else a fn returning a tuple whose last
+    item is the wall, in seconds, of the forward the shares are of, e.g. the pipeline's), two
+    replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and
+    each share the median over repetitions: this machine runs in a fast state and a ~1.6-1.9x
+    slower one, switching within milliseconds to seconds, and moves every part of one repetition
+    alike (C++ too), so shares within a repetition hold while absolute seconds do not.
+    -> {"shares": {"binding", "between_ops", "kernels", "python_overhead"}, "wall": s (median),
+        each share x wall as seconds under the same names, "in_torch", "replay_wall", "mode_cost",
+        "counts": {kind: n}, "uncalibrated": {name: n}, "padded_kinds": [kind] (calls whose result
+        has padded_rows rows: the padded batch's N*T), "each": [each()'s returns], "reps": [{part: s}]}"""
+    keep = Record(keep=True)
+    with keep:
+        fwd(*args)
+    counts = Counter(keep.calls)
+    mix, per, eaches = mix_for(counts), [], []
+
+    def plain():
+        t0 = time.perf_counter()
+        fwd(*args)
+        return (time.perf_counter() - t0,)
+    for _ in range(reps):
+        rec = Record()
         with rec:
             fwd(*args)
-        recs.append(rec)
-    rec = recs[-1]
-    for _ in range(max(reps, replay_reps)):
-        with Replay(rec.results):
-            t0 = time.perf_counter()
-            fwd(*args)
-            replays.append(time.perf_counter() - t0)
-    rec.results = []
-    counts = Counter(rec.calls)
-    price = lambda table, k: table.get(k, table[FALLBACK])  # noqa: E731
-    binding = sum(n * price(cal["binding"], k) for k, n in counts.items())
-    mode = sum(n * price(cal["mode"], k) for k, n in counts.items())
-    in_torch = median(sum(r.t_in) for r in recs)
-    between = median(replays) - mode
-    per, per_pad = [], []
-    for r in recs:
-        by, pad = Counter(), Counter()
-        for k, dt, rows in zip(r.calls, r.t_in, r.rows):
-            by[k] += dt - price(cal["binding"], k)
-            if padded_rows and rows == padded_rows:
-                pad[k] += dt - price(cal["binding"], k)
-        per.append(by)
-        per_pad.append(pad)
-    by_kind = {k: median(b[k] for b in per) for k in counts}
-    pad_kind = {k: median(b[k] for b in per_pad) for k in counts}
-    return {"binding": binding, "between_ops": between, "in_torch": in_torch, "kernels": in_torch - binding,
-            "python_overhead": binding + between, "replay_wall": median(replays), "mode_cost": mode,
+        eaches.append((each or plain)())   # after a forward, as in the walls (the caches it meets)
+        replay = []
+        for _ in range(2):
+            with Replay(keep.results):
+                t0 = time.perf_counter()
+                fwd(*args)
+                replay.append(time.perf_counter() - t0)
+        m = mix.measure()
+        t_in = sum(rec.t_in)
+        per.append({**m, "wall": eaches[-1][-1], "in_torch": t_in, "replay_wall": min(replay),
+                    "between_ops": min(replay) - m["mode"], "kernels": t_in - m["binding"],
+                    "python_overhead": m["binding"] + min(replay) - m["mode"]})
+    parts = ("binding", "between_ops", "kernels", "python_overhead")
+    shares = {k: median(p[k] / p["wall"] for p in per) for k in parts}
+    wall = median(p["wall"] for p in per)
+    padded = {k for k, rows in zip(keep.calls, keep.rows) if padded_rows and rows == padded_rows}
+    return {"shares": shares, "wall": wall, **{k: shares[k] * wall for k in parts},
+            **{k: median(p[k] for p in per) for k in ("in_torch", "replay_wall")}, "mode_cost": median(p["mode"] for p in per),
             "counts": dict(counts), "uncalibrated": {k[1:]: n for k, n in counts.items() if k.startswith("?")},
-            "kernels_by_kind": by_kind, "padded_kernels_by_kind": pad_kind}
+            "padded_kinds": sorted(padded), "each": eaches, "reps": per}
+
+
+class IoTimer:
+    """io of pipe.forward(batch): the time it spends outside pipe.model.forward (numpy -> torch ->
+    device and back), timed around the model call inside real forwards. While entered, the model's
+    forward is shadowed by a timing wrapper (an instance attribute: these calls only); `inner` is
+    the model's own forward and `args` the arguments of its last call."""
+
+    def __init__(self, pipe, batch):
+        self.pipe, self.batch, self.model, self.stamps = pipe, batch, pipe.model, {}
+        self.inner = self.model.forward
+
+    def _timed(self, *a, **kw):
+        self.stamps["args"] = a
+        self.stamps["enter"] = time.perf_counter()
+        out = self.inner(*a, **kw)
+        self.stamps["exit"] = time.perf_counter()
+        return out
+
+    def __enter__(self):
+        self.own = vars(self.model).get("forward")
+        self.model.forward = self._timed
+        return self
+
+    def __exit__(self, *exc):
+        if self.own is None:
+            del self.model.forward
+        else:
+            self.model.forward = self.own
+
+    def once(self) -> tuple[float, float]:
+        """One pipeline forward: (io seconds, wall seconds)."""
+        t0 = time.perf_counter()
+        self.pipe.forward(self.batch)
+        t1 = time.perf_counter()
+        return (self.stamps["enter"] - t0) + (t1 - self.stamps["exit"]), t1 - t0
+
+    @property
+    def args(self):
+        return self.stamps["args"]
 
 
 def io_split(pipe, batch, reps: int = 5) -> dict:
-    """io of pipe.forward(batch): the time it spends outside pipe.model.forward (numpy -> torch ->
-    device and back), timed around the model call inside real forwards. Also captures the model
-    call's arguments. -> {"io": s (median), "io_rounds": [s], "forward": s, "args": (ids, mask)}"""
-    model, stamps = pipe.model, {}
-    inner = model.forward
-
-    def timed(*a, **kw):
-        stamps["args"] = a
-        stamps["enter"] = time.perf_counter()
-        out = inner(*a, **kw)
-        stamps["exit"] = time.perf_counter()
-        return out
-    ios, walls = [], []
-    own = vars(model).get("forward")
-    model.forward = timed   # an instance attribute shadows the class's method for these calls only
-    try:
-        for _ in range(reps + 1):
-            t0 = time.perf_counter()
-            pipe.forward(batch)
-            t1 = time.perf_counter()
-            ios.append((stamps["enter"] - t0) + (t1 - stamps["exit"]))
-            walls.append(t1 - t0)
-    finally:
-        if own is None:
-            del model.forward
-        else:
-            model.forward = own
-    return {"io": median(ios[1:]), "io_rounds": ios[1:], "forward": median(walls[1:]), "args": stamps["args"]}
+    """reps timed pipeline forwards after one untimed. -> {"io": s (median), "io_rounds": [s],
+    "forward": s (median wall), "args": the model call's arguments}"""
+    with IoTimer(pipe, batch) as t:
+        t.once()
+        runs = [t.once() for _ in range(reps)]
+    return {"io": median(r[0] for r in runs), "io_rounds": [r[0] for r in runs],
+            "forward": median(r[1] for r in runs), "args": t.args}

@@ -5,8 +5,8 @@ never folded in.
   tokenize            the tokenize wall of the round (interleaved with embed and forward)
   model_kernels       time inside torch calls less their Python binding cost: dispatch, allocator
                       and kernels as a LibTorch C++ port pays them too (overhead.py)
-  framework_overhead  op count x (Python - C++ per-op cost) per kind, plus the Python time between
-                      ops from a replay (overhead.py): what a C++ port can remove
+  framework_overhead  the forward's call mix priced from Python - from C++, plus the Python time
+                      between ops from a replay (overhead.py): what a C++ port can remove
   io                  time pipe.forward spends outside the model call: numpy <-> torch <-> device
   unattributed        embed wall - the four; shown with its share, a check on the method. Its part
                       embed_glue = embed - tokenize - forward, three walls of the same round: how much
@@ -17,10 +17,12 @@ Also per round: padding_waste, what running the per-token calls on the real toke
 (python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
 real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
 (padded there too) is probed.
-The split is measured in a block of its own after the wall rounds, and its forward buckets are put
-on the round's forward wall (each one's share of the block's forward x that wall: a change of the
-machine's pace between the two cancels; "speed", walls' forward / the block's, says how much it
-was). unattributed_forward checks the split inside its block (the block's forward - its buckets).
+The split is measured in a block of its own after the wall rounds (attribute_many: the blocks of
+several pipes interleaved round by round), and its forward buckets are put on the round's forward
+wall: each one's share of the pipeline forward timed in the same repetition of the block, x that
+wall, so a change of the machine's pace between block and walls cancels as far as it moves every
+part alike (here Python ~1.9x, kernels ~1.4x: not quite; "speed", walls' forward / the block's,
+says how far apart they were). unattributed_forward checks the split inside its block.
 `follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
 ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
@@ -37,8 +39,8 @@ from ..registry import BUCKETS
 from . import overhead as oh, padding
 from .padding import PER_TOKEN
 
-METHOD = ("overhead model: op count x (Python - LibTorch C++ per-op cost, calibrated per kind on tiny "
-          "tensors in this run) + Python time between ops (replay); kernels = time inside torch calls - "
+METHOD = ("overhead model: the forward's op mix priced from Python - from LibTorch C++ on tiny tensors, "
+          "next to it in every repetition, + Python time between ops (replay); kernels = time inside torch calls - "
           "their binding cost; io timed around the model call")
 
 
@@ -60,7 +62,8 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
                   extra: dict | None = None) -> dict:
     """{name: round_walls} for pipes, their embed/tokenize/forward interleaved round by round, and
     {name: [per-round median s]} for the fns in extra, interleaved with them (a fn returning a
-    latency.InnerTime is scored by it)."""
+    latency.InnerTime is scored by it); an extra keyed (pipe name, part) runs right after that
+    pipe's parts and comes back as one more part of its round_walls."""
     from .latency import interleaved, sync
     fns = {}
     for n, p in pipes.items():
@@ -68,78 +71,106 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
         fns[(n, "embed")] = (lambda p=p: (p.embed(texts), sync(device)))
         fns[(n, "tokenize")] = (lambda p=p: p.tokenize(texts))
         fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), sync(device)))
-    for n, f in (extra or {}).items():
-        fns[(n, "extra")] = f
+    for n, f in (extra or {}).items():   # a key (pipe name, part) joins that pipe's group and walls
+        fns[n if isinstance(n, tuple) else (n, "extra")] = f
     res = interleaved(fns, rounds=rounds, reps=reps, warmup=1)
     out = {n: round_walls(res, n) for n in pipes}
-    out.update({n: round_walls(res, n)["extra"] for n in (extra or {})})
+    out.update({n: round_walls(res, n)["extra"] for n in (extra or {}) if not isinstance(n, tuple)})
     return out
 
 
-def calibrate(pipes, texts: list[str], rounds: int = 5) -> dict:
-    """overhead.calibrate_ops for every kind the pipes' forwards call on texts (once per run)."""
-    kinds = set()
-    for p in pipes:
-        args = oh.io_split(p, p.tokenize(texts), reps=1)["args"]
-        kinds |= set(oh.kinds_in(p.model.forward, args))
-    return oh.calibrate_ops(kinds, rounds=rounds)
-
-
-def attribute(name: str, pipe, texts: list[str], walls: dict, calib: dict, device: str = "cpu",
-              reps: int | None = None) -> dict:
+def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None) -> dict:
     """Buckets of embedding texts with pipe, one value per round of walls (per-round seconds).
     -> {"impl", "buckets": {b: s median}, "rounds": {b or "unattributed"/"padding_waste": [s]},
         "ci": {b: [lo, hi]}, "shares": {b: frac of embed}, "unattributed": s, "embed_wall", "embed_rounds",
         "forward_wall", "detail": {...}, "method"}"""
-    why = supports(pipe)
-    if why:
-        raise ValueError(why)
-    batch = pipe.tokenize(texts)
-    n_rounds = len(walls["embed"])
-    real = int(batch.attention_mask.sum())
-    fill = real / max(batch.attention_mask.size, 1)   # real / padded tokens
-    rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward", "padding_waste",
-                              "binding", "between_ops", "speed")}
-    fwd_s = median(walls["forward"])
-    # forwards per round for each view; two at least, so one jittered call is not a round's figure
-    reps = reps or max(2, min(9, int(0.1 / max(fwd_s, 1e-6))))
-    cuda = str(device).startswith("cuda")
+    return attribute_many({name: pipe}, texts, {name: walls}, device, reps)[name]
+
+
+def attribute_many(pipes: dict, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None,
+                   on_round=None) -> dict:
+    """attribute() for several pipes, their blocks interleaved round by round (round r of each pipe's
+    split next to the others' round r); on_round(name, r), if given, after each block.
+    -> {name: attribution dict}"""
+    for p in pipes.values():
+        why = supports(p)
+        if why:
+            raise ValueError(why)
+    n_rounds = min(len(walls[n]["embed"]) for n in pipes)
+    states = {n: _State(p, texts, walls[n], reps) for n, p in pipes.items()}
     for r in range(n_rounds):
-        io = oh.io_split(pipe, batch, reps=reps)
-        if cuda:   # never run on a GPU here
-            from .cuda_overhead import cuda_split
-            s = cuda_split(pipe.model.forward, io["args"], reps=reps)
-        else:
-            s = oh.forward_split(pipe.model.forward, io["args"], oh.calib_round(calib, r), reps=reps,
-                                 padded_rows=batch.ids.size)
-        # the forward's buckets are measured in this block and put on the round's forward wall (their
-        # share of the block's forward x the wall), so a change of pace between blocks cancels
-        sp = walls["forward"][r] / io["forward"]
-        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["kernels"] * sp,
-             "framework_overhead": s["python_overhead"] * sp, "io": io["io"] * sp}
+        for n, st in states.items():
+            st.round(r, device)
+            if on_round:
+                on_round(n, r)
+    return {n: st.finish(n) for n, st in states.items()}
+
+
+class _State:
+    """One pipe's rounds of attribute_many."""
+
+    def __init__(self, pipe, texts, walls, reps):
+        self.pipe, self.walls, self.batch = pipe, walls, pipe.tokenize(texts)
+        self.real = int(self.batch.attention_mask.sum())
+        self.fill = self.real / max(self.batch.attention_mask.size, 1)   # real / padded tokens
+        self.rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward",
+                                       "padding_waste", "binding", "between_ops", "speed", "block_overhead",
+                                       "block_io")}
+        self.fwd_s = median(walls["forward"])
+        # forwards per round for each view; two at least, so one jittered call is not a round's figure
+        self.reps = reps or max(2, min(9, int(0.1 / max(self.fwd_s, 1e-6))))
+        self.s = {}
+
+    def round(self, r: int, device: str) -> None:
+        pipe, walls, batch, rounds = self.pipe, self.walls, self.batch, self.rounds
+        with oh.IoTimer(pipe, batch) as iot:
+            iot.once()   # warm, and the model call's arguments
+            if str(device).startswith("cuda"):   # never run on a GPU here
+                from .cuda_overhead import cuda_split
+                s = cuda_split(iot.inner, iot.args, reps=self.reps)
+                s["each"] = [iot.once() for _ in range(self.reps)]
+                w = median(e[1] for e in s["each"])
+                s["shares"] = {k: s[k] / w for k in ("kernels", "python_overhead")}
+            else:   # each repetition: the pipeline forward (io, wall), then the split's, back to back
+                s = oh.forward_split(iot.inner, iot.args, reps=self.reps, padded_rows=batch.ids.size, each=iot.once)
+            args = iot.args
+        # every part is a share of the pipeline forward timed in the same repetition (overhead.py:
+        # the machine's pace moves between repetitions, not within one), put on the round's forward wall
+        fwd = walls["forward"][r]
+        io = median(i / w for i, w in s["each"]) * fwd
+        sp = fwd / median(w for _, w in s["each"])   # >1: this block ran faster than the walls
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["shares"]["kernels"] * fwd,
+             "framework_overhead": s["shares"]["python_overhead"] * fwd, "io": io}
         for k, v in b.items():
             rounds[k].append(v)
         rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
         rounds["embed_glue"].append(walls["embed"][r] - walls["tokenize"][r] - walls["forward"][r])
-        # the same check inside this block alone: immune to the machine changing speed between blocks
-        rounds["unattributed_forward"].append(io["forward"] - s["kernels"] - s["python_overhead"] - io["io"])
-        rounds["speed"].append(sp)   # >1: this block ran faster than the walls
+        # the forward's part the split does not reach, inside its own block
+        rounds["unattributed_forward"].append(fwd - b["model_kernels"] - b["framework_overhead"] - io)
+        rounds["speed"].append(sp)
         # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
         # fraction of this block's forward put on the walls'
-        padded = any(v for k, v in s.get("padded_kernels_by_kind", {}).items() if k in PER_TOKEN)
-        waste = padding.waste(pipe.model.forward, io["args"], batch.ids.size, real)["waste"] if padded else 0.0
+        padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN)
+        waste = padding.waste(iot.inner, args, batch.ids.size, self.real)["waste"] if padded else 0.0
         rounds["padding_waste"].append(waste * sp)
         rounds["binding"].append(s.get("binding", math.nan))
         rounds["between_ops"].append(s.get("between_ops", math.nan))
-    detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": fill,
-              "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
-              "calls": sum(s.get("counts", {}).values()), "rounds": n_rounds,
-              "unattributed_forward_share": median(u * sp / e for u, e, sp in zip(   # of the block's forward
-                  rounds["unattributed_forward"], walls["forward"], rounds["speed"])),
-              "speed_walls_over_split": median(rounds["speed"])}
-    att = finish(name, rounds, walls["embed"], fwd_s, s.get("method", METHOD), detail)
-    att["forward_rounds"] = list(walls["forward"])
-    return att
+        # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
+        rounds["block_overhead"].append(s["python_overhead"])
+        rounds["block_io"].append(median(i for i, _ in s["each"]))
+        self.s = s
+
+    def finish(self, name: str) -> dict:
+        rounds, walls, s = self.rounds, self.walls, self.s
+        detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": self.fill,
+                  "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
+                  "calls": sum(s.get("counts", {}).values()), "rounds": len(rounds["speed"]),
+                  "unattributed_forward_share": median(u / f for u, f in zip(rounds["unattributed_forward"],
+                                                                             walls["forward"])),
+                  "speed_walls_over_split": median(rounds["speed"])}
+        att = finish(name, rounds, walls["embed"][:len(rounds["speed"])], self.fwd_s, s.get("method", METHOD), detail)
+        att["forward_rounds"] = list(walls["forward"])
+        return att
 
 
 def finish(name: str, rounds: dict, embed_rounds: list, forward_wall: float, method: str, detail: dict,

@@ -92,7 +92,7 @@ def attribution(ix: Index, plots: list[str]) -> str:
           "the four, shown, never folded in; its measured part `embed_glue` is how much slower the forward runs "
           "right after the tokenizer than alone. `padding_waste` (part of model_kernels) is the per-token kernels' "
           "time on padding. Methods: Python torch forwards by the overhead model (op count × (Python − C++ per-op "
-          "cost, calibrated in this run) + the Python time between ops from a replay); the others by a profiler or "
+          "cost of the forward's own call mix, priced next to it) + the Python time between ops from a replay); the others by a profiler or "
           "inside their own runtime, where `framework_overhead` is a residual (marked ≈). Gains are paired per "
           "round over the baseline named (registry fact `baseline`); the ceiling is the most that change can gain, "
           "from the baseline's split and the buckets it removes (fact `replaces`); `upper` counts the "

@@ -1,7 +1,6 @@
-"""The attribution part of `bench all`'s scenarios (docs/DESIGN.md §7): the per-op calibration once
-per run, each implementation's split per scenario from the scenario's own interleaved rounds, the
-ceilings and gains with their intervals, and once per run the views that cross-check the overhead
-model. Which method splits which implementation follows from the code and the registry:
+"""The attribution part of `bench all`'s scenarios (docs/DESIGN.md §7): each implementation's split
+per scenario from the scenario's own interleaved rounds, the ceilings and gains with their
+intervals, and once per run the views that cross-check the overhead model. Which method splits which implementation follows from the code and the registry:
   split.py (the overhead model)  a Python torch forward, when the C++ per-op side is built
   split.follow                   the very forward code of one already split (a tokenizer port)
   attribution.py                 the rest (a C++ or compiled forward, onnxruntime, a runtime of its own)
@@ -17,21 +16,14 @@ XCHECK_SCENARIO = "single"
 
 
 def prepare(run: Run, pipes: dict, follow: dict) -> None:
-    """The per-op cost table, once per run, for every kind the forwards the overhead model splits
-    call (on texts with padding, so a packed forward's gather/scatter kinds are in it too)."""
+    """Whether the overhead model splits this run's Python torch forwards (run.overhead_model): it
+    needs the C++ per-op side; each split prices its forward's own op mix next to it (overhead.py)."""
     from ..measure import split
-    from ..scenarios import texts_for
-    run.calib = None
     own = [p for n, p in pipes.items() if n not in follow and split.supports(p) is None]
     whys = {split.supports(p) for n, p in pipes.items() if n not in follow} - {None}
-    if not own:
-        if whys:
-            run.note(f"overhead model not used: {sorted(whys)[0]}; torch.profiler splits instead")
-        return
-    try:
-        run.calib = split.calibrate(own, texts_for(run.mdir, "medium", 4), rounds=run.plan["max_rounds"])
-    except Exception as e:
-        run.note(f"per-op calibration failed ({type(e).__name__}: {e}); torch.profiler splits instead")
+    run.overhead_model = bool(own)
+    if not own and whys:
+        run.note(f"overhead model not used: {sorted(whys)[0]}; torch.profiler splits instead")
 
 
 def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: dict, atts: dict) -> dict:
@@ -39,8 +31,8 @@ def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: 
     from ..measure import attribution, split
     if name in follow and follow[name] in atts:
         return split.follow(atts[follow[name]], walls, name, follow[name])
-    if getattr(run, "calib", None) and split.supports(pipe) is None:
-        return split.attribute(name, pipe, texts, walls, run.calib, run.device)
+    if getattr(run, "overhead_model", False) and split.supports(pipe) is None:
+        return split.attribute(name, pipe, texts, walls, run.device)
     return attribution.attribute(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
 
 

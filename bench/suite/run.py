@@ -80,7 +80,7 @@ class Run:
         self.cold_done: dict = {}
         self.t0 = time.perf_counter()
         self.rc = 0
-        self.calib = None   # the per-op cost table of the overhead model, once per run (suite/attribution.py)
+        self.overhead_model = False   # whether the overhead model splits (suite/attribution.prepare)
 
     @property
     def device_kind(self) -> str:
