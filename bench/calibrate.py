@@ -6,17 +6,16 @@ twice on the same texts, interleaved: as it is, and with a known cost injected, 
                    iterator over the layers that BertModel.forward's own loop drives
   injected IO      a host copy of a preallocated buffer (np.copyto, as a serialiser would do) in
                    the pipeline's forward, outside the model call
-  truth            both timed in place, inside the pipeline forwards of the injected run's split
-                   blocks (the forwards whose wall the split's shares are of): the very executions,
-                   in the cache state and machine pace they met (a copy after a forward's kernels
-                   runs 2-3x slower here than after a flush; this VM's pace moves ~1.7x within a
-                   second, Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another
-                   machine)
+  truth            both timed in place, inside the embed calls of the injected run's split blocks
+                   (the calls whose wall the split's shares are of): the very executions, in the
+                   cache state and machine pace they met (a copy after a forward's kernels runs
+                   2-3x slower here than after a flush; this VM's pace moves within a second,
+                   Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine)
   recovered        framework_overhead and io of the injected run's block minus those of the plain
-                   run's, the two blocks adjacent in every round (split.attribute_many), each at its
-                   block's pace (before the split puts them on the walls: that proportional step is
-                   not what this checks); compared with the truth round by round (attributed /
-                   injected, the median over rounds)
+                   run's, the repetitions of the two blocks alternating (split.attribute_many), each
+                   at its block's pace (before the split puts them on the walls: that proportional
+                   step is not what this checks); compared with the truth round by round
+                   (attributed / injected, the median over rounds)
 Last line: `calibration: injected X ms, attributed Y ms (error E%)` (both parts together); exit 1
 when the total or either part is off by more than TOLERANCE.
 Leaves out: injected kernel work (the kernels are the bucket a port cannot change).
@@ -101,7 +100,7 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
             log = inj.log[1:]   # the first is the block's untimed warm-up forward
             x["python"].append(median(p for p, _ in log))
             x["io"].append(median(c for _, c in log))
-        inj.log = []
+            inj.log = []
     inj.log = []
     atts = split.attribute_many({REFERENCE: plain, "python_ref_injected": inj}, texts,
                                 {REFERENCE: walls["plain"], "python_ref_injected": walls["inj"]}, reps=5,

@@ -47,6 +47,25 @@ def test_python_ref_counts_follow_from_config(ref, mdir):
     assert not [k for k in c if k.startswith("?")], "every call the reference makes is calibrated"
 
 
+def test_io_timer_finds_known_io_inside_an_embed_call(mdir):
+    """Known truth: 20 ms slept in the pipeline's forward outside the model call is io, inside the
+    embed call's forward; the shadowing wrappers are gone afterwards."""
+    from python_ref.pipeline import Pipeline, TorchForward
+
+    class Slow(Pipeline):
+        def forward(self, batch):
+            time.sleep(0.02)
+            return TorchForward.forward(self, batch)
+    p = Slow(mdir)
+    batch = p.tokenize(["a short text"])
+    with oh.IoTimer(p, batch) as t:
+        t.once()
+        io, fwd, embed = t.embed_once(["a short text"])
+        assert len(t.args) == 2
+    assert 0.02 <= io < 0.03 and io < fwd < embed, (io, fwd, embed)
+    assert "forward" not in vars(p) and "forward" not in vars(p.model)
+
+
 def test_replay_returns_recorded_results_and_detects_divergence():
     x = torch.ones(3)
     rec = oh.Record(keep=True)
@@ -72,20 +91,24 @@ def test_removable_cost_of_a_synthetic_forward_matches_cpp():
         for _ in range(n):
             F.linear(x, w, b).view(2, d)
 
-    def walls():   # (C++, Python) seconds for the n pairs: the split's shares are of the last
-        cpp = n * (_core.op_cost("linear", n, d) + _core.op_cost("view", n, d)) / 1e9
-        t0 = time.perf_counter()
-        fwd(t.x, t.w, t.b)
-        return cpp, time.perf_counter() - t0
+    def walls():   # (C++, Python) seconds for the n pairs, each the better of two (shares are of the last)
+        cpp, py = [], []
+        for _ in range(2):
+            cpp.append(n * (_core.op_cost("linear", n, d) + _core.op_cost("view", n, d)) / 1e9)
+            t0 = time.perf_counter()
+            fwd(t.x, t.w, t.b)
+            py.append(time.perf_counter() - t0)
+        return min(cpp), min(py)
     errs = []
     with oh.one_thread(), torch.inference_mode():
         fwd(t.x, t.w, t.b)
-        for _ in range(3):
-            s = oh.forward_split(fwd, (t.x, t.w, t.b), reps=5, each=walls)
-            assert s["counts"] == {"linear": n, "view": n} and len(s["each"]) == 5
+        for _ in range(5):
+            s = oh.forward_split(fwd, (t.x, t.w, t.b), reps=9, each=walls)
+            assert s["counts"] == {"linear": n, "view": n} and len(s["each"]) == 9
             truth = median(1 - c / w for c, w in s["each"])
             errs.append(abs(s["shares"]["python_overhead"] - truth) / truth)
-    assert sorted(errs)[1] < 0.35, errs   # per-op costs shift ~10% with the code around a call
+    # the median block: a block that a change of the machine's pace split in two can be off by 0.3-0.7
+    assert median(errs) < 0.35, errs   # per-op costs shift ~10% with the code around a call
 
 
 def test_split_of_python_ref_is_consistent(ref, mdir):

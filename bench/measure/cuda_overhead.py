@@ -77,3 +77,22 @@ def cuda_split(fwd, args, reps: int = 3) -> dict:
     return {"kernels": kern, "python_overhead": over, "graph_wall": gw, "wall": wall,
             "method": "CUDA: device kernel events; python_overhead = synchronised wall - CUDA-graph replay wall "
                       "(never run on a GPU in this project)"}
+
+
+class CudaSplit:
+    """split.py's repetitions for a CUDA forward (overhead.Split's interface): each() per rep(),
+    then cuda_split once; shares of each()'s median wall (never run on a GPU here)."""
+
+    def __init__(self, fwd, args, each, reps: int = 3):
+        self.fwd, self.args, self.each, self.reps, self.eaches = fwd, args, each, reps, []
+
+    def rep(self) -> None:
+        self.eaches.append(self.each())
+
+    def result(self) -> dict:
+        s = cuda_split(self.fwd, self.args, reps=self.reps)
+        w = median(e[-1] for e in self.eaches)
+        s["shares"] = {k: s[k] / w for k in ("kernels", "python_overhead")}
+        s["each"] = self.eaches
+        s["reps"] = [{"kernels": s["kernels"], "python_overhead": s["python_overhead"]}] * len(self.eaches)
+        return s

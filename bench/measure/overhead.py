@@ -150,88 +150,123 @@ def kinds_in(fwd, args) -> list[str]:
     return sorted({k for k in rec.calls if not k.startswith("?")})
 
 
-def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
-    """One block of the split of fwd(*args) (warm). Every repetition runs, back to back: one
-    recorded forward, each() (default: fwd(*args) timed; else a fn returning a tuple whose last
-    item is the wall, in seconds, of the forward the shares are of, e.g. the pipeline's), two
-    replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and
-    each share the median over repetitions: this machine runs in a fast state and a ~1.6-1.9x
-    slower one, switching within milliseconds to seconds, and moves every part of one repetition
-    alike (C++ too), so shares within a repetition hold while absolute seconds do not.
-    -> {"shares": {"binding", "between_ops", "kernels", "python_overhead"}, "wall": s (median),
-        each share x wall as seconds under the same names, "in_torch", "replay_wall", "mode_cost",
-        "counts": {kind: n}, "uncalibrated": {name: n}, "padded_kinds": [kind] (calls whose result
-        has padded_rows rows: the padded batch's N*T), "each": [each()'s returns], "reps": [{part: s}]}"""
-    keep = Record(keep=True)
-    with keep:
-        fwd(*args)
-    counts = Counter(keep.calls)
-    mix, per, eaches = mix_for(counts), [], []
+class Split:
+    """The split of fwd(*args) (warm), one repetition per rep() call, so the caller can interleave
+    the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
+    each() (default: fwd(*args) timed; else a fn returning a tuple whose last item is the wall, in
+    seconds, of the call the shares are of, e.g. an embed call), two replays, and the pricing of the
+    op mix. Each part is a share of that repetition's wall, and each share the median over
+    repetitions: this machine runs in a fast state and a ~1.6-1.9x slower one, switching within
+    milliseconds to seconds, and moves every part of one repetition alike (C++ too), so shares
+    within a repetition hold while absolute seconds do not."""
 
-    def plain():
+    PARTS = ("binding", "between_ops", "kernels", "python_overhead")
+
+    def __init__(self, fwd, args, padded_rows: int | None = None, each=None):
+        self.fwd, self.args, self.each, self.per, self.eaches = fwd, args, each or self._plain, [], []
+        self.keep = Record(keep=True)
+        with self.keep:
+            fwd(*args)
+        self.counts = Counter(self.keep.calls)
+        self.mix = mix_for(self.counts)
+        self.padded = {k for k, rows in zip(self.keep.calls, self.keep.rows) if padded_rows and rows == padded_rows}
+
+    def _plain(self):
         t0 = time.perf_counter()
-        fwd(*args)
+        self.fwd(*self.args)
         return (time.perf_counter() - t0,)
-    for _ in range(reps):
+
+    def rep(self) -> None:
+        fwd, args = self.fwd, self.args
         rec = Record()
         with rec:
             fwd(*args)
-        eaches.append((each or plain)())   # after a forward, as in the walls (the caches it meets)
+        self.eaches.append(self.each())   # after a forward, as in the walls (the caches it meets)
         replay = []
         for _ in range(2):
-            with Replay(keep.results):
+            with Replay(self.keep.results):
                 t0 = time.perf_counter()
                 fwd(*args)
                 replay.append(time.perf_counter() - t0)
-        m = mix.measure()
+        m = self.mix.measure()
         t_in = sum(rec.t_in)
-        per.append({**m, "wall": eaches[-1][-1], "in_torch": t_in, "replay_wall": min(replay),
-                    "between_ops": min(replay) - m["mode"], "kernels": t_in - m["binding"],
-                    "python_overhead": m["binding"] + min(replay) - m["mode"]})
-    parts = ("binding", "between_ops", "kernels", "python_overhead")
-    shares = {k: median(p[k] / p["wall"] for p in per) for k in parts}
-    wall = median(p["wall"] for p in per)
-    padded = {k for k, rows in zip(keep.calls, keep.rows) if padded_rows and rows == padded_rows}
-    return {"shares": shares, "wall": wall, **{k: shares[k] * wall for k in parts},
-            **{k: median(p[k] for p in per) for k in ("in_torch", "replay_wall")}, "mode_cost": median(p["mode"] for p in per),
-            "counts": dict(counts), "uncalibrated": {k[1:]: n for k, n in counts.items() if k.startswith("?")},
-            "padded_kinds": sorted(padded), "each": eaches, "reps": per}
+        self.per.append({**m, "wall": self.eaches[-1][-1], "in_torch": t_in, "replay_wall": min(replay),
+                         "between_ops": min(replay) - m["mode"], "kernels": t_in - m["binding"],
+                         "python_overhead": m["binding"] + min(replay) - m["mode"]})
+
+    def result(self) -> dict:
+        """{"shares": {part}, "wall": s (median), each share x wall as seconds under the part's name,
+        "in_torch", "replay_wall", "mode_cost", "counts": {kind: n}, "uncalibrated": {name: n},
+        "padded_kinds": [kind] (calls whose result has padded_rows rows: the padded batch's N*T),
+        "each": [each()'s returns], "reps": [{part: s}]}"""
+        per = self.per
+        shares = {k: median(p[k] / p["wall"] for p in per) for k in self.PARTS}
+        wall = median(p["wall"] for p in per)
+        return {"shares": shares, "wall": wall, **{k: shares[k] * wall for k in self.PARTS},
+                **{k: median(p[k] for p in per) for k in ("in_torch", "replay_wall")},
+                "mode_cost": median(p["mode"] for p in per), "counts": dict(self.counts),
+                "uncalibrated": {k[1:]: n for k, n in self.counts.items() if k.startswith("?")},
+                "padded_kinds": sorted(self.padded), "each": self.eaches, "reps": per}
+
+
+def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
+    """Split(...) run reps times on its own: its result()."""
+    s = Split(fwd, args, padded_rows, each)
+    for _ in range(reps):
+        s.rep()
+    return s.result()
 
 
 class IoTimer:
-    """io of pipe.forward(batch): the time it spends outside pipe.model.forward (numpy -> torch ->
-    device and back), timed around the model call inside real forwards. While entered, the model's
-    forward is shadowed by a timing wrapper (an instance attribute: these calls only); `inner` is
-    the model's own forward and `args` the arguments of its last call."""
+    """io: the time pipe.forward spends outside pipe.model.forward (numpy -> torch -> device and
+    back), timed around the model call inside real forwards. While entered, both forwards are
+    shadowed by timing wrappers (instance attributes: these calls only; pipe.embed calls the
+    pipeline's through self); `inner` is the model's own forward, `args` its last arguments."""
 
     def __init__(self, pipe, batch):
         self.pipe, self.batch, self.model, self.stamps = pipe, batch, pipe.model, {}
-        self.inner = self.model.forward
+        self.inner, self.outer = self.model.forward, pipe.forward
+        self.io = self.fwd = 0.0
 
-    def _timed(self, *a, **kw):
+    def _model(self, *a, **kw):
         self.stamps["args"] = a
         self.stamps["enter"] = time.perf_counter()
         out = self.inner(*a, **kw)
         self.stamps["exit"] = time.perf_counter()
         return out
 
+    def _pipe(self, batch):
+        t0 = time.perf_counter()
+        out = self.outer(batch)
+        t1 = time.perf_counter()
+        self.io += (self.stamps["enter"] - t0) + (t1 - self.stamps["exit"])
+        self.fwd += t1 - t0
+        return out
+
     def __enter__(self):
-        self.own = vars(self.model).get("forward")
-        self.model.forward = self._timed
+        self.own = {o: vars(o).get("forward") for o in (self.model, self.pipe)}
+        self.model.forward, self.pipe.forward = self._model, self._pipe
         return self
 
     def __exit__(self, *exc):
-        if self.own is None:
-            del self.model.forward
-        else:
-            self.model.forward = self.own
+        for o, f in self.own.items():
+            if f is None:
+                del o.forward
+            else:
+                o.forward = f
 
     def once(self) -> tuple[float, float]:
-        """One pipeline forward: (io seconds, wall seconds)."""
-        t0 = time.perf_counter()
+        """One pipeline forward: (io, wall) seconds."""
+        self.io = self.fwd = 0.0
         self.pipe.forward(self.batch)
-        t1 = time.perf_counter()
-        return (self.stamps["enter"] - t0) + (t1 - self.stamps["exit"]), t1 - t0
+        return self.io, self.fwd
+
+    def embed_once(self, texts) -> tuple[float, float, float]:
+        """One pipe.embed(texts): (io, forward, embed) seconds, the first two timed inside it."""
+        self.io = self.fwd = 0.0
+        t0 = time.perf_counter()
+        self.pipe.embed(texts)
+        return self.io, self.fwd, time.perf_counter() - t0
 
     @property
     def args(self):

@@ -18,11 +18,14 @@ Also per round: padding_waste, what running the per-token calls on the real toke
 real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
 (padded there too) is probed.
 The split is measured in a block of its own after the wall rounds (attribute_many: the blocks of
-several pipes interleaved round by round), and its forward buckets are put on the round's forward
-wall: each one's share of the pipeline forward timed in the same repetition of the block, x that
-wall, so a change of the machine's pace between block and walls cancels as far as it moves every
-part alike (here Python ~1.9x, kernels ~1.4x: not quite; "speed", walls' forward / the block's,
-says how far apart they were). unattributed_forward checks the split inside its block.
+several pipes interleaved round by round), and its forward buckets are put on the round's embed
+wall: each one's share of an embed call timed in the same repetition of the block (io timed inside
+that call), x that wall. Shares within one repetition hold when the machine's pace moves; a share
+across calls (a round's forward wall / its embed wall) moved 4-5 points a round at `batch`. The
+pace step cancels as far as the machine moves every part alike (here Python ~1.9x, kernels ~1.4x:
+not quite; "speed", walls' embed / the block's, says how far apart they were).
+unattributed_forward checks the split inside its block (the forward timed inside the embed calls
+- its buckets).
 `follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
 ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
@@ -98,9 +101,15 @@ def attribute_many(pipes: dict, texts: list[str], walls: dict, device: str = "cp
             raise ValueError(why)
     n_rounds = min(len(walls[n]["embed"]) for n in pipes)
     states = {n: _State(p, texts, walls[n], reps) for n, p in pipes.items()}
-    for r in range(n_rounds):
+    for r in range(n_rounds):   # within a round, the pipes' repetitions alternate too
+        for st in states.values():
+            st.start(device)
+        for i in range(max(st.reps for st in states.values())):
+            for st in states.values():
+                if i < st.reps:
+                    st.split.rep()
         for n, st in states.items():
-            st.round(r, device)
+            st.end(r)
             if on_round:
                 on_round(n, r)
     return {n: st.finish(n) for n, st in states.items()}
@@ -110,7 +119,7 @@ class _State:
     """One pipe's rounds of attribute_many."""
 
     def __init__(self, pipe, texts, walls, reps):
-        self.pipe, self.walls, self.batch = pipe, walls, pipe.tokenize(texts)
+        self.pipe, self.texts, self.walls, self.batch = pipe, texts, walls, pipe.tokenize(texts)
         self.real = int(self.batch.attention_mask.sum())
         self.fill = self.real / max(self.batch.attention_mask.size, 1)   # real / padded tokens
         self.rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward",
@@ -121,32 +130,38 @@ class _State:
         self.reps = reps or max(2, min(9, int(0.1 / max(self.fwd_s, 1e-6))))
         self.s = {}
 
-    def round(self, r: int, device: str) -> None:
-        pipe, walls, batch, rounds = self.pipe, self.walls, self.batch, self.rounds
-        with oh.IoTimer(pipe, batch) as iot:
-            iot.once()   # warm, and the model call's arguments
-            if str(device).startswith("cuda"):   # never run on a GPU here
-                from .cuda_overhead import cuda_split
-                s = cuda_split(iot.inner, iot.args, reps=self.reps)
-                s["each"] = [iot.once() for _ in range(self.reps)]
-                w = median(e[1] for e in s["each"])
-                s["shares"] = {k: s[k] / w for k in ("kernels", "python_overhead")}
-            else:   # each repetition: the pipeline forward (io, wall), then the split's, back to back
-                s = oh.forward_split(iot.inner, iot.args, reps=self.reps, padded_rows=batch.ids.size, each=iot.once)
-            args = iot.args
-        # every part is a share of the pipeline forward timed in the same repetition (overhead.py:
-        # the machine's pace moves between repetitions, not within one), put on the round's forward wall
-        fwd = walls["forward"][r]
-        io = median(i / w for i, w in s["each"]) * fwd
-        sp = fwd / median(w for _, w in s["each"])   # >1: this block ran faster than the walls
-        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["shares"]["kernels"] * fwd,
-             "framework_overhead": s["shares"]["python_overhead"] * fwd, "io": io}
+    def start(self, device: str) -> None:
+        """Open round's block: the timers, a warm forward, the split ready for its repetitions."""
+        self.iot = oh.IoTimer(self.pipe, self.batch).__enter__()
+        self.iot.once()   # warm, and the model call's arguments
+        embed = lambda: self.iot.embed_once(self.texts)  # noqa: E731
+        if str(device).startswith("cuda"):   # never run on a GPU here
+            from .cuda_overhead import CudaSplit
+            self.split = CudaSplit(self.iot.inner, self.iot.args, each=embed)
+        else:   # each repetition: an embed call (its io and forward timed inside it), then the split's
+            self.split = oh.Split(self.iot.inner, self.iot.args, padded_rows=self.batch.ids.size, each=embed)
+
+    def end(self, r: int) -> None:
+        walls, batch, rounds, iot = self.walls, self.batch, self.rounds, self.iot
+        try:
+            s = self.split.result()
+        finally:
+            iot.__exit__(None, None, None)
+        args = iot.args
+        # every part is a share of the embed call timed in the same repetition (overhead.py: the
+        # machine's pace moves between repetitions, hardly within one), put on the round's embed wall
+        E = walls["embed"][r]
+        io = median(i / e for i, _, e in s["each"]) * E
+        sp = E / median(e for *_, e in s["each"])   # >1: this block ran faster than the walls
+        b = {"tokenize": walls["tokenize"][r], "model_kernels": s["shares"]["kernels"] * E,
+             "framework_overhead": s["shares"]["python_overhead"] * E, "io": io}
         for k, v in b.items():
             rounds[k].append(v)
-        rounds["unattributed"].append(walls["embed"][r] - sum(b.values()))
-        rounds["embed_glue"].append(walls["embed"][r] - walls["tokenize"][r] - walls["forward"][r])
+        rounds["unattributed"].append(E - sum(b.values()))
+        rounds["embed_glue"].append(E - walls["tokenize"][r] - walls["forward"][r])
         # the forward's part the split does not reach, inside its own block
-        rounds["unattributed_forward"].append(fwd - b["model_kernels"] - b["framework_overhead"] - io)
+        rounds["unattributed_forward"].append(E * median((f - i - p["kernels"] - p["python_overhead"]) / e
+                                                         for (i, f, e), p in zip(s["each"], s["reps"])))
         rounds["speed"].append(sp)
         # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
         # fraction of this block's forward put on the walls'
@@ -157,7 +172,7 @@ class _State:
         rounds["between_ops"].append(s.get("between_ops", math.nan))
         # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
         rounds["block_overhead"].append(s["python_overhead"])
-        rounds["block_io"].append(median(i for i, _ in s["each"]))
+        rounds["block_io"].append(median(i for i, *_ in s["each"]))
         self.s = s
 
     def finish(self, name: str) -> dict:
@@ -166,7 +181,7 @@ class _State:
                   "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
                   "calls": sum(s.get("counts", {}).values()), "rounds": len(rounds["speed"]),
                   "unattributed_forward_share": median(u / f for u, f in zip(rounds["unattributed_forward"],
-                                                                             walls["forward"])),
+                                                                             walls["forward"])),   # of the forward
                   "speed_walls_over_split": median(rounds["speed"])}
         att = finish(name, rounds, walls["embed"][:len(rounds["speed"])], self.fwd_s, s.get("method", METHOD), detail)
         att["forward_rounds"] = list(walls["forward"])

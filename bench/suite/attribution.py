@@ -43,16 +43,26 @@ def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, foll
     settling rounds appended (the gains use them). -> {impl: attribution dict}."""
     from ..measure import ceilings, split
     atts = {}
-    for n, p in pipes.items():
+    here = {n: p for n, p in pipes.items() if walls.get(n, {}).get("embed")}   # the rest: left out (notes)
+    own = {n: p for n, p in here.items() if n not in follow and getattr(run, "overhead_model", False)
+           and split.supports(p) is None}
+    if own:   # the overhead model's blocks, their repetitions alternating (the same machine state)
         if progress:
-            progress(f"{sc}: attribution {n}")
-        if not walls.get(n, {}).get("embed"):   # left out of this point (see the notes)
-            continue
+            progress(f"{sc}: attribution {', '.join(own)}")
         try:
-            atts[n] = split_one(run, n, p, texts, walls[n], follow, atts)
-            run.add(split.records(atts[n], sc, run.device, extra))
+            atts.update(split.attribute_many(own, texts, {n: walls[n] for n in own}, run.device))
         except Exception as e:
-            run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
+            run.note(f"attribution {'/'.join(own)}/{sc} failed: {type(e).__name__}: {e}")
+    for n, p in here.items():
+        if n not in atts:
+            if progress:
+                progress(f"{sc}: attribution {n}")
+            try:
+                atts[n] = split_one(run, n, p, texts, walls[n], follow, atts)
+            except Exception as e:
+                run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
+                continue
+        run.add(split.records(atts[n], sc, run.device, extra))
     run.add(ceilings.port_records(atts, walls, sc, run.device, gain_walls))
     return atts
 
