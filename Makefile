@@ -94,7 +94,7 @@ sanitize: setup
 	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/exports.cpp -o build/sanitize/libpb_san.so
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 2000
+	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 1200
 	g++ $(SAN_FLAGS) -march=native -ffp-contract=fast -pthread -Icpp_port -Iwasm_port $(LITE_SRCS) \
 	  -o build/sanitize/minilm-embed-lite
 	$(PY) tests/sanitize/run_lite.py build/sanitize/minilm-embed-lite
