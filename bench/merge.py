@@ -99,10 +99,23 @@ def mixed(sets: list[Set]) -> list[str]:
 
 
 # -- verdicts --------------------------------------------------------------------------------------
-def _direction(g: float | None) -> str:
+def _direction(g: float | None, iv=None) -> str:
+    """Which way a gain goes, from its interval widened as the verdicts widen theirs (stats.widen):
+    faster / slower only when the whole interval is past 1 +- EVEN, about even only when it is inside,
+    else undecided: a point estimate alone called 1.02x "about even" and 1.11x "faster" in two quick
+    runs of one machine whose intervals overlapped (dev/NOTES-attribution.md, pair J)."""
+    from .stats import UNDECIDED, widen
     if g is None:
         return "not measured"
-    return f"faster than {REF}" if g >= 1 + EVEN else (f"slower than {REF}" if g <= 1 - EVEN else "about even")
+    if iv is None:   # a set without rounds: the point, and says so
+        side = f"faster than {REF}" if g >= 1 + EVEN else (f"slower than {REF}" if g <= 1 - EVEN else "about even")
+        return side + " (no rounds, no interval)"
+    lo, hi = widen(iv, g)
+    if lo >= 1 + EVEN:
+        return f"faster than {REF}"
+    if hi <= 1 - EVEN:
+        return f"slower than {REF}"
+    return "about even" if 1 - EVEN <= lo and hi <= 1 + EVEN else f"{UNDECIDED} vs {REF}"
 
 
 def verdicts(s: Set) -> dict:
@@ -128,7 +141,7 @@ def verdicts(s: Set) -> dict:
         if sc in SCENARIOS:   # the best port is each change's verdict above (their gains have different baselines)
             for what, names in (("best runtime change", runtimes()),):
                 best = (row["best_port"] if what == "best port" else row["best_runtime"]).split(" ")[0]
-                v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc))}"
+                v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc), s.gain_iv(best, sc))}"
         out[sc] = {k: (val, row) for k, val in v.items()}
     return out
 

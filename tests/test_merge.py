@@ -102,21 +102,52 @@ def test_partial_set_is_marked_not_fatal(tmp_path):
     assert d[("batch", "intervention")]["values"][label_b] == "not measured"
 
 
-def test_a_difference_within_noise_says_so(tmp_path):
-    """onnxruntime's per-round gains 0.98..1.14 (median 1.06) on one host and 0.96..1.12 (median
-    1.04) on the other: the verdict flips at the 5% line, but the intervals overlap."""
+def _ort_sets(tmp_path, planted: dict):
     dirs = []
-    for name, planted in (("a", [0.98, 1.02, 1.06, 1.10, 1.14]), ("b", [0.96, 1.00, 1.04, 1.08, 1.12])):
+    for name, ratios in planted.items():
         rng = np.random.default_rng(0)
         recs = latency(rng, "python_ref", "batch", 400.0, values=[400.0] * 5, host=name)
-        recs += latency(rng, "onnxruntime", "batch", 0, values=[400.0 / g for g in planted], host=name)
+        recs += latency(rng, "onnxruntime", "batch", 0, values=[400.0 / g for g in ratios], host=name)
         recs += attribution("python_ref", "batch", PROFILE, host=name)
         recs += gains(recs, "batch")
         dirs.append(write(tmp_path / name, machine(name, "CPU"), recs))
-    sets = merge.load_sets(dirs)
+    return merge.load_sets(dirs)
+
+
+def test_a_difference_within_noise_says_so(tmp_path):
+    """onnxruntime's per-round gains 0.98..1.14 (median 1.06) on one host and 0.96..1.12 (median
+    1.04) on the other: the points fall either side of the 5% line, the intervals say undecided on
+    both, so nothing differs. 1.08..1.14 against 1.00..1.10: faster on one, undecided on the other,
+    and the intervals overlap: listed, with 'may be noise'."""
+    sets = _ort_sets(tmp_path / "1", {"a": [0.98, 1.02, 1.06, 1.10, 1.14], "b": [0.96, 1.00, 1.04, 1.08, 1.12]})
     lo, hi = sets[0].gain_iv("onnxruntime", "batch")
     assert lo < 1.06 < hi and sets[0].gain("onnxruntime", "batch") == pytest.approx(1.06)
+    assert [x for x in merge.differing(sets) if x["scenario"] == "batch"] == []
+    sets = _ort_sets(tmp_path / "2", {"a": [1.08, 1.10, 1.11, 1.12, 1.14], "b": [1.00, 1.03, 1.05, 1.08, 1.10]})
     d = {x["verdict"]: x for x in merge.differing(sets) if x["scenario"] == "batch"}
     assert set(d) == {"best runtime change"}   # both undecided at 1.10x: the same intervention on both
+    a, b = (s.label for s in sets)
+    assert d["best runtime change"]["values"] == {a: "onnxruntime faster than python_ref",
+                                                  b: "onnxruntime undecided at this precision vs python_ref"}
     assert d["best runtime change"]["how_sure"] == "onnxruntime: the hosts' intervals overlap: may be noise"
-    assert "[" in d["best runtime change"]["figures"][sets[0].label]   # the interval is shown
+    assert "[" in d["best runtime change"]["figures"][a]   # the interval is shown
+
+
+def test_direction_is_called_from_the_interval():
+    """A direction is faster / slower / about even only when the widened interval says so: pair J's
+    onnxruntime at `single` (1.01x and 1.11x in two quick runs, overlapping intervals) was 'about even'
+    and 'faster' from the points alone; from the intervals both are undecided."""
+    from bench.stats import widen
+    iv = (1.7, 1.9)
+    assert merge._direction(1.8, iv) == "faster than python_ref"
+    assert merge._direction(0.88, (0.86, 0.90)) == "slower than python_ref"
+    assert merge._direction(1.0, (0.995, 1.005)) == "about even"
+    j1, j2 = merge._direction(1.01, (0.87, 1.12)), merge._direction(1.11, (1.04, 1.24))
+    assert j1 == j2 and j1.startswith("undecided")
+    # the edge: an interval whose widened low end is just past 1 + EVEN is faster, just short is not
+    lo = widen((1.0, 1.0), 1.0)[0]   # how far below its point the resolution alone reaches
+    edge = (1 + merge.EVEN) / lo
+    assert merge._direction(edge * 1.001, (edge * 1.001,) * 2) == "faster than python_ref"
+    assert merge._direction(edge * 0.999, (edge * 0.999,) * 2).startswith("undecided")
+    assert merge._direction(1.2, None) == "faster than python_ref (no rounds, no interval)"
+    assert merge._direction(None) == "not measured"
