@@ -1,7 +1,8 @@
 """Verdicts that hold from run to run (issue 10 item 3 and its acceptance): the run-to-run resolution
 widens what a verdict reads, settling rounds go only where the scenario's rounds left a verdict open,
 and `bench merge` of repeated runs recovers a run-level spread and share moves planted in result sets
-built here. The settling test times real calls whose costs are known (sleeps of set lengths)."""
+built here. The settling and lead-in tests time real calls whose costs are known (sleeps of set
+lengths; a planted first-calls ramp)."""
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from bench import merge, stability, stats
+from bench.measure.latency import LEAD_S, interleaved, lead_calls, paired_ratio
 from bench.measure.points import measure_point
 from bench.measure.split import round_walls
 from bench.suite.timing import settle
@@ -38,6 +40,39 @@ class Sleeper:
 
     def embed(self, texts):
         time.sleep(self.s)
+
+
+class Ramper(Sleeper):
+    """embed costs `ms`, but 2 * ms for its first `slow` calls after another Ramper ran (what a
+    runtime whose threads went idle does: dev/NOTES-attribution.md, "Lead-in")."""
+    last = None
+
+    def __init__(self, ms: float, slow: int):
+        super().__init__(ms)
+        self.slow, self.run = slow, 0
+
+    def embed(self, texts):
+        if Ramper.last is not self:
+            Ramper.last, self.run = self, 0
+        self.run += 1
+        time.sleep(self.s * (2 if self.run <= self.slow else 1))
+
+
+def test_lead_in_times_each_implementation_in_its_steady_state():
+    # a: 8 ms steady, 16 ms for its first 3 calls after b; b: 8 ms. The steady truth: a/b = 1.0
+    assert lead_calls(0.008) == int(LEAD_S // 0.008) >= 3 and lead_calls(0.4) == 0 and lead_calls(0.0) == 0
+    a, b = Ramper(8.0, 3), Ramper(8.0, 0)
+    fns = {"a": lambda: a.embed(None), "b": lambda: b.embed(None)}
+    cold = interleaved(fns, rounds=3, reps=4, warmup=0)
+    assert paired_ratio(cold["a"], cold["b"]) > 1.5     # the planted ramp is there without a lead-in
+    lead = {n: lead_calls(0.008) for n in fns}
+    warm = interleaved(fns, rounds=3, reps=4, warmup=0, lead=lead)
+    assert paired_ratio(warm["a"], warm["b"]) == pytest.approx(1.0, rel=0.1)
+    # measure_point sets it from its own calibration, and says so in the plan
+    res = measure_point({"a": a, "b": b}, ["t"], 0.6, parts=("embed",), min_rounds=3, max_rounds=3)
+    got = res["plan"]["lead_calls"]   # from the calibrating call: a sleep overshoots, so 8 ms may read 8.4
+    assert set(got) == {"a", "b"} and all(lead_calls(0.0085) <= n <= lead_calls(0.008) for n in got.values())
+    assert paired_ratio(res["samples"][("a", "embed")], res["samples"][("b", "embed")]) == pytest.approx(1.0, rel=0.1)
 
 
 def test_settling_adds_rounds_only_to_undecided_gains_and_their_baselines():

@@ -1,5 +1,5 @@
 """The timing method of docs/DESIGN.md §7, in one place: warm-up, A/B interleaving in a seeded
-shuffled order, rounds, medians; paired ratios are the median of per-round ratios. Every timed
+shuffled order, a lead-in of untimed calls before each implementation's turn, rounds, medians; paired ratios are the median of per-round ratios. Every timed
 record keeps the per-round medians it came from (`extra["round_medians_ms"]`, and
 `extra["round_ratios_vs_<peer>"]` for a paired ratio), so later tools can bootstrap intervals.
 Leaves out: the intervals themselves (see docs/DESIGN.md §7, attribution)."""
@@ -25,10 +25,13 @@ def sync(device: str) -> None:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
-                warmup: int = 2, budget_s: float | None = None) -> dict[str, list[list[float]]]:
+                warmup: int = 2, budget_s: float | None = None,
+                lead: dict[str, int] | None = None) -> dict[str, list[list[float]]]:
     """Run every fn `reps` times per round, in a shuffled (seeded) order each round (keys (impl, part):
     the implementations shuffled, each one's parts together). -> name: [round][rep] s.
-    With budget_s, reps shrink so one round of all fns takes about budget_s / rounds."""
+    With budget_s, reps shrink so one round of all fns takes about budget_s / rounds.
+    lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round,
+    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -52,6 +55,8 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
         rng.shuffle(order)
         for n in (k for g in order for k in members[g]):
             f, samples = fns[n], []
+            for _ in range((lead or {}).get(n, 0)):
+                f()
             for _ in range(reps):
                 t0 = time.perf_counter()
                 r = f()
@@ -59,6 +64,21 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
                 samples.append(float(r) if isinstance(r, InnerTime) else dt)
             out[n].append(samples)
     return out
+
+
+# A call after another implementation's block is slower, for a few tens of ms: at one short text on
+# a 2-vCPU VM (dev/NOTES-attribution.md, "Lead-in"), onnxruntime's call takes 6.4 ms first and ~4.4
+# ms from the 9th on (its second thread wakes from idle: spinning is off), cpp_port 5.1 -> 4.5,
+# python_ref after itself none; a block's median then depends on how many reps the budget gave it
+# (onnxruntime's gain 1.32x at 12 calls a turn, 0.91x at 1). LEAD_S of untimed calls first, where a
+# call is shorter than that: what is left of the ramp is then under 1% of a 400 ms call.
+LEAD_S = 0.05
+
+
+def lead_calls(cost_s: float, lead_s: float = LEAD_S) -> int:
+    """Untimed calls before a block of calls that take cost_s each: enough to fill lead_s, none
+    where one call is longer than lead_s (its own first-call ramp is then a small part of it)."""
+    return int(lead_s // cost_s) if 0 < cost_s < lead_s else 0
 
 
 def summary(samples: list[list[float]]) -> dict[str, float]:

@@ -5,7 +5,8 @@ one measuring path of latency_p50/p90/p99, throughput, throughput_tokens and for
 `measure_point` runs embed, tokenize and forward of every implementation on the same texts, all
 interleaved (latency.interleaved), after one warm-up embed per implementation whose time (or a
 second call's, where the first was under a second) calibrates how many rounds and reps fit in
-`budget_s`. An implementation with a runtime of its own (registry kernels "inner": Node, a
+`budget_s`, and how many untimed calls lead each implementation's turn in a round where its call
+is short (latency.lead_calls). An implementation with a runtime of its own (registry kernels "inner": Node, a
 standalone binary) is timed inside it, through pipe.time(), never across its pipe. Repeats come
 from the budget, never from
 hope: min_rounds is a floor (the method needs several rounds for a median), the budget the rest.
@@ -18,7 +19,7 @@ from statistics import median
 
 from .. import registry
 from ..results import Record
-from .latency import InnerTime, interleaved, summary, sync, timing_extra
+from .latency import InnerTime, interleaved, lead_calls, summary, sync, timing_extra
 
 
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
@@ -62,13 +63,19 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                 fn = (lambda f: (lambda: (f(), sync(device))))(fn)
             fns[(name, part)] = fn
             cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
+    # each implementation's first part gets the untimed lead-in (latency.lead_calls) in every round
+    lead = {k: lead_calls(cost[k]) for k in fns if k == next(j for j in fns if j[0] == k[0])}
+    # the budget is for timed calls: the lead-in comes on top (at `single` ~0.5 s a round), so that
+    # it never thins the reps; the hard cap counts it
     per_round = sum(cost.values()) or 1e-6
+    lead_s = sum(cost[k] * n for k, n in lead.items())
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
     if cap_s is not None and cap_s < float("inf"):
-        rounds = max(1, min(rounds, int(cap_s / per_round)))
+        rounds = max(1, min(rounds, int(cap_s / (per_round + lead_s))))
     reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
-    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0)
+    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead)
     return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,
+                                         "lead_calls": {k[0]: n for k, n in lead.items() if n},
                                          "warm_s": time.perf_counter() - t_warm}}
 
 
@@ -84,6 +91,7 @@ def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, 
         peers = {r: res["samples"][(r, part)] for r in refs
                  if part != "tokenize" and r != n and (r, part) in res["samples"]}
         extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **plan,
+                 "lead_calls": res["plan"].get("lead_calls", {}).get(n, 0),
                  "first_call_s": res["plan"].get("first_s", {}).get(n), **timing_extra(samples, peers)}
         if part == "embed":
             for q in ("p50", "p90", "p99"):
