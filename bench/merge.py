@@ -107,15 +107,10 @@ def _direction(g: float | None, iv=None) -> str:
     from .stats import UNDECIDED, widen
     if g is None:
         return "not measured"
-    if iv is None:   # a set without rounds: the point, and says so
-        side = f"faster than {REF}" if g >= 1 + EVEN else (f"slower than {REF}" if g <= 1 - EVEN else "about even")
-        return side + " (no rounds, no interval)"
-    lo, hi = widen(iv, g)
-    if lo >= 1 + EVEN:
-        return f"faster than {REF}"
-    if hi <= 1 - EVEN:
-        return f"slower than {REF}"
-    return "about even" if 1 - EVEN <= lo and hi <= 1 + EVEN else f"{UNDECIDED} vs {REF}"
+    lo, hi = widen(iv, g) if iv is not None else (g, g)   # a set without rounds: the point, and says so
+    side = (f"faster than {REF}" if lo >= 1 + EVEN else f"slower than {REF}" if hi <= 1 - EVEN
+            else "about even" if 1 - EVEN <= lo and hi <= 1 + EVEN else f"{UNDECIDED} vs {REF}")
+    return side if iv is not None else side + " (no rounds, no interval)"
 
 
 def verdicts(s: Set) -> dict:
