@@ -1,16 +1,20 @@
 """`bench calibrate` (issue 10 item 4): the attribution tested on a truth we built. python_ref runs
-twice on the same texts, interleaved: as it is, and with a known cost injected, then the split
-(measure/split.py) must book the difference to the right buckets.
+three times on the same texts, interleaved: as it is, with known Python work injected, and with
+known IO injected; the split (measure/split.py) must book each difference to its bucket.
 
   injected Python  pure-Python work (integer arithmetic, no torch) after every layer, through an
                    iterator over the layers that BertModel.forward's own loop drives
   injected IO      a host copy of a preallocated buffer (np.copyto, as a serialiser would do) in
                    the pipeline's forward, outside the model call
-  truth            both timed in place, inside the embed calls of the injected run's split blocks
+  truth            IO: timed in place, inside the embed calls of the injected run's split blocks
                    (the calls whose wall the split's shares are of): the very executions, in the
                    cache state and machine pace they met (a copy after a forward's kernels runs
                    2-3x slower here than after a flush; this VM's pace moves within a second,
-                   Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine)
+                   Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine).
+                   Python: what the injection costs the forward, its model call's wall in the
+                   injected block minus in the plain one (their repetitions alternate): the busy
+                   time timed in place (printed beside it) and what it does to the kernels after
+                   it (0-10% more here at one thread, ~0 at two), which a port removes with it
   recovered        framework_overhead and io of the injected run's block minus those of the plain
                    run's, the repetitions of the two blocks alternating (split.attribute_many), each
                    at its block's pace (before the split puts them on the walls: that proportional
@@ -80,10 +84,10 @@ def injected_pipeline(model=None, busy_n: int = 4000, io_bytes: int = 8 << 20):
 
 def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int = 4000,
         io_bytes: int = 8 << 20) -> dict:
-    """Measure both pipelines and compare, round by round. -> {"injected": {"python", "io", "total"}
-    (medians over rounds), "attributed": {...} (the injected times the median over rounds of
-    attributed / injected: each round's pair from the same block), "error": {...}, "plain": att,
-    "inj": att} (seconds)."""
+    """Measure the three pipelines (plain, + Python, + IO) and compare, round by round.
+    -> {"injected": {"python", "io", "total"} (medians over rounds), "attributed": {...} (the
+    injected times the median over rounds of attributed / injected: each round's pair from the same
+    blocks), "error": {...}, "direct": the busy time in place, "plain", "inj", "inj_io": atts} (seconds)."""
     from python_ref.api import model_dir
     from python_ref.pipeline import Pipeline
 
@@ -91,30 +95,34 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
     from .scenarios import texts_for
     mdir = model_dir(model)
     texts = texts or texts_for(mdir, "short", 1)
-    plain, inj = Pipeline(model), injected_pipeline(model, busy_n, io_bytes)
-    walls = split.measure_walls({"plain": plain, "inj": inj}, texts, rounds=rounds)
-    x = {"python": [], "io": []}
+    # each injection in a pipeline of its own: a copy before the forward slows the kernels after it
+    # too, which the Python part's truth (a difference of forward walls) would otherwise take in
+    pipes = {REFERENCE: Pipeline(model), "+python": injected_pipeline(model, busy_n, 0),
+             "+io": injected_pipeline(model, 0, io_bytes)}
+    walls = split.measure_walls(pipes, texts, rounds=rounds)
+    logs = {"+python": [], "+io": []}
 
-    def on_round(name, r):   # the injections as timed inside the pipeline forwards of inj's block r
-        if name == "python_ref_injected":
-            log = inj.log[1:]   # the first is the block's untimed warm-up forward
-            x["python"].append(median(p for p, _ in log))
-            x["io"].append(median(c for _, c in log))
-            inj.log = []
-    inj.log = []
-    atts = split.attribute_many({REFERENCE: plain, "python_ref_injected": inj}, texts,
-                                {REFERENCE: walls["plain"], "python_ref_injected": walls["inj"]}, reps=5,
-                                on_round=on_round)
-    inj.log = None
-    a, b = atts[REFERENCE], atts["python_ref_injected"]
-    y = {part: [bi - ai for ai, bi in zip(a["rounds"][k], b["rounds"][k])]
-         for part, k in (("python", "block_overhead"), ("io", "block_io"))}
+    def on_round(name, r):   # the injections as timed inside the pipeline forwards of its block r
+        if name in logs:
+            log = pipes[name].log[1:]   # the first is the block's untimed warm-up forward
+            logs[name].append(median(x[0 if name == "+python" else 1] for x in log))
+            pipes[name].log = []
+    for n in logs:
+        pipes[n].log = []
+    atts = split.attribute_many(pipes, texts, walls, reps=5, on_round=on_round)
+    for n in logs:
+        pipes[n].log = None
+    a, rnd = atts[REFERENCE], {n: atts[n]["rounds"] for n in atts}
+    x = {"python": [fi - fp for fp, fi in zip(rnd[REFERENCE]["block_forward"], rnd["+python"]["block_forward"])],
+         "io": logs["+io"]}
+    y = {part: [bi - ai for ai, bi in zip(rnd[REFERENCE][k], rnd[n][k])]
+         for part, n, k in (("python", "+python", "block_overhead"), ("io", "+io", "block_io"))}
     for d in (x, y):
         d["total"] = [p + i for p, i in zip(d["python"], d["io"])]
     ratio = {k: median(yr / xr for yr, xr in zip(y[k], x[k])) for k in x}
     inj_s = {k: median(x[k]) for k in x}
-    return {"injected": inj_s, "attributed": {k: inj_s[k] * ratio[k] for k in x},
-            "error": {k: abs(ratio[k] - 1) for k in x}, "plain": a, "inj": b}
+    return {"injected": inj_s, "attributed": {k: inj_s[k] * ratio[k] for k in x}, "direct": median(logs["+python"]),
+            "error": {k: abs(ratio[k] - 1) for k in x}, "plain": a, "inj": atts["+python"], "inj_io": atts["+io"]}
 
 
 def _row(name: str, att: dict) -> str:
@@ -138,9 +146,12 @@ def main(args) -> int:
     inj, att, e = r["injected"], r["attributed"], r["error"]
     print(f"calibration on {REFERENCE}, 1 short text, {args.threads} thread(s), {r['plain']['detail']['rounds']} rounds")
     print(_row(REFERENCE, r["plain"]))
-    print(_row(f"{REFERENCE} + injected", r["inj"]))
+    print(_row(f"{REFERENCE} + Python", r["inj"]))
+    print(_row(f"{REFERENCE} + IO", r["inj_io"]))
     for part in ("python", "io"):
-        print(f"  {part:6s}: injected {inj[part] * 1e3:.3f} ms, attributed {att[part] * 1e3:.3f} ms "
+        how = (f" (busy {r['direct'] * 1e3:.3f} ms in place + its effect on the kernels after it: the forward "
+               "with - without)") if part == "python" else " (timed in place)"
+        print(f"  {part:6s}: injected {inj[part] * 1e3:.3f} ms{how}, attributed {att[part] * 1e3:.3f} ms "
               f"(error {100 * e[part]:.1f}%)")
     bad = [p for p in ("python", "io", "total") if e[p] > TOLERANCE]
     if bad:

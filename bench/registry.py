@@ -45,7 +45,8 @@ class Entry:
     #                              ceiling; with "model_kernels" in it, it swaps the kernels and no split bounds it
     baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
     change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels"): the decision table's column
-    op_cost: str = ""            # module with op_cost(kind, n, d): ns per tiny op from C++ (the overhead model's C++ side)
+    op_cost: str = ""            # module with op_cost(kind, n, d), ns per tiny op from C++, and Tape (a forward's
+    #                              ops replayed from C++): the overhead model's C++ side
     kernel_class: str = ""       # the tolerance class when `kernels` does not imply it: "torch" for a
     #                              binary timed inside its own process ("inner") that runs LibTorch
     dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
@@ -93,7 +94,7 @@ REGISTRY = [
     Entry("cpp_port", "cpp_port.pipeline:Pipeline", "port",
           replaces=("tokenize", "embed_glue", "framework_overhead"), baseline="python_ref_packed", change="language",
           op_cost="cpp_port._core", dirs=("cpp_port",), glue=("cpp_port/bindings.cpp", "cpp_port/pipeline.py"),
-          generated=("cpp_port/unicode_tables.h",),
+          generated=("cpp_port/unicode_tables.h",), tooling=("cpp_port/tape.cpp",),
           toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"),
           build_logs=(("build/dev-cpp_port", ""), ("build/cp*", "cpp_port/")),
           clean_build=("cmake", "-S", "cpp_port") + _CMAKE),

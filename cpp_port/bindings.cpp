@@ -17,6 +17,7 @@
 namespace py = pybind11;
 using portbench::BertModel;
 using portbench::Tokenizer;
+namespace portbench { void bind_tape(py::module_& m); }  // tape.cpp
 
 namespace {
 
@@ -172,6 +173,7 @@ double op_cost(const std::string& kind, int64_t n, int64_t d) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "cpp_port native core: C++ tokenizer + LibTorch BERT (see cpp_port/pipeline.py)";
   py::register_exception<portbench::ModelDirError>(m, "ModelDirError", PyExc_ValueError);
+  portbench::bind_tape(m);
   m.def("op_cost", &op_cost, py::arg("kind"), py::arg("n"), py::arg("d") = 12, "ns per tiny ATen op from C++");
   py::class_<Core>(m, "Core")
       .def(py::init<const std::string&, const std::string&, bool>(), py::arg("spec_json"),

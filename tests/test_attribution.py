@@ -81,10 +81,11 @@ def test_each_split_adds_up_with_one_bucket_vocabulary(run):
 def test_the_model_stands_beside_its_cross_checks(run):
     _, data, _ = run
     views = {r["extra"]["view"]: r for r in _recs(data, "overhead_view") if r["scenario"] == "single"}
-    assert set(views) == {"model", "intercept", "pyspy", "direct", "traced"}
+    assert set(views) == {"model", "priced", "intercept", "pyspy", "direct", "traced"}
     for v, r in views.items():
         assert (r["value"] is not None) or r["extra"].get("error"), v   # a view that cannot run says why
     assert views["model"]["value"] > 0 and views["intercept"]["extra"]["vs"] == "cpp_port"
+    assert "tape" in views["model"]["extra"]["how"] and views["priced"]["value"] > 0   # the model's own parts
 
 
 def test_report_leads_with_the_decision_and_names_what_moved(run):

@@ -1,31 +1,33 @@
 """The overhead model (docs/DESIGN.md §7, issue 10): a Python torch forward split into what a C++ port can
 remove and what it pays too, each part measured, none a residual of the forward wall.
 
-  count        one forward under a TorchFunctionMode that records every Python -> torch call: its
-               kind (ops.KIND_OF), the time spent inside it (t_in: binding + dispatch + kernel) and
-               a data-free stand-in of its result. Calls made by torch's own C++ (a composite op's nested aten ops) are not
-               seen: C++ dispatches them in a port too.
+  count        one forward under a TorchFunctionMode recording every Python -> torch call: its kind
+               (ops.KIND_OF), the time inside it (t_in) and a data-free stand-in of its result.
+  tape         the forward's own ATen ops replayed from LibTorch C++ on its own tensors, no Python
+               between them, intermediates released at their last use (tape.py): kernels = the
+               tape's wall less its own per-op cost; python_overhead = the forward's wall - that,
+               in the same repetition: what leaving Python removes, measured by removing it, with
+               what no hot-loop price sees: Python run cold between kernels that streamed megabytes,
+               and the kernels it slows (caches, the allocator: Python holds each local until its
+               function returns). 2-3x the priced part at one short text here (dev/NOTES-attribution.md).
   per-op cost  the forward's very op mix (its counts per kind) as straight-line Python on tiny tensors
-               (ops.PY_CALLS), the same ops from LibTorch C++ (cpp_port._core.op_cost) and the
-               Python mix under the replaying mode (OpMix). binding = Python - C++ for those calls is
-               what calling them from Python costs above C++: argument parsing, GIL release,
-               wrapping the result. Priced with one intra-op thread (tiny kernels on two threads time
-               OpenMP's fork-join instead), once in every repetition of the forward, next to it: this
-               2-vCPU machine switches between a fast and a ~1.7-1.9x slower state within
-               milliseconds to seconds (dev/NOTES-attribution.md), so a price taken once per run is
-               a price of another machine.
-  between ops  the same forward replayed: every torch call returns its recorded result at once, so
-               the wall is the Python bytecode between calls (attribute loads, shape arithmetic,
-               function calls, loops) plus the replaying mode's own cost for the mix, taken off.
-  buckets      python_overhead = binding + between_ops (removable by a C++ port: the report's
-               framework_overhead); kernels = time inside torch calls - binding (dispatch +
-               allocator + kernels, as C++ pays them: model_kernels). Each a share of the forward's
-               wall in the same repetition, the median over repetitions (forward_split says why).
-               Each call's result rows are kept too (padded N*T or packed M), so split.py knows
-               which calls ran on padding.
-Known limit: calls and bytecode are priced as they run in a hot loop, while in a forward each
-stretch of Python follows a kernel that streamed megabytes: python_overhead is a lower bound (by up
-to ~2x at one short text here; dev/NOTES-attribution.md; the cross-checks show the gap).
+               (ops.PY_CALLS), the same ops from LibTorch C++ (cpp_port._core.op_cost), the Python
+               mix under the replaying mode (OpMix) and the mix's own tape. binding = Python - C++
+               for those calls is what calling them from Python costs above C++: argument parsing,
+               GIL release, wrapping the result; tape_own = the mix's tape - C++ is the tape's own
+               per-op cost (boxed calls). Priced with one intra-op thread (on two, tiny kernels time
+               OpenMP's fork-join), in every repetition, next to the forward: this VM's pace steps
+               ~1.7-1.9x within ms to s (dev/NOTES-attribution.md): a price taken once is another machine's.
+  between ops  the forward replayed, every torch call returning its recorded result at once: the
+               Python bytecode between calls, less the replaying mode's own cost for the mix.
+  buckets      python_overhead (removable by a C++ port: the report's framework_overhead) and kernels
+               (dispatch + allocator + kernels, as C++ pays them: model_kernels), from the tape;
+               priced = binding + between_ops (the direct part a hot loop sees: a lower bound, kept
+               as a cross-check) and indirect = python_overhead - priced. Where the tape cannot
+               replay the forward (tape.py's one line, in the method), python_overhead = priced and
+               kernels = time inside torch calls - binding. Each a share of the forward's wall in the
+               same repetition, the median over repetitions (forward_split says why). Each call's
+               result rows are kept too (padded N*T or packed M): split.py knows which ran on padding.
 Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count).
 """
 from __future__ import annotations
@@ -38,6 +40,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from .ops import FALLBACK, KIND_OF, PY_CALLS, cpp_missing, kind_of, one_thread, straight, tiny, _core  # noqa: F401
+from .tape import tape_or_why
 
 
 class Replay(TorchFunctionMode):
@@ -117,10 +120,13 @@ class OpMix:
             raise RuntimeError(f"each PY_CALLS statement must make exactly one torch call of its kind: "
                                f"{dict(Counter(rec.calls))} != {dict(self.counts)}")
         self.results = rec.results
+        with torch.inference_mode():
+            self.tape, self.tape_why = tape_or_why(self.py, (self.t,), writes_ok=True)   # tiny scratch tensors
 
     def measure(self) -> dict:
         """Seconds for the whole mix: {"py", "cpp", "mode" (the replaying mode's cost),
-        "binding": py - cpp} (Python net of the same number of empty statements)."""
+        "binding": py - cpp (Python net of the same number of empty statements), "tape_own": the
+        mix's tape - cpp (the tape's own cost; nan without a tape)}."""
         with one_thread(), torch.inference_mode():
             base = _best(self.none, self.t)
             py = _best(self.py, self.t) - base
@@ -128,7 +134,9 @@ class OpMix:
                 mode = _best(self.py, self.t) - base
             c0 = self.core.op_cost("none", self.m, self.d)
             cpp = sum(n * (self.core.op_cost(k, self.m, self.d) - c0) for k, n in self.counts.items()) / 1e9
-        return {"binding": max(0.0, py - cpp), "mode": max(0.0, mode), "py": py, "cpp": cpp}
+            own = min(self.tape.run() for _ in range(2)) - cpp if self.tape else float("nan")
+        return {"binding": max(0.0, py - cpp), "mode": max(0.0, mode), "py": py, "cpp": cpp,
+                "tape_own": max(0.0, own) if self.tape else own}
 
 
 _MIXES: dict = {}
@@ -142,14 +150,6 @@ def mix_for(counts: dict) -> OpMix:
     return _MIXES[key]
 
 
-def kinds_in(fwd, args) -> list[str]:
-    """The kinds of torch calls one fwd(*args) makes."""
-    rec = Record()
-    with rec:
-        fwd(*args)
-    return sorted({k for k in rec.calls if not k.startswith("?")})
-
-
 class Split:
     """The split of fwd(*args) (warm), one repetition per rep() call, so the caller can interleave
     the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
@@ -160,15 +160,18 @@ class Split:
     milliseconds to seconds, and moves every part of one repetition alike (C++ too), so shares
     within a repetition hold while absolute seconds do not."""
 
-    PARTS = ("binding", "between_ops", "kernels", "python_overhead")
+    PARTS = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
 
-    def __init__(self, fwd, args, padded_rows: int | None = None, each=None):
+    def __init__(self, fwd, args, padded_rows: int | None = None, each=None, tape: bool = True):
         self.fwd, self.args, self.each, self.per, self.eaches = fwd, args, each or self._plain, [], []
         self.keep = Record(keep=True)
         with self.keep:
             fwd(*args)
         self.counts = Counter(self.keep.calls)
         self.mix = mix_for(self.counts)
+        self.tape, self.tape_why = tape_or_why(fwd, args) if tape else (None, "tape not asked for")
+        if self.tape and not self.mix.tape:   # its own cost unpriced: not used
+            self.tape, self.tape_why = None, f"the op mix's tape: {self.mix.tape_why}"
         self.padded = {k for k, rows in zip(self.keep.calls, self.keep.rows) if padded_rows and rows == padded_rows}
 
     def _plain(self):
@@ -182,6 +185,7 @@ class Split:
         with rec:
             fwd(*args)
         self.eaches.append(self.each())   # after a forward, as in the walls (the caches it meets)
+        tape = min(self.tape.run() for _ in range(2)) if self.tape else None   # right after it; the best of two, as the replays
         replay = []
         for _ in range(2):
             with Replay(self.keep.results):
@@ -189,16 +193,22 @@ class Split:
                 fwd(*args)
                 replay.append(time.perf_counter() - t0)
         m = self.mix.measure()
-        t_in = sum(rec.t_in)
-        self.per.append({**m, "wall": self.eaches[-1][-1], "in_torch": t_in, "replay_wall": min(replay),
-                         "between_ops": min(replay) - m["mode"], "kernels": t_in - m["binding"],
-                         "python_overhead": m["binding"] + min(replay) - m["mode"]})
+        t_in, e = sum(rec.t_in), self.eaches[-1]
+        priced = m["binding"] + min(replay) - m["mode"]
+        if tape is None:
+            kernels, removable = t_in - m["binding"], priced
+        else:   # the model's forward inside each(): (io, pipeline forward, embed) -> forward - io
+            kernels = tape - m["tape_own"]
+            removable = (e[1] - e[0] if len(e) == 3 else e[-1]) - kernels
+        self.per.append({**m, "wall": e[-1], "in_torch": t_in, "replay_wall": min(replay), "tape": tape,
+                         "between_ops": min(replay) - m["mode"], "kernels": kernels, "python_overhead": removable,
+                         "priced": priced, "indirect": removable - priced})
 
     def result(self) -> dict:
         """{"shares": {part}, "wall": s (median), each share x wall as seconds under the part's name,
         "in_torch", "replay_wall", "mode_cost", "counts": {kind: n}, "uncalibrated": {name: n},
         "padded_kinds": [kind] (calls whose result has padded_rows rows: the padded batch's N*T),
-        "each": [each()'s returns], "reps": [{part: s}]}"""
+        "each": [each()'s returns], "reps": [{part: s}], "tape": {"ops", "own"} or {"why"}}"""
         per = self.per
         shares = {k: median(p[k] / p["wall"] for p in per) for k in self.PARTS}
         wall = median(p["wall"] for p in per)
@@ -206,12 +216,14 @@ class Split:
                 **{k: median(p[k] for p in per) for k in ("in_torch", "replay_wall")},
                 "mode_cost": median(p["mode"] for p in per), "counts": dict(self.counts),
                 "uncalibrated": {k[1:]: n for k, n in self.counts.items() if k.startswith("?")},
-                "padded_kinds": sorted(self.padded), "each": self.eaches, "reps": per}
+                "padded_kinds": sorted(self.padded), "each": self.eaches, "reps": per,
+                "tape": {"ops": self.tape.ops, "own": median(p["tape_own"] for p in per)} if self.tape
+                else {"why": self.tape_why}}
 
 
-def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
+def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None, tape: bool = True) -> dict:
     """Split(...) run reps times on its own: its result()."""
-    s = Split(fwd, args, padded_rows, each)
+    s = Split(fwd, args, padded_rows, each, tape)
     for _ in range(reps):
         s.rep()
     return s.result()

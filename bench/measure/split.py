@@ -3,10 +3,14 @@ time split round by round into measured buckets (registry.BUCKETS), with the rem
 never folded in.
 
   tokenize            the tokenize wall of the round (interleaved with embed and forward)
-  model_kernels       time inside torch calls less their Python binding cost: dispatch, allocator
-                      and kernels as a LibTorch C++ port pays them too (overhead.py)
-  framework_overhead  the forward's call mix priced from Python - from C++, plus the Python time
-                      between ops from a replay (overhead.py): what a C++ port can remove
+  model_kernels       the forward's own ATen ops replayed from LibTorch C++ on its tensors (the
+                      tape, less its own per-op cost): dispatch, allocator and kernels as a C++
+                      port pays them too (overhead.py, tape.py)
+  framework_overhead  the forward's wall - that, in the same repetition: what a C++ port can
+                      remove. Beside it, its priced part (the call mix priced from Python - from
+                      C++ on tiny tensors + the Python time between ops from a replay) and the
+                      rest, indirect (Python's effect on the kernels around it). Without a tape
+                      (one line says why), the priced part is the bucket, as before the tape
   io                  time pipe.forward spends outside the model call: numpy <-> torch <-> device
   unattributed        embed wall - the four; shown with its share, a check on the method. Its part
                       embed_glue = embed - tokenize - forward, three walls of the same round: how much
@@ -42,9 +46,14 @@ from ..registry import BUCKETS
 from . import overhead as oh, padding
 from .padding import PER_TOKEN
 
-METHOD = ("overhead model: the forward's op mix priced from Python - from LibTorch C++ on tiny tensors, "
-          "next to it in every repetition, + Python time between ops (replay); kernels = time inside torch calls - "
-          "their binding cost; io timed around the model call")
+METHOD = ("overhead model: kernels = the forward's own ATen ops replayed from LibTorch C++ on its tensors (the "
+          "tape, less its own per-op cost); framework overhead = the forward's wall - that, in the same repetition "
+          "(its priced part: the op mix priced from Python - from C++ on tiny tensors + Python time between ops); "
+          "io timed around the model call")
+METHOD_NO_TAPE = ("overhead model without the tape ({why}): the forward's op mix priced from Python - from LibTorch "
+                  "C++ on tiny tensors, next to it in every repetition, + Python time between ops (replay); kernels = "
+                  "time inside torch calls - their binding cost (Python's effect on the kernels around it unpriced: "
+                  "framework overhead a lower bound); io timed around the model call")
 
 
 def supports(pipe) -> str | None:
@@ -123,8 +132,8 @@ class _State:
         self.real = int(self.batch.attention_mask.sum())
         self.fill = self.real / max(self.batch.attention_mask.size, 1)   # real / padded tokens
         self.rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward",
-                                       "padding_waste", "binding", "between_ops", "speed", "block_overhead",
-                                       "block_io")}
+                                       "padding_waste", "binding", "between_ops", "priced", "indirect", "speed",
+                                       "block_overhead", "block_io", "block_forward")}
         self.fwd_s = median(walls["forward"])
         # forwards per round for each view; two at least, so one jittered call is not a round's figure
         self.reps = reps or max(2, min(9, int(0.1 / max(self.fwd_s, 1e-6))))
@@ -168,22 +177,27 @@ class _State:
         padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN)
         waste = padding.waste(iot.inner, args, batch.ids.size, self.real)["waste"] if padded else 0.0
         rounds["padding_waste"].append(waste * sp)
-        rounds["binding"].append(s.get("binding", math.nan))
-        rounds["between_ops"].append(s.get("between_ops", math.nan))
+        for k in ("binding", "between_ops", "priced", "indirect"):   # seconds at the block's pace, put on the walls'
+            rounds[k].append(s["shares"][k] * E if k in s.get("shares", {}) else s.get(k, math.nan))
         # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
         rounds["block_overhead"].append(s["python_overhead"])
         rounds["block_io"].append(median(i for i, *_ in s["each"]))
+        rounds["block_forward"].append(median(f - i for i, f, _ in s["each"]))   # the model call's wall
         self.s = s
 
     def finish(self, name: str) -> dict:
         rounds, walls, s = self.rounds, self.walls, self.s
         detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": self.fill,
                   "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
+                  "priced_s": median(rounds["priced"]), "indirect_s": median(rounds["indirect"]),
+                  "tape": s.get("tape", {}),
                   "calls": sum(s.get("counts", {}).values()), "rounds": len(rounds["speed"]),
                   "unattributed_forward_share": median(u / f for u, f in zip(rounds["unattributed_forward"],
                                                                              walls["forward"])),   # of the forward
                   "speed_walls_over_split": median(rounds["speed"])}
-        att = finish(name, rounds, walls["embed"][:len(rounds["speed"])], self.fwd_s, s.get("method", METHOD), detail)
+        why = s.get("tape", {}).get("why")
+        method = s.get("method") or (METHOD_NO_TAPE.format(why=why) if why else METHOD)
+        att = finish(name, rounds, walls["embed"][:len(rounds["speed"])], self.fwd_s, method, detail)
         att["forward_rounds"] = list(walls["forward"])
         return att
 

@@ -8,6 +8,8 @@ Cross-checks run at XCHECK_SCENARIO (one short text: where the per-call cost is 
 """
 from __future__ import annotations
 
+from statistics import median
+
 from .. import registry
 from ..results import Record
 from .run import Run
@@ -73,8 +75,8 @@ def _view(sc: str, view: str, value_s: float, ci, how: str, device: str, **extra
 
 
 def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, atts: dict) -> None:
-    """The removable per-call cost of the reference's forward at sc, seen four more ways than the
-    model's: the intercept of forward wall against batch size (the reference's minus the language
+    """The removable per-call cost of the reference's forward at sc, seen five more ways than the
+    model's: its priced part alone, the intercept of forward wall against batch size (the reference's minus the language
     port's), a sampling profiler's Python/binding share (py-spy --native), the direct paired
     difference of the language port's baseline and the language port's forward walls, and the
     traced twin. Records: metric overhead_view, impl = the reference."""
@@ -88,6 +90,11 @@ def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, a
     recs.append(_view(sc, "model", a["buckets"]["framework_overhead"], a["ci"]["framework_overhead"],
                       a["method"], dev, io_ms=a["buckets"]["io"] * 1e3,
                       unattributed_ms=a["unattributed"] * 1e3))
+    priced = [x for x in a["rounds"].get("priced", ()) if x == x]
+    if priced and a["detail"].get("tape", {}).get("ops"):   # the model's own hot-loop part, beside the tape's figure
+        recs.append(_view(sc, "priced", median(priced), a["ci"].get("priced"), "the model's priced part alone: op mix "
+                          "priced from Python - from C++ on tiny tensors + Python between ops (a hot loop's lower bound)",
+                          dev, indirect_ms=a["detail"].get("indirect_s", 0.0) * 1e3))
     lang = next((n for n in pipes if registry.BY_NAME[n].change == "language" and walls.get(n, {}).get("forward")),
                 None)
     try:

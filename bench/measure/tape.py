@@ -1,0 +1,172 @@
+"""The tape (docs/DESIGN.md §7, issue 10): one Python torch forward's own ATen ops, recorded at the
+dispatcher (a TorchDispatchMode sees each op the Python code issues, with its arguments as the
+kernel gets them) and replayed from LibTorch C++ (cpp_port/tape.cpp) on the same tensors, with no
+Python between the ops and each intermediate released after its last use: what the same forward
+costs as a C++ port issues it. forward wall - tape wall is then what leaving Python removes,
+measured by removing it: the binding and bytecode between ops that overhead.OpMix prices in a hot
+loop, and what they do to the kernels around them (caches, the allocator: Python holds every local
+until its function returns), which no hot-loop price sees (dev/NOTES-attribution.md, "The tape").
+
+  record     the forward once under the mode: [(op, args, kwargs, result)]
+  build      slots for every tensor (inputs: tensors the forward did not make), arguments encoded
+             for tape.cpp (tagged: T slot, L/O slot lists, N, b, i, f, I, s, dtype, device,
+             layout, memory_format), and each slot's release after its last use
+  own cost   the tape's own per-op cost (boxed calls, its stack) on the overhead model's tiny op
+             mix: the mix's tape - the same ops from C++ (op_cost), taken off the forward's tape
+Refused, in one line (the split then falls back to the priced model and says so): CUDA tensors,
+an op writing to an input, an argument of another type.
+Leaves out: autograd (forwards run under inference mode), graph-compiled forwards.
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+
+class Unsupported(ValueError):
+    """A forward the tape cannot replay (one line: why)."""
+
+
+class _Record(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.ops.append((func, args, kwargs or {}, out))
+        return out
+
+
+def record(fwd, args) -> tuple[list, object]:
+    """fwd(*args) under the recording mode -> ([(op, args, kwargs, result)], its result)."""
+    rec = _Record()
+    with rec:
+        out = fwd(*args)
+    return rec.ops, out
+
+
+class _Slots:
+    """Slot numbers for tensors by identity; inputs are the tensors first met as arguments."""
+
+    def __init__(self):
+        self.of, self.inputs, self.keep, self.made = {}, [], [], set()
+
+    def arg(self, t: torch.Tensor) -> int:
+        if id(t) not in self.of:
+            if t.device.type != "cpu":
+                raise Unsupported(f"tape: a {t.device.type} tensor (CPU only; CUDA has its graph replay)")
+            self.of[id(t)] = len(self.of)
+            self.inputs.append((self.of[id(t)], t))
+        self.keep.append(t)   # ids stay unique while the tape is built
+        return self.of[id(t)]
+
+    def out(self, t: torch.Tensor) -> int:
+        if id(t) not in self.of:
+            self.of[id(t)] = len(self.of)
+        self.made.add(self.of[id(t)])
+        self.keep.append(t)
+        return self.of[id(t)]
+
+
+def _encode(v, typ: str, slots: _Slots, name: str):
+    """One argument, tagged for tape.cpp."""
+    if isinstance(v, torch.Tensor):
+        return ("T", slots.arg(v))
+    if typ.startswith("Tensor") and isinstance(v, (bool, int, float)):   # a number where a tensor goes
+        t = torch.scalar_tensor(v, dtype=torch.bool if isinstance(v, bool) else
+                                torch.int64 if isinstance(v, int) else torch.float64)
+        return ("T", slots.arg(t))
+    if isinstance(v, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in v):
+        if any(x is not None and not isinstance(x, torch.Tensor) for x in v):
+            raise Unsupported(f"tape: {name} takes a list mixing tensors and numbers")
+        return ("O" if "?" in typ else "L", [-1 if x is None else slots.arg(x) for x in v])
+    if v is None:
+        return ("N", None)
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, int):
+        return ("i", v)
+    if isinstance(v, float):
+        return ("f", v)
+    if isinstance(v, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        return ("I", list(v))
+    if isinstance(v, str):
+        return ("s", v)
+    if isinstance(v, torch.dtype):
+        return ("dtype", str(v).removeprefix("torch."))
+    if isinstance(v, torch.device):
+        return ("device", str(v))
+    if isinstance(v, torch.layout):
+        return ("layout", str(v).removeprefix("torch."))
+    if isinstance(v, torch.memory_format):
+        return ("memory_format", str(v).removeprefix("torch."))
+    raise Unsupported(f"tape: {name} takes a {type(v).__name__} ({typ}), which the tape does not replay")
+
+
+def build(ops: list, final, writes_ok: bool = False) -> tuple[list, list, int, list[int], list]:
+    """(steps, inputs, nslots, final slots, the input tensors: to keep alive while the tape is) for
+    cpp_port._core.Tape; writes_ok: an op may write to an input (a calibration's scratch tensors:
+    each replay writes again; a forward's weights must not be). For
+    The intermediates are not kept: a batch's activations held alive would turn
+    later allocations into page faults and slow the very kernels measured."""
+    slots, steps, last = _Slots(), [], {}
+    for i, (func, args, kwargs, out) in enumerate(ops):
+        schema, name = func._schema, str(func)
+        enc = []
+        for j, a in enumerate(schema.arguments):
+            v = args[j] if j < len(args) else kwargs[a.name] if a.name in kwargs else \
+                a.default_value if a.has_default_value() else None
+            enc.append(_encode(v, str(a.type), slots, name))
+            if a.alias_info is not None and a.alias_info.is_write and enc[-1][0] == "T" \
+                    and enc[-1][1] not in slots.made and not writes_ok:
+                raise Unsupported(f"tape: {name} writes to a tensor the forward did not make")
+        outs = [slots.out(x) for x in tree_flatten(out)[0] if isinstance(x, torch.Tensor)]
+        for tag, v in enc:
+            for s in ([v] if tag == "T" else v if tag in ("L", "O") else ()):
+                last[s] = i
+        for s in outs:
+            last[s] = max(last.get(s, i), i)
+        steps.append([schema.name, schema.overload_name, enc, outs, []])
+    finals = [slots.of[id(x)] for x in tree_flatten(final)[0] if isinstance(x, torch.Tensor) and id(x) in slots.of]
+    inputs = {s for s, _ in slots.inputs}
+    for s, i in last.items():
+        if s not in inputs and s not in finals:
+            steps[i][4].append(s)
+    ins = [(s, t.data_ptr(), list(t.shape), list(t.stride()), str(t.dtype).removeprefix("torch."))
+           for s, t in slots.inputs]
+    return [tuple(st) for st in steps], ins, len(slots.of), finals, [t for _, t in slots.inputs]
+
+
+class Tape:
+    """fwd(*args) recorded once; run() replays it from C++ -> seconds. `finals`: the slots of the
+    forward's result (output(slot) reads them after a run). Raises Unsupported (one line)."""
+
+    def __init__(self, fwd, args, core=None, writes_ok: bool = False):
+        from .ops import _core
+        core = core or _core()
+        if not hasattr(core, "Tape"):
+            raise Unsupported(f"tape: {core.__name__} has no Tape (rebuild it)")
+        ops, out = record(fwd, args)
+        steps, ins, n, self.finals, self._keep = build(ops, out, writes_ok)
+        del ops
+        self.ops = len(steps)
+        try:
+            self.core = core.Tape(steps, ins, n)
+        except ValueError as e:
+            raise Unsupported(str(e).splitlines()[0]) from None
+        self.result = out
+
+    def run(self) -> float:
+        return self.core.run()
+
+    def output(self, i: int = 0):
+        return self.core.output(self.finals[i])
+
+
+def tape_or_why(fwd, args, writes_ok: bool = False) -> tuple[Tape | None, str | None]:
+    try:
+        return Tape(fwd, args, writes_ok=writes_ok), None
+    except (Unsupported, ImportError) as e:
+        return None, str(e)
