@@ -154,8 +154,8 @@ class Split:
     """The split of fwd(*args) (warm), one repetition per rep() call, so the caller can interleave
     the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
     each() (default: fwd(*args) timed; else a fn returning a tuple whose last item is the wall, in
-    seconds, of the call the shares are of, e.g. an embed call), two replays, and the pricing of the
-    op mix. Each part is a share of that repetition's wall, and each share the median over
+    seconds, of the call the shares are of, e.g. an embed call: (io, pipeline forward, embed)), the
+    tape twice, two replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and each share the median over
     repetitions: this machine runs in a fast state and a ~1.6-1.9x slower one, switching within
     milliseconds to seconds, and moves every part of one repetition alike (C++ too), so shares
     within a repetition hold while absolute seconds do not."""
