@@ -5,8 +5,8 @@ remove and what it pays too, each part measured, none a residual of the forward 
                (ops.KIND_OF), the time inside it (t_in) and a data-free stand-in of its result.
   tape         the forward's own ATen ops replayed from LibTorch C++ on its own tensors, no Python
                between them, intermediates released at their last use (tape.py): kernels = the
-               tape's wall less its own per-op cost; python_overhead = the forward's wall - that,
-               in the same repetition: what leaving Python removes, measured by removing it, with
+               tape's wall less its own per-op cost; python_overhead = the forward's wall (alone,
+               right before the tape) - that, in the same repetition: what leaving Python removes, measured by removing it, with
                what no hot-loop price sees: Python run cold between kernels that streamed megabytes,
                and the kernels it slows (caches, the allocator: Python holds each local until its
                function returns). 2-3x the priced part at one short text here (dev/NOTES-attribution.md).
@@ -155,7 +155,7 @@ class Split:
     the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
     each() (default: fwd(*args) timed; else a fn returning a tuple whose last item is the wall, in
     seconds, of the call the shares are of, e.g. an embed call: (io, pipeline forward, embed)), the
-    tape twice, two replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and each share the median over
+    forward alone and the tape twice, two replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and each share the median over
     repetitions: this machine runs in a fast state and a ~1.6-1.9x slower one, switching within
     milliseconds to seconds, and moves every part of one repetition alike (C++ too), so shares
     within a repetition hold while absolute seconds do not."""
@@ -185,7 +185,12 @@ class Split:
         with rec:
             fwd(*args)
         self.eaches.append(self.each())   # after a forward, as in the walls (the caches it meets)
-        tape = min(self.tape.run() for _ in range(2)) if self.tape else None   # right after it; the best of two, as the replays
+        alone = tape = None
+        if self.tape:   # the model call alone, then its tape (the best of two, as the replays): peers in the
+            # same caches; the model call inside each() also runs slower after the tokenizer, which
+            # embed_glue books (split.py), so it is not the tape's peer
+            alone = self._plain()[0] if self.each != self._plain else self.eaches[-1][-1]
+            tape = min(self.tape.run() for _ in range(2))
         replay = []
         for _ in range(2):
             with Replay(self.keep.results):
@@ -197,9 +202,9 @@ class Split:
         priced = m["binding"] + min(replay) - m["mode"]
         if tape is None:
             kernels, removable = t_in - m["binding"], priced
-        else:   # the model's forward inside each(): (io, pipeline forward, embed) -> forward - io
+        else:
             kernels = tape - m["tape_own"]
-            removable = (e[1] - e[0] if len(e) == 3 else e[-1]) - kernels
+            removable = alone - kernels
         self.per.append({**m, "wall": e[-1], "in_torch": t_in, "replay_wall": min(replay), "tape": tape,
                          "between_ops": min(replay) - m["mode"], "kernels": kernels, "python_overhead": removable,
                          "priced": priced, "indirect": removable - priced})

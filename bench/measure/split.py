@@ -29,7 +29,7 @@ across calls (a round's forward wall / its embed wall) moved 4-5 points a round 
 pace step cancels as far as the machine moves every part alike (here Python ~1.9x, kernels ~1.4x:
 not quite; "speed", walls' embed / the block's, says how far apart they were).
 unattributed_forward checks the split inside its block (the forward timed inside the embed calls
-- its buckets).
+- its buckets: with the tape, what the forward loses after the tokenizer, embed_glue's twin).
 `follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
 ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
 On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
