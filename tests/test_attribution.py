@@ -230,3 +230,8 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     assert np.allclose(out.numpy(), ref.model.forward(*args).numpy(), atol=1e-6)
     assert padding.waste(packed.model.forward, args, rows, real)["calls"] == 1
     assert padding.waste(ref.model.forward, args, rows, rows)["calls"] == 0   # no padding: nothing to remove
+    # the probe's small call runs on the real rows (the mask's), as packing keeps them, not the first M
+    keep = torch.as_tensor(batch.attention_mask).reshape(-1).nonzero().squeeze(1)
+    x = torch.randn(batch.ids.shape[0], batch.ids.shape[1], 8)
+    want = x[torch.as_tensor(batch.attention_mask).bool()]
+    assert torch.equal(padding.Probe(rows, real, keep)._real(x), want) and not torch.equal(x.reshape(-1, 8)[:real], want)

@@ -2,13 +2,20 @@
 only (python_ref_packed's algorithm) can remove from a padded forward.
 
 One forward under a TorchFunctionMode: every call of a per-token kind (PER_TOKEN) whose tensor
-operands have the padded batch's N*T rows runs as it is, timed, then once more on the first M rows
-of those operands (M real tokens; the operands flattened to (N*T, C), sliced and made contiguous
-before the clock starts), timed. waste = sum of (padded time - real-rows time). Both run back to
-back on the same weights and in the same cache state, so what the padding costs is measured, not
-assumed proportional: the first runs of bench all found the proportional estimate (kernel time x
-padded fraction) short by a third at 32 medium texts on two threads (larger activations run slower
-per row). Binding cost is the same in both runs and cancels.
+operands have the padded batch's N*T rows runs as it is, timed, then once more on the M real rows
+of those operands (the rows the attention mask keeps, as packing does: the operands flattened to
+(N*T, C), gathered and made contiguous before the clock starts), timed. waste = sum of (padded
+time - real-rows time). Both run back to back on the same weights and in the same cache state,
+so what the padding costs is measured, not assumed proportional: the first runs of bench all
+found the proportional estimate (kernel time x padded fraction) short by a third at 32 medium
+texts on two threads (larger activations run slower per row). Binding cost cancels.
+Known limit: what the allocator does to the padded forward as a whole, a step rather than a
+per-row cost, which each call's pair cannot see. At 32 medium texts here the profiler put the
+padded forward's gelu at 38 ms against the packed one's 7 and its linears at 313 against 188;
+with glibc's mmap threshold raised (its largest activations, 25 MB padded and 18 MB packed, kept
+in the heap, not returned to the OS and faulted in again) 16 against 8 and 260 against 182, which
+the probe's 82 ms of waste then matches (dev/NOTES-attribution.md, "What packing removes beyond
+the rows").
 Leaves out: the embedding stage's broadcast add (a packed forward keeps it padded); attention (it
 stays padded in the packed forward too). The embeddings' LayerNorm is counted although a packed
 forward keeps it padded: an upper bound by that one call, and a packed forward shows it as its own
@@ -34,9 +41,9 @@ def _rows(a) -> int:
 class Probe(TorchFunctionMode):
     """Per-token calls on padded rows, timed as they are and on the real rows only."""
 
-    def __init__(self, padded_rows: int, real_rows: int):
+    def __init__(self, padded_rows: int, real_rows: int, keep: torch.Tensor | None = None):
         super().__init__()
-        self.padded, self.real = padded_rows, real_rows
+        self.padded, self.real, self.keep = padded_rows, real_rows, keep
         self.full, self.waste, self.calls = Counter(), Counter(), 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -51,8 +58,8 @@ class Probe(TorchFunctionMode):
         t0 = time.perf_counter()
         out = func(*args, **kwargs)
         t1 = time.perf_counter()
-        small = tuple(a.reshape(-1, a.shape[-1])[:self.real].contiguous()
-                      if (i == 0 or kind == "add") and isinstance(a, torch.Tensor) else a for i, a in enumerate(args))
+        small = tuple(self._real(a) if (i == 0 or kind == "add") and isinstance(a, torch.Tensor) else a
+                      for i, a in enumerate(args))
         t2 = time.perf_counter()
         func(*small, **kwargs)
         t3 = time.perf_counter()
@@ -61,15 +68,25 @@ class Probe(TorchFunctionMode):
         self.calls += 1
         return out
 
+    def _real(self, a: torch.Tensor) -> torch.Tensor:
+        flat = a.reshape(-1, a.shape[-1])
+        return flat.index_select(0, self.keep) if self.keep is not None else flat[:self.real].contiguous()
+
 
 def waste(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict:
     """{"waste": s per forward (median over reps), "per_token": s of the padded per-token calls,
-    "by_kind": {kind: s}, "calls": n} of fwd(*args); zeros when nothing runs padded."""
+    "by_kind": {kind: s}, "calls": n} of fwd(*args); zeros when nothing runs padded. The real rows
+    are those of the attention mask among args (a tensor of padded_rows entries after the ids);
+    without one, the first real_rows rows."""
     if real_rows >= padded_rows:
         return {"waste": 0.0, "per_token": 0.0, "by_kind": {}, "calls": 0}
+    mask = next((a for a in args[1:] if isinstance(a, torch.Tensor) and a.numel() == padded_rows), None)
+    keep = mask.reshape(-1).nonzero().squeeze(1) if mask is not None else None
+    if keep is not None and keep.numel() != real_rows:
+        raise ValueError(f"padding.waste: the mask keeps {keep.numel()} rows, {real_rows} real tokens expected")
     runs = []
     for _ in range(reps):
-        p = Probe(padded_rows, real_rows)
+        p = Probe(padded_rows, real_rows, keep)
         with p:
             fwd(*args)
         runs.append(p)
