@@ -6,10 +6,11 @@ remove and what it pays too, each part measured, none a residual of the forward 
   tape         the forward's own ATen ops replayed from LibTorch C++ on its own tensors, no Python
                between them, intermediates released at their last use (tape.py): kernels = the
                tape's wall less its own per-op cost; python_overhead = the forward's wall (alone,
-               right before the tape) - that, in the same repetition: what leaving Python removes, measured by removing it, with
-               what no hot-loop price sees: Python run cold between kernels that streamed megabytes,
-               and the kernels it slows (caches, the allocator: Python holds each local until its
-               function returns). 2-3x the priced part at one short text here (dev/NOTES-attribution.md).
+               right before the tape) - that, in the same repetition: what leaving Python removes,
+               measured by removing it, with what no hot-loop price sees: Python run cold between
+               kernels that streamed megabytes, and the kernels it slows (caches, the allocator:
+               Python holds each local until its function returns). 4-5x the priced part at one
+               short text here (dev/NOTES-attribution.md, "The tape").
   per-op cost  the forward's very op mix (its counts per kind) as straight-line Python on tiny tensors
                (ops.PY_CALLS), the same ops from LibTorch C++ (cpp_port._core.op_cost), the Python
                mix under the replaying mode (OpMix) and the mix's own tape. binding = Python - C++
@@ -155,10 +156,9 @@ class Split:
     the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
     each() (default: fwd(*args) timed; else a fn returning a tuple whose last item is the wall, in
     seconds, of the call the shares are of, e.g. an embed call: (io, pipeline forward, embed)), the
-    forward alone and the tape twice, two replays, and the pricing of the op mix. Each part is a share of that repetition's wall, and each share the median over
-    repetitions: this machine runs in a fast state and a ~1.6-1.9x slower one, switching within
-    milliseconds to seconds, and moves every part of one repetition alike (C++ too), so shares
-    within a repetition hold while absolute seconds do not."""
+    forward alone and the tape twice, two replays, and the pricing of the op mix. Each part is a
+    share of that repetition's wall, the median over repetitions: this VM's pace steps ~1.6-1.9x
+    within ms to s, every part of a repetition alike (C++ too): shares hold, seconds do not."""
 
     PARTS = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
 
