@@ -11,8 +11,9 @@ known IO injected; the split (measure/split.py) must book each difference to its
                    cache state and machine pace they met (a copy after a forward's kernels runs
                    2-3x slower here than after a flush; this VM's pace moves within a second,
                    Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine).
-                   Python: what the injection costs the forward, its model call's wall in the
-                   injected block minus in the plain one (their repetitions alternate): the busy
+                   Python: what the injection costs the forward, its model call's wall (alone,
+                   as the split times it beside its tape) in the injected block minus in the plain
+                   one (their repetitions alternate): the busy
                    time timed in place (printed beside it) and what it does to the kernels after
                    it (0-10% more here at one thread, ~0 at two), which a port removes with it
   recovered        framework_overhead and io of the injected run's block minus those of the plain

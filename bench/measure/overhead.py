@@ -205,7 +205,7 @@ class Split:
         else:
             kernels = tape - m["tape_own"]
             removable = alone - kernels
-        self.per.append({**m, "wall": e[-1], "in_torch": t_in, "replay_wall": min(replay), "tape": tape,
+        self.per.append({**m, "wall": e[-1], "in_torch": t_in, "replay_wall": min(replay), "tape": tape, "alone": alone,
                          "between_ops": min(replay) - m["mode"], "kernels": kernels, "python_overhead": removable,
                          "priced": priced, "indirect": removable - priced})
 

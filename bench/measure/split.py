@@ -182,7 +182,8 @@ class _State:
         # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
         rounds["block_overhead"].append(s["python_overhead"])
         rounds["block_io"].append(median(i for i, *_ in s["each"]))
-        rounds["block_forward"].append(median(f - i for i, f, _ in s["each"]))   # the model call's wall
+        alone = [p["alone"] for p in s["reps"] if p.get("alone") is not None]   # the model call's wall: alone,
+        rounds["block_forward"].append(median(alone or [f - i for i, f, _ in s["each"]]))   # as the tape's peer
         self.s = s
 
     def finish(self, name: str) -> dict:
