@@ -13,9 +13,9 @@ known IO injected; the split (measure/split.py) must book each difference to its
                    Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine).
                    Python: what the injection costs the forward, its model call's wall (alone,
                    as the split times it beside its tape) in the injected block minus in the plain
-                   one (their repetitions alternate): the busy
-                   time timed in place (printed beside it) and what it does to the kernels after
-                   it (0-10% more here at one thread, ~0 at two), which a port removes with it
+                   one (their repetitions alternate): the busy time timed in place (printed beside
+                   it) and what it does to the kernels after it (0-10% more here at one thread,
+                   ~0 at two), which a port removes with it
   recovered        framework_overhead and io of the injected run's block minus those of the plain
                    run's, the repetitions of the two blocks alternating (split.attribute_many), each
                    at its block's pace (before the split puts them on the walls: that proportional

@@ -13,6 +13,7 @@ import torch
 
 from bench import registry
 from bench.measure import overhead as oh, tape as tp
+from bench.measure.ops import _core
 from bench.scenarios import texts_for
 from python_ref.api import model_dir
 
@@ -26,7 +27,7 @@ tape = tp.Tape(py.model.forward, args)
 ops, out = tp.record(py.model.forward, args)
 steps, ins, nslots, _, keep = tp.build(ops, out)
 del ops
-kept = tp._core().Tape([(*s[:4], []) for s in steps], ins, nslots)   # nothing released
+kept = _core().Tape([(*s[:4], []) for s in steps], ins, nslots)   # nothing released
 
 
 def timed(f):

@@ -162,14 +162,14 @@ class Split:
 
     PARTS = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
 
-    def __init__(self, fwd, args, padded_rows: int | None = None, each=None, tape: bool = True):
+    def __init__(self, fwd, args, padded_rows: int | None = None, each=None):
         self.fwd, self.args, self.each, self.per, self.eaches = fwd, args, each or self._plain, [], []
         self.keep = Record(keep=True)
         with self.keep:
             fwd(*args)
         self.counts = Counter(self.keep.calls)
         self.mix = mix_for(self.counts)
-        self.tape, self.tape_why = tape_or_why(fwd, args) if tape else (None, "tape not asked for")
+        self.tape, self.tape_why = tape_or_why(fwd, args)
         if self.tape and not self.mix.tape:   # its own cost unpriced: not used
             self.tape, self.tape_why = None, f"the op mix's tape: {self.mix.tape_why}"
         self.padded = {k for k, rows in zip(self.keep.calls, self.keep.rows) if padded_rows and rows == padded_rows}
@@ -226,9 +226,9 @@ class Split:
                 else {"why": self.tape_why}}
 
 
-def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None, tape: bool = True) -> dict:
+def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
     """Split(...) run reps times on its own: its result()."""
-    s = Split(fwd, args, padded_rows, each, tape)
+    s = Split(fwd, args, padded_rows, each)
     for _ in range(reps):
         s.rep()
     return s.result()

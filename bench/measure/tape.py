@@ -48,10 +48,12 @@ def record(fwd, args) -> tuple[list, object]:
 
 
 class _Slots:
-    """Slot numbers for tensors by identity; inputs are the tensors first met as arguments."""
+    """Slot numbers for tensors by identity; inputs are the tensors first met as arguments. Ids stay
+    unique while the tape is built: the recorded ops hold every tensor they saw, `inputs` the
+    scalars _encode makes."""
 
     def __init__(self):
-        self.of, self.inputs, self.keep, self.made = {}, [], [], set()
+        self.of, self.inputs, self.made = {}, [], set()
 
     def arg(self, t: torch.Tensor) -> int:
         if id(t) not in self.of:
@@ -59,14 +61,12 @@ class _Slots:
                 raise Unsupported(f"tape: a {t.device.type} tensor (CPU only; CUDA has its graph replay)")
             self.of[id(t)] = len(self.of)
             self.inputs.append((self.of[id(t)], t))
-        self.keep.append(t)   # ids stay unique while the tape is built
         return self.of[id(t)]
 
     def out(self, t: torch.Tensor) -> int:
         if id(t) not in self.of:
             self.of[id(t)] = len(self.of)
         self.made.add(self.of[id(t)])
-        self.keep.append(t)
         return self.of[id(t)]
 
 
@@ -143,9 +143,9 @@ class Tape:
     """fwd(*args) recorded once; run() replays it from C++ -> seconds. `finals`: the slots of the
     forward's result (output(slot) reads them after a run). Raises Unsupported (one line)."""
 
-    def __init__(self, fwd, args, core=None, writes_ok: bool = False):
+    def __init__(self, fwd, args, writes_ok: bool = False):
         from .ops import _core
-        core = core or _core()
+        core = _core()
         if not hasattr(core, "Tape"):
             raise Unsupported(f"tape: {core.__name__} has no Tape (rebuild it)")
         ops, out = record(fwd, args)
@@ -156,7 +156,6 @@ class Tape:
             self.core = core.Tape(steps, ins, n)
         except ValueError as e:
             raise Unsupported(str(e).splitlines()[0]) from None
-        self.result = out
 
     def run(self) -> float:
         return self.core.run()
