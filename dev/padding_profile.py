@@ -29,7 +29,7 @@ for name in ("python_ref", "python_ref_packed"):
     res[name] = tot
     if name == "python_ref":
         real = int(b.attention_mask.sum()); padded = b.ids.size
-        w = padding.waste(p.model.forward, args, padded, real, reps=3)
+        w = padding.per_call(p.model.forward, args, padded, real, reps=3)
         print("probe waste ms", round(w["waste"]*1e3, 1), {k: round(v*1e3,1) for k, v in w["by_kind"].items()}, "per_token", round(w["per_token"]*1e3,1), "fill", real/padded)
 keys = sorted(set(res["python_ref"]) | set(res["python_ref_packed"]))
 for k in keys:

@@ -76,6 +76,12 @@ def test_each_split_adds_up_with_one_bucket_vocabulary(run):
     packed_b = ceilings.from_records(data["records"], "python_ref_packed", "batch")
     assert ref_b["values"]["padding_waste"] > 0
     assert packed_b["values"]["padding_waste"] < 0.05 * ref_b["values"]["padding_waste"]
+    # the reference's waste is its padded forward against its unpadded one in the wall rounds, beside
+    # the gains; the per-call probe's figure stands beside it; the packed forward has none of that
+    pad = ref_b["detail"]["padding"]
+    assert pad["from"] == "wall rounds" and pad["attention"]["calls"] > 0 and pad["per_call"] > 0
+    assert pad["unpadded"] < pad["padded"] and not packed_b["detail"].get("padding")
+    assert not [r for r in data["records"] if r["metric"].startswith("unpadded")], "a part for the split, no record"
 
 
 def test_the_model_stands_beside_its_cross_checks(run):
@@ -205,6 +211,44 @@ def test_profiler_split_of_a_forward_is_round_by_round(mdir):
     assert all(math.isfinite(x) for x in a["ci"]["model_kernels"])
 
 
+def test_padding_whole_recovers_a_known_cost_per_padded_row():
+    """Known truth: a forward that busy-waits a set time per row of its ids (and makes one attention
+    call). whole's waste is that time on the rows the unpadded batch leaves out (N*T - N*T'),
+    within 15%, and is the padded wall - the unpadded - attention's difference, its parts returned.
+    The unpadded batch is the real tokens in order, N rows of M // N, its mask all ones."""
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    from bench.measure import padding
+    per_row = 20e-6
+
+    def fwd(ids, mask):
+        end = time.perf_counter() + per_row * ids.numel()
+        while time.perf_counter() < end:
+            pass
+        q = torch.zeros(ids.shape[0], 2, ids.shape[1], 8)
+        return F.scaled_dot_product_attention(q, q, q, attn_mask=mask[:, None, None, :].bool())
+
+    N, T, lens = 4, 60, (60, 20, 35, 37)
+    mask = (torch.arange(T)[None, :] < torch.tensor(lens)[:, None]).long()
+    ids = (torch.arange(N * T).reshape(N, T) + 1) * mask
+    M = int(mask.sum())
+    small = padding.unpadded((ids, mask), N * T, M)
+    assert small[0].shape == (N, M // N) and torch.equal(small[0].reshape(-1), ids[mask.bool()][:N * (M // N)])
+    assert bool(small[1].eq(1).all()) and small[1].shape == (N, M // N)
+    w = padding.whole(fwd, (ids, mask), N * T, M, reps=5)
+    att = w["attention"]
+    assert w["tokens"] == N * (M // N) and att["calls"] == 1 and att["padded"] > 0 and att["unpadded"] > 0
+    assert w["waste"] == pytest.approx(w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]))
+    truth = per_row * (N * T - N * (M // N))
+    assert abs(w["waste"] - truth) < 0.15 * truth, (w["waste"], truth)
+    assert padding.whole(fwd, (ids, mask), N * T, N * T)["waste"] == 0.0   # no padding: nothing to remove
+    with pytest.raises(ValueError, match="no attention mask"):
+        padding.unpadded((ids,), N * T, M)
+
+
 def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     """Counts that follow from the code: python_ref's forward on a padded batch makes per layer 4
     linear, 1 gelu, 2 layer_norm and 2 residual adds on the N*T rows, plus the embeddings'
@@ -228,8 +272,15 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
         out = ref.model.forward(*args)
     assert p.calls == 9 * layers + 1 and set(p.full) == set(padding.PER_TOKEN)
     assert np.allclose(out.numpy(), ref.model.forward(*args).numpy(), atol=1e-6)
-    assert padding.waste(packed.model.forward, args, rows, real)["calls"] == 1
-    assert padding.waste(ref.model.forward, args, rows, rows)["calls"] == 0   # no padding: nothing to remove
+    assert padding.per_call(packed.model.forward, args, rows, real)["calls"] == 1
+    assert padding.per_call(ref.model.forward, args, rows, rows)["calls"] == 0   # no padding: nothing to remove
+    # whole forwards for the forward whose layers run padded, only there; its unpadded batch embeds
+    assert padding.layers_padded(ref, batch) and not padding.layers_padded(packed, batch)
+    assert not padding.layers_padded(ref, ref.tokenize(texts_for(mdir, "medium", 1)))
+    assert list(padding.unpadded_parts({"ref": ref, "packed": packed}, texts_for(mdir, "medium", 4))) == [("ref", "unpadded")]
+    u = padding.unpadded_batch(batch)
+    assert u.ids.shape == (batch.ids.shape[0], real // batch.ids.shape[0]) and u.attention_mask.all()
+    assert ref.forward(u).shape == (batch.ids.shape[0], ref.dim)
     # the probe's small call runs on the real rows (the mask's), as packing keeps them, not the first M
     keep = torch.as_tensor(batch.attention_mask).reshape(-1).nonzero().squeeze(1)
     x = torch.randn(batch.ids.shape[0], batch.ids.shape[1], 8)

@@ -1,30 +1,35 @@
 """Padding waste, measured (docs/DESIGN.md §7): what running the per-token layers on the real tokens
 only (python_ref_packed's algorithm) can remove from a padded forward.
 
-One forward under a TorchFunctionMode: every call of a per-token kind (PER_TOKEN) whose tensor
-operands have the padded batch's N*T rows runs as it is, timed, then once more on the M real rows
-of those operands (the rows the attention mask keeps, as packing does: the operands flattened to
-(N*T, C), gathered and made contiguous before the clock starts), timed. waste = sum of (padded
-time - real-rows time). Both run back to back on the same weights and in the same cache state,
-so what the padding costs is measured, not assumed proportional: the first runs of bench all
-found the proportional estimate (kernel time x padded fraction) short by a third at 32 medium
-texts on two threads (larger activations run slower per row). Binding cost cancels.
-Known limit: what the allocator does to the padded forward as a whole, a step rather than a
-per-row cost, which each call's pair cannot see. At 32 medium texts here the profiler put the
-padded forward's gelu at 38 ms against the packed one's 7 and its linears at 313 against 188;
-with glibc's mmap threshold raised (its largest activations, 25 MB padded and 18 MB packed, kept
-in the heap, not returned to the OS and faulted in again) 16 against 8 and 260 against 182, which
-the probe's 82 ms of waste then matches (dev/NOTES-attribution.md, "What packing removes beyond
-the rows").
-Leaves out: the embedding stage's broadcast add (a packed forward keeps it padded); attention (it
-stays padded in the packed forward too). The embeddings' LayerNorm is counted although a packed
-forward keeps it padded: an upper bound by that one call, and a packed forward shows it as its own
-(small) waste.
+  whole     for a forward whose layers run padded (its linears on the batch's N*T rows): its wall
+            less the same forward's on an unpadded batch of the same real tokens (N rows of
+            T' = M // N tokens, all real: at most N-1 of the M real tokens left out, so an upper
+            bound by those), less what attention gains in that batch (its calls timed in both
+            forwards: a packed forward keeps attention padded). bench all times the two forwards in
+            its wall rounds (unpadded_parts: a part of the pipe's turn), so the waste and the gains
+            come from the same rounds and allocator state; `whole` pairs them itself elsewhere. It
+            sees what a per-call pair cannot: what the allocator and the caches do with smaller
+            activations. At 32 medium texts here the padded forward's largest activations (25 MB)
+            go back to the OS and are faulted in again on every call, the real tokens' (18 MB) stay
+            in glibc's heap: per call found 79 ms, the whole forward 130 (dev/NOTES-attribution.md,
+            "What packing removes beyond the rows").
+  per_call  for a forward where a few per-token calls run padded (the packed forward's embeddings'
+            LayerNorm), where the whole forward's counterfactual would book the packing's own
+            gathers too: each such call timed as it is, then once more on the M real rows (taken by
+            the attention mask, made contiguous before the clock starts); the sum of differences.
+            Binding cost cancels. Also run once beside `whole`, as its cross-check.
+Leaves out: the embedding stage's broadcast add (a packed forward keeps it padded, so per_call
+skips it; whole counts it, with the embeddings' LayerNorm: an upper bound by those two calls);
+attention written without scaled_dot_product_attention (its gain in the unpadded batch is then
+not taken off, a looser bound: attention.calls is 0 in the split's detail.padding); CUDA (the
+attention timer reads the host clock: unpadded_parts skips a pipe on a GPU).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
+from statistics import median
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -32,6 +37,7 @@ from torch.overrides import TorchFunctionMode
 from .overhead import kind_of
 
 PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with the rows they run on
+LAYERS = "linear"   # a forward whose linears ran padded runs its layers padded: `whole` prices it
 
 
 def _rows(a) -> int:
@@ -73,17 +79,23 @@ class Probe(TorchFunctionMode):
         return flat.index_select(0, self.keep) if self.keep is not None else flat[:self.real].contiguous()
 
 
-def waste(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict:
-    """{"waste": s per forward (median over reps), "per_token": s of the padded per-token calls,
-    "by_kind": {kind: s}, "calls": n} of fwd(*args); zeros when nothing runs padded. The real rows
-    are those of the attention mask among args (a tensor of padded_rows entries after the ids);
-    without one, the first real_rows rows."""
-    if real_rows >= padded_rows:
-        return {"waste": 0.0, "per_token": 0.0, "by_kind": {}, "calls": 0}
+def _keep(args, padded_rows: int, real_rows: int):
+    """(the attention mask among args: a tensor of padded_rows entries after the ids, the flat indices
+    of its real rows), (None, None) without one."""
     mask = next((a for a in args[1:] if isinstance(a, torch.Tensor) and a.numel() == padded_rows), None)
     keep = mask.reshape(-1).nonzero().squeeze(1) if mask is not None else None
     if keep is not None and keep.numel() != real_rows:
-        raise ValueError(f"padding.waste: the mask keeps {keep.numel()} rows, {real_rows} real tokens expected")
+        raise ValueError(f"padding: the mask keeps {keep.numel()} rows, {real_rows} real tokens expected")
+    return mask, keep
+
+
+def per_call(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict:
+    """{"waste": s per forward (median over reps), "per_token": s of the padded per-token calls,
+    "by_kind": {kind: s}, "calls": n} of fwd(*args); zeros when nothing runs padded. The real rows
+    are the mask's (_keep); without one, the first real_rows rows."""
+    if real_rows >= padded_rows:
+        return {"waste": 0.0, "per_token": 0.0, "by_kind": {}, "calls": 0}
+    _, keep = _keep(args, padded_rows, real_rows)
     runs = []
     for _ in range(reps):
         p = Probe(padded_rows, real_rows, keep)
@@ -94,3 +106,113 @@ def waste(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict:
     mid = runs[len(runs) // 2]
     return {"waste": sum(mid.waste.values()), "per_token": sum(mid.full.values()), "by_kind": dict(mid.waste),
             "calls": mid.calls}
+
+
+def unpadded(args, padded_rows: int, real_rows: int) -> tuple:
+    """args of the same forward on N rows of T' = real_rows // N real tokens, no padding: every
+    (N, T, ...) tensor's real rows (by the mask) in order, the first N*T' of them; the mask all ones."""
+    N, T = args[0].shape[:2]
+    mask, keep = _keep(args, padded_rows, real_rows)
+    if keep is None:
+        raise ValueError("padding.unpadded: no attention mask among the forward's arguments")
+    t = real_rows // N
+
+    def cut(a):
+        if not isinstance(a, torch.Tensor) or tuple(a.shape[:2]) != (N, T):
+            return a
+        if a is mask:
+            return torch.ones((N, t), dtype=a.dtype)
+        flat = a.reshape(N * T, *a.shape[2:]).index_select(0, keep)
+        return flat[:N * t].reshape(N, t, *a.shape[2:]).contiguous()
+    return tuple(cut(a) for a in args)
+
+
+class Attention(TorchFunctionMode):
+    """Seconds inside the forward's scaled_dot_product_attention calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.s, self.calls = 0.0, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if kind_of(func, args) != "sdpa":
+            return func(*args, **(kwargs or {}))
+        t0 = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        self.s += time.perf_counter() - t0
+        self.calls += 1
+        return out
+
+
+def attention(fwd, args, small) -> dict:
+    """{"padded": s, "unpadded": s, "calls": n}: fwd's attention calls timed on args and on small."""
+    att = {}
+    for k, a in (("padded", args), ("unpadded", small)):
+        m = Attention()
+        with m:
+            fwd(*a)
+        att[k], att["calls"] = m.s, m.calls
+    return att
+
+
+def whole(fwd, args, padded_rows: int, real_rows: int, reps: int = 3) -> dict:
+    """{"waste": s, "padded": s, "unpadded": s (median walls of reps interleaved pairs, after one
+    warm-up each), "attention": attention(), "tokens": N*T'} of fwd: waste = padded - unpadded -
+    (attention padded - attention unpadded). bench all times the two forwards in its wall rounds
+    instead (unpadded_parts), beside the gains; this pairs them where the walls lack them."""
+    if real_rows >= padded_rows:
+        return {"waste": 0.0, "padded": 0.0, "unpadded": 0.0, "attention": {}, "tokens": real_rows}
+    small = unpadded(args, padded_rows, real_rows)
+    walls = {"padded": [], "unpadded": []}
+    for a in (args, small):
+        fwd(*a)
+    for _ in range(reps):
+        for k, a in (("padded", args), ("unpadded", small)):
+            t0 = time.perf_counter()
+            fwd(*a)
+            walls[k].append(time.perf_counter() - t0)
+    att = attention(fwd, args, small)
+    w = {k: median(v) for k, v in walls.items()}
+    return {"waste": w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]), **w, "attention": att,
+            "tokens": small[0].numel()}
+
+
+def unpadded_batch(batch):
+    """batch (python_ref.api.Batch) as `unpadded` makes it: its real tokens, N rows of M // N."""
+    ids, mask = torch.from_numpy(batch.ids), torch.from_numpy(batch.attention_mask)
+    a = unpadded((ids, mask), ids.numel(), int(mask.sum()))
+    return dataclasses.replace(batch, ids=a[0].numpy(), attention_mask=a[1].numpy())
+
+
+class _Layers(TorchFunctionMode):
+    def __init__(self, rows: int):
+        super().__init__()
+        self.rows, self.seen = rows, False
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.seen |= kind_of(func, args) == LAYERS and _rows(args[0] if args else None) == self.rows
+        return func(*args, **(kwargs or {}))
+
+
+def layers_padded(pipe, batch) -> bool:
+    """Whether pipe's Python torch forward runs its layers (LAYERS calls) on batch's padded rows:
+    one forward watched. False where the batch has no padding or pipe no such forward."""
+    from python_ref.pipeline import TorchForward
+    if not isinstance(pipe, TorchForward) or bool(batch.attention_mask.all()) or pipe.device != "cpu":
+        return False
+    m = _Layers(batch.ids.size)
+    with m:
+        pipe.forward(batch)
+    return m.seen
+
+
+def unpadded_parts(pipes: dict, texts) -> dict:
+    """{(name, "unpadded"): fn} for the pipes whose forward runs its layers padded on texts: fn is
+    the pipe's forward on unpadded_batch, a part of their wall rounds (split.py takes the padding
+    waste from those walls, beside the gains of the same rounds)."""
+    out = {}
+    for n, p in pipes.items():
+        b = p.tokenize(texts)
+        if layers_padded(p, b):
+            out[(n, "unpadded")] = (lambda p=p, u=unpadded_batch(b): p.forward(u))
+    return out

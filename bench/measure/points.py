@@ -25,12 +25,13 @@ from .latency import InnerTime, interleaved, lead_calls, summary, sync, timing_e
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
                   parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
                   max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
-                  on_error=None) -> dict:
+                  on_error=None, more: dict | None = None) -> dict:
     """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}.
 
     cap_s: a hard ceiling on the measured rounds (the run's deadline share): it overrides min_rounds,
     down to one round. on_error(name, exc): an implementation whose warm-up raises is left out and
-    reported there (re-raised when on_error is None)."""
+    reported there (re-raised when on_error is None). more: {(impl, part): fn}, one more part of
+    that implementation's turn, right after its own parts (split.py's unpadded forward)."""
     fns, cost, first = {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
@@ -63,6 +64,9 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                 fn = (lambda f: (lambda: (f(), sync(device))))(fn)
             fns[(name, part)] = fn
             cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
+        for k, fn in (more or {}).items():
+            if k[0] == name:
+                fns[k], cost[k] = fn, emb
     # each implementation's first part gets the untimed lead-in (latency.lead_calls) in every round
     first_part = {}
     for k in fns:
@@ -90,6 +94,8 @@ def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, 
     plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
     refs = (registry.REFERENCE, registry.EMBED_PEER)
     for (n, part), samples in res["samples"].items():
+        if part not in ("embed", "tokenize", "forward"):   # a `more` part: its figure is its user's
+            continue
         s = summary(samples)
         peers = {r: res["samples"][(r, part)] for r in refs
                  if part != "tokenize" and r != n and (r, part) in res["samples"]}

@@ -18,9 +18,10 @@ never folded in.
                       footprint in the caches: ~0.17 ms of python_ref's 6.4 ms at one text here, ~0
                       after cython_ext's), which a tokenizer port can remove too
 Also per round: padding_waste, what running the per-token calls on the real tokens only
-(python_ref_packed's algorithm) removes, measured by re-running each padded per-token call on the
-real rows (padding.py). A packed forward's layers run on M rows: only its embeddings' LayerNorm
-(padded there too) is probed.
+(python_ref_packed's algorithm) removes (padding.py): a forward whose layers ran padded against
+the same forward on an unpadded batch of its real tokens, attention's difference taken off (whole;
+detail.padding has the first round's parts and the per-call probe's figure beside it); a packed
+forward, whose layers run on M rows, by re-running its padded calls on the real rows (per_call).
 The split is measured in a block of its own after the wall rounds (attribute_many: the blocks of
 several pipes interleaved round by round), and its forward buckets are put on the round's embed
 wall: each one's share of an embed call timed in the same repetition of the block (io timed inside
@@ -83,7 +84,8 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
         fns[(n, "embed")] = (lambda p=p: (p.embed(texts), sync(device)))
         fns[(n, "tokenize")] = (lambda p=p: p.tokenize(texts))
         fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), sync(device)))
-    for n, f in (extra or {}).items():   # a key (pipe name, part) joins that pipe's group and walls
+    # the unpadded forward (padding.py) of pipes whose layers run padded joins their group and walls
+    for n, f in {**padding.unpadded_parts(pipes, texts), **(extra or {})}.items():
         fns[n if isinstance(n, tuple) else (n, "extra")] = f
     res = interleaved(fns, rounds=rounds, reps=reps, warmup=1)
     out = {n: round_walls(res, n) for n in pipes}
@@ -131,6 +133,7 @@ class _State:
         self.pipe, self.texts, self.walls, self.batch = pipe, texts, walls, pipe.tokenize(texts)
         self.real = int(self.batch.attention_mask.sum())
         self.fill = self.real / max(self.batch.attention_mask.size, 1)   # real / padded tokens
+        self.padding = {}   # padding.whole's parts in the first round, with the per-call figure
         self.rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward",
                                        "padding_waste", "binding", "between_ops", "priced", "indirect", "speed",
                                        "block_overhead", "block_io", "block_forward")}
@@ -172,11 +175,23 @@ class _State:
         rounds["unattributed_forward"].append(E * median((f - i - p["kernels"] - p["python_overhead"]) / e
                                                          for (i, f, e), p in zip(s["each"], s["reps"])))
         rounds["speed"].append(sp)
-        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, as a
-        # fraction of this block's forward put on the walls'
+        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, at this
+        # block's pace put on the walls': the whole forward against an unpadded one where its layers
+        # ran padded, per call where only a few calls did (the packed forward's); per call once beside
         padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN)
-        waste = padding.waste(iot.inner, args, batch.ids.size, self.real)["waste"] if padded else 0.0
-        rounds["padding_waste"].append(waste * sp)
+        if padding.LAYERS in padded and walls.get("unpadded"):   # the walls' pair, the gains' rounds
+            small = padding.unpadded(args, batch.ids.size, self.real)
+            att = padding.attention(iot.inner, args, small)
+            w = {"padded": walls["forward"][r], "unpadded": walls["unpadded"][r], "attention": att,
+                 "tokens": small[0].numel(), "from": "wall rounds"}
+            w["waste"] = w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]) * sp
+        else:   # a pair timed here where the walls lack it; per call for a packed forward
+            pw = (padding.whole if padding.LAYERS in padded else padding.per_call) if padded else None
+            w = pw(iot.inner, args, batch.ids.size, self.real) if pw else {"waste": 0.0}
+            w["waste"] *= sp
+        rounds["padding_waste"].append(w["waste"])
+        if padding.LAYERS in padded and r == 0:
+            self.padding = {**w, "per_call": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp}
         for k in ("binding", "between_ops", "priced", "indirect"):   # seconds at the block's pace, put on the walls'
             rounds[k].append(s["shares"][k] * E if k in s.get("shares", {}) else s.get(k, math.nan))
         # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
@@ -191,7 +206,7 @@ class _State:
         detail = {"counts": s.get("counts", {}), "uncalibrated": s.get("uncalibrated", {}), "fill": self.fill,
                   "binding_s": median(rounds["binding"]), "between_ops_s": median(rounds["between_ops"]),
                   "priced_s": median(rounds["priced"]), "indirect_s": median(rounds["indirect"]),
-                  "tape": s.get("tape", {}),
+                  "tape": s.get("tape", {}), "padding": self.padding,
                   "calls": sum(s.get("counts", {}).values()), "rounds": len(rounds["speed"]),
                   "unattributed_forward_share": median(u / f for u, f in zip(rounds["unattributed_forward"],
                                                                              walls["forward"])),   # of the forward

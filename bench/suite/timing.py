@@ -41,6 +41,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     implementation; with attribute, its split, the ceilings and, once, the cross-checks
     (suite/attribution.py). -> {scenario: (measure_point result, texts)}."""
     from ..measure import ceilings
+    from ..measure.padding import unpadded_parts
     from ..measure.points import measure_point, point_records
     from ..measure.split import round_walls
     from . import attribution as attr
@@ -68,7 +69,9 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
                                 min_rounds=run.plan.get("scenario_min_rounds", run.plan["min_rounds"]),
                                 max_rounds=run.plan.get("scenario_rounds", run.plan["max_rounds"]),
-                                cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow)
+                                cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow,
+                                more=unpadded_parts({n: p for n, p in pipes.items() if n not in follow}, texts)
+                                if attribute else None)
             if res["plan"]["rounds"] < run.plan["min_rounds"]:
                 run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
             out[sc] = (res, texts)
