@@ -194,11 +194,16 @@ class _Layers(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+def _watchable(pipe) -> bool:
+    """A Python torch forward on the CPU: what layers_padded can watch."""
+    from python_ref.pipeline import TorchForward
+    return isinstance(pipe, TorchForward) and pipe.device == "cpu"
+
+
 def layers_padded(pipe, batch) -> bool:
     """Whether pipe's Python torch forward runs its layers (LAYERS calls) on batch's padded rows:
     one forward watched. False where the batch has no padding or pipe no such forward."""
-    from python_ref.pipeline import TorchForward
-    if not isinstance(pipe, TorchForward) or bool(batch.attention_mask.all()) or pipe.device != "cpu":
+    if not _watchable(pipe) or bool(batch.attention_mask.all()):
         return False
     m = _Layers(batch.ids.size)
     with m:
@@ -212,6 +217,8 @@ def unpadded_parts(pipes: dict, texts) -> dict:
     waste from those walls, beside the gains of the same rounds)."""
     out = {}
     for n, p in pipes.items():
+        if not _watchable(p):   # no tokenizer call for a pipe that cannot qualify (Node, a binary)
+            continue
         b = p.tokenize(texts)
         if layers_padded(p, b):
             out[(n, "unpadded")] = (lambda p=p, u=unpadded_batch(b): p.forward(u))
