@@ -211,26 +211,12 @@ def test_profiler_split_of_a_forward_is_round_by_round(mdir):
     assert all(math.isfinite(x) for x in a["ci"]["model_kernels"])
 
 
-def test_padding_whole_recovers_a_known_cost_per_padded_row():
-    """Known truth: a forward that busy-waits a set time per row of its ids (and makes one attention
-    call). whole's waste is that time on the rows the unpadded batch leaves out (N*T - N*T'),
-    within 15%, and is the padded wall - the unpadded - attention's difference, its parts returned.
-    The unpadded batch is the real tokens in order, N rows of M // N, its mask all ones."""
-    import time
-
+def test_unpadded_batch_is_the_real_tokens_in_order():
+    """The unpadded batch is the real tokens in order, N rows of M // N, its mask all ones; args
+    without a mask are refused in one line."""
     import torch
-    import torch.nn.functional as F
 
     from bench.measure import padding
-    per_row = 20e-6
-
-    def fwd(ids, mask):
-        end = time.perf_counter() + per_row * ids.numel()
-        while time.perf_counter() < end:
-            pass
-        q = torch.zeros(ids.shape[0], 2, ids.shape[1], 8)
-        return F.scaled_dot_product_attention(q, q, q, attn_mask=mask[:, None, None, :].bool())
-
     N, T, lens = 4, 60, (60, 20, 35, 37)
     mask = (torch.arange(T)[None, :] < torch.tensor(lens)[:, None]).long()
     ids = (torch.arange(N * T).reshape(N, T) + 1) * mask
@@ -238,15 +224,44 @@ def test_padding_whole_recovers_a_known_cost_per_padded_row():
     small = padding.unpadded((ids, mask), N * T, M)
     assert small[0].shape == (N, M // N) and torch.equal(small[0].reshape(-1), ids[mask.bool()][:N * (M // N)])
     assert bool(small[1].eq(1).all()) and small[1].shape == (N, M // N)
-    w = padding.whole(fwd, (ids, mask), N * T, M, reps=5)
-    att = w["attention"]
-    assert w["tokens"] == N * (M // N) and att["calls"] == 1 and att["padded"] > 0 and att["unpadded"] > 0
-    assert w["waste"] == pytest.approx(w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]))
-    truth = per_row * (N * T - N * (M // N))
-    assert abs(w["waste"] - truth) < 0.15 * truth, (w["waste"], truth)
-    assert padding.whole(fwd, (ids, mask), N * T, N * T)["waste"] == 0.0   # no padding: nothing to remove
     with pytest.raises(ValueError, match="no attention mask"):
         padding.unpadded((ids,), N * T, M)
+
+
+def test_padding_waste_from_the_wall_rounds_recovers_a_known_cost_per_padded_row(mdir):
+    """Known truth, through the path bench all takes (the unpadded forward a part of the wall rounds,
+    the split's padding.waste): python_ref twice, one copy's model busy-waiting a set time per row of
+    its ids. The difference of their padding_waste is that time on the rows the unpadded batch
+    leaves out (N*T - N*(M // N)), within 15%. Walls without the unpadded forward are refused."""
+    import time
+    from statistics import median
+
+    from bench.measure import split
+    from bench.scenarios import texts_for
+    plain, slow = registry.load(registry.REFERENCE, mdir), registry.load(registry.REFERENCE, mdir)
+    per_row, base = 300e-6, slow.model.forward   # well above the model's own ~0.2 ms a row here
+
+    def busy_forward(ids, mask):
+        end = time.perf_counter() + per_row * ids.numel()
+        while time.perf_counter() < end:
+            pass
+        return base(ids, mask)
+    slow.model.forward = busy_forward
+    texts = texts_for(mdir, "short", 3) + texts_for(mdir, "medium", 1)
+    b = plain.tokenize(texts)
+    (N, T), M = b.ids.shape, int(b.attention_mask.sum())
+    truth = per_row * (N * T - N * (M // N))
+    assert truth > 10e-3   # the batch has padding worth measuring, well above the plain waste's noise
+    pipes = {"plain": plain, "slow": slow}
+    walls = split.measure_walls(pipes, texts, rounds=5, reps=2)
+    assert all(len(walls[n]["unpadded"]) == 5 for n in pipes)
+    atts = split.attribute_many(pipes, texts, walls, reps=2)
+    assert all(a["detail"]["padding"]["from"] == "wall rounds" for a in atts.values())
+    got = median(atts["slow"]["rounds"]["padding_waste"]) - median(atts["plain"]["rounds"]["padding_waste"])
+    assert abs(got - truth) < 0.15 * truth, (got, truth)
+    no_pair = {k: v for k, v in walls["plain"].items() if k != "unpadded"}
+    with pytest.raises(ValueError, match="no unpadded forward"):
+        split.attribute("plain", plain, texts, no_pair, reps=2)
 
 
 def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):

@@ -1,25 +1,26 @@
 """Padding waste, measured (docs/DESIGN.md §7): what running the per-token layers on the real tokens
 only (python_ref_packed's algorithm) can remove from a padded forward.
 
-  whole     for a forward whose layers run padded (its linears on the batch's N*T rows): its wall
+  waste     for a forward whose layers run padded (its linears on the batch's N*T rows): its wall
             less the same forward's on an unpadded batch of the same real tokens (N rows of
             T' = M // N tokens, all real: at most N-1 of the M real tokens left out, so an upper
             bound by those), less what attention gains in that batch (its calls timed in both
-            forwards: a packed forward keeps attention padded). bench all times the two forwards in
-            its wall rounds (unpadded_parts: a part of the pipe's turn), so the waste and the gains
-            come from the same rounds and allocator state; `whole` pairs them itself elsewhere. It
-            sees what a per-call pair cannot: what the allocator and the caches do with smaller
-            activations. At 32 medium texts here the padded forward's largest activations (25 MB)
-            go back to the OS and are faulted in again on every call, the real tokens' (18 MB) stay
-            in glibc's heap: per call found 79 ms, the whole forward 130 (dev/NOTES-attribution.md,
-            "What packing removes beyond the rows").
+            forwards: a packed forward keeps attention padded). The two forwards are timed in the
+            wall rounds (unpadded_parts: a part of the pipe's turn), so the waste and the gains come
+            from the same rounds and allocator state; split.py refuses walls without that pair.
+            Timing whole forwards sees what a per-call pair cannot: what the allocator and the
+            caches do with smaller activations. At 32 medium texts here the padded forward's
+            largest activations (25 MB) go back to the OS and are faulted in again on every call,
+            the real tokens' (18 MB) stay in glibc's heap: per call found 79 ms, the whole forward
+            130 (dev/NOTES-attribution.md, "What packing removes beyond the rows"). A pair timed
+            inside the split's block missed that step (the block keeps the heap grown): not offered.
   per_call  for a forward where a few per-token calls run padded (the packed forward's embeddings'
             LayerNorm), where the whole forward's counterfactual would book the packing's own
             gathers too: each such call timed as it is, then once more on the M real rows (taken by
             the attention mask, made contiguous before the clock starts); the sum of differences.
-            Binding cost cancels. Also run once beside `whole`, as its cross-check.
+            Binding cost cancels. Also run once beside `waste`, as its cross-check.
 Leaves out: the embedding stage's broadcast add (a packed forward keeps it padded, so per_call
-skips it; whole counts it, with the embeddings' LayerNorm: an upper bound by those two calls);
+skips it; waste counts it, with the embeddings' LayerNorm: an upper bound by those two calls);
 attention written without scaled_dot_product_attention (its gain in the unpadded batch is then
 not taken off, a looser bound: attention.calls is 0 in the split's detail.padding); CUDA (the
 attention timer reads the host clock: unpadded_parts skips a pipe on a GPU).
@@ -37,7 +38,7 @@ from torch.overrides import TorchFunctionMode
 from .overhead import kind_of
 
 PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with the rows they run on
-LAYERS = "linear"   # a forward whose linears ran padded runs its layers padded: `whole` prices it
+LAYERS = "linear"   # a forward whose linears ran padded runs its layers padded: `waste` prices it
 
 
 def _rows(a) -> int:
@@ -155,26 +156,11 @@ def attention(fwd, args, small) -> dict:
     return att
 
 
-def whole(fwd, args, padded_rows: int, real_rows: int, reps: int = 3) -> dict:
-    """{"waste": s, "padded": s, "unpadded": s (median walls of reps interleaved pairs, after one
-    warm-up each), "attention": attention(), "tokens": N*T'} of fwd: waste = padded - unpadded -
-    (attention padded - attention unpadded). bench all times the two forwards in its wall rounds
-    instead (unpadded_parts), beside the gains; this pairs them where the walls lack them."""
-    if real_rows >= padded_rows:
-        return {"waste": 0.0, "padded": 0.0, "unpadded": 0.0, "attention": {}, "tokens": real_rows}
-    small = unpadded(args, padded_rows, real_rows)
-    walls = {"padded": [], "unpadded": []}
-    for a in (args, small):
-        fwd(*a)
-    for _ in range(reps):
-        for k, a in (("padded", args), ("unpadded", small)):
-            t0 = time.perf_counter()
-            fwd(*a)
-            walls[k].append(time.perf_counter() - t0)
-    att = attention(fwd, args, small)
-    w = {k: median(v) for k, v in walls.items()}
-    return {"waste": w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]), **w, "attention": att,
-            "tokens": small[0].numel()}
+def waste(padded: float, unpadded: float, att: dict, pace: float = 1.0) -> float:
+    """Seconds that running the layers on the real tokens removes: a padded forward's wall less the
+    unpadded forward's (the same rounds), less attention's difference in them (attention(): timed
+    elsewhere, at another pace: `pace` puts it on the walls')."""
+    return padded - unpadded - (att.get("padded", 0.0) - att.get("unpadded", 0.0)) * pace
 
 
 def unpadded_batch(batch):

@@ -19,8 +19,9 @@ never folded in.
                       after cython_ext's), which a tokenizer port can remove too
 Also per round: padding_waste, what running the per-token calls on the real tokens only
 (python_ref_packed's algorithm) removes (padding.py): a forward whose layers ran padded against
-the same forward on an unpadded batch of its real tokens, attention's difference taken off (whole;
-detail.padding has the first round's parts and the per-call probe's figure beside it); a packed
+the same forward on an unpadded batch of its real tokens, both timed in the wall rounds (walls
+without that pair are refused), attention's difference taken off (padding.waste; detail.padding has
+the first round's parts and the per-call probe's figure beside it); a packed
 forward, whose layers run on M rows, by re-running its padded calls on the real rows (per_call).
 The split is measured in a block of its own after the wall rounds (attribute_many: the blocks of
 several pipes interleaved round by round), and its forward buckets are put on the round's embed
@@ -133,7 +134,7 @@ class _State:
         self.pipe, self.texts, self.walls, self.batch = pipe, texts, walls, pipe.tokenize(texts)
         self.real = int(self.batch.attention_mask.sum())
         self.fill = self.real / max(self.batch.attention_mask.size, 1)   # real / padded tokens
-        self.padding = {}   # padding.whole's parts in the first round, with the per-call figure
+        self.padding = {}   # padding.waste's parts in the first round, with the per-call figure
         self.rounds = {b: [] for b in (*BUCKETS, "unattributed", "embed_glue", "unattributed_forward",
                                        "padding_waste", "binding", "between_ops", "priced", "indirect", "speed",
                                        "block_overhead", "block_io", "block_forward")}
@@ -178,20 +179,22 @@ class _State:
         # padding waste, measured (padding.py) where per-token calls ran on the padded rows, at this
         # block's pace put on the walls': the whole forward against an unpadded one where its layers
         # ran padded, per call where only a few calls did (the packed forward's); per call once beside
-        padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN)
-        if padding.LAYERS in padded and walls.get("unpadded"):   # the walls' pair, the gains' rounds
+        # kinds that ran on the padded rows; none when the batch has no padding (those rows are all real)
+        padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN) if self.real < batch.ids.size else set()
+        if padding.LAYERS in padded:   # the walls' pair (unpadded_parts), the gains' rounds
+            if not walls.get("unpadded"):
+                raise ValueError(f"{getattr(self.pipe, 'name', 'pipe')}: its layers run padded but the walls hold no unpadded forward: "
+                                 "time them with measure_walls or points.measure_point(more=padding.unpadded_parts(...))")
             small = padding.unpadded(args, batch.ids.size, self.real)
             att = padding.attention(iot.inner, args, small)
             w = {"padded": walls["forward"][r], "unpadded": walls["unpadded"][r], "attention": att,
                  "tokens": small[0].numel(), "from": "wall rounds"}
-            w["waste"] = w["padded"] - w["unpadded"] - (att["padded"] - att["unpadded"]) * sp
-        else:   # a pair timed here where the walls lack it; per call for a packed forward
-            pw = (padding.whole if padding.LAYERS in padded else padding.per_call) if padded else None
-            w = pw(iot.inner, args, batch.ids.size, self.real) if pw else {"waste": 0.0}
-            w["waste"] *= sp
+            w["waste"] = padding.waste(w["padded"], w["unpadded"], att, sp)
+            if r == 0:
+                self.padding = {**w, "per_call": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp}
+        else:   # per call where only a few calls ran padded (the packed forward's)
+            w = {"waste": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp if padded else 0.0}
         rounds["padding_waste"].append(w["waste"])
-        if padding.LAYERS in padded and r == 0:
-            self.padding = {**w, "per_call": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp}
         for k in ("binding", "between_ops", "priced", "indirect"):   # seconds at the block's pace, put on the walls'
             rounds[k].append(s["shares"][k] * E if k in s.get("shares", {}) else s.get(k, math.nan))
         # the block's own figures at its own pace (bench calibrate compares them with a truth timed there)
