@@ -16,7 +16,7 @@ from bench import merge, stability, stats
 from bench.measure.latency import LEAD_S, interleaved, lead_calls, paired_ratio
 from bench.measure.points import measure_point
 from bench.measure.split import round_walls
-from bench.suite.timing import settle
+from bench.suite.timing import rounds_short, settle
 from hostsets import attribution, machine, write
 
 
@@ -73,6 +73,19 @@ def test_lead_in_times_each_implementation_in_its_steady_state():
     got = res["plan"]["lead_calls"]   # from the calibrating call: a sleep overshoots, so 8 ms may read 8.4
     assert set(got) == {"a", "b"} and all(lead_calls(0.0085) <= n <= lead_calls(0.008) for n in got.values())
     assert paired_ratio(res["samples"][("a", "embed")], res["samples"][("b", "embed")]) == pytest.approx(1.0, rel=0.1)
+
+
+def test_a_scenario_short_of_its_planned_rounds_is_said():
+    """The quick plan asks 5 rounds of a scenario; a slower machine's time share may give fewer:
+    the run then says so, with what it costs, and is silent at the plan's count."""
+    from bench.suite.run import PLANS
+    quick, default = PLANS["quick"], PLANS["default"]
+    note = rounds_short(quick, "batch", quick["scenario_min_rounds"] - 1)
+    assert note.startswith(f"batch: {quick['scenario_min_rounds'] - 1} round(s) only, fewer than the plan's 5")
+    assert "verdicts that may move" in note
+    assert rounds_short(quick, "batch", quick["scenario_min_rounds"]) is None
+    assert rounds_short(default, "long", default["min_rounds"]) is None   # no scenario_min_rounds: min_rounds
+    assert rounds_short(default, "long", default["min_rounds"] - 1)
 
 
 def test_settling_adds_rounds_only_to_undecided_gains_and_their_baselines():

@@ -72,8 +72,9 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                                 cap_s=max(cap, 0.0), on_error=_dropped(run), forward_ok=lambda n: n not in follow,
                                 more=unpadded_parts({n: p for n, p in pipes.items() if n not in follow}, texts)
                                 if attribute else None)
-            if res["plan"]["rounds"] < run.plan["min_rounds"]:
-                run.note(f"{sc}: {res['plan']['rounds']} round(s) only, to keep within the time budget")
+            short = rounds_short(run.plan, sc, res["plan"]["rounds"])
+            if short:
+                run.note(short)
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
             pb.advance(task)
@@ -100,6 +101,17 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     except Exception as e:   # printing must never lose the measurements
         run.note(f"scenario table not printed: {type(e).__name__}: {e}")
     return out
+
+
+def rounds_short(plan: dict, sc: str, rounds: int) -> str | None:
+    """The note when a scenario ran fewer rounds than its plan asks (the run's time share capped
+    them: a slower machine): its intervals are wider, so its verdicts move more from run to run."""
+    want = plan.get("scenario_min_rounds", plan["min_rounds"])
+    if rounds >= want:
+        return None
+    return (f"{sc}: {rounds} round(s) only, fewer than the plan's {want}, to keep within the time budget (this "
+            "machine is slower than the plan assumes): wider intervals, and verdicts that may move between "
+            "decided and undecided from one run to the next")
 
 
 def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dict:
