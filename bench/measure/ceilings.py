@@ -6,7 +6,6 @@ baseline that was not measured is replaced by its own baseline (registry.bounds)
 
   port_records   port_ceiling + port_gain records per implementation and scenario (results.json)
   gain_records   port_gain alone, from walls (bench latency, which splits nothing)
-  gain_of        a gain from the scenario's rounds, or from the settling A/B turns where they ran
   undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
   from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
 Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
@@ -34,44 +33,24 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
     """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a
     baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
     {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired;
-    gain_walls: the same with the settling A/B rounds (suite/timing.settle), for the gains (gain_of)."""
-    from ..stats import ceiling, port_records as make
+    gain_walls: the same with the settling rounds appended (suite/timing.settle), for the gains."""
+    from ..stats import ceiling, gain, port_records as make
     out = []
     gw = gain_walls or walls
     for impl, vs, parts in _baselines(walls):
         if parts is not None and vs not in atts:
             continue
-        g, settled = gain_of(gw, impl, vs)
+        g = gain(gw[vs]["embed"], gw[impl]["embed"])
         missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
         c = ceiling(atts[vs], parts) if parts is not None and not missing else None
         why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
                f"{', '.join(missing)}, which {impl} removes") if missing else \
             (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
              if registry.BY_NAME[impl].kind == "peer" else None)
+        settled = len(g["rounds"]) - min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
         out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change,
                                                              "settled_rounds": settled}, reason=why)
     return out
-
-
-# the A/B rounds that stand alone for a gain: below 3, Student's t interval of so few is too wide to
-# decide anything, and they join the scenario's rounds instead
-MIN_SETTLED = 3
-
-
-def gain_of(walls: dict, impl: str, vs: str) -> tuple[dict, int]:
-    """(stats.gain of impl over vs, settling rounds it used) from walls: the scenario's rounds paired
-    by index, or where the settle step ran A/B turns for impl (walls[impl]["settled"]), from those:
-    alone at MIN_SETTLED rounds or more (calls a turn apart, not a round: the scenario's shuffled
-    rounds would widen the interval again), after the scenario's below that."""
-    from ..stats import gain
-    s = walls[impl].get("settled")
-    if not s:
-        return gain(walls[vs]["embed"], walls[impl]["embed"]), 0
-    n = len(s["embed"])
-    if n >= MIN_SETTLED:
-        return gain(s["vs_embed"], s["embed"]), n
-    k = min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
-    return gain(list(walls[vs]["embed"][:k]) + s["vs_embed"], list(walls[impl]["embed"][:k]) + s["embed"]), n
 
 
 def undecided(walls: dict) -> list[tuple[str, str]]:
@@ -88,13 +67,13 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
     """port_gain alone (no split to bound it), for every implementation with a measured baseline."""
     from ..results import Record
-    from ..stats import verdict
+    from ..stats import gain, verdict
     out = []
     for impl, vs, _ in _baselines(walls):
-        g, settled = gain_of(walls, impl, vs)
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
         out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
                           extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"],
-                                 "verdict": verdict(g["ci"], value=g["value"]), "settled_rounds": settled,
+                                 "verdict": verdict(g["ci"], value=g["value"]),
                                  "change": registry.BY_NAME[impl].change, "method_failure": None}))
     return out
 

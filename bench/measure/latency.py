@@ -26,14 +26,12 @@ def sync(device: str) -> None:
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None,
-                lead: dict[str, int] | None = None, alternate: bool = False) -> dict[str, list[list[float]]]:
+                lead: dict[str, int] | None = None) -> dict[str, list[list[float]]]:
     """Run every fn `reps` times per round, in a shuffled (seeded) order each round (keys (impl, part):
     the implementations shuffled, each one's parts together). -> name: [round][rep] s.
     With budget_s, reps shrink so one round of all fns takes about budget_s / rounds.
     lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round,
-    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`).
-    alternate: each implementation's parts in their given order in even rounds, reversed in odd ones
-    (A/B, B/A: a drift of the machine over the turn cancels over two rounds; points.measure_pairs)."""
+    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -52,10 +50,10 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
     groups = list(dict.fromkeys(n[0] if isinstance(n, tuple) else n for n in names))
     members = {g: [n for n in names if (n[0] if isinstance(n, tuple) else n) == g] for g in groups}
     rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
-    for rnd in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
+    for _ in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
         order = groups[:]
         rng.shuffle(order)
-        for n in (k for g in order for k in (members[g][::-1] if alternate and rnd % 2 else members[g])):
+        for n in (k for g in order for k in members[g]):
             f, samples = fns[n], []
             for _ in range((lead or {}).get(n, 0)):
                 f()

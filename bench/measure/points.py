@@ -56,7 +56,13 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
         for part in parts:
             if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):
                 continue
-            fns[(name, part)] = _call(name, p, part, texts, device, batch)
+            fn = {"embed": lambda p=p: p.embed(texts), "tokenize": lambda p=p: p.tokenize(texts),
+                  "forward": lambda p=p, b=batch: p.forward(b)}[part]
+            if registry.kernels(name) == "inner" and hasattr(p, "time"):   # timed inside its runtime, not the pipe
+                fn = lambda p=p, part=part: InnerTime(p.time(part, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
+            if device.startswith("cuda") and part != "tokenize":
+                fn = (lambda f: (lambda: (f(), sync(device))))(fn)
+            fns[(name, part)] = fn
             cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
         for k, fn in (more or {}).items():
             if k[0] == name:
@@ -78,42 +84,6 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
     return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,
                                          "lead_calls": {k[0]: n for k, n in lead.items() if n},
                                          "warm_s": time.perf_counter() - t_warm}}
-
-
-def _call(name: str, p, part: str, texts: list[str], device: str, batch=None):
-    """The timed call of one part of one implementation: through its pipe, or inside its own
-    runtime where it has one (registry kernels "inner": timed there, never across the pipe)."""
-    fn = {"embed": lambda: p.embed(texts), "tokenize": lambda: p.tokenize(texts),
-          "forward": lambda: p.forward(batch)}[part]
-    if registry.kernels(name) == "inner" and hasattr(p, "time"):
-        fn = lambda: InnerTime(p.time(part, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
-    if device.startswith("cuda") and part != "tokenize":
-        fn = (lambda f: (lambda: (f(), sync(device))))(fn)
-    return fn
-
-
-def measure_pairs(pairs: dict, pipes: dict, texts: list[str], cost: dict, budget_s: float, device: str = "cpu",
-                  max_rounds: int = 12, max_reps: int = 20, cap_s: float | None = None) -> dict:
-    """Adjacent A/B turns, embed only (suite/timing.settle): for each impl -> baseline in pairs, the
-    implementation's calls and its baseline's back to back, A/B in even rounds and B/A in odd ones
-    (latency.interleaved alternate), the pairs in a seeded shuffled order each round, each block led
-    in by its own untimed calls (lead_calls). A gain's per-round ratio then pairs calls a turn apart,
-    not a round of every implementation apart: on a VM whose kernels drift (28% over 20 s on the
-    AMD EPYC VM, dev/NOTES-attribution.md pair R) that is ~6% a round instead of ~15%.
-    cost: {name: s per embed call} (the scenario's walls), to plan rounds and reps without a warm-up.
-    -> {"plan": {"rounds", "reps"}, "pairs": {impl: (impl's per-round s, baseline's per-round s)}}"""
-    fns, c = {}, {}
-    for impl, base in pairs.items():
-        for part, n in (("embed", impl), ("vs", base)):
-            fns[(impl, part)], c[(impl, part)] = _call(n, pipes[n], "embed", texts, device), cost[n]
-    lead = {k: lead_calls(v) for k, v in c.items()}
-    per_round = sum(c.values()) + sum(c[k] * n for k, n in lead.items()) or 1e-6
-    room = budget_s if cap_s is None else min(budget_s, cap_s)
-    rounds = max(1, min(max_rounds, int(room / per_round)))
-    reps = int(min(max_reps, max(1, room / (rounds * per_round))))
-    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead, alternate=True)
-    return {"plan": {"rounds": rounds, "reps": reps},
-            "pairs": {i: tuple([float(median(r)) for r in samples[(i, part)]] for part in ("embed", "vs")) for i in pairs}}
 
 
 def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str) -> list[Record]:

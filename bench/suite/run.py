@@ -36,7 +36,7 @@ PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 lef
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
 # and 3 let two quick runs differ by 6 points at `batch`), and the settling rounds (at `batch`, 12 s
 # left a 1.02x gain undecided in one run of a pair after 4 more rounds, as 9 with two high rounds)
-# for the gains they leave undecided (suite/timing.settle): embed only, each in A/B turns with its baseline;
+# for the gains they leave undecided (suite/timing.settle): embed only, of those and their baselines;
 # up to 24 where a round is one call (16 left a 1.04x gain at `batch` at [1.00, 1.09] with ~10 s of its
 # budget unused), 16 at `single` (more would thin each round's reps)
 PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, settle_s={"single": 4, "batch": 30, "long": 20},

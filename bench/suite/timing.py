@@ -5,7 +5,6 @@ every timed metric: measure/points.py (`bench latency` runs part_scenarios witho
 from __future__ import annotations
 
 import time
-from statistics import median
 
 from .. import console, oracle, registry
 from ..results import Record
@@ -116,35 +115,32 @@ def rounds_short(plan: dict, sc: str, rounds: int) -> str | None:
 
 
 def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dict:
-    """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided),
-    each in adjacent A/B turns with its baseline (points.measure_pairs): the scenario's rounds shuffle
-    every implementation, so a gain's two calls there are up to a round apart and carry the machine's
-    drift. Their number comes from the plan's settle budget, fixed before they run. One look, never
-    "until the interval clears the threshold": stopping at the first clear interval would decide a
-    gain near the threshold by chance, and two runs would disagree. -> walls with, for each such
-    implementation, "settled": {"embed": its per-round walls, "vs_embed": its baseline's, the same
-    turns}; ceilings.gain_of reads the gain from them (from them alone at MIN_SETTLED rounds or
-    more). Gains only: splits and ceilings keep the scenario's rounds."""
+    """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided)
+    and their baselines, interleaved as before; their number comes from the plan's settle budget,
+    fixed before they run. One look, never "until the interval clears the threshold": stopping at
+    the first clear interval would decide a gain near the threshold by chance, and two runs would
+    disagree. -> walls with those implementations' embed rounds extended (new rounds appended in
+    the same order for each, so gains stay paired by round index). Gains only: splits and
+    ceilings keep the scenario's rounds."""
     from ..measure.ceilings import undecided
-    from ..measure.points import measure_pairs
+    from ..measure.points import measure_point
+    from ..measure.split import round_walls
     budget = run.plan.get("settle_s", {}).get(sc, 0.0)
-    pairs = {i: b for i, b in undecided(walls) if i in pipes and b in pipes}
-    if budget <= 0 or not pairs or run.left() <= 0:
+    pairs = undecided(walls)
+    names = [n for n in dict.fromkeys(x for pair in pairs for x in pair) if n in pipes]
+    if budget <= 0 or len(names) < 2 or run.left() <= 0:
         return walls
     most = run.plan.get("settle_rounds", 12)
     most = most.get(sc, 12) if isinstance(most, dict) else most   # a number, or one per scenario
-    cost = {n: median(walls[n]["embed"]) for n in {*pairs, *pairs.values()}}
-    try:
-        res = measure_pairs(pairs, pipes, texts, cost, budget, run.device, max_rounds=most,
-                            cap_s=min(run.left(), budget))
-    except Exception as e:   # the scenario's rounds stand
-        run.note(f"{sc}: settling rounds failed ({type(e).__name__}: {e}); gains from the scenario's rounds")
-        return walls
+    res = measure_point({n: pipes[n] for n in names}, texts, budget, run.device, parts=("embed",),
+                        min_rounds=1, max_rounds=most, cap_s=min(run.left(), budget),
+                        on_error=_dropped(run))
     out = {n: dict(w) for n, w in walls.items()}
-    for i, (mine, theirs) in res["pairs"].items():
-        out[i]["settled"] = {"embed": mine, "vs_embed": theirs}
-    print(f"  {sc}: {res['plan']['rounds']} A/B round(s) for the undecided gain(s) of {', '.join(sorted(pairs))}",
-          flush=True)
+    for n in names:
+        more = round_walls(res["samples"], n).get("embed", [])
+        out[n]["embed"] = list(walls[n]["embed"]) + more
+    print(f"  {sc}: {res['plan']['rounds']} more round(s) for the undecided gain(s) of "
+          f"{', '.join(sorted({i for i, _ in pairs}))}", flush=True)
     return out
 
 
