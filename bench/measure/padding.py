@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from statistics import median
 
 import torch
 from torch.overrides import TorchFunctionMode

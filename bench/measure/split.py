@@ -183,8 +183,9 @@ class _State:
         padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN) if self.real < batch.ids.size else set()
         if padding.LAYERS in padded:   # the walls' pair (unpadded_parts), the gains' rounds
             if not walls.get("unpadded"):
-                raise ValueError(f"{getattr(self.pipe, 'name', 'pipe')}: its layers run padded but the walls hold no unpadded forward: "
-                                 "time them with measure_walls or points.measure_point(more=padding.unpadded_parts(...))")
+                raise ValueError(f"{getattr(self.pipe, 'name', 'pipe')}: its layers run padded but the walls hold no "
+                                 "unpadded forward: time them with measure_walls or "
+                                 "points.measure_point(more=padding.unpadded_parts(...))")
             small = padding.unpadded(args, batch.ids.size, self.real)
             att = padding.attention(iot.inner, args, small)
             w = {"padded": walls["forward"][r], "unpadded": walls["unpadded"][r], "attention": att,
