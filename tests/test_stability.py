@@ -97,18 +97,26 @@ def test_settling_adds_rounds_only_to_undecided_gains_and_their_baselines():
     walls = {n: round_walls(res["samples"], n) for n in pipes}
     before = {n: list(w["embed"]) for n, w in walls.items()}
     notes = []
-    run = SimpleNamespace(plan={"settle_s": {"batch": 1.6}, "settle_rounds": {"batch": 5}}, device="cpu",
+    run = SimpleNamespace(plan={"settle_s": {"batch": 1.6}, "gain_rounds": {"batch": 8}}, device="cpu",
                           left=lambda: float("inf"), note=notes.append)
     out = settle(run, "batch", pipes, ["t"], walls)
     added = {n: len(out[n]["embed"]) - 3 for n in pipes}
-    assert added["cython_ext"] == 0 and added["python_ref_packed"] == added["python_ref"] >= 1
-    assert added["python_ref"] <= 5 and not notes
+    # a count, not a time: the undecided gain reads the plan's 8 rounds, 3 of the scenario's and 5 more
+    assert added["cython_ext"] == 0 and added["python_ref_packed"] == added["python_ref"] == 5
+    assert not notes
     assert {n: w["embed"] for n, w in walls.items()} == before          # the scenario's rounds untouched
     assert out["python_ref"]["embed"][:3] == before["python_ref"]         # appended: pairing by index holds
     g = stats.gain(out["python_ref"]["embed"], out["python_ref_packed"]["embed"])
     assert g["value"] == pytest.approx(1.10, rel=0.03) and stats.verdict(g["ci"], value=g["value"]) == stats.UNDECIDED
-    run.plan["settle_s"] = {}                                             # no budget: nothing runs
+    run.plan["gain_rounds"] = {"batch": 3}                                # the scenario's rounds reach it
     assert settle(run, "batch", pipes, ["t"], walls) is walls
+    del run.plan["gain_rounds"]                                           # none planned: nothing runs
+    assert settle(run, "batch", pipes, ["t"], walls) is walls
+    # a cap that holds 2 of the 5 rounds (a round: two 40 ms calls and their lead-in): fewer, and said
+    run.plan.update(gain_rounds={"batch": 8}, settle_cap_s={"batch": 0.4})
+    out = settle(run, "batch", pipes, ["t"], walls)
+    assert len(out["python_ref"]["embed"]) == 3 + 2 and len(notes) == 1
+    assert "read 5 rounds, not the plan's 8" in notes[0] and "cap (0.4 s)" in notes[0]
 
 
 def _sets(tmp_path, run_sd: float, n_sets: int = 4, cells: int = 40, rounds: int = 9, within: float = 0.03):

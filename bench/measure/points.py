@@ -25,11 +25,11 @@ from .latency import InnerTime, interleaved, lead_calls, summary, sync, timing_e
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
                   parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
                   max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
-                  on_error=None, more: dict | None = None) -> dict:
+                  on_error=None, more: dict | None = None, least: int = 1) -> dict:
     """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}.
 
-    cap_s: a hard ceiling on the measured rounds (the run's deadline share): it overrides min_rounds,
-    down to one round. on_error(name, exc): an implementation whose warm-up raises is left out and
+    cap_s: a ceiling on the measured rounds (the run's deadline share): it overrides min_rounds,
+    down to `least` rounds (one by default). on_error(name, exc): an implementation whose warm-up raises is left out and
     reported there (re-raised when on_error is None). more: {(impl, part): fn}, one more part of
     that implementation's turn, right after its own parts (split.py's unpadded forward)."""
     fns, cost, first = {}, {}, {}
@@ -78,7 +78,7 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
     lead_s = sum(cost[k] * n for k, n in lead.items())
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
     if cap_s is not None and cap_s < float("inf"):
-        rounds = max(1, min(rounds, int(cap_s / (per_round + lead_s))))
+        rounds = max(1, least, min(rounds, int(cap_s / (per_round + lead_s))))
     reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
     samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead)
     return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,

@@ -34,14 +34,23 @@ PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 lef
 # the scenarios' rounds (6: the first count whose order-statistic interval of the median reaches 95%,
 # stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
-# and 3 let two quick runs differ by 6 points at `batch`), and the settling rounds (at `batch`, 12 s
-# left a 1.02x gain undecided in one run of a pair after 4 more rounds, as 9 with two high rounds)
-# for the gains they leave undecided (suite/timing.settle): embed only, of those and their baselines;
-# up to 24 where a round is one call (16 left a 1.04x gain at `batch` at [1.00, 1.09] with ~10 s of its
-# budget unused), 16 at `single` (more would thin each round's reps)
-PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, settle_s={"single": 4, "batch": 30, "long": 20},
-                      settle_rounds={"single": 16, "batch": 24, "long": 24})
-PLANS["default"].update(scenario_rounds=10, settle_s={"single": 10, "batch": 60, "long": 45}, settle_rounds=15)
+# and 3 let two quick runs differ by 6 points at `batch`). gain_rounds: the rounds every gain the
+# scenario leaves undecided is read from, its settling rounds (suite/timing.settle: embed only, of
+# those and their baselines) added to reach them; a count, not a time, so that two runs read such a
+# gain from as many rounds (a budget gave one run of a pair 8 at `batch`, the other 9: the interval of
+# the median is [min, max] at 8, [2nd, 8th] at 9, and the 1.40x algorithm change was undecided in one,
+# yes in the other, pair R). 9 where a round is one call: the least count whose interval passes over
+# one disturbed round on each side; 12 in the default plan (two). At `single` a round is many calls
+# and cheap: 30 (18 left minilm_embed's ~1.16x undecided in one run of pair R, yes in the other).
+# settle_s: the reps budget of those rounds (where calls are short); settle_cap_s: their most seconds.
+# scenario_least_rounds: what the time share cannot cut the scenario's rounds below (the AMD EPYC VM's
+# quick run got 4 at `batch`, and 3 at `long` once, where python_ref's shares then moved by 9 points)
+PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, scenario_least_rounds=5, gain_rounds={"single": 30, "batch": 9, "long": 9},
+                      settle_s={"single": 12, "batch": 0, "long": 0},
+                      settle_cap_s={"single": 25, "batch": 90, "long": 60})
+PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 12, "long": 12},
+                        settle_s={"single": 20, "batch": 0, "long": 0},
+                        settle_cap_s={"single": 45, "batch": 180, "long": 120})
 PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
 SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
 
