@@ -106,8 +106,9 @@ def print_change(d: dict) -> None:
             ("yes: " + ", ".join(v["why"][:3])) if v["rebuild"] else "no"] for i, v in d["rows"].items()])
 
 
-def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool = False) -> None:
-    """The decision table; method failures in red under it; a --quick run says its verdicts are indicative."""
+def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool = False, noisy: str | None = None) -> None:
+    """The decision table; method failures in red under it; a --quick run says its verdicts are
+    indicative; noisy: the line saying the machine was not quiet (stability.noisy_line)."""
     red = [[f"[bold red]{c}[/bold red]" if isinstance(c, str) and "METHOD FAILURE" in c else c for c in r] for r in rows]
     table("decision table (docs/DESIGN.md), filled from this machine's measurements; gains and ceilings with 95% "
           "intervals", cols, red, width=200)
@@ -118,3 +119,5 @@ def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool =
     if quick:
         con.print("--quick: few rounds per point, so its intervals are wider than the default plan's and its "
                   "verdicts are indicative; run without --quick before acting on them", highlight=False)
+    if noisy:
+        con.print(f"[bold yellow]{noisy}[/bold yellow]", highlight=False)

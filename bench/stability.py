@@ -7,6 +7,10 @@ stats.RESOLUTION stands for). `bench merge` prints both under its table of diffe
   run_spread    pooled over every gain measured in every set: the variance of log(gain) between sets,
                 less the variance of one run's estimate its own rounds imply ((pi/2) var / n, a
                 median's), as a 95% half-width on the log scale beside RESOLUTION
+  pace_spread   one run's own check that its machine is quiet: the SD of log of the reference's
+                embed wall from round to round of a scenario (identical calls, so what it measures
+                is the machine); `noisy` names the scenarios above QUIET, and the run, the report
+                and the decision table say there that verdicts near the threshold may move between runs
 Leaves out: sets of different commits (their gains moved for a reason), cells measured in one set only.
 """
 from __future__ import annotations
@@ -18,6 +22,35 @@ import numpy as np
 from . import registry
 from .registry import BUCKETS
 from .stats import RESOLUTION
+
+
+# a quiet machine's pace_spread stays under this: the Intel Xeon VM's default run 4.4-6.5% by scenario
+# (docs/results/vm-33111298.json), where two quick runs agreed on the decision table; the AMD EPYC VM's
+# quick runs 14-26% at their noisiest scenario, where 2-7 verdict rows differed between two runs
+# (dev/NOTES-attribution.md, pairs R-U)
+QUIET = 0.10
+
+
+def pace_spread(round_walls) -> float | None:
+    """SD of log of per-round walls of one implementation's identical calls; None below 3 rounds."""
+    v = np.log([w for w in round_walls if w and w > 0])
+    return float(v.std(ddof=1)) if v.size >= 3 else None
+
+
+def noisy(records) -> list[tuple[str, float]]:
+    """[(scenario, pace_spread)] of the pace_spread records above QUIET, in the records' order."""
+    return [(r["scenario"], r["value"]) for r in records if r["metric"] == "pace_spread" and r["value"] > QUIET]
+
+
+def noisy_line(records) -> str | None:
+    """The sentence the report and the decision table print under the verdicts, when the machine was not quiet."""
+    found = noisy(records)
+    if not found:
+        return None
+    where = ", ".join(f"{100 * v:.0f}% at {sc}" for sc, v in found)
+    return (f"not a quiet machine: {registry.REFERENCE}'s embed wall moved from round to round by {where} (SD, log "
+            f"scale; a quiet machine stays under {100 * QUIET:.0f}%), so a verdict near the threshold may come out "
+            "decided in one run and undecided in the next; its interval says how far it may move")
 
 
 def _recs(s) -> list:
@@ -76,6 +109,9 @@ def lines(sets) -> list[str]:
            for sc, k, d in share_moves(sets)]
     mach = {(s.data["machine"].get("host_id") or s.data["machine"].get("host"), s.data["machine"].get("device", "cpu"))
             for s in sets}
+    for s in sets:   # a set whose machine was not quiet explains differing verdicts near the threshold
+        if noisy(_recs(s)):
+            out.append(f"{s.label or s.path}: {noisy_line(_recs(s))}")
     sp = run_spread(sets) if len(mach) == 1 else None   # repeated runs on one machine only
     if sp:
         fits = "within" if sp["half_width"] <= sp["resolution"] else "ABOVE"

@@ -39,6 +39,11 @@ def test_results_hold_every_kind_of_record(small_run):
               "attribution_model_kernels", "attribution_framework_overhead", "attribution_io",
               "attribution_unattributed", "coldstart", "peak_rss", "disk_bytes"):
         assert ("python_ref", m) in metrics, m
+    pace = {r["scenario"]: r for r in data["records"] if r["metric"] == "pace_spread"}
+    assert set(pace) >= {"single", "batch", "long"}                  # is the machine quiet? per scenario
+    for r in pace.values():                                          # the reference's own rounds, recomputed
+        assert r["impl"] == "python_ref" and r["value"] == pytest.approx(
+            float(np.log(r["extra"]["round_ms"]).std(ddof=1))) and r["extra"]["rounds"] >= 3
     for r in data["records"]:
         assert set(r) >= {"impl", "metric", "scenario", "device", "host", "value", "unit", "extra"}
 
@@ -67,6 +72,25 @@ def test_decision_table_filled_from_records(small_run):
         assert 1.0 <= lo <= r["ceiling"] <= hi   # the full-port ceiling from the reference's split
         assert r["intervention"] and r["verdict"] in ("yes", "no", "undecided at this precision", "not measured")
     assert "cold start / footprint" in rows and "must run in the browser" in rows
+
+
+def test_the_answer_says_when_the_machine_was_not_quiet(small_run, capsys):
+    # the small run's own pace_spread records replaced by one planted per case: under QUIET, then above
+    from bench.report.costs import decision
+    from bench.report.index import Index
+    from bench.stability import QUIET
+    _, data = small_run
+    base = [r for r in data["records"] if r["metric"] != "pace_spread"]
+    ref = next(r for r in data["records"] if r["metric"] == "pace_spread")
+    for value in (QUIET / 2, 2.5 * QUIET):
+        d = {**data, "records": base + [{**ref, "scenario": "batch", "value": value}]}
+        md = decision(Index(d), [])
+        report.print_decision_table(d)
+        out = capsys.readouterr().out
+        if value > QUIET:
+            assert f"{100 * value:.0f}% at batch" in md and "Not a quiet machine" in md and "not a quiet machine" in out
+        else:
+            assert "quiet machine" not in md and "quiet machine" not in out
 
 
 TIMED = ("latency_p50", "latency_p90", "latency_p99", "throughput", "throughput_tokens", "forward_p50",

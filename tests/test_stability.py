@@ -16,7 +16,7 @@ from bench import merge, stability, stats
 from bench.measure.latency import LEAD_S, interleaved, lead_calls, paired_ratio
 from bench.measure.points import measure_point
 from bench.measure.split import round_walls
-from bench.suite.timing import rounds_short, settle
+from bench.suite.timing import pace_record, rounds_short, settle
 from hostsets import attribution, machine, write
 
 
@@ -73,6 +73,40 @@ def test_lead_in_times_each_implementation_in_its_steady_state():
     got = res["plan"]["lead_calls"]   # from the calibrating call: a sleep overshoots, so 8 ms may read 8.4
     assert set(got) == {"a", "b"} and all(lead_calls(0.0085) <= n <= lead_calls(0.008) for n in got.values())
     assert paired_ratio(res["samples"][("a", "embed")], res["samples"][("b", "embed")]) == pytest.approx(1.0, rel=0.1)
+
+
+class Paced(Sleeper):
+    """embed costs `ms` x the next of `factors` (cycling): a machine whose pace moves by a known amount."""
+
+    def __init__(self, ms: float, factors):
+        super().__init__(ms)
+        self.factors, self.i = list(factors), 0
+
+    def embed(self, texts):
+        self.i += 1
+        time.sleep(self.s * self.factors[self.i % len(self.factors)])
+
+
+def test_a_machine_whose_pace_moves_is_said_not_quiet():
+    # the reference's identical calls at a planted pace: steady (a quiet machine), then moving by
+    # SD 0.3 of log from call to call (one call a round); the spread recovered, and said where above QUIET
+    rng = np.random.default_rng(5)
+    for sd in (0.0, 0.3):
+        notes = []
+        run = SimpleNamespace(device="cpu", note=notes.append)
+        factors = np.exp(rng.normal(0.0, sd, 40)) if sd else [1.0]
+        res = measure_point({"python_ref": Paced(30.0, factors)}, ["t"], 0.1, parts=("embed",), min_rounds=16,
+                            max_rounds=16, max_reps=1)
+        (rec,) = pace_record(run, "batch", res)
+        recs = [vars(rec)]
+        if sd:
+            assert rec.value == pytest.approx(sd, rel=0.4) and rec.value > stability.QUIET
+            assert len(notes) == 1 and "not quiet" in notes[0]
+            line = stability.noisy_line(recs)
+            assert line.startswith("not a quiet machine") and f"{100 * rec.value:.0f}% at batch" in line
+        else:   # a sleep's wake-up jitter only
+            assert rec.value < 0.03 and not notes and stability.noisy_line(recs) is None
+    assert pace_record(run, "batch", {"samples": {}}) == []           # no reference, no figure
 
 
 def test_a_scenario_short_of_its_planned_rounds_is_said():
@@ -152,7 +186,11 @@ def test_merge_recovers_a_planted_run_level_spread(tmp_path, planted):
     moves = stability.share_moves(sets)
     assert [(sc, k) for sc, k, _ in moves] == [("batch", "tokenize")] and moves[0][2] == pytest.approx(6.0)
     text = "\n".join(stability.lines(sets))
-    assert "move by at most 6.0 points" in text and "run-level part" in text
+    assert "move by at most 6.0 points" in text and "run-level part" in text and "quiet" not in text
+    sets[1].data["records"].append({"impl": "python_ref", "metric": "pace_spread", "scenario": "long", "value": 0.2,
+                                    "unit": "sd_log", "device": "cpu", "host": "vm", "extra": {}})
+    said = [ln for ln in stability.lines(sets) if "not a quiet machine" in ln]   # that set's, named
+    assert len(said) == 1 and said[0].startswith(f"{sets[1].label or sets[1].path}: ") and "20% at long" in said[0]
 
 
 def test_the_median_interval_covers_whatever_the_rounds_distribution():

@@ -78,6 +78,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                 run.note(short)
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
+            run.add(pace_record(run, sc, res))
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
             pb.update(task, description=f"{sc}: settling undecided gains")
@@ -102,6 +103,23 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     except Exception as e:   # printing must never lose the measurements
         run.note(f"scenario table not printed: {type(e).__name__}: {e}")
     return out
+
+
+def pace_record(run: Run, sc: str, res: dict) -> list[Record]:
+    """The reference's pace_spread at sc (stability.py: is this machine quiet?), with a note above QUIET."""
+    from ..measure.latency import round_medians
+    from ..stability import QUIET, pace_spread
+    ref = registry.REFERENCE
+    walls = round_medians(res["samples"].get((ref, "embed"), []))
+    sp = pace_spread(walls)
+    if sp is None:
+        return []
+    if sp > QUIET:
+        run.note(f"{sc}: {ref}'s embed wall moved {100 * sp:.0f}% from round to round (SD of log; a quiet machine "
+                 f"stays under {100 * QUIET:.0f}%): this machine is not quiet, so verdicts near the threshold may "
+                 "move between runs")
+    return [Record(ref, "pace_spread", sc, sp, "sd_log", run.device,
+                   extra={"rounds": len(walls), "quiet_below": QUIET, "round_ms": [w * 1e3 for w in walls]})]
 
 
 def rounds_short(plan: dict, sc: str, rounds: int) -> str | None:
