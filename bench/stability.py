@@ -110,8 +110,9 @@ def lines(sets) -> list[str]:
     mach = {(s.data["machine"].get("host_id") or s.data["machine"].get("host"), s.data["machine"].get("device", "cpu"))
             for s in sets}
     for s in sets:   # a set whose machine was not quiet explains differing verdicts near the threshold
-        if noisy(_recs(s)):
-            out.append(f"{s.label or s.path}: {noisy_line(_recs(s))}")
+        line = noisy_line(_recs(s))
+        if line:
+            out.append(f"{s.label or s.path}: {line}")
     sp = run_spread(sets) if len(mach) == 1 else None   # repeated runs on one machine only
     if sp:
         fits = "within" if sp["half_width"] <= sp["resolution"] else "ABOVE"

@@ -181,7 +181,7 @@ def failures(rows: list[dict]) -> list[tuple[str, str, str]]:
 
 def print_decision_table(data: dict) -> None:
     from ..console import print_decision
-    rows = decision_rows(data)
     from ..stability import noisy_line
+    rows = decision_rows(data)
     print_decision(DECISION_COLS, [decision_cells(r) for r in rows], failures(rows),
                    data.get("machine", {}).get("plan") == "quick", noisy_line(data.get("records", [])))

@@ -45,7 +45,8 @@ PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 lef
 # settle_s: the reps budget of those rounds (where calls are short); settle_cap_s: their most seconds.
 # scenario_least_rounds: what the time share cannot cut the scenario's rounds below (the AMD EPYC VM's
 # quick run got 4 at `batch`, and 3 at `long` once, where python_ref's shares then moved by 9 points)
-PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, scenario_least_rounds=5, gain_rounds={"single": 30, "batch": 9, "long": 9},
+PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, scenario_least_rounds=5,
+                      gain_rounds={"single": 30, "batch": 9, "long": 9},
                       settle_s={"single": 12, "batch": 0, "long": 0},
                       settle_cap_s={"single": 25, "batch": 90, "long": 60})
 PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 12, "long": 12},

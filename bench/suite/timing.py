@@ -106,20 +106,21 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
 
 
 def pace_record(run: Run, sc: str, res: dict) -> list[Record]:
-    """The reference's pace_spread at sc (stability.py: is this machine quiet?), with a note above QUIET."""
+    """The reference's pace_spread at sc (stability.py: is this machine quiet?), with the report's
+    line (stability.noisy_line) as a note above QUIET."""
     from ..measure.latency import round_medians
-    from ..stability import QUIET, pace_spread
+    from ..stability import QUIET, noisy_line, pace_spread
     ref = registry.REFERENCE
     walls = round_medians(res["samples"].get((ref, "embed"), []))
     sp = pace_spread(walls)
     if sp is None:
         return []
-    if sp > QUIET:
-        run.note(f"{sc}: {ref}'s embed wall moved {100 * sp:.0f}% from round to round (SD of log; a quiet machine "
-                 f"stays under {100 * QUIET:.0f}%): this machine is not quiet, so verdicts near the threshold may "
-                 "move between runs")
-    return [Record(ref, "pace_spread", sc, sp, "sd_log", run.device,
-                   extra={"rounds": len(walls), "quiet_below": QUIET, "round_ms": [w * 1e3 for w in walls]})]
+    rec = Record(ref, "pace_spread", sc, sp, "sd_log", run.device,
+                 extra={"rounds": len(walls), "quiet_below": QUIET, "round_ms": [w * 1e3 for w in walls]})
+    line = noisy_line([vars(rec)])
+    if line:
+        run.note(line)
+    return [rec]
 
 
 def rounds_short(plan: dict, sc: str, rounds: int) -> str | None:
