@@ -7,10 +7,11 @@ stats.RESOLUTION stands for). `bench merge` prints both under its table of diffe
   run_spread    pooled over every gain measured in every set: the variance of log(gain) between sets,
                 less the variance of one run's estimate its own rounds imply ((pi/2) var / n, a
                 median's), as a 95% half-width on the log scale beside RESOLUTION
-  pace_spread   one run's own check that its machine is quiet: the SD of log of the reference's
-                embed wall from round to round of a scenario (identical calls, so what it measures
-                is the machine); `noisy` names the scenarios above QUIET, and the run, the report
-                and the decision table say there that verdicts near the threshold may move between runs
+  pair_spread   one run's own check that its machine is quiet: per scenario, the median over its
+                gains of the SD of log of their per-round paired ratios (two calls of one round:
+                the noise a verdict reads); `noisy` names the scenarios above QUIET, and the run,
+                the report and the decision table say there that verdicts near the threshold may
+                move between runs
 Leaves out: sets of different commits (their gains moved for a reason), cells measured in one set only.
 """
 from __future__ import annotations
@@ -24,22 +25,30 @@ from .registry import BUCKETS
 from .stats import RESOLUTION
 
 
-# a quiet machine's pace_spread stays under this: the Intel Xeon VM's default run 4.4-6.5% by scenario
-# (docs/results/vm-33111298.json), where two quick runs agreed on the decision table; the AMD EPYC VM's
-# quick runs 14-26% at their noisiest scenario, where 2-7 verdict rows differed between two runs
-# (dev/NOTES-attribution.md, pairs R-U)
-QUIET = 0.10
+# a quiet machine's pair_spread stays under this. What it buys: at 6% per-round spread a 1.00x gain is
+# decided "no" by the quick plan's 9 rounds at `batch` in about 9 runs of 10, and by its 24 (settling's
+# second look) in practically all; at 10% in about half, and 9 of 10 (tests/test_stability.py simulates
+# both with the stats.interval rule). Measured: the Intel Xeon VM's default run 3.3 / 4.8 / 5.1% (single /
+# batch / long; docs/results/vm-33111298.json), where two quick runs agreed on the decision table; the AMD
+# EPYC VM's quick runs 5-20% in each pair R-W (dev/NOTES-attribution.md), where 2-8 verdict rows differed
+QUIET = 0.06
 
 
-def pace_spread(round_walls) -> float | None:
-    """SD of log of per-round walls of one implementation's identical calls; None below 3 rounds."""
-    v = np.log([w for w in round_walls if w and w > 0])
-    return float(v.std(ddof=1)) if v.size >= 3 else None
+def pair_spread(ratios: dict) -> dict | None:
+    """{"value": median over the gains of the SD of log of their per-round ratios, "gains": {impl: SD}}
+    from {impl: per-round ratios} (measure/ceilings.round_ratios); gains of fewer than 3 rounds left
+    out; None when none is left."""
+    sd = {}
+    for impl, r in ratios.items():
+        v = np.log([x for x in r if x and x > 0])
+        if v.size >= 3:
+            sd[impl] = float(v.std(ddof=1))
+    return {"value": float(np.median(list(sd.values()))), "gains": sd} if sd else None
 
 
 def noisy(records) -> list[tuple[str, float]]:
-    """[(scenario, pace_spread)] of the pace_spread records above QUIET, in the records' order."""
-    return [(r["scenario"], r["value"]) for r in records if r["metric"] == "pace_spread" and r["value"] > QUIET]
+    """[(scenario, pair_spread)] of the pair_spread records above QUIET, in the records' order."""
+    return [(r["scenario"], r["value"]) for r in records if r["metric"] == "pair_spread" and r["value"] > QUIET]
 
 
 def noisy_line(records) -> str | None:
@@ -48,9 +57,10 @@ def noisy_line(records) -> str | None:
     if not found:
         return None
     where = ", ".join(f"{100 * v:.0f}% at {sc}" for sc, v in found)
-    return (f"not a quiet machine: {registry.REFERENCE}'s embed wall moved from round to round by {where} (SD, log "
-            f"scale; a quiet machine stays under {100 * QUIET:.0f}%), so a verdict near the threshold may come out "
-            "decided in one run and undecided in the next; its interval says how far it may move")
+    return (f"not a quiet machine: two implementations' walls in one round moved against each other from round to "
+            f"round by {where} (median over the gains, SD of log ratio; a quiet machine stays under "
+            f"{100 * QUIET:.0f}%), so a verdict near the threshold may come out decided in one run and undecided "
+            "in the next; its interval says how far it may move")
 
 
 def _recs(s) -> list:

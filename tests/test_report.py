@@ -39,11 +39,14 @@ def test_results_hold_every_kind_of_record(small_run):
               "attribution_model_kernels", "attribution_framework_overhead", "attribution_io",
               "attribution_unattributed", "coldstart", "peak_rss", "disk_bytes"):
         assert ("python_ref", m) in metrics, m
-    pace = {r["scenario"]: r for r in data["records"] if r["metric"] == "pace_spread"}
-    assert set(pace) >= {"single", "batch", "long"}                  # is the machine quiet? per scenario
-    for r in pace.values():                                          # the reference's own rounds, recomputed
-        assert r["impl"] == "python_ref" and r["value"] == pytest.approx(
-            float(np.log(r["extra"]["round_ms"]).std(ddof=1))) and r["extra"]["rounds"] >= 3
+    spread = {r["scenario"]: r for r in data["records"] if r["metric"] == "pair_spread"}
+    assert set(spread) >= {"single", "batch", "long"}                # is the machine quiet? per scenario
+    gains = {(r["impl"], r["scenario"]): r["extra"]["rounds"] for r in data["records"] if r["metric"] == "port_gain"}
+    for sc, r in spread.items():                                     # the gains' own rounds, recomputed
+        sd = r["extra"]["gains"]
+        assert r["impl"] == "python_ref" and len(sd) >= 3 and r["value"] == pytest.approx(float(np.median(list(sd.values()))))
+        for impl, v in sd.items():
+            assert v == pytest.approx(float(np.log(gains[impl, sc]).std(ddof=1)))
     for r in data["records"]:
         assert set(r) >= {"impl", "metric", "scenario", "device", "host", "value", "unit", "extra"}
 
@@ -75,13 +78,13 @@ def test_decision_table_filled_from_records(small_run):
 
 
 def test_the_answer_says_when_the_machine_was_not_quiet(small_run, capsys):
-    # the small run's own pace_spread records replaced by one planted per case: under QUIET, then above
+    # the small run's own pair_spread records replaced by one planted per case: under QUIET, then above
     from bench.report.costs import decision
     from bench.report.index import Index
     from bench.stability import QUIET
     _, data = small_run
-    base = [r for r in data["records"] if r["metric"] != "pace_spread"]
-    ref = next(r for r in data["records"] if r["metric"] == "pace_spread")
+    base = [r for r in data["records"] if r["metric"] != "pair_spread"]
+    ref = next(r for r in data["records"] if r["metric"] == "pair_spread")
     for value in (QUIET / 2, 2.5 * QUIET):
         d = {**data, "records": base + [{**ref, "scenario": "batch", "value": value}]}
         md = decision(Index(d), [])

@@ -16,7 +16,7 @@ from bench import merge, stability, stats
 from bench.measure.latency import LEAD_S, interleaved, lead_calls, paired_ratio
 from bench.measure.points import measure_point
 from bench.measure.split import round_walls
-from bench.suite.timing import pace_record, rounds_short, settle
+from bench.suite.timing import rounds_short, settle, spread_record
 from hostsets import attribution, machine, write
 
 
@@ -88,17 +88,19 @@ class Paced(Sleeper):
 
 
 def test_a_machine_whose_pace_moves_is_said_not_quiet():
-    # the reference's identical calls at a planted pace: steady (a quiet machine), then moving by
-    # SD 0.3 of log from call to call (one call a round); the spread recovered, and said where above QUIET
+    # two implementations of equal cost, one at a planted pace: steady (a quiet machine), then moving
+    # by SD 0.3 of log from call to call (one call a round); their per-round ratio's spread is
+    # recovered from the rounds, and said where above QUIET
     rng = np.random.default_rng(5)
     for sd in (0.0, 0.3):
         notes = []
         run = SimpleNamespace(device="cpu", note=notes.append)
         factors = np.exp(rng.normal(0.0, sd, 40)) if sd else [1.0]
-        res = measure_point({"python_ref": Paced(30.0, factors)}, ["t"], 0.1, parts=("embed",), min_rounds=16,
-                            max_rounds=16, max_reps=1)
-        (rec,) = pace_record(run, "batch", res)
+        pipes = {"python_ref": Sleeper(30.0), "cython_ext": Paced(30.0, factors)}
+        res = measure_point(pipes, ["t"], 0.1, parts=("embed",), min_rounds=16, max_rounds=16, max_reps=1)
+        (rec,) = spread_record(run, "batch", {n: round_walls(res["samples"], n) for n in pipes})
         recs = [vars(rec)]
+        assert set(rec.extra["gains"]) == {"cython_ext"} and rec.value == rec.extra["gains"]["cython_ext"]
         if sd:
             assert rec.value == pytest.approx(sd, rel=0.4) and rec.value > stability.QUIET
             line = stability.noisy_line(recs)
@@ -106,7 +108,37 @@ def test_a_machine_whose_pace_moves_is_said_not_quiet():
             assert line.startswith("not a quiet machine") and f"{100 * rec.value:.0f}% at batch" in line
         else:   # a sleep's wake-up jitter only
             assert rec.value < 0.03 and not notes and stability.noisy_line(recs) is None
-    assert pace_record(run, "batch", {"samples": {}}) == []           # no reference, no figure
+    assert spread_record(run, "batch", {"python_ref": {"embed": [1.0] * 5}}) == []   # no gain, no figure
+    # the median over the gains: one disturbed gain among three does not make a machine noisy
+    sp = stability.pair_spread({"a": [1.0, 1.01, 0.99], "b": [1.0, 1.02, 0.98], "c": [1.0, 2.0, 0.5], "d": [1.0, 1.1]})
+    assert set(sp["gains"]) == {"a", "b", "c"} and sp["value"] == pytest.approx(sp["gains"]["b"])
+
+
+def _no_rate(sd: float, looks, gain: float = 1.0, runs: int = 400) -> float:
+    """How often a gain of `gain` at per-round spread sd (log-normal) ends "no", read as settling
+    reads it: each look's count of rounds in turn while it stays undecided (stats.interval, verdict)."""
+    rng = np.random.default_rng(11)
+    no = 0
+    for _ in range(runs):
+        r: list = []
+        for n in looks:
+            r += list(np.exp(rng.normal(math.log(gain), sd, n - len(r))))
+            v = stats.verdict(stats.interval(r), value=float(np.median(r)))
+            if v != stats.UNDECIDED:
+                break
+        no += v == "no"
+    return no / runs
+
+
+def test_what_a_quiet_machine_buys_at_the_quick_plans_counts():
+    """QUIET's comment and settle's docstring, simulated with the verdicts' own interval rule at the
+    quick plan's counts (9 rounds at `batch`, then 24): at QUIET a 1.00x gain is "no" by the first
+    look in ~9 runs of 10 and by the second in practically all; at 10% in about half, then ~9 of 10."""
+    from bench.suite.run import PLANS
+    one, two = PLANS["quick"]["gain_rounds"]["batch"], PLANS["quick"]["gain_rounds_read"]["batch"]
+    assert (one, two) == (9, 24)
+    assert 0.8 <= _no_rate(stability.QUIET, [one]) < 0.97 and _no_rate(stability.QUIET, [one, two]) >= 0.98
+    assert 0.35 <= _no_rate(0.10, [one]) <= 0.65 and 0.8 <= _no_rate(0.10, [one, two]) < 0.97
 
 
 def test_a_scenario_short_of_its_planned_rounds_is_said():
@@ -153,6 +185,25 @@ def test_settling_adds_rounds_only_to_undecided_gains_and_their_baselines():
     assert "read 5 rounds, not the plan's 8" in notes[0] and "cap (0.4 s)" in notes[0]
 
 
+def test_settlings_second_look_reads_only_what_the_decision_table_reads():
+    # python_ref_packed (the algorithm change: a decision-table row) and wasm_port (it swaps the
+    # kernels: no row) both exactly 1.10x faster, undecided however many rounds: the first look takes
+    # both to gain_rounds, the second the row's gain alone (and its baseline) to gain_rounds_read
+    pipes = {"python_ref": Sleeper(40.0), "python_ref_packed": Sleeper(40.0 / 1.10), "wasm_port": Sleeper(40.0 / 1.10)}
+    res = measure_point(pipes, ["t"], 1.0, parts=("embed",), min_rounds=3, max_rounds=3)
+    walls = {n: round_walls(res["samples"], n) for n in pipes}
+    notes = []
+    run = SimpleNamespace(plan={"settle_s": {"batch": 1.0}, "gain_rounds": {"batch": 5}, "gain_rounds_read": {"batch": 8}},
+                          device="cpu", left=lambda: float("inf"), note=notes.append)
+    out = settle(run, "batch", pipes, ["t"], walls)
+    assert [len(out[n]["embed"]) for n in ("python_ref", "python_ref_packed", "wasm_port")] == [8, 8, 5]
+    assert len(stats.gain(out["python_ref"]["embed"], out["wasm_port"]["embed"])["rounds"]) == 5   # paired by index
+    assert not notes
+    run.plan["settle_read_cap_s"] = {"batch": 0.2}                     # the second look's own cap binds
+    out = settle(run, "batch", pipes, ["t"], walls)
+    assert 5 <= len(out["python_ref_packed"]["embed"]) < 8 and len(notes) == 1 and "(gain_rounds_read)" in notes[0]
+
+
 def _sets(tmp_path, run_sd: float, n_sets: int = 4, cells: int = 40, rounds: int = 9, within: float = 0.03):
     """n_sets result sets of one machine: every cell's true log gain, plus a per-set offset of SD
     run_sd (the planted run-level part), plus per-round noise of SD `within`; the reference's
@@ -187,7 +238,7 @@ def test_merge_recovers_a_planted_run_level_spread(tmp_path, planted):
     assert [(sc, k) for sc, k, _ in moves] == [("batch", "tokenize")] and moves[0][2] == pytest.approx(6.0)
     text = "\n".join(stability.lines(sets))
     assert "move by at most 6.0 points" in text and "run-level part" in text and "quiet" not in text
-    sets[1].data["records"].append({"impl": "python_ref", "metric": "pace_spread", "scenario": "long", "value": 0.2,
+    sets[1].data["records"].append({"impl": "python_ref", "metric": "pair_spread", "scenario": "long", "value": 0.2,
                                     "unit": "sd_log", "device": "cpu", "host": "vm", "extra": {}})
     said = [ln for ln in stability.lines(sets) if "not a quiet machine" in ln]   # that set's, named
     assert len(said) == 1 and said[0].startswith(f"{sets[1].label or sets[1].path}: ") and "20% at long" in said[0]

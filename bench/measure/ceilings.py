@@ -7,6 +7,7 @@ baseline that was not measured is replaced by its own baseline (registry.bounds)
   port_records   port_ceiling + port_gain records per implementation and scenario (results.json)
   gain_records   port_gain alone, from walls (bench latency, which splits nothing)
   undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
+  round_ratios   every gain's per-round paired ratios (what stability.pair_spread reads)
   from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
 Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
 ceiling record says so, with value None).
@@ -62,6 +63,12 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
         if verdict(g["ci"], value=g["value"]) == UNDECIDED:
             out.append((impl, vs))
     return out
+
+
+def round_ratios(walls: dict) -> dict:
+    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls."""
+    return {impl: [b / i for b, i in zip(walls[vs]["embed"], walls[impl]["embed"]) if i > 0]
+            for impl, vs, _ in _baselines(walls)}
 
 
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:

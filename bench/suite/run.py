@@ -43,15 +43,23 @@ PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 lef
 # one disturbed round on each side; 12 in the default plan (two). At `single` a round is many calls
 # and cheap: 30 (18 left minilm_embed's ~1.16x undecided in one run of pair R, yes in the other).
 # settle_s: the reps budget of those rounds (where calls are short); settle_cap_s: their most seconds.
+# gain_rounds_read / settle_read_cap_s: settling's second look, for the gains the decision table reads
+# still undecided after the first (a 1.00x gain at 10% per-round spread: "no" by 9 rounds in about half
+# the runs, by 24 in nine of ten; the AMD EPYC VM's quick runs spread 5-20%, pairs V and W differed in
+# 4 and 8 rows, undecided against no, at gains of 0.98-1.08x).
 # scenario_least_rounds: what the time share cannot cut the scenario's rounds below (the AMD EPYC VM's
 # quick run got 4 at `batch`, and 3 at `long` once, where python_ref's shares then moved by 9 points)
 PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, scenario_least_rounds=5,
                       gain_rounds={"single": 30, "batch": 9, "long": 9},
                       settle_s={"single": 12, "batch": 0, "long": 0},
-                      settle_cap_s={"single": 25, "batch": 90, "long": 60})
+                      settle_cap_s={"single": 25, "batch": 90, "long": 60},
+                      gain_rounds_read={"single": 60, "batch": 24, "long": 24},
+                      settle_read_cap_s={"single": 25, "batch": 120, "long": 90})
 PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 12, "long": 12},
                         settle_s={"single": 20, "batch": 0, "long": 0},
-                        settle_cap_s={"single": 45, "batch": 180, "long": 120})
+                        settle_cap_s={"single": 45, "batch": 180, "long": 120},
+                        gain_rounds_read={"single": 80, "batch": 32, "long": 32},
+                        settle_read_cap_s={"single": 45, "batch": 240, "long": 180})
 PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
 SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
 

@@ -78,11 +78,11 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                 run.note(short)
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
-            run.add(pace_record(run, sc, res))
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
             pb.update(task, description=f"{sc}: settling undecided gains")
             gwalls = settle(run, sc, pipes, texts, walls)
+            run.add(spread_record(run, sc, gwalls))
             if not attribute:
                 run.add(ceilings.gain_records(gwalls, sc, run.device))
                 continue
@@ -105,18 +105,16 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     return out
 
 
-def pace_record(run: Run, sc: str, res: dict) -> list[Record]:
-    """The reference's pace_spread at sc (stability.py: is this machine quiet?), with the report's
-    line (stability.noisy_line) as a note above QUIET."""
-    from ..measure.latency import round_medians
-    from ..stability import QUIET, noisy_line, pace_spread
-    ref = registry.REFERENCE
-    walls = round_medians(res["samples"].get((ref, "embed"), []))
-    sp = pace_spread(walls)
+def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
+    """The gains' pair_spread at sc (stability.py: is this machine quiet?), from the rounds they read
+    (settling's included), with the report's line (stability.noisy_line) as a note above QUIET."""
+    from ..measure.ceilings import round_ratios
+    from ..stability import QUIET, noisy_line, pair_spread
+    sp = pair_spread(round_ratios(walls))
     if sp is None:
         return []
-    rec = Record(ref, "pace_spread", sc, sp, "sd_log", run.device,
-                 extra={"rounds": len(walls), "quiet_below": QUIET, "round_ms": [w * 1e3 for w in walls]})
+    rec = Record(registry.REFERENCE, "pair_spread", sc, sp["value"], "sd_log", run.device,
+                 extra={"gains": sp["gains"], "quiet_below": QUIET})
     line = noisy_line([vars(rec)])
     if line:
         run.note(line)
@@ -139,30 +137,46 @@ def _per_scenario(value, sc: str, default):
     return value.get(sc, default) if isinstance(value, dict) else (default if value is None else value)
 
 
+# the gains the decision table reads (report/decision.py: its three changes and the best runtime change)
+READ = (*registry.CHANGES, "runtime")
+# settling's two looks: (plan entry of its count of rounds, of its cap in seconds, which undecided gains)
+LOOKS = (("gain_rounds", "settle_cap_s", lambda impl: True),
+         ("gain_rounds_read", "settle_read_cap_s", lambda impl: registry.BY_NAME[impl].change in READ))
+
+
 def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dict:
     """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided)
-    and their baselines, interleaved as before, up to a count of rounds fixed by the plan
-    (`gain_rounds`), whatever the machine's pace: two runs of one plan then read their undecided
-    gains from as many rounds, with the same interval rule (stats.interval: at 8 rounds the
-    order-statistic interval is [min, max], at 9 [2nd, 8th]; a time budget gave one run of a pair 8
-    and the other 9 at `batch`, and one gain was decided in one and not in the other). The time is
-    capped (`settle_cap_s`, not the run's deadline: a slower machine overruns --quick's budget a
-    little rather than thin the rounds the verdicts read); the cap binding is said. `settle_s` sets
-    how many reps a round gives each call (measure_point's budget). One look, never "until the
+    and their baselines, interleaved as before, in two looks whose counts of rounds the plan fixes
+    (LOOKS): every undecided gain up to `gain_rounds`, then those of them the decision table reads
+    that are still undecided up to `gain_rounds_read`. Counts, not times, whatever the machine's
+    pace: two runs of one plan read a gain from as many rounds, with the same interval rule (a time
+    budget gave one run of a pair 8 rounds at `batch` and the other 9, [min, max] against [2nd, 8th],
+    and one gain was decided in one and not the other). The second look: a 1.00x gain on a machine
+    whose per-round ratios spread by 10% is decided "no" by 9 rounds in about half the runs, by 24 in
+    nine of ten (tests/test_stability.py simulates it). Two looks at fixed counts, never "until the
     interval clears the threshold": stopping at the first clear interval would decide a gain near
-    the threshold by chance, and two runs would disagree. -> walls with those implementations'
-    embed rounds extended (new rounds appended in the same order for each, so gains stay paired by
-    round index). Gains only: splits and ceilings keep the scenario's rounds."""
+    the threshold by chance. Each look's time is capped (`settle_cap_s`, `settle_read_cap_s`, not the
+    run's deadline: a slower machine overruns --quick's budget a little rather than thin the rounds
+    the verdicts read), and the cap binding is said. `settle_s` sets how many reps a round gives
+    each call (measure_point's budget). -> walls with those implementations' embed rounds extended
+    (appended in the same order for each, so gains stay paired by round index). Gains only: splits
+    and ceilings keep the scenario's rounds."""
+    for rounds_key, cap_key, reads in LOOKS:
+        walls = _look(run, sc, pipes, texts, walls, rounds_key, cap_key, reads)
+    return walls
+
+
+def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_key: str, cap_key: str, reads) -> dict:
     from ..measure.ceilings import undecided
     from ..measure.points import measure_point
     from ..measure.split import round_walls
-    want = int(_per_scenario(run.plan.get("gain_rounds"), sc, 0))
-    pairs = undecided(walls)
+    want = int(_per_scenario(run.plan.get(rounds_key), sc, 0))
+    pairs = [(i, b) for i, b in undecided(walls) if reads(i)]
     names = [n for n in dict.fromkeys(x for pair in pairs for x in pair) if n in pipes]
     more = want - min((len(walls[n]["embed"]) for n in names), default=want)
     if more <= 0 or len(names) < 2:
         return walls
-    cap = float(_per_scenario(run.plan.get("settle_cap_s"), sc, float("inf")))
+    cap = float(_per_scenario(run.plan.get(cap_key), sc, float("inf")))
     res = measure_point({n: pipes[n] for n in names}, texts, float(_per_scenario(run.plan.get("settle_s"), sc, 0.0)),
                         run.device, parts=("embed",), min_rounds=more, max_rounds=more, cap_s=cap,
                         on_error=_dropped(run))
@@ -170,11 +184,11 @@ def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dic
     for n in names:
         out[n]["embed"] = list(walls[n]["embed"]) + round_walls(res["samples"], n).get("embed", [])
     got = res["plan"]["rounds"]
-    print(f"  {sc}: {got} more round(s) for the undecided gain(s) of "
+    print(f"  {sc}: {got} more round(s) ({rounds_key} {want}) for the undecided gain(s) of "
           f"{', '.join(sorted({i for i, _ in pairs}))}", flush=True)
     if got < more:
-        run.note(f"{sc}: the undecided gains read {want - more + got} rounds, not the plan's {want}: settling "
-                 f"them would take longer than its cap ({cap:g} s) on this machine, so their intervals are "
+        run.note(f"{sc}: the undecided gains read {want - more + got} rounds, not the plan's {want} ({rounds_key}): "
+                 f"settling them would take longer than its cap ({cap:g} s) on this machine, so their intervals are "
                  "wider and their verdicts may move between decided and undecided from one run to the next")
     return out
 
