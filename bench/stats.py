@@ -104,9 +104,14 @@ def _floor(est: dict, low: float) -> dict:
     return est
 
 
+def ratios(base_rounds, impl_rounds) -> list[float]:
+    """base / impl per round, paired by round index: what a gain (and its spread) is read from."""
+    return [b / i for b, i in zip(base_rounds, impl_rounds) if i > 0]
+
+
 def gain(base_rounds, impl_rounds, **kw) -> dict:
     """How many times faster impl is than base, from per-round walls paired by round index."""
-    return _floor(estimate([b / i for b, i in zip(base_rounds, impl_rounds) if i > 0], **kw), 0.0)
+    return _floor(estimate(ratios(base_rounds, impl_rounds), **kw), 0.0)
 
 
 def gain_from_ratios(slower_ratios, **kw) -> dict:

@@ -66,9 +66,9 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
 
 
 def round_ratios(walls: dict) -> dict:
-    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls."""
-    return {impl: [b / i for b, i in zip(walls[vs]["embed"], walls[impl]["embed"]) if i > 0]
-            for impl, vs, _ in _baselines(walls)}
+    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (stats.ratios)."""
+    from ..stats import ratios
+    return {impl: ratios(walls[vs]["embed"], walls[impl]["embed"]) for impl, vs, _ in _baselines(walls)}
 
 
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
