@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <nlohmann/json.hpp>
 
@@ -273,16 +274,16 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
     if (!vocab.contains(t) || (!tid.is_null() && tid != vocab[t]))
       refuse("tokenizer.json: special token " + dumps(t) + " is not in the vocabulary" +
              (tid.is_null() ? "" : " with id " + dumps(tid)));
-  std::vector<std::pair<std::string, int32_t>> added;
-  auto add = [&](const std::string& content, int32_t tid) {
-    for (const auto& a : added) if (a.first == content) return;
-    added.emplace_back(content, tid);
-  };
+  // (file, id, token); an id that is not a usable integer is kept as the JSON it was, to be refused below
   std::vector<std::tuple<std::string, json, json>> listed;
   for (const json& t : get(tj, "added_tokens", json::array())) listed.emplace_back("tokenizer.json", get(t, "id"), t);
   const json decoder = get(tc, "added_tokens_decoder", json::object());   // named: .items() of a temporary dangles
-  for (const auto& [k, t] : decoder.items())
-    listed.emplace_back("tokenizer_config.json", std::stoi(k), t);
+  for (const auto& [k, t] : decoder.items()) {
+    if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos)   // transformers fails on it (int(key))
+      refuse("tokenizer_config.json: added_tokens_decoder key " + dumps(k) + " is not an id");
+    const std::string digits = k.substr(std::min(k.find_first_not_of('0'), k.size() - 1));   // "007" is 7
+    listed.emplace_back("tokenizer_config.json", digits.size() > 10 ? json(digits) : json(std::stoll(digits)), t);
+  }
   for (const auto& [rel, tid, t] : listed) {
     for (const char* flag : {"normalized", "lstrip", "rstrip", "single_word"}) {
       json dflt = std::string(flag) == "normalized" ? json(!(get(t, "special") == json(true))) : json(false);
@@ -290,19 +291,38 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
         refuse(rel + ": added token " + dumps(get(t, "content")) + " with " + flag + " true is not supported");
     }
     if (!tid.is_number_integer() || tid.get<int64_t>() < 0 || tid.get<int64_t>() > INT32_MAX || !get(t, "content").is_string())
-      refuse(rel + ": added token " + dumps(get(t, "content")) + " needs a string content and an id >= 0, not " + dumps(tid));
-    add(t.at("content"), tid.get<int32_t>());
+      refuse(rel + ": added token " + dumps(get(t, "content")) + " needs a string content and an id >= 0, not " +
+             (tid.is_string() ? tid.get<std::string>() : dumps(tid)));
   }
+  // Ids as upstream gives them (python_ref/spec_tokenizer.py's _added_ids): in id order, by content.
+  std::stable_sort(listed.begin(), listed.end(),
+                   [](const auto& a, const auto& b) { return std::get<1>(a).template get<int64_t>() < std::get<1>(b).template get<int64_t>(); });
+  std::vector<std::pair<std::string, int32_t>> added;
+  std::unordered_map<std::string, int32_t> index;   // content -> id: linear in the number of tokens
+  int64_t next = id;
+  for (const auto& [rel, tid_json, t] : listed) {
+    const int64_t tid = tid_json.get<int64_t>();
+    const std::string c = t.at("content");
+    if (c.empty()) continue;   // upstream ignores an empty token
+    auto have = index.find(c);
+    const int64_t want = have != index.end() ? have->second : vocab.contains(c) ? vocab[c].get<int64_t>() : next;
+    if (tid != want)
+      refuse(rel + ": added token " + dumps(c) + " has id " + std::to_string(tid) + " where tokenizers gives it " +
+             std::to_string(want) + " (its vocabulary id, else the next id after the vocabulary)");
+    if (have == index.end()) index.emplace(c, (int32_t)tid), added.emplace_back(c, (int32_t)tid);
+    next = std::max(next, tid + 1);
+  }
+  const json extra = get(tc, "additional_special_tokens", json::array());
+  if (!extra.is_null() && !extra.is_array())   // transformers fails to load such a tokenizer
+    refuse("tokenizer_config.json: additional_special_tokens " + dumps(extra) + " must be a list");
   std::vector<json> specials;
   for (const auto& [k, d] : want) specials.push_back(token(get(tc, k, d)));
-  for (const json& t : get(tc, "additional_special_tokens", json::array())) specials.push_back(token(t));
+  for (const json& t : extra.is_array() ? extra : json::array()) specials.push_back(token(t));
   for (const json& t : specials) {
-    if (t.is_null()) continue;
-    bool have = false;
-    for (const auto& a : added) have = have || a.first == t;
-    if (have) continue;
-    if (!vocab.contains(t)) refuse("tokenizer_config.json: special token " + dumps(t) + " is not in the vocabulary");
-    add(t, vocab[t.get<std::string>()]);
+    if (t.is_null() || (t.is_string() && index.count(t.get<std::string>()))) continue;
+    if (!t.is_string() || !vocab.contains(t)) refuse("tokenizer_config.json: special token " + dumps(t) + " is not in the vocabulary");
+    const int32_t v = vocab[t.get<std::string>()];
+    index.emplace(t.get<std::string>(), v), added.emplace_back(t.get<std::string>(), v);
   }
   std::sort(added.begin(), added.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second < b.second : a.first < b.first;

@@ -111,7 +111,7 @@ Tokenizer::Tokenizer(std::string_view vocab, const TokenizerOptions& opt)
       if (t != s) continue;
       if (t == "[CLS]") cls_ = id; else if (t == "[SEP]") sep_ = id;
       else if (t == "[UNK]") unk_ = id; else if (t == "[PAD]") pad_ = id;
-      added_tokens_.push_back({std::string(t), id});
+      added_tokens_.emplace_back(std::string(t), id);
     }
     ++id;
     pos = end + 1;
@@ -284,20 +284,29 @@ struct Encoder {
 
   // Returns the number of bytes consumed (all of them unless truncated), or -1 on bad UTF-8.
   long run(const uint8_t* s, size_t n, EncodeError* err) {
-    size_t i = 0;
+    size_t i = 0, a_start = n, a_end = n;  // the next added token: [a_start, a_end), id a_id
+    int32_t a_id = -1;
     const char* why = nullptr;
+    if (!tk.ac_to_.empty()) tk.find_added(s, n, 0, &a_start, &a_end, &a_id);  // empty: no added tokens
     while (i < n && !done) {
+      if (i == a_start) {  // an added token: a word boundary and its own id
+        if (npend) flush_pending();
+        end_word();
+        emit(a_id);
+        i = a_end;
+        if (!done) tk.find_added(s, n, i, &a_start, &a_end, &a_id);
+        continue;
+      }
       uint8_t b = s[i];
-      if (tk.added_first_[b] && added_token(s, n, i)) continue;
       if (b < 0x80) {
         uint8_t c = tk.ascii_cls_[b];
         if (c == A_DROP) { ++i; continue; }  // removed before NFD: does not end a combining run
         if (npend) flush_pending();
         if (c == A_WORD) {
-          // Tight loop over a run of ASCII word characters.
+          // Tight loop over a run of ASCII word characters, up to the next added token.
           do {
             if (++wchars <= kMaxWordChars) word[wbytes++] = tk.ascii_lower_[b];
-            b = ++i < n ? s[i] : 0x80;  // past the end: a non-ASCII sentinel ends the run
+            b = ++i < a_start ? s[i] : 0x80;  // at the end or a token: a non-ASCII sentinel ends the run
           } while (b < 0x80 && tk.ascii_cls_[b] == A_WORD);
           continue;
         }
@@ -315,20 +324,6 @@ struct Encoder {
     }
     if (!done) { flush_pending(); end_word(); }
     return (long)i;
-  }
-
-  // Literal special tokens in the raw text (HF's added tokens, normalized=false): a boundary.
-  bool added_token(const uint8_t* s, size_t n, size_t& i) {
-    for (const auto& sp : tk.added_tokens_) {
-      if (n - i >= sp.text.size() && std::memcmp(s + i, sp.text.data(), sp.text.size()) == 0) {
-        if (npend) flush_pending();
-        end_word();
-        emit(sp.id);
-        i += sp.text.size();
-        return true;
-      }
-    }
-    return false;
   }
 };
 
@@ -414,18 +409,78 @@ size_t Tokenizer::max_threads() {
 #endif
 }
 
+// Aho-Corasick over the added tokens' bytes (python_ref/added_tokens.py over code points; the same
+// walk). Hand-written: no library in the toolchain (LibTorch-free, emscripten) has a leftmost-longest one.
 void Tokenizer::index_added_tokens() {
-  // Longest first, so the first match at a position is also the longest (as upstream's matcher).
-  std::stable_sort(added_tokens_.begin(), added_tokens_.end(),
-                   [](const AddedToken& a, const AddedToken& b) { return a.text.size() > b.text.size(); });
+  std::vector<std::vector<std::pair<uint8_t, int32_t>>> kids(1);
+  std::vector<int32_t> depth(1, 0), len(1, 0), id(1, -1);
+  for (const auto& [text, tid] : added_tokens_) {
+    int32_t v = 0;
+    for (uint8_t b : text) {
+      auto it = std::lower_bound(kids[v].begin(), kids[v].end(), std::make_pair(b, (int32_t)-1));
+      if (it != kids[v].end() && it->first == b) { v = it->second; continue; }
+      const int32_t t = (int32_t)kids.size();
+      kids[v].insert(it, {b, t});
+      kids.emplace_back();  // after the insert: growing kids may move kids[v]
+      depth.push_back(depth[v] + 1), len.push_back(0), id.push_back(-1);
+      v = t;
+    }
+    if (len[v] == 0) len[v] = (int32_t)text.size(), id[v] = tid;   // the first of duplicates, as the spec keeps it
+  }
+  const size_t nodes = kids.size();
+  ac_first_.assign(nodes, 0), ac_count_.assign(nodes, 0), ac_fail_.assign(nodes, 0);
+  ac_label_.clear(), ac_to_.clear();
+  for (size_t v = 0; v < nodes; ++v) {
+    ac_first_[v] = (uint32_t)ac_label_.size(), ac_count_[v] = (uint16_t)kids[v].size();
+    for (const auto& [b, t] : kids[v]) ac_label_.push_back(b), ac_to_.push_back(t);
+  }
+  std::vector<int32_t> order;  // breadth first: a state's failure link before its children's
+  for (const auto& [b, t] : kids[0]) order.push_back(t);
+  for (size_t q = 0; q < order.size(); ++q) {
+    const int32_t v = order[q];
+    for (const auto& [b, t] : kids[v]) {
+      ac_fail_[t] = ac_next(ac_fail_[v], b);
+      if (!len[t]) len[t] = len[ac_fail_[t]], id[t] = id[ac_fail_[t]];  // the longest token that is a suffix
+      order.push_back(t);
+    }
+  }
+  ac_depth_ = std::move(depth), ac_len_ = std::move(len), ac_id_ = std::move(id);
   for (bool& f : added_first_) f = false;
-  for (const auto& a : added_tokens_) added_first_[(uint8_t)a.text[0]] = true;
+  for (const auto& [b, t] : kids[0]) added_first_[b] = true;
+}
+
+inline int32_t Tokenizer::ac_next(int32_t v, uint8_t b) const {
+  for (;;) {
+    const uint8_t* l = ac_label_.data() + ac_first_[v];
+    const uint8_t* at = std::lower_bound(l, l + ac_count_[v], b);
+    if (at != l + ac_count_[v] && *at == b) return ac_to_[ac_first_[v] + (at - l)];
+    if (v == 0) return 0;
+    v = ac_fail_[v];
+  }
+}
+
+void Tokenizer::find_added(const uint8_t* s, size_t n, size_t pos, size_t* start, size_t* end, int32_t* id) const {
+  *start = *end = n, *id = -1;
+  int32_t v = 0;
+  for (size_t i = pos; i < n;) {
+    if (v == 0) {
+      if (*start < n) return;
+      while (i < n && !added_first_[s[i]]) ++i;  // at the root: skip to where a token can start
+      if (i == n) return;
+    }
+    v = ac_next(v, s[i++]);
+    if (ac_len_[v]) {
+      const size_t st = i - (size_t)ac_len_[v];
+      if (st < *start || (st == *start && i > *end)) *start = st, *end = i, *id = ac_id_[v];
+    }
+    if (*start < n && i - (size_t)ac_depth_[v] > *start) return;  // every match still open starts after it
+  }
 }
 
 void Tokenizer::set_added_tokens(const std::vector<std::pair<std::string, int32_t>>& tokens) {
   added_tokens_.clear();
   for (const auto& [text, id] : tokens)
-    if (!text.empty() && id >= 0) added_tokens_.push_back({text, id});
+    if (!text.empty() && id >= 0) added_tokens_.emplace_back(text, id);
   index_added_tokens();
 }
 

@@ -5,7 +5,8 @@
 // Every setting comes from TokenizerOptions, filled from the model spec (model_spec.h): the
 // BertNormalizer flags (clean_text, handle_chinese_chars, strip_accents, lowercase), max_len and
 // the [CLS]/[SEP]/[UNK]/[PAD] ids. Like HF tokenizers, added tokens found in the raw text map to
-// their ids (default: the five BERT specials in vocab.txt; set_added_tokens: the model's own).
+// their ids (default: the five BERT specials in vocab.txt; set_added_tokens: the model's own), found
+// as upstream finds them: Aho-Corasick, leftmost-longest, linear in the text (python_ref/added_tokens.py).
 // Leaves out: offsets, pairs, normalizers other than BertNormalizer. Also compiled by emscripten
 // (-fno-exceptions) for wasm_port. A vocabulary without [CLS]/[SEP]/[UNK] is reported by error(); callers
 // refuse the model with it.
@@ -81,10 +82,21 @@ class Tokenizer {
   std::vector<int32_t> target_;   // per edge
   std::vector<int32_t> dense256_;  // 256 children per dense node (0 = none)
   int32_t cont_ = -1;
-  struct AddedToken { std::string text; int32_t id; };
-  std::vector<AddedToken> added_tokens_;  // matched verbatim in the raw text, longest first
-  bool added_first_[256] = {};            // first bytes of added_tokens_: the only places a match is tried
+  // Added tokens: an Aho-Corasick automaton over UTF-8 bytes. State 0 is the root; per state its
+  // sorted edges (ac_label_/ac_to_ from ac_first_, ac_count_ of them), its failure link, its depth
+  // and the longest token ending there (length in bytes, id; 0, -1 if none).
+  std::vector<std::pair<std::string, int32_t>> added_tokens_;
+  std::vector<uint32_t> ac_first_;
+  std::vector<uint16_t> ac_count_;
+  std::vector<uint8_t> ac_label_;
+  std::vector<int32_t> ac_to_, ac_fail_, ac_depth_, ac_len_, ac_id_;
+  bool added_first_[256] = {};            // the root's edges: where a match can start
   void index_added_tokens();
+  int32_t ac_next(int32_t state, uint8_t b) const;
+ public:
+  // The leftmost-longest added token in s[pos, n): *start, *end (bytes), *id; *start = n if none.
+  void find_added(const uint8_t* s, size_t n, size_t pos, size_t* start, size_t* end, int32_t* id) const;
+ private:
   TokenizerOptions opt_;
   uint8_t ascii_cls_[128], ascii_lower_[128];  // ASCII fast path: normalize + pre_tokenize class, lowercase
   int cls_ = -1, sep_ = -1, unk_ = -1, pad_ = -1, max_len_ = 256;

@@ -15,7 +15,8 @@ How it stays exact without hand-copied Unicode data:
   it) only moves marks with nonzero combining class; almost all are Mn and are stripped anyway. A
   code point whose decomposition keeps such a mark is flagged, and a text that reaches one is
   encoded by python_ref itself (exact, rare).
-- Added tokens ([CLS], [SEP], ...) are matched verbatim in the raw text, as upstream does.
+- Added tokens ([CLS], [SEP], ...) are found in the raw text as upstream finds them (leftmost-longest,
+  linear in the text), by walking python_ref's own automaton (python_ref/added_tokens.py) in C.
 Leaves out: offsets, pairs, the Python-level stage functions (python_ref has those).
 Thread safety: the vocabulary is read-only; pages are filled under the GIL and published with
 an atomic compare-and-swap, never changed or freed until the Tokenizer dies.
@@ -59,7 +60,6 @@ cdef enum:
     C_SPACE = 1
     C_PUNCT = 2
     F_FALLBACK = 1      # keeps a mark with nonzero combining class: NFD order matters, use python_ref
-    F_ADDED = 2         # first code point of an added token: try a verbatim match here
 
 cdef uint64_t HBASE = 0x100000001B3ULL       # polynomial hash over code points (mod 2^64)
 cdef uint64_t GOLD = 0x9E3779B97F4A7C15ULL   # Fibonacci hashing into the table
@@ -82,11 +82,15 @@ cdef struct Core:           # everything encode_one reads; read-only except page
     int32_t *key_len
     int32_t *key_tok
     int max_key             # longest key, in code points: bounds the greedy search
-    uint32_t *added_cps       # added tokens, longest first
-    int32_t *added_off
-    int32_t *added_len
-    int32_t *added_tok
-    int n_added
+    int32_t *ac_first         # added tokens: python_ref's Aho-Corasick automaton (AddedTokens.flat())
+    int32_t *ac_count
+    uint32_t *ac_cp
+    int32_t *ac_to
+    int32_t *ac_fail
+    int32_t *ac_depth
+    int32_t *ac_len
+    int32_t *ac_id
+    bint has_added
     int32_t unk, cls, sep, pad, budget
     uint64_t pw[MAX_WORD + 1]   # HBASE ** k
     void *owner             # the Tokenizer (borrowed): its Python code describes a new page
@@ -202,41 +206,65 @@ cdef inline void pre_tokenize(const Core *c, State *s, const Entry *e) noexcept 
             wordpiece(c, s)
 
 
-cdef int match_added(const Core *c, int kind, const void *data, Py_ssize_t n, Py_ssize_t i) noexcept nogil:
-    """Index of the longest added token starting at text[i], or -1."""
-    cdef int m, k
-    for m in range(c.n_added):
-        if i + c.added_len[m] > n:
-            continue
-        k = 0
-        while k < c.added_len[m] and pb_read(kind, data, i + k) == c.added_cps[c.added_off[m] + k]:
-            k += 1
-        if k == c.added_len[m]:
-            return m
-    return -1
+cdef inline int32_t ac_next(const Core *c, int32_t s, uint32_t cp) noexcept nogil:
+    """The automaton's state after s reads cp (binary search of s's sorted edges), 0 if none."""
+    cdef int32_t lo, hi, mid
+    while True:
+        lo, hi = c.ac_first[s], c.ac_first[s] + c.ac_count[s]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if c.ac_cp[mid] < cp:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < c.ac_first[s] + c.ac_count[s] and c.ac_cp[lo] == cp:
+            return c.ac_to[lo]
+        if s == 0:
+            return 0
+        s = c.ac_fail[s]
+
+
+cdef void find_added(const Core *c, int kind, const void *data, Py_ssize_t n, Py_ssize_t pos,
+                     Py_ssize_t *start, Py_ssize_t *end, int32_t *tok) noexcept nogil:
+    """python_ref's AddedTokens.find: the leftmost-longest added token at or after pos -> start, end,
+    tok; start = n if none."""
+    cdef int32_t s = 0
+    cdef Py_ssize_t i = pos, st
+    start[0], end[0], tok[0] = n, n, -1
+    while i < n:
+        if s == 0 and start[0] < n:
+            return
+        s = ac_next(c, s, pb_read(kind, data, i))
+        i += 1
+        if c.ac_len[s]:
+            st = i - c.ac_len[s]
+            if st < start[0] or (st == start[0] and i > end[0]):
+                start[0], end[0], tok[0] = st, i, c.ac_id[s]
+        if start[0] < n and i - c.ac_depth[s] > start[0]:   # every match still open starts after it
+            return
 
 
 cdef int encode_one(Core *c, int kind, const void *data, Py_ssize_t n, State *s) except -1 nogil:
     """One text -> s.row[:s.n_out] pieces (no [CLS]/[SEP]). Returns 1 if python_ref must do it."""
-    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t i = 0, a_start = n, a_end = n
     cdef const Entry *e
-    cdef int m
+    cdef int32_t a_tok = -1
     s.wlen = 0
     s.n_out = 0
+    if c.has_added:
+        find_added(c, kind, data, n, 0, &a_start, &a_end, &a_tok)
     while i < n and s.n_out < c.budget:
+        if i == a_start:                # an added token: a word boundary and its own id
+            wordpiece(c, s)
+            if s.n_out < c.budget:
+                s.row[s.n_out] = a_tok
+            s.n_out += 1
+            i = a_end
+            find_added(c, kind, data, n, i, &a_start, &a_end, &a_tok)
+            continue
         e = normalize(c, pb_read(kind, data, i))
-        if e.flags:
-            if e.flags & F_ADDED:
-                m = match_added(c, kind, data, n, i)
-                if m >= 0:
-                    wordpiece(c, s)
-                    if s.n_out < c.budget:
-                        s.row[s.n_out] = c.added_tok[m]
-                    s.n_out += 1
-                    i += c.added_len[m]
-                    continue
-            if e.flags & F_FALLBACK:
-                return 1
+        if e.flags & F_FALLBACK:
+            return 1
         pre_tokenize(c, s, e)
         i += 1
     if s.n_out < c.budget:
@@ -260,7 +288,7 @@ cdef Py_ssize_t find_surrogate(int kind, const void *data, Py_ssize_t n) noexcep
 
 cdef class Tokenizer:
     cdef Core core
-    cdef object _ref, _arrays, _added_first, _flags
+    cdef object _ref, _arrays, _flags
     cdef bint ready
 
     def __cinit__(self):
@@ -283,28 +311,28 @@ cdef class Tokenizer:
         self._flags = self._ref.flags
         keys = [(0, t, i) for t, i in self._ref.vocab.items()]
         keys += [(1, t[2:], i) for t, i in self._ref.vocab.items() if t.startswith("##") and len(t) > 2]
-        added = sorted(self._ref.added_tokens.items(), key=lambda kv: len(kv[0]), reverse=True)
         cap = 1 << max(4, (2 * len(keys)).bit_length())
         a = dict(
             key_cps=np.frombuffer("".join(k[1] for k in keys).encode("utf-32-le"), np.uint32).copy(),
             key_len=np.array([len(k[1]) for k in keys], np.int32),
             key_tok=np.array([k[2] for k in keys], np.int32),
-            added_cps=np.frombuffer("".join(t for t, _ in added).encode("utf-32-le"), np.uint32).copy(),
-            added_len=np.array([len(t) for t, _ in added], np.int32),
-            added_tok=np.array([i for _, i in added], np.int32),
             slot_hash=np.zeros(cap, np.uint64), slot_key=np.full(cap, -1, np.int32))
         a["key_off"] = (np.cumsum(a["key_len"]) - a["key_len"]).astype(np.int32)
-        a["added_off"] = (np.cumsum(a["added_len"]) - a["added_len"]).astype(np.int32)
+        for k, v in self._ref.added.flat().items():
+            a["ac_" + k] = np.array(v, np.uint32 if k == "edge_cp" else np.int32)
         for v in a.values():  # keep a valid pointer even for empty arrays
             v.resize(max(v.size, 1), refcheck=False)
         self._arrays = a  # owns the memory the Core points into
         cdef Core *c = &self.core
         c.key_cps, c.key_off = <uint32_t *>_ptr(a["key_cps"]), <int32_t *>_ptr(a["key_off"])
         c.key_len, c.key_tok = <int32_t *>_ptr(a["key_len"]), <int32_t *>_ptr(a["key_tok"])
-        c.added_cps, c.added_off = <uint32_t *>_ptr(a["added_cps"]), <int32_t *>_ptr(a["added_off"])
-        c.added_len, c.added_tok = <int32_t *>_ptr(a["added_len"]), <int32_t *>_ptr(a["added_tok"])
+        c.ac_first, c.ac_count = <int32_t *>_ptr(a["ac_first"]), <int32_t *>_ptr(a["ac_count"])
+        c.ac_cp, c.ac_to = <uint32_t *>_ptr(a["ac_edge_cp"]), <int32_t *>_ptr(a["ac_edge_to"])
+        c.ac_fail, c.ac_depth = <int32_t *>_ptr(a["ac_fail"]), <int32_t *>_ptr(a["ac_depth"])
+        c.ac_len, c.ac_id = <int32_t *>_ptr(a["ac_out_len"]), <int32_t *>_ptr(a["ac_out_id"])
+        c.has_added = bool(self._ref.added)
         c.slot_hash, c.slot_key = <uint64_t *>_ptr(a["slot_hash"]), <int32_t *>_ptr(a["slot_key"])
-        c.n_added, c.mask, c.shift = len(added), cap - 1, 64 - (cap.bit_length() - 1)
+        c.mask, c.shift = cap - 1, 64 - (cap.bit_length() - 1)
         c.max_key = max([len(k[1]) for k in keys] + [1])
         c.unk, c.cls, c.sep, c.pad = self._ref.unk, self._ref.cls, self._ref.sep, self._ref.pad
         c.budget = self._ref.max_len - 2
@@ -318,7 +346,6 @@ cdef class Tokenizer:
             while c.slot_key[slot] >= 0:
                 slot = (slot + 1) & c.mask
             c.slot_hash[slot], c.slot_key[slot] = h, k
-        self._added_first = {t[0] for t in self._ref.added_tokens if t}
         c.owner = <void *>self
         fill_page(c, 0)  # Latin-1, ASCII included: always needed
         self.ready = True
@@ -348,8 +375,6 @@ cdef class Tokenizer:
                 out = f" {out} " if f["handle_chinese_chars"] and ref.is_cjk(ch) else out
             if len(out) > 3:  # never with today's tables; stays exact if that changes
                 out, flags = "", flags | F_FALLBACK
-            if ch in self._added_first:
-                flags |= F_ADDED
             rows.append((out, [C_SPACE if x == " " else C_PUNCT if ref.is_punctuation(x) else C_WORD
                                for x in out], flags))
         return rows

@@ -21,8 +21,9 @@ Where Numba's language subset forced a design different from cython_ext's:
 - A C-level hash needs pointer tricks Numba lacks; a CSR trie is plain arrays and finds the
   longest match in one walk (Cython: open addressing with O(1) substring hashes).
 - Added tokens ([CLS] ...) are split out in Python with python_ref's own segments(); Numba sees
-  added token k as the lone surrogate U+D800+k, which valid input never contains (check_texts
-  rejects it), so a whole batch still travels as one str -> one utf-32 encode ('surrogatepass').
+  each as the lone surrogate U+D800, which valid input never contains (check_texts rejects it), and
+  reads their ids in order from one array (any number of added tokens), so a whole batch still
+  travels as one str -> one utf-32 encode ('surrogatepass').
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from python_ref import tokenizer as ref
 from python_ref.api import Batch, check_texts
 
 MAX_WORD = ref.MAX_WORD_CHARS
-ADDED_BASE, MAX_ADDED = 0xD800, 0x800  # lone surrogate ADDED_BASE + k stands for added token k
+ADDED = 0xD800                      # a lone surrogate: the next added token of the text (added_seq)
 DROP, SPACE, PUNCT, WORD = 0, 1, 2, 3
 FIRST_PREFIX = 4096                 # chars tried first; x16 per retry
 
@@ -81,22 +82,22 @@ def wordpiece(w, n, row, n_out, budget, unk, first, count, edge_cp, edge_child, 
 
 
 @njit(cache=True, nogil=True)
-def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, added_ids, unk,
+def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, added_seq, added_at, unk,
                  first, count, edge_cp, edge_child, node_tok):
     """Split texts buf[starts[k]:ends[k]] into words and wordpiece each into pieces[rows[k]] (N, budget).
 
     raw[k]: an ASCII text still to normalise here (tables cls8/low8); else already normalised in
-    Python: split on ' ', and a surrogate ADDED_BASE + k is added token added_ids[k]."""
+    Python: split on ' ', and the j-th surrogate ADDED of text k is added token added_seq[added_at[k] + j]."""
     budget = pieces.shape[1]
     w = np.empty(MAX_WORD + 1, np.uint32)                        # current word
     for k in range(starts.shape[0]):
-        row, n, wl = pieces[rows[k]], 0, 0
+        row, n, wl, a = pieces[rows[k]], 0, 0, added_at[k]
         for i in range(starts[k], ends[k]):
             if n >= budget:
                 break
             cp = buf[i]
             c = cls8[cp] if raw[k] else (SPACE if cp == 32 else
-                                         PUNCT if ADDED_BASE <= cp < ADDED_BASE + MAX_ADDED else WORD)
+                                         PUNCT if cp == ADDED else WORD)
             if c == WORD:
                 if wl <= MAX_WORD:
                     w[wl] = low8[cp] if raw[k] else cp
@@ -109,8 +110,9 @@ def pre_tokenize(buf, starts, ends, raw, rows, pieces, n_out, cls8, low8, added_
                     n = wordpiece(w, 1, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
                 elif c == PUNCT:
                     if n < budget:
-                        row[n] = added_ids[cp - ADDED_BASE]
+                        row[n] = added_seq[a]
                     n += 1
+                    a += 1
         if n < budget:
             n = wordpiece(w, wl, row, n, budget, unk, first, count, edge_cp, edge_child, node_tok)
         n_out[rows[k]] = min(n, budget)
@@ -176,10 +178,6 @@ class Tokenizer:
         self._split = ref.CharMap(lambda ch: " " if ch in ref.WHITESPACE else f" {ch} " if ref.is_punctuation(ch) else ch)
         added = self.ref.added_tokens
         self._added_first = sorted({t[0] for t in added if t})
-        if len(added) > MAX_ADDED:
-            raise ValueError(f"numba_variant supports at most {MAX_ADDED} added tokens")
-        self._added_chr = {tid: chr(ADDED_BASE + k) for k, tid in enumerate(added.values())}
-        self.added_ids = np.array([*added.values(), 0], np.int64)
 
     @classmethod
     def from_spec(cls, spec) -> "Tokenizer":
@@ -191,15 +189,16 @@ class Tokenizer:
 
     def _has_added(self, text: str) -> bool:
         return bool(self._added_first) and any(f in text for f in self._added_first) \
-            and self.ref.added_re.search(text) is not None
+            and self.ref.added.find(text) is not None
 
-    def _prepare(self, text: str) -> tuple[str, bool]:
-        """(text, True): ASCII for Numba to normalise; else (normalised text, False) with added
-        tokens as their surrogate stand-ins."""
+    def _prepare(self, text: str) -> tuple[str, bool, list[int]]:
+        """(text, True, []): ASCII for Numba to normalise; else (normalised text, False, ids) with
+        each added token as the stand-in ADDED and its id in ids, in order."""
         if not self._has_added(text):
-            return (text, True) if text.isascii() else (self.normalize(text), False)
-        return "".join(self.normalize(seg) if tid is None else self._added_chr[tid]
-                       for seg, tid in self.ref.segments(text)), False
+            return (text, True, []) if text.isascii() else (self.normalize(text), False, [])
+        segs = list(self.ref.segments(text))
+        return ("".join(self.normalize(seg) if tid is None else chr(ADDED) for seg, tid in segs), False,
+                [tid for _, tid in segs if tid is not None])
 
     def _prefix_end(self, text: str, size: int) -> int:
         """End of the first `size`+ chars where cutting changes no id: before one of python_ref's cut
@@ -221,12 +220,14 @@ class Tokenizer:
         todo, size = list(range(n)), FIRST_PREFIX
         while todo:
             cut = {i: self._prefix_end(texts[i], size) for i in todo}
-            strs, raw = zip(*[self._prepare(texts[i][:cut[i]]) for i in todo])
+            strs, raw, ids = zip(*[self._prepare(texts[i][:cut[i]]) for i in todo])
             lens = np.fromiter(map(len, strs), np.int64, len(strs))
+            added_at = np.cumsum([0, *map(len, ids)])[:-1].astype(np.int64)       # (len(todo),)
+            added_seq = np.array([t for row in ids for t in row] or [0], np.int64)
             ends = np.cumsum(lens)
             buf = np.frombuffer("".join(strs).encode("utf-32-le", "surrogatepass"), np.uint32)  # (sum lens,)
             pre_tokenize(buf, ends - lens, ends, np.array(raw, np.bool_), np.array(todo, np.int64), pieces,
-                         n_out, self.cls8, self.low8, self.added_ids, self.ref.unk, *self.trie)
+                         n_out, self.cls8, self.low8, added_seq, added_at, self.ref.unk, *self.trie)
             todo = [i for i in todo if n_out[i] < self.budget and cut[i] < len(texts[i])]
             size *= 16
         return Batch(*pad_rows(pieces, n_out, self.ref.cls, self.ref.sep, self.ref.pad))

@@ -135,19 +135,23 @@ def read_tokenizer(mdir: Path, vocab_size: int) -> tuple[dict, object]:
         if t not in vocab or tid not in (None, vocab[t]):
             raise ModelDirError(f"tokenizer.json: special token {json.dumps(t)} is not in the vocabulary"
                                 + (f" with id {json.dumps(tid)}" if tid is not None else ""))
-    added: dict[str, int] = {}
     listed = [("tokenizer.json", t.get("id"), t) for t in tj.get("added_tokens") or []]
-    listed += [("tokenizer_config.json", int(i), t) for i, t in (tc.get("added_tokens_decoder") or {}).items()]
+    for key, t in (tc.get("added_tokens_decoder") or {}).items():
+        if not (key.isascii() and key.isdigit()):   # transformers fails on it (int(key))
+            raise ModelDirError(f"tokenizer_config.json: added_tokens_decoder key {json.dumps(key)} is not an id")
+        listed.append(("tokenizer_config.json", int(key), t))
     for rel, tid, t in listed:
         name = json.dumps(t.get("content"))
         for flag in ("normalized", "lstrip", "rstrip", "single_word"):
             if t.get(flag, flag == "normalized" and not t.get("special")):   # upstream's defaults
                 raise ModelDirError(f"{rel}: added token {name} with {flag} true is not supported")
-        if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0 or not isinstance(t.get("content"), str):
+        if isinstance(tid, bool) or not isinstance(tid, int) or not 0 <= tid <= INT_MAX or not isinstance(t.get("content"), str):
             raise ModelDirError(f"{rel}: added token {name} needs a string content and an id >= 0, not {json.dumps(tid)}")
-        added.setdefault(t["content"], tid)
-    specials = [_token(tc.get(k, d)) for k, d in want.items()]
-    specials += [_token(t) for t in tc.get("additional_special_tokens") or []]
+    added = _added_ids(listed, vocab)
+    extra = tc.get("additional_special_tokens") or []
+    if not isinstance(extra, list):   # transformers fails to load such a tokenizer
+        raise ModelDirError(f"tokenizer_config.json: additional_special_tokens {json.dumps(extra)} must be a list")
+    specials = [_token(tc.get(k, d)) for k, d in want.items()] + [_token(t) for t in extra]
     for t in specials:
         if t is not None and t not in added:
             if t not in vocab:
@@ -159,6 +163,24 @@ def read_tokenizer(mdir: Path, vocab_size: int) -> tuple[dict, object]:
         raise ModelDirError(f"config.json: vocab_size {vocab_size} is too small for the tokenizer's largest id {top}")
     return dict(**flags, cls_id=vocab[cls_tok], sep_id=vocab[sep_tok], unk_id=vocab[unk_tok], pad_id=vocab.get(pad, 0),
                 added_tokens=tuple(sorted(added.items(), key=lambda kv: (kv[1], kv[0])))), tc.get("model_max_length")
+
+
+def _added_ids(listed: list, vocab: dict) -> dict[str, int]:
+    """content -> id of the added tokens, each id checked against the one upstream gives it: tokenizers
+    takes them in id order and assigns by content (an earlier entry's id, else the vocabulary's, else
+    the next id after the vocabulary and the added tokens so far). An empty token is ignored, as there."""
+    added: dict[str, int] = {}
+    nxt = len(vocab)
+    for rel, tid, t in sorted(listed, key=lambda x: x[1]):
+        if t["content"] == "":
+            continue
+        want = added.get(t["content"], vocab.get(t["content"], nxt))
+        if tid != want:
+            raise ModelDirError(f"{rel}: added token {json.dumps(t['content'])} has id {tid} where tokenizers gives it "
+                                f"{want} (its vocabulary id, else the next id after the vocabulary)")
+        added[t["content"]] = tid
+        nxt = max(nxt, tid + 1)
+    return added
 
 
 def _post_processor(tj: dict) -> tuple[tuple[str, int], tuple[str, int]]:

@@ -2,7 +2,7 @@
 
 Ports HF `tokenizers`' BertNormalizer (clean_text, handle_chinese_chars, strip_accents, lowercase:
 each flag as the model's spec says), BertPreTokenizer, WordPiece(max_input_chars_per_word=100, '##'),
-the model's added tokens (matched verbatim in the raw text, as upstream does) and the
+the model's added tokens (found in the raw text as upstream finds them: added_tokens.py) and the
 [CLS] $A [SEP] template, truncated to the spec's max_seq_length; encode_batch pads to the batch's
 longest row. Leaves out: offsets, pairs, strides, normalizers other than BertNormalizer.
 Written for reading: every rule is a per-character function below; str.translate applies them to
@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .added_tokens import AddedTokens
 from .contract import check_texts
 from .unicode_compat import (CONTROL_EXTRA, CONTROL_NOT, LOWER_FIX, MN_EXTRA, MN_NOT, NFD_FIX,
                              PUNCT_EXTRA, PUNCT_NOT)
@@ -190,10 +191,8 @@ class Tokenizer:
         self.max_len = spec.max_seq_length
         self.unk, self.cls, self.sep, self.pad = spec.unk_id, spec.cls_id, spec.sep_id, spec.pad_id
         self.flags = {k: getattr(spec, k) for k in ("clean_text", "handle_chinese_chars", "strip_accents", "lowercase")}
-        self.added_tokens = dict(spec.added_tokens)
-        # Longest first, so the leftmost match is also the longest (upstream uses Aho-Corasick).
-        self.added_re = re.compile("|".join(map(re.escape, sorted(self.added_tokens, key=len, reverse=True)))) \
-            if self.added_tokens else None
+        self.added = AddedTokens(dict(spec.added_tokens))   # leftmost-longest, linear in the text
+        self.added_tokens = self.added.tokens
         self.kept_marks: set[str] = set()   # marks (nonzero combining class) seen surviving normalize
         self.char_map = CharMap(self._normalize_char)
         # Where a text can be cut (pieces()): a raw character that starts a new word whatever follows
@@ -232,11 +231,11 @@ class Tokenizer:
     def segments(self, text: str) -> Iterator[tuple[str, int | None]]:
         """Split raw text around added tokens: (text, None) to tokenize, or (token, id) kept whole."""
         pos = 0
-        for m in self.added_re.finditer(text) if self.added_re else ():
-            if m.start() > pos:
-                yield text[pos:m.start()], None
-            yield m.group(), self.added_tokens[m.group()]
-            pos = m.end()
+        for start, end, tid in self.added.finditer(text):
+            if start > pos:
+                yield text[pos:start], None
+            yield text[start:end], tid
+            pos = end
         if pos < len(text):
             yield text[pos:], None
 

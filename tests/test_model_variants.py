@@ -24,7 +24,8 @@ from python_ref.api import ModelDirError, read_spec
 ROOT = Path(__file__).resolve().parents[1]
 ALL = ("base",) + variants.SUPPORTED + tuple(variants.REFUSED) + variants.SAME_AS_BASE
 EDGE = ["Hello WORLD, Café naïve ÉCOLE", "x\x01y \x00 \ufffd z\u0085w\u2000v", "日本語 中文 and 한국어",
-        "İstanbul ΣΑΣ straße ﬃ", "e\u0301\u0327 a\u0316\u0301", "[CLS] x[SEP]y [MASK] [unk]", "", "   "]
+        "İstanbul ΣΑΣ straße ﬃ", "e\u0301\u0327 a\u0316\u0301", "[CLS] x[SEP]y [MASK] [unk]", "", "   ",
+        "azqx 7zqx zqx9x a9x zqxzqx ,zqx. é9x [CLS]zqx zq x9 xzq"]   # tokens after letters, digits, punctuation
 
 
 @pytest.fixture(scope="module")

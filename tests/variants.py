@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 
 SUPPORTED = ("cased", "cased_strip", "lower_nostrip", "no_chinese", "generic_noclean", "do_lower_case",
-             "cls", "max", "mean_sqrt", "no_normalize", "dense", "max_seq_128", "max_seq_512", "small", "deep")
+             "cls", "max", "mean_sqrt", "no_normalize", "dense", "max_seq_128", "max_seq_512", "small", "deep",
+             "added_words")
 REFUSED = {  # variant: (file, setting) its refusal must name
     "weightedmean": ("1_Pooling/config.json", "pooling_mode_weightedmean_tokens"),
     "mpnet": ("config.json", "model_type"),
@@ -33,12 +34,19 @@ REFUSED = {  # variant: (file, setting) its refusal must name
     "vocab_size_small": ("config.json", "vocab_size"),
     "no_unk": ("tokenizer.json", "[UNK]"),
     "bad_added_id": ("tokenizer.json", "id"),
+    "added_id_not_upstreams": ("tokenizer.json", "has id 5 where tokenizers gives it 30522"),
+    "decoder_key": ("tokenizer_config.json", "added_tokens_decoder key"),
+    "specials_not_list": ("tokenizer_config.json", "additional_special_tokens"),
+    "layers_float": ("config.json", "num_hidden_layers 6.0"),
     "vocab_not_utf8": ("vocab.txt", "UTF-8"),
     "fifo_config": ("config.json", "not a regular file"),
     "fifo_vocab": ("vocab.txt", "not a regular file"),
 }
 # Variants whose answer is the base model's, bit for bit, in every port (a different file layout only)
-SAME_AS_BASE = ("crlf_vocab",)
+SAME_AS_BASE = ("crlf_vocab", "added_empty")
+# added_words: vocabulary lines [unused0] and [unused1] renamed to these and added as tokens (normalized
+# false): upstream finds them anywhere in the raw text, inside words and after digits included
+ADDED_WORDS = {"zqx": 1, "9x": 2}
 # Faulty model.safetensors (built by weight_fault): what the one-line refusal must name besides the file
 WEIGHT_FAULTS = {
     "transposed": "encoder.layer.0.intermediate.dense.weight",   # right size, wrong shape
@@ -199,6 +207,21 @@ def build(name: str, base: Path, out: Path) -> Path:
     elif name == "no_unk":                    # [UNK] is in neither vocabulary: nothing to map unknown words to
         _bytes(d, "vocab.txt", (base / "vocab.txt").read_bytes().replace(b"[UNK]\n", b"[UNK_]\n"))
         d.edit("tokenizer.json", lambda t: t["model"]["vocab"].update({"[UNK_]": t["model"]["vocab"].pop("[UNK]")}))
+    elif name == "added_words":
+        vocab = (base / "vocab.txt").read_bytes()
+        for word, i in ADDED_WORDS.items():
+            vocab = vocab.replace(f"[unused{i - 1}]\n".encode(), f"{word}\n".encode())
+        _bytes(d, "vocab.txt", vocab)
+        d.edit("tokenizer.json", _add_words)
+    elif name in ("added_id_not_upstreams", "added_empty"):   # upstream: ids by content; "" ignored
+        token = _added("zqx", 5) if name == "added_id_not_upstreams" else _added("", 30521)
+        d.edit("tokenizer.json", lambda t: t["added_tokens"].append(token))
+    elif name == "decoder_key":
+        d.edit("tokenizer_config.json", lambda t: t.setdefault("added_tokens_decoder", {}).update(x=_added("[MASK]", 0)))
+    elif name == "specials_not_list":
+        d.edit("tokenizer_config.json", lambda t: t.update(additional_special_tokens="[MASK]"))
+    elif name == "layers_float":              # transformers refuses a float where an int belongs
+        d.edit("config.json", lambda c: c.update(num_hidden_layers=6.0))
     elif name == "bad_added_id":
         d.edit("tokenizer.json", lambda t: t["added_tokens"][0].update(id=None))
     elif name == "vocab_not_utf8":
@@ -212,6 +235,17 @@ def build(name: str, base: Path, out: Path) -> Path:
     else:
         raise KeyError(name)
     return out
+
+
+def _add_words(tj: dict) -> None:
+    for word, i in ADDED_WORDS.items():
+        tj["model"]["vocab"][word] = tj["model"]["vocab"].pop(f"[unused{i - 1}]")
+        tj["added_tokens"].append(_added(word, i))
+
+
+def _added(content: str, tid: int) -> dict:
+    return {"id": tid, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+            "normalized": False, "special": False}
 
 
 def weight_fault(name: str, base: Path, out: Path) -> Path:

@@ -25,9 +25,11 @@ const b64 = (ta) => Buffer.from(ta.buffer, ta.byteOffset, ta.byteLength).toStrin
 const unb64 = (s, T) => { const b = Buffer.from(s, "base64"); return new T(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
 
 if (args.includes("--print-spec")) {   // for the test that holds this reader equal to python_ref's
-  try { out({ ok: true, spec: await readSpec(opt("--model")) }); } catch (e) {
-    out({ ok: false, error: String(e?.message ?? e), name: e?.name });
+  let reply;
+  try { reply = { ok: true, spec: await readSpec(opt("--model")) }; } catch (e) {
+    reply = { ok: false, error: String(e?.message ?? e), name: e?.name };
   }
+  await new Promise((done) => process.stdout.write(JSON.stringify(reply) + "\n", done));   // a pipe: flush before exit
   process.exit(0);
 }
 let model;

@@ -41,18 +41,35 @@ async function bytes(dir, rel, required = true) {
   if (b === null && required) refuse(`${rel}: missing in ${dir}`);
   return b;
 }
+// Numbers written with a fraction or an exponent (6.0), which JSON.parse makes indistinguishable from 6:
+// object -> Map(key -> its source), kept by the reviver where the engine gives the source text (JSON.parse
+// source text access: Chromium 114+; Node 20 behind a V8 flag, set below), so int() refuses 6.0 as
+// python_ref and transformers do.
+const FLOATS = new WeakMap();
+const hasSource = () => { let s = false; JSON.parse("1", (k, v, c) => { s = typeof c?.source === "string"; return v; }); return s; };
+if (!hasSource() && globalThis.process?.versions?.node)
+  (await import("node:v8")).setFlagsFromString("--harmony-json-parse-with-source");
+function reviver(k, v, ctx) {
+  if (typeof v === "number" && /[.eE]/.test(ctx?.source ?? "")) {
+    if (!FLOATS.has(this)) FLOATS.set(this, new Map());
+    FLOATS.get(this).set(k, Number.isInteger(v) && Math.abs(v) < 1e16 ? `${v}.0` : ctx.source);   // as Python prints it
+  }
+  return v;
+}
 async function load(dir, rel, required = true, list = false) {
   const b = await bytes(dir, rel, required);
   if (b === null) return null;
   let data;
-  try { data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b)); } catch (e) { refuse(`${rel}: malformed JSON (${e.message})`); }
+  try { data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b), reviver); } catch (e) { refuse(`${rel}: malformed JSON (${e.message})`); }
   if (list ? !Array.isArray(data) : !isObj(data)) refuse(`${rel}: malformed (not a JSON ${list ? "list" : "object"})`);
   return data;
 }
 function int(o, k, rel, d = null, lo = 1) {
   const v = get(o, k, d);
   if (v === null || v === undefined) refuse(`${rel}: lacks ${k}`);
-  if (!Number.isInteger(v) || v < lo || v > INT_MAX) refuse(`${rel}: ${k} ${dumps(v)} must be an integer from ${lo} to ${INT_MAX}`);
+  const written = FLOATS.get(o)?.get(k);
+  if (written !== undefined || !Number.isInteger(v) || v < lo || v > INT_MAX)
+    refuse(`${rel}: ${k} ${written ?? dumps(v)} must be an integer from ${lo} to ${INT_MAX}`);
   return v;
 }
 function bool(o, k, rel, d) {   // true / false, or null
@@ -199,29 +216,49 @@ async function readTokenizer(dir, vocabSize) {
   for (const [t, tid] of [[clsTok, clsId], [sepTok, sepId], [unkTok, null]])
     if (!Object.hasOwn(vocab, t) || (tid !== null && tid !== vocab[t]))
       refuse(`tokenizer.json: special token ${dumps(t)} is not in the vocabulary${tid !== null ? ` with id ${dumps(tid)}` : ""}`);
-  const added = new Map();
-  const listed = (get(tj, "added_tokens", null) ?? []).map((t) => ["tokenizer.json", get(t, "id"), t])
-    .concat(Object.entries(get(tc, "added_tokens_decoder", null) ?? {}).map(([i, t]) => ["tokenizer_config.json", Number(i), t]));
-  for (const [rel, tid, t] of listed) {
+  // [file, id, token, the id as Python prints it]
+  const listed = (get(tj, "added_tokens", null) ?? []).map((t) => ["tokenizer.json", get(t, "id"), t, FLOATS.get(t)?.get("id") ?? dumps(get(t, "id"))]);
+  for (const [key, t] of Object.entries(get(tc, "added_tokens_decoder", null) ?? {})) {
+    if (!/^[0-9]+$/.test(key)) refuse(`tokenizer_config.json: added_tokens_decoder key ${dumps(key)} is not an id`);   // transformers fails on it
+    listed.push(["tokenizer_config.json", Number(key), t, key.replace(/^0+(?=.)/, "")]);
+  }
+  for (const [rel, tid, t, shown] of listed) {
     for (const flag of ["normalized", "lstrip", "rstrip", "single_word"])
       if (get(t, flag, flag === "normalized" && !get(t, "special")))   // upstream's defaults
         refuse(`${rel}: added token ${dumps(get(t, "content"))} with ${flag} true is not supported`);
-    if (!Number.isInteger(tid) || tid < 0 || typeof get(t, "content") !== "string")
-      refuse(`${rel}: added token ${dumps(get(t, "content"))} needs a string content and an id >= 0, not ${dumps(tid)}`);
-    if (!added.has(t.content)) added.set(t.content, tid);
+    if (!Number.isInteger(tid) || FLOATS.get(t)?.has("id") || tid < 0 || tid > INT_MAX || typeof get(t, "content") !== "string")
+      refuse(`${rel}: added token ${dumps(get(t, "content"))} needs a string content and an id >= 0, not ${shown}`);
   }
-  const specials = Object.keys(want).map((k) => token(get(tc, k, want[k]))).concat((get(tc, "additional_special_tokens", null) ?? []).map(token));
+  const added = addedIds(listed, vocab);
+  const extra = get(tc, "additional_special_tokens", null) ?? [];
+  if (!Array.isArray(extra)) refuse(`tokenizer_config.json: additional_special_tokens ${dumps(extra)} must be a list`);   // transformers fails on it
+  const specials = Object.keys(want).map((k) => token(get(tc, k, want[k]))).concat(extra.map(token));
   for (const t of specials) {
     if (t === null || t === undefined || added.has(t)) continue;
     if (!Object.hasOwn(vocab, t)) refuse(`tokenizer_config.json: special token ${dumps(t)} is not in the vocabulary`);
     added.set(t, vocab[t]);
   }
   const pad = token(get(tc, "pad_token", "[PAD]"));
-  const top = Math.max(lines.length - 1, ...added.values());
+  const top = [...added.values()].reduce((a, b) => Math.max(a, b), lines.length - 1);
   if (top >= vocabSize) refuse(`config.json: vocab_size ${vocabSize} is too small for the tokenizer's largest id ${top}`);
   const addedTokens = [...added].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return [{ ...f, cls_id: vocab[clsTok], sep_id: vocab[sepTok], unk_id: vocab[unkTok], pad_id: Object.hasOwn(vocab, pad) ? vocab[pad] : 0,
     added_tokens: addedTokens }, get(tc, "model_max_length", null)];
+}
+
+// content -> id, each id checked against the one upstream gives it (spec_tokenizer.py's _added_ids).
+function addedIds(listed, vocab) {
+  const added = new Map();
+  let next = Object.keys(vocab).length;
+  for (const [rel, tid, t] of [...listed].sort((a, b) => a[1] - b[1])) {
+    if (t.content === "") continue;   // upstream ignores an empty token
+    const want = added.get(t.content) ?? (Object.hasOwn(vocab, t.content) ? vocab[t.content] : next);
+    if (tid !== want)
+      refuse(`${rel}: added token ${dumps(t.content)} has id ${tid} where tokenizers gives it ${want} (its vocabulary id, else the next id after the vocabulary)`);
+    added.set(t.content, tid);
+    next = Math.max(next, tid + 1);
+  }
+  return added;
 }
 
 function postProcessor(tj) {   // [CLS] $A [SEP]: the two special tokens [text, id] around a single sequence
