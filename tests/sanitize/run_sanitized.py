@@ -196,7 +196,7 @@ def main() -> int:
     configure(lib, spec)
     import variants   # tests/variants.py: these variants are JSON edits only (no torch)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("generic_noclean", "cased_strip", "no_chinese", "max_seq_128"):
+        for name in ("generic_noclean", "cased_strip", "no_chinese", "max_seq_128", "added_words"):
             vdir = variants.build(name, mdir, Path(tmp) / name)
             vspec = read_spec(vdir)
             configure(lib, vspec, weights=False)
