@@ -10,6 +10,8 @@
 //   {"op": "info"}                                             -> the first line again
 // Timings are taken here (steady_clock around each call), so no pipe is ever timed. A failure is
 // {"ok": false, "error": one line, "code": -2 (a text's bytes: invalid UTF-8) | -1 (anything else)}.
+// Every request is bounded before it is acted on (a line, its nesting, its values, its "id", each
+// count): one that is not gets that one line, and the loop goes on to the next.
 // Leaves out: concurrency (one request at a time, in order), sockets.
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,8 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "cli.h"
 
@@ -24,6 +28,63 @@ namespace portbench {
 namespace {
 
 using json = nlohmann::json;
+
+// The bounds on one request. The parse itself is iterative, but copying, echoing or dumping a value
+// recurses once per level (200,000 levels overflowed the stack), and a line's values each cost a
+// node: depth and count are checked as nlohmann's parser callback sees them, before any of that.
+constexpr size_t kMaxLine = size_t(256) << 20;   // bytes; a longer line is read to its end, unkept
+constexpr size_t kMaxValues = size_t(1) << 20;   // values and keys in one request (so texts, too)
+constexpr size_t kMaxIdBytes = 256;
+constexpr int kMaxDepth = 32;
+
+// std::getline with a bound (the standard library has none for std::string): false at EOF; a line
+// over `cap` bytes is consumed to its newline, its first `cap` bytes kept, and `too_long` set.
+bool read_line(std::istream& in, std::string& line, size_t cap, bool& too_long) {
+  std::streambuf* sb = in.rdbuf();
+  line.clear();
+  too_long = false;
+  int c = sb->sbumpc();
+  if (c == std::char_traits<char>::eof()) return false;
+  for (; c != std::char_traits<char>::eof() && c != '\n'; c = sb->sbumpc()) {
+    if (line.size() < cap) line += char(c);
+    else too_long = true;
+  }
+  return true;
+}
+
+json parse_request(const std::string& line) {
+  size_t values = 0;
+  const json::parser_callback_t bound = [&](int depth, json::parse_event_t ev, json&) {
+    if (depth >= kMaxDepth) throw std::runtime_error("a request nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (ev != json::parse_event_t::array_end && ev != json::parse_event_t::object_end && ++values > kMaxValues)
+      throw std::runtime_error("a request of more than " + std::to_string(kMaxValues) + " values");
+    return true;
+  };
+  json req = json::parse(line, bound, false);
+  if (!req.is_object()) throw std::runtime_error("a request is one JSON object per line");
+  return req;
+}
+
+// A reply echoes "id", so it must be small and flat: a number, a string of at most kMaxIdBytes, null.
+json id_of(const json& req) {
+  const auto it = req.find("id");
+  if (it == req.end()) return json();
+  if (!(it->is_number() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().size() <= kMaxIdBytes)))
+    throw std::runtime_error("\"id\" must be a number or a string of at most " + std::to_string(kMaxIdBytes) + " bytes");
+  return *it;
+}
+
+// An integer field in lo..hi (0 <= lo), else `dflt` when absent (none: required). Each bound is
+// checked on its own in 64 bits, so no sum or narrowing cast can overflow before the check.
+int64_t integer(const json& req, const char* key, int64_t lo, int64_t hi, std::optional<int64_t> dflt = std::nullopt) {
+  const auto it = req.find(key);
+  if (it == req.end() && dflt) return *dflt;
+  const bool ok = it != req.end() && it->is_number_integer() &&
+                  (it->is_number_unsigned() ? it->get<uint64_t>() >= uint64_t(lo) && it->get<uint64_t>() <= uint64_t(hi)
+                                            : it->get<int64_t>() >= lo && it->get<int64_t>() <= hi);
+  if (!ok) throw std::runtime_error(std::string("\"") + key + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return it->get<int64_t>();
+}
 
 // base64 (RFC 4648) by hand: 20 lines, where a library would be the binary's only dependency.
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -102,15 +163,14 @@ json handle(const Embedder& e, const json& req) {
     return {{"ok", true}, {"ids", std::move(rows)}};
   }
   if (op == "forward") {
-    const size_t n = req.at("n").get<size_t>(), t = req.at("t").get<size_t>();
-    if (n > (1u << 24) || t > (1u << 20)) throw std::runtime_error("forward: batch shape too large");
+    const size_t n = size_t(integer(req, "n", 0, kMaxValues)), t = size_t(integer(req, "t", 0, 1 << 20));
     const auto ids = int32s(req, "ids", n * t), mask = int32s(req, "mask", n * t);
     return vectors(e, e.forward(ids.data(), mask.data(), n, t), n);
   }
   if (op == "time") {
     const std::string what = req.value("what", "embed");
-    const int warmup = req.value("warmup", 3), repeat = req.value("repeat", 20);
-    if (warmup < 0 || repeat < 1 || warmup + repeat > 100000) throw std::runtime_error("time: warmup/repeat out of range");
+    const int64_t warmup = integer(req, "warmup", 0, 100000, 3), repeat = integer(req, "repeat", 1, 100000, 20);
+    if (warmup + repeat > 100000) throw std::runtime_error("time: warmup + repeat must be at most 100000");
     const auto texts = texts_of(req);
     std::vector<int32_t> ids, mask;
     const size_t t = e.tokenize(texts, ids, mask);
@@ -120,7 +180,7 @@ json handle(const Embedder& e, const json& req) {
     else if (what == "forward") fn = [&] { e.forward(ids.data(), mask.data(), texts.size(), t); };
     else throw std::runtime_error("time: \"what\" must be embed, tokenize or forward");
     std::vector<double> ms;
-    for (int r = 0; r < warmup + repeat; ++r) {
+    for (int64_t r = 0; r < warmup + repeat; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       fn();
       const double dt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -141,17 +201,18 @@ int serve(const Embedder& e) {
   };
   reply(handle(e, {{"op", "info"}}));
   std::string line;
-  while (std::getline(std::cin, line)) {
+  bool too_long = false;
+  while (read_line(std::cin, line, kMaxLine, too_long)) {
     if (line.empty()) continue;
-    const json req = json::parse(line, nullptr, false);
-    // every reply echoes its request's "id", so the client never takes one call's reply for another's
-    const json id = req.is_object() && req.contains("id") ? req["id"] : json();
+    json id;   // every reply echoes its request's "id", so the client never takes one call's reply for another's
     auto answer = [&](json j) {
       if (!id.is_null()) j["id"] = id;
       reply(j);
     };
     try {
-      if (!req.is_object()) throw std::runtime_error("a request is one JSON object per line");
+      if (too_long) throw std::runtime_error("a request line longer than " + std::to_string(kMaxLine) + " bytes");
+      const json req = parse_request(line);
+      id = id_of(req);
       answer(handle(e, req));
     } catch (const InputError& x) {
       const bool utf8 = std::string(x.what()).find("UTF-8") != std::string::npos;

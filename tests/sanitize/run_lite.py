@@ -2,8 +2,10 @@
 line and --serve loop, the safetensors reader, the threaded native kernels) and run here as a child
 process, so this driver may load torch for the oracle. Covers: --serve embed/tokenize/forward/time
 on corpus text with 1, 2 and 7 threads (the same bits each time, within tolerance of
-sentence-transformers), invalid UTF-8 and malformed requests, the stdin modes (--jsonl, --npy), bad
-arguments, model variants with other heads, and every broken model directory of tests/test_lite.py.
+sentence-transformers), invalid UTF-8 and malformed requests (an "id" nested 200,000 levels deep
+and a warmup of 2147483647 among them: they once crashed or hung the loop), the stdin modes
+(--jsonl, --npy), bad arguments, model variants with other heads, and every broken model directory
+of tests/test_lite.py.
 Any sanitizer report aborts the binary (halt_on_error), which fails this driver.
 Usage: python tests/sanitize/run_lite.py build/sanitize/minilm-embed-lite
 """
@@ -37,8 +39,9 @@ def run(exe, *args, text: bytes = b"hello\n", want_rc=(0,)) -> subprocess.Comple
     return r
 
 
-def serve(exe, mdir, threads: int, requests: list[dict]) -> list[dict]:
-    text = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in requests) + "not json\n"
+def serve(exe, mdir, threads: int, requests: list) -> list[dict]:
+    """requests: dicts, or raw lines (too deep for json.dumps)."""
+    text = "".join((q if isinstance(q, str) else json.dumps(q, ensure_ascii=False)) + "\n" for q in requests) + "not json\n"
     out = run(exe, "--serve", "--model", mdir, "--threads", threads, text=text.encode()).stdout.decode().splitlines()
     replies = [json.loads(line) for line in out]
     assert len(replies) == len(requests) + 2 and replies[0]["ok"] and not replies[-1]["ok"], out[-1]
@@ -62,12 +65,15 @@ def main() -> int:
             {"op": "embed", "b64": [base64.b64encode(b"ok").decode(), base64.b64encode(b"\xc0\xaf").decode()]},
             {"op": "forward", "n": 1, "t": 2, "ids": "AAAA", "mask": "AAAA"}, {"op": "nope"}, {"op": "embed", "texts": [3]},
             {"op": "forward", "n": 1, "t": 1, "ids": base64.b64encode(np.array([999999], "<i4").tobytes()).decode(),
-             "mask": base64.b64encode(np.array([1], "<i4").tobytes()).decode()}]
+             "mask": base64.b64encode(np.array([1], "<i4").tobytes()).decode()},
+            '{"id":' + "[" * 200_000 + "]" * 200_000 + ',"op":"info"}',
+            {"id": 1, "op": "time", "what": "tokenize", "texts": ["a"], "warmup": 2147483647, "repeat": 1}]
     ref, outs = oracle.st_embed(mdir, texts), []
     for threads in (1, 2, 7):
         r = serve(exe, mdir, threads, reqs)
         assert all(x["ok"] for x in r[:4]) and not any(x["ok"] for x in r[4:]), r[4:]
         assert r[4]["code"] == -2 and "texts[1]" in r[4]["error"], r[4]
+        assert "nested deeper" in r[9]["error"] and "warmup" in r[10]["error"] and r[10]["id"] == 1, r[9:]
         outs.append(floats(r[0]))
         assert r[1]["ids"] == oracle.hf_ids(mdir, texts[:20])
     assert all((o == outs[0]).all() for o in outs[1:]), "thread counts disagree"
