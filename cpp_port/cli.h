@@ -1,6 +1,6 @@
 // cpp_port's standalone binaries (main.cpp, serve.cpp): the pipeline they share. Embedder is
-// tokenizer + the build's backend (embed_backend.h); the stdin mode and the --serve loop both call
-// it. Leaves out: argument parsing (main.cpp).
+// tokenizer + the build's backend (embed_backend.h), run on at most kMaxBatchTokens padded tokens at
+// a time; the stdin mode and the --serve loop both call it. Leaves out: argument parsing (main.cpp).
 #pragma once
 #include <memory>
 #include <stdexcept>
@@ -19,6 +19,10 @@ struct InputError : std::runtime_error {
   InputError(size_t i, const std::string& what) : std::runtime_error(what), index(i) {}
 };
 
+// forward() runs the backend on at most this many padded tokens (rows x longest row) at a time:
+// python_ref.api.MAX_BATCH_TOKENS, so both binaries bound their working set as every port does.
+constexpr size_t kMaxBatchTokens = 16384;
+
 struct Embedder {
   ModelSpec spec;
   Tokenizer tok;
@@ -27,7 +31,8 @@ struct Embedder {
   Embedder(const ModelSpec& spec, const std::string& device, int threads);   // throws ModelDirError
   // texts -> ids, mask int32 (N, T), pad_rows'd; returns T. Throws InputError.
   size_t tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids, std::vector<int32_t>& mask) const;
-  // ids, mask (N, T) -> (N, E), every value finite (else InputError naming the row).
+  // ids, mask (N, T) -> (N, E), every value finite (else InputError naming the row); the backend
+  // sees at most kMaxBatchTokens padded tokens per call.
   std::vector<float> forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const;
   std::vector<float> embed(const std::vector<std::string>& texts) const;   // tokenize + forward
 };

@@ -11,6 +11,7 @@
 // nothing: a vector that is not finite is an error, never printed. Leaves out: network servers.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -53,10 +54,34 @@ size_t Embedder::tokenize(const std::vector<std::string>& texts, std::vector<int
   return t;
 }
 
+// As python_ref.api.forward_in_batches (cpp_port's extension, through it): consecutive rows while
+// rows x their longest row <= kMaxBatchTokens (a row alone may exceed it), each run trimmed to its
+// own longest row, so the working set is one such run whatever the backend. A row's length is its
+// last unmasked position + 1 (split_batch's mask sum on right-padded rows; never drops a position).
 std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const {
   const size_t d = size_t(model->dim());
   std::vector<float> out(n * d);
-  if (n) model->forward(ids, mask, n, t, out.data());   // (N, E)
+  if (n * t <= kMaxBatchTokens) {
+    if (n) model->forward(ids, mask, n, t, out.data());   // (N, E)
+  } else {
+    std::vector<size_t> lens(n, 0);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < t; ++j)
+        if (mask[i * t + j]) lens[i] = j + 1;
+    std::vector<int32_t> part_ids, part_mask;
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1, longest = lens[i];
+      for (; j < n && (j - i + 1) * std::max(longest, lens[j]) <= kMaxBatchTokens; ++j) longest = std::max(longest, lens[j]);
+      const size_t w = std::max<size_t>(longest, 1);   // rows all masked: one column, never a (n, 0) tensor
+      part_ids.resize((j - i) * w), part_mask.resize((j - i) * w);
+      for (size_t r = i; r < j; ++r) {   // rows i..j, trimmed: (j - i, w)
+        std::copy_n(ids + r * t, w, part_ids.begin() + (r - i) * w);
+        std::copy_n(mask + r * t, w, part_mask.begin() + (r - i) * w);
+      }
+      model->forward(part_ids.data(), part_mask.data(), j - i, w, out.data() + i * d);
+      i = j;
+    }
+  }
   for (size_t i = 0; i < out.size(); ++i)
     if (!std::isfinite(out[i]))
       throw InputError(i / d, "the embedding is not finite (NaN or Inf): the model's weights or settings overflow");

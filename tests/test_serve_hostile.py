@@ -2,19 +2,27 @@
 (cpp_port/serve.cpp) refuses in one line each what once crashed or hung it, and answers the next
 request: a value nested 200,000 levels deep (in the "id" or anywhere), an "id" that is not a small
 scalar, more values or a longer line than its bounds, counts that overflow an int (a warmup of
-2147483647) and counts that are not integers."""
+2147483647) and counts that are not integers. One embed request of many long texts runs in batches
+of python_ref.api.MAX_BATCH_TOKENS padded tokens in both binaries (Embedder::forward), so their peak
+memory is one batch's, not the request's."""
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+import variants
 from conftest import require
 
 EXES = ("minilm-embed", "minilm-embed-lite")
 DEEP = 200_000
 MAX_LINE = 256 << 20   # serve.cpp's kMaxLine
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def find(name: str) -> str:
@@ -63,3 +71,65 @@ def test_serve_refuses_hostile_requests_and_goes_on(name, mdir):
         assert r["ok"] is False and r["code"] == -1 and says in r["error"], (line[:80], r)
         assert r.get("id") == rid, (line[:80], r)
     assert replies[-1]["ok"] and replies[-1]["id"] == "last" and replies[-1]["binary"] == name
+
+
+# -- one request of many long texts: the memory of one batch ---------------------------------------
+
+def _hwm(pid: int) -> int:
+    """Bytes: the peak resident set of process `pid` so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc")
+
+
+@pytest.fixture(scope="module")
+def wide(mdir, tmp_path_factory):
+    """A random-weight model whose FFN activations are most of its memory at little compute (width
+    32, FFN 2048, one layer), built by tests/variants.py's architecture helper."""
+    d = variants._Dir(mdir, tmp_path_factory.mktemp("hostile") / "wide")
+    variants._arch(d, 5, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=2048)
+    return d.out
+
+
+def test_binaries_batch_as_every_port():
+    """cli.h's kMaxBatchTokens is python_ref's MAX_BATCH_TOKENS (the C++ cannot import it)."""
+    from python_ref.api import MAX_BATCH_TOKENS
+    assert f"kMaxBatchTokens = {MAX_BATCH_TOKENS};" in (ROOT / "cpp_port" / "cli.h").read_text()
+
+
+@pytest.mark.parametrize("name", EXES)
+def test_serve_embed_memory_is_one_batch(name, wide):
+    """512 texts of 256 tokens in one embed request: the peak grows past that of a first request of
+    64 such texts (16384 tokens: one batch) by far less than one FFN activation over all 512 (what
+    minilm-embed's single forward took: 4.0 GB for 1,024 texts on all-MiniLM-L6-v2); the vectors are
+    those of eight requests of 64, row for row."""
+    cfg = json.loads((wide / "config.json").read_text())
+    n, t = 512, 256
+    texts = [" ".join(["hello", "world"] * 200 + [str(i)]) for i in range(n)]   # truncated to 256 tokens
+    p = subprocess.Popen([find(name), "--serve", "--model", str(wide), "--threads", "2"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    guard = threading.Timer(600, p.kill)   # a hang fails the test (the reply line comes back empty)
+    guard.start()
+
+    def embed(some):
+        p.stdin.write((json.dumps({"id": 1, "op": "embed", "texts": some}) + "\n").encode())
+        p.stdin.flush()
+        r = json.loads(p.stdout.readline())
+        assert r["ok"], r
+        return np.frombuffer(base64.b64decode(r["data"]), "<f4").reshape(r["n"], r["dim"])
+
+    try:
+        assert json.loads(p.stdout.readline())["ok"]
+        parts = np.concatenate([embed(texts[i:i + 64]) for i in range(0, n, 64)])
+        base = _hwm(p.pid)
+        whole = embed(texts)
+        peak = _hwm(p.pid)
+    finally:
+        guard.cancel()
+        p.kill()
+        p.wait()
+    unbatched = n * t * cfg["intermediate_size"] * 4   # bytes: one FFN activation, all texts at once
+    assert peak - base < unbatched / 4, (peak, base, unbatched)
+    assert whole.shape == (n, cfg["hidden_size"])
+    np.testing.assert_allclose(whole, parts, rtol=0, atol=1e-6)
