@@ -1,15 +1,18 @@
-"""Hostile requests for the served binaries (issue 27). Both binaries' --serve loop
-(cpp_port/serve.cpp) refuses in one line each what once crashed or hung it, and answers the next
-request: a value nested 200,000 levels deep (in the "id" or anywhere), an "id" that is not a small
-scalar, more values or a longer line than its bounds, counts that overflow an int (a warmup of
+"""Hostile requests and model directories for the served ports (issue 27). Both binaries' --serve
+loop (cpp_port/serve.cpp) refuses in one line each what once crashed or hung it, and answers the
+next request: a value nested 200,000 levels deep (in the "id" or anywhere), an "id" that is not a
+small scalar, more values or a longer line than its bounds, counts that overflow an int (a warmup of
 2147483647) and counts that are not integers. One embed request of many long texts runs in batches
 of python_ref.api.MAX_BATCH_TOKENS padded tokens in both binaries (Embedder::forward), so their peak
-memory is one batch's, not the request's."""
+memory is one batch's, not the request's. wasm_port checks a model's weights against config.json
+before it sizes memory for them: 1000 layers over a 6-layer file is one line naming the missing
+tensor, from every served port."""
 from __future__ import annotations
 
 import base64
 import json
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +20,9 @@ import numpy as np
 import pytest
 
 import variants
+from bench import registry
 from conftest import require
+from python_ref.api import ModelDirError
 
 EXES = ("minilm-embed", "minilm-embed-lite")
 DEEP = 200_000
@@ -133,3 +138,44 @@ def test_serve_embed_memory_is_one_batch(name, wide):
     assert peak - base < unbatched / 4, (peak, base, unbatched)
     assert whole.shape == (n, cfg["hidden_size"])
     np.testing.assert_allclose(whole, parts, rtol=0, atol=1e-6)
+
+
+# -- a config.json that outgrows its weights ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def layers_1000(mdir, tmp_path_factory):
+    """all-MiniLM-L6-v2 (6 layers) with num_hidden_layers 1000 in config.json."""
+    d = variants._Dir(mdir, tmp_path_factory.mktemp("hostile") / "layers_1000")
+    d.edit("config.json", lambda c: c.update(num_hidden_layers=1000))
+    return d.out
+
+
+@pytest.mark.parametrize("name", ["wasm_port", "minilm_embed", "minilm_embed_lite"])
+def test_config_past_its_weights_names_the_missing_tensor(name, layers_1000):
+    require(name)
+    with pytest.raises(ModelDirError) as e:
+        registry.load(name, layers_1000).close()
+    msg = str(e.value)
+    assert "\n" not in msg and "model.safetensors" in msg and "encoder.layer.6.attention.self.query.weight" in msg, msg
+
+
+_PEAK = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, timeout=300)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+sys.stdout.write(r.stdout.decode())
+"""
+
+
+def test_wasm_checks_the_weights_before_sizing_memory(layers_1000):
+    """Node's peak memory on that directory: the runtime and the 90 MB file (~0.25 GB), not the wasm
+    memory 1000 layers need (sized from config.json first, it reached 2.2 GB, then said "out of
+    memory" instead of naming the tensor)."""
+    require("wasm_port")
+    from wasm_port.pipeline import RUNNER
+    r = subprocess.run([sys.executable, "-c", _PEAK, "node", str(RUNNER), "--model", str(layers_1000)],
+                       capture_output=True, text=True, timeout=400)
+    peak, line = r.stdout.splitlines()[:2]
+    reply = json.loads(line)
+    assert not reply["ok"] and "lacks tensor 'encoder.layer.6.attention.self.query.weight'" in reply["error"], reply
+    assert int(peak) < 1 << 30, peak

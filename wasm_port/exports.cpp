@@ -2,8 +2,11 @@
 // with the settings of the model spec (python_ref/spec.py, or its JS translation js/spec.mjs).
 // Buffers are malloc'd by the caller through pb_malloc/pb_free. Every call returns 0 (or a count)
 // on success and a negative PB_E* code on failure, with pb_last_error() saying why in one line.
-// Every tensor's shape is checked against the config and its values for NaN/infinity as it
-// arrives. Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
+// pb_set_config only lists the tensors the config implies (no weight memory), so a loader can check
+// every one against its file (pb_tensor_check) before the first pb_tensor_dest allocates them all:
+// a config.json that outgrows its weights is refused naming a tensor, never by sizing memory for it.
+// Every tensor's values are checked for NaN/infinity as they arrive.
+// Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +19,11 @@
 #include <vector>
 
 #include "kernels.h"
+#ifdef __EMSCRIPTEN__
+#include <emscripten/em_macros.h>   // EMSCRIPTEN_KEEPALIVE: exported without a PB_EXPORTS entry
+#else
+#define EMSCRIPTEN_KEEPALIVE
+#endif
 #if PB_HAVE_TOKENIZER
 #include "tokenizer.h"
 #endif
@@ -28,6 +36,7 @@ static char g_err[256];
 static Model g_model;
 static Slot* g_slots = nullptr;
 static int g_nslots = 0;
+static bool g_stored = false;   // the slots' storage is allocated (first pb_tensor_dest)
 static Buf g_stage;   // raw (rows, K) linear weight on its way to being packed
 #if PB_HAVE_TOKENIZER
 static portbench::Tokenizer* g_tok = nullptr;
@@ -65,7 +74,8 @@ int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab
   delete[] g_slots;
   g_slots = nullptr;
   g_nslots = 0;
-  if (const char* e = model_init(g_model, c, &g_slots, &g_nslots)) {   // sizes no kernel can run, or no memory
+  g_stored = false;
+  if (const char* e = model_init(g_model, c, &g_slots, &g_nslots, /*storage=*/false)) {   // sizes no kernel can run
     if (std::strncmp(e, "out of memory", 13) == 0) return fail(PB_ENOMEM, e);
     std::snprintf(g_err, sizeof g_err, "config.json: %.200s", e);
     return PB_EARG;
@@ -77,17 +87,14 @@ int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab
 int pb_tensor_count() { return g_nslots; }
 const char* pb_tensor_name(int i) { return i >= 0 && i < g_nslots ? g_slots[i].name : nullptr; }
 
-// The shape a tensor must have in the safetensors file: linear weights and embedding tables are
-// (rows, cols) as torch stores them, biases and LayerNorm parameters (cols,).
-static int expected_ndim(const Slot& s) { return s.ndim; }
-
-// Where to write the raw floats of tensor `name`, whose shape in the file is (d0) if ndim is 1 or
-// (d0, d1) if 2 (then call pb_tensor_done). 0 on error: an unknown name, or a shape other than the
-// config's (a transposed weight has the right size but not the right shape).
-float* pb_tensor_dest(const char* name, int ndim, uint32_t d0, uint32_t d1) {
-  Slot* s = find_slot(name);
-  if (!s) { fail(PB_ENAME, "unknown tensor name (or config not set)"); return nullptr; }
-  const int want = expected_ndim(*s);
+// 0 if tensor `name`, whose shape in the file is (d0) if ndim is 1 or (d0, d1) if 2, is one the
+// config implies, with its shape: linear weights and embedding tables (rows, cols) as torch stores
+// them, biases and LayerNorm parameters (cols,); else PB_ENAME or PB_EARG (a transposed weight has
+// the right size but not the right shape). Allocates nothing.
+EMSCRIPTEN_KEEPALIVE int pb_tensor_check(const char* name, int ndim, uint32_t d0, uint32_t d1) {
+  const Slot* s = find_slot(name);
+  if (!s) return fail(PB_ENAME, "unknown tensor name (or config not set)");
+  const int want = s->ndim;
   const bool same = ndim == want && (want == 1 ? s->rows == 1 && d0 == uint32_t(s->cols)
                                                : d0 == uint32_t(s->rows) && d1 == uint32_t(s->cols));
   if (!same) {
@@ -98,8 +105,31 @@ float* pb_tensor_dest(const char* name, int ndim, uint32_t d0, uint32_t d1) {
     if (want == 1) std::snprintf(need, sizeof need, "[%d]", s->cols);
     else std::snprintf(need, sizeof need, "[%d, %d]", s->rows, s->cols);
     std::snprintf(g_err, sizeof g_err, "tensor %s has shape %s; config.json says %s", name, got, need);
-    return nullptr;
+    return PB_EARG;
   }
+  return PB_OK;
+}
+
+// The storage of every slot, allocated once, on the first pb_tensor_dest after pb_set_config.
+static int store() {
+  if (g_stored) return PB_OK;
+  Slot* slots = nullptr;
+  int n = 0;
+  const Config c = g_model.cfg;
+  const char* e = model_init(g_model, c, &slots, &n, /*storage=*/true);
+  delete[] g_slots;   // the table without storage (its views point into the model model_init rebuilt)
+  g_slots = e ? nullptr : slots;
+  g_nslots = e ? 0 : n;
+  if (e) return fail(PB_ENOMEM, e);
+  g_stored = true;
+  return PB_OK;
+}
+
+// Where to write the raw floats of tensor `name` (shape as pb_tensor_check; then call
+// pb_tensor_done). 0 on error: pb_tensor_check's, or no memory for the model's tensors.
+float* pb_tensor_dest(const char* name, int ndim, uint32_t d0, uint32_t d1) {
+  if (pb_tensor_check(name, ndim, d0, d1) != PB_OK || store() != PB_OK) return nullptr;
+  Slot* s = find_slot(name);
   if (s->dest) return s->dest;
   if (g_stage.n < s->numel && !g_stage.alloc(s->numel)) { fail(PB_ENOMEM, "out of memory (staging buffer)"); return nullptr; }
   return g_stage.p;
@@ -110,6 +140,7 @@ float* pb_tensor_dest(const char* name, int ndim, uint32_t d0, uint32_t d1) {
 int pb_tensor_done(const char* name) {
   Slot* s = find_slot(name);
   if (!s) return fail(PB_ENAME, "unknown tensor name");
+  if (!g_stored) return fail(PB_ESTATE, "pb_tensor_done before pb_tensor_dest");
   const float* v = s->dest ? s->dest : g_stage.p;
   for (size_t i = 0; i < s->numel; ++i)
     if (!std::isfinite(v[i])) {

@@ -2,9 +2,10 @@
 // Node 20's fetch). Runs unchanged in Node and the browser: instantiates dist/minilm.wasm (a
 // STANDALONE_WASM reactor) with stub WASI imports, takes the model spec (python_ref's, passed in,
 // or read from the directory by js/spec.mjs, its JS translation), and loads vocab.txt,
-// model.safetensors and each Dense folder's model.safetensors (headers parsed here, in JS;
-// tensors copied straight into wasm memory). Leaves out: fp16/bf16 weights (F32 only), threads,
-// streaming the weights in pieces.
+// model.safetensors and each Dense folder's model.safetensors (headers parsed here, in JS; every
+// tensor the config implies checked in them before any weight memory is allocated; tensors copied
+// straight into wasm memory). Leaves out: fp16/bf16 weights (F32 only), threads, streaming the
+// weights in pieces.
 import { readSpec } from "./spec.mjs";
 
 const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
@@ -64,6 +65,29 @@ function imports(getMemory) {
   return { wasi_snapshot_preview1: fallback(wasi), env: fallback({ emscripten_notify_memory_growth: () => {} }) };
 }
 
+/** A safetensors file (ArrayBuffer) -> { buf, header, base (its data's offset), dataBytes }; `file`
+ * is named in errors. As the safetensors library checks: the tensors cover the data exactly, no
+ * gap, no overlap (a wrong header length shifts every tensor by a few bytes and still fits otherwise). */
+export function readHeader(buf, file = "model.safetensors") {
+  const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
+  if (buf.byteLength < 8) throw bad("too short for a safetensors header");
+  const n = Number(new DataView(buf).getBigUint64(0, true));
+  if (!(n > 0) || n + 8 > buf.byteLength) throw bad("header length past the end of the file");
+  let header;
+  try { header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(buf, 8, n))); } catch (e) { throw bad(`header is not JSON (${e.message})`); }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object");
+  const dataBytes = buf.byteLength - 8 - n;
+  const spans = Object.entries(header).filter(([k]) => k !== "__metadata__")
+    .map(([k, info]) => [info?.data_offsets?.[0], info?.data_offsets?.[1], k]).sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  for (const [b0, b1, k] of spans) {
+    if (b0 !== covered || !(b1 >= b0)) throw bad(`tensor ${k}: data_offsets ${JSON.stringify([b0, b1])} leave a gap or overlap`);
+    covered = b1;
+  }
+  if (covered !== dataBytes) throw bad(`the tensors cover ${covered} of the file's ${dataBytes} data bytes`);
+  return { buf, header, base: 8 + n, dataBytes };
+}
+
 export class MiniLM {
   constructor(instance) {
     this.x = instance.exports;
@@ -109,29 +133,33 @@ export class MiniLM {
     } finally { this.x.pb_free(p); }
     this.dim = this.x.pb_dim();
   }
-  /** Copies every tensor the model needs out of a safetensors file (ArrayBuffer) into wasm memory;
+  /** Every tensor the config implies (pb_set_config lists them and allocates nothing) is in its
+   * file's header (readHeader) as F32 with the config's shape: checked before the first setWeights
+   * allocates them all, so a config.json that outgrows its weights (num_hidden_layers 1000) is one
+   * line naming the first tensor it lacks, not gigabytes of wasm memory and a wrong message.
+   * files: [{ h: readHeader(..), prefix: "" | "dense.K.", file }], the model's file first. */
+  checkWeights(files) {
+    const have = new Map();   // slot name -> [file, key, info]
+    for (const { h, prefix, file } of files)
+      for (const [key, info] of Object.entries(h.header)) if (key !== "__metadata__") have.set(prefix + key.replace(/^bert\./, ""), [file, key, info]);
+    const enc = new TextEncoder();
+    for (let i = 0; i < this.x.pb_tensor_count(); i++) {
+      const name = this.cstr(this.x.pb_tensor_name(i)), dense = /^dense\.(\d+)\./.exec(name);
+      if (!have.has(name)) throw new WasmError(`${files[dense ? 1 + +dense[1] : 0].file}: lacks tensor '${name.slice(dense?.[0].length ?? 0)}'`, -1);
+      const [file, key, info] = have.get(name), shape = info?.shape;
+      const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
+      if (info?.dtype !== "F32") throw bad(`tensor ${key} is ${info?.dtype}; wasm_port loads F32 only`);
+      if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0)) throw bad(`tensor ${key}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+      if (shape.length > 2 || shape.some((v) => v >= 2 ** 31)) throw bad(`tensor ${key} has shape ${JSON.stringify(shape)}; the config needs 1 or 2 dimensions of its sizes`);
+      this.withBytes(enc.encode(name), (p) => { if (this.x.pb_tensor_check(p, shape.length, shape[0] ?? 1, shape[1] ?? 1) < 0) throw bad(this.cstr(this.x.pb_last_error())); });
+    }
+  }
+  /** Copies every tensor the model needs out of a safetensors file (readHeader's) into wasm memory;
    * `prefix` names a Dense folder's tensors ("dense.K."), `file` is named in errors. Each tensor's
    * dtype (F32), shape (the config's: checked in wasm) and data_offsets (inside the data, exactly
    * its bytes) are checked; values are checked for NaN/infinity in wasm. Call ready() once all files are in. */
-  setWeights(buf, prefix = "", file = "model.safetensors") {
+  setWeights({ buf, header, base, dataBytes }, prefix = "", file = "model.safetensors") {
     const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
-    if (buf.byteLength < 8) throw bad("too short for a safetensors header");
-    const n = Number(new DataView(buf).getBigUint64(0, true));
-    if (!(n > 0) || n + 8 > buf.byteLength) throw bad("header length past the end of the file");
-    let header;
-    try { header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(buf, 8, n))); } catch (e) { throw bad(`header is not JSON (${e.message})`); }
-    if (header === null || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object");
-    const dataBytes = buf.byteLength - 8 - n;
-    // As the safetensors library checks: the tensors cover the data exactly, no gap, no overlap
-    // (a wrong header length shifts every tensor by a few bytes and still fits otherwise).
-    const spans = Object.entries(header).filter(([k]) => k !== "__metadata__")
-      .map(([k, info]) => [info?.data_offsets?.[0], info?.data_offsets?.[1], k]).sort((a, b) => a[0] - b[0]);
-    let covered = 0;
-    for (const [b0, b1, k] of spans) {
-      if (b0 !== covered || !(b1 >= b0)) throw bad(`tensor ${k}: data_offsets ${JSON.stringify([b0, b1])} leave a gap or overlap`);
-      covered = b1;
-    }
-    if (covered !== dataBytes) throw bad(`the tensors cover ${covered} of the file's ${dataBytes} data bytes`);
     const wanted = new Set();
     for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
     const enc = new TextEncoder();
@@ -152,7 +180,7 @@ export class MiniLM {
           if (shape.length > 2 || numel >= 2 ** 32) throw bad(`tensor ${key} has shape ${JSON.stringify(shape)}; the config needs 1 or 2 dimensions`);
           throw bad(this.cstr(this.x.pb_last_error()));
         }
-        this.u8().set(new Uint8Array(buf, 8 + n + off[0], off[1] - off[0]), dest);   // bytes: file offsets need not be 4-aligned
+        this.u8().set(new Uint8Array(buf, base + off[0], off[1] - off[0]), dest);   // bytes: file offsets need not be 4-aligned
         const rc = this.x.pb_tensor_done(pname);
         if (rc < 0) throw bad(this.cstr(this.x.pb_last_error()));
       });
@@ -226,13 +254,14 @@ export async function loadMiniLM({ wasm, modelDir, spec = null }) {
   m.spec = spec ?? await readSpec(modelDir);
   const files = ["vocab.txt", "model.safetensors", ...m.spec.dense.map((d) => `${d.path}/model.safetensors`)];
   const [vocab, weights, ...dense] = await Promise.all(files.map((f) => readBytes(join(modelDir, f))));
-  m.setConfig(m.spec);
-  m.setWeights(weights);
-  dense.forEach((buf, k) => m.setWeights(buf, `dense.${k}.`, `${m.spec.dense[k].path}/model.safetensors`));
-  try { m.ready(); } catch (e) {   // name the file the missing tensor belongs in
-    const k = /tensor dense\.(\d+)\./.exec(e.message);
-    throw new WasmError(`${k ? `${m.spec.dense[+k[1]].path}/` : ""}model.safetensors: ${e.message}`, e.code);
-  }
+  m.setConfig(m.spec);   // the tensors the config implies: listed, nothing allocated yet
+  const parts = [{ h: readHeader(weights), prefix: "", file: "model.safetensors" }, ...dense.map((buf, k) => {
+    const file = `${m.spec.dense[k].path}/model.safetensors`;
+    return { h: readHeader(buf, file), prefix: `dense.${k}.`, file };
+  })];
+  m.checkWeights(parts);   // before the first tensor allocates the model's memory
+  for (const { h, prefix, file } of parts) m.setWeights(h, prefix, file);
+  m.ready();   // checkWeights found every tensor, so this only guards the copy
   m.setVocab(vocab, m.spec);
   m.setAddedTokens(m.spec.added_tokens);
   m.loadMs = performance.now() - t0;
