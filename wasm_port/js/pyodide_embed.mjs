@@ -9,6 +9,7 @@ const here = (p) => new URL(p, import.meta.url);
 const PY_FILES = {   // Pyodide path -> source, relative to this file
   "python_ref/__init__.py": null,
   "python_ref/tokenizer.py": "../../python_ref/tokenizer.py",
+  "python_ref/added_tokens.py": "../../python_ref/added_tokens.py",
   "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
   "python_ref/contract.py": "../../python_ref/contract.py",
   "python_ref/spec.py": "../../python_ref/spec.py",

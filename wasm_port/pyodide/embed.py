@@ -1,5 +1,5 @@
-"""Runs inside Pyodide: python_ref's pure-Python tokenizer (stdlib only: tokenizer.py, contract.py,
-spec.py, unicode_compat.py, loaded unchanged) feeding the wasm model (dist/minilm.wasm) through the JS
+"""Runs inside Pyodide: python_ref's pure-Python tokenizer (stdlib only: tokenizer.py, added_tokens.py,
+contract.py, spec.py, unicode_compat.py, loaded unchanged) feeding the wasm model (dist/minilm.wasm) through the JS
 FFI (module `wasm_model`, registered by js/pyodide_embed.mjs). The tokenizer's settings are the wasm
 model's own spec (/model/spec.json). Leaves out: numpy (not offline in Pyodide), so rows are padded
 by contract.pad_rows as plain lists instead of python_ref.api.pad_rows.
