@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TORCH := torch==2.13.0
 DEB_PKGS := emscripten chromium nlohmann-json3-dev pybind11-dev cloc
 NATIVE_SRCS := $(wildcard cython_ext/*.pyx cython_ext/*.pxd cython_ext/CMakeLists.txt cpp_port/*.cpp cpp_port/*.h cpp_port/CMakeLists.txt \
-  wasm_port/kernels*.cpp wasm_port/kernels.h)
+  wasm_port/kernels*.cpp wasm_port/kernels*.h wasm_port/peak.*)
 WASM_SRCS := $(wildcard wasm_port/*.cpp wasm_port/*.h wasm_port/CMakeLists.txt cpp_port/tokenizer.* cpp_port/unicode_tables.h)
 export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
@@ -87,11 +87,12 @@ clean:
 # serve requests, the stdin modes, model variants and broken model directories. Any report fails it.
 SAN_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LITE_SRCS := cpp_port/main.cpp cpp_port/serve.cpp cpp_port/backend_lite.cpp cpp_port/model_spec.cpp \
-  cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp
+  cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/peak.cpp
 sanitize: setup
 	@mkdir -p build/sanitize
 	g++ $(SAN_FLAGS) -shared -fPIC -pthread -DPB_HAVE_TOKENIZER=1 -Icpp_port -Iwasm_port \
-	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/exports.cpp -o build/sanitize/libpb_san.so
+	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/peak.cpp wasm_port/exports.cpp \
+	  -o build/sanitize/libpb_san.so
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 1200

@@ -75,15 +75,16 @@ def print_scenarios(recs, scs: list[str]) -> None:
             if g and g.extra.get("method_failure"):
                 gain = f"[bold red]{gain} METHOD FAILURE[/bold red]"
             ceil = fmt_ci(c.value, c.extra["ci"]) if c and c.value is not None else ("n/a" if c else "-")
-            fwd = m.get("forward_p50")
+            fwd, pk = m.get("forward_p50"), m.get("peak_fraction")
+            peak = f"{pk.extra['useful_gflops']:.0f} ({100 * pk.value:.0f}% {pk.extra['peak_runtime']})" if pk else "-"
             rows.append([sc, impl, m["latency_p50"].value, m["latency_p99"].value, m["throughput"].value,
-                         m["throughput_tokens"].value, fwd.value if fwd else "-",
+                         m["throughput_tokens"].value, fwd.value if fwd else "-", peak,
                          m["latency_p50"].extra.get(f"ratio_vs_{peer}", "-"), gain, ceil,
                          " ".join(f"{b[:3]}{100 * (att['shares'].get(b) or 0):.0f}%" for b in (*BUCKETS, "unattributed"))
                          if att else "-"])
     table(f"latency, throughput, gains and attribution (embed = tokenize + forward; gains over {ref_name} or "
           "the baseline named, 95% intervals)",
-          ["scenario", "impl", "p50 ms", "p99 ms", "texts/s", "tokens/s", "forward p50 ms", f"time ÷ {peer}",
+          ["scenario", "impl", "p50 ms", "p99 ms", "texts/s", "tokens/s", "forward p50 ms", "GFLOP/s (of peak)", f"time ÷ {peer}",
            "gain [95% CI]", "ceiling [95% CI]", "tok / kernels / framework / io / unattributed"], rows)
 
 

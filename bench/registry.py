@@ -47,8 +47,8 @@ class Entry:
     change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels"): the decision table's column
     op_cost: str = ""            # module with op_cost(kind, n, d), ns per tiny op from C++, and Tape (a forward's
     #                              ops replayed from C++): the overhead model's C++ side
-    kernel_class: str = ""       # the tolerance class when `kernels` does not imply it: "torch" for a
-    #                              binary timed inside its own process ("inner") that runs LibTorch
+    kernel_class: str = ""       # the tolerance class when `kernels` does not imply it ("torch": a binary timed inside itself, LibTorch)
+    peak: str = "native"         # the runtime whose multiply-add peak its forward is a fraction of (measure/peak.py)
     dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
     glue: tuple = ()             # files that only connect one world to another (bindings, C ABI, loaders)
     generated: tuple = ()        # generated files in its dirs, counted apart
@@ -123,7 +123,7 @@ REGISTRY = [
           borrows=(("tokenizer", "cpp_port"),),
           toolchain=("emscripten (clang/LLVM to wasm)", "CMake", "node", "npm packages (pyodide)", "a browser"),
           build_logs=(("build/wasm", ""), ("build/dev-wasm_port", "")),
-          clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",),
+          clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",), peak="wasm",
           threaded_tokenize=False, browser_pages=(("wasm", "wasm_port"), ("pyodide", "wasm_port_pyodide")),
           web="wasm_port", web_serves=("wasm_port", "python_ref")),
     Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none", threaded_tokenize=False),

@@ -8,6 +8,8 @@
 //   {"op": "forward", "n", "t", "ids", "mask": base64 int32}    -> {"ok", "n", "dim", "data"}
 //   {"op": "time", "what": "embed"|"tokenize"|"forward", "texts", "warmup", "repeat"} -> {"ok", "ms": [..]}
 //   {"op": "info"}                                             -> the first line again
+//   {"op": "peak", "threads", "ms"}      -> {"ok", "gflops", "threads", "lanes"}: the multiply-add peak
+//                                          (wasm_port/peak.cpp; minilm-embed-lite only: its kernels' width)
 // Timings are taken here (steady_clock around each call), so no pipe is ever timed. A failure is
 // {"ok": false, "error": one line, "code": -2 (a text's bytes: invalid UTF-8) | -1 (anything else)}.
 // Every request is bounded before it is acted on (a line, its nesting, its values, its "id", each
@@ -166,6 +168,12 @@ json handle(const Embedder& e, const json& req) {
     const size_t n = size_t(integer(req, "n", 0, kMaxValues)), t = size_t(integer(req, "t", 0, 1 << 20));
     const auto ids = int32s(req, "ids", n * t), mask = int32s(req, "mask", n * t);
     return vectors(e, e.forward(ids.data(), mask.data(), n, t), n);
+  }
+  if (op == "peak") {
+    const int threads = int(integer(req, "threads", 1, 1024, 1)), ms = int(integer(req, "ms", 1, 10000, 300));
+    const double gflops = e.model->fma_peak(threads, ms);
+    if (gflops < 0) throw std::runtime_error(std::string("peak: ") + kBinaryName + "'s kernels are not its own (no probe)");
+    return {{"ok", true}, {"gflops", gflops}, {"threads", threads}, {"lanes", e.model->peak_lanes()}};
   }
   if (op == "time") {
     const std::string what = req.value("what", "embed");

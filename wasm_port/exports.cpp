@@ -19,11 +19,7 @@
 #include <vector>
 
 #include "kernels.h"
-#ifdef __EMSCRIPTEN__
-#include <emscripten/em_macros.h>   // EMSCRIPTEN_KEEPALIVE: exported without a PB_EXPORTS entry
-#else
-#define EMSCRIPTEN_KEEPALIVE
-#endif
+#include "peak.h"
 #if PB_HAVE_TOKENIZER
 #include "tokenizer.h"
 #endif
@@ -91,7 +87,7 @@ const char* pb_tensor_name(int i) { return i >= 0 && i < g_nslots ? g_slots[i].n
 // config implies, with its shape: linear weights and embedding tables (rows, cols) as torch stores
 // them, biases and LayerNorm parameters (cols,); else PB_ENAME or PB_EARG (a transposed weight has
 // the right size but not the right shape). Allocates nothing.
-EMSCRIPTEN_KEEPALIVE int pb_tensor_check(const char* name, int ndim, uint32_t d0, uint32_t d1) {
+int pb_tensor_check(const char* name, int ndim, uint32_t d0, uint32_t d1) {
   const Slot* s = find_slot(name);
   if (!s) return fail(PB_ENAME, "unknown tensor name (or config not set)");
   const int want = s->ndim;
@@ -240,6 +236,9 @@ int pb_tokenize(const char* utf8, uint32_t len, int32_t* out, int cap) {
   return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
 #endif
 }
+
+// The multiply-add peak at this build's vector width, GFLOP/s (peak.h; wasm: one thread), best over ~ms.
+double pb_fma_peak(int ms) { return portbench_wasm::fma_peak_gflops(1, ms); }
 
 int pb_max_len() {
 #if PB_HAVE_TOKENIZER

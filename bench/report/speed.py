@@ -70,6 +70,26 @@ def latency(ix: Index, plots: list[str]) -> str:
     return "".join(md)
 
 
+def peak(ix: Index, plots: list[str]) -> str:
+    """Each forward's useful GFLOP/s against the multiply-add peak of the runtime it runs in (peak_fraction)."""
+    rows = [[sc, impl, r["extra"]["tokens"], r["extra"]["gflop"], r["extra"]["forward_ms"], r["extra"]["useful_gflops"],
+             f"{r['extra']['peak_gflops']:.0f} ({r['extra']['peak_runtime']}, {r['extra']['peak_lanes']} lanes, "
+             f"{r['extra']['peak_threads']} threads)", f"{100 * r['value']:.0f}%"]
+            for sc in ix.main_scenarios() for impl in ix.impls("peak_fraction", sc)
+            for r in (ix.r(impl, "peak_fraction", sc),)]
+    if not rows:
+        return ""
+    return ("
+## Kernels against the machine's peak
+
+Useful work: the encoder's matmul FLOPs on the real tokens "
+            "(padding not counted) over the forward's p50. Peak: independent multiply-add chains at the kernels' "
+            "vector width (wasm_port/peak.cpp), natively from minilm-embed-lite's build for every native row, "
+            "SIMD128 in Node for wasm_port. A slow row near its peak is the platform; far from it, the code.\n\n"
+            + md_table(["scenario", "impl", "tokens", "GFLOP", "forward p50 ms", "useful GFLOP/s", "peak GFLOP/s",
+                        "of peak"], rows))
+
+
 def _cell(a: dict, k: str) -> str:
     """'ms [lo, hi] (share%)' of bucket or part k of a from_records dict; ≈ marks a residual."""
     v, ci, sh = a["values"].get(k), (a["ci"] or {}).get(k), a["shares"].get(k)

@@ -13,7 +13,27 @@ from .run import SCENARIO_SHARE, Run
 
 
 def _tokens(run: Run, texts: list[str]) -> int:
-    return sum(len(ids) for ids in oracle.hf_ids(run.mdir, texts))
+    return sum(_lens(run, texts))
+
+
+def _lens(run: Run, texts: list[str]) -> list[int]:
+    return [len(ids) for ids in oracle.hf_ids(run.mdir, texts)]
+
+
+def peak_fractions(run: Run, sc: str, texts: list[str]) -> None:
+    """The scenario's peak_fraction records (measure/peak.py), the peaks probed once per run."""
+    from python_ref.spec import read_spec
+
+    from ..measure import peak
+    if run.device != "cpu":
+        return
+    if getattr(run, "peaks", None) is None:
+        run.peaks = peak.probe(run.pipes, run.args.threads)
+    recs, missing = peak.records(run.recs, sc, read_spec(run.mdir), _lens(run, texts), run.peaks, run.device)
+    run.add(recs)
+    if missing and sc == next(iter(run.scenarios)):
+        run.note(f"no peak_fraction for {', '.join(missing)}: no peak probe of their runtime was loaded "
+                 f"(probed: {', '.join(run.peaks) or 'none'}; the native probe is minilm-embed-lite's)")
 
 
 def forward_pipes(run: Run) -> dict:
@@ -78,6 +98,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                 run.note(short)
             out[sc] = (res, texts)
             run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
+            peak_fractions(run, sc, texts)
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
             pb.update(task, description=f"{sc}: settling undecided gains")

@@ -204,6 +204,13 @@ export class MiniLM {
     this.withBytes(buf, (ptr) => this.check(this.x.pb_set_added_tokens(ptr, buf.byteLength)));
   }
 
+  /** GFLOP/s of SIMD128 multiply-add chains on this thread (wasm_port/peak.cpp), best over about ms.
+   * A short call first: the engine's optimised code replaces its first tier only between calls from JS. */
+  peak(ms = 300) {
+    this.x.pb_fma_peak(50);
+    return this.x.pb_fma_peak(ms);
+  }
+
   /** One text (string or UTF-8 bytes) -> Int32Array of ids, [CLS] .. [SEP]. */
   tokenize(text) {
     const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;

@@ -8,6 +8,7 @@
 // Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
 //   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
+//   {"op":"peak","ms":M} -> {"gflops","threads":1,"lanes":4}: SIMD128 multiply-add peak (wasm_port/peak.cpp)
 // Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
 // (python_ref/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
 // float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
@@ -73,6 +74,7 @@ function handle(req) {
       return { dim: model.dim, max_len: model.x.pb_max_len(), memory_bytes: model.memoryBytes, wasm_bytes: model.wasmBytes,
                load_ms: model.loadMs, pyodide: !!py, spec: model.spec };
     case "memory": return { memory_bytes: model.memoryBytes };
+    case "peak": return { gflops: model.peak(Math.min(Math.max(req.ms ?? 300, 1), 10000)), threads: 1, lanes: 4 };
     case "tokenize": return { ids: req.texts.map(tokenizeOne) };
     case "tokenize_bytes": return { ids: req.b64.map((s) => Array.from(model.tokenize(unb64(s, Uint8Array)))) };
     case "embed": return { n: req.texts.length, dim: model.dim, data: b64(embed(req.texts)) };

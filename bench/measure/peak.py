@@ -1,0 +1,66 @@
+"""peak_fraction: how much of this machine's multiply-add peak each forward reaches (docs/DESIGN.md §7).
+
+The work: the FLOPs of the encoder's matmuls on the scenario's real tokens, each row at its own length
+(padding is not useful work): per layer 2 t (4 D^2 + 2 D F) for the projections and the FFN and
+4 t^2 D for attention's two products, plus the Dense heads, 2 in out per text. The limit: the peak
+probe (wasm_port/peak.cpp: independent multiply-add chains at the kernels' vector width) of the
+runtime a row's kernels run in, its registry fact `peak`: "native" (measured by minilm-embed-lite's
+build, whose -march is this CPU's, on the run's threads) for every native row, "wasm" (SIMD128 in
+Node, on the threads the module uses) for wasm_port. Useful GFLOP/s = work / forward_p50 (the model
+alone, timed where the implementation times it); peak_fraction = that / the peak. A row whose
+runtime has no probe loaded gets no record and a note. Leaves out: embeddings, layer norms, GELU and
+softmax (under 2% of the FLOPs at these shapes), the tokenizer.
+"""
+from __future__ import annotations
+
+from .. import registry
+from ..results import Record
+
+PROBE_MS = 400   # the probe's bursts, best of: about this long per runtime and thread count
+
+
+def work_flop(spec, lens: list[int]) -> float:
+    """FLOPs of one forward over rows of these real token counts (spec: python_ref's ModelSpec)."""
+    d, f, layers = spec.hidden_size, spec.intermediate_size, spec.num_hidden_layers
+    per_layer = sum(2 * t * (4 * d * d + 2 * d * f) + 4 * t * t * d for t in lens)
+    heads = sum(2 * h.in_features * h.out_features for h in spec.dense) * len(lens)
+    return float(per_layer * layers + heads)
+
+
+def probe(pipes: dict, threads: int) -> dict:
+    """{runtime: its peak} from the loaded pipes that carry a probe (Served.peak): {"gflops" at the
+    threads it ran on, "threads", "lanes", "gflops_1t", "source": the implementation that measured it}."""
+    out: dict = {}
+    for name, pipe in pipes.items():
+        kind = registry.BY_NAME[name].peak if name in registry.BY_NAME else ""
+        if kind and kind not in out and callable(getattr(pipe, "peak", None)):
+            try:
+                one = pipe.peak(1, PROBE_MS)
+                many = pipe.peak(threads, PROBE_MS) if threads > 1 and kind == "native" else one
+            except (RuntimeError, ValueError):   # a process without a probe of its own (LibTorch's binary)
+                continue
+            out[kind] = {"gflops": many["gflops"], "threads": many["threads"], "lanes": one["lanes"],
+                         "gflops_1t": one["gflops"], "source": name}
+    return out
+
+
+def records(recs: list[Record], scenario: str, spec, lens: list[int], peaks: dict, device: str) -> tuple[list[Record], list[str]]:
+    """peak_fraction of every forward_p50 record of `scenario` whose runtime's peak was probed; and
+    the names left without one."""
+    flop = work_flop(spec, lens)
+    out, missing = [], []
+    for r in recs:
+        if r.scenario != scenario or r.metric != "forward_p50" or r.device != "cpu":
+            continue
+        kind = registry.BY_NAME[r.impl].peak if r.impl in registry.BY_NAME else "native"
+        peak = peaks.get(kind)
+        if not peak:
+            missing.append(r.impl)
+            continue
+        useful = flop / (r.value / 1e3) / 1e9
+        out.append(Record(r.impl, "peak_fraction", scenario, useful / peak["gflops"], "fraction", device,
+                          extra={"useful_gflops": useful, "gflop": flop / 1e9, "tokens": sum(lens), "rows": len(lens),
+                                 "forward_ms": r.value, "peak_gflops": peak["gflops"], "peak_threads": peak["threads"],
+                                 "peak_gflops_1t": peak["gflops_1t"], "peak_lanes": peak["lanes"],
+                                 "peak_runtime": kind, "peak_source": peak["source"]}))
+    return out, missing

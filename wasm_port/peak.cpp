@@ -1,0 +1,85 @@
+// wasm_port peak probe: this machine's multiply-add peak at the vector width the kernels are built
+// for, the denominator of the bench's peak_fraction (bench/measure/peak.py). Independent chains of
+// acc = acc * a + b over vectors of that width: natively (minilm-embed-lite, -march of the kernels)
+// the compiler fuses each into one FMA instruction (-ffp-contract=fast); in WebAssembly (SIMD128,
+// no fused multiply-add in the toolchain here) each is f32x4.mul then f32x4.add, the most the
+// wasm kernels can issue. Natively on `threads` threads at once (their sum), wasm on one.
+// Leaves out: memory bandwidth (the kernels are compute bound at the model's shapes), AMX.
+#include "peak.h"
+
+#include <algorithm>
+#include <chrono>
+#if !defined(__wasm__)
+#include <thread>
+#include <vector>
+#endif
+
+namespace portbench_wasm {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;   // SSE, NEON, wasm SIMD128
+#endif
+constexpr int kChains = 16;   // enough in flight to cover two FMA pipes of latency 4 and more
+typedef float vec __attribute__((vector_size(kLanes * 4)));
+
+// Seconds for `iters` rounds of kChains multiply-adds; the result is kept so nothing is optimised away.
+__attribute__((noinline)) double chains(long iters, float* sink) {   // a call per burst: a wasm engine swaps in its optimised code between calls
+  vec acc[kChains], a = vec{} + 0.999999f, b = vec{} + 1e-7f;
+  for (int c = 0; c < kChains; ++c) acc[c] = vec{} + float(c + 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * a + b;
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  vec sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum += acc[c];
+  *sink = sum[0];
+  return s;
+}
+
+}  // namespace
+
+int peak_lanes() { return kLanes; }
+
+double fma_peak_gflops(int threads, int ms) {
+  const long iters = 1L << 16;
+  const double flop = 2.0 * kLanes * kChains * double(iters);
+  float sink = 0;
+  double best = 0;
+  using clock = std::chrono::steady_clock;
+  const auto since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
+  const auto start = clock::now();
+  auto better = start;
+  // Best of repeated bursts, until none has improved on it for `ms` milliseconds (at most 20 x ms): the
+  // machine's pace, not a stall's, and in a wasm engine the optimised code's, not its first tier's.
+  do {
+#if defined(__wasm__)
+    (void)threads;
+    const double now = flop / chains(iters, &sink) / 1e9;
+#else
+    if (threads < 1) threads = 1;
+    std::vector<double> secs(threads);
+    std::vector<float> sinks(threads);
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { secs[t] = chains(iters, &sinks[t]); });
+    secs[0] = chains(iters, &sinks[0]);
+    for (auto& th : pool) th.join();
+    double worst = 0;
+    for (double s : secs) worst = std::max(worst, s);
+    const double now = threads * flop / worst / 1e9;
+#endif
+    if (now > best * 1.01) better = clock::now();
+    best = std::max(best, now);
+  } while (since(better) < ms && since(start) < 20.0 * ms);
+  static volatile float kept;   // the chains' result, so the compiler cannot drop them
+  kept = sink;
+  return best;
+}
+
+}  // namespace portbench_wasm
