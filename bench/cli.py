@@ -147,11 +147,15 @@ def cmd_report(args) -> int:
             raise UsageError(str(e)) from None
         return 0
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        from .inputs import UsageError
+        raise UsageError(f"--out {out}: exists and is not a directory (the report goes into --out)")
     if not (out / "results.json").is_file():
         from .inputs import UsageError
         raise UsageError(f"{out / 'results.json'}: no such file (run `bench all --out {out}` first)")
-    print("\n".join(str(p) for p in report.write(out)))
-    report.print_decision_table(report.load(out / "results.json"))
+    data = report.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
+    print("\n".join(str(p) for p in report.write(out, data)))
+    report.print_decision_table(data)
     return 0
 
 
@@ -266,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from . import inputs, registry
+    from .results import ResultsError
     from python_ref.api import ModelDirError
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -278,7 +283,7 @@ def main(argv=None) -> int:
         if getattr(args, "corpus", None):
             inputs.read_corpus(args.corpus)   # every problem with it, before any work
         return args.fn(args)
-    except (inputs.UsageError, ModelDirError, registry.NotAvailable) as e:
+    except (inputs.UsageError, ModelDirError, registry.NotAvailable, ResultsError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
 

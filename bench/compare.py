@@ -7,36 +7,22 @@ medians of the per-round medians (`extra["round_medians_ms"]`), a 95% bootstrap 
 ratio, and Welch's t-test on the log round medians. A figure is "slower" only when the test is
 significant (p < alpha) and the whole interval lies beyond the threshold; where the interval
 straddles it, "undecided". Records without rounds get "no rounds recorded: no significance test".
+A gated figure of OLD that NEW lacks (a port that stopped being measured) fails the gate too, named;
+a file the loader refuses (bench/results.py: wrong types, non-finite figures) is one line, exit 2.
 Leaves out: p90/p99 gating (the rounds record medians, not tails) and footprint figures.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from .results import GATED, TIMED as SHOWN
+from .results import load as load_set   # noqa: F401  (the one loader of result files; tests call it by this name)
+
 ALPHA = 0.05
-GATED = ("latency_", "throughput", "tokenize_texts_s", "tokenize_mb_s")   # prefixes; and every *_p50 in ms
-SHOWN = GATED + ("coldstart",)
-
-
-def load_set(path) -> dict:
-    """A results directory or its results.json -> the parsed file (one clear error otherwise)."""
-    p = Path(path)
-    f = p / "results.json" if p.is_dir() else p
-    if not f.is_file():
-        raise SystemExit(f"bench: no results.json at {path}")
-    try:
-        data = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"bench: {f} is not JSON ({e})")
-    if not isinstance(data, dict) or "records" not in data:
-        raise SystemExit(f"bench: {f} has no records: not a bench results.json")
-    data.setdefault("machine", {})
-    return data
+NOT_FINITE = "not a finite figure"
 
 
 def key(rec: dict, mach: dict) -> tuple:
@@ -82,7 +68,7 @@ def rounds(rec: dict) -> list[float] | None:
         ms = [x * 1e3 for x in runs if isinstance(x, (int, float))]   # cold start: one fresh process a run
     else:
         ms = ex.get("round_medians_ms")
-    if not ms or len(ms) < 2 or any(not isinstance(x, (int, float)) or x <= 0 for x in ms):
+    if not ms or len(ms) < 2 or any(not isinstance(x, (int, float)) or not 0 < x < math.inf for x in ms):
         return None
     if rec["metric"] in ("latency_p90", "latency_p99"):
         return None   # medians are not tails
@@ -101,25 +87,6 @@ def welch_log(old, new) -> float:
     if np.ptp(a) == 0 and np.ptp(b) == 0:   # no spread at all: equal or certainly different
         return 1.0 if a[0] == b[0] else 0.0
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-
-
-def _medians(v, rng, n: int):
-    """Medians of n bootstrap resamples of v."""
-    v = np.asarray(v, dtype=float)
-    return np.median(v[rng.integers(0, len(v), (n, len(v)))], axis=1)
-
-
-def boot_ratio(old, new, seed: int = 0, n: int = 4000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap of median(new) / median(old), each side resampled on its own."""
-    rng = np.random.default_rng(seed)
-    q = np.quantile(_medians(new, rng, n) / _medians(old, rng, n), [(1 - level) / 2, (1 + level) / 2])
-    return float(q[0]), float(q[1])
-
-
-def boot_median(values, seed: int = 0, n: int = 4000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of one sample (e.g. per-round gains)."""
-    q = np.quantile(_medians(values, np.random.default_rng(seed), n), [(1 - level) / 2, (1 + level) / 2])
-    return float(q[0]), float(q[1])
 
 
 @dataclass
@@ -142,21 +109,26 @@ class Row:
 
     @property
     def fails(self) -> bool:
-        return self.gated and self.verdict == "slower"
+        return self.gated and self.verdict in ("slower", NOT_FINITE)
 
 
 def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Row:
+    from .stats import bootstrap_ratio
     hib = higher_is_better(ro)
     a, b = rounds(ro), rounds(rn)
-    ratio = rn["value"] / ro["value"] if ro["value"] else math.inf
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ro["value"], rn["value"]))
+    ratio = rn["value"] / ro["value"] if finite and ro["value"] else math.inf
     row = Row(ro["impl"], ro["metric"], ro["scenario"], "", ro.get("unit", ""), ro["value"], rn["value"], ratio,
               gated=gated(ro))
+    if not finite:   # the loader refuses these; a caller handing rows in directly still gets a failure
+        row.verdict = NOT_FINITE
+        return row
     if a is None or b is None:
         row.verdict = "no rounds recorded: no significance test"
         return row
     row.n_old, row.n_new = len(a), len(b)
     row.ratio = float(np.median(b) / np.median(a))
-    row.lo, row.hi = boot_ratio(a, b)
+    row.lo, row.hi = bootstrap_ratio(a, b)
     row.p = welch_log(a, b)
     # worse = slower: latency up, rate down. w_lo..w_hi: the interval of the slowdown factor.
     w_lo, w_hi = (1 / row.hi, 1 / row.lo) if hib else (row.lo, row.hi)
@@ -188,15 +160,41 @@ def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA)
     return rows
 
 
+def missing(old: dict, new: dict) -> dict[str, list[str]]:
+    """{impl: ["metric scenario", ...]}: the gated figures of OLD that NEW does not have in the same unit
+    (a port or scenario that stopped being measured is a failure of the gate, not a pass)."""
+    io, inew = index(old), index(new)
+    out: dict[str, list[str]] = {}
+    for k, ro in io.items():
+        rn = inew.get(k)
+        if gated(ro) and ro["value"] and (rn is None or rn.get("unit") != ro.get("unit")):
+            out.setdefault(k[0], []).append(" ".join(x for x in (k[1], k[2], k[4] or k[3]) if x and x != "cpu"))
+    return out
+
+
+def missing_line(gone: dict[str, list[str]], old: dict) -> str:
+    """One line naming them: a port with none of its gated figures left is named whole."""
+    have: dict[str, int] = {}
+    for k, r in index(old).items():
+        if gated(r) and r["value"]:
+            have[k[0]] = have.get(k[0], 0) + 1
+    parts = [f"{impl}: all {len(figs)} of its gated figures" if len(figs) >= have.get(impl, 0) else
+             f"{impl}: " + ", ".join(figs[:6]) + (f" and {len(figs) - 6} more" if len(figs) > 6 else "")
+             for impl, figs in gone.items()]
+    return (f"MISSING: {sum(map(len, gone.values()))} gated figures of OLD are not in NEW (" + "; ".join(parts) +
+            "): a figure that stopped being measured fails the gate")
+
+
 def parse_threshold(s: str) -> float:
     """'5%', '5' (percent) or '0.05' -> 0.05."""
+    from .inputs import UsageError
     try:
         v = float(s.rstrip("%"))
     except ValueError:
-        raise SystemExit(f"bench: --threshold {s!r} is not a number or a percentage")
+        raise UsageError(f"--threshold {s!r} is not a number or a percentage") from None
     v = v / 100 if s.endswith("%") or v >= 1 else v
-    if not 0 <= v < 10:
-        raise SystemExit(f"bench: --threshold {s!r} out of range")
+    if not 0 <= v < 10:   # NaN fails this too
+        raise UsageError(f"--threshold {s!r} out of range")
     return v
 
 
@@ -223,30 +221,23 @@ def _fmt(r: Row) -> list[str]:
             r.verdict + (" (gate)" if r.fails else "")]
 
 
-def table(title: str, cols: list[str], rows: list[list]) -> None:
-    """A rich table on the terminal (wide when piped, so CI logs keep whole rows)."""
-    import sys
-    from rich.console import Console
-    from rich.table import Table
-    t = Table(title=title)
-    for c in cols:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[str(c) for c in r])
-    Console(width=None if sys.stdout.isatty() else 200).print(t)
-
-
 COLS = ["scenario", "impl", "metric", "OLD", "NEW", "NEW/OLD", "95% interval", "p", "rounds", "verdict"]
 
 
 def main(args) -> int:
+    from .console import table
+    from .inputs import UsageError
     old, new = load_set(args.old), load_set(args.new)
     th = parse_threshold(args.threshold)
-    rows = compare(old, new, th, args.alpha)
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha {args.alpha} is not a probability between 0 and 1")
+    rows, gone = compare(old, new, th, args.alpha), missing(old, new)
     for line in context(old, new):
         print(line)
     if not rows:
         print("bench compare: no figure is present in both sets; nothing compared")
+        if gone:
+            print(missing_line(gone, old))
         return 2
     moved = [r for r in rows if r.verdict in ("slower", "faster") or r.verdict.startswith("undecided")]
     for title, sel in (("slower (NEW worse than OLD beyond the threshold)",
@@ -254,9 +245,9 @@ def main(args) -> int:
                        ("faster", [r for r in moved if r.verdict == "faster"]),
                        ("undecided", [r for r in moved if r.verdict.startswith("undecided")])):
         if sel:
-            table(f"{title}: {len(sel)}", COLS, [_fmt(r) for r in sel])
+            table(f"{title}: {len(sel)}", COLS, [_fmt(r) for r in sel], width=200)
     if args.all:
-        table("every figure compared", COLS, [_fmt(r) for r in rows])
+        table("every figure compared", COLS, [_fmt(r) for r in rows], width=200)
     no_rounds = sum(r.p is None for r in rows)
     fails = [r for r in rows if r.fails]
     print(f"compared {len(rows)} figures at threshold {th:.0%}, alpha {args.alpha}: {len(fails)} gated regressions, "
@@ -264,5 +255,8 @@ def main(args) -> int:
     if no_rounds == len(rows):
         print("no rounds recorded in these results: no significance test, so no regression can be claimed")
     if fails:
-        print("FAIL: " + "; ".join(f"{r.impl} {r.metric} {r.scenario} x{r.ratio:.3f}" for r in fails))
-    return 1 if fails else 0
+        print("FAIL: " + "; ".join(f"{r.impl} {r.metric} {r.scenario} " + (r.verdict if r.verdict == NOT_FINITE
+                                   else f"x{r.ratio:.3f}") for r in fails))
+    if gone:
+        print(missing_line(gone, old))
+    return 1 if fails or gone else 0

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare import load_set
+from .results import load as load_set
 from .merge_report import BUCKETS, EVEN, REF, SCENARIOS, ports, runtimes, figure_rows, machine_rows, render, shares_cell
 
 @dataclass
@@ -44,7 +44,7 @@ class Set:
     def gain_iv(self, impl, scenario) -> tuple[float, float] | None:
         """95% interval of the gain vs python_ref from the per-round paired ratios (the rounds are
         interleaved, so round i of both is one pair); None where no rounds were recorded."""
-        from .compare import boot_median
+        from .stats import bootstrap_ci
         r, ref = self.r(impl, "latency_p50", scenario), self.r(REF, "latency_p50", scenario)
         if r is None or ref is None or impl == REF:
             return None
@@ -56,7 +56,8 @@ class Set:
         if not ratios or len(ratios) < 2 or min(ratios) <= 0:
             return None
         gains = [1 / x for x in ratios]   # ratio_vs_<peer> is time(impl) / time(peer), as paired_ratio's
-        return boot_median(gains)
+        lo, hi = bootstrap_ci(gains, n=4000)
+        return lo, hi
 
 
 def sha(m: dict) -> str:
@@ -221,11 +222,13 @@ def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]
 
 
 def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
+    from .results import out_dir
     why = mixed(sets)
     refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
     if refuse and not allow_mixed:
         raise SystemExit("bench merge: refusing to merge result sets that are not comparable: " + "; ".join(refuse)
                          + " (pass --allow-mixed to merge them anyway; the report marks them)")
+    out = out_dir(out)   # an --out that is a file: one line, before any work
     diffs = differing(sets)
     tables = {"machines": machine_rows(sets), "figures": figure_rows(sets), "decisions": decision_side_by_side(sets)}
     return render(sets, diffs, why, Path(out), tables, gains(sets)), diffs
@@ -243,14 +246,14 @@ def gains(sets: list[Set]) -> dict:
 
 
 def main(args) -> int:
-    from .compare import table
+    from .console import table
     sets = load_sets(args.dirs)
     files, diffs = write_sets(sets, args.out, args.allow_mixed)
     print("\n".join(str(f) for f in files))
     table(f"verdicts that differ between hosts: {len(diffs)}",
           ["scenario", "verdict", "per host", "figures", "how sure"],
           [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
-            "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs])
+            "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs], width=200)
     from .stability import lines
     for line in lines(sets):
         print(line)

@@ -1,7 +1,20 @@
-"""Result records and the machine they came from (docs/DESIGN.md §7 output format)."""
+"""Result records and the machine they came from (docs/DESIGN.md §7 output format): the writer, and
+`load`, the one loader of result files that `bench report`, `bench merge` and `bench compare` read.
+
+A results.json travels between hosts (`bench merge`, `bench fleet`), so `load` checks it before any
+reader sees it: a JSON object with a "machine" object and a "records" list, nested no deeper than
+MAX_DEPTH, each record's fields and every machine and extra field a reader uses of the type the
+bench writes (RECORD, MACHINE, EXTRA, NEEDS), every value a finite number but where the bench writes
+null or a non-finite one itself (OPEN), timed figures (TIMED: what `bench compare` gates, the plots
+draw on log axes) positive, rounds finite. A file that fails is one ResultsError line naming the
+file and the field; the CLI prints it and exits 2.
+Leaves out: whether a figure is plausible (a slow machine is not a bad file); text is checked for
+type only (the HTML reports escape it: bench/report/html.py).
+"""
 from __future__ import annotations
 
 import json
+import math
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,3 +42,196 @@ def write(path: Path, mach: dict, records: list[Record]) -> None:
     from .machine import complete
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": complete(mach), "records": [asdict(r) for r in records]}, indent=1))
+
+
+# -- reading a result file --------------------------------------------------------------------------
+class ResultsError(ValueError):
+    """A result file (or an output path) the bench cannot use; the message is one line."""
+
+
+MAX_DEPTH = 32   # the bench writes 7 levels; json.loads itself raises RecursionError near 1000
+GATED = ("latency_", "throughput", "tokenize_texts_s", "tokenize_mb_s")   # prefixes; and every *_p50 in ms
+TIMED = GATED + ("coldstart",)
+
+
+def timed(rec: dict) -> bool:
+    """A figure timed from a call (latency, rate, cold start): what `bench compare` shows and gates."""
+    m = rec["metric"]
+    return m.startswith(TIMED) or (m.endswith("_p50") and rec.get("unit") == "ms")
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _map(kind: str):
+    return lambda v: isinstance(v, dict) and all(v[k] is None or KINDS[kind][1](v[k]) for k in v)
+
+
+KINDS = {   # kind -> (what the message calls it, check); None passes every kind but RECORD's
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "num": ("a number", _num),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "dict": ("an object", lambda v: isinstance(v, dict)),
+    "list": ("a list", lambda v: isinstance(v, list)),
+    "strs": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "rounds": ("a list of finite numbers", lambda v: isinstance(v, list) and all(_num(x) and math.isfinite(x)
+                                                                              for x in v)),
+    "times": ("a list of positive finite numbers", lambda v: isinstance(v, list) and all(_num(x) and 0 < x < math.inf
+                                                                                      for x in v)),
+    "count": ("an integer or a list of finite numbers",
+              lambda v: KINDS["int"][1](v) or KINDS["rounds"][1](v)),
+    "ci": ("a list of two numbers", lambda v: isinstance(v, list) and len(v) == 2 and all(_num(x) for x in v)),
+    "str_map": ("an object of strings", _map("str")),
+    "num_map": ("an object of numbers", _map("num")),
+    "bool_map": ("an object of true/false", _map("bool")),
+    "interval": ('an object {"value": number, "ci": [low, high]}',
+                 lambda v: isinstance(v, dict) and (v.get("value") is None or _num(v["value"]))
+                 and (v.get("ci") is None or KINDS["ci"][1](v["ci"]))),
+    "commit": ('an object {"sha": string, "dirty": true/false}',
+               lambda v: isinstance(v, dict) and (v.get("sha") is None or isinstance(v["sha"], str))
+               and (v.get("dirty") is None or isinstance(v["dirty"], bool))),
+}
+# a record's value is a finite number (a timed one positive), but where the bench itself writes otherwise:
+# null for a figure it could not get, Infinity for an unbounded ceiling, NaN/Infinity for a port's NaN output
+OPEN = {"port_ceiling": ("null", "inf"), "port_gain": ("null", "nan"), "overhead_view": ("null",),
+        "equivalence_max_abs": ("nan", "inf")}
+RECORD = {"impl": "str", "metric": "str", "scenario": "str", "unit": "str"}   # required, never null
+OPTIONAL = {"device": "str", "host": "str", "extra": "dict"}                  # null or absent: the default
+MACHINE = {
+    **dict.fromkeys(("host", "host_label", "host_id", "cpu", "gpu", "gpu_driver", "cuda", "os", "arch", "platform",
+                     "python", "torch", "device", "plan", "weights", "model", "model_name", "model_settings",
+                     "model_sha256"), "str"),
+    **dict.fromkeys(("cores", "physical_cores", "threads"), "int"),
+    **dict.fromkeys(("memory_bytes", "memory_gib", "gpu_memory_bytes", "load_average_start", "load_average_end"),
+                    "num"),
+    "isa": "bool_map", "versions": "str_map", "parts_s": "num_map", "commit": "commit", "notes": "strs",
+    "gpus": "list", "model_spec": "dict", "fleet": "dict"}
+EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, measure/ceilings)
+    **dict.fromkeys(("round_medians_ms", "embed_round_ms", "runs"), "times"), "round_ms": "rounds",
+    **dict.fromkeys(("embed_wall_ms", "forward_wall_ms", "share", "threshold", "level", "resolution", "tol",
+                     "min_cos", "speedup", "seconds", "mb", "tokens", "added", "removed", "generated", "glue",
+                     "tooling", "code", "own", "deps", "runtime", "commits"), "num"),
+    **dict.fromkeys(("vs", "verdict", "method", "method_failure", "note", "reason", "row", "view", "how", "label",
+                     "old", "new", "error", "first_bad", "length", "kind"), "str"),
+    **dict.fromkeys(("toolchain", "why", "removes", "residual"), "strs"),
+    "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
+    "by_language": "num_map", "packages": "num_map", "versions": "str_map", "detail": "dict"}
+EXTRA_PREFIX = {"round_ratios_vs_": "times", "ratio_vs_": "num", "speedup_vs_": "num"}
+NEEDS = {   # metric -> {extra field: kind} a reader indexes without a default ("?": may be null)
+    "port_gain": {"vs": "str", "ci": "ci"}, "port_ceiling": {"ci": "ci?"},
+    "overhead_view": {"view": "str"}, "attribution_tokenize": {"embed_wall_ms": "num", "forward_wall_ms": "num"},
+    "toolchain": {"toolchain": "strs", "versions": "str_map"}, "loc_code": {"by_language": "num_map"},
+    "loc_tooling": {"files": "dict"}, "build_s": {"how": "str"},
+    "change_lines": {"added": "num", "removed": "num", "files": "int", "generated": "num", "why": "strs",
+                     "rebuild": "bool"}}
+
+
+def _where(f, path: str) -> str:
+    return f"{f}: {path}" if path else str(f)
+
+
+def _kind(f, path: str, v, kind: str) -> None:
+    what, ok = KINDS[kind]
+    if v is not None and not ok(v):
+        raise ResultsError(f"{_where(f, path)} is {_show(v)}, not {what}")
+
+
+def _show(v) -> str:
+    s = json.dumps(v, allow_nan=True)
+    return type(v).__name__ if isinstance(v, (dict, list)) and len(s) > 40 else (s[:40] + "..." if len(s) > 40 else s)
+
+
+def _depth(f, data) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise ResultsError(f"{f}: nested deeper than {MAX_DEPTH} levels: not a bench results.json")
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+
+
+def _record(f, i: int, r) -> None:
+    at = f"records[{i}]"
+    if not isinstance(r, dict):
+        raise ResultsError(f"{_where(f, at)} is {_show(r)}, not an object")
+    for k, kind in RECORD.items():
+        if k not in r:
+            raise ResultsError(f"{_where(f, at)} has no {k!r}")
+        if r[k] is None:
+            raise ResultsError(f"{_where(f, f'{at}.{k}')} is null, not {KINDS[kind][0]}")
+        _kind(f, f"{at}.{k}", r[k], kind)
+    for k, kind in OPTIONAL.items():
+        _kind(f, f"{at}.{k}", r.get(k), kind)
+    at = f"{at} ({r['impl']} {r['metric']} {r['scenario']})"
+    v, unit = r.get("value"), r["unit"]
+    _kind(f, f"{at} value", v, "num")
+    open_ = OPEN.get(r["metric"], ())
+    if (v is None and "null" not in open_) or (v is not None and math.isnan(v) and "nan" not in open_) or \
+            (v is not None and math.isinf(v) and "inf" not in open_):
+        raise ResultsError(f"{_where(f, at)}: value {_show(v)} is not a finite number")
+    if timed(r) and v <= 0:
+        raise ResultsError(f"{_where(f, at)}: value {_show(v)} is not a positive {unit or 'figure'}")
+    ex = r.get("extra") or {}
+    for k, x in ex.items():
+        kind = EXTRA.get(k) or next((kd for p, kd in EXTRA_PREFIX.items() if k.startswith(p)), None)
+        if kind:
+            _kind(f, f"{at} extra.{k}", x, kind)
+    for k, kind in NEEDS.get(r["metric"], {}).items():
+        if k not in ex or (ex[k] is None and not kind.endswith("?")):
+            raise ResultsError(f"{_where(f, at)} lacks extra.{k}, which a {r['metric']} record carries")
+        _kind(f, f"{at} extra.{k}", ex[k], kind.rstrip("?"))
+
+
+def check(data, f="results.json") -> dict:
+    """data, if it is a results.json the readers can use; else ResultsError. Fills in the records' defaults."""
+    _depth(f, data)
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list) or "machine" not in data:
+        raise ResultsError(f'{f}: not a bench results.json (no "machine" object and "records" list)')
+    mach = data["machine"]
+    if not isinstance(mach, dict):
+        raise ResultsError(f"{_where(f, 'machine')} is {_show(mach)}, not an object")
+    for k, kind in MACHINE.items():
+        _kind(f, f"machine.{k}", mach.get(k), kind)
+    for i, r in enumerate(data["records"]):
+        _record(f, i, r)
+        r.setdefault("device", "cpu")
+        r["extra"] = r.get("extra") or {}
+    return data
+
+
+def load(path) -> dict:
+    """A results directory or its results.json -> the checked data; ResultsError (one line) otherwise."""
+    p = Path(path)
+    f = p / "results.json" if p.is_dir() else p
+    if not f.is_file():
+        raise ResultsError(f"{path}: no results.json there" if p.is_dir() or not p.exists()
+                           else f"{path}: not a regular file")
+    try:
+        data = json.loads(f.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{f}: not UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{f}: not JSON ({e})") from None
+    except RecursionError:
+        raise ResultsError(f"{f}: nested too deeply to read: not a bench results.json") from None
+    except OSError as e:
+        raise ResultsError(f"{f}: cannot read it ({e.strerror or e})") from None
+    return check(data, f)
+
+
+def out_dir(path) -> Path:
+    """--out for a command that writes a report: a directory, made when missing; ResultsError otherwise."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ResultsError(f"--out {path}: exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ResultsError(f"--out {path}: cannot make the directory ({e.strerror or e})") from None
+    return p

@@ -39,17 +39,38 @@ UNDECIDED = "undecided at this precision"
 RESOLUTION = 0.03
 
 
+def _finite(values) -> np.ndarray:
+    return np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+
+
+def _resampled(v: np.ndarray, rng, n: int, stat=np.median) -> np.ndarray:
+    """stat of each of n resamples (with replacement) of v."""
+    return stat(v[rng.integers(0, v.size, (n, v.size))], axis=1)
+
+
+def _percentiles(boots, level: float) -> list[float]:
+    a = (1 - level) / 2
+    return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
+
+
 def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, seed: int = 0) -> list[float]:
     """[low, high] percentile bootstrap interval of stat(values) (one value: [v, v])."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    v = _finite(values)
     if v.size == 0:
         return [float("nan"), float("nan")]
     if v.size == 1:
         return [float(v[0]), float(v[0])]
+    return _percentiles(_resampled(v, np.random.default_rng(seed), n, stat), level)
+
+
+def bootstrap_ratio(old, new, n: int = 4000, level: float = LEVEL, seed: int = 0) -> list[float]:
+    """[low, high] percentile bootstrap interval of median(new) / median(old), each side resampled on its
+    own (two unpaired samples: `bench compare`'s two runs). [nan, nan] when a side has no finite value."""
+    a, b = _finite(old), _finite(new)
+    if a.size == 0 or b.size == 0:
+        return [float("nan"), float("nan")]
     rng = np.random.default_rng(seed)
-    boots = stat(v[rng.integers(0, v.size, (n, v.size))], axis=1)
-    a = (1 - level) / 2
-    return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
+    return _percentiles(_resampled(b, rng, n) / _resampled(a, rng, n), level)
 
 
 def t_interval(values, level: float = LEVEL) -> list[float]:

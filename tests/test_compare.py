@@ -91,21 +91,25 @@ def test_too_few_rounds_is_undecided_or_unchanged(tmp_path):
     assert r.verdict != "slower" and r.n_old == 2
 
 
-def test_threshold_parsing_and_bad_input(tmp_path):
+def test_threshold_parsing_and_bad_input(tmp_path, capsys):
+    """Bad input is one line and exit 2 (the gate's 1 means a regression); tests/test_hostile_results.py
+    has the rest, through the real command line."""
+    from bench.inputs import UsageError
+    from bench.results import ResultsError
     assert compare.parse_threshold("5%") == pytest.approx(0.05)
     assert compare.parse_threshold("0.05") == pytest.approx(0.05)
     assert compare.parse_threshold("5") == pytest.approx(0.05)
-    with pytest.raises(SystemExit, match="not a number"):
+    with pytest.raises(UsageError, match="not a number"):
         compare.parse_threshold("five")
-    with pytest.raises(SystemExit, match="no results.json"):
-        main(["compare", str(tmp_path / "nowhere"), str(tmp_path)])
+    assert main(["compare", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
+    assert "no results.json" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text("{not json")
-    with pytest.raises(SystemExit, match="not JSON"):
-        main(["compare", str(tmp_path / "bad"), str(tmp_path / "bad")])
+    assert main(["compare", str(tmp_path / "bad"), str(tmp_path / "bad")]) == 2
+    assert "not JSON" in capsys.readouterr().err
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "results.json").write_text(json.dumps({"machine": {}}))
-    with pytest.raises(SystemExit, match="no records"):
+    with pytest.raises(ResultsError, match="not a bench results.json"):
         compare.load_set(tmp_path / "other")
 
 

@@ -8,7 +8,6 @@ Leaves out: the prose around the tables (written by hand, citing these figures),
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -25,13 +24,12 @@ class ReadmeError(RuntimeError):
 
 
 def _load(path: Path) -> dict:
+    """The one loader of result files (bench/results.py), which refuses a file it cannot use in one line."""
+    from ..results import ResultsError, load
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReadmeError(f"{path}: not a readable results.json ({type(e).__name__})") from None
-    if not isinstance(data, dict) or "machine" not in data or "records" not in data:
-        raise ReadmeError(f"{path}: not a results.json (no machine/records)")
-    return data
+        return load(path)
+    except ResultsError as e:
+        raise ReadmeError(str(e)) from None
 
 
 def _title(path: Path, m: dict) -> str:
