@@ -46,6 +46,108 @@ def one_line_exit_2(r, *needles) -> str:
     return lines[0]
 
 
+# -- (a) stored script injection ----------------------------------------------------------------------
+def _taint(x, keys: bool = False):
+    """Every string in x with the payloads appended; keys=True: a payload key at this level too."""
+    if isinstance(x, str):
+        return x + P
+    if isinstance(x, list):
+        return [_taint(v) for v in x]
+    if isinstance(x, dict):
+        out = {k: _taint(v) for k, v in x.items()}
+        return {**out, P: P} if keys else out
+    return x
+
+
+def planted(path: Path) -> Path:
+    """The committed run with the payloads in every string field: machine fields (its notes, commit,
+    versions), every record's host and extra (and an extra key), and records copied under a payload
+    impl, scenario, metric and unit."""
+    d = json.loads(COMMITTED.read_text())
+    d["machine"] = _taint(d["machine"], keys=True)
+    d["machine"]["notes"] = [P, P]
+    added = []
+    for r in d["records"]:
+        r["extra"] = _taint(r["extra"], keys=True)
+        r["host"] += P
+        if r["metric"] in ("latency_p50", "throughput", "tokenize_texts_s", "coldstart", "attribution_tokenize",
+                           "port_gain", "loc_code", "change_lines"):
+            added += [{**r, "impl": P}, {**r, "scenario": r["scenario"] + P}]
+    added.append({"impl": P, "metric": P, "scenario": P, "value": 1.0, "unit": P, "device": P, "host": P,
+                  "extra": {"note": P, "method_failure": P}})
+    d["records"] += added
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "results.json").write_text(json.dumps(d))
+    return path
+
+
+class Markup(HTMLParser):
+    """Every tag and attribute an HTML page really has (what a browser would build)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "svg", "iframe", "object", "embed"):
+            self.bad.append(f"<{tag}>")
+        for k, v in attrs:
+            if k.startswith("on") or (k in ("href", "src") and (v or "").strip().lower().startswith("javascript:")):
+                self.bad.append(f"<{tag} {k}={v!r}>")
+
+
+def markup_from_data(page: Path) -> list[str]:
+    text = page.read_text()
+    p = Markup()
+    p.feed(text)
+    return p.bad + (["raw <script"] if "<script" in text.lower() else [])
+
+
+def test_planted_results_render_as_text(tmp_path):
+    run = planted(tmp_path / "planted")
+    r = bench("report", "--out", run)
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = run / "index.html"
+    assert markup_from_data(page) == []
+    text = page.read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text   # shown, as text
+    # the report's own markup survives: tables and the plots inlined
+    assert "<table>" in text and 'src="data:image/png;base64,' in text
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy(COMMITTED, clean / "results.json")
+    r = bench("merge", clean, run, "--allow-mixed", "--out", tmp_path / "merged")
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = tmp_path / "merged" / "index.html"
+    assert markup_from_data(page) == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.read_text()
+
+
+def test_the_reports_own_markup_is_kept():
+    """A method failure stays red and a table cell keeps its line break (the only markup the report writes)."""
+    from bench.report.html import to_html
+    md = ('<span style="color:#c00">**method failure**: x</span>\n\n| a |\n|---|\n| one<br>two |\n\n'
+          "<script>alert(1)</script> <b onclick=x>bold</b>\n")
+    out = to_html(md, Path("."))
+    assert '<span style="color:#c00"><strong>method failure</strong>: x</span>' in out
+    assert "one<br>two" in out
+    assert "<script" not in out and "<b onclick" not in out and "&lt;script&gt;" in out
+
+
+@pytest.mark.parametrize("base", ["javascript:alert(1)//", "JavaScript:alert(1)", "data:text/html,<b>x</b>",
+                                  "file:///etc/", "//evil.example/", "vbscript:x"])
+def test_read_refuses_a_link_base_that_is_not_http(tmp_path, base):
+    one_line_exit_2(bench("read", "--out", tmp_path, "--link-base", base, "--impl", "python_ref"), "--link-base")
+    assert not (tmp_path / "read.html").exists()
+
+
+def test_read_takes_an_https_link_base(tmp_path):
+    r = bench("read", "--out", tmp_path, "--link-base", "https://github.com/o/r/blob/abc/", "--impl", "python_ref")
+    assert r.returncode == 0, r.stderr
+    assert 'href="https://github.com/o/r/blob/abc/python_ref/' in (tmp_path / "read.html").read_text()
+
+
 # -- (b) the gate ---------------------------------------------------------------------------------------
 BASE = {("python_ref", "single"): 20.0, ("python_ref", "batch"): 400.0, ("cpp_port", "single"): 12.0,
         ("cpp_port", "batch"): 350.0}

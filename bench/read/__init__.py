@@ -45,8 +45,10 @@ def collect(ports: list[str] | None = None, stages=registry.STAGES, root: Path =
 
 
 def write(path: Path, ports: list[str] | None = None, link_base: str | None = None, root: Path = ROOT) -> Path:
-    """Write the page to `path` (its folder is created); returns the path."""
-    from .page import render
+    """Write the page to `path` (its folder is created); returns the path. A link_base that is not an
+    http(s) URL is a UsageError (page.check_link_base)."""
+    from .page import check_link_base, render
+    link_base = check_link_base(link_base)
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     ports = ports or registry.ports(with_reference=True)

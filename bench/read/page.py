@@ -1,10 +1,11 @@
 """The reading view's HTML: a summary of line counts (stage x port), then one section per stage with
 a column per port that defines it, each definition highlighted by Pygments (inline CSS: the page
-works offline and from file://) under a link to its file and line."""
+works offline and from file://) under a link to its file and line. Every name and path on the page
+goes through html.escape (`esc`); a --link-base is an http(s) URL or refused (check_link_base)."""
 from __future__ import annotations
 
-import html
 import os
+from html import escape as esc
 import subprocess
 from pathlib import Path
 
@@ -51,6 +52,19 @@ def _commit(root: Path) -> str:
         return ""
 
 
+def check_link_base(base: str | None) -> str | None:
+    """--link-base: an http(s) URL or nothing; anything else (javascript:, data:, file:) is one UsageError."""
+    from urllib.parse import urlsplit
+
+    from ..inputs import UsageError
+    if base is None:
+        return None
+    u = urlsplit(base)
+    if u.scheme.lower() not in ("http", "https") or not u.netloc or any(c.isspace() or ord(c) < 32 for c in base):
+        raise UsageError(f"--link-base {base!r}: not an http(s) URL (e.g. https://github.com/OWNER/REPO/blob/COMMIT/)")
+    return base
+
+
 def _href(span, page: Path, link_base: str | None, root: Path) -> str:
     if link_base:
         return f"{link_base.rstrip('/')}/{span.file}#L{span.start}-L{span.end}"
@@ -65,7 +79,7 @@ def _borrowed(port: str, stage: str) -> str | None:
 
 
 def _counts(found: dict, ports: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(p)}</th>" for p in ports)
+    head = "".join(f"<th>{esc(p)}</th>" for p in ports)
     rows, total = [], {p: 0 for p in ports}
     for st, by in found.items():
         cells = []
@@ -73,11 +87,11 @@ def _counts(found: dict, ports: list[str]) -> str:
             if p in by:
                 n = sum(s.lines for s in by[p])
                 total[p] += n
-                cells.append(f'<td data-port="{p}">{n}</td>')
+                cells.append(f'<td data-port="{esc(p)}">{n}</td>')
             else:
                 whose = _borrowed(p, st)
-                cells.append(f'<td class="borrowed">{html.escape(whose)}\'s</td>' if whose else "<td></td>")
-        rows.append(f'<tr><td><a href="#stage-{st}">{st}</a></td>{"".join(cells)}</tr>')
+                cells.append(f'<td class="borrowed">{esc(whose)}\'s</td>' if whose else "<td></td>")
+        rows.append(f'<tr><td><a href="#stage-{esc(st)}">{esc(st)}</a></td>{"".join(cells)}</tr>')
     rows.append("<tr><th>total</th>" + "".join(f"<th>{total[p]}</th>" for p in ports) + "</tr>")
     return f'<table class="counts"><tr><th>stage</th>{head}</tr>{"".join(rows)}</table>'
 
@@ -90,11 +104,11 @@ def _section(st: str, by: dict, ports: list[str], page: Path, link_base: str | N
         body = []
         for s in spans:
             fmt = HtmlFormatter(linenos="inline", linenostart=s.start, cssclass="hl", wrapcode=True)
-            body.append(f'<a class="src" href="{html.escape(_href(s, page, link_base, root))}" data-file="{s.file}" '
-                        f'data-line="{s.def_line}">{s.file}:{s.def_line}</a>'
+            body.append(f'<a class="src" href="{esc(_href(s, page, link_base, root))}" data-file="{esc(s.file)}" '
+                        f'data-line="{s.def_line}">{esc(s.file)}:{s.def_line}</a>'
                         + highlight(s.code + "\n", lexer_for(s.file), fmt))
         n = sum(s.lines for s in spans)
-        cols.append(f'<div class="col" data-port="{p}" data-lines="{n}"><h3><span>{p}</span>'
+        cols.append(f'<div class="col" data-port="{esc(p)}" data-lines="{n}"><h3><span>{esc(p)}</span>'
                     f'<span class="lines">{n} lines</span></h3>{"".join(body)}</div>')
     missing = [p for p in ports if p not in by]
     notes = []
@@ -105,10 +119,10 @@ def _section(st: str, by: dict, ports: list[str], page: Path, link_base: str | N
     if plain:
         notes.append(f"no definition named {st} in: " + ", ".join(plain))
     total = sum(s.lines for spans in by.values() for s in spans)
-    return (f'<section class="stage" id="stage-{st}" data-stage="{st}"><h2>{st}</h2>'
-            f'<p class="doc">{html.escape(STAGE_DOCS.get(st, ""))} — {total} lines in {len(by)} port(s)</p>'
+    return (f'<section class="stage" id="stage-{esc(st)}" data-stage="{esc(st)}"><h2>{esc(st)}</h2>'
+            f'<p class="doc">{esc(STAGE_DOCS.get(st, ""))} — {total} lines in {len(by)} port(s)</p>'
             f'<div class="cols" style="grid-template-columns:repeat({max(len(by), 1)},minmax(24em,1fr))">'
-            f'{"".join(cols)}</div>' + "".join(f'<p class="none">{html.escape(n)}</p>' for n in notes) + "</section>")
+            f'{"".join(cols)}</div>' + "".join(f'<p class="none">{esc(n)}</p>' for n in notes) + "</section>")
 
 
 def render(found: dict, ports: list[str], page: Path, link_base: str | None, root: Path) -> str:
@@ -117,8 +131,8 @@ def render(found: dict, ports: list[str], page: Path, link_base: str | None, roo
     style = HtmlFormatter(cssclass="hl").get_style_defs(".hl")
     body = ["<h1>portbench: the pipeline, stage by stage, in every port</h1>",
             f"<p>Each section is one stage; each column the code of that stage in a port, found by its name in "
-            f"the port's source (<code>bench read</code>{', commit ' + commit if commit else ''}). Line counts are "
-            f"code lines: blank and comment-only lines apart. Ports: {', '.join(ports)}.</p>",
+            f"the port's source (<code>bench read</code>{', commit ' + esc(commit) if commit else ''}). Line counts "
+            f"are code lines: blank and comment-only lines apart. Ports: {esc(', '.join(ports))}.</p>",
             _counts(found, ports)]
     body += [_section(st, by, ports, page, link_base, root) for st, by in found.items()]
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>portbench: reading view</title>'

@@ -1,8 +1,16 @@
 """report.md -> a static index.html that works offline (markdown-it, which rich brings; the plots
-inlined as base64)."""
+inlined as base64), for `bench report` and `bench merge` alike.
+
+The markdown holds text from result files, and result files travel between hosts, so markdown-it
+renders with raw HTML off: every character of the markdown's text is escaped by the renderer (and
+its links are checked: no javascript: URLs), wherever a section put it. The only markup let back is
+the report's own, fixed, attribute-free of data: OWN_TAGS (red for a method failure, a line break
+in a table cell), restored from their escaped form.
+"""
 from __future__ import annotations
 
 import base64
+import html
 import re
 from pathlib import Path
 
@@ -14,14 +22,16 @@ th{background:#f2f2f2}tr:nth-child(even){background:#fafafa}img{max-width:100%}c
 @BODY@
 </body></html>
 """
+OWN_TAGS = ('<span style="color:#c00">', "</span>", "<br>")   # the only markup report.md itself writes
 
 
 def to_html(md: str, out: Path) -> str:
     try:
         from markdown_it import MarkdownIt
-        body = MarkdownIt("commonmark").enable("table").render(md)
+        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+        for tag in OWN_TAGS:
+            body = body.replace(html.escape(tag), tag)
     except ImportError:   # rich depends on markdown-it-py, so this is a fallback only
-        import html
         body = f"<pre>{html.escape(md)}</pre>"
 
     def inline(m):
