@@ -275,3 +275,17 @@ def test_the_bench_reads_its_own_output():
     d = load(COMMITTED)
     assert len(d["records"]) > 1000
     assert check(json.loads(COMMITTED.read_text()), COMMITTED)["machine"]["host_id"]
+
+
+# -- (d) an empty `bench change` range --------------------------------------------------------------------
+def test_reversed_change_range_is_refused(tmp_path):
+    from bench.measure.change_cost import ChangeError, change_cost
+    d = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(d)], check=True)
+    (d / "python_ref" / "api.py").write_text((d / "python_ref" / "api.py").read_text() + "# one more line\n")
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "-C", str(d),
+                    "commit", "-qam", "a change"], check=True)
+    assert change_cost("HEAD~1..HEAD", root=d)["rows"]["python_ref"]["added"] == 1
+    with pytest.raises(ChangeError, match=r"reversed \(did you mean HEAD~1..HEAD\?\)"):
+        change_cost("HEAD..HEAD~1", root=d)
+    one_line_exit_2(bench("change", "HEAD..HEAD"), "no commits", "same commit")

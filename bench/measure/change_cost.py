@@ -26,7 +26,8 @@ SHARED_ROW = "tests and bench (shared)"
 
 
 class ChangeError(RuntimeError):
-    """The range cannot be read here (not a git checkout, a commit missing from a shallow clone)."""
+    """The range cannot be read here (not a git checkout, a commit missing from a shallow clone), or
+    holds no commit (reversed, or one commit twice): one line."""
 
 
 def parse_range(text: str | None) -> tuple[str, str, str]:
@@ -76,6 +77,11 @@ def change_cost(text: str | None = None, root: Path = ROOT) -> dict:
     old, new, label = parse_range(text)
     files = numstat(old, new, root)
     commits = len(_git("rev-list", f"{old}..{new}", root=root).split())
+    if commits == 0:   # NEW is OLD or one of its ancestors: no change in this direction (git diff would run backwards)
+        same = _git("rev-parse", f"{old}^{{commit}}", root=root) == _git("rev-parse", f"{new}^{{commit}}", root=root)
+        raise ChangeError(f"the range {old}..{new} has no commits: " + (
+            "both name the same commit" if same else
+            f"{new} is an ancestor of {old}, so the range is reversed (did you mean {new}..{old}?)"))
     rows, owned = {}, set()
     for name in registry.ports(with_reference=True):
         e = registry.BY_NAME[name]
