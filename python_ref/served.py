@@ -5,7 +5,9 @@ The bad-input contract's TypeError/ValueError happen here, via check_texts, befo
 raw bytes (tokenize_bytes/embed_bytes) reach the process unchecked, so invalid UTF-8 comes back as a
 ValueError with the process's own message (reply code -2). Timings are taken inside the process
 (`time()`), never across the pipe. A class using it sets `_pipe` (a ServePipe), `label` (the name
-its errors start with), `dim` and `pad_id`. Leaves out: concurrent requests (the pipe's one lock).
+its errors start with), `dim` and `pad_id`. After close() every method raises ServeError "<label>:
+the pipeline is closed", here for every port (not an AttributeError from the missing pipe).
+Leaves out: concurrent requests (the pipe's one lock).
 """
 from __future__ import annotations
 
@@ -15,14 +17,22 @@ from typing import Sequence
 import numpy as np
 
 from .api import Batch, check_texts, pad_rows
+from .serve_pipe import ServeError
 
 
 class Served:
     label = ""
     _pipe = None
 
+    def _open(self):
+        """The pipe, or ServeError once close() has run (or the constructor did not get as far)."""
+        if self._pipe is None:
+            raise ServeError(f"{self.label or type(self).__name__}: the pipeline is closed (close() was called); "
+                             "load a new one")
+        return self._pipe
+
     def _call(self, req: dict) -> dict:
-        reply = self._pipe.call(req)
+        reply = self._open().call(req)
         if not reply.get("ok"):
             err = f"{self.label}: {reply.get('error')}"
             raise ValueError(err) if reply.get("code") == -2 else self._pipe.error(err)
@@ -34,10 +44,12 @@ class Served:
     # -- the Pipeline interface --------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> Batch:
         texts = check_texts(texts)
+        self._open()
         return pad_rows(self._call({"op": "tokenize", "texts": texts})["ids"] if texts else [], self.pad_id)
 
     def forward(self, batch: Batch) -> np.ndarray:
         n, t = batch.ids.shape
+        self._open()
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         enc = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<i4").tobytes()).decode()  # noqa: E731
@@ -46,6 +58,7 @@ class Served:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = check_texts(texts)
+        self._open()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._floats(self._call({"op": "embed", "texts": texts}))

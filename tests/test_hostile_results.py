@@ -289,3 +289,40 @@ def test_reversed_change_range_is_refused(tmp_path):
     with pytest.raises(ChangeError, match=r"reversed \(did you mean HEAD~1..HEAD\?\)"):
         change_cost("HEAD..HEAD~1", root=d)
     one_line_exit_2(bench("change", "HEAD..HEAD"), "no commits", "same commit")
+
+
+# -- (e) a served pipeline after close() ------------------------------------------------------------------
+def _served() -> list[str]:
+    from python_ref.served import Served
+    out = []
+    for e in registry.REGISTRY:
+        try:
+            _, cls = registry._resolve(e)
+        except (ImportError, AttributeError):
+            continue   # not importable here: not a served class (those import without their build)
+        if isinstance(cls, type) and issubclass(cls, Served):
+            out.append(e.name)
+    return out
+
+
+SERVED = _served()
+
+
+def test_the_registry_has_served_pipelines():
+    assert {"minilm_embed", "minilm_embed_lite", "wasm_port"} <= set(SERVED)
+
+
+@pytest.mark.parametrize("name", SERVED)
+def test_a_closed_served_pipeline_says_so(name, mdir):
+    from python_ref.api import Batch
+    from python_ref.serve_pipe import ServeError
+    require(name)
+    pipe = registry.load(name, mdir)
+    batch = pipe.tokenize(["hello"])
+    pipe.close()
+    pipe.close()   # twice is fine
+    for call in (lambda: pipe.embed(["hello"]), lambda: pipe.embed([]), lambda: pipe.tokenize(["hello"]),
+                 lambda: pipe.forward(batch), lambda: pipe.forward(Batch(batch.ids[:0], batch.attention_mask[:0])),
+                 lambda: pipe.embed_bytes([b"hello"]), lambda: pipe.time("embed", ["hello"]), pipe.info):
+        with pytest.raises(ServeError, match=f"^{name}: the pipeline is closed"):
+            call()
