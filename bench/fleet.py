@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -151,10 +152,18 @@ def options(ray, job: dict) -> dict:
 
 
 def save(out: Path, job: dict, res: dict, taken: set) -> Path:
-    """Write a run's files under out/hosts/<host-id>[-cuda][.k]/ (taken: names this fleet wrote)."""
+    """Write a run's files under out/hosts/<host-id>[-cuda][.k]/ (taken: names this fleet wrote). The
+    host id and file names come from the node: a name is cut to [A-Za-z0-9_.-], a path that would
+    leave the directory is not written, and a results.json the loader refuses is kept for `bench
+    merge` to refuse in one line."""
+    from .results import check
     host = job["label"] or job["node"]["NodeManagerAddress"]
     if "results.json" in res["files"]:
-        host = json.loads(res["files"]["results.json"])["machine"].get("host_id", host)
+        try:
+            host = check(json.loads(res["files"]["results.json"]))["machine"].get("host_id") or host
+        except (ValueError, RecursionError):   # ResultsError, not JSON, not UTF-8
+            pass
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", str(host)).strip(".") or "host"
     name = host + ("-cuda" if job["device"] == "cuda" else "") + (f".{job['k'] + 1}" if job["k"] else "")
     if name in taken:   # two nodes that still got one host id: keep both
         name += f"-{job['node']['NodeID'][:8]}"
@@ -162,9 +171,13 @@ def save(out: Path, job: dict, res: dict, taken: set) -> Path:
     d = out / "hosts" / name
     if d.exists():
         shutil.rmtree(d)
+    inside = d.resolve()
     for rel, data in res["files"].items():
-        (d / rel).parent.mkdir(parents=True, exist_ok=True)
-        (d / rel).write_bytes(data)
+        f = (d / rel).resolve()
+        if not f.is_relative_to(inside) or f == inside:
+            continue
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
     return d
 
 

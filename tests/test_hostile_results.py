@@ -326,3 +326,24 @@ def test_a_closed_served_pipeline_says_so(name, mdir):
                  lambda: pipe.embed_bytes([b"hello"]), lambda: pipe.time("embed", ["hello"]), pipe.info):
         with pytest.raises(ServeError, match=f"^{name}: the pipeline is closed"):
             call()
+
+
+# -- a node's files in `bench fleet` ----------------------------------------------------------------------
+def test_fleet_keeps_a_nodes_files_inside_its_directory(tmp_path):
+    """A node names its host id and its files; neither may write outside --out/hosts/<host>/."""
+    from bench.fleet import save
+    out = tmp_path / "fleet"
+    good = json.loads((result_set(tmp_path / "good", 10) / "results.json").read_text())
+    good["machine"]["host_id"] = "../../escaped"
+    job = {"label": None, "node": {"NodeManagerAddress": "10.0.0.1", "NodeID": "abcdef0123456789"},
+           "device": "cpu", "k": 0}
+    files = {"results.json": json.dumps(good).encode(), "../../../outside.txt": b"x", "/tmp/abs.txt": b"y",
+             "report.md": b"ok"}
+    d = save(out, job, {"files": files}, set())
+    assert d.parent == out / "hosts" and d.name == "_.._escaped"
+    assert sorted(p.name for p in d.iterdir()) == ["report.md", "results.json"]
+    assert not (tmp_path / "outside.txt").exists() and not (out / "outside.txt").exists()
+    # a results.json the loader refuses: kept for `bench merge` to refuse, the node's address names it
+    d = save(out, job, {"files": {"results.json": b'{"records": 3}'}}, set())
+    assert d.name == "10.0.0.1" and (d / "results.json").read_bytes() == b'{"records": 3}'
+    one_line_exit_2(bench("merge", d, "--out", tmp_path / "m"), "not a bench results.json")
