@@ -79,6 +79,11 @@ class Served:
     def info(self) -> dict:
         return self._call({"op": "info"})
 
+    def peak(self, threads: int = 1, ms: int = 300) -> dict:
+        """The process's multiply-add peak at its kernels' vector width (wasm_port/peak.cpp):
+        {"gflops" on "threads" threads, "lanes"}; ServeError where the process has no probe (LibTorch's binary)."""
+        return self._call({"op": "peak", "threads": threads, "ms": ms})
+
     def close_pipe(self) -> None:
         if getattr(self, "_pipe", None):
             self._pipe.close()

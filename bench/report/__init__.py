@@ -3,7 +3,7 @@ index.html that works offline. It leads with the design's decision table filled 
 machine's measurements (the answer first); `print_decision_table` shows it on the terminal.
 
   index.py     records -> lookups, the markdown table, sweep crossovers
-  speed.py     sections: header, equivalence, latency, attribution, sweep, interventions
+  speed.py     sections: header, equivalence, latency, peak, attribution, sweep, interventions
   costs.py     sections: cold start, footprint, maintenance, browser, decision
   decision.py  the decision logic (decision_rows)
   plots.py     the PNGs;  html.py  index.html
@@ -21,7 +21,7 @@ from .html import to_html
 from .index import Index
 from .plots import PLOTS
 
-SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.attribution, speed.sweep,
+SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.peak, speed.attribution, speed.sweep,
             speed.interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
 
 __all__ = ["load", "write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
