@@ -111,21 +111,25 @@ MACHINE = {
 EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, measure/ceilings)
     **dict.fromkeys(("round_medians_ms", "embed_round_ms", "runs"), "times"), "round_ms": "rounds",
     **dict.fromkeys(("embed_wall_ms", "forward_wall_ms", "share", "threshold", "level", "resolution", "tol",
-                     "min_cos", "speedup", "seconds", "mb", "tokens", "added", "removed", "generated", "glue",
-                     "tooling", "code", "own", "deps", "runtime", "commits"), "num"),
+                     "min_cos", "speedup", "seconds", "mb", "tokens", "max_abs_diff", "padded_sorted",
+                     "padded_unsorted", "added", "removed", "generated", "glue", "tooling", "code", "own", "deps",
+                     "runtime", "commits"), "num"),
     **dict.fromkeys(("vs", "verdict", "method", "method_failure", "note", "reason", "row", "view", "how", "label",
                      "old", "new", "error", "first_bad", "length", "kind"), "str"),
     **dict.fromkeys(("toolchain", "why", "removes", "residual"), "strs"),
     "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
     "by_language": "num_map", "packages": "num_map", "versions": "str_map", "detail": "dict"}
 EXTRA_PREFIX = {"round_ratios_vs_": "times", "ratio_vs_": "num", "speedup_vs_": "num"}
-NEEDS = {   # metric -> {extra field: kind} a reader indexes without a default ("?": may be null)
-    "port_gain": {"vs": "str", "ci": "ci"}, "port_ceiling": {"ci": "ci?"},
-    "overhead_view": {"view": "str"}, "attribution_tokenize": {"embed_wall_ms": "num", "forward_wall_ms": "num"},
+NEEDS = {   # metric (or prefix*) -> {extra field: kind} a reader indexes without a default ("?": may be null)
+    "port_gain": {"vs": "str", "ci": "ci"}, "port_ceiling": {"ci": "ci?"}, "overhead_view": {"view": "str"},
     "toolchain": {"toolchain": "strs", "versions": "str_map"}, "loc_code": {"by_language": "num_map"},
     "loc_tooling": {"files": "dict"}, "build_s": {"how": "str"},
     "change_lines": {"added": "num", "removed": "num", "files": "int", "generated": "num", "why": "strs",
-                     "rebuild": "bool"}}
+                     "rebuild": "bool", "label": "str", "old": "str", "new": "str", "commits": "int"},
+    "sorted_batching_s": {"texts": "int", "batch": "int", "speedup": "num", "padded_unsorted": "num",
+                          "padded_sorted": "num", "tokens": "num", "max_abs_diff": "num"},
+    "attribution_*": {"round_ms": "rounds", "embed_round_ms": "times", "embed_wall_ms": "num",
+                      "forward_wall_ms": "num", "method": "str", "residual": "strs"}}
 
 
 def _where(f, path: str) -> str:
@@ -182,7 +186,9 @@ def _record(f, i: int, r) -> None:
         kind = EXTRA.get(k) or next((kd for p, kd in EXTRA_PREFIX.items() if k.startswith(p)), None)
         if kind:
             _kind(f, f"{at} extra.{k}", x, kind)
-    for k, kind in NEEDS.get(r["metric"], {}).items():
+    needs = {k: kind for m, d in NEEDS.items() for k, kind in d.items()
+             if m == r["metric"] or (m.endswith("*") and r["metric"].startswith(m[:-1]))}
+    for k, kind in needs.items():
         if k not in ex or (ex[k] is None and not kind.endswith("?")):
             raise ResultsError(f"{_where(f, at)} lacks extra.{k}, which a {r['metric']} record carries")
         _kind(f, f"{at} extra.{k}", ex[k], kind.rstrip("?"))
@@ -202,7 +208,21 @@ def check(data, f="results.json") -> dict:
         _record(f, i, r)
         r.setdefault("device", "cpu")
         r["extra"] = r.get("extra") or {}
+    _splits(f, data["records"])
     return data
+
+
+def _splits(f, recs: list[dict]) -> None:
+    """The rounds of one split (the attribution_* records of one impl and scenario) have one length:
+    the report pairs them round by round (measure/ceilings.from_records)."""
+    seen: dict = {}
+    for r in recs:
+        if r["metric"].startswith("attribution_"):
+            ex, k = r["extra"], (r["impl"], r["scenario"])
+            n = seen.setdefault(k, len(ex["embed_round_ms"]))
+            if {len(ex["round_ms"]), len(ex["embed_round_ms"])} != {n}:
+                raise ResultsError(f"{f}: the attribution of {r['impl']} at {r['scenario']} has rounds of different "
+                                   f"lengths ({r['metric']}: {len(ex['round_ms'])}, the split's: {n})")
 
 
 def load(path) -> dict:

@@ -251,6 +251,31 @@ def test_a_bad_result_file_is_one_line_everywhere(tmp_path, case):
         one_line_exit_2(bench(*args), str(bad / "results.json"))
 
 
+def _first(d: dict, metric: str) -> dict:
+    return next(r for r in d["records"] if r["metric"] == metric)
+
+
+RUN_CASES = {   # mutations of the committed run that reached a reader's arithmetic or indexing before
+    "a split's rounds of two lengths": lambda d: _first(d, "attribution_io")["extra"].update(round_ms=[1.0]),
+    "a split without its method": lambda d: _first(d, "attribution_tokenize")["extra"].update(method=None),
+    "sorted batching without its speedup": lambda d: _first(d, "sorted_batching_s")["extra"].pop("speedup"),
+    "lines of code that are null": lambda d: _first(d, "loc_code").update(value=None),
+    "a bucket that is infinite": lambda d: _first(d, "attribution_model_kernels").update(value=float("inf")),
+    "a change without its range": lambda d: _first(d, "change_lines")["extra"].pop("old"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_CASES))
+def test_a_bad_whole_run_is_one_line(tmp_path, case):
+    d = json.loads(COMMITTED.read_text())
+    RUN_CASES[case](d)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text(json.dumps(d))
+    for args in (("report", "--out", bad), ("merge", bad, "--out", tmp_path / "m")):
+        one_line_exit_2(bench(*args), str(bad / "results.json"))
+
+
 def test_deep_nesting_is_one_line(tmp_path):
     """100,000 nested lists: json.loads itself raises RecursionError."""
     deep = tmp_path / "deep"
