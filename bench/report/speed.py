@@ -79,10 +79,7 @@ def peak(ix: Index, plots: list[str]) -> str:
             for r in (ix.r(impl, "peak_fraction", sc),)]
     if not rows:
         return ""
-    return ("
-## Kernels against the machine's peak
-
-Useful work: the encoder's matmul FLOPs on the real tokens "
+    return ("\n## Kernels against the machine's peak\n\nUseful work: the encoder's matmul FLOPs on the real tokens "
             "(padding not counted) over the forward's p50. Peak: independent multiply-add chains at the kernels' "
             "vector width (wasm_port/peak.cpp), natively from minilm-embed-lite's build for every native row, "
             "SIMD128 in Node for wasm_port. A slow row near its peak is the platform; far from it, the code.\n\n"
