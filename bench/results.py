@@ -114,9 +114,10 @@ EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, 
                      "min_cos", "speedup", "seconds", "mb", "tokens", "max_abs_diff", "padded_sorted",
                      "padded_unsorted", "added", "removed", "generated", "glue", "tooling", "code", "own", "deps",
                      "runtime", "commits"), "num"),
-    **dict.fromkeys(("vs", "verdict", "method", "method_failure", "note", "reason", "row", "view", "how", "label",
+    **dict.fromkeys(("vs", "verdict", "method_failure", "note", "reason", "row", "view", "how", "label",
                      "old", "new", "error", "first_bad", "length", "kind"), "str"),
-    **dict.fromkeys(("toolchain", "why", "removes", "residual"), "strs"),
+    **dict.fromkeys(("toolchain", "why", "removes"), "strs"),
+    "method": "str!", "residual": "strs!",   # "!": read with a default when absent, so never null
     "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
     "by_language": "num_map", "packages": "num_map", "versions": "str_map", "detail": "dict"}
 EXTRA_PREFIX = {"round_ratios_vs_": "times", "ratio_vs_": "num", "speedup_vs_": "num"}
@@ -128,8 +129,7 @@ NEEDS = {   # metric (or prefix*) -> {extra field: kind} a reader indexes withou
                      "rebuild": "bool", "label": "str", "old": "str", "new": "str", "commits": "int"},
     "sorted_batching_s": {"texts": "int", "batch": "int", "speedup": "num", "padded_unsorted": "num",
                           "padded_sorted": "num", "tokens": "num", "max_abs_diff": "num"},
-    "attribution_*": {"round_ms": "rounds", "embed_round_ms": "times", "embed_wall_ms": "num",
-                      "forward_wall_ms": "num", "method": "str", "residual": "strs"}}
+    "attribution_*": {"embed_wall_ms": "num", "forward_wall_ms": "num"}}
 
 
 def _where(f, path: str) -> str:
@@ -184,8 +184,10 @@ def _record(f, i: int, r) -> None:
     ex = r.get("extra") or {}
     for k, x in ex.items():
         kind = EXTRA.get(k) or next((kd for p, kd in EXTRA_PREFIX.items() if k.startswith(p)), None)
+        if kind and kind.endswith("!") and x is None:
+            raise ResultsError(f"{_where(f, at)} extra.{k} is null, not {KINDS[kind[:-1]][0]}")
         if kind:
-            _kind(f, f"{at} extra.{k}", x, kind)
+            _kind(f, f"{at} extra.{k}", x, kind.rstrip("!"))
     needs = {k: kind for m, d in NEEDS.items() for k, kind in d.items()
              if m == r["metric"] or (m.endswith("*") and r["metric"].startswith(m[:-1]))}
     for k, kind in needs.items():
@@ -219,10 +221,11 @@ def _splits(f, recs: list[dict]) -> None:
     for r in recs:
         if r["metric"].startswith("attribution_"):
             ex, k = r["extra"], (r["impl"], r["scenario"])
-            n = seen.setdefault(k, len(ex["embed_round_ms"]))
-            if {len(ex["round_ms"]), len(ex["embed_round_ms"])} != {n}:
+            lens = {len(ex.get(x) or [0]) for x in ("round_ms", "embed_round_ms")}   # none: the figure, one round
+            n = seen.setdefault(k, min(lens))
+            if lens != {n}:
                 raise ResultsError(f"{f}: the attribution of {r['impl']} at {r['scenario']} has rounds of different "
-                                   f"lengths ({r['metric']}: {len(ex['round_ms'])}, the split's: {n})")
+                                   f"lengths ({r['metric']}: {sorted(lens)}, the split's: {n})")
 
 
 def load(path) -> dict:
