@@ -87,12 +87,13 @@ clean:
 # serve requests, the stdin modes, model variants and broken model directories. Any report fails it.
 SAN_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LITE_SRCS := cpp_port/main.cpp cpp_port/serve.cpp cpp_port/backend_lite.cpp cpp_port/model_spec.cpp \
-  cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/peak.cpp
+  cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp \
+  wasm_port/kernels_gemm.cpp wasm_port/kernels_attention.cpp wasm_port/peak.cpp
 sanitize: setup
 	@mkdir -p build/sanitize
 	g++ $(SAN_FLAGS) -shared -fPIC -pthread -DPB_HAVE_TOKENIZER=1 -Icpp_port -Iwasm_port \
-	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/peak.cpp wasm_port/exports.cpp \
-	  -o build/sanitize/libpb_san.so
+	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/kernels_gemm.cpp \
+	  wasm_port/kernels_attention.cpp wasm_port/peak.cpp wasm_port/exports.cpp -o build/sanitize/libpb_san.so
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 1200

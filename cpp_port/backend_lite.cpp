@@ -1,8 +1,10 @@
 // minilm-embed-lite's model half (embed_backend.h): wasm_port's portable kernels compiled natively
-// (wasm_port/kernels.h), weights bound in place into the memory-mapped model.safetensors (and the
-// Dense folders' files): no copy of an F32 tensor, so the resident set is what the forward touches
-// (the word-embedding table: only the pages of the ids it meets). F16/BF16 or misaligned tensors
-// are widened into owned buffers. Leaves out: devices other than the CPU.
+// (wasm_port/kernels.h), tensors bound in place into the memory-mapped model.safetensors (and the
+// Dense folders' files), checked finite by the reader. The linear weights are then copied once into
+// the GEMM's panels (K::pack_weights: 4 bytes per weight, ~42 MB for all-MiniLM-L6-v2) and the
+// mapping's pages dropped again, so the resident set is the panels plus what the forward touches
+// of the rest (the word-embedding table: only the pages of the ids it meets). F16/BF16 or
+// misaligned tensors are widened into owned buffers. Leaves out: devices other than the CPU.
 #include <thread>
 
 #include "embed_backend.h"
@@ -66,6 +68,8 @@ class LiteBackend : public EmbedBackend {
         *s.view = owned_.back().get();
       }
     }
+    if (const char* e = K::pack_weights(m_)) throw std::runtime_error(e);
+    for (const auto& f : files_) f->release_pages();   // the panels are what the matmuls read now
     const int want = threads > 0 ? threads : int(std::thread::hardware_concurrency());
     threads_ = K::set_threads(want > 0 ? want : 1);
   }

@@ -1,8 +1,9 @@
 // wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage. This file holds the
 // stages (one body for both builds), the model's tensor table and the wasm build's primitives: the
 // blocked SIMD matmul over packed panels, written once against a 4-float vector type `f4` that is
-// wasm_simd128's v128_t, and the scalar elementwise loops. The native build's primitives (FMA,
-// threads, in-place row-major weights) are kernels_native.cpp, behind the same names.
+// wasm_simd128's v128_t, and the scalar elementwise loops. The native build's primitives are
+// kernels_native.cpp (threads, elementwise), kernels_gemm.cpp (packed weights, FMA) and
+// kernels_attention.cpp (tiled attention), behind the same names.
 // Leaves out: relaxed-SIMD FMA (not in emscripten 3.1.6's baseline), fp16.
 #include "kernels.h"
 
@@ -127,6 +128,8 @@ void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, 
 
 int set_threads(int) { return 1; }
 
+const char* pack_weights(Model&) { return nullptr; }   // the loader packed them into panels already
+
 namespace detail {
 
 int threads() { return 1; }
@@ -183,6 +186,19 @@ void head_attention(const float* q, const float* k, const float* v, int ld, int 
   matmul_panels(s, len, len, vp, nullptr, ctx, ldo);                              // P V (L, dh)
 }
 
+size_t attention_scratch_floats(int max_len, int dh) { return head_scratch_floats(max_len, dh); }
+
+void attention_heads(const float* qkv, const Rows& r, int d, int heads, float* scratch, float* ctx) {
+  const int dh = d / heads;
+  const float scale = 1.f / std::sqrt(float(dh));
+  for (int row = 0; row < r.n; ++row)
+    for (int h = 0; h < heads; ++h) {
+      const float* q = qkv + size_t(r.offs[row]) * 3 * d + h * dh;               // (L, dh) [3D]
+      head_attention(q, q + d, q + 2 * d, 3 * d, r.lens[row], dh, r.mask[row], scale, scratch,
+                     ctx + size_t(r.offs[row]) * d + h * dh, d);
+    }
+}
+
 }  // namespace detail
 #endif  // __wasm__
 
@@ -201,24 +217,17 @@ void embeddings_forward(const Model& m, const Rows& r, float* x) {
 }
 
 // att: scratch of att_floats(); out (tokens, D) = attention output projection.
-static size_t att_floats(int max_len, int dh) { return size_t(detail::threads()) * detail::head_scratch_floats(max_len, dh); }
+static size_t att_floats(int max_len, int dh) {
+  return size_t(detail::threads()) * detail::attention_scratch_floats(max_len, dh);
+}
 
 void attention_forward(const Model& m, const LayerW& p, const Rows& r, const float* x, float* qkv,
                        float* att, float* ctx, float* out) {
-  const int d = m.cfg.hidden, heads = m.cfg.heads, dh = d / heads;
+  const int d = m.cfg.hidden, heads = m.cfg.heads;
   matmul(x, d, r.tokens, p.q, p.q_b, qkv, 3 * d);                                // (tokens, 3D): Q | K | V
   matmul(x, d, r.tokens, p.k, p.k_b, qkv + d, 3 * d);
   matmul(x, d, r.tokens, p.v, p.v_b, qkv + 2 * d, 3 * d);
-  const float scale = 1.f / std::sqrt(float(dh));
-  const size_t per = detail::head_scratch_floats(r.max_len, dh);
-  detail::parallel_for(r.n * heads, [&](int part, int b, int e) {                 // (row, head) pairs
-    for (int i = b; i < e; ++i) {
-      const int row = i / heads, h = i % heads;
-      const float* q = qkv + size_t(r.offs[row]) * 3 * d + h * dh;               // (L, dh) [3D]
-      detail::head_attention(q, q + d, q + 2 * d, 3 * d, r.lens[row], dh, r.mask[row], scale, att + part * per,
-                             ctx + size_t(r.offs[row]) * d + h * dh, d);
-    }
-  });
+  detail::attention_heads(qkv, r, d, heads, att, ctx);                            // (tokens, D)
   matmul(ctx, d, r.tokens, p.ao, p.ao_b, out, d);                                 // (tokens, D)
 }
 

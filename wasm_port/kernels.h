@@ -3,9 +3,11 @@
 // identity, L2 normalise), in plain C++17 with no LibTorch (which has no WASM build). Two builds of
 // the same stages, chosen at compile time:
 // - wasm (-msimd128): single-threaded; linear weights repacked into 8-column panels, wasm_simd128.
-// - native (minilm-embed-lite, the host-side tests): the matmuls read torch's row-major weights in
-//   place (memory-mapped by the caller, never copied), FMA vectors as wide as the -march the build
-//   chose (kernels_native.cpp), rows and heads split over a thread pool (set_threads).
+// - native (minilm-embed-lite, the host-side tests): torch's row-major weights bound in place
+//   (memory-mapped by the caller); pack_weights copies the linear ones once into the GEMM's panels
+//   (kernels_gemm.cpp: cache-blocked, register-blocked FMA vectors as wide as the -march the build
+//   chose), attention in tiles with an online softmax (kernels_attention.cpp), GEMM tiles and
+//   (row, head, query tile) triples split over a thread pool (set_threads, kernels_native.cpp).
 // Leaves out: dropout, the pooler, token types other than 0, fp16 weights (the caller converts).
 // Sizes and head come from Config (filled from the model spec by the loader); nothing is hard-coded.
 // No exceptions: every allocation is checked and failures come back as an error string.
@@ -61,10 +63,12 @@ void pack_rows(const float* w, int ldw, int rows, int col0, Panels p);
 // B (K, N) [stride ldb], i.e. W^T -> all of p.
 void pack_cols(const float* b, int ldb, Panels p);
 
-// A linear weight W (n, k): wasm: its panels; native: torch's row-major (n, k), read in place.
+// A linear weight W (n, k): wasm: its panels; native: torch's row-major (n, k), read in place, and
+// `packed`, its copy in the native GEMM's panels once pack_weights ran (null: matmul packs per call).
 struct Lin {
   const float* w = nullptr;
   int n = 0, k = 0;
+  const float* packed = nullptr;
 };
 #if defined(__wasm__)
 constexpr bool kPacked = true;
@@ -93,6 +97,7 @@ struct Model {
   LayerW* layers = nullptr;              // cfg.layers of them
   DenseW dense[kMaxDense];               // cfg.n_dense of them
   Buf* store = nullptr;                  // storage of the tensors copied in through slots (one per slot)
+  Buf packed;                            // native: every Lin's panels (pack_weights), 64-byte aligned inside
   Model() = default;
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -117,6 +122,12 @@ struct Slot {
 // caller binds each slot with *view = pointer to (rows, cols) row-major floats (the native build,
 // straight into the mapped file). nullptr or an error.
 const char* model_init(Model& m, const Config& cfg, Slot** slots, int* n_slots, bool storage = true);
+
+// Native builds: copies every linear weight (layers and Dense) into the GEMM's panels, in
+// Model::packed (4 bytes per weight, ~42 MB for all-MiniLM-L6-v2, beside the mapped file), and sets
+// each Lin::packed; call once all views are bound. wasm: nothing (its weights are panels already).
+// nullptr or an error (out of memory).
+const char* pack_weights(Model& m);
 
 // C (M, N) [stride ldc] = A (M, K) [stride lda] . W^T (+ bias (N,), may be null).
 void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, int ldc);
@@ -163,8 +174,13 @@ void parallel_for(int n, F&& f) {
   using G = std::remove_reference_t<F>;
   parallel_for(n, [](void* c, int part, int b, int e) { (*static_cast<G*>(c))(part, b, e); }, &f);
 }
-// One head of one row: ctx (len, dh) [ldo] = softmax(scale Q K^T + mask) V, with Q, K, V (len, dh)
-// [stride ld]. scratch: head_scratch_floats(len, dh) floats.
+// Every head of every row of r: ctx (tokens, D) [D] = softmax(Q K^T / sqrt(dh) + mask) V per (row,
+// head), from qkv (tokens, 3D) = Q | K | V. scratch: attention_scratch_floats(max_len, dh) floats per
+// thread. wasm: one head_attention per (row, head); native: tiles (kernels_attention.cpp).
+void attention_heads(const float* qkv, const Rows& r, int d, int heads, float* scratch, float* ctx);
+size_t attention_scratch_floats(int max_len, int dh);
+// wasm only: one head of one row: ctx (len, dh) [ldo] = softmax(scale Q K^T + mask) V, with Q, K, V
+// (len, dh) [stride ld]. scratch: head_scratch_floats(len, dh) floats.
 void head_attention(const float* q, const float* k, const float* v, int ld, int len, int dh,
                     const int32_t* mask, float scale, float* scratch, float* ctx, int ldo);
 size_t head_scratch_floats(int max_len, int dh);
