@@ -2,9 +2,11 @@
 command line: a result file travels between hosts, so whatever it holds must come out of `bench
 report`, `bench merge` and `bench compare` as escaped text or as one line and exit 2, never as
 markup, a traceback or a pass of the gate. Also: `bench read --link-base` takes http(s) only, a
-reversed `bench change` range is refused, and a served pipeline used after close() says so.
-Each case here failed before its fix (stored <script> in index.html; Infinity and missing ports
-passing `bench compare`; tracebacks on wrong types, NaN, deep nesting and --out naming a file)."""
+reversed `bench change` range is refused, a served pipeline used after close() says so, and a
+`bench fleet` node's host id and file names cannot write outside its directory.
+Each hostile case here failed before its fix (stored <script> in index.html; Infinity and missing
+ports passing `bench compare`; tracebacks on wrong types, NaN, deep nesting and --out naming a file);
+the https link base and the committed run are the controls that must still pass."""
 from __future__ import annotations
 
 import json
