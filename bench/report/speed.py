@@ -81,8 +81,9 @@ def peak(ix: Index, plots: list[str]) -> str:
         return ""
     return ("\n## Kernels against the machine's peak\n\nUseful work: the encoder's matmul FLOPs on the real tokens "
             "(padding not counted) over the forward's p50. Peak: independent multiply-add chains at the kernels' "
-            "vector width (wasm_port/peak.cpp), natively from minilm-embed-lite's build for every native row, "
-            "SIMD128 in Node for wasm_port. A slow row near its peak is the platform; far from it, the code.\n\n"
+            "vector width (peak.cpp), probed by the build whose kernels are its own: natively (FMA at its -march) "
+            "for every native row, SIMD128 in Node for the WebAssembly row. A slow row near its peak is the "
+            "platform; far from it, the code.\n\n"
             + md_table(["scenario", "impl", "tokens", "GFLOP", "forward p50 ms", "useful GFLOP/s", "peak GFLOP/s",
                         "of peak"], rows))
 
