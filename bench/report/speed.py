@@ -53,7 +53,7 @@ def latency(ix: Index, plots: list[str]) -> str:
     for sc in ix.main_scenarios():
         for impl in ix.impls("latency_p50", sc):
             r = ix.r(impl, "latency_p50", sc)
-            rows.append([sc, impl, r["extra"]["batch"], r["value"], ix.v(impl, "latency_p90", sc),
+            rows.append([sc, impl, r["extra"].get("batch", "-"), r["value"], ix.v(impl, "latency_p90", sc),
                          ix.v(impl, "latency_p99", sc), ix.v(impl, "throughput", sc),
                          ix.v(impl, "throughput_tokens", sc), ix.v(impl, "forward_p50", sc), ix.gain(impl, sc),
                          r["extra"].get(f"ratio_vs_{peer}"), r["extra"].get("n"), r["extra"].get("rounds")])
