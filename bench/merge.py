@@ -222,11 +222,11 @@ def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]
 
 
 def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
-    from .results import out_dir
+    from .results import ResultsError, out_dir
     why = mixed(sets)
     refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
-    if refuse and not allow_mixed:
-        raise SystemExit("bench merge: refusing to merge result sets that are not comparable: " + "; ".join(refuse)
+    if refuse and not allow_mixed:   # bad input: one line, exit 2 (cli.main)
+        raise ResultsError("bench merge: refusing to merge result sets that are not comparable: " + "; ".join(refuse)
                          + " (pass --allow-mixed to merge them anyway; the report marks them)")
     out = out_dir(out)   # an --out that is a file: one line, before any work
     diffs = differing(sets)

@@ -11,6 +11,7 @@ import pytest
 
 from bench import merge
 from bench.cli import main
+from bench.results import ResultsError
 from hostsets import attribution, gains, latency, machine, write
 
 PROFILE = {"tokenize": 5.0, "model_kernels": 300.0, "framework_overhead": 20.0, "io": 2.0}   # python_ref, batch
@@ -72,8 +73,9 @@ def test_same_verdicts_list_nothing(tmp_path):
 def test_mixed_commits_refused_unless_allowed(tmp_path):
     a = host(tmp_path, "one", "CPU A", 1.5, 3, sha="a" * 40)
     b = host(tmp_path, "two", "CPU B", 1.5, 4, sha="b" * 40)
-    with pytest.raises(SystemExit, match="commits differ.*--allow-mixed"):
-        main(["merge", str(a), str(b), "--out", str(tmp_path / "m")])
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 2   # one line on stderr, exit 2
+    with pytest.raises(ResultsError, match="commits differ.*--allow-mixed"):
+        merge.write([a, b], tmp_path / "m")
     assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m"), "--allow-mixed"]) == 0
     md = (tmp_path / "m" / "report.md").read_text()
     assert "**Mixed:** commits differ" in md and " †" in md and "commit bbbbbbbbbbbb" in md
