@@ -84,7 +84,7 @@ def test_mixed_commits_refused_unless_allowed(tmp_path):
 def test_mixed_models_refused(tmp_path):
     a = host(tmp_path, "one", "CPU A", 1.5, 3, model_sha="1" * 16)
     b = host(tmp_path, "two", "CPU B", 1.5, 4, model_sha="2" * 16)
-    with pytest.raises(SystemExit, match="models differ"):
+    with pytest.raises(ResultsError, match="models differ"):
         merge.write([a, b], tmp_path / "m")
 
 
