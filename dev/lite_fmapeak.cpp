@@ -1,5 +1,5 @@
 // Throw-away measurement for dev/NOTES-lite.md: this machine's FMA peak, 12 independent chains of
-// VB-byte vectors (FMA latency x 2 pipes needs >= 8), on 1..N threads. Built and run by
+// VB-byte vectors (FMA latency x 2 pipes needs >= 8), register operands only, on 1..N threads. Built and run by
 // dev/lite_peak.py: g++ -O3 -march=native -ffp-contract=fast -DVB=64 -pthread.
 #include <chrono>
 #include <cstdio>
@@ -15,7 +15,8 @@ static double run(long iters) {
   for (long it = 0; it < iters; ++it) {
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) acc[i] = acc[i] * a + b;
-    asm volatile("" : "+x"(a));
+    asm volatile("" : "+x"(a), "+x"(b));   // both in registers: with b alone in memory GCC made
+                                            // every FMA load it, and this Xeon then gave 145, not 220
   }
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   float sink = 0; for (int i = 0; i < 12; ++i) sink += acc[i][0];
