@@ -76,17 +76,20 @@ def cmd_embed(args) -> int:
 def cmd_equivalence(args) -> int:
     from . import console, inputs, oracle, registry
     from .measure.equivalence import check
+    from .measure.fidelity import apart
     from python_ref.api import model_dir
     mdir = model_dir(args.model)
     texts = inputs.corpus(args)
     ref_ids, ref_emb = oracle.hf_ids(mdir, texts), None
-    rows = []
-    for name in args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]:
+    rows, names = [], args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
+    for name in names:
         if registry.has_forward(name) and ref_emb is None:
             ref_emb = oracle.st_embed(mdir, texts, args.device)
         rows.append(check(name, texts, mdir, args.device, ref_ids, ref_emb))
     console.print_equivalence(f"equivalence on {args.corpus or 'the project corpus'} ({len(texts)} texts)", rows)
-    return 0 if rows and all(r.ok for r in rows) else 1
+    lossy = [n for n in names if registry.has_forward(n) and not registry.BY_NAME[n].exact]   # int8: apart
+    within = apart(lossy, texts, mdir, args.device, ref_emb) if lossy else True
+    return 0 if rows and all(r.ok for r in rows) and within else 1
 
 
 @command("tokenize", "tokenizer throughput, single thread, the threaded speed-up, and seconds to embed "
@@ -234,6 +237,9 @@ def _all_args(p) -> None:
                    help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
     _change_arg(p)
     _weights(p)
+    p.add_argument("--fidelity", nargs=2, type=float, metavar=("TOPK", "COS"), default=None,
+                   help="the fidelity budget the decision table judges int8 rows by: the least mean top-k "
+                        "neighbour agreement and least cosine to upstream fp32 (default: bench/tolerances.py)")
 
 
 @command("all", "everything, into --out", configure=_all_args)

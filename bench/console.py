@@ -32,8 +32,9 @@ def print_equivalence(title: str, rows) -> None:
     """rows: measure.equivalence.Row."""
     table(title, ["impl", "texts", "id mismatches", "first offending text", "max |Δ|", "tol", "min cos", "ok"],
           [[r.impl, r.texts, r.id_mismatches, repr(r.first_bad) if r.first_bad else "",
-            r.max_abs if r.max_abs is not None else "-", r.tol or "-",
-            r.min_cos if r.min_cos is not None else "-", "yes" if r.ok else f"NO {r.error}"] for r in rows])
+            r.max_abs if r.max_abs is not None else "-", r.tol or ("-" if r.exact else "vectors: fidelity budget"),
+            r.min_cos if r.min_cos is not None else "-", ("yes" if r.exact else "ids yes") if r.ok else
+            f"NO {r.error}"] for r in rows])
 
 
 def print_tokenize(recs) -> None:

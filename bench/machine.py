@@ -1,7 +1,8 @@
 """The machine descriptor every results.json carries (docs/DESIGN.md §7 "many hosts"), and the host id
 derived from it: CPU model, cores and the threads used, the ISA flags that matter for these kernels
-(AVX2, AVX-512, AMX, FMA), memory, GPU name / driver / CUDA where present, OS, the versions of
-Python, torch, onnxruntime, node and emscripten, and the project's commit with a dirty flag.
+(AVX2, AVX-512, AMX, FMA; the int8 dot products: VNNI, AMX-INT8) and whether the process held AMX tile
+permission when described (int8 kernels ask for it), memory, GPU name / driver / CUDA where present, OS,
+the versions of Python, torch, onnxruntime, node and emscripten, and the project's commit with a dirty flag.
 
 The host id is `<name>-<8 hex>`: the name is PORTBENCH_HOST_LABEL when set (a fleet sets it to tell
 apart Ray nodes that share one machine), else the hostname; the hex is a hash of the hardware and
@@ -66,6 +67,22 @@ def cpuinfo(text: str | None = None) -> dict:
     return {"cpu": model or platform.processor() or "unknown",
             "isa": {name: flag in flags for flag, name in ISA_FLAGS.items()},
             "physical_cores": len(cores) or None}
+
+
+def amx_granted() -> bool | None:
+    """Whether this process holds Linux's permission to use AMX tile data (arch_prctl ARCH_GET_XCOMP_PERM,
+    XTILEDATA): a library must ask for it before it runs an AMX kernel (onnxruntime's MLAS asks at import,
+    where the CPU has AMX). None: not Linux on x86-64, or the kernel cannot say."""
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        return None
+    try:
+        import ctypes
+        perm = ctypes.c_uint64(0)
+        if ctypes.CDLL(None, use_errno=True).syscall(158, 0x1022, ctypes.byref(perm)) != 0:   # SYS_arch_prctl
+            return None
+        return bool(perm.value & (1 << 18))
+    except (OSError, AttributeError):
+        return None
 
 
 def memory_bytes() -> int | None:
@@ -170,7 +187,7 @@ def describe(threads: int | None = None) -> dict:
     v = versions()
     desc = {"host": socket.gethostname(), "host_label": os.environ.get(LABEL_ENV) or None,
             "cpu": ci["cpu"], "cores": os.cpu_count(), "physical_cores": ci["physical_cores"],
-            "threads": threads, "isa": ci["isa"], "memory_bytes": mem,
+            "threads": threads, "isa": ci["isa"], "amx_granted": amx_granted(), "memory_bytes": mem,
             "memory_gib": round(mem / 2**30) if mem else None, "gpus": [g["name"] for g in gl],
             "gpu": gl[0]["name"] if gl else None, "gpu_memory_bytes": gl[0]["memory_bytes"] if gl else None,
             "gpu_driver": driver, "cuda": cuda, "os": os_name(), "arch": platform.machine(),

@@ -1,6 +1,7 @@
 """Peers and cheaper interventions, wrapped in the one Pipeline interface so the bench treats them
 like ports: hf_tokenizers (Rust, tokenizer only), sentence_transformers (what users run today),
-onnxruntime (CPU session on the project's ONNX export) and python_ref under torch.compile.
+onnxruntime (CPU session on the project's ONNX export) and python_ref under torch.compile. The int8
+rows are bench/quantised.py.
 """
 from __future__ import annotations
 
@@ -108,12 +109,16 @@ class OnnxRuntime:
         why = check_head(self.ref.spec)   # the ONNX graph is the encoder: its head must be what forward() applies
         if why:
             raise RuntimeError(why)
-        self.path = onnx_path(model_dir(model))   # this model's own export (by content), never another's
+        self.path = self.model_file(model_dir(model))   # this model's own export (by content), never another's
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no spinning into the next impl's timing
         self.sess = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}
+
+    def model_file(self, mdir: Path) -> Path:
+        """The ONNX file the session runs (bench/quantised.py's int8 row: the int8 model of the same export)."""
+        return onnx_path(mdir)
 
     def tokenize(self, texts):
         return self.ref.tokenize(texts)

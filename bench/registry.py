@@ -10,6 +10,7 @@ Leaves out: discovery of ports outside this repo (entry points); add a line inst
 from __future__ import annotations
 
 import importlib
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 
 # The stage names every language uses (docs/DESIGN.md §3), in pipeline order: the reading view's rows.
@@ -17,13 +18,15 @@ TOKENIZER_STAGES = ("normalize", "pre_tokenize", "wordpiece", "encode_batch")
 MODEL_STAGES = ("embeddings_forward", "attention_forward", "ffn_forward", "layer_forward", "mean_pool",
                 "l2_normalize")
 STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
-# attribution's split of one embed call (docs/DESIGN.md §7), the same four names for every method:
-# tokenize; model_kernels (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller
-# pays them); framework_overhead (driving the ops: the host language between ops and its per-op
-# calling cost above C++'s); io (moving the batch in and the result out)
+# attribution's split of one embed call (docs/DESIGN.md §7), one vocabulary for every method: tokenize; model_kernels
+# (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller pays them); framework_overhead (driving
+# the ops: the host language between ops and its per-op calling cost above C++'s); io (the batch in, the result out)
 BUCKETS = ("tokenize", "model_kernels", "framework_overhead", "io")
 PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (measure/split.py)
 CHANGES = ("algorithm", "language", "tokenizer")   # what a row changes: the decision table's three
+LOSSY = ("quantisation",)   # changes judged by the fidelity budget (tolerances.FIDELITY), not the fp32 contract
+UNBUILT = ("int8 of the project's own kernels (minilm_embed_lite, wasm_port): not built, as those kernels are being "
+           "rewritten",)   # what the int8 rows leave out: a report line each (docs/DESIGN.md §2)
 REFERENCE = "python_ref"            # gains, ceilings and sweeps are relative to it
 EMBED_PEER = "sentence_transformers"   # what users run today: latency ratios are taken against it
 TOKENIZE_PEER = "hf_tokenizers"     # the tokenizer-throughput baseline
@@ -37,14 +40,13 @@ class Entry:
     kind: str                    # "port" | "peer" | "intervention" (a cheaper fix tried before a port)
     stages: tuple = ("tokenize", "forward")
     tokenizer: str = "own"       # "own", or the entry whose tokenizer it runs (then not in the tokenizer table)
-    kernels: str = "torch"       # where its model kernels run: "torch" (torch/LibTorch ops, seen by
-    #                              torch.profiler), "onnxruntime" (its profiler), "inner" (its own kernels,
-    #                              timed inside its own runtime through pipe.time(); never across a pipe),
-    #                              "none" (a tokenizer only)
+    kernels: str = "torch"       # where its model kernels run: "torch" (torch/LibTorch ops, seen by torch.profiler),
+    #                              "onnxruntime" (its profiler), "inner" (its own kernels, timed inside its own
+    #                              runtime through pipe.time(); never across a pipe), "none" (a tokenizer only)
     replaces: tuple = ()         # what it takes away from its baseline's split (BUCKETS and PARTS): its
     #                              ceiling; with "model_kernels" in it, it swaps the kernels and no split bounds it
     baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
-    change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels"): the decision table's column
+    change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels" / LOSSY): the decision table's column
     op_cost: str = ""            # module with op_cost(kind, n, d), ns per tiny op from C++, and Tape (a forward's
     #                              ops replayed from C++): the overhead model's C++ side
     kernel_class: str = ""       # the tolerance class when `kernels` does not imply it ("torch": a binary timed inside itself, LibTorch)
@@ -74,17 +76,20 @@ class Entry:
         """Its forward uses torch/LibTorch kernels (the tolerance class)."""
         return (self.kernel_class or self.kernels) == "torch"
 
+    exact = property(lambda self: self.change not in LOSSY)   # held to the fp32 contract (else the fidelity budget)
+
 
 _CMAKE = ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release")
+# the int8 rows (bench/quantised.py): weights quantised at load, never shipped so; the reference's tokenizer, pooling
+_INT8 = dict(kind="intervention", tokenizer=REFERENCE, replaces=("model_kernels",), change="quantisation",
+             threaded_tokenize=False, devices=("cpu",))
 _BINARY_CLI = ("cpp_port/main.cpp", "cpp_port/serve.cpp", "cpp_port/cli.h", "cpp_port/embed_backend.h",
                "cpp_port/standalone.py")
 REGISTRY = [
-    Entry("python_ref", "python_ref.pipeline:Pipeline", "port", dirs=("python_ref",),
-          glue=("python_ref/pipeline.py",), generated=("python_ref/unicode_compat.py",),
-          toolchain=("CPython", "torch", "numpy", "safetensors")),
+    Entry("python_ref", "python_ref.pipeline:Pipeline", "port", dirs=("python_ref",), glue=("python_ref/pipeline.py",),
+          generated=("python_ref/unicode_compat.py",), toolchain=("CPython", "torch", "numpy", "safetensors")),
     Entry("cython_ext", "cython_ext.pipeline:Pipeline", "port", replaces=("tokenize", "embed_glue"),
-          change="tokenizer", dirs=("cython_ext",),
-          glue=("cython_ext/pipeline.py",), borrows=(("model", "python_ref"),),
+          change="tokenizer", dirs=("cython_ext",), glue=("cython_ext/pipeline.py",), borrows=(("model", "python_ref"),),
           toolchain=("Cython", "C++ compiler", "CMake", "scikit-build-core", "(+ python_ref's)"),
           build_logs=(("build/dev-cython_ext", ""), ("build/cp*", "cython_ext/")),
           clean_build=("cmake", "-S", "cython_ext") + _CMAKE),
@@ -137,6 +142,8 @@ REGISTRY = [
           replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False, compiles=True),
     Entry("python_ref_packed", "python_ref.packed:Pipeline", "intervention", tokenizer="python_ref",
           replaces=("padding_waste",), change="algorithm", threaded_tokenize=False),
+    Entry("python_ref_int8", "bench.quantised:TorchInt8", baseline="python_ref", kernels="torch", **_INT8),
+    Entry("onnxruntime_int8", "bench.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime", **_INT8),
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]
@@ -230,11 +237,8 @@ def cold_rows(name: str) -> list[tuple[str, str]]:
 
 def owner(label: str) -> str:
     """A cold-start row label or a record name -> the entry it belongs to (itself if unknown)."""
-    for e in REGISTRY:
-        if label == e.name or label in (lb for _, lb in cold_rows(e.name)) or \
-                label in (rec for _, rec in e.browser_pages):
-            return e.name
-    return label
+    return next((e.name for e in REGISTRY if label == e.name or label in (lb for _, lb in cold_rows(e.name))
+                 or label in (rec for _, rec in e.browser_pages)), label)
 
 
 def web_owner() -> Entry | None:
@@ -242,8 +246,7 @@ def web_owner() -> Entry | None:
     return next((e for e in REGISTRY if e.web), None)
 
 
-def entry_to_dict(entry: Entry) -> dict:
-    return asdict(entry)
+entry_to_dict = asdict
 
 
 def entry_from_dict(d: dict) -> Entry:
@@ -259,9 +262,8 @@ class NotAvailable(RuntimeError):
 
 
 def _resolve(entry: Entry):
-    mod_name, cls_name = entry.target.split(":")
-    mod = importlib.import_module(mod_name)
-    return mod, getattr(mod, cls_name)
+    mod = importlib.import_module(entry.target.split(":")[0])
+    return mod, getattr(mod, entry.target.split(":")[1])
 
 
 def why_missing(name: str | Entry) -> str | None:
@@ -293,8 +295,6 @@ def construct(entry: Entry, model_dir=None, device: str = "cpu", **kw):
     _, cls = _resolve(entry)
     pipe = cls(model_dir, device=device, **kw)
     if getattr(pipe, "name", entry.name) != entry.name:
-        try:
+        with suppress(AttributeError):
             pipe.name = entry.name   # an entry that reuses another's class under a new name
-        except AttributeError:
-            pass
     return pipe

@@ -75,9 +75,10 @@ def _load(port, d):
 # -- every port against sentence-transformers, on every supported variant ------------------------
 
 # the ports, and the interventions that run a model of their own in torch (python_ref_packed; the
-# compiled one takes minutes, onnxruntime refuses other heads): each must honour every setting
+# compiled one takes minutes, onnxruntime refuses other heads): each must honour every setting. The int8
+# rows are not held to the fp32 tolerances: tests/test_fidelity.py checks them against their own budget
 MODELS = registry.PORTS + [e.name for e in registry.REGISTRY
-                           if e.kind == "intervention" and e.kernels == "torch" and not e.compiles]
+                           if e.kind == "intervention" and e.kernels == "torch" and not e.compiles and e.exact]
 CASES = [(v, p) for v in variants.SUPPORTED for p in MODELS]
 
 

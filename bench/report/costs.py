@@ -4,7 +4,7 @@ failures in red). Each section is a function (Index, plots) -> markdown."""
 from __future__ import annotations
 
 from .. import registry
-from .decision import DECISION_COLS, decision_cells, decision_rows, failures
+from .decision import decision_rows, decision_table, failures
 from .index import Index, cold_rows, foot_rows, md_table
 
 
@@ -94,6 +94,7 @@ def decision(ix: Index, plots: list[str]) -> str:
     """The answer first: the decision table, its method failures in red, and what a --quick plan means."""
     from ..stats import RESOLUTION, THRESHOLD
     rows = decision_rows(ix.data)
+    cols, cells = decision_table(rows)
     md = ["\n## Decision table: does a port pay?\n\ndocs/DESIGN.md's table, filled in from this machine. Per "
           f"scenario: the dominant bucket in {registry.REFERENCE}'s split (share of the embed wall, 95% interval) "
           "and the most a full port could gain from it; then each change apart, its measured gain over its "
@@ -102,10 +103,17 @@ def decision(ix: Index, plots: list[str]) -> str:
           f"rounds' widened by the run-to-run resolution (±{RESOLUTION:.0%}: what one run's rounds cannot see); a "
           f"verdict is yes or no only when that whole interval is on one side of {THRESHOLD:.2f}x, else *undecided "
           "at this precision*.\n\n",
-          md_table(DECISION_COLS, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
-                                    "METHOD FAILURE" in c else c for c in decision_cells(r)] for r in rows])]
+          md_table(cols, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
+                           "METHOD FAILURE" in c else c for c in row] for row in cells])]
     for sc, impl, why in failures(rows):
         md.append(f'\n<span style="color:#c00">**method failure** at {sc}: {impl}: {why}</span>\n')
+    if any(r.get("quantisation") for r in rows):   # only where this run measured an int8 row
+        b = ix.data.get("machine", {}).get("fidelity_budget") or {}
+        md.append("\nQuantisation: each int8 row's gain over its baseline beside its fidelity to upstream fp32 on the "
+                  "corpus (*Fidelity to upstream fp32* below, with the CPU features the gain rests on); it is named "
+                  f"as an intervention only where its gain is a yes and this run recorded it within the fidelity "
+                  f"budget (mean top-{b.get('k', 10)} agreement ≥ {b.get('topk_mean', '?')}, min cosine ≥ "
+                  f"{b.get('cos_min', '?')}).\n")
     if ix.data.get("machine", {}).get("plan") == "quick":
         md.append("\n**--quick**: few rounds per point, so these intervals are wider than the default plan's and "
                   "the verdicts are indicative; run without --quick before acting on them.\n")

@@ -8,7 +8,12 @@ the number. A verdict is yes / no only when the whole interval, widened by the r
 resolution (stats.widen; the cells show that interval), is on one side of the threshold
 (stats.THRESHOLD), else "undecided at this precision"; a --quick run's verdicts are marked
 indicative. Method failures (a gain above its ceiling's upper bound) are named with their reason.
-Then cold start / footprint and the browser. Names come from the registry and the records.
+Quantisation (the registry's LOSSY rows, int8) is named only as this run measured it: each int8
+row's gain over its baseline beside its fidelity to upstream fp32, and it is supported only when
+the gain is a yes and the run recorded the row within its fidelity budget (measure/fidelity.py:
+extra.within_budget; nothing is recomputed here); a row outside it is shown with its numbers
+against the budget. Then cold start / footprint and the browser. Names come from the registry and
+the records.
 """
 from __future__ import annotations
 
@@ -18,16 +23,17 @@ from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, verdict, wi
 from .index import Index
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
-    "model_kernels": ("a better runtime (ONNX Runtime, torch.compile, TensorRT), quantisation, fusion",
+    "model_kernels": ("a better runtime (ONNX Runtime, torch.compile, TensorRT), fusion",   # quantisation: only as measured
                       "no: the kernels are already native"),
     "framework_overhead": ("Cython or Numba on the bounded hot loop; a C++ layer", "yes, in proportion to that share"),
     "tokenize": ("Cython or Numba on the bounded hot loop; a C++ layer", "yes, in proportion to that share"),
     "io": ("an async pipeline, batching, prefetch, sorting by length", "no"),
 }
 LABEL = {"algorithm": "algorithm change", "language": "language port", "tokenizer": "tokenizer port"}
+QUANT_COL = "quantisation (int8): gain · fidelity to upstream fp32"   # shown only where this run measured int8
 DECISION_COLS = ["scenario", f"dominant bucket ({registry.REFERENCE}) · full-port ceiling",
                  *(f"{LABEL[c]}: gain vs ceiling" for c in registry.CHANGES), "best runtime change",
-                 "does a port pay?", "what moved the number", "intervention the numbers support"]
+                 QUANT_COL, "does a port pay?", "what moved the number", "intervention the numbers support"]
 
 
 def _port_removes() -> tuple:
@@ -58,6 +64,42 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
     return d
 
 
+def fidelity(ix: Index, impl: str) -> dict | None:
+    """What this run recorded of impl's fidelity (its fidelity_topk record, judged by the run):
+    {"within", "short", "text"}: each figure against its floor; None: not measured."""
+    r = ix.r(impl, "fidelity_topk", "fidelity")
+    if not r:
+        return None
+    ex, cmin = r.get("extra") or {}, ix.v(impl, "fidelity_cos_min", "fidelity")
+    b = ex.get("budget") if isinstance(ex.get("budget"), dict) else {}
+    num = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))  # noqa: E731
+    vs = (lambda x, floor: f" {'≥' if x >= floor else '<'} {floor:g}" if num(floor) else "")  # noqa: E731
+    top = f"top-{ex.get('k', 'k')} agreement {r['value']:.3f}{vs(r['value'], b.get('topk_mean'))}"
+    cos = f", min cos {cmin:.4f}{vs(cmin, b.get('cos_min'))}" if num(cmin) else ""
+    within = ex.get("within_budget") is True
+    side = f"{'within' if within else 'outside'} the fidelity budget"
+    worst = f" (worst {ex['worst']:.2f})" if num(ex.get("worst")) else ""
+    return {"within": within, "short": f"{side}: {top}{cos}", "text": f"{top}{worst}{cos}: {side}"}
+
+
+def _quantisation(ix: Index, sc: str) -> list[dict]:
+    """Each int8 row measured at sc: its gain (as _change) with this run's fidelity; supported: a yes
+    gain within the fidelity budget; why: in a few words, when it is not."""
+    out = []
+    for n in [e.name for e in registry.REGISTRY if not e.exact]:
+        c = _change(ix, n, sc)
+        if c is None:
+            continue
+        f = fidelity(ix, n)
+        c["fidelity"], c["supported"] = f, c["verdict"] == "yes" and f is not None and f["within"]
+        c["qcell"] = (f"{c['verdict']}: {n} {fmt_ci(c['gain'], c['gain_ci'])} over {c['vs']}; "
+                      + (f["text"] if f else "fidelity not measured in this run"))
+        c["why"] = ("fidelity not measured in this run" if f is None else f["short"] if not f["within"] else
+                    f"gain {c['verdict']}")
+        out.append(c)
+    return out
+
+
 def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
     found = [c for c in (_change(ix, n, sc) for n in names) if c]
     return max(found, key=lambda c: c["gain"]) if found else None
@@ -77,6 +119,8 @@ def _scenario_row(ix: Index, sc: str, ref: dict, quick: bool) -> dict:
     for ch in registry.CHANGES:
         row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
     row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
+    row["quantisation"] = qs = _quantisation(ix, sc)
+    row["quant_cell"] = " · ".join(q["qcell"] for q in qs) or "-"   # (never "|": a markdown cell)
     ports = [row[ch] for ch in registry.CHANGES if row[ch] and registry.BY_NAME[row[ch]["impl"]].kind == "port"]
     vs = [p["verdict"] for p in ports]
     row["verdict"] = ("not measured" if not vs else "yes" if "yes" in vs else "no" if all(v == "no" for v in vs)
@@ -105,11 +149,18 @@ def _scenario_row(ix: Index, sc: str, ref: dict, quick: bool) -> dict:
     sup = [f"{LABEL[ch]}: {c['impl']}" for ch, c in paid]
     if rt and rt["verdict"] == "yes":
         sup.append(f"runtime change: {rt['impl']} ({rt['gain']:.2f}x)")
-    row["intervention"] = "; ".join(sup) or f"none of the measured changes gains {THRESHOLD:.2f}x: {DESIGN_ROWS[dom][0]}"
+    sup += [f"quantisation: {q['impl']} {fmt_ci(q['gain'], q['gain_ci'])} over {q['vs']}, {q['fidelity']['text']}"
+            for q in qs if q["supported"]]
+    row["intervention"] = "; ".join(sup) or (f"none of the measured changes gains {THRESHOLD:.2f}x"
+                                             + (" within the fidelity budget" if qs else "") + f": {DESIGN_ROWS[dom][0]}")
+    if any(not q["supported"] for q in qs):
+        row["intervention"] += "; quantisation measured, not supported: " + ", ".join(
+            f"{q['impl']} {q['gain']:.2f}x over {q['vs']} ({q['why']})" for q in qs if not q["supported"])
     sb = ix.r(registry.REFERENCE, "sorted_batching_s", "large_input")
     if sc == "batch" and sb and sb["extra"].get("speedup", 1) >= 1.05:
         row["intervention"] += f"; for large mixed inputs sort by length ({sb['extra']['speedup']:.2f}x)"
-    row["failures"] = [(c["impl"], c["failure"]) for _, c in changes + ([("runtime", rt)] if rt else []) if c["failure"]]
+    row["failures"] = [(c["impl"], c["failure"]) for _, c in changes + ([("runtime", rt)] if rt else [])
+                       + [("quantisation", q) for q in qs] if c["failure"]]
     return row
 
 
@@ -121,7 +172,8 @@ def _cold_row(ix: Index) -> dict | None:
         return None
     rss = {r["extra"].get("row", r["impl"]): r["value"] for r in ix.recs if r["metric"] == "peak_rss"}
     ports = {k: v for k, v in cold.items() if registry.owner(k) in registry.ports()}
-    others = {k: v for k, v in cold.items() if registry.owner(k) in registry.interventions()}
+    others = {k: v for k, v in cold.items() if registry.owner(k) in registry.interventions()
+              and registry.BY_NAME[registry.owner(k)].exact}   # an int8 row's start is no answer without its fidelity
     bp = min(ports, key=ports.get) if ports else None
     br = min(others, key=others.get) if others else None
     gain = (lambda k: cold[ref_name] / cold[k] if k else 0.0)
@@ -171,7 +223,17 @@ def decision_rows(data: dict) -> list[dict]:
 def decision_cells(row: dict) -> list:
     ch = [row[c]["cell"] if row.get(c) else "-" for c in registry.CHANGES]
     dom = row["dominant"] + (f" · {fmt_ci(row['ceiling'], row.get('ceiling_ci'))}" if row.get("ceiling") else "")
-    return [row["scenario"], dom, *ch, row["best_runtime"], row["port_pays"], row.get("moved", "-"), row["intervention"]]
+    return [row["scenario"], dom, *ch, row["best_runtime"], row.get("quant_cell", "-"), row["port_pays"],
+            row.get("moved", "-"), row["intervention"]]
+
+
+def decision_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """(columns, cells) to show: the quantisation column only when this run measured an int8 row."""
+    cells = [decision_cells(r) for r in rows]
+    if any(r.get("quantisation") for r in rows):
+        return list(DECISION_COLS), cells
+    i = DECISION_COLS.index(QUANT_COL)
+    return DECISION_COLS[:i] + DECISION_COLS[i + 1:], [c[:i] + c[i + 1:] for c in cells]
 
 
 def failures(rows: list[dict]) -> list[tuple[str, str, str]]:
@@ -183,5 +245,5 @@ def print_decision_table(data: dict) -> None:
     from ..console import print_decision
     from ..stability import noisy_line
     rows = decision_rows(data)
-    print_decision(DECISION_COLS, [decision_cells(r) for r in rows], failures(rows),
+    print_decision(*decision_table(rows), failures(rows),
                    data.get("machine", {}).get("plan") == "quick", noisy_line(data.get("records", [])))

@@ -36,15 +36,61 @@ def header(ix: Index, plots: list[str]) -> str:
 def equivalence(ix: Index, plots: list[str]) -> str:
     eq = [r for r in ix.recs if r["scenario"] == "equivalence" and r["metric"] == "equivalence_id_mismatches"]
     if not eq:
-        return ""
+        return fidelity(ix)
     e0 = eq[0]["extra"]
     return (f"\n## Equivalence\n\nOn {e0.get('corpus')}: ids against HF tokenizers (exact) on all "
             f"{e0.get('texts')} texts, embeddings against sentence-transformers on an even sample of "
-            f"{e0.get('embedded', e0.get('texts'))} (`bench equivalence` embeds them all).\n\n" +
+            f"{e0.get('embedded', e0.get('texts'))} (`bench equivalence` embeds them all). The int8 rows are held "
+            "to ids here, their vectors to the fidelity budget (below), never to the fp32 contract.\n\n" +
             md_table(["impl", "id mismatches", "max abs diff", "tolerance", "min cosine", "ok"],
                      [[r["impl"], int(r["value"]), ix.v(r["impl"], "equivalence_max_abs", "equivalence"),
-                       r["extra"].get("tol"), r["extra"].get("min_cos"),
-                       "yes" if r["extra"].get("ok") else f"NO {r['extra'].get('error', '')}"] for r in eq]))
+                       r["extra"].get("tol") or ("fidelity budget" if r["extra"].get("exact") is False else None),
+                       r["extra"].get("min_cos"),
+                       "yes" if r["extra"].get("ok") else f"NO {r['extra'].get('error', '')}"] for r in eq])
+            + fidelity(ix))
+
+
+# the CPU features int8 kernels lean on (machine.ISA_FLAGS' names), said beside the int8 rows
+INT8_ISA = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8", "avx512f": "AVX-512",
+            "avx2": "AVX2", "neon": "NEON"}
+
+
+def fidelity(ix: Index) -> str:
+    """Every forward's fidelity to upstream fp32 (measure/fidelity.py), the budget the run judged the int8
+    rows by, the CPU features their gain rests on, and what no int8 row stands for (registry.UNBUILT)."""
+    top = [r for r in ix.recs if r["metric"] == "fidelity_topk" and r["scenario"] == "fidelity"]
+    if not top:
+        return ""
+    m, e0 = ix.data.get("machine", {}), top[0].get("extra") or {}
+    b = m.get("fidelity_budget") or e0.get("budget") or {}
+    f = (lambda x, spec: format(x, spec) if isinstance(x, (int, float)) and not isinstance(x, bool) else "-")  # noqa: E731
+    rows = [[r["impl"], (r.get("extra") or {}).get("texts"), f(ix.v(r["impl"], "fidelity_max_abs", "fidelity"), ".1e"),
+             f(ix.v(r["impl"], "fidelity_cos_mean", "fidelity"), ".5f"), f(ix.v(r["impl"], "fidelity_cos_min", "fidelity"),
+                                                                             ".5f"),
+             f(r["value"], ".4f"), f((r.get("extra") or {}).get("worst"), ".2f"),
+             "fp32 contract" if (r.get("extra") or {}).get("exact", True) else "fidelity budget",
+             "yes" if (r.get("extra") or {}).get("within_budget") is True
+             else f"no: {(r.get('extra') or {}).get('misses', '')}"] for r in top]
+    md = [f"\n## Fidelity to upstream fp32\n\nEvery forward against sentence-transformers' fp32 vectors on "
+          f"{e0.get('texts')} texts of {e0.get('corpus', 'the corpus')} (an even sample of its {e0.get('corpus_texts')}"
+          f"; the {e0.get('plan', '?')} plan): the largest |Δ|, the mean and least cosine, and retrieval agreement: "
+          f"the share of each text's {e0.get('k', 10)} nearest neighbours (cosine, itself excluded) that are "
+          f"upstream's, mean and worst over texts. Budget of this run: mean agreement ≥ {b.get('topk_mean', '?')} and "
+          f"min cosine ≥ {b.get('cos_min', '?')} (`bench all --fidelity TOPK COS`); the decision table names "
+          "quantisation only for an int8 row within it whose gain is a yes.\n\n",
+          md_table(["impl", "texts", "max abs diff", "mean cosine", "min cosine", "top-k agreement", "worst",
+                    "held to", "within budget"], rows)]
+    if any((r.get("extra") or {}).get("exact") is False for r in top):
+        isa = m.get("isa") or {}
+        have = ", ".join(f"{v} {'yes' if isa.get(k) else 'no'}" for k, v in INT8_ISA.items() if k in isa)
+        md.append(f"\nThe int8 rows' gain rests on the CPU's int8 dot products: this machine has {have or 'unknown'}. "
+                  "torch's dynamic int8 Linear runs fbgemm's u8·s8 kernels (AVX-512 VNNI where present, else AVX2; "
+                  "not AMX); onnxruntime's MLAS takes AMX tiles for its larger int8 matrix products where the CPU and "
+                  "the OS grant them (asking at import), else AVX-512 VNNI / AVX-VNNI"
+                  + (f" (this run's process held AMX tile permission: {'yes' if m['amx_granted'] else 'no'})"
+                     if isinstance(m.get("amx_granted"), bool) else "") + ". A CPU without them gains less.\n")
+    md += [f"\n- {line}\n" for line in registry.UNBUILT]
+    return "".join(md)
 
 
 def latency(ix: Index, plots: list[str]) -> str:
@@ -196,9 +242,10 @@ def interventions(ix: Index, plots: list[str]) -> str:
                   f"sorted = **{e['speedup']:.2f}x**; padded tokens {e['padded_unsorted']} → {e['padded_sorted']} "
                   f"(real: {e['tokens']}); same embeddings (max |Δ| {e['max_abs_diff']:.1e}).\n")
     rows = []
+    exact = [n for n in registry.interventions() if registry.BY_NAME[n].exact]   # int8: the decision table, with fidelity
     for sc in ix.main_scenarios():
         bp, pg = ix.best(registry.ports(), sc)
-        br, rg = ix.best(registry.interventions(), sc)
+        br, rg = ix.best(exact, sc)
         win = "-" if not (bp or br) else ("runtime change" if br and (not bp or rg >= pg) else "port")
         rows.append([sc, f"{bp} {pg:.2f}x" if bp else "-", f"{br} {rg:.2f}x" if br else "not measured", win])
     md.append("\nDoes a runtime change beat a port?\n\n" + md_table(["scenario", "best port", "best runtime change",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import registry, results
 from .costs import part_browser, part_coldstart, part_maintenance
-from .prepare import part_equivalence, part_load, part_tokenize, pin_threads, probe_compile
+from .prepare import part_equivalence, part_fidelity, part_load, part_tokenize, pin_threads, probe_compile
 from .run import PLANS, Run, select
 from .timing import part_interventions, part_scenarios, part_sweep
 
@@ -44,6 +44,8 @@ def run_all(args, plan: dict | None = None) -> int:
             part_load(run, names)
         with run.part("equivalence"):
             part_equivalence(run, names)
+        with run.part("fidelity"):
+            part_fidelity(run)
         with run.part("tokenize"):
             part_tokenize(run)
         done = {}

@@ -1,5 +1,6 @@
 """The parts of a run before the timed scenarios: the torch.compile probe, loading every pipe,
-equivalence against upstream, and tokenizer throughput. Lists come from the registry."""
+equivalence against upstream, fidelity to upstream fp32 (every forward; the int8 rows' budget), and
+tokenizer throughput. Lists come from the registry."""
 from __future__ import annotations
 
 import gc
@@ -115,7 +116,7 @@ def part_equivalence(run: Run, names: list[str]) -> None:
             gc.collect()
     for r in rows:
         ex = {"texts": len(corpus), "embedded": len(sample), "tol": r.tol, "min_cos": r.min_cos,
-              "first_bad": r.first_bad, "error": r.error, "ok": r.ok, "corpus": label}
+              "first_bad": r.first_bad, "error": r.error, "ok": r.ok, "corpus": label, "exact": r.exact}
         run.add([Record(r.impl, "equivalence_id_mismatches", "equivalence", float(r.id_mismatches or 0), "texts",
                         run.device, extra=ex)])
         if r.max_abs is not None:
@@ -124,6 +125,33 @@ def part_equivalence(run: Run, names: list[str]) -> None:
                               f"{step}th ({len(sample)})", rows)
     if not all(r.ok for r in rows):
         run.rc = 1
+
+
+def part_fidelity(run: Run) -> None:
+    """Every loaded forward's vectors against upstream fp32 on an even sample of the corpus (the plan's
+    fidelity_texts; 0: all), each judged by the run's fidelity budget (measure/fidelity.py): the records
+    say which rows are within it, so the report recomputes nothing."""
+    from ..measure import fidelity
+    corpus = inputs.corpus(run.args)
+    texts = fidelity.sample(corpus, run.plan.get("fidelity_texts", 0))
+    pipes = {n: p for n, p in run.pipes.items() if registry.has_forward(n) and n != registry.EMBED_PEER}
+    if not pipes or not texts:
+        return
+    ref = oracle.st_embed(run.mdir, texts, run.device)
+    with console.progress() as pb:
+        task = pb.add_task("fidelity", total=len(pipes))
+        got, errors = fidelity.measure(pipes, texts, run.mdir, run.device, run.fidelity_budget, ref,
+                                       progress=lambda n: (pb.update(task, description=f"fidelity: {n}"),
+                                                           pb.advance(task)))
+    label = run.args.corpus or "the project corpus"
+    for n, f in got.items():
+        run.add(fidelity.records(n, f, run.fidelity_budget, run.device,
+                                 extra={"corpus": label, "corpus_texts": len(corpus), "plan": run.plan_name}))
+    for n, e in errors.items():
+        run.note(f"{n}: no fidelity figures ({e})")
+    console.table(f"fidelity against upstream fp32 on {len(texts)} of {len(corpus)} texts of {label}; "
+                  + fidelity.budget_line(run.fidelity_budget), fidelity.COLS, fidelity.rows(got, run.fidelity_budget),
+                  width=200)
 
 
 def part_tokenize(run: Run, threads: int = 0) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import registry
 from ..results import Record
 from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
+from ..tolerances import fidelity_budget
 
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
     "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
@@ -30,6 +31,10 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
 # (measure/latency.lead_calls: ~0.5 s a round at `single`); without them a quick run left out the
 # sweep's two points of its own (pair M, dev/NOTES-attribution.md)
 PLANS["quick"].update(total_s=395, reserve_s=95, sort_s_est=10)
+# fidelity_texts: the even sample of the corpus every forward embeds against upstream fp32 (measure/fidelity.py;
+# 0: all of it): 4-8 s a torch forward at 128 on two cores (the part: 35 s with four rows); the corpus is 1114 texts
+PLANS["quick"].update(fidelity_texts=128)
+PLANS["default"].update(fidelity_texts=384)
 PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 left the sweep's 128 x medium out in one run (with a split since reverted): slack
 # the scenarios' rounds (6: the first count whose order-statistic interval of the median reaches 95%,
 # stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
@@ -60,7 +65,8 @@ PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 
                         settle_cap_s={"single": 45, "batch": 180, "long": 120},
                         gain_rounds_read={"single": 80, "batch": 32, "long": 32},
                         settle_read_cap_s={"single": 45, "batch": 240, "long": 180})
-PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None}
+PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None,
+                 "fidelity_texts": 0}
 SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
 
 
@@ -83,6 +89,11 @@ class Run:
                 from ..inputs import UsageError
                 raise UsageError(f"--scenario {' '.join(bad)}: unknown; choose from {', '.join(self.scenarios)}")
             self.scenarios = {k: v for k, v in self.scenarios.items() if k in only}
+        try:   # the fidelity budget the run judges the int8 rows by (--fidelity TOPK COS), checked before any work
+            self.fidelity_budget = fidelity_budget(getattr(args, "fidelity", None))
+        except ValueError as e:
+            from ..inputs import UsageError
+            raise UsageError(str(e)) from None
         self.weights = getattr(args, "weights", "real") or "real"
         self._tmp = None
         if self.weights == "random":   # one directory for everyone, peers included (bench/weights.py)
@@ -156,7 +167,8 @@ class Run:
         mach.update(device=self.device, plan=self.plan_name, notes=self.notes, weights=self.weights,
                     load_average_start=round(load, 2) if load is not None else None,
                     load_average_end=round(os.getloadavg()[0], 2),
-                    parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src)
+                    parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src,
+                    fidelity_budget=self.fidelity_budget)
         try:   # the settings that decide the answer (pooling, case, truncation, head), named in the report
             from python_ref.spec import read_spec
             spec = read_spec(self.mdir)

@@ -158,8 +158,8 @@ def _per_scenario(value, sc: str, default):
     return value.get(sc, default) if isinstance(value, dict) else (default if value is None else value)
 
 
-# the gains the decision table reads (report/decision.py: its three changes and the best runtime change)
-READ = (*registry.CHANGES, "runtime")
+# the gains the decision table reads (report/decision.py: its three changes, the best runtime change, quantisation)
+READ = (*registry.CHANGES, "runtime", *registry.LOSSY)
 # settling's two looks: (plan entry of its count of rounds, of its cap in seconds, which undecided gains)
 LOOKS = (("gain_rounds", "settle_cap_s", lambda impl: True),
          ("gain_rounds_read", "settle_read_cap_s", lambda impl: registry.BY_NAME[impl].change in READ))
