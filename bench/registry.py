@@ -114,8 +114,8 @@ REGISTRY = [
           binary="minilm-embed", threaded_tokenize=False),
     Entry("minilm_embed_lite", "cpp_port.standalone:MinilmEmbedLite", "port", tokenizer="cpp_port", kernels="inner",
           replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels",
-          dirs=_BINARY_CLI + ("cpp_port/backend_lite.cpp", "cpp_port/safetensors.h", "cpp_port/safetensors.cpp",
-                              "wasm_port/kernels_native.cpp"),
+          dirs=_BINARY_CLI + ("cpp_port/backend_lite.cpp", "cpp_port/safetensors.h", "cpp_port/safetensors.cpp") + tuple(
+              f"wasm_port/{f}" for f in ("kernels_native.cpp", "kernels_gemm.cpp", "kernels_attention.cpp", "kernels_simd.h")),
           glue=("cpp_port/standalone.py", "cpp_port/backend_lite.cpp"), borrows=(("tokenizer", "cpp_port"), ("model", "wasm_port")),
           toolchain=("C++17 compiler", "CMake", "nlohmann-json (header only)"),
           build_logs=(("build/cp*", "cpp_port/CMakeFiles/minilm-embed-lite.dir/"),), cold=("binary",),
