@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "embed_backend.h"
+#include "peak.h"
 #include "kernels.h"
 #include "safetensors.h"
 
@@ -78,6 +79,8 @@ class LiteBackend : public EmbedBackend {
   void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, float* out) override {
     if (const char* e = K::model_forward(m_, ids, mask, int(n), int(t), out)) throw std::runtime_error(e);
   }
+  double fma_peak(int threads, int ms) const override { return K::fma_peak_gflops(threads, ms); }
+  int peak_lanes() const override { return K::peak_lanes(); }
 
  private:
   K::Model m_;
