@@ -89,7 +89,7 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
     -> {"injected": {"python", "io", "total"} (medians over rounds), "attributed": {...} (the
     injected times the median over rounds of attributed / injected: each round's pair from the same
     blocks), "error": {...}, "direct": the busy time in place, "plain", "inj", "inj_io": atts} (seconds)."""
-    from python_ref.api import model_dir
+    from contract.api import model_dir
     from python_ref.pipeline import Pipeline
 
     from .measure import split

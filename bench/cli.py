@@ -77,7 +77,7 @@ def cmd_equivalence(args) -> int:
     from . import console, inputs, oracle, registry
     from .measure.equivalence import check
     from .measure.fidelity import apart
-    from python_ref.api import model_dir
+    from contract.api import model_dir
     mdir = model_dir(args.model)
     texts = inputs.corpus(args)
     ref_ids, ref_emb = oracle.hf_ids(mdir, texts), None
@@ -173,7 +173,7 @@ def cmd_fuzz(args) -> int:
 
     from . import console, registry
     from .fuzz import fuzz
-    from python_ref.api import model_dir
+    from contract.api import model_dir
     names = args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
     with tqdm(total=args.n, desc="fuzz", unit="text") as bar:
         found = fuzz(names, model_dir(args.model), args.n, args.seed, progress=bar.update)
@@ -277,7 +277,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from . import inputs, registry
     from .results import ResultsError
-    from python_ref.api import ModelDirError
+    from contract.api import ModelDirError
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         inputs.check_args_utf8(argv)

@@ -1,7 +1,7 @@
 """What a user hands the CLI, checked before any work starts: implementation names, the device,
 the thread count, a corpus file, the model weights. Each problem is a UsageError whose message is one line; the CLI
 prints it as `bench: <message>` and exits 2 (never a traceback).
-Leaves out: the model directory's own checks (python_ref.api.model_dir raises ModelDirError)."""
+Leaves out: the model directory's own checks (contract.api.model_dir raises ModelDirError)."""
 from __future__ import annotations
 
 import json

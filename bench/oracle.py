@@ -57,7 +57,7 @@ def hf_tokenizer(mdir: Path):
     """The HF tokenizers peer: tokenizer.json in the Rust library, set up as python_ref's spec says."""
     from tokenizers import AddedToken, Tokenizer, normalizers
 
-    from python_ref.spec import read_spec
+    from contract.spec import read_spec
     spec = read_spec(mdir)
     tok = Tokenizer.from_file(str(Path(mdir) / "tokenizer.json"))
     tok.normalizer = normalizers.BertNormalizer(clean_text=spec.clean_text, handle_chinese_chars=spec.handle_chinese_chars,

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from python_ref.api import Batch, check_texts, model_dir, pad_rows
+from contract.api import Batch, check_texts, model_dir, pad_rows
 
 from . import oracle
 
@@ -77,7 +77,7 @@ def onnx_path(mdir: Path) -> Path:
     """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported into
     build/onnx-<hash of its config and weights>/ (a --model or --weights random dir; the same
     weights reuse it), so the session never runs another model's weights."""
-    from python_ref.api import model_dir as default_dir
+    from contract.api import model_dir as default_dir
     if Path(mdir).resolve() == default_dir().resolve():
         return ONNX_PATH
     import hashlib

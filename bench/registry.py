@@ -30,7 +30,7 @@ UNBUILT = ("int8 of the project's own kernels (minilm_embed_lite, wasm_port): no
 REFERENCE = "python_ref"            # gains, ceilings and sweeps are relative to it
 EMBED_PEER = "sentence_transformers"   # what users run today: latency ratios are taken against it
 TOKENIZE_PEER = "hf_tokenizers"     # the tokenizer-throughput baseline
-HARNESS = ("bench",)                # the bench's own code: a row of the maintenance table
+HARNESS, SHARED = ("bench",), ("contract",)   # the bench's own code; what every port shares: maintenance rows
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ REGISTRY = [
           notes={"cuda": "onnxruntime runs a CPU session even with --device cuda: compare with care"}),
     Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention", tokenizer="python_ref",
           replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False, compiles=True),
-    Entry("python_ref_packed", "python_ref.packed:Pipeline", "intervention", tokenizer="python_ref",
+    Entry("python_ref_packed", "bench.packed:Pipeline", "intervention", tokenizer="python_ref",
           replaces=("padding_waste",), change="algorithm", threaded_tokenize=False),
     Entry("python_ref_int8", "bench.quantised:TorchInt8", baseline="python_ref", kernels="torch", **_INT8),
     Entry("onnxruntime_int8", "bench.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime", **_INT8),

@@ -21,7 +21,7 @@ TOKENIZE_BATCH = 64
 
 @lru_cache(maxsize=4)
 def by_length(mdir: Path, corpus: Path = oracle.PROJECT_CORPUS) -> dict[str, list[str]]:
-    from python_ref.spec import read_spec
+    from contract.spec import read_spec
     texts = oracle.read_corpus(corpus)
     lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
     # "long" means reaching the model's truncation: 256 tokens for all-MiniLM-L6-v2, its max_seq_length for others

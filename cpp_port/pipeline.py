@@ -1,5 +1,5 @@
 """cpp_port Pipeline: thin wrapper over the pybind11 module cpp_port._core (tokenizer + LibTorch
-forward both native). Leaves out: anything but the Pipeline protocol of python_ref/api.py, plus
+forward both native). Leaves out: anything but the Pipeline protocol of contract/api.py, plus
 `tokenize_bytes` (raw UTF-8 in, for the bad-input tests) and `binary()` (where minilm-embed is)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from python_ref.api import Batch, ModelDirError, ModelSpec, forward_in_batches, load_spec
+from contract.api import Batch, ModelDirError, ModelSpec, forward_in_batches, load_spec
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,8 +43,8 @@ class Pipeline:
         if weights == "random":  # seeded random weights of the same shape, as files for the C++ loader
             from dataclasses import replace
 
-            from python_ref.model import random_model_dir
-            tmp = random_model_dir(Path(spec.dir))
+            from contract.weights import random_weights_dir
+            tmp = random_weights_dir(Path(spec.dir))
             spec = replace(spec, dir=tmp.name)
         try:
             self.core = _core.Core(spec.to_json(), device)

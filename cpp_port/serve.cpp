@@ -1,5 +1,5 @@
 // `minilm-embed[-lite] --serve`: the binary as a long-lived child, one JSON request per stdin line,
-// one JSON reply per stdout line, each with its request's "id" (the protocol of python_ref/serve_pipe.py,
+// one JSON reply per stdout line, each with its request's "id" (the protocol of contract/serve_pipe.py,
 // which drives wasm_port's Node runner the same way). First line out, once the model is loaded:
 // {"ok": true, "dim", "threads", "runtime", "pad_id", ...}.
 //   {"op": "embed", "texts": [str] | "b64": [base64 bytes]}    -> {"ok", "n", "dim", "data": base64 f32}

@@ -5,7 +5,7 @@ long-lived child in `--serve` mode (cpp_port/serve.cpp).
 The binary reads the model directory itself (its own spec reader, its own refusals: one it refuses
 exits with code 2, and comes back as ModelDirError with the binary's line). The Pipeline methods (bad
 input refused before sending, raw bytes into the binary, timings inside it) and the pipe (request
-ids, `timeout=` seconds per call, a new process after an interrupted call) are python_ref/served.py's
+ids, `timeout=` seconds per call, a new process after an interrupted call) are contract/served.py's
 and serve_pipe.py's, shared with wasm_port's Node runner; here: how the binary is started.
 `binary(name)` says where a build put one (the cold-start rows run it directly).
 Leaves out: concurrent requests (the pipe's one lock).
@@ -17,9 +17,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from python_ref.api import ModelDirError, ModelSpec, model_dir
-from python_ref.serve_pipe import ServeError, ServePipe
-from python_ref.served import Served
+from contract.api import ModelDirError, ModelSpec, model_dir
+from contract.serve_pipe import ServeError, ServePipe
+from contract.served import Served
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,8 +52,8 @@ class _Binary(Served):
         mdir = Path(model.dir) if isinstance(model, ModelSpec) else model_dir(model)
         self._tmp = None
         if weights == "random":   # seeded random weights of the same shape, as files the binary maps
-            from python_ref.model import random_model_dir
-            self._tmp = random_model_dir(mdir)   # kept until close(): a restarted binary maps them again
+            from contract.weights import random_weights_dir
+            self._tmp = random_weights_dir(mdir)   # kept until close(): a restarted binary maps them again
             mdir = Path(self._tmp.name)
         threads = threads or int(os.environ.get("PORTBENCH_THREADS") or 0) or os.cpu_count() or 1
         cmd = [exe, "--serve", "--model", str(mdir), "--threads", str(threads), "--device", device]

@@ -24,7 +24,7 @@ struct EncodeError {
   const char* what = nullptr;  // static string, e.g. "invalid UTF-8 (overlong encoding)"
 };
 
-// The settings a model gives its tokenizer (python_ref/spec.py). The defaults are
+// The settings a model gives its tokenizer (contract/spec.py). The defaults are
 // all-MiniLM-L6-v2's; an id of -1 means "that token's line in vocab.txt".
 struct TokenizerOptions {
   int max_len = 256;                       // ids per text, [CLS] and [SEP] included (>= 2)

@@ -5,7 +5,7 @@ Ports normalize -> pre_tokenize -> wordpiece -> encode_batch -> pad_rows, fused 
 text that reads the str's own storage (PyUnicode_KIND/DATA, no UTF-8 copy), stops reading once it
 has max_seq_length - 2 pieces, and writes ids + mask straight into int64 numpy buffers. The batch
 runs without the GIL. Every setting (normalizer flags, special and added tokens, max_seq_length)
-comes from the model's python_ref.spec.ModelSpec.
+comes from the model's contract.spec.ModelSpec.
 
 How it stays exact without hand-copied Unicode data:
 - normalize is per code point, except NFD's canonical reordering. Each non-ASCII code point is
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from python_ref import tokenizer as ref
-from python_ref.api import Batch
+from contract.api import Batch
 
 cdef extern from *:
     """
@@ -303,7 +303,7 @@ cdef class Tokenizer:
             free(self.core.pages)
 
     def __init__(self, vocab_path, spec):
-        """vocab.txt + the settings of a python_ref.spec.ModelSpec."""
+        """vocab.txt + the settings of a contract.spec.ModelSpec."""
         if self.ready:
             raise ValueError("Tokenizer: __init__ runs once")
         # python_ref loads vocab.txt and the settings, so both ports read them the same way.
@@ -352,7 +352,7 @@ cdef class Tokenizer:
 
     @classmethod
     def from_spec(cls, spec):
-        """The tokenizer of a model, from its python_ref.spec.ModelSpec."""
+        """The tokenizer of a model, from its contract.spec.ModelSpec."""
         return cls(Path(spec.dir) / "vocab.txt", spec)
 
     def _describe_page(self, int page):
@@ -387,7 +387,7 @@ cdef class Tokenizer:
     def encode_batch(self, texts):
         """Sequence[str] -> Batch(ids (N, T) int64, attention_mask (N, T) int64), T = longest row.
 
-        Bad input as python_ref.api.check_texts: TypeError / ValueError naming the first bad index."""
+        Bad input as contract.api.check_texts: TypeError / ValueError naming the first bad index."""
         if not self.ready:
             raise RuntimeError("Tokenizer.__init__ was not called")
         if isinstance(texts, (str, bytes)):

@@ -4,7 +4,7 @@ Glue only: the port is the tokenizer; forward() is python_ref's, so any gain mea
 """
 from __future__ import annotations
 
-from python_ref.api import load_spec
+from contract.api import load_spec
 from python_ref.pipeline import TokenizerPort
 
 

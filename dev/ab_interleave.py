@@ -14,7 +14,7 @@ import torch
 
 from bench import registry
 from bench.scenarios import SCENARIOS, texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 
 torch.set_num_threads(int((sys.argv[1:2] or ["2"])[0]))
 sc = (sys.argv[2:3] or ["single"])[0]

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench import oracle  # noqa: E402
-from python_ref.api import Batch, model_dir  # noqa: E402
+from contract.api import Batch, model_dir  # noqa: E402
 
 
 def interleaved(fns: dict, rounds: int, warm: int = 2) -> dict:

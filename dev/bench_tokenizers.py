@@ -21,7 +21,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import oracle  # noqa: E402
-from python_ref.api import model_dir  # noqa: E402
+from contract.api import model_dir  # noqa: E402
 
 
 def threaded(fn, batches, k):

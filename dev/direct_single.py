@@ -11,7 +11,7 @@ import torch
 from bench import registry, stats
 from bench.measure import split
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 
 threads, rounds, n = (int(a) for a in (sys.argv[1:4] + ["1", "9", "1"][len(sys.argv[1:4]):]))
 torch.set_num_threads(threads)

@@ -6,7 +6,7 @@ from statistics import median, stdev
 import torch
 from bench import registry
 from bench.scenarios import SCENARIOS, texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 torch.set_num_threads(2)
 sc = sys.argv[1]; rounds = int(sys.argv[2]); reps = int(sys.argv[3]); ks = [int(k) for k in sys.argv[4].split(",")]
 md = model_dir()

@@ -5,7 +5,7 @@ from statistics import median
 import torch
 from bench import registry
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 torch.set_num_threads(2)
 md = model_dir()
 names = sys.argv[1].split(",")

@@ -13,8 +13,8 @@ import variants
 from bench import oracle
 from bench.scenarios import texts_for
 from bench.tolerances import tolerance
-from python_ref.api import model_dir
-from python_ref.serve_pipe import ServePipe
+from contract.api import model_dir
+from contract.serve_pipe import ServePipe
 
 ap = argparse.ArgumentParser()
 ap.add_argument("exe")

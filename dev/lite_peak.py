@@ -10,7 +10,7 @@ import torch
 from bench import oracle
 from bench.scenarios import texts_for
 from cpp_port.standalone import MinilmEmbed, MinilmEmbedLite
-from python_ref.api import model_dir, read_spec
+from contract.api import model_dir, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 m, spec = model_dir(), read_spec(model_dir())

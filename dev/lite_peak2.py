@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from bench import oracle
 from bench.scenarios import texts_for
-from python_ref.api import model_dir, read_spec
-from python_ref.serve_pipe import ServePipe
+from contract.api import model_dir, read_spec
+from contract.serve_pipe import ServePipe
 
 ROOT = Path(__file__).resolve().parents[1]
 ap = argparse.ArgumentParser()

@@ -7,7 +7,7 @@ import sys, time, torch
 from statistics import median
 from bench import registry
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 torch.set_num_threads(2)
 mdir = model_dir(None)
 texts = texts_for(mdir, "medium", 32)

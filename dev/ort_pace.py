@@ -8,7 +8,7 @@ import torch
 torch.set_num_threads(2)
 from bench import registry
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 md = model_dir()
 P = {n: registry.load(n, md) for n in ("python_ref", "onnxruntime", "cpp_port")}
 texts = texts_for(md, "short", 1)

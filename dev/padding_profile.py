@@ -9,7 +9,7 @@ from collections import defaultdict
 from torch.profiler import profile, ProfilerActivity
 from bench import registry
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 from bench.measure import overhead as oh, padding
 torch.set_num_threads(2)
 mdir = model_dir(None)

@@ -8,7 +8,7 @@ import torch, time, sys
 from statistics import median
 from bench import registry
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 from bench.measure import overhead as oh
 from torch.overrides import TorchFunctionMode
 torch.set_num_threads(2)

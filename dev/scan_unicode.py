@@ -3,7 +3,7 @@ import os, sys, unicodedata
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tokenizers import Tokenizer
 from python_ref import tokenizer as T
-from python_ref.api import model_dir
+from contract.api import model_dir
 tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
 norm, pre = tok.normalizer, tok.pre_tokenizer
 bad_norm, bad_pre = [], []

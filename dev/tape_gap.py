@@ -15,7 +15,7 @@ from bench import registry
 from bench.measure import overhead as oh, tape as tp
 from bench.measure.ops import _core
 from bench.scenarios import texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 
 torch.set_num_threads(2)
 mdir = model_dir(None)

@@ -12,7 +12,7 @@ import torch
 from bench import registry, stats
 from bench.measure import crosscheck, split
 from bench.scenarios import SCENARIOS, texts_for
-from python_ref.api import model_dir
+from contract.api import model_dir
 
 threads = int((sys.argv[1:2] or ["1"])[0])
 rounds = int((sys.argv[2:3] or ["5"])[0])

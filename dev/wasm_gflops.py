@@ -4,7 +4,7 @@ import json, time, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo root
-from python_ref.api import model_dir, load_config
+from contract.api import model_dir, load_config
 from wasm_port.pipeline import Pipeline
 
 cfg = load_config(model_dir())

@@ -5,7 +5,7 @@ import numpy as np, torch
 from safetensors.numpy import load_file
 ROOT = Path(__file__).resolve().parents[1]   # the repo root
 sys.path.insert(0, str(ROOT))
-from python_ref.api import model_dir
+from contract.api import model_dir
 from python_ref.pipeline import Pipeline
 
 lib = ctypes.CDLL(str(ROOT / "wasm_port" / "libpbwasm_native.so"))

@@ -1,7 +1,7 @@
 """numba_variant tokenizer: python_ref/tokenizer.py's BERT WordPiece with the loops in Numba @njit.
 
 Ports normalize -> pre_tokenize -> wordpiece -> encode_batch -> pad_rows, with every setting
-(normalizer flags, special and added tokens, max_seq_length) from the model's python_ref.spec.ModelSpec.
+(normalizer flags, special and added tokens, max_seq_length) from the model's contract.spec.ModelSpec.
 Texts cross into Numba as arrays of
 code points (uint32); the vocabulary is a trie over code points in flat arrays (CSR: per node a
 sorted run of (code point, child) edges), one root for word starts and one for '##' pieces.
@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from python_ref import tokenizer as ref
-from python_ref.api import Batch, check_texts
+from contract.api import Batch, check_texts
 
 MAX_WORD = ref.MAX_WORD_CHARS
 ADDED = 0xD800                      # a lone surrogate: the next added token of the text (added_seq)
@@ -164,7 +164,7 @@ def _trie(vocab: dict[str, int]):
 
 class Tokenizer:
     def __init__(self, vocab_path: str | Path, spec):
-        """vocab.txt + the settings of a python_ref.spec.ModelSpec."""
+        """vocab.txt + the settings of a contract.spec.ModelSpec."""
         self.ref = ref.Tokenizer(vocab_path, spec)   # loads vocab.txt and the settings
         self.budget = self.ref.max_len - 2
         self.trie = _trie(self.ref.vocab)

@@ -4,7 +4,7 @@ Ports transformers' BertModel forward (absolute positions, token type 0, post-La
 GELU, eps from config) and the sentence-transformers modules after it, as the model spec says:
 Pooling (mean, cls, max, mean_sqrt_len_tokens), Dense layers (linear + tanh/identity), Normalize.
 Leaves out: dropout, the unused pooler, cross-attention, relative positions, KV caching, training,
-prompts. All sizes come from the spec (python_ref/spec.py). cpp_port (LibTorch) and wasm_port (own
+prompts. All sizes come from the spec (contract/spec.py). cpp_port (LibTorch) and wasm_port (own
 kernels) mirror these function names.
 Shapes: N texts, T positions, D hidden, H heads, F FFN width, E output width after Dense.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .spec import ModelDirError, ModelSpec
+from contract.spec import ModelDirError, ModelSpec
+from contract.weights import random_tensors
 
 
 @dataclass
@@ -207,41 +208,3 @@ def dense_forward(x: torch.Tensor, d: Dense) -> torch.Tensor:
 
 def l2_normalize(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, p=2, dim=1)                                 # (N, E), unit rows
-
-
-def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, torch.Tensor]:
-    """Seeded random weights (std `scale`) of the architecture config.json (or a spec's to_dict()) describes."""
-    gen = torch.Generator().manual_seed(seed)
-    d, f, v = int(cfg["hidden_size"]), int(cfg["intermediate_size"]), int(cfg["vocab_size"])
-    r = lambda *s: torch.randn(*s, generator=gen) * scale  # noqa: E731
-    t = {"embeddings.word_embeddings.weight": r(v, d), "embeddings.position_embeddings.weight":
-         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(int(cfg.get("type_vocab_size", 2)), d),
-         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d),
-         "pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
-    for i in range(int(cfg["num_hidden_layers"])):
-        p = f"encoder.layer.{i}."
-        for name, shape in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
-                            ("attention.self.value", (d, d)), ("attention.output.dense", (d, d)),
-                            ("intermediate.dense", (f, d)), ("output.dense", (d, f))):
-            t[p + name + ".weight"], t[p + name + ".bias"] = r(*shape), r(shape[0])
-        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
-            t[p + ln + ".weight"], t[p + ln + ".bias"] = torch.ones(d), torch.zeros(d)
-    return t
-
-
-def random_model_dir(mdir: Path, seed: int = 0):
-    """A TemporaryDirectory holding `mdir` (every other file and folder linked) with random_tensors()
-    as its model.safetensors, for ports that load weights from files (cpp_port, wasm_port). Clean it
-    up once they have loaded."""
-    import json
-    import tempfile
-
-    from safetensors.torch import save_file
-    tmp = tempfile.TemporaryDirectory(prefix="portbench_random_")
-    out = Path(tmp.name)
-    cfg = json.loads((Path(mdir) / "config.json").read_text(encoding="utf-8"))
-    save_file({k: v.contiguous() for k, v in random_tensors(cfg, seed).items()}, str(out / "model.safetensors"))
-    for f in Path(mdir).iterdir():
-        if f.name != "model.safetensors":
-            (out / f.name).symlink_to(f.resolve())
-    return tmp

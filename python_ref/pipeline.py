@@ -2,7 +2,7 @@
 
 Other ports reuse `TorchForward` when they port only the tokenizer (cython_ext, numba_variant),
 so the gain they show is the tokenizer's alone. Every port reads the model directory once, into a
-python_ref.spec.ModelSpec (`self.spec`), and takes all its settings from it.
+contract.spec.ModelSpec (`self.spec`), and takes all its settings from it.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .api import Batch, ModelSpec, forward_in_batches, load_spec
+from contract.api import Batch, ModelSpec, forward_in_batches, load_spec
 from .model import BertModel
 from .tokenizer import Tokenizer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .added_tokens import AddedTokens
-from .contract import check_texts
+from contract.texts import check_texts
 from .unicode_compat import (CONTROL_EXTRA, CONTROL_NOT, LOWER_FIX, MN_EXTRA, MN_NOT, NFD_FIX,
                              PUNCT_EXTRA, PUNCT_NOT)
 
@@ -184,7 +184,7 @@ def pieces(text: str, cuts: re.Pattern, size: int = PIECE_CHARS) -> Iterator[str
 
 class Tokenizer:
     def __init__(self, vocab_path: str | Path, spec):
-        """vocab.txt (id = line number; CRLF line ends allowed) + the settings of a python_ref.spec.ModelSpec."""
+        """vocab.txt (id = line number; CRLF line ends allowed) + the settings of a contract.spec.ModelSpec."""
         lines = Path(vocab_path).read_bytes().decode("utf-8").split("\n")   # bytes: no newline translation
         lines = [t.removesuffix("\r") for t in (lines[:-1] if lines[-1:] == [""] else lines)]
         self.vocab = {t: i for i, t in enumerate(lines)}
@@ -258,5 +258,5 @@ class Tokenizer:
 
     def encode_batch(self, texts: Sequence[str]):
         """-> api.Batch (numpy int64 ids and mask, padded to the longest row)."""
-        from .api import pad_rows  # numpy, imported here so this module stays stdlib-only
+        from contract.api import pad_rows  # numpy, imported here so this module stays stdlib-only
         return pad_rows([self.encode(t) for t in check_texts(texts)], self.pad)

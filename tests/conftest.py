@@ -9,7 +9,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 from bench import oracle, registry  # noqa: E402
-from python_ref.api import model_dir  # noqa: E402
+from contract.api import model_dir  # noqa: E402
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -16,7 +16,7 @@ import pytest
 
 from bench import oracle, registry
 from bench.measure.equivalence import unpad
-from bench.weights import random_weights_dir
+from contract.weights import random_weights_dir
 from conftest import require
 from python_ref.added_tokens import AddedTokens
 

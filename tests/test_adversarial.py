@@ -24,7 +24,7 @@ from bench.adversarial import TEXTS
 from bench.measure.equivalence import unpad
 from bench.tolerances import tolerance
 from python_ref import tokenizer as ref
-from python_ref.api import pad_rows, split_batch
+from contract.api import pad_rows, split_batch
 
 PORTS = registry.PORTS
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def test_cut_characters_are_safe(mdir):
     normalizer setting: checked on all of them (ASCII, whitespace, the CJK blocks)."""
     from dataclasses import replace
 
-    from python_ref.api import load_spec
+    from contract.api import load_spec
     spec = load_spec(mdir)
     for flags in [(1, 1, 1, 1), (0, 0, 0, 0), (1, 0, 1, 0), (0, 1, 0, 1)]:
         tok = ref.Tokenizer(Path(spec.dir) / "vocab.txt", replace(spec, **dict(zip(

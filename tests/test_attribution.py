@@ -275,7 +275,7 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
 
     from bench.measure import overhead as oh, padding
     from bench.scenarios import texts_for
-    from python_ref.api import load_config
+    from contract.api import load_config
     layers = int(load_config(mdir)["num_hidden_layers"])
     ref, packed = registry.load(registry.REFERENCE, mdir), registry.load("python_ref_packed", mdir)
     batch = ref.tokenize(texts_for(mdir, "medium", 4))

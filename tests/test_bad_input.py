@@ -59,7 +59,7 @@ def test_huge_text_is_truncated_in_linear_time(pipe, mdir):
 def test_missing_model_dir_is_one_clear_error(name, tmp_path):
     from conftest import require
     require(name)
-    from python_ref.api import ModelDirError
+    from contract.api import ModelDirError
     with pytest.raises(ModelDirError, match="not found|lacks|cannot read|malformed"):
         registry.load(name, tmp_path / "nope")
     (tmp_path / "config.json").write_text("{}")

@@ -22,7 +22,7 @@ import pytest
 import variants
 from bench import registry
 from conftest import require
-from python_ref.api import ModelDirError
+from contract.api import ModelDirError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_CASES = [(p, f) for p in ("python_ref", "cpp_port", "wasm_port") for f in variants.WEIGHT_FAULTS] + \
@@ -104,7 +104,7 @@ def test_interrupted_call_never_desyncs(served, corpus):
 
 
 def test_a_process_that_stops_answering_is_a_clear_error(served):
-    from python_ref.serve_pipe import ServeError
+    from contract.serve_pipe import ServeError
     p = served(timeout=2.0)
     want = p.embed(["beta"])
     os.kill(p._pipe.proc.pid, signal.SIGSTOP)     # alive, but it will never answer
@@ -116,7 +116,7 @@ def test_a_process_that_stops_answering_is_a_clear_error(served):
 
 
 def test_a_process_that_dies_mid_call_is_a_clear_error_then_restarts(served, corpus):
-    from python_ref.serve_pipe import ServeError
+    from contract.serve_pipe import ServeError
     p = served()
     want = p.embed(["beta"])
     killer = threading.Timer(0.3, p._pipe.proc.kill)

@@ -11,7 +11,7 @@ import pytest
 
 from bench import oracle, registry
 from bench.measure import equivalence, latency
-from python_ref.api import Batch
+from contract.api import Batch
 
 
 def bench(*args, **kw):
@@ -106,7 +106,7 @@ def test_weights_random_times_every_implementation_on_one_random_model(tmp_path,
 
     import bench_run
     from bench import cli, suite
-    from bench.weights import random_weights_dir
+    from contract.weights import random_weights_dir
     no_weights = tmp_path / "no_weights"
     shutil.copytree(mdir, no_weights, ignore=shutil.ignore_patterns("model.safetensors"))
     args = cli.parser().parse_args(["latency", "--weights", "random", "--model", str(no_weights), "--impl",

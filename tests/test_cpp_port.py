@@ -244,7 +244,7 @@ def test_binary_bad_model_dir(exe, mdir, tmp_path):
 
 def test_python_bad_model_dir(cpp, mdir, tmp_path):
     from cpp_port.pipeline import Pipeline
-    from python_ref.api import ModelDirError
+    from contract.api import ModelDirError
     for f in ("config.json", "vocab.txt", "tokenizer.json"):
         shutil.copy(mdir / f, tmp_path / f)
     (tmp_path / "model.safetensors").write_bytes(b"\x08" + b"\x00" * 7 + b"[1,2,3]")

@@ -320,7 +320,7 @@ def test_reversed_change_range_is_refused(tmp_path):
 
 # -- (e) a served pipeline after close() ------------------------------------------------------------------
 def _served() -> list[str]:
-    from python_ref.served import Served
+    from contract.served import Served
     out = []
     for e in registry.REGISTRY:
         try:
@@ -341,8 +341,8 @@ def test_the_registry_has_served_pipelines():
 
 @pytest.mark.parametrize("name", SERVED)
 def test_a_closed_served_pipeline_says_so(name, mdir):
-    from python_ref.api import Batch
-    from python_ref.serve_pipe import ServeError
+    from contract.api import Batch
+    from contract.serve_pipe import ServeError
     require(name)
     pipe = registry.load(name, mdir)
     batch = pipe.tokenize(["hello"])

@@ -22,7 +22,7 @@ import variants
 from bench import oracle
 from bench.tolerances import tolerance
 from conftest import require
-from python_ref.api import ModelDirError
+from contract.api import ModelDirError
 
 EXES = ("minilm-embed", "minilm-embed-lite")
 

@@ -3,7 +3,7 @@ all-MiniLM-L6-v2 the way Hub models do (tests/variants.py builds them at test ti
 sentence-transformers loading the same directory. Ids must equal its own tokenization (with its
 truncation), vectors must be within the tolerance table; an unsupported setting must be refused in
 one line naming the file and the setting, by every port and by minilm-embed. The three spec readers
-(python_ref/spec.py, cpp_port/model_spec.cpp, wasm_port/js/spec.mjs) must agree on every directory.
+(contract/spec.py, cpp_port/model_spec.cpp, wasm_port/js/spec.mjs) must agree on every directory.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from bench import oracle, registry
 from bench.measure.equivalence import unpad
 from bench.tolerances import tolerance
 from conftest import require
-from python_ref.api import ModelDirError, read_spec
+from contract.api import ModelDirError, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = ("base",) + variants.SUPPORTED + tuple(variants.REFUSED) + variants.SAME_AS_BASE
@@ -176,7 +176,7 @@ def _spec_or_error(d):
 
 
 def test_spec_readers_agree(vdir, exe):
-    """python_ref/spec.py, minilm-embed's C++ reader and the browser's JS reader: same spec, or the
+    """contract/spec.py, minilm-embed's C++ reader and the browser's JS reader: same spec, or the
     same refusal, for every variant."""
     require("wasm_port")
     for v in ALL:

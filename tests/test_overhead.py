@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from bench import registry, stats
 from bench.measure import ceilings, crosscheck, overhead as oh, split
 from bench.scenarios import texts_for
-from python_ref.api import load_config
+from contract.api import load_config
 from tests.conftest import require
 
 

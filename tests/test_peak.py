@@ -13,7 +13,7 @@ from bench import registry
 from bench.measure import peak
 from bench.results import Record
 from conftest import require
-from python_ref.api import read_spec
+from contract.api import read_spec
 
 
 def test_work_is_the_matmul_flops_torch_counts(mdir):

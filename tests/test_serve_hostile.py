@@ -3,7 +3,7 @@ loop (cpp_port/serve.cpp) refuses in one line each what once crashed or hung it,
 next request: a value nested 200,000 levels deep (in the "id" or anywhere), an "id" that is not a
 small scalar, more values or a longer line than its bounds, counts that overflow an int (a warmup of
 2147483647) and counts that are not integers. One embed request of many long texts runs in batches
-of python_ref.api.MAX_BATCH_TOKENS padded tokens in both binaries (Embedder::forward), so their peak
+of contract.api.MAX_BATCH_TOKENS padded tokens in both binaries (Embedder::forward), so their peak
 memory is one batch's, not the request's. wasm_port checks a model's weights against config.json
 before it sizes memory for them: 1000 layers over a 6-layer file is one line naming the missing
 tensor, from every served port."""
@@ -22,7 +22,7 @@ import pytest
 import variants
 from bench import registry
 from conftest import require
-from python_ref.api import ModelDirError
+from contract.api import ModelDirError
 
 EXES = ("minilm-embed", "minilm-embed-lite")
 DEEP = 200_000
@@ -99,7 +99,7 @@ def wide(mdir, tmp_path_factory):
 
 def test_binaries_batch_as_every_port():
     """cli.h's kMaxBatchTokens is python_ref's MAX_BATCH_TOKENS (the C++ cannot import it)."""
-    from python_ref.api import MAX_BATCH_TOKENS
+    from contract.api import MAX_BATCH_TOKENS
     assert f"kMaxBatchTokens = {MAX_BATCH_TOKENS};" in (ROOT / "cpp_port" / "cli.h").read_text()
 
 

@@ -18,7 +18,7 @@ from bench import oracle
 from bench.measure.equivalence import unpad
 from bench.tolerances import tolerance
 from conftest import require
-from python_ref.api import Batch, pad_rows, read_spec
+from contract.api import Batch, pad_rows, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOL, MIN_COS = tolerance(torch_model=False)

@@ -111,7 +111,7 @@ def _pooling(d: _Dir, **cfg) -> None:
 def _arch(d: _Dir, seed: int, **sizes) -> None:
     from safetensors.torch import save_file
 
-    from python_ref.model import random_tensors
+    from contract.weights import random_tensors
     d.edit("config.json", lambda c: c.update(sizes))
     cfg = json.loads((d.out / "config.json").read_text())
     (d.out / "model.safetensors").unlink()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import json
 
-from python_ref.api import load_spec, model_dir
+from contract.api import load_spec, model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "onnx"

@@ -1,5 +1,5 @@
 // wasm_port C ABI: glue only. The JS loader (js/loader.mjs) and the native test (ctypes) call these,
-// with the settings of the model spec (python_ref/spec.py, or its JS translation js/spec.mjs).
+// with the settings of the model spec (contract/spec.py, or its JS translation js/spec.mjs).
 // Buffers are malloc'd by the caller through pb_malloc/pb_free. Every call returns 0 (or a count)
 // on success and a negative PB_E* code on failure, with pb_last_error() saying why in one line.
 // pb_set_config only lists the tensors the config implies (no weight memory), so a loader can check

@@ -3,7 +3,7 @@ emscripten-built model (dist/minilm.wasm) with cpp_port's tokenizer compiled in,
 model spec python_ref read (handed to Node as a JSON file).
 
 The Pipeline methods (bad input refused before sending, raw bytes into the wasm ABI, timings inside
-Node) and the pipe (ids, interruptions, `timeout=` seconds per call) are python_ref/served.py's and
+Node) and the pipe (ids, interruptions, `timeout=` seconds per call) are contract/served.py's and
 serve_pipe.py's, shared with cpp_port's binaries; here: how Node is started. via="pyodide" tokenizes
 with python_ref's pure-Python tokenizer inside Pyodide instead. A model directory Node cannot load is
 a ModelDirError with the loader's own message.
@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from python_ref.api import ModelDirError, ModelSpec, load_spec
-from python_ref.serve_pipe import ServeError, ServePipe
-from python_ref.served import Served
+from contract.api import ModelDirError, ModelSpec, load_spec
+from contract.serve_pipe import ServeError, ServePipe
+from contract.served import Served
 
 
 class WasmRunnerError(ServeError):
@@ -54,8 +54,8 @@ class Pipeline(Served):
         self._tmp, self._pipe = None, None
         mdir = Path(spec.dir)
         if weights == "random":   # seeded random weights of the same shape, written for Node to read
-            from python_ref.model import random_model_dir
-            self._tmp = random_model_dir(mdir)  # removed in close(): a restarted Node reads it again
+            from contract.weights import random_weights_dir
+            self._tmp = random_weights_dir(mdir)  # removed in close(): a restarted Node reads it again
             mdir = Path(self._tmp.name)
         self.via = via
         self._spec_file = tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False)

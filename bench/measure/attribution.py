@@ -192,7 +192,7 @@ if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [i
 
     from ..scenarios import texts_for
     from .split import measure_walls
-    from python_ref.api import model_dir
+    from contract.api import model_dir
     name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
     p = registry.load(name, model_dir())
     texts = texts_for(model_dir(), "medium", n)

@@ -113,9 +113,20 @@ def chromium():
             browser.close()
 
 
-def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None) -> dict:
-    """Runs every browser implementation; writes out_dir/browser.json; returns {"machine", "records", "pages"}."""
-    from python_ref.api import model_dir
+THREADED = ("wasm", "tjs")   # the pages that also run on the bench's thread count
+
+
+def plan(threads: int) -> list[tuple[str, int]]:
+    """(page impl, threads) of one run: every page on 1 thread, the threaded ones also on `threads`."""
+    from .. import registry
+    runs = [(impl, 1) for impl in registry.browser_pages()]
+    return runs + [(impl, threads) for impl, _ in runs if threads > 1 and impl in THREADED]
+
+
+def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, threads: int | None = None) -> dict:
+    """Runs every browser page (plan()); writes out_dir/browser.json; returns {"machine", "records", "pages"}
+    (pages keyed "impl@threads"). threads: else PORTBENCH_THREADS, else the cores."""
+    from contract.api import model_dir
 
     from ..peers import onnx_path
     reason = missing()
@@ -189,7 +200,7 @@ def print_table(result: dict) -> None:
 if __name__ == "__main__":   # python -m bench.measure.browser [--quick] [--serve]
     import sys
     if "--serve" in sys.argv:
-        from python_ref.api import model_dir
+        from contract.api import model_dir
         with serve(model_dir()) as (base, _):
             print(f"demo: {page_url(base, 'index.html')}  (Ctrl-C to stop)")
             threading.Event().wait()

@@ -172,7 +172,7 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str, mo
 
     from .. import registry
     from ..scenarios import texts_for
-    from python_ref.api import model_dir
+    from contract.api import model_dir
     if threads:
         torch.set_num_threads(int(threads))
     mdir = model_dir(model or None)

@@ -163,7 +163,7 @@ def waste(padded: float, unpadded: float, att: dict, pace: float = 1.0) -> float
 
 
 def unpadded_batch(batch):
-    """batch (python_ref.api.Batch) as `unpadded` makes it: its real tokens, N rows of M // N."""
+    """batch (contract.api.Batch) as `unpadded` makes it: its real tokens, N rows of M // N."""
     ids, mask = torch.from_numpy(batch.ids), torch.from_numpy(batch.attention_mask)
     a = unpadded((ids, mask), ids.numel(), int(mask.sum()))
     return dataclasses.replace(batch, ids=a[0].numpy(), attention_mask=a[1].numpy())

@@ -77,7 +77,7 @@ class Run:
     optional "scenarios" entry replaces the scenario table {name: (batch, length)}."""
 
     def __init__(self, args, plan: dict | None = None):
-        from python_ref.api import model_dir
+        from contract.api import model_dir
         self.args, self.device = args, args.device
         self.plan_name = "full" if getattr(args, "full", False) else ("quick" if args.quick else "default")
         self.plan = plan if plan is not None else PLANS[self.plan_name]
@@ -96,8 +96,8 @@ class Run:
             raise UsageError(str(e)) from None
         self.weights = getattr(args, "weights", "real") or "real"
         self._tmp = None
-        if self.weights == "random":   # one directory for everyone, peers included (bench/weights.py)
-            from ..weights import random_weights_dir
+        if self.weights == "random":   # one directory for everyone, peers included (contract/weights.py)
+            from contract.weights import random_weights_dir
             self._tmp = random_weights_dir(args.model)
             self.mdir = model_dir(self._tmp.name)
             self.model_src = f"{args.model or model_dir(None)} with seeded random weights"
@@ -170,7 +170,7 @@ class Run:
                     parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src,
                     fidelity_budget=self.fidelity_budget)
         try:   # the settings that decide the answer (pooling, case, truncation, head), named in the report
-            from python_ref.spec import read_spec
+            from contract.spec import read_spec
             spec = read_spec(self.mdir)
             mach.update(model_name=spec.name, model_settings=spec.summary(), model_spec=spec.to_dict())
         except Exception as e:   # the run refused this model earlier; never lose the measurements here

@@ -22,7 +22,7 @@ def _lens(run: Run, texts: list[str]) -> list[int]:
 
 def peak_fractions(run: Run, sc: str, texts: list[str]) -> None:
     """The scenario's peak_fraction records (measure/peak.py), the peaks probed once per run."""
-    from python_ref.spec import read_spec
+    from contract.spec import read_spec
 
     from ..measure import peak
     if run.device != "cpu":

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import oracle  # noqa: E402
 from bench.tolerances import tolerance  # noqa: E402
-from python_ref.api import model_dir  # noqa: E402
+from contract.api import model_dir  # noqa: E402
 
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1",
            UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")

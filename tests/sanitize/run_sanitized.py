@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import fuzz, oracle  # noqa: E402
-from python_ref.api import model_dir, read_spec  # noqa: E402
-from python_ref.spec import DenseSpec  # noqa: E402
+from contract.api import model_dir, read_spec  # noqa: E402
+from contract.spec import DenseSpec  # noqa: E402
 
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 

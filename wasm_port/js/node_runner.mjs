@@ -10,7 +10,7 @@
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
 //   {"op":"peak","ms":M} -> {"gflops","threads":1,"lanes":4}: SIMD128 multiply-add peak (wasm_port/peak.cpp)
 // Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
-// (python_ref/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
+// (contract/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
 // float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
 // output) goes to stderr. Leaves out: concurrency (one request at a time).
 import { readFile } from "node:fs/promises";
@@ -49,7 +49,7 @@ if (args.includes("--pyodide")) {
 const tokenizeOne = (t) => (py ? py.tokenize([t])[0] : Array.from(model.tokenize(t)));
 const embed = (texts) => (py ? py.embed(texts) : model.embed(texts));
 
-function pad_rows(rows) {   // id rows -> ids, mask Int32Array (n*t), as python_ref.api.pad_rows
+function pad_rows(rows) {   // id rows -> ids, mask Int32Array (n*t), as contract.api.pad_rows
   const n = rows.length, t = Math.max(0, ...rows.map((r) => r.length));
   const ids = new Int32Array(n * t).fill(model.spec.pad_id), mask = new Int32Array(n * t);
   rows.forEach((r, i) => { ids.set(r, i * t); mask.fill(1, i * t, i * t + r.length); });

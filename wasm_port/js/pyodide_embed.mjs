@@ -11,9 +11,10 @@ const PY_FILES = {   // Pyodide path -> source, relative to this file
   "python_ref/tokenizer.py": "../../python_ref/tokenizer.py",
   "python_ref/added_tokens.py": "../../python_ref/added_tokens.py",
   "python_ref/unicode_compat.py": "../../python_ref/unicode_compat.py",
-  "python_ref/contract.py": "../../python_ref/contract.py",
-  "python_ref/spec.py": "../../python_ref/spec.py",
-  "python_ref/spec_tokenizer.py": "../../python_ref/spec_tokenizer.py",
+  "contract/__init__.py": null,
+  "contract/texts.py": "../../contract/texts.py",
+  "contract/spec.py": "../../contract/spec.py",
+  "contract/spec_tokenizer.py": "../../contract/spec_tokenizer.py",
   "wasm_port_embed.py": "../pyodide/embed.py",
 };
 

@@ -1,4 +1,4 @@
-// wasm_port model spec reader: python_ref/spec.py translated to JS, for the browser page and any JS
+// wasm_port model spec reader: contract/spec.py translated to JS, for the browser page and any JS
 // caller that has a model directory but no Python (Node through wasm_port/pipeline.py receives
 // python_ref's spec instead). Same rules, same order, same one-line refusals (a ModelDirError);
 // the rules and why are documented in spec.py. Tests hold readSpec() equal to python_ref's spec on

@@ -1,16 +1,17 @@
 """Runs inside Pyodide: python_ref's pure-Python tokenizer (stdlib only: tokenizer.py, added_tokens.py,
-contract.py, spec.py, unicode_compat.py, loaded unchanged) feeding the wasm model (dist/minilm.wasm) through the JS
-FFI (module `wasm_model`, registered by js/pyodide_embed.mjs). The tokenizer's settings are the wasm
-model's own spec (/model/spec.json). Leaves out: numpy (not offline in Pyodide), so rows are padded
-by contract.pad_rows as plain lists instead of python_ref.api.pad_rows.
+unicode_compat.py, and the contract's texts.py, spec.py, spec_tokenizer.py, loaded unchanged) feeding
+the wasm model (dist/minilm.wasm) through the JS FFI (module `wasm_model`, registered by
+js/pyodide_embed.mjs). The tokenizer's settings are the wasm model's own spec (/model/spec.json).
+Leaves out: numpy (not offline in Pyodide), so rows are padded by contract.texts.pad_rows as plain
+lists instead of contract.api.pad_rows.
 """
 import json
 
 from pyodide.ffi import to_js
 
 import wasm_model
-from python_ref.contract import check_texts, pad_rows
-from python_ref.spec import ModelSpec
+from contract.texts import check_texts, pad_rows
+from contract.spec import ModelSpec
 from python_ref.tokenizer import Tokenizer
 
 with open("/model/spec.json", encoding="utf-8") as f:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import BertModel, embeddings_forward, ffn_forward, head_forward
-from .pipeline import Pipeline as RefPipeline
-from .pipeline import TorchForward
+from python_ref.model import BertModel, embeddings_forward, ffn_forward, head_forward
+from python_ref.pipeline import Pipeline as RefPipeline
+from python_ref.pipeline import TorchForward
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The stdlib-only part of python_ref's interface: the bad-input contract (docs/DESIGN.md §5) and padding as
 plain lists. Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline.
-The length limit is not here: it is each model's max_seq_length (python_ref/spec.py)."""
+The length limit is not here: it is each model's max_seq_length (contract/spec.py)."""
 from __future__ import annotations
 
 from typing import Sequence

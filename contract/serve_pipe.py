@@ -1,6 +1,6 @@
 """The pipe to a served model process: JSON lines, one reply per request, the protocol wasm_port's Node
 runner (js/node_runner.mjs) and cpp_port's binaries (`--serve`, serve.cpp) speak; served.py adds the
-Pipeline methods. Shared, as python_ref/api.py is.
+Pipeline methods. Shared, as contract/api.py is.
 Every request carries an id that its reply echoes, and a reply is only ever matched to its own
 call. A call that is interrupted (Ctrl-C, a signal's exception) or times out stops the process,
 whose late reply could otherwise reach a later call; the next call starts a new one. The timeout is

@@ -1,5 +1,5 @@
 """The one interface every port implements (docs/DESIGN.md §4), plus the shared bad-input check (§5),
-model-directory lookup and its spec (python_ref/spec.py). Leaves out: anything port-specific."""
+model-directory lookup and its spec (contract/spec.py). Leaves out: anything port-specific."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from . import contract
-from .contract import check_texts  # noqa: F401  (re-exported)
+from . import texts
+from .texts import check_texts  # noqa: F401  (re-exported)
 from .spec import ModelDirError, ModelSpec, read_spec  # noqa: F401  (re-exported)
 
 
@@ -109,8 +109,8 @@ def forward_in_batches(forward, batch: Batch, dim: int, max_tokens: int = MAX_BA
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int = 0) -> Batch:
-    """Pad id rows with pad_id to the longest row; mask 1/0 (contract.pad_rows, as numpy int64)."""
-    ids, mask = contract.pad_rows(rows, pad_id)
+    """Pad id rows with pad_id to the longest row; mask 1/0 (texts.pad_rows, as numpy int64)."""
+    ids, mask = texts.pad_rows(rows, pad_id)
     t = len(ids[0]) if ids else 0
     return Batch(np.array(ids, dtype=np.int64).reshape(len(ids), t),    # (N, T)
                  np.array(mask, dtype=np.int64).reshape(len(ids), t))   # (N, T)

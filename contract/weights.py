@@ -1,0 +1,63 @@
+"""Seeded random weights (docs/DESIGN.md §7 `--weights random`): timing where the real weights cannot travel.
+
+random_tensors(config) is every tensor BERT's config.json implies, seeded; random_weights_dir(DIR) is a
+temporary model directory: every file of DIR (sentence-transformers modules, pooling, tokenizer,
+config; linked, not copied) but the weights, which are random_tensors' model.safetensors. The one
+directory every implementation loads through its ordinary path (`bench all --weights random` makes
+one for the whole run, peers included; a port asked for weights="random" makes its own of the same
+seed), so timings keep their meaning and equivalence still compares against upstream loading the
+same directory. DIR need not hold any weights at all.
+Leaves out: weights other than BERT's (what the ports load).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+WEIGHT_FILES = {"model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "onnx"}
+SEED = 0
+
+
+def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, torch.Tensor]:
+    """Seeded random weights (std `scale`) of the architecture config.json (or a spec's to_dict()) describes."""
+    gen = torch.Generator().manual_seed(seed)
+    d, f, v = int(cfg["hidden_size"]), int(cfg["intermediate_size"]), int(cfg["vocab_size"])
+    r = lambda *s: torch.randn(*s, generator=gen) * scale  # noqa: E731
+    t = {"embeddings.word_embeddings.weight": r(v, d), "embeddings.position_embeddings.weight":
+         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(int(cfg.get("type_vocab_size", 2)), d),
+         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d),
+         "pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
+    for i in range(int(cfg["num_hidden_layers"])):
+        p = f"encoder.layer.{i}."
+        for name, shape in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
+                            ("attention.self.value", (d, d)), ("attention.output.dense", (d, d)),
+                            ("intermediate.dense", (f, d)), ("output.dense", (d, f))):
+            t[p + name + ".weight"], t[p + name + ".bias"] = r(*shape), r(shape[0])
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            t[p + ln + ".weight"], t[p + ln + ".bias"] = torch.ones(d), torch.zeros(d)
+    return t
+
+
+def random_weights_dir(src: str | os.PathLike | None = None, seed: int = SEED) -> tempfile.TemporaryDirectory:
+    """A temporary copy of `src` (default: the packaged model) with random model.safetensors; clean it
+    up once everything has loaded it. Raises ModelDirError (one line) if src is unusable."""
+    from safetensors.torch import save_file
+
+    from .api import ModelDirError, load_config, model_dir
+    src = Path(model_dir(None) if src is None else src)
+    if not src.is_dir():
+        raise ModelDirError(f"model directory not found: {src}")
+    lacking = [f for f in ("config.json", "vocab.txt", "tokenizer.json") if not (src / f).is_file()]
+    if lacking:
+        raise ModelDirError(f"model directory {src} lacks {', '.join(lacking)}")
+    tmp = tempfile.TemporaryDirectory(prefix="portbench_random_weights_")
+    out = Path(tmp.name)
+    for p in src.iterdir():
+        if p.name not in WEIGHT_FILES and not p.name.startswith("."):
+            (out / p.name).symlink_to(p.resolve())
+    tensors = random_tensors(load_config(src), seed)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "model.safetensors"))
+    return tmp
