@@ -1,4 +1,4 @@
-# portbench: setup · test · bench · read · wasm · onnx · annotate · sanitize · clean
+# portbench: setup · test · check · bench · read · wasm · onnx · annotate · sanitize · clean
 # The README's two commands: `make bench` and `make test`. `make setup` is idempotent.
 SHELL := /bin/bash
 VENV := .venv
@@ -13,7 +13,7 @@ export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup deb test bench read wasm onnx annotate sanitize clean
+.PHONY: setup deb test check bench read wasm onnx annotate sanitize clean
 
 setup: deb $(VENV)/.deps build/.installed wasm onnx
 	@echo "setup: done ($$($(PY) -m bench list 2>/dev/null | grep -c ' yes ') implementations available)"
@@ -62,6 +62,10 @@ build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
+
+# The fast tier, for day-to-day work: every test but those marked slow (tests/conftest.py SLOW).
+check: setup
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
 
 bench: setup
 	$(VENV)/bin/bench all

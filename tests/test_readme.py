@@ -74,8 +74,9 @@ def test_readme_links_resolve():
 
 def test_readme_results_come_from_their_files():
     """Issue 15 item 4: the README's results tables are `bench report docs/results/*.json` of the
-    committed result sets, byte for byte, so every figure there has its file."""
-    from bench.report.readme import BEGIN, END, block
+    committed result sets, byte for byte, so every figure there has its file; and so is each set's
+    page beside it (docs/results/<host>.md, its whole report)."""
+    from bench.report.readme import BEGIN, END, block, page, page_path
     files = sorted((ROOT / "docs" / "results").glob("*.json"))
     assert files, "no committed result set in docs/results/"
     i, j = README.find(BEGIN), README.find(END)
@@ -86,8 +87,12 @@ def test_readme_results_come_from_their_files():
     try:
         os.chdir(ROOT)   # the links in the block are relative to the repo root, as the README's
         want = block(rel)
+        pages = {p: page(p) for p in rel}
     finally:
         os.chdir(cwd)
+    for p, text in pages.items():
+        assert (ROOT / page_path(p)).read_text() == text, f"{page_path(p)} differs from {p}: run " \
+            "`.venv/bin/bench report docs/results/*.json --readme README.md`"
     assert README[i:j + len(END)] == want, "README results differ from docs/results/: run " \
         "`.venv/bin/bench report docs/results/*.json --readme README.md`"
 
