@@ -123,7 +123,7 @@ REGISTRY = [
     Entry("wasm_port", "wasm_port.pipeline:Pipeline", "port", kernels="inner",
           replaces=("tokenize", "embed_glue", "framework_overhead", "model_kernels"), change="kernels", dirs=("wasm_port",),
           glue=("wasm_port/exports.cpp", "wasm_port/pipeline.py", "wasm_port/js/loader.mjs",
-                "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs"),
+                "wasm_port/js/node_runner.mjs", "wasm_port/js/pyodide_embed.mjs", "wasm_port/js/worker.mjs"),
           tooling=("wasm_port/export_onnx.py", "wasm_port/web/bench.mjs", "wasm_port/web/bench.html"),
           borrows=(("tokenizer", "cpp_port"),),
           toolchain=("emscripten (clang/LLVM to wasm)", "CMake", "node", "npm packages (pyodide)", "a browser"),

@@ -6,7 +6,8 @@
 // every one against its file (pb_tensor_check) before the first pb_tensor_dest allocates them all:
 // a config.json that outgrows its weights is refused naming a tensor, never by sizing memory for it.
 // Every tensor's values are checked for NaN/infinity as they arrive.
-// Leaves out: JSON and safetensors parsing (done in JS), threads (one model per instance).
+// Leaves out: JSON and safetensors parsing (done in JS), the threaded build's pool (its exports are
+// kernels_wasm_pool.cpp's; one model per module, shared by its threads).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -237,8 +238,9 @@ int pb_tokenize(const char* utf8, uint32_t len, int32_t* out, int cap) {
 #endif
 }
 
-// The multiply-add peak at this build's vector width, GFLOP/s (peak.h; wasm: one thread), best over ~ms.
-double pb_fma_peak(int ms) { return portbench_wasm::fma_peak_gflops(1, ms); }
+// The multiply-add peak at this build's vector width, GFLOP/s (peak.h), best over ~ms, on the kernels'
+// threads at once (minilm_mt.wasm: pb_set_threads; minilm.wasm: one).
+double pb_fma_peak(int ms) { return portbench_wasm::fma_peak_gflops(detail::threads(), ms); }
 
 int pb_max_len() {
 #if PB_HAVE_TOKENIZER

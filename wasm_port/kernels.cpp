@@ -1,10 +1,12 @@
 // wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage. This file holds the
 // stages (one body for both builds), the model's tensor table and the wasm build's primitives: the
 // blocked SIMD matmul over packed panels, written once against a 4-float vector type `f4` that is
-// wasm_simd128's v128_t, and the scalar elementwise loops. The native build's primitives are
+// wasm_simd128's v128_t (its multiply-add relaxed_madd in the relaxed builds), GELU 4 lanes at a time,
+// the scalar elementwise loops, each split over detail::parallel_for (serial in minilm.wasm, the worker
+// pool of kernels_wasm_pool.cpp in minilm_mt.wasm). The native build's primitives are
 // kernels_native.cpp (threads, elementwise), kernels_gemm.cpp (packed weights, FMA) and
 // kernels_attention.cpp (tiled attention), behind the same names.
-// Leaves out: relaxed-SIMD FMA (not in emscripten 3.1.6's baseline), fp16.
+// Leaves out: fp16.
 #include "kernels.h"
 
 #include <cmath>
@@ -64,7 +66,12 @@ using f4 = v128_t;
 static inline f4 ld(const float* p) { return wasm_v128_load(p); }
 static inline void st(float* p, f4 v) { wasm_v128_store(p, v); }
 static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
+#if PB_WASM_RELAXED   // minilm_relaxed*.wasm: clang-14's f32x4.fma (a, b, c), rewritten after the link to the
+// final f32x4.relaxed_madd = a * b + c, fused where the CPU has FMA (js/relaxed_opcodes.mjs)
+static inline f4 madd(f4 acc, f4 a, f4 b) { return __builtin_wasm_fma_f32x4(a, b, acc); }
+#else
 static inline f4 madd(f4 acc, f4 a, f4 b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
+#endif
 
 constexpr int KC = 256;   // k-block: an 8-column panel slice of KC floats x 8 = 8 KiB stays in L1
 
@@ -81,10 +88,14 @@ static inline void micro(const float* a, int lda, const float* bp, int kc, const
     acc0[r] = ld(src);
     acc1[r] = ld(src + 4);
   }
-  for (int k = 0; k < kc; ++k) {
-    f4 b0 = ld(bp + k * 8), b1 = ld(bp + k * 8 + 4);
+  // One pointer per row, stepped with k: emcc compiles with -disable-lsr, so indexing a[r * lda + k]
+  // cost 2-3 integer ops per splat (about 10% of the batch forward, dev/NOTES-wasm.md).
+  const float* ar[MR];
+  for (int r = 0; r < MR; ++r) ar[r] = a + size_t(r) * lda;
+  for (const float* const end = bp + size_t(kc) * 8; bp != end; bp += 8) {
+    f4 b0 = ld(bp), b1 = ld(bp + 4);
     for (int r = 0; r < MR; ++r) {
-      f4 av = splat(a[size_t(r) * lda + k]);
+      f4 av = splat(*ar[r]++);
       acc0[r] = madd(acc0[r], av, b0);
       acc1[r] = madd(acc1[r], av, b1);
     }
@@ -97,62 +108,128 @@ static inline void micro(const float* a, int lda, const float* bp, int kc, const
   }
 }
 
-static void matmul_panels(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc) {
-  const int panels = (w.n + 7) / 8;
-  if (w.k == 0) {   // degenerate: C = bias
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < w.n; ++j) c[size_t(i) * ldc + j] = bias ? bias[j] : 0.f;
-    return;
-  }
+// C rows [i0, i1) x panels [j0, j1) of A . W^T (+ bias): k-blocks outer, so a panel's slice stays in L1
+// across the rows. Every element sums k in order whatever the tiling: any split gives the same bits.
+// noinline: inlined into the forward's one large function, V8's register allocation spills the
+// accumulators (1.5x slower at batch 32, dev/NOTES-wasm.md).
+__attribute__((noinline)) static void matmul_tile(const float* a, int lda, int i0, int i1, Panels w, int j0, int j1,
+                                                  const float* bias, float* c, int ldc) {
   for (int k0 = 0; k0 < w.k; k0 += KC) {
     const int kc = w.k - k0 < KC ? w.k - k0 : KC;
-    for (int j = 0; j < panels; ++j) {
+    for (int j = j0; j < j1; ++j) {
       const int ncols = w.n - j * 8 < 8 ? w.n - j * 8 : 8;
       float bias8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       if (bias) std::memcpy(bias8, bias + j * 8, ncols * sizeof(float));
       const float* bp = w.w + (size_t(j) * w.k + k0) * 8;
       const float* ap = a + k0;
       float* cp = c + j * 8;
-      int i = 0;
-      for (; i + 4 <= m; i += 4)
+      int i = i0;
+      for (; i + 4 <= i1; i += 4)
         micro<4>(ap + size_t(i) * lda, lda, bp, kc, bias8, k0 == 0, cp + size_t(i) * ldc, ldc, ncols);
-      for (; i < m; ++i)
+      for (; i < i1; ++i)
         micro<1>(ap + size_t(i) * lda, lda, bp, kc, bias8, k0 == 0, cp + size_t(i) * ldc, ldc, ncols);
     }
   }
 }
 
-void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, int ldc) {
-  matmul_panels(a, lda, m, Panels{const_cast<float*>(w.w), w.n, w.k}, bias, c, ldc);
+static bool degenerate(int m, Panels w, const float* bias, float* c, int ldc) {   // K = 0: C = bias
+  if (w.k != 0) return false;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < w.n; ++j) c[size_t(i) * ldc + j] = bias ? bias[j] : 0.f;
+  return true;
 }
 
+// Serial: one head's products, inside a part of attention_heads.
+static void matmul_panels(const float* a, int lda, int m, Panels w, const float* bias, float* c, int ldc) {
+  if (!degenerate(m, w, bias, c, ldc)) matmul_tile(a, lda, 0, m, w, 0, (w.n + 7) / 8, bias, c, ldc);
+}
+
+constexpr int MB = 64, NB = 4;   // a tile, the threads' unit of work: up to 64 rows x 4 panels (32 columns)
+
+void matmul(const float* a, int lda, int m, Lin lin, const float* bias, float* c, int ldc) {
+  const Panels w{const_cast<float*>(lin.w), lin.n, lin.k};
+  if (degenerate(m, w, bias, c, ldc)) return;
+  const int panels = (w.n + 7) / 8, groups = (panels + NB - 1) / NB, blocks = (m + MB - 1) / MB;
+  detail::parallel_for(blocks * groups, [&](int, int t0, int t1) {   // row block major: a part reuses its A rows
+    for (int t = t0; t < t1; ++t) {
+      const int i0 = t / groups * MB, j0 = t % groups * NB;
+      matmul_tile(a, lda, i0, i0 + MB < m ? i0 + MB : m, w, j0, j0 + NB < panels ? j0 + NB : panels, bias, c, ldc);
+    }
+  });
+}
+
+#if !PB_WASM_THREADS   // minilm_mt.wasm: the worker pool of kernels_wasm_pool.cpp
 int set_threads(int) { return 1; }
+#endif
 
 const char* pack_weights(Model&) { return nullptr; }   // the loader packed them into panels already
 
 namespace detail {
 
+#if !PB_WASM_THREADS
 int threads() { return 1; }
 void parallel_for(int n, void (*fn)(void*, int, int, int), void* ctx) {
   if (n > 0) fn(ctx, 0, 0, n);
 }
+#endif
 
 void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps) {
-  for (int r = 0; r < rows; ++r) {   // statistics in double: D is small
-    float* v = x + size_t(r) * d;
-    if (y)
-      for (int i = 0; i < d; ++i) v[i] += y[size_t(r) * d + i];
-    double mean = 0, var = 0;
-    for (int i = 0; i < d; ++i) mean += v[i];
-    mean /= d;
-    for (int i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
-    const float inv = float(1.0 / std::sqrt(var / d + eps)), mu = float(mean);
-    for (int i = 0; i < d; ++i) v[i] = (v[i] - mu) * inv * w[i] + b[i];
-  }
+  auto rows_fn = [&](int, int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {   // statistics in double: D is small
+      float* v = x + size_t(r) * d;
+      if (y)
+        for (int i = 0; i < d; ++i) v[i] += y[size_t(r) * d + i];
+      double mean = 0, var = 0;
+      for (int i = 0; i < d; ++i) mean += v[i];
+      mean /= d;
+      for (int i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
+      const float inv = float(1.0 / std::sqrt(var / d + eps)), mu = float(mean);
+      for (int i = 0; i < d; ++i) v[i] = (v[i] - mu) * inv * w[i] + b[i];
+    }
+  };
+  if (size_t(rows) * d < 16384) rows_fn(0, 0, rows);   // a few rows: not worth waking the workers
+  else parallel_for(rows, rows_fn);
+}
+
+// GELU's erf, 4 lanes at a time: Abramowitz-Stegun 7.1.26 (|err| < 1.5e-7) over Cephes expf, the
+// native build's (kernels_simd.h) written for SIMD128; a scalar erf was 10% of the batch forward.
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f vexp4(v4f x) {
+  x = x > 88.f ? v4f{} + 88.f : x;
+  x = x < -88.f ? v4f{} - 88.f : x;
+  const v4f big = x * 1.44269504088896341f + 12582912.f, n = big - 12582912.f;
+  x = x - n * 0.693359375f + n * 2.12194440e-4f;
+  v4f y = ((((1.9875691500e-4f * x + 1.3981999507e-3f) * x + 8.3334519073e-3f) * x + 4.1665795894e-2f) * x +
+           1.6666665459e-1f) * x + 5.0000001201e-1f;
+  y = y * (x * x) + x + 1.f;
+  v4i bits;
+  std::memcpy(&bits, &big, sizeof bits);
+  bits = (bits - 0x4B400000 + 127) << 23;
+  v4f scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+static inline v4f verf4(v4f x) {
+  const v4f ax = x < 0.f ? -x : x, t = 1.f / (1.f + 0.3275911f * ax);
+  const v4f p = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  const v4f r = 1.f - p * vexp4(-ax * ax);
+  return x < 0.f ? -r : r;
 }
 
 void gelu(float* x, size_t n) {
-  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+  constexpr size_t kChunk = 4096;
+  parallel_for(int((n + kChunk - 1) / kChunk), [&](int, int c0, int c1) {
+    const size_t e = size_t(c1) * kChunk < n ? size_t(c1) * kChunk : n;
+    size_t i = size_t(c0) * kChunk;
+    for (; i + 4 <= e; i += 4) {
+      v4f v;
+      std::memcpy(&v, x + i, sizeof v);
+      v = 0.5f * v * (1.f + verf4(v * 0.70710678118654752f));
+      std::memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < e; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+  });
 }
 
 // One row of scores (L,) -> softmax over the keys whose mask is 1; masked keys get exactly 0.
@@ -191,12 +268,15 @@ size_t attention_scratch_floats(int max_len, int dh) { return head_scratch_float
 void attention_heads(const float* qkv, const Rows& r, int d, int heads, float* scratch, float* ctx) {
   const int dh = d / heads;
   const float scale = 1.f / std::sqrt(float(dh));
-  for (int row = 0; row < r.n; ++row)
-    for (int h = 0; h < heads; ++h) {
+  const size_t per = head_scratch_floats(r.max_len, dh);   // att_floats() gave each thread one
+  parallel_for(r.n * heads, [&](int part, int b, int e) {                        // (row, head) pairs
+    for (int i = b; i < e; ++i) {
+      const int row = i / heads, h = i % heads;
       const float* q = qkv + size_t(r.offs[row]) * 3 * d + h * dh;               // (L, dh) [3D]
-      head_attention(q, q + d, q + 2 * d, 3 * d, r.lens[row], dh, r.mask[row], scale, scratch,
+      head_attention(q, q + d, q + 2 * d, 3 * d, r.lens[row], dh, r.mask[row], scale, scratch + part * per,
                      ctx + size_t(r.offs[row]) * d + h * dh, d);
     }
+  });
 }
 
 }  // namespace detail

@@ -2,7 +2,9 @@
 // model spec asks for (mean / cls / max / mean_sqrt_len pooling, Dense layers with tanh or
 // identity, L2 normalise), in plain C++17 with no LibTorch (which has no WASM build). Two builds of
 // the same stages, chosen at compile time:
-// - wasm (-msimd128): single-threaded; linear weights repacked into 8-column panels, wasm_simd128.
+// - wasm (-msimd128): linear weights repacked into 8-column panels, wasm_simd128 (multiply-adds as
+//   relaxed_madd in the relaxed builds); one thread, or (minilm_mt.wasm) matmul tiles, (row, head)
+//   pairs and rows split over the worker pool of kernels_wasm_pool.cpp.
 // - native (minilm-embed-lite, the host-side tests): torch's row-major weights bound in place
 //   (memory-mapped by the caller); pack_weights copies the linear ones once into the GEMM's panels
 //   (kernels_gemm.cpp: cache-blocked, register-blocked FMA vectors as wide as the -march the build
@@ -133,7 +135,8 @@ const char* pack_weights(Model& m);
 void matmul(const float* a, int lda, int m, Lin w, const float* bias, float* c, int ldc);
 
 // Native builds: the kernels' threads (1 = none; the calling thread is one of them). Returns how
-// many it has: fewer than asked when the system refuses more (never an abort). wasm: always 1.
+// many it has: fewer than asked when the system refuses more (never an abort). minilm.wasm: always 1;
+// minilm_mt.wasm: at most 1 + the workers parked in its pool.
 int set_threads(int n);
 
 // The rows of one chunk, padding dropped, laid end to end: row r is x[offs[r] .. offs[r]+lens[r]).
@@ -166,7 +169,7 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
 // (kernels_native.cpp). Internal to the kernels, declared here so both files see one signature.
 namespace detail {
 // Runs fn(ctx, part, begin, end) over [0, n) split into contiguous parts, at most one per thread
-// (part < threads()); serial in wasm.
+// (part < threads()); serial in minilm.wasm.
 int threads();
 void parallel_for(int n, void (*fn)(void* ctx, int part, int begin, int end), void* ctx);
 template <class F>

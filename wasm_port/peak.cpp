@@ -1,15 +1,19 @@
 // wasm_port peak probe: this machine's multiply-add peak at the vector width the kernels are built
 // for, the denominator of the bench's peak_fraction (bench/measure/peak.py). Independent chains of
 // acc = acc * a + b over vectors of that width: natively (minilm-embed-lite, -march of the kernels)
-// the compiler fuses each into one FMA instruction (-ffp-contract=fast); in WebAssembly (SIMD128,
-// no fused multiply-add in the toolchain here) each is f32x4.mul then f32x4.add, the most the
-// wasm kernels can issue. Natively on `threads` threads at once (their sum), wasm on one.
+// the compiler fuses each into one FMA instruction (-ffp-contract=fast); in WebAssembly SIMD128 each
+// is f32x4.mul then f32x4.add, the most minilm.wasm's kernels can issue, and in the relaxed-SIMD builds
+// one f32x4.relaxed_madd, as theirs. On `threads` threads at once (their sum): natively std::threads,
+// in wasm the kernels' pool (minilm_mt.wasm's workers; minilm.wasm has one), timed around each burst.
 // Leaves out: memory bandwidth (the kernels are compute bound at the model's shapes), AMX.
 #include "peak.h"
+
+#include "kernels.h"
 
 #include <algorithm>
 #include <chrono>
 #if !defined(__wasm__)
+#include <atomic>
 #include <thread>
 #include <vector>
 #endif
@@ -34,7 +38,11 @@ __attribute__((noinline)) double chains(long iters, float* sink) {   // a call p
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < iters; ++i) {
 #pragma GCC unroll 16
+#if PB_WASM_RELAXED   // minilm_relaxed*.wasm: f32x4.relaxed_madd, as its kernels (kernels.cpp)
+    for (int c = 0; c < kChains; ++c) acc[c] = __builtin_wasm_fma_f32x4(acc[c], a, b);
+#else
     for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * a + b;
+#endif
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   vec sum = acc[0];
@@ -48,7 +56,7 @@ __attribute__((noinline)) double chains(long iters, float* sink) {   // a call p
 int peak_lanes() { return kLanes; }
 
 double fma_peak_gflops(int threads, int ms) {
-  const long iters = 1L << 16;
+  const long iters = 1L << 21;   // a burst: ~5 ms natively at AVX-512 width (~25 ms in wasm), long beside a thread's start
   const double flop = 2.0 * kLanes * kChains * double(iters);
   float sink = 0;
   double best = 0;
@@ -60,19 +68,31 @@ double fma_peak_gflops(int threads, int ms) {
   // machine's pace, not a stall's, and in a wasm engine the optimised code's, not its first tier's.
   do {
 #if defined(__wasm__)
-    (void)threads;
-    const double now = flop / chains(iters, &sink) / 1e9;
+    // Every part's flops over the wall of the whole burst: a part a worker was late for counts as serial.
+    threads = threads < 1 ? 1 : threads > detail::threads() ? detail::threads() : threads;
+    float sinks[64] = {};
+    const auto t0 = clock::now();
+    detail::parallel_for(threads, [&](int, int b, int e) {
+      for (int t = b; t < e; ++t) chains(iters, &sinks[t % 64]);
+    });
+    const double now = threads * flop / std::chrono::duration<double>(clock::now() - t0).count() / 1e9;
+    sink += sinks[0];
 #else
+    // Every thread's flops over the wall from their common start to the last one's end: threads that
+    // cannot run at once (two SMT siblings of one FMA unit) then show it, as the kernels would see it.
     if (threads < 1) threads = 1;
-    std::vector<double> secs(threads);
     std::vector<float> sinks(threads);
     std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { secs[t] = chains(iters, &sinks[t]); });
-    secs[0] = chains(iters, &sinks[0]);
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    for (int t = 1; t < threads; ++t)
+      pool.emplace_back([&, t] { ready++; while (!go.load()) {} chains(iters, &sinks[t]); });
+    while (ready.load() < threads - 1) {}
+    const auto t0 = clock::now();
+    go = true;
+    chains(iters, &sinks[0]);
     for (auto& th : pool) th.join();
-    double worst = 0;
-    for (double s : secs) worst = std::max(worst, s);
-    const double now = threads * flop / worst / 1e9;
+    const double now = threads * flop / std::chrono::duration<double>(clock::now() - t0).count() / 1e9;
 #endif
     if (now > best * 1.01) better = clock::now();
     best = std::max(best, now);

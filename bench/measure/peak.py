@@ -36,7 +36,7 @@ def probe(pipes: dict, threads: int) -> dict:
         if kind and kind not in out and callable(getattr(pipe, "peak", None)):
             try:
                 one = pipe.peak(1, PROBE_MS)
-                many = pipe.peak(threads, PROBE_MS) if threads > 1 and kind == "native" else one
+                many = pipe.peak(threads, PROBE_MS) if threads > 1 else one   # wasm: at most the module's threads
             except (RuntimeError, ValueError):   # a process without a probe of its own (LibTorch's binary)
                 continue
             out[kind] = {"gflops": many["gflops"], "threads": many["threads"], "lanes": one["lanes"],

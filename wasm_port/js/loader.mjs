@@ -4,8 +4,14 @@
 // or read from the directory by js/spec.mjs, its JS translation), and loads vocab.txt,
 // model.safetensors and each Dense folder's model.safetensors (headers parsed here, in JS; every
 // tensor the config implies checked in them before any weight memory is allocated; tensors copied
-// straight into wasm memory). Leaves out: fp16/bf16 weights (F32 only), threads, streaming the
-// weights in pieces.
+// straight into wasm memory). Four builds (wasm_port/CMakeLists.txt), chosen at load: threads > 1 ->
+// the threaded one over a shared memory made here, with threads - 1 workers (js/worker.mjs:
+// worker_threads in Node, Web Workers in the browser), each an instance of the same module on its own
+// stack, parked in the kernels' pool (kernels_wasm_pool.cpp); where shared memory is unavailable (a
+// page that is not cross-origin isolated) the single-threaded one, `fallback` saying why. Relaxed SIMD
+// (f32x4.relaxed_madd) where the engine validates it (relaxedSimdSupported()), else plain SIMD128.
+// m.build says which ran: "simd128", "simd128-mt", "relaxed", "relaxed-mt".
+// Leaves out: fp16/bf16 weights (F32 only), streaming the weights in pieces.
 import { readSpec } from "./spec.mjs";
 
 const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
@@ -36,8 +42,9 @@ export class WasmError extends Error {
   }
 }
 
-// The few imports a STANDALONE_WASM module may have: all stubs; nothing here does real IO.
-function imports(getMemory) {
+// The few imports a STANDALONE_WASM module may have: all stubs; nothing here does real IO. `memory`:
+// the shared memory minilm_mt.wasm imports (each worker's instance gets the same one).
+export function imports(getMemory, memory = null) {
   const view = () => new DataView(getMemory().buffer);
   const wasi = {
     proc_exit: (code) => { throw new WasmError(`wasm called proc_exit(${code})`, -4); },
@@ -46,7 +53,7 @@ function imports(getMemory) {
       let text = "", total = 0;
       for (let i = 0; i < iovcnt; i++) {
         const ptr = dv.getUint32(iovs + 8 * i, true), len = dv.getUint32(iovs + 8 * i + 4, true);
-        text += new TextDecoder().decode(new Uint8Array(getMemory().buffer, ptr, len));
+        text += new TextDecoder().decode(new Uint8Array(getMemory().buffer, ptr, len).slice());   // a copy: no shared views
         total += len;
       }
       (fd === 2 ? console.error : console.log)(text.replace(/\n$/, ""));
@@ -62,7 +69,78 @@ function imports(getMemory) {
   };
   const ENOSYS = 52;   // anything else (fd_close, fd_seek, ...): "not supported"
   const fallback = (obj) => new Proxy(obj, { get: (t, k) => (k in t ? t[k] : () => ENOSYS) });
-  return { wasi_snapshot_preview1: fallback(wasi), env: fallback({ emscripten_notify_memory_growth: () => {} }) };
+  const env = { emscripten_notify_memory_growth: () => {}, ...(memory ? { memory } : {}) };
+  return { wasi_snapshot_preview1: fallback(wasi), env: fallback(env) };
+}
+
+/** The memory a module imports (env.memory), from its import section: { initial, maximum, shared }
+ * in 64 KiB pages, or null when it defines its own. */
+export function memoryImport(bytes) {
+  const b = new Uint8Array(bytes instanceof ArrayBuffer ? bytes : bytes.buffer, bytes.byteOffset ?? 0, bytes.byteLength);
+  let p = 8;
+  const leb = () => { let v = 0, s = 0, x; do { x = b[p++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return v; };
+  const name = () => { const n = leb(); p += n; return new TextDecoder().decode(b.subarray(p - n, p)); };
+  while (p < b.length) {
+    const id = b[p++], size = leb(), end = p + size;
+    if (id === 2) {
+      for (let i = leb(); i > 0; i--) {
+        const mod = name(), field = name(), kind = b[p++];
+        if (kind === 0) leb();
+        else if (kind === 1) { p++; const f = leb(); leb(); if (f & 1) leb(); }
+        else if (kind === 3) p += 2;
+        else if (kind === 2) {
+          const flags = leb(), initial = leb(), maximum = flags & 1 ? leb() : undefined;
+          if (mod === "env" && field === "memory") return { initial, maximum, shared: !!(flags & 2) };
+        }
+      }
+      return null;
+    }
+    p = end;
+  }
+  return null;
+}
+
+const IS_NODE_MAIN = IS_NODE && typeof self === "undefined";
+/** Why a threaded module cannot run here (no SharedArrayBuffer, a page that is not cross-origin
+ * isolated, no wasm threads), or null. */
+export function threadsUnavailable() {
+  if (typeof SharedArrayBuffer === "undefined") return "SharedArrayBuffer is not available (page not cross-origin isolated?)";
+  if (!IS_NODE_MAIN && !globalThis.crossOriginIsolated) return "the page is not cross-origin isolated (COOP/COEP)";
+  try { new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }); } catch (e) { return `no shared wasm memory (${e.message})`; }
+  return null;
+}
+
+/** Whether this engine validates f32x4.relaxed_madd with its final opcode (0xfd 0x85 0x02). */
+export function relaxedSimdSupported() {
+  return WebAssembly.validate(simdProbe([0xfd, 0x85, 0x02]));
+}
+/** A module of one function () -> v128 applying `op` (a v128 instruction's bytes) to `operands` zero constants. */
+export function simdProbe(op, operands = 3) {
+  const body = [0, ...new Array(operands).fill(0).flatMap(() => [0xfd, 0x0c, ...new Array(16).fill(0)]), ...op, 0x0b];
+  return new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0,
+    10, body.length + 2, 1, body.length, ...body]);
+}
+
+const STACK_BYTES = 256 * 1024;   // each worker's stack (the kernels' frames are small)
+
+/** One worker running js/worker.mjs with `data` -> { worker, ready: Promise, stop() }. */
+async function spawnWorker(data) {
+  const url = new URL("./worker.mjs", import.meta.url);
+  let worker, onMessage, onError;
+  const ready = new Promise((ok, bad) => { onMessage = (m) => (m?.error ? bad(new WasmError(`worker: ${m.error}`, -4)) : m?.ready && ok()); onError = (e) => bad(new WasmError(`worker: ${e?.message ?? e}`, -4)); });
+  if (IS_NODE_MAIN) {
+    const { Worker } = await import("node:worker_threads");
+    worker = new Worker(url, { workerData: data });
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.unref();   // a parked worker never keeps Node alive
+  } else {
+    worker = new Worker(url, { type: "module" });
+    worker.onmessage = (e) => onMessage(e.data);
+    worker.onerror = (e) => onError(e);
+    worker.postMessage(data);
+  }
+  return { worker, ready };
 }
 
 /** A safetensors file (ArrayBuffer) -> { buf, header, base (its data's offset), dataBytes }; `file`
@@ -89,12 +167,16 @@ export function readHeader(buf, file = "model.safetensors") {
 }
 
 export class MiniLM {
-  constructor(instance) {
+  constructor(instance, memory = null) {
     this.x = instance.exports;
+    this.mem = memory ?? instance.exports.memory;
     this.dim = 0;
+    this.threads = 1;
+    this.build = "simd128";
+    this.workers = [];
   }
-  get memoryBytes() { return this.x.memory.buffer.byteLength; }
-  u8() { return new Uint8Array(this.x.memory.buffer); }
+  get memoryBytes() { return this.mem.buffer.byteLength; }
+  u8() { return new Uint8Array(this.mem.buffer); }
   check(rc) {
     if (rc < 0) throw new WasmError(this.cstr(this.x.pb_last_error()), rc);
     return rc;
@@ -103,7 +185,7 @@ export class MiniLM {
     const m = this.u8();
     let end = ptr;
     while (m[end]) end++;
-    return new TextDecoder().decode(m.subarray(ptr, end));
+    return new TextDecoder().decode(m.slice(ptr, end));   // a copy: TextDecoder refuses shared views
   }
   alloc(bytes) {
     const p = this.x.pb_malloc(bytes);
@@ -126,7 +208,7 @@ export class MiniLM {
     const dense = new Int32Array(spec.dense.flatMap((d) => [d.in_features, d.out_features, d.bias ? 1 : 0, d.activation === "tanh" ? 1 : 0]));
     const p = this.alloc(dense.byteLength + 4);
     try {
-      new Int32Array(this.x.memory.buffer, p, dense.length).set(dense);
+      new Int32Array(this.mem.buffer, p, dense.length).set(dense);
       this.check(this.x.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
         spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps, pooling,
         spec.normalize ? 1 : 0, spec.dense.length, p));
@@ -204,11 +286,45 @@ export class MiniLM {
     this.withBytes(buf, (ptr) => this.check(this.x.pb_set_added_tokens(ptr, buf.byteLength)));
   }
 
-  /** GFLOP/s of SIMD128 multiply-add chains on this thread (wasm_port/peak.cpp), best over about ms.
-   * A short call first: the engine's optimised code replaces its first tier only between calls from JS. */
-  peak(ms = 300) {
-    this.x.pb_fma_peak(50);
-    return this.x.pb_fma_peak(ms);
+  /** GFLOP/s of multiply-add chains (mul + add; relaxed builds: relaxed_madd) on `threads` of the module's threads at once (their sum;
+   * wasm_port/peak.cpp), best over about ms -> { gflops, threads }. A short call first: the engine's
+   * optimised code replaces its first tier only between calls from JS. */
+  peak(ms = 300, threads = this.threads) {
+    const t = Math.max(1, Math.min(threads, this.threads));
+    if (this.x.pb_set_threads) this.x.pb_set_threads(t);
+    try {
+      this.x.pb_fma_peak(50);
+      return { gflops: this.x.pb_fma_peak(ms), threads: t };
+    } finally { if (this.x.pb_set_threads) this.x.pb_set_threads(this.threads); }
+  }
+
+  /** minilm_mt.wasm: starts n - 1 workers over this module's shared memory and waits until each is
+   * parked in the pool; returns the threads the kernels then use (fewer if a worker did not start). */
+  async startThreads(n, module) {
+    if (!(n > 1) || !this.x.pb_set_threads) return this.threads;
+    const started = [];
+    for (let i = 1; i < n; i++) {
+      const stack = this.alloc(STACK_BYTES);   // kept for the workers' lifetime
+      started.push(await spawnWorker({ module, memory: this.mem, index: i, stackTop: (stack + STACK_BYTES) & ~15 }));
+    }
+    this.workers = started.map((w) => w.worker);
+    let timer;
+    const timeout = new Promise((_, bad) => { timer = setTimeout(() => bad(new WasmError("workers did not start within 30 s", -4)), 30000); });
+    try { await Promise.race([Promise.all(started.map((w) => w.ready)), timeout]); } finally { clearTimeout(timer); }
+    for (const t0 = performance.now(); this.x.pb_workers_alive() < n - 1;) {   // parked in pb_worker_run
+      if (performance.now() - t0 > 30000) throw new WasmError("workers did not park within 30 s", -4);
+      await new Promise((ok) => setTimeout(ok, 1));
+    }
+    this.threads = this.x.pb_set_threads(n);
+    return this.threads;
+  }
+  /** Stops the workers (they leave the pool) and ends them. */
+  close() {
+    if (!this.workers.length) return;
+    this.x.pb_set_threads(0);
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+    this.threads = 1;
   }
 
   /** One text (string or UTF-8 bytes) -> Int32Array of ids, [CLS] .. [SEP]. */
@@ -218,7 +334,7 @@ export class MiniLM {
     const out = this.alloc(cap * 4);
     try {
       const k = this.withBytes(bytes, (p) => this.check(this.x.pb_tokenize(p, bytes.length, out, cap)));
-      return new Int32Array(this.x.memory.buffer, out, k).slice();
+      return new Int32Array(this.mem.buffer, out, k).slice();
     } finally { this.x.pb_free(out); }
   }
   /** ids, mask: Int32Array (n*t) -> Float32Array (n*dim), pooled and L2-normalised. */
@@ -226,10 +342,10 @@ export class MiniLM {
     if (ids.length !== n * t || mask.length !== n * t) throw new WasmError("forward: ids/mask length != n*t", -1);
     const pi = this.alloc(n * t * 4 + 4), pm = this.alloc(n * t * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
     try {
-      new Int32Array(this.x.memory.buffer, pi, n * t).set(ids);
-      new Int32Array(this.x.memory.buffer, pm, n * t).set(mask);
+      new Int32Array(this.mem.buffer, pi, n * t).set(ids);
+      new Int32Array(this.mem.buffer, pm, n * t).set(mask);
       this.check(this.x.pb_forward(pi, pm, n, t, po));
-      return new Float32Array(this.x.memory.buffer, po, n * this.dim).slice();
+      return new Float32Array(this.mem.buffer, po, n * this.dim).slice();
     } finally { this.x.pb_free(pi); this.x.pb_free(pm); this.x.pb_free(po); }
   }
   /** texts: strings or Uint8Arrays (raw UTF-8) -> Float32Array (n*dim); tokenize + forward in wasm. */
@@ -240,24 +356,35 @@ export class MiniLM {
     const pt = this.alloc(total + 1), pl = this.alloc(n * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
     try {
       let off = 0;
-      parts.forEach((p, i) => { this.u8().set(p, pt + off); off += p.length; new Uint32Array(this.x.memory.buffer, pl, n)[i] = p.length; });
+      parts.forEach((p, i) => { this.u8().set(p, pt + off); off += p.length; new Uint32Array(this.mem.buffer, pl, n)[i] = p.length; });
       this.check(this.x.pb_embed(pt, pl, n, po));
-      return new Float32Array(this.x.memory.buffer, po, n * this.dim).slice();
+      return new Float32Array(this.mem.buffer, po, n * this.dim).slice();
     } finally { this.x.pb_free(pt); this.x.pb_free(pl); this.x.pb_free(po); }
   }
 }
 
 /** Instantiates the wasm (path/URL or bytes) and loads a model dir (path in Node, URL in the browser)
- * with its spec: `spec` (python_ref's to_dict() form) if given, else read from the directory. */
-export async function loadMiniLM({ wasm, modelDir, spec = null }) {
+ * with its spec: `spec` (python_ref's to_dict() form) if given, else read from the directory.
+ * threads > 1: a threaded build with that many threads, where threadsUnavailable() is null; else a
+ * single-threaded one, and `fallback` says why. relaxed: "auto" (the relaxed-SIMD build where this
+ * engine validates relaxed_madd), true or false. m.build, m.threads: what runs. */
+export async function loadMiniLM({ wasm = DEFAULT_WASM, wasmMt = DEFAULT_WASM_MT, wasmRelaxed = DEFAULT_WASM_RELAXED,
+                                   wasmRelaxedMt = DEFAULT_WASM_RELAXED_MT, relaxed = "auto", modelDir, spec = null, threads = 1 }) {
   const t0 = performance.now();
-  let memory = null;
-  const imp = imports(() => memory);
-  const bytes = wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm) ? wasm : await readBytes(wasm);
-  const { instance } = await WebAssembly.instantiate(bytes, imp);
-  memory = instance.exports.memory;
+  const fallback = threads > 1 ? threadsUnavailable() : null;
+  const mt = threads > 1 && !fallback;
+  const build = `${(relaxed === "auto" ? relaxedSimdSupported() : relaxed) ? "relaxed" : "simd128"}${mt ? "-mt" : ""}`;
+  const src = { simd128: wasm, "simd128-mt": wasmMt, relaxed: wasmRelaxed, "relaxed-mt": wasmRelaxedMt }[build];
+  const bytes = src instanceof ArrayBuffer || ArrayBuffer.isView(src) ? src : await readBytes(src);
+  const module = await WebAssembly.compile(bytes);
+  const lim = memoryImport(bytes);
+  let memory = lim ? new WebAssembly.Memory({ initial: lim.initial, maximum: lim.maximum, shared: lim.shared }) : null;
+  const instance = await WebAssembly.instantiate(module, imports(() => memory, lim ? memory : null));
+  memory ??= instance.exports.memory;
   instance.exports._initialize?.();
-  const m = new MiniLM(instance);
+  const m = new MiniLM(instance, memory);
+  m.fallback = fallback;
+  m.build = build;
   m.spec = spec ?? await readSpec(modelDir);
   const files = ["vocab.txt", "model.safetensors", ...m.spec.dense.map((d) => `${d.path}/model.safetensors`)];
   const [vocab, weights, ...dense] = await Promise.all(files.map((f) => readBytes(join(modelDir, f))));
@@ -271,10 +398,14 @@ export async function loadMiniLM({ wasm, modelDir, spec = null }) {
   m.ready();   // checkWeights found every tensor, so this only guards the copy
   m.setVocab(vocab, m.spec);
   m.setAddedTokens(m.spec.added_tokens);
+  if (mt) await m.startThreads(threads, module);
   m.loadMs = performance.now() - t0;
   m.wasmBytes = bytes.byteLength;
   return m;
 }
 
-/** Default location of the built module, relative to this file. */
+/** Default locations of the built modules, relative to this file. */
 export const DEFAULT_WASM = new URL("../dist/minilm.wasm", import.meta.url);
+export const DEFAULT_WASM_MT = new URL("../dist/minilm_mt.wasm", import.meta.url);
+export const DEFAULT_WASM_RELAXED = new URL("../dist/minilm_relaxed.wasm", import.meta.url);
+export const DEFAULT_WASM_RELAXED_MT = new URL("../dist/minilm_relaxed_mt.wasm", import.meta.url);

@@ -3,12 +3,18 @@
 // so nothing is ever timed across the pipe. With --pyodide, tokenize/embed go through python_ref's
 // pure-Python tokenizer inside Pyodide, calling the same wasm model through the JS FFI.
 // --spec FILE: the model spec python_ref read (its to_json()); without it, js/spec.mjs reads DIR.
-//   node node_runner.mjs --model DIR [--spec FILE] [--wasm FILE] [--pyodide] [--cold TEXT]
+// --threads N > 1: a threaded build with N - 1 workers (js/loader.mjs); 1: a single-threaded one.
+// --relaxed auto|1|0: the relaxed-SIMD builds where this engine validates relaxed_madd (Node 20: with
+// --experimental-wasm-relaxed-simd), always, never. --wasm FILE replaces the single-threaded SIMD128
+// build (only it: use it with --relaxed 0 --threads 1). The ready line and "info" say which ran
+// ("build", "threads", "fallback": why not a threaded one).
+//   node node_runner.mjs --model DIR [--spec FILE] [--threads N] [--relaxed auto|1|0] [--wasm FILE] [--pyodide] [--cold TEXT]
 //   node node_runner.mjs --model DIR --print-spec      (the spec js/spec.mjs reads, as JSON)
 // Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
 //   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
-//   {"op":"peak","ms":M} -> {"gflops","threads":1,"lanes":4}: SIMD128 multiply-add peak (wasm_port/peak.cpp)
+//   {"op":"peak","ms":M,"threads":T} -> {"gflops","threads","lanes":4,"build"}: the build's multiply-add
+//   peak (wasm_port/peak.cpp) on min(T, the module's threads) threads at once, their sum (T: all of them)
 // Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
 // (contract/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
 // float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
@@ -36,7 +42,10 @@ if (args.includes("--print-spec")) {   // for the test that holds this reader eq
 let model;
 try {
   const spec = opt("--spec") ? JSON.parse(await readFile(opt("--spec"), "utf-8")) : null;
-  model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model"), spec });
+  const relaxed = { auto: "auto", 1: true, 0: false }[opt("--relaxed", "auto")];
+  if (relaxed === undefined) throw new Error("--relaxed must be auto, 1 or 0");
+  model = await loadMiniLM({ wasm: opt("--wasm", DEFAULT_WASM), modelDir: opt("--model"), spec, relaxed,
+                             threads: Math.max(1, Number(opt("--threads", "1")) || 1) });
 } catch (e) {   // one line, passed to Python intact (wasm_port/pipeline.py raises ModelDirError with it)
   out({ id: null, ok: false, error: String(e?.message ?? e).split("\n")[0], code: e?.code ?? -6 });
   process.exit(2);
@@ -46,6 +55,7 @@ if (args.includes("--pyodide")) {
   const { loadPyodideEmbedder } = await import("./pyodide_embed.mjs");
   py = await loadPyodideEmbedder({ model, modelDir: opt("--model") });   // takes model.spec, the same settings
 }
+const built = () => ({ build: model.build, threads: model.threads, fallback: model.fallback });
 const tokenizeOne = (t) => (py ? py.tokenize([t])[0] : Array.from(model.tokenize(t)));
 const embed = (texts) => (py ? py.embed(texts) : model.embed(texts));
 
@@ -72,9 +82,9 @@ function handle(req) {
   switch (req.op) {
     case "info":
       return { dim: model.dim, max_len: model.x.pb_max_len(), memory_bytes: model.memoryBytes, wasm_bytes: model.wasmBytes,
-               load_ms: model.loadMs, pyodide: !!py, spec: model.spec };
+               load_ms: model.loadMs, pyodide: !!py, spec: model.spec, ...built() };
     case "memory": return { memory_bytes: model.memoryBytes };
-    case "peak": return { gflops: model.peak(Math.min(Math.max(req.ms ?? 300, 1), 10000)), threads: 1, lanes: 4 };
+    case "peak": return { ...model.peak(Math.min(Math.max(req.ms ?? 300, 1), 10000), req.threads ?? model.threads), lanes: 4, build: model.build };
     case "tokenize": return { ids: req.texts.map(tokenizeOne) };
     case "tokenize_bytes": return { ids: req.b64.map((s) => Array.from(model.tokenize(unb64(s, Uint8Array)))) };
     case "embed": return { n: req.texts.length, dim: model.dim, data: b64(embed(req.texts)) };
@@ -96,7 +106,7 @@ if (opt("--cold") !== null) {   // cold start: process start -> first embedding,
 }
 
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-out({ id: null, ok: true, ready: true, dim: model.dim });
+out({ id: null, ok: true, ready: true, dim: model.dim, ...built() });
 for await (const line of rl) {
   if (!line.trim()) continue;
   let reply, id = null;
@@ -109,3 +119,4 @@ for await (const line of rl) {
   }
   out({ ...reply, id });
 }
+model.close();   // the workers leave the pool; Node then exits
