@@ -3,11 +3,15 @@ Which pages, which record names and which repo folders to serve are registry fac
 web, web_serves).
 
 Serves the repo (wasm_port/, python_ref/), the model dir (/model/) and the ONNX export (/onnx/)
-from 127.0.0.1 with COOP/COEP headers, drives Debian's /usr/bin/chromium through Playwright (never
-a downloaded browser), one fresh context per implementation, and reads what wasm_port/web/bench.mjs
-measured inside the page: cold start (navigation -> first embedding), latency batch 1 and 8
-(p50/p90, one thread each), wasm memory; the server counts the bytes transferred.
-Leaves out: WebGPU, cached (second-visit) loads, threads > 1.
+from 127.0.0.1 with COOP/COEP headers (so the page is cross-origin isolated: SharedArrayBuffer, wasm
+threads), drives Debian's /usr/bin/chromium through Playwright (never a downloaded browser), one
+fresh context per page, and reads what wasm_port/web/bench.mjs measured inside the page: cold start
+(navigation -> first embedding), the first call at batch 1 and 32 (latency_cold), latency at batch 1,
+8 and 32 after a warm-up (p50/p90), wasm memory; the server counts the bytes transferred. Every page
+runs on 1 thread, and wasm_port and transformers.js also on `threads` (the bench's pin, else the
+cores): same thread count, fp32, both isolated. Each record's extra says the threads that ran, the
+build ("simd128", "simd128-mt", "onnxruntime-web") and crossOriginIsolated.
+Leaves out: WebGPU, cached (second-visit) loads.
 """
 from __future__ import annotations
 
@@ -129,49 +133,63 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     from contract.api import model_dir
 
     from ..peers import onnx_path
+    from ..scenarios import texts_for
     reason = missing()
     if reason:
         raise RuntimeError(reason)
+    threads = max(1, int(threads or os.environ.get("PORTBENCH_THREADS") or os.cpu_count() or 1))
     mdir = model_dir(model)
     onnx_root = onnx_path(mdir).parents[2]   # <root>/minilm/onnx/model.onnx: this model's own export
+    batch = texts_for(mdir, "medium", 32)    # the `batch` scenario's texts, as in Node
     pages = {}
     from .. import registry
     names = registry.browser_pages()   # {page impl: record name}
     with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
-        for impl in names:
+        for impl, n in plan(threads):
             ctx = browser.new_context()
+            ctx.add_init_script(f"self.__benchTexts = {json.dumps({'batch32': batch})};")
             page = ctx.new_page()
             srv.bytes.clear()
-            page.goto(page_url(base, f"bench.html?impl={impl}&quick={int(quick)}&threads=1"))
-            page.set_default_timeout(300_000)
+            page.goto(page_url(base, f"bench.html?impl={impl}&quick={int(quick)}&threads={n}"))
+            page.set_default_timeout(600_000)
             page.wait_for_function("window.__bench !== undefined")
             res = page.evaluate("async () => await window.__bench")
             ctx.close()
             with srv.lock:
                 served = dict(srv.bytes)
+            res.setdefault("threads_asked", n)
             res["bytes_total"] = sum(served.values())
             res["bytes_model"] = sum(v for k, v in served.items() if k.startswith(("/model/", "/onnx/")))
             res["bytes_runtime"] = res["bytes_total"] - res["bytes_model"]
             res["files"] = served
-            pages[impl] = res
+            pages[f"{impl}@{n}"] = res
     records = []
-    for impl, r in pages.items():
+    for key, r in pages.items():
+        impl = key.split("@")[0]
         if "error" in r:
             records.append({"impl": names[impl], "metric": "error", "scenario": "browser", "value": float("nan"),
-                            "unit": "", "device": "cpu", "host": "chromium", "extra": {"error": r["error"]}})
+                            "unit": "", "device": "cpu", "host": "chromium",
+                            "extra": {"error": r["error"], "threads_asked": r["threads_asked"]}})
             continue
+        extra = {"threads": r["threads"], "threads_asked": r["threads_asked"], "build": r.get("build"),
+                 "crossOriginIsolated": r.get("isolated"), "fallback": r.get("fallback"),
+                 "relaxed_simd_engine": r.get("relaxed_simd"),
+                 "how": "timed inside the page: warm-up, then one sequence of reps (no interleaved rounds, so no "
+                        "round_medians_ms); latency_cold: the first call at that batch size after the page loaded"}
         for metric, scenario, value, unit in (
                 ("coldstart", "browser", r["cold_ms"], "ms"),
+                ("latency_cold", "browser:batch1", r.get("first_b1_ms"), "ms"),
+                ("latency_cold", "browser:batch32", r.get("first_b32_ms"), "ms"),
                 ("latency_p50", "browser:batch1", r["b1"]["p50"], "ms"), ("latency_p90", "browser:batch1", r["b1"]["p90"], "ms"),
                 ("latency_p50", "browser:batch8", r["b8"]["p50"], "ms"), ("latency_p90", "browser:batch8", r["b8"]["p90"], "ms"),
+                ("latency_p50", "browser:batch32", r["b32"]["p50"], "ms"), ("latency_p90", "browser:batch32", r["b32"]["p90"], "ms"),
                 ("bytes_runtime", "browser", r["bytes_runtime"], "B"), ("bytes_total", "browser", r["bytes_total"], "B"),
                 ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"), ("ua_memory", "browser", r["ua_memory_bytes"], "B")):
             if value is not None:
                 records.append({"impl": names[impl], "metric": metric, "scenario": scenario, "value": float(value),
-                                "unit": unit, "device": "cpu", "host": "chromium",
-                                "extra": {"threads": r["threads"], "how": "timed inside the page: warm-up, then "
-                                          "one sequence of reps (no interleaved rounds, so no round_medians_ms)"}})
-    result = {"machine": {"browser": CHROMIUM, "threads": 1, "cores": os.cpu_count()}, "records": records,
+                                "unit": unit, "device": "cpu", "host": "chromium", "extra": dict(extra)})
+    result = {"machine": {"browser": CHROMIUM, "browser_version": _version(), "threads": threads, "cores": os.cpu_count()},
+              "records": records,
               "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -180,17 +198,29 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     return result
 
 
+def _version() -> str:
+    import subprocess
+    try:
+        return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def print_table(result: dict) -> None:
     from .. import registry
     names = registry.browser_pages()
-    rows = [("impl", "cold ms", "b1 p50", "b1 p90", "b8 p50", "b8 p90", "runtime MB", "total MB", "wasm MiB")]
-    for impl, r in result["pages"].items():
+    rows = [("impl", "threads", "build", "isolated", "cold ms", "b1 cold", "b1 p50", "b8 p50", "b32 cold", "b32 p50",
+             "runtime MB", "total MB", "wasm MiB")]
+    for key, r in result["pages"].items():
+        impl = key.split("@")[0]
         if "error" in r:
-            rows.append((names[impl], "error: " + r["error"].splitlines()[0][:60], *[""] * 7))
+            rows.append((names[impl], str(r.get("threads_asked", "")), "error: " + r["error"].splitlines()[0][:60], *[""] * 10))
             continue
         mem = r.get("wasm_memory_bytes")
-        rows.append((names[impl], f"{r['cold_ms']:.0f}", f"{r['b1']['p50']:.1f}", f"{r['b1']['p90']:.1f}",
-                     f"{r['b8']['p50']:.1f}", f"{r['b8']['p90']:.1f}", f"{r['bytes_runtime'] / 1e6:.2f}",
+        ran = f"{r['threads']}" + ("" if r["threads"] == r["threads_asked"] else f" (asked {r['threads_asked']})")
+        rows.append((names[impl], ran, str(r.get("build")), str(r.get("isolated")), f"{r['cold_ms']:.0f}",
+                     f"{r['first_b1_ms']:.1f}", f"{r['b1']['p50']:.1f}", f"{r['b8']['p50']:.1f}",
+                     f"{r['first_b32_ms']:.0f}", f"{r['b32']['p50']:.0f}", f"{r['bytes_runtime'] / 1e6:.2f}",
                      f"{r['bytes_total'] / 1e6:.1f}", f"{mem / 2**20:.0f}" if mem else "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

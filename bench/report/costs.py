@@ -85,9 +85,11 @@ def browser(ix: Index, plots: list[str]) -> str:
     brs = [r for r in ix.recs if r["host"] == "chromium" and r["metric"].startswith("latency")]
     if not brs:
         return ""
-    return ("\n## Browser (headless Chromium, one thread)\n\n" +
-            md_table(["impl", "scenario", "metric", "value", "unit"],
-                     [[r["impl"], r["scenario"], r["metric"], r["value"], r["unit"]] for r in brs]))
+    x = lambda r, k: r.get("extra", {}).get(k, "")  # noqa: E731
+    return ("\n## Browser (headless Chromium, cross-origin isolated; each page on 1 thread and on the run's)\n\n" +
+            md_table(["impl", "threads", "build", "isolated", "scenario", "metric", "value", "unit"],
+                     [[r["impl"], x(r, "threads"), x(r, "build"), x(r, "crossOriginIsolated"), r["scenario"], r["metric"],
+                       r["value"], r["unit"]] for r in brs]))
 
 
 def decision(ix: Index, plots: list[str]) -> str:

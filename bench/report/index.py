@@ -108,10 +108,16 @@ def crossovers(ix: Index, base: str | None = None, table: dict | None = None) ->
     return out
 
 
+def browser_label(r: dict) -> str:
+    """A browser record's row: "impl (browser)", with its threads where a page ran on more than one."""
+    n = r.get("extra", {}).get("threads") or 1
+    return f"{r['impl']} (browser{f', {n} threads' if n > 1 else ''})"
+
+
 def cold_rows(ix: Index) -> list[tuple]:
     rows = [(r["extra"].get("row", r["impl"]), r["value"]) for r in ix.recs if r["metric"] == "coldstart"
             and r["scenario"].startswith("coldstart:")]
-    rows += [(f"{r['impl']} (browser)", r["value"] / 1e3) for r in ix.recs
+    rows += [(browser_label(r), r["value"] / 1e3) for r in ix.recs
              if r["metric"] == "coldstart" and r["scenario"] == "browser"]
     return rows
 
@@ -128,5 +134,5 @@ def foot_rows(ix: Index) -> list[dict]:
                            packages=r["extra"].get("packages", {}))
     for r in ix.recs:
         if r["scenario"] == "browser" and r["metric"] in ("bytes_total", "bytes_runtime", "wasm_memory"):
-            rows.setdefault(f"{r['impl']} (browser)", {})[r["metric"]] = r["value"]
+            rows.setdefault(browser_label(r), {})[r["metric"]] = r["value"]
     return [{"row": k, **v} for k, v in rows.items()]

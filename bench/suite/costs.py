@@ -85,7 +85,7 @@ def part_browser(run: Run) -> None:
     if why:
         run.note(f"browser bench not run: {why}")
         return
-    res = browser.run_browser_bench(run.args.quick, Path(run.args.out), model=str(run.mdir))
+    res = browser.run_browser_bench(run.args.quick, Path(run.args.out), model=str(run.mdir), threads=run.args.threads)
     for r in res.get("records", []):
         run.add([Record(r["impl"], r["metric"], r["scenario"], float(r["value"]), r["unit"], r.get("device", "cpu"),
                         r.get("host", "chromium"), r.get("extra", {}))])

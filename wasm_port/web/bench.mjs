@@ -1,18 +1,26 @@
 // Browser bench: one implementation per page load, so cold start is navigation -> first embedding.
-// wasm: our minilm.wasm; pyodide: python_ref's tokenizer in Pyodide + minilm.wasm via the JS FFI;
-// tjs: transformers.js (onnxruntime-web, wasm backend) on the local ONNX export, only when that
-// export is of the served model's spec and its head is mean pooling + normalise (what tjs applies).
-// Threads equal (1). Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
-import { loadMiniLM } from "../js/loader.mjs";
+// wasm: our module (threads=1: minilm.wasm; threads=N: minilm_mt.wasm with N - 1 Web Workers, where
+// the page is cross-origin isolated; else minilm.wasm, and `fallback` says why); pyodide: python_ref's
+// tokenizer in Pyodide + minilm.wasm via the JS FFI; tjs: transformers.js (onnxruntime-web's wasm
+// backend, fp32, numThreads = threads, not proxied to a worker: on the page's thread, as ours) on the
+// local ONNX export, only when that export is of the served model's spec and its head is mean pooling
+// + normalise (what tjs applies). Per page: the first call at batch 1 and at batch 32 (cold), then
+// p50/p90 after a warm-up at batch 1, 8 and 32 (warm; batch 32: the texts bench/measure/browser.py
+// puts in window.__benchTexts, else 32 generated sentences). Reports the threads that ran (ort's
+// numThreads after it loaded: it drops to 1 without shared memory), the build and crossOriginIsolated.
+// Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
+import { loadMiniLM, relaxedSimdSupported } from "../js/loader.mjs";
 import { readSpec } from "../js/spec.mjs";
 
 const canon = (v) => (Array.isArray(v) ? `[${v.map(canon)}]` : v && typeof v === "object"
   ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon(v[k])}`)}}` : JSON.stringify(v));
 
 const q = new URLSearchParams(location.search);
-const impl = q.get("impl"), quick = q.get("quick") === "1", threads = Number(q.get("threads") ?? 1);
+const impl = q.get("impl"), quick = q.get("quick") === "1", threads = Math.max(1, Number(q.get("threads") ?? 1) || 1);
 const ONE = ["A short sentence to embed in the browser."];
 const EIGHT = Array.from({ length: 8 }, (_, i) => `Sentence number ${i}: the quick brown fox jumps over the lazy dog.`);
+const BATCH = self.__benchTexts?.batch32 ?? Array.from({ length: 32 }, (_, i) =>
+  `Sentence number ${i} of the batch: the quick brown fox jumps over the lazy dog, then rests in the shade of a tree.`);
 
 async function setup() {
   if (impl === "tjs") {
@@ -23,25 +31,35 @@ async function setup() {
     T.env.allowRemoteModels = false;
     T.env.allowLocalModels = true;
     T.env.localModelPath = "/onnx/";
-    T.env.backends.onnx.wasm.wasmPaths = new URL("../node_modules/onnxruntime-web/dist/", import.meta.url).href;
-    T.env.backends.onnx.wasm.numThreads = threads;
+    const ort = T.env.backends.onnx.wasm;
+    ort.wasmPaths = new URL("../node_modules/onnxruntime-web/dist/", import.meta.url).href;
+    ort.numThreads = threads;
+    ort.proxy = false;
     const ext = await T.pipeline("feature-extraction", "minilm", { dtype: "fp32", device: "wasm" });
-    return { embed: async (t) => (await ext(t, { pooling: "mean", normalize: true })).data, wasmMemory: () => null };
+    return { embed: async (t) => (await ext(t, { pooling: "mean", normalize: true })).data, wasmMemory: () => null,
+             threads: ort.numThreads, build: "onnxruntime-web", proxy: !!ort.proxy };
   }
-  const model = await loadMiniLM({ wasm: new URL("../dist/minilm.wasm", import.meta.url), modelDir: "/model/" });
-  if (impl === "wasm") return { embed: async (t) => model.embed(t), wasmMemory: () => model.memoryBytes };
+  const model = await loadMiniLM({ modelDir: "/model/", threads: impl === "wasm" ? threads : 1 });
+  const ran = { threads: model.threads, build: model.build, fallback: model.fallback };
+  if (impl === "wasm") return { embed: async (t) => model.embed(t), wasmMemory: () => model.memoryBytes, ...ran };
   if (impl === "pyodide") {
     const { loadPyodideEmbedder } = await import("../js/pyodide_embed.mjs");
     const py = await loadPyodideEmbedder({ model, modelDir: "/model/" });
-    return { embed: async (t) => py.embed(t), wasmMemory: () => model.memoryBytes + py.pyodide._module.HEAP8.buffer.byteLength };
+    return { embed: async (t) => py.embed(t), wasmMemory: () => model.memoryBytes + py.pyodide._module.HEAP8.buffer.byteLength, ...ran };
   }
   throw new Error(`unknown impl ${impl}`);
+}
+
+async function timed(embed, texts) {
+  const t0 = performance.now();
+  await embed(texts);
+  return performance.now() - t0;
 }
 
 async function latency(embed, texts, warmup, repeat) {
   for (let i = 0; i < warmup; i++) await embed(texts);
   const ms = [];
-  for (let i = 0; i < repeat; i++) { const t0 = performance.now(); await embed(texts); ms.push(performance.now() - t0); }
+  for (let i = 0; i < repeat; i++) ms.push(await timed(embed, texts));
   ms.sort((a, b) => a - b);
   const pct = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   return { p50: pct(0.5), p90: pct(0.9), n: ms.length };
@@ -55,14 +73,19 @@ async function uaMemory() {   // needs cross-origin isolation (COOP/COEP); null 
 
 async function run() {
   const s = await setup();
+  const t0 = performance.now();
   const first = await s.embed(ONE);
   const cold_ms = performance.now();   // timeOrigin is navigation start
+  const first_b1_ms = cold_ms - t0;
+  const first_b32_ms = await timed(s.embed, BATCH);
   const [w, r] = quick ? [2, 10] : [5, 50];
   const b1 = await latency(s.embed, ONE, w, r);
   const b8 = await latency(s.embed, EIGHT, w, Math.max(5, r / 2));
-  return { impl, threads, cold_ms, b1, b8, wasm_memory_bytes: s.wasmMemory(), ua_memory_bytes: await uaMemory(),
-           first: Array.from(first), isolated: self.crossOriginIsolated };
+  const b32 = await latency(s.embed, BATCH, 1, quick ? 3 : 10);
+  return { impl, threads_asked: threads, threads: s.threads, build: s.build, fallback: s.fallback ?? null, proxy: s.proxy ?? false,
+           cold_ms, first_b1_ms, first_b32_ms, b1, b8, b32, batch32_texts: BATCH.length,
+           wasm_memory_bytes: s.wasmMemory(), ua_memory_bytes: await uaMemory(),
+           first: Array.from(first), isolated: self.crossOriginIsolated, relaxed_simd: relaxedSimdSupported() };
 }
-
 window.__bench = run().then((r) => { document.getElementById("out").textContent = JSON.stringify(r, null, 1); return r; },
   (e) => ({ impl, error: String(e?.message ?? e) }));

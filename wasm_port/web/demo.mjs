@@ -1,10 +1,12 @@
 // wasm_port demo page logic: load the model once, embed the textarea's lines, fill a cosine table.
-// window.__demo = { ready, embed(texts) -> number[][] } is what tests/test_browser.py drives.
+// ?threads=N: the threaded build with N threads where the page is cross-origin isolated (the loader's
+// choice; `info` says what ran). window.__demo = { ready, embed(texts) -> number[][], info() -> { build,
+// threads, fallback, crossOriginIsolated } } is what tests/test_browser.py drives.
 import { loadMiniLM } from "../js/loader.mjs";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-const ready = loadMiniLM({ wasm: new URL("../dist/minilm.wasm", import.meta.url), modelDir: params.get("model") ?? "/model/" });
+const ready = loadMiniLM({ modelDir: params.get("model") ?? "/model/", threads: Math.max(1, Number(params.get("threads") ?? 1) || 1) });
 
 function embed(model, texts) {   // -> rows of dim floats (L2-normalised if the model has Normalize)
   const flat = model.embed(texts);
@@ -30,7 +32,7 @@ ready.then((model) => {
   $("go").disabled = false;
   $("go").textContent = "Embed";
   $("status").textContent = `${model.spec.name}: pooling ${model.spec.pooling}, ${model.dim} dims; loaded in ` +
-    `${model.loadMs.toFixed(0)} ms, wasm memory ${(model.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
+    `${model.loadMs.toFixed(0)} ms, wasm memory ${(model.memoryBytes / 2 ** 20).toFixed(0)} MiB, ${model.build} on ${model.threads} thread(s)`;
   $("go").onclick = () => {
     const texts = $("texts").value.split("\n").map((s) => s.trim()).filter(Boolean);
     const t0 = performance.now();
@@ -40,4 +42,6 @@ ready.then((model) => {
   };
 }, (e) => { $("status").textContent = `failed: ${e.message}`; });
 
-window.__demo = { ready: ready.then(() => true), embed: async (texts) => embed(await ready, texts) };
+window.__demo = { ready: ready.then(() => true), embed: async (texts) => embed(await ready, texts),
+                  info: async () => { const m = await ready; return { build: m.build, threads: m.threads, fallback: m.fallback,
+                                                                     crossOriginIsolated: self.crossOriginIsolated }; } };
