@@ -1,5 +1,7 @@
-"""One real-browser test: the wasm_port demo page in headless Debian Chromium (Playwright, never a
-downloaded browser) embeds two sentences; they must match python_ref within the wasm tolerance."""
+"""Real-browser tests: the wasm_port demo page in headless Debian Chromium (Playwright, never a
+downloaded browser) embeds two sentences; they must match python_ref within the wasm tolerance, on one
+thread and on two (the threaded build in Web Workers: the page must be cross-origin isolated and must
+not fall back to one thread)."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,3 +29,24 @@ def test_demo_page_embeds_like_python_ref(mdir):
     atol, min_cos = tolerance(torch_model=False)
     assert np.abs(got - ref).max() <= atol and (got * ref).sum(1).min() >= min_cos
     assert len(cells) == 9 and abs(float(cells[1]) - float(ref[0] @ ref[1])) < 1e-3   # 3 default lines -> 3x3
+
+
+def test_threaded_page_is_isolated_and_matches(mdir):
+    require(browser.missing(), is_reason=True)
+    from python_ref.pipeline import Pipeline as Ref
+    texts = ["A man is playing a guitar.", "Someone plays an instrument.", "The weather is cold today."]
+    ref = Ref(mdir).embed(texts)
+    atol, min_cos = tolerance(torch_model=False)
+    with browser.serve(mdir) as (base, _), browser.chromium() as b:
+        for threads in (1, 2):
+            page = b.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"{base}/wasm_port/web/index.html?threads={threads}")
+            assert page.evaluate("async () => await window.__demo.ready")
+            info = page.evaluate("async () => await window.__demo.info()")
+            got = np.array(page.evaluate("async (t) => await window.__demo.embed(t)", texts), dtype=np.float32)
+            relaxed = page.evaluate("async () => (await import('/wasm_port/js/loader.mjs')).relaxedSimdSupported()")
+            page.close()
+            assert info["crossOriginIsolated"] and info["fallback"] is None and info["threads"] == threads, info
+            assert info["build"] == ("relaxed" if relaxed else "simd128") + ("-mt" if threads > 1 else ""), info
+            assert np.abs(got - ref).max() <= atol and (got * ref).sum(1).min() >= min_cos, (threads, info)

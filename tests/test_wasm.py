@@ -94,6 +94,64 @@ def test_random_weights_equal_python_ref_random(mdir):
     assert np.abs(got - ref).max() <= ATOL
 
 
+# -- the four builds: threads (minilm_mt.wasm's worker pool) and relaxed SIMD -------------------------
+
+BUILDS = {"simd128": (1, False), "simd128-mt": (2, False), "relaxed": (1, True), "relaxed-mt": (2, True)}
+
+
+@pytest.fixture(scope="module")
+def builds(mdir):
+    """Each build in its own Node runner. A threaded one that came up on fewer threads fails in the
+    Pipeline (never a silent fallback); an engine without relaxed SIMD is a missing component."""
+    from wasm_port.pipeline import Pipeline, missing
+    require(missing(threads=2), is_reason=True)
+    out = {}
+    try:
+        for build, (threads, relaxed) in BUILDS.items():
+            out[build] = p = Pipeline(mdir, threads=threads, relaxed=relaxed)
+            assert p.threads == threads
+            if relaxed and not p.build.startswith("relaxed"):
+                require("wasm_port: this Node does not validate f32x4.relaxed_madd (relaxed SIMD)", is_reason=True)
+            assert p.build == build
+        yield out
+    finally:
+        for p in out.values():
+            p.close()
+
+
+def test_every_build_matches_sentence_transformers(builds, mdir, corpus):
+    texts = sample(corpus)
+    ref = oracle.st_embed(mdir, texts)
+    for build, p in builds.items():
+        close_enough(p.embed(texts), ref)
+
+
+def test_threaded_builds_equal_single_threaded_bits(builds, mdir, corpus):
+    """The pool splits rows, columns, heads and elements, never a sum: the same bits as one thread."""
+    batch = pad_rows(oracle.hf_ids(mdir, sample(corpus)))
+    for one, many in (("simd128", "simd128-mt"), ("relaxed", "relaxed-mt")):
+        assert np.array_equal(builds[one].forward(batch), builds[many].forward(batch)), (one, many)
+
+
+def test_peak_op_says_the_threads_it_measured(builds):
+    """The peak of a threaded module is measured on all its threads at once, or on fewer when asked;
+    a single-threaded module says 1 whatever is asked."""
+    mt, st = builds["simd128-mt"], builds["simd128"]
+    assert [mt.peak(n, 100)["threads"] for n in (2, 1)] == [2, 1]
+    assert st.peak(2, 100)["threads"] == 1
+    assert all(b.peak(1, 100)["gflops"] > 0.1 for b in (mt, st))
+
+
+def test_threaded_build_never_falls_back_silently(mdir, monkeypatch):
+    """A Node without SharedArrayBuffer loads the single-threaded module: the Pipeline that asked for 2
+    threads must refuse to run on 1, naming why."""
+    import wasm_port.pipeline as wp
+    require(wp.missing(threads=2), is_reason=True)
+    monkeypatch.setattr(wp, "node_flags", lambda: ("--no-harmony-sharedarraybuffer",))
+    with pytest.raises(wp.WasmRunnerError, match="asked for 2 threads.*has 1.*SharedArrayBuffer"):
+        wp.Pipeline(mdir, threads=2)
+
+
 # -- the wasm ABI boundary -----------------------------------------------------------------------------
 
 BAD_UTF8 = [b"\xff", b"abc\xc3", b"\xc3\x28", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
