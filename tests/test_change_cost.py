@@ -24,7 +24,7 @@ def clone(tmp_path_factory):
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(d)], check=True)
     tok = d / "cpp_port" / "tokenizer.cpp"
     tok.write_text(tok.read_text() + "// one\n// two\n// three\n")
-    api = d / "python_ref" / "api.py"
+    api = d / "python_ref" / "pipeline.py"
     lines = api.read_text().splitlines(keepends=True)
     api.write_text("".join(lines[:-1]))   # one line removed
     subprocess.run(GIT + ["-C", str(d), "commit", "-qam", "known change"], check=True)

@@ -26,6 +26,7 @@ export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
   const py = await loadPyodide({ indexURL: base });
   const dir = "/home/pyodide/";
   py.FS.mkdirTree(dir + "python_ref");
+  py.FS.mkdirTree(dir + "contract");
   py.FS.mkdirTree("/model");
   for (const [dst, src] of Object.entries(PY_FILES))
     py.FS.writeFile(dir + dst, src ? new Uint8Array(await readBytes(here(src))) : new Uint8Array());
