@@ -81,8 +81,7 @@ class Entry:
 
 _CMAKE = ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release")
 # the int8 rows (bench/quantised.py): weights quantised at load, never shipped so; the reference's tokenizer, pooling
-_INT8 = dict(kind="intervention", tokenizer=REFERENCE, replaces=("model_kernels",), change="quantisation",
-             threaded_tokenize=False, devices=("cpu",))
+_INT8 = dict(kind="intervention", tokenizer=REFERENCE, replaces=("model_kernels",), change="quantisation", threaded_tokenize=False, devices=("cpu",))
 _BINARY_CLI = ("cpp_port/main.cpp", "cpp_port/serve.cpp", "cpp_port/cli.h", "cpp_port/embed_backend.h",
                "cpp_port/standalone.py")
 REGISTRY = [
@@ -130,7 +129,7 @@ REGISTRY = [
           build_logs=(("build/wasm", ""), ("build/dev-wasm_port", "")),
           clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",), peak="wasm",
           threaded_tokenize=False, browser_pages=(("wasm", "wasm_port"), ("pyodide", "wasm_port_pyodide")),
-          web="wasm_port", web_serves=("wasm_port", "python_ref")),
+          web="wasm_port", web_serves=("wasm_port", "python_ref", "contract")),
     Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none", threaded_tokenize=False),
     Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
           threaded_tokenize=False),
@@ -143,7 +142,8 @@ REGISTRY = [
     Entry("python_ref_packed", "bench.packed:Pipeline", "intervention", tokenizer="python_ref",
           replaces=("padding_waste",), change="algorithm", threaded_tokenize=False),
     Entry("python_ref_int8", "bench.quantised:TorchInt8", baseline="python_ref", kernels="torch", **_INT8),
-    Entry("onnxruntime_int8", "bench.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime", **_INT8),
+    Entry("onnxruntime_int8", "bench.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime",
+          browser_pages=(("tjs_q8", "transformers_js_q8"),), **_INT8),   # q8 in the browser: the same int8 export
 ]
 BY_NAME = {e.name: e for e in REGISTRY}
 PORTS = [e.name for e in REGISTRY if e.kind == "port"]

@@ -117,7 +117,7 @@ def chromium():
             browser.close()
 
 
-THREADED = ("wasm", "tjs")   # the pages that also run on the bench's thread count
+THREADED = ("wasm", "tjs", "tjs_q8")   # the pages that also run on the bench's thread count
 
 
 def plan(threads: int) -> list[tuple[str, int]]:
@@ -144,6 +144,9 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     pages = {}
     from .. import registry
     names = registry.browser_pages()   # {page impl: record name}
+    if "tjs_q8" in names:   # transformers.js q8 loads the int8 export beside the fp32 one
+        from ..quantised import int8_export
+        int8_export(onnx_path(mdir))
     with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
         for impl, n in plan(threads):
             ctx = browser.new_context()

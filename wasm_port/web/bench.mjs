@@ -2,7 +2,7 @@
 // wasm: our module (threads=1: minilm.wasm; threads=N: minilm_mt.wasm with N - 1 Web Workers, where
 // the page is cross-origin isolated; else minilm.wasm, and `fallback` says why); pyodide: python_ref's
 // tokenizer in Pyodide + minilm.wasm via the JS FFI; tjs: transformers.js (onnxruntime-web's wasm
-// backend, fp32, numThreads = threads, not proxied to a worker: on the page's thread, as ours) on the
+// backend, fp32; tjs_q8: its q8 dtype, the int8 export onnxruntime_int8 runs; numThreads = threads, not proxied to a worker: on the page's thread, as ours) on the
 // local ONNX export, only when that export is of the served model's spec and its head is mean pooling
 // + normalise (what tjs applies). Per page: the first call at batch 1 and at batch 32 (cold), then
 // p50/p90 after a warm-up at batch 1, 8 and 32 (warm; batch 32: the texts bench/measure/browser.py
@@ -23,7 +23,7 @@ const BATCH = self.__benchTexts?.batch32 ?? Array.from({ length: 32 }, (_, i) =>
   `Sentence number ${i} of the batch: the quick brown fox jumps over the lazy dog, then rests in the shade of a tree.`);
 
 async function setup() {
-  if (impl === "tjs") {
+  if (impl === "tjs" || impl === "tjs_q8") {   // tjs_q8: dtype q8 loads model_quantized.onnx, onnxruntime_int8's export
     const [{ dir, name, ...served }, src] = await Promise.all([readSpec("/model/"), fetch("/onnx/minilm/source.json").then((r) => (r.ok ? r.json() : null))]);
     if (!src || canon(served) !== canon(src.spec) || served.pooling !== "mean" || !served.normalize || served.dense.length)
       throw new Error("transformers.js: the ONNX export is not of the served model, or its head is not mean pooling + normalise");
@@ -35,7 +35,7 @@ async function setup() {
     ort.wasmPaths = new URL("../node_modules/onnxruntime-web/dist/", import.meta.url).href;
     ort.numThreads = threads;
     ort.proxy = false;
-    const ext = await T.pipeline("feature-extraction", "minilm", { dtype: "fp32", device: "wasm" });
+    const ext = await T.pipeline("feature-extraction", "minilm", { dtype: impl === "tjs_q8" ? "q8" : "fp32", device: "wasm" });
     return { embed: async (t) => (await ext(t, { pooling: "mean", normalize: true })).data, wasmMemory: () => null,
              threads: ort.numThreads, build: "onnxruntime-web", proxy: !!ort.proxy };
   }
