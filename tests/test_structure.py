@@ -130,3 +130,28 @@ def test_the_design_is_in_the_repo_and_every_reference_resolves():
         if any(x + "/DESIGN" in text for x in ("shared", "..")):   # spelt apart: this file is scanned too
             bad.append(f"{rel}: points outside the repo")
     assert refs >= 20 and not bad, bad
+
+
+SOURCE_DIRS = ("contract", "python_ref", "cython_ext", "numba_variant", "cpp_port", "wasm_port", "bench")
+SOURCE = re.compile(r"\.(py|pyx|cpp|h|mjs|html)$|CMakeLists\.txt$")
+
+
+def test_design_layout_names_every_source_file():
+    """docs/DESIGN.md §3 names every source file of the ports, the contract and the bench, in its
+    folder's lines (a file's name, or its stem as in `tokenizer.{h,cpp}`); package markers apart."""
+    design = (ROOT / "docs" / "DESIGN.md").read_text()
+    block = design[design.index("## 3. Layout"):design.index("## 4.")]
+    folders = re.split(r"\n(?=\S|  \S)", block)   # one chunk per folder line and its continuation lines
+    tracked = subprocess.run(["git", "ls-files", *SOURCE_DIRS], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    missing = []
+    for f in tracked:
+        p = Path(f)
+        if not SOURCE.search(p.name) or p.name in ("__init__.py", "__main__.py") or "node_modules" in p.parts:
+            continue
+        folder = f"{p.parts[-2]}/" if len(p.parts) > 1 else ""
+        text = next((c for c in folders if c.lstrip().startswith(folder)), "")
+        if p.parts[0] == "wasm_port" and len(p.parts) > 2:   # js/, web/, pyodide/: named under wasm_port/
+            text = next((c for c in folders if c.startswith("wasm_port/")), "")
+        if not re.search(rf"(?<![\w.]){re.escape(p.name)}(?![\w])|(?<![\w.]){re.escape(p.stem)}\.\{{", text):
+            missing.append(f)
+    assert not missing, "docs/DESIGN.md §3 does not name: " + ", ".join(missing)
