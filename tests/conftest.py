@@ -59,3 +59,28 @@ def pytest_sessionfinish(session, exitstatus):
         close = getattr(p, "close", None)
         if close:
             close()
+
+
+# The slow tier (`make check` leaves it out; `make test`, what CI runs, runs everything): a test file,
+# or file::test-name prefix, and why it is slow. Durations from one full run on the 2-vCPU machine.
+SLOW = {
+    "test_fleet.py": "a Ray cluster of two nodes, each running bench all (~165 s)",
+    "test_browser.py": "headless Chromium",
+    "test_adversarial.py": "10 MB adversarial texts and 20,000-text memory checks",
+    "test_calibrate.py": "a timing-accuracy check (bench calibrate)",
+    "test_attribution.py": "a real bench all (tests/bench_run.py) and timing-accuracy checks",
+    "test_report.py": "a real bench all (tests/bench_run.py)",
+    "test_registry_facts.py::test_a_port_registered_alone": "a real bench all (tests/bench_run.py)",
+    "test_fidelity.py::test_bench_all": "a real bench all (tests/bench_run.py)",
+    "test_model_variants.py": "every port against sentence-transformers on ~30 model directories (~180 s)",
+    "test_stability.py": "simulations of the verdict rules over many runs",
+    "test_readme.py::test_readme_command_runs": "the README's commands, each a fresh process",
+    "test_equivalence.py::test_ids_equal_hf_on_hypothesis_text": "300 hypothesis examples per port",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        rel = f"{item.path.name}::{item.name}"
+        if any(rel == k or rel.startswith(k if "::" in k else k + "::") for k in SLOW):
+            item.add_marker(pytest.mark.slow)

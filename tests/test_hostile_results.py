@@ -309,7 +309,7 @@ def test_reversed_change_range_is_refused(tmp_path):
     from bench.measure.change_cost import ChangeError, change_cost
     d = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(d)], check=True)
-    (d / "python_ref" / "api.py").write_text((d / "python_ref" / "api.py").read_text() + "# one more line\n")
+    (d / "python_ref" / "pipeline.py").write_text((d / "python_ref" / "pipeline.py").read_text() + "# one more line\n")
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "-C", str(d),
                     "commit", "-qam", "a change"], check=True)
     assert change_cost("HEAD~1..HEAD", root=d)["rows"]["python_ref"]["added"] == 1
