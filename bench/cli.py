@@ -229,6 +229,8 @@ def cmd_change(args) -> int:
 def _scenario_arg(p) -> None:
     p.add_argument("--scenario", nargs="+", metavar="NAME", default=None,
                    help="only these scenarios (single, batch, long, batch256): a shorter run")
+    common.add_argument("--prompt-name", metavar="NAME", help="the model's prompt NAME before every text, as encode(prompt_name=)")
+    common.add_argument("--prompt", metavar="TEXT", help="TEXT before every text, as encode(prompt=) (default: the model's own)")
 
 
 def _all_args(p) -> None:
@@ -260,6 +262,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, c in COMMANDS.items():
         s = sub.add_parser(name, parents=[common], help=c.help, description=c.help)
+        if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
+            args.model = inputs.prompted_model(args)
         if c.impl == "many":
             s.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (see `bench list`)")
         elif c.impl == "one":

@@ -1,5 +1,5 @@
 """What a user hands the CLI, checked before any work starts: implementation names, the device,
-the thread count, a corpus file, the model weights. Each problem is a UsageError whose message is one line; the CLI
+the thread count, a corpus file, the model weights, a prompt (prompted_model). Each problem is a UsageError whose message is one line; the CLI
 prints it as `bench: <message>` and exits 2 (never a traceback).
 Leaves out: the model directory's own checks (contract.api.model_dir raises ModelDirError)."""
 from __future__ import annotations
@@ -102,3 +102,42 @@ def read_corpus(path: str | Path) -> list[str]:
 def corpus(args) -> list[str]:
     """The texts of --corpus, else the project's corpus."""
     return read_corpus(args.corpus) if getattr(args, "corpus", None) else oracle.read_corpus(oracle.PROJECT_CORPUS)
+
+
+def prompted_model(args) -> str | None:
+    """args.model, or with --prompt-name NAME / --prompt TEXT (every subcommand with --model) a model
+    directory (a temporary one, removed at exit: its files linked, config_sentence_transformers.json
+    rewritten) whose default prompt is the one asked, so every implementation, peers and upstream's
+    encode() included, embeds prompt + text exactly as encode(texts, prompt_name=, prompt=) does on the
+    model, and no part of `bench all` needs an argument of its own. Its folder keeps the model's name.
+    An unknown NAME, or both flags, is a UsageError."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from contract.api import model_dir, read_spec
+    model, prompt_name, prompt = args.model, getattr(args, "prompt_name", None), getattr(args, "prompt", None)
+    if prompt_name is None and prompt is None:
+        return model
+    if prompt_name is not None and prompt is not None:
+        raise UsageError("--prompt-name and --prompt: give one (sentence-transformers would ignore the name)")
+    src = model_dir(model)
+    spec = read_spec(src)
+    try:
+        spec.resolve_prompt(prompt_name, prompt)
+    except ValueError as e:
+        raise UsageError(f"--prompt-name: {e}") from None
+    name = prompt_name if prompt is None else "bench_prompt"
+    prompts = {**spec.prompts, **({} if prompt is None else {name: prompt})}
+    tmp = tempfile.mkdtemp(prefix="portbench_prompt_")
+    atexit.register(shutil.rmtree, tmp, True)
+    out = Path(tmp) / spec.name
+    out.mkdir()
+    for p in src.iterdir():
+        if p.name != "config_sentence_transformers.json" and not p.name.startswith("."):
+            (out / p.name).symlink_to(p.resolve())
+    st = json.loads((src / "config_sentence_transformers.json").read_text(encoding="utf-8")) \
+        if (src / "config_sentence_transformers.json").is_file() else {}
+    st.update(prompts=prompts, default_prompt_name=name)
+    (out / "config_sentence_transformers.json").write_text(json.dumps(st, indent=1, ensure_ascii=False), encoding="utf-8")
+    return str(out)

@@ -5,6 +5,8 @@
   truncating at its max_seq_length, no padding. `st_preprocess_ids` is the same through
   sentence-transformers' public preprocess(), slower; a test holds the two equal.
 - vectors: SentenceTransformer(dir).encode().
+- prompts: sentence-transformers' own choice of prompt (`st_prompt`: prompt=, else prompt_name=, else the
+  model's default prompt): the ids are those of prompt + text, and encode() gets the same arguments.
 - `hf_tokenizer`: the HF `tokenizers` peer: tokenizer.json loaded by the Rust library and set up
   from python_ref's spec (normalizer flags, added tokens, truncation), without loading
   sentence-transformers, so its cold start and footprint are the tokenizer's own. Tests hold its
@@ -41,15 +43,39 @@ def st_tokenizer(mdir: Path):
     return tok
 
 
-def hf_ids(mdir: Path, texts: list[str]) -> list[list[int]]:
-    """The ids upstream gives each text: the judge for every tokenizer."""
-    return [e.ids for e in st_tokenizer(Path(mdir)).encode_batch(texts)]
+def st_prompt(mdir: Path, prompt_name: str | None = None, prompt: str | None = None) -> str:
+    """The prompt sentence-transformers' encode() puts in front of every text ("" for none), from its own
+    prompts and default_prompt_name as it loaded them."""
+    st = st_model(Path(mdir))
+    if prompt is None:
+        if prompt_name is not None:
+            if prompt_name not in st.prompts:   # encode() raises ValueError too
+                raise ValueError(f"prompt_name {prompt_name!r} is not one of {mdir}'s prompts ({', '.join(st.prompts)})")
+            prompt = st.prompts[prompt_name]
+        elif st.default_prompt_name is not None:
+            prompt = st.prompts.get(st.default_prompt_name)
+    return prompt or ""
 
 
-def st_preprocess_ids(mdir: Path, texts: list[str]) -> list[list[int]]:
-    """The same through sentence-transformers' public preprocess() (padded, then unpadded here)."""
-    f = st_model(Path(mdir)).preprocess(texts)
+def hf_ids(mdir: Path, texts: list[str], prompt_name: str | None = None, prompt: str | None = None) -> list[list[int]]:
+    """The ids upstream gives each text (prompt + text, the prompt as encode() picks it): the judge for
+    every tokenizer."""
+    p = st_prompt(mdir, prompt_name, prompt)
+    return [e.ids for e in st_tokenizer(Path(mdir)).encode_batch([p + t for t in texts] if p else texts)]
+
+
+def st_preprocess_ids(mdir: Path, texts: list[str], prompt_name: str | None = None,
+                      prompt: str | None = None) -> list[list[int]]:
+    """The same through sentence-transformers' public preprocess() (padded, then unpadded here), which puts
+    the prompt in front itself."""
+    f = st_model(Path(mdir)).preprocess(texts, prompt=st_prompt(mdir, prompt_name, prompt) or None)
     return [ids[m.bool()].tolist() for ids, m in zip(f["input_ids"], f["attention_mask"])]
+
+
+def st_prompt_length(mdir: Path, prompt_name: str | None = None, prompt: str | None = None) -> int:
+    """The prompt's tokens as sentence-transformers counts them for pooling (preprocess's prompt_length; 0: none)."""
+    p = st_prompt(mdir, prompt_name, prompt)
+    return int(st_model(Path(mdir)).preprocess(["x"], prompt=p).get("prompt_length") or 0) if p else 0
 
 
 @lru_cache(maxsize=16)
@@ -68,9 +94,10 @@ def hf_tokenizer(mdir: Path):
     return tok
 
 
-def st_embed(mdir: Path, texts: list[str], device: str = "cpu", batch_size: int = 32) -> np.ndarray:
-    return st_model(Path(mdir), device).encode(texts, batch_size=batch_size, convert_to_numpy=True,
-                                               show_progress_bar=False).astype(np.float32)
+def st_embed(mdir: Path, texts: list[str], device: str = "cpu", batch_size: int = 32, prompt_name: str | None = None,
+             prompt: str | None = None) -> np.ndarray:
+    return st_model(Path(mdir), device).encode(texts, batch_size=batch_size, convert_to_numpy=True, prompt_name=prompt_name,
+                                               prompt=prompt, show_progress_bar=False).astype(np.float32)
 
 
 def read_corpus(path: str | Path) -> list[str]:

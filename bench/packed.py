@@ -49,7 +49,7 @@ class PackedModel:
         self.m = m
 
     @torch.inference_mode()
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, prompt_length: int = 0) -> torch.Tensor:
         """ids, mask: int64 (N, T) -> float32 (N, E): the model's own head (pooling, Dense, Normalize)."""
         m = self.m
         n, t = ids.shape
@@ -58,8 +58,8 @@ class PackedModel:
         x = pk.unpad(embeddings_forward(m, ids))                      # (M, D)
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (N, 1, 1, T)
         for layer in m.layers:
-            x = layer_forward(x, bias, layer, m.heads, m.eps, pk)
-        return head_forward(m, pk.pad(x), mask)                       # (N, E)
+            x = layer_forward(x, bias, layer, m.heads, m.eps, pk, m.act)
+        return head_forward(m, pk.pad(x), mask, prompt_length)        # (N, E)
 
 
 def attention_forward(x: torch.Tensor, bias: torch.Tensor, p, heads: int, pk: Packing) -> torch.Tensor:
@@ -71,10 +71,11 @@ def attention_forward(x: torch.Tensor, bias: torch.Tensor, p, heads: int, pk: Pa
     return F.linear(y, p.ao_w, p.ao_b)
 
 
-def layer_forward(x: torch.Tensor, bias: torch.Tensor, p, heads: int, eps: float, pk: Packing) -> torch.Tensor:
+def layer_forward(x: torch.Tensor, bias: torch.Tensor, p, heads: int, eps: float, pk: Packing,
+                  act: str = "gelu") -> torch.Tensor:
     d = x.shape[-1]
     x = F.layer_norm(x + attention_forward(x, bias, p, heads, pk), (d,), p.ln1_w, p.ln1_b, eps)
-    return F.layer_norm(x + ffn_forward(x, p), (d,), p.ln2_w, p.ln2_b, eps)    # (M, D)
+    return F.layer_norm(x + ffn_forward(x, p, act), (d,), p.ln2_w, p.ln2_b, eps)    # (M, D)
 
 
 class Pipeline(RefPipeline):

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from contract.api import Batch, check_texts, model_dir, pad_rows
+from contract.api import Batch, check_texts, model_dir, pad_rows, prompt_length, prompted, read_spec
 
 from . import oracle
 
@@ -25,9 +25,13 @@ class HFTokenizers:
 
     def __init__(self, model=None, device="cpu", **_):
         self.tok = oracle.hf_tokenizer(model_dir(model))
+        self.spec = read_spec(model_dir(model))
 
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        return pad_rows([e.ids for e in self.tok.encode_batch(check_texts(texts))])
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> Batch:
+        texts, p = prompted(self.spec, texts, prompt_name, prompt)   # the model's default prompt too
+        batch = pad_rows([e.ids for e in self.tok.encode_batch(check_texts(texts))])
+        batch.prompt_length = prompt_length(self.tok.encode(p).ids) if p else 0
+        return batch
 
     def encode_raw(self, texts: Sequence[str]):
         """encode_batch alone: the strict baseline for tokenizer throughput (no padding, no checks)."""
@@ -44,23 +48,30 @@ class SentenceTransformers:
 
     def __init__(self, model=None, device="cpu", **_):
         import torch
-        self.torch, self.device = torch, device
-        self.model = oracle.st_model(model_dir(model), device)
+        self.torch, self.device, self.mdir = torch, device, model_dir(model)
+        self.model = oracle.st_model(self.mdir, device)
+        self.types = "token_type_ids" in self.model.tokenizer.model_input_names
 
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        f = self.model.tokenize(check_texts(texts))
-        return Batch(f["input_ids"].numpy().astype(np.int64), f["attention_mask"].numpy().astype(np.int64))
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> Batch:
+        """Its own preprocess(), with the prompt encode() would use (the model's default one too)."""
+        p = oracle.st_prompt(self.mdir, prompt_name, prompt)
+        f = self.model.preprocess(check_texts(texts), prompt=p or None)
+        return Batch(f["input_ids"].numpy().astype(np.int64), f["attention_mask"].numpy().astype(np.int64),
+                     int(f.get("prompt_length") or 0))
 
     def forward(self, batch: Batch) -> np.ndarray:
         t = self.torch
         feats = {"input_ids": t.from_numpy(batch.ids).to(self.device),
-                 "attention_mask": t.from_numpy(batch.attention_mask).to(self.device),
-                 "token_type_ids": t.zeros_like(t.from_numpy(batch.ids)).to(self.device)}
+                 "attention_mask": t.from_numpy(batch.attention_mask).to(self.device)}
+        if self.types:   # BERT's forward takes token types; DistilBERT's does not
+            feats["token_type_ids"] = t.zeros_like(t.from_numpy(batch.ids)).to(self.device)
+        if batch.prompt_length:
+            feats["prompt_length"] = batch.prompt_length
         with t.inference_mode():
             return self.model(feats)["sentence_embedding"].float().cpu().numpy()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.forward(self.tokenize(texts))
+    def embed(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> np.ndarray:
+        return self.forward(self.tokenize(texts, prompt_name, prompt))
 
 
 def missing_onnx() -> str | None:
@@ -155,17 +166,17 @@ class TorchCompiled:
         # tensor"): compile the undecorated forward and run it under no_grad instead
         compiled = torch.compile(functools.partial(type(m).forward.__wrapped__, m), dynamic=True)
 
-        def forward(ids, mask):
+        def forward(ids, mask, prompt_length=0):
             with torch.no_grad():
-                return compiled(ids, mask)
+                return compiled(ids, mask, prompt_length)
         m.forward = forward
         self.dim = self.ref.dim
 
-    def tokenize(self, texts):
-        return self.ref.tokenize(texts)
+    def tokenize(self, texts, prompt_name=None, prompt=None):
+        return self.ref.tokenize(texts, prompt_name, prompt)
 
     def forward(self, batch):
         return self.ref.forward(batch)
 
-    def embed(self, texts):
-        return self.ref.embed(texts)
+    def embed(self, texts, prompt_name=None, prompt=None):
+        return self.ref.embed(texts, prompt_name, prompt)

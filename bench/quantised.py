@@ -73,19 +73,19 @@ class TorchInt8:
                 return func(*args, **(kwargs or {}))
         fp32_forward = m.forward
 
-        def forward(ids, mask):
+        def forward(ids, mask, prompt_length=0):
             with Route():
-                return fp32_forward(ids, mask)
+                return fp32_forward(ids, mask, prompt_length)
         m.forward = forward
 
-    def tokenize(self, texts):
-        return self.ref.tokenize(texts)
+    def tokenize(self, texts, prompt_name=None, prompt=None):
+        return self.ref.tokenize(texts, prompt_name, prompt)
 
     def forward(self, batch):
         return self.ref.forward(batch)
 
-    def embed(self, texts):
-        return self.ref.embed(texts)
+    def embed(self, texts, prompt_name=None, prompt=None):
+        return self.ref.embed(texts, prompt_name, prompt)
 
 
 INT8_NAME = "model_quantized.onnx"   # beside the fp32 export: the file transformers.js' dtype "q8" loads

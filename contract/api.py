@@ -1,5 +1,6 @@
 """The one interface every port implements (docs/DESIGN.md §4), plus the shared bad-input check (§5),
-model-directory lookup and its spec (contract/spec.py). Leaves out: anything port-specific."""
+model-directory lookup and its spec (contract/spec.py), and the prompts (prompted, prompt_length).
+Leaves out: anything port-specific."""
 from __future__ import annotations
 
 import json
@@ -19,13 +20,34 @@ from .spec import ModelDirError, ModelSpec, read_spec  # noqa: F401  (re-exporte
 class Batch:
     ids: np.ndarray             # int64 (N, T), T = longest row in the batch (<= max_seq_length)
     attention_mask: np.ndarray  # int64 (N, T)
+    prompt_length: int = 0      # the prompt's tokens at the start of every row, [CLS] included (0: no prompt);
+                                # left out of pooling where the Pooling module says include_prompt false
 
 
 class Pipeline(Protocol):
+    """tokenize and embed take the model's prompts as sentence-transformers' encode() does (spec.resolve_prompt:
+    `prompt`, else prompts[prompt_name], else the default prompt): the prompt goes in front of every text."""
     name: str
-    def tokenize(self, texts: Sequence[str]) -> Batch: ...
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> Batch: ...
     def forward(self, batch: Batch) -> np.ndarray: ...      # float32 (N, dim), as the model's modules say
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...  # tokenize + forward
+    def embed(self, texts: Sequence[str], prompt_name: str | None = None,
+              prompt: str | None = None) -> np.ndarray: ...  # tokenize + forward
+
+
+def prompted(spec: ModelSpec, texts: Sequence[str], prompt_name: str | None = None,
+             prompt: str | None = None) -> tuple[Sequence[str], str]:
+    """(texts, the prompt): the prompt resolved (spec.resolve_prompt) and put in front of each text, as
+    sentence-transformers does (prompt + text, one string: its truncation too), the texts checked first (the
+    bad-input contract); no prompt: the texts as they came, for the port's own check. A port then counts the
+    prompt's tokens as sentence-transformers does: the prompt alone through its own tokenizer, [CLS]
+    counted, the trailing [SEP] not (prompt_length())."""
+    p = spec.resolve_prompt(prompt_name, prompt)
+    return ([p + t for t in check_texts(texts)] if p else texts), p
+
+
+def prompt_length(ids_of_prompt: Sequence[int]) -> int:
+    """Batch.prompt_length from the prompt's own ids ([CLS] .. [SEP]): sentence-transformers' _get_prompt_length."""
+    return max(len(ids_of_prompt) - 1, 0)
 
 
 REQUIRED = ("config.json", "vocab.txt", "model.safetensors", "tokenizer.json")
@@ -90,7 +112,7 @@ def split_batch(batch: Batch, max_tokens: int = MAX_BATCH_TOKENS) -> list[Batch]
             longest = max(longest, lens[j])
             j += 1
         out.append(Batch(np.ascontiguousarray(batch.ids[i:j, :longest]),            # (n, longest)
-                         np.ascontiguousarray(batch.attention_mask[i:j, :longest])))
+                         np.ascontiguousarray(batch.attention_mask[i:j, :longest]), batch.prompt_length))
         i = j
     return out
 

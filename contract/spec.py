@@ -5,6 +5,16 @@ folders, tokenizer.json and tokenizer_config.json once, checks every setting, an
 ModelSpec. A setting no port implements is refused with one ModelDirError line naming the file and
 the setting; nothing is silently approximated. The rules follow what sentence-transformers (6.x)
 and transformers (5.x) do with the same directory, because they are the judge:
+- architecture: config.json model_type bert, or distilbert (transformers' DistilBertModel: no token types,
+  its own config and tensor names, LayerNorm eps fixed at 1e-12, learned positions only). Sizes and the
+  FFN activation are read once into BERT's names (hidden_size ... hidden_act); `tensor_names` maps each
+  tensor every port's loader asks for (BERT's name, "{i}" the layer) to its name in model.safetensors,
+  and `tensor_prefix` is the prefix of a checkpoint saved from a task model ("bert.", "distilbert.").
+  hidden_act: ACTS (transformers.activations' definitions), anything else refused.
+- prompts: config_sentence_transformers.json's `prompts` over sentence-transformers' own defaults
+  (query and document, "" unless set; null is ""), and `default_prompt_name`, which must name one.
+  resolve_prompt() picks the prompt as encode() does. The Pooling module's include_prompt false leaves
+  the prompt's tokens ([CLS] included) out of pooling.
 - modules: Transformer (at the root), Pooling, any Dense layers, an optional final Normalize.
   No modules.json: Transformer + mean Pooling, no Normalize, no sentence_bert_config.json.
 - truncation (max_seq_length): sentence_bert_config.json, else min(tokenizer_config.json
@@ -28,10 +38,49 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .texts import check_prompt
 from .spec_tokenizer import FLOAT32_MAX, ModelDirError, _bool, _int, _load, _regular, _sub, read_tokenizer  # noqa: F401
 
 
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+# The FFN activations (config.json hidden_act; DistilBERT: activation), each as transformers.activations defines it
+ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
+ST_PROMPTS = ("query", "document")   # sentence-transformers' SentenceTransformer always has these ("" unless set)
+# BERT's tensor names (every port's loader asks for these), per module: "{i}" is the layer. A name the
+# checkpoint gives differently is mapped by the spec's tensor_names; None: the architecture has no such tensor.
+BERT_MODULES = ("embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings",
+                "embeddings.LayerNorm", "encoder.layer.{i}.attention.self.query", "encoder.layer.{i}.attention.self.key",
+                "encoder.layer.{i}.attention.self.value", "encoder.layer.{i}.attention.output.dense",
+                "encoder.layer.{i}.attention.output.LayerNorm", "encoder.layer.{i}.intermediate.dense",
+                "encoder.layer.{i}.output.dense", "encoder.layer.{i}.output.LayerNorm")
+DISTILBERT_MODULES = {   # transformers' DistilBertModel (modeling_distilbert.py)
+    "embeddings.token_type_embeddings": None,
+    "encoder.layer.{i}.attention.self.query": "transformer.layer.{i}.attention.q_lin",
+    "encoder.layer.{i}.attention.self.key": "transformer.layer.{i}.attention.k_lin",
+    "encoder.layer.{i}.attention.self.value": "transformer.layer.{i}.attention.v_lin",
+    "encoder.layer.{i}.attention.output.dense": "transformer.layer.{i}.attention.out_lin",
+    "encoder.layer.{i}.attention.output.LayerNorm": "transformer.layer.{i}.sa_layer_norm",
+    "encoder.layer.{i}.intermediate.dense": "transformer.layer.{i}.ffn.lin1",
+    "encoder.layer.{i}.output.dense": "transformer.layer.{i}.ffn.lin2",
+    "encoder.layer.{i}.output.LayerNorm": "transformer.layer.{i}.output_layer_norm"}
+# config.json's keys for the sizes, per model_type: (spec field, config key, default: None = required)
+CONFIG_KEYS = {"bert": (("hidden_size", "hidden_size", None), ("num_attention_heads", "num_attention_heads", None),
+                        ("num_hidden_layers", "num_hidden_layers", None), ("intermediate_size", "intermediate_size", None),
+                        ("vocab_size", "vocab_size", None), ("max_position_embeddings", "max_position_embeddings", 512),
+                        ("type_vocab_size", "type_vocab_size", 2)),
+               "distilbert": (("hidden_size", "dim", None), ("num_attention_heads", "n_heads", None),
+                              ("num_hidden_layers", "n_layers", None), ("intermediate_size", "hidden_dim", None),
+                              ("vocab_size", "vocab_size", None), ("max_position_embeddings", "max_position_embeddings", 512))}
+
+
+def tensor_name(names: dict, name: str) -> str | None:
+    """The name in model.safetensors of tensor `name` (BERT's, e.g. encoder.layer.3.output.dense.weight), through
+    a spec's tensor_names; None where the architecture has no such tensor."""
+    module, _, param = name.rpartition(".")
+    head, layer, rest = module.partition(".layer.")
+    key, i = (f"{head}.layer.{{i}}.{rest.partition('.')[2]}", rest.partition(".")[0]) if layer else (module, "")
+    mapped = names.get(key)
+    return None if mapped is None else mapped.replace("{i}", i) + "." + param
 ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity"}
 LEGACY_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
                   "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
@@ -51,14 +100,18 @@ class DenseSpec:
 class ModelSpec:
     dir: str
     name: str
-    # config.json (model_type bert, hidden_act gelu, absolute positions: checked, not stored)
+    # config.json (absolute positions: checked, not stored); DistilBERT's sizes under BERT's names
+    model_type: str              # "bert" | "distilbert"
+    hidden_act: str              # one of ACTS
+    tensor_names: dict           # BERT_MODULES -> the module's name in model.safetensors (absent: no such tensor)
+    tensor_prefix: str           # a task model's checkpoint puts this before every name: "bert." | "distilbert."
     hidden_size: int
     num_attention_heads: int
     num_hidden_layers: int
     intermediate_size: int
     vocab_size: int
     max_position_embeddings: int
-    type_vocab_size: int
+    type_vocab_size: int         # 0: no token-type embeddings (DistilBERT)
     layer_norm_eps: float
     # tokenizer
     max_seq_length: int          # ids per text, [CLS] and [SEP] included
@@ -73,9 +126,34 @@ class ModelSpec:
     added_tokens: tuple          # ((content, id), ...) matched verbatim in the raw text
     # sentence-transformers modules after the Transformer
     pooling: str                 # one of POOLINGS
-    include_prompt: bool         # no port adds prompts, so this never changes an answer
+    include_prompt: bool         # false: the prompt's tokens are left out of pooling
     dense: tuple                 # (DenseSpec, ...), applied in order after pooling
     normalize: bool
+    # config_sentence_transformers.json
+    prompts: dict                # name -> prompt text, sentence-transformers' defaults (ST_PROMPTS) included
+    default_prompt_name: str | None
+
+    def __hash__(self) -> int:   # dict fields: hashed by what the spec was read from
+        return hash(self.to_json())
+
+    def resolve_prompt(self, prompt_name: str | None = None, prompt: str | None = None) -> str:
+        """The text put in front of every text, as sentence-transformers' encode() resolves it: `prompt` if
+        given (prompt_name is then ignored), else prompts[prompt_name], else the default prompt's, else "".
+        An empty prompt is no prompt. TypeError / ValueError (one line) for a prompt that is not a valid str
+        or a name the model does not have."""
+        check_prompt(prompt_name, prompt)
+        if prompt is not None:
+            return prompt
+        if prompt_name is None:
+            return self.prompts.get(self.default_prompt_name, "") if self.default_prompt_name is not None else ""
+        if prompt_name not in self.prompts:
+            raise ValueError(f"prompt_name {json.dumps(prompt_name)} is not one of the model's "
+                             f"prompts ({', '.join(sorted(self.prompts))})")
+        return self.prompts[prompt_name]
+
+    def tensor_name(self, name: str) -> str | None:
+        """Tensor `name` (BERT's) as model.safetensors names it (tensor_prefix aside); None: the model has none."""
+        return tensor_name(self.tensor_names, name)
 
     @property
     def dim(self) -> int:
@@ -86,10 +164,13 @@ class ModelSpec:
         """One line for reports: the settings that decide the answer."""
         case = "lowercase" if self.lowercase else "cased"
         heads = "".join(f", dense {d.in_features}->{d.out_features} {d.activation}" for d in self.dense)
-        return (f"{self.name}: BERT {self.num_hidden_layers} layers x {self.hidden_size} ({self.num_attention_heads} "
-                f"heads, FFN {self.intermediate_size}), max_seq_length {self.max_seq_length}, {case}"
+        arch = "DistilBERT" if self.model_type == "distilbert" else "BERT"
+        act = "" if self.hidden_act == "gelu" else f", {self.hidden_act}"
+        prompt = f", default prompt {self.default_prompt_name!r}" if self.default_prompt_name is not None else ""
+        return (f"{self.name}: {arch} {self.num_hidden_layers} layers x {self.hidden_size} ({self.num_attention_heads} "
+                f"heads, FFN {self.intermediate_size}{act}), max_seq_length {self.max_seq_length}, {case}"
                 f"{', strip_accents' if self.strip_accents else ''}, pooling {self.pooling}{heads}, "
-                f"{'normalize' if self.normalize else 'no normalize'}, {self.dim} dims")
+                f"{'normalize' if self.normalize else 'no normalize'}{prompt}, {self.dim} dims")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -105,6 +186,7 @@ class ModelSpec:
         d = {f.name: d[f.name] for f in fields(cls)}
         d["added_tokens"] = tuple((str(c), int(i)) for c, i in d["added_tokens"])
         d["dense"] = tuple(DenseSpec(**x) for x in d["dense"])
+        d["prompts"], d["tensor_names"] = dict(d["prompts"]), dict(d["tensor_names"])
         return cls(**d)
 
 
@@ -118,21 +200,28 @@ def read_spec(mdir: str | Path) -> ModelSpec:
 
 def _read_spec(mdir: Path) -> ModelSpec:
     cfg = _load(mdir, "config.json")
-    if cfg.get("model_type") != "bert":
-        raise ModelDirError(f"config.json: model_type {json.dumps(cfg.get('model_type'))} is not supported (BERT only)")
-    if cfg.get("hidden_act", "gelu") != "gelu":
-        raise ModelDirError(f"config.json: hidden_act {json.dumps(cfg.get('hidden_act'))} is not supported (exact 'gelu' only)")
-    if cfg.get("position_embedding_type", "absolute") != "absolute":
+    arch = cfg.get("model_type")
+    if arch not in CONFIG_KEYS:
+        raise ModelDirError(f"config.json: model_type {json.dumps(arch)} is not supported (bert, distilbert)")
+    act_key = "hidden_act" if arch == "bert" else "activation"
+    act = cfg.get(act_key, "gelu")
+    if act not in ACTS:
+        raise ModelDirError(f"config.json: {act_key} {json.dumps(act)} is not supported ({', '.join(ACTS)})")
+    if arch == "bert" and cfg.get("position_embedding_type", "absolute") != "absolute":
         raise ModelDirError(f"config.json: position_embedding_type {json.dumps(cfg['position_embedding_type'])} is not supported (absolute only)")
-    sizes = {k: _int(cfg, k, "config.json", d) for k, d in (
-        ("hidden_size", None), ("num_attention_heads", None), ("num_hidden_layers", None), ("intermediate_size", None),
-        ("vocab_size", None), ("max_position_embeddings", 512), ("type_vocab_size", 2))}
+    if arch == "distilbert" and _bool(cfg, "sinusoidal_pos_embds", "config.json", False):
+        raise ModelDirError("config.json: sinusoidal_pos_embds true is not supported (learned position embeddings only)")
+    sizes = {k: _int(cfg, key, "config.json", d) for k, key, d in CONFIG_KEYS[arch]}
+    sizes.setdefault("type_vocab_size", 0)   # DistilBERT has no token types
     if sizes["hidden_size"] % sizes["num_attention_heads"]:
-        raise ModelDirError(f"config.json: hidden_size {sizes['hidden_size']} is not divisible by "
-                            f"num_attention_heads {sizes['num_attention_heads']}")
-    eps = cfg.get("layer_norm_eps", 1e-12)
+        keys = dict((k, key) for k, key, _ in CONFIG_KEYS[arch])
+        raise ModelDirError(f"config.json: {keys['hidden_size']} {sizes['hidden_size']} is not divisible by "
+                            f"{keys['num_attention_heads']} {sizes['num_attention_heads']}")
+    eps = cfg.get("layer_norm_eps", 1e-12) if arch == "bert" else 1e-12   # DistilBERT's LayerNorms: 1e-12, fixed
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and 0 < eps <= FLOAT32_MAX):
         raise ModelDirError(f"config.json: layer_norm_eps {json.dumps(eps)} must be a number > 0 (and a float32)")
+    names = {m: DISTILBERT_MODULES.get(m, m) if arch == "distilbert" else m for m in BERT_MODULES}
+    names = {m: n for m, n in names.items() if n is not None}   # absent: the architecture has no such tensor
 
     modules = _load(mdir, "modules.json", required=False, kind=list)
     sbert: dict = {}
@@ -141,10 +230,7 @@ def _read_spec(mdir: Path) -> ModelSpec:
     else:
         pooling, include_prompt, dense, normalize = _read_modules(mdir, modules, sizes["hidden_size"])
         sbert = _load(mdir, "sentence_bert_config.json", required=False) or {}
-    st = _load(mdir, "config_sentence_transformers.json", required=False) or {}
-    if st.get("default_prompt_name") is not None:
-        raise ModelDirError(f"config_sentence_transformers.json: default_prompt_name "
-                            f"{json.dumps(st['default_prompt_name'])} is not supported (no prompts)")
+    prompts, default_prompt = _read_prompts(_load(mdir, "config_sentence_transformers.json", required=False) or {})
     tok, mml = read_tokenizer(mdir, sizes["vocab_size"])
     mpe = sizes["max_position_embeddings"]
     if sbert.get("max_seq_length") is not None:
@@ -157,8 +243,30 @@ def _read_spec(mdir: Path) -> ModelSpec:
     if _bool(sbert, "do_lower_case", "sentence_bert_config.json", False):
         tok["lowercase"] = True    # a Lowercase normalizer in front; strip_accents stays as resolved
     name = mdir.name if mdir.name != "model" else mdir.parent.name
-    return ModelSpec(dir=str(mdir), name=name, **sizes, layer_norm_eps=float(eps), max_seq_length=max_len, **tok,
-                     pooling=pooling, include_prompt=include_prompt, dense=dense, normalize=normalize)
+    return ModelSpec(dir=str(mdir), name=name, model_type=arch, hidden_act=act, tensor_names=names,
+                     tensor_prefix=f"{arch}.", **sizes, layer_norm_eps=float(eps), max_seq_length=max_len, **tok,
+                     pooling=pooling, include_prompt=include_prompt, dense=dense, normalize=normalize,
+                     prompts=prompts, default_prompt_name=default_prompt)
+
+
+def _read_prompts(st: dict) -> tuple[dict, str | None]:
+    """config_sentence_transformers.json -> (prompts, default_prompt_name), as sentence-transformers merges
+    them over its own (query, document: ""), a null prompt being ""."""
+    rel = "config_sentence_transformers.json"
+    saved = st.get("prompts") or {}
+    if not isinstance(saved, dict):
+        raise ModelDirError(f"{rel}: prompts {json.dumps(saved)} must be an object of name: text")
+    prompts = dict.fromkeys(ST_PROMPTS, "")
+    for k, v in saved.items():
+        if v is not None and not isinstance(v, str):
+            raise ModelDirError(f"{rel}: prompts {json.dumps(k)} must be a string, "
+                                f"not {json.dumps(v)}")
+        prompts[k] = v or ""
+    default = st.get("default_prompt_name")
+    if default is not None and (not isinstance(default, str) or default not in prompts):
+        raise ModelDirError(f"{rel}: default_prompt_name {json.dumps(default)} is not one of "
+                            f"the prompts ({', '.join(sorted(prompts))})")
+    return prompts, default
 
 
 def _read_modules(mdir: Path, modules, hidden: int):

@@ -16,7 +16,7 @@ class ModelDirError(Exception):
 
 
 INT_MAX, FLOAT32_MAX = 2**31 - 1, 3.4028234663852886e38   # what every port's sizes and eps must fit
-BERT_CLASSES = (None, "BertTokenizer", "BertTokenizerFast")
+BERT_CLASSES = (None, "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer", "DistilBertTokenizerFast")
 GENERIC_CLASSES = ("PreTrainedTokenizerFast", "TokenizersBackend")
 SPECIAL_KEYS = (("unk_token", "[UNK]"), ("sep_token", "[SEP]"), ("pad_token", "[PAD]"),
                 ("cls_token", "[CLS]"), ("mask_token", "[MASK]"))
@@ -86,7 +86,7 @@ def read_tokenizer(mdir: Path, vocab_size: int) -> tuple[dict, object]:
     tcls = tc.get("tokenizer_class")
     if tcls not in BERT_CLASSES + GENERIC_CLASSES:
         raise ModelDirError(f"tokenizer_config.json: tokenizer_class {json.dumps(tcls)} is not supported "
-                            "(BertTokenizer, BertTokenizerFast, PreTrainedTokenizerFast)")
+                            "(BertTokenizer, BertTokenizerFast, DistilBertTokenizer, PreTrainedTokenizerFast)")
     norm = tj.get("normalizer")
     if norm is None:
         flags = {"clean_text": False, "handle_chinese_chars": False, "strip_accents": False, "lowercase": False}

@@ -1,4 +1,5 @@
-"""The stdlib-only part of python_ref's interface: the bad-input contract (docs/DESIGN.md §5) and padding as
+"""The stdlib-only part of python_ref's interface: the bad-input contract (docs/DESIGN.md §5), texts and
+prompts, and padding as
 plain lists. Split from api.py so the tokenizer imports without numpy, as Pyodide needs offline.
 The length limit is not here: it is each model's max_seq_length (contract/spec.py)."""
 from __future__ import annotations
@@ -19,6 +20,18 @@ def check_texts(texts: Sequence[str]) -> list[str]:
         except UnicodeEncodeError as e:
             raise ValueError(f"texts[{i}] is not valid Unicode (lone surrogate at {e.start})") from None
     return out
+
+
+def check_prompt(prompt_name, prompt) -> None:
+    """A prompt_name and prompt as every port's tokenize/embed take them: None or str (TypeError), the prompt
+    valid Unicode (ValueError). Whether the name is one of the model's is the spec's to say (resolve_prompt)."""
+    for what, v in (("prompt_name", prompt_name), ("prompt", prompt)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{what} is {type(v).__name__}, not str")
+    try:
+        (prompt or "").encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"prompt is not valid Unicode (lone surrogate at {e.start})") from None
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[list[list[int]], list[list[int]]]:

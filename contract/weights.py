@@ -7,7 +7,7 @@ directory every implementation loads through its ordinary path (`bench all --wei
 one for the whole run, peers included; a port asked for weights="random" makes its own of the same
 seed), so timings keep their meaning and equivalence still compares against upstream loading the
 same directory. DIR need not hold any weights at all.
-Leaves out: weights other than BERT's (what the ports load).
+Leaves out: weights of architectures the spec does not read (BERT and DistilBERT are what the ports load).
 """
 from __future__ import annotations
 
@@ -22,14 +22,18 @@ SEED = 0
 
 
 def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, torch.Tensor]:
-    """Seeded random weights (std `scale`) of the architecture config.json (or a spec's to_dict()) describes."""
+    """Seeded random weights (std `scale`) of the architecture a BERT config.json or a spec's to_dict() describes,
+    named as the spec's tensor_names say (DistilBERT's names for a DistilBERT spec)."""
+    from .spec import tensor_name
     gen = torch.Generator().manual_seed(seed)
     d, f, v = int(cfg["hidden_size"]), int(cfg["intermediate_size"]), int(cfg["vocab_size"])
     r = lambda *s: torch.randn(*s, generator=gen) * scale  # noqa: E731
+    types = int(cfg.get("type_vocab_size", 2))
     t = {"embeddings.word_embeddings.weight": r(v, d), "embeddings.position_embeddings.weight":
-         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(int(cfg.get("type_vocab_size", 2)), d),
-         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d),
-         "pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
+         r(int(cfg["max_position_embeddings"]), d), "embeddings.token_type_embeddings.weight": r(max(types, 1), d),
+         "embeddings.LayerNorm.weight": torch.ones(d), "embeddings.LayerNorm.bias": torch.zeros(d)}
+    if cfg.get("model_type", "bert") == "bert":
+        t |= {"pooler.dense.weight": r(d, d), "pooler.dense.bias": r(d)}   # unused here; upstream loads it
     for i in range(int(cfg["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
         for name, shape in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
@@ -38,7 +42,11 @@ def random_tensors(cfg: dict, seed: int = 0, scale: float = 0.02) -> dict[str, t
             t[p + name + ".weight"], t[p + name + ".bias"] = r(*shape), r(shape[0])
         for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
             t[p + ln + ".weight"], t[p + ln + ".bias"] = torch.ones(d), torch.zeros(d)
-    return t
+    if not types:   # drawn all the same, so the other tensors stay what they are with token types
+        del t["embeddings.token_type_embeddings.weight"]
+    names = cfg.get("tensor_names")
+    return t if names is None else {tensor_name(names, k) if k.startswith(("embeddings.", "encoder.")) else k: x
+                                    for k, x in t.items()}
 
 
 def random_weights_dir(src: str | os.PathLike | None = None, seed: int = SEED) -> tempfile.TemporaryDirectory:
@@ -46,7 +54,7 @@ def random_weights_dir(src: str | os.PathLike | None = None, seed: int = SEED) -
     up once everything has loaded it. Raises ModelDirError (one line) if src is unusable."""
     from safetensors.torch import save_file
 
-    from .api import ModelDirError, load_config, model_dir
+    from .api import ModelDirError, model_dir, read_spec
     src = Path(model_dir(None) if src is None else src)
     if not src.is_dir():
         raise ModelDirError(f"model directory not found: {src}")
@@ -58,6 +66,6 @@ def random_weights_dir(src: str | os.PathLike | None = None, seed: int = SEED) -
     for p in src.iterdir():
         if p.name not in WEIGHT_FILES and not p.name.startswith("."):
             (out / p.name).symlink_to(p.resolve())
-    tensors = random_tensors(load_config(src), seed)
+    tensors = random_tensors(read_spec(src).to_dict(), seed)   # the architecture as every port reads it
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "model.safetensors"))
     return tmp

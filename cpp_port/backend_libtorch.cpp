@@ -23,11 +23,11 @@ class TorchBackend : public EmbedBackend {
   }
   int dim() const override { return model_.dim; }
   int threads() const override { return at::get_num_threads(); }
-  void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, float* out) override {
+  void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, int prompt_length, float* out) override {
     at::Tensor i = at::empty({(int64_t)n, (int64_t)t}, at::kLong), m = at::empty({(int64_t)n, (int64_t)t}, at::kLong);
     int64_t *pi = i.data_ptr<int64_t>(), *pm = m.data_ptr<int64_t>();
     for (size_t k = 0; k < n * t; ++k) pi[k] = ids[k], pm[k] = mask[k];
-    at::Tensor emb = model_.forward(i, m).contiguous();   // (N, E)
+    at::Tensor emb = model_.forward(i, m, prompt_length).contiguous();   // (N, E)
     std::memcpy(out, emb.data_ptr<float>(), n * (size_t)model_.dim * sizeof(float));
   }
 

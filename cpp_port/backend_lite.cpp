@@ -1,6 +1,7 @@
 // minilm-embed-lite's model half (embed_backend.h): wasm_port's portable kernels compiled natively
 // (wasm_port/kernels.h), tensors bound in place into the memory-mapped model.safetensors (and the
-// Dense folders' files), checked finite by the reader. The linear weights are then copied once into
+// Dense folders' files; the kernels' BERT names found through the spec's tensor_names, so a DistilBERT
+// file too), checked finite by the reader. The linear weights are then copied once into
 // the GEMM's panels (K::pack_weights: 4 bytes per weight, ~42 MB for all-MiniLM-L6-v2) and the
 // mapping's pages dropped again, so the resident set is the panels plus what the forward touches
 // of the rest (the word-embedding table: only the pages of the ids it meets). F16/BF16 or
@@ -26,6 +27,11 @@ K::Config config_of(const ModelSpec& s) {
   c.hidden = s.hidden_size, c.heads = s.num_attention_heads, c.layers = s.num_hidden_layers;
   c.intermediate = s.intermediate_size, c.vocab = s.vocab_size, c.max_pos = s.max_position_embeddings;
   c.type_vocab = s.type_vocab_size, c.eps = float(s.layer_norm_eps);
+  const char* acts[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};   // K::Act's order
+  c.act = -1;
+  for (int k = 0; k < 5; ++k)
+    if (s.hidden_act == acts[k]) c.act = k;
+  c.include_prompt = s.include_prompt;
   c.pooling = s.pooling == "cls" ? K::POOL_CLS : s.pooling == "max" ? K::POOL_MAX
             : s.pooling == "mean_sqrt_len_tokens" ? K::POOL_MEAN_SQRT_LEN : K::POOL_MEAN;
   c.normalize = s.normalize;
@@ -52,15 +58,17 @@ class LiteBackend : public EmbedBackend {
     for (const DenseSpec& d : spec.dense) files_.push_back(SafeTensors::open(spec.dir + "/" + d.path + "/model.safetensors"));
     for (int i = 0; i < n; ++i) {
       const K::Slot& s = slots[i];
-      std::string name = s.name;
+      std::string name = s.name, prefix = spec.tensor_prefix;
       const SafeTensors* f = files_[0].get();
       if (name.compare(0, 6, "dense.") == 0) {   // "dense.K.linear.weight": linear.weight of the K-th Dense folder
         const size_t dot = name.find('.', 6);
         f = files_[1 + std::stoul(name.substr(6, dot - 6))].get();
-        name = name.substr(dot + 1);
+        name = name.substr(dot + 1), prefix = "";
+      } else {
+        name = spec.tensor_name(name);   // BERT's name -> the file's
       }
       const std::vector<int64_t> shape = s.ndim == 1 ? std::vector<int64_t>{s.cols} : std::vector<int64_t>{s.rows, s.cols};
-      const TensorView& t = f->get(name, shape);
+      const TensorView& t = f->get(name, shape, prefix);
       if (t.dtype == DType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
         *s.view = reinterpret_cast<const float*>(t.data);   // in place: the mapping is the storage
       } else {
@@ -76,8 +84,8 @@ class LiteBackend : public EmbedBackend {
   }
   int dim() const override { return m_.cfg.out_dim(); }
   int threads() const override { return threads_; }
-  void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, float* out) override {
-    if (const char* e = K::model_forward(m_, ids, mask, int(n), int(t), out)) throw std::runtime_error(e);
+  void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, int prompt_length, float* out) override {
+    if (const char* e = K::model_forward(m_, ids, mask, int(n), int(t), out, prompt_length)) throw std::runtime_error(e);
   }
   double fma_peak(int threads, int ms) const override { return K::fma_peak_gflops(threads, ms); }
   int peak_lanes() const override { return K::peak_lanes(); }

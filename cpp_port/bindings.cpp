@@ -95,7 +95,7 @@ struct Core {
     return {ids, mask};
   }
 
-  py::array_t<float> forward(I64 ids, I64 mask) const {
+  py::array_t<float> forward(I64 ids, I64 mask, int64_t prompt_length) const {
     if (!model) throw std::runtime_error("cpp_port._core.Core was built without a model");
     if (ids.ndim() != 2 || mask.ndim() != 2 || ids.shape(0) != mask.shape(0) || ids.shape(1) != mask.shape(1))
       throw py::value_error("ids and attention_mask must both be int64 (N, T)");
@@ -107,7 +107,7 @@ struct Core {
     {
       py::gil_scoped_release nogil;
       out = model->forward(at::from_blob((void*)ids.data(), {n, t}, at::kLong),
-                           at::from_blob((void*)mask.data(), {n, t}, at::kLong)).contiguous();  // (N, D)
+                           at::from_blob((void*)mask.data(), {n, t}, at::kLong), prompt_length).contiguous();  // (N, D)
     }
     py::array_t<float> res({(size_t)n, (size_t)model->dim});
     std::memcpy(res.mutable_data(), out.data_ptr<float>(), sizeof(float) * (size_t)(n * model->dim));
@@ -182,7 +182,8 @@ PYBIND11_MODULE(_core, m) {
            py::arg("texts"), py::arg("num_threads") = 1, "list[str] -> (ids, mask) int64 (N, T)")
       .def("tokenize_bytes", [](const Core& c, py::handle texts, int threads) { return c.tokenize(texts, threads, true); },
            py::arg("texts"), py::arg("num_threads") = 1, "list[bytes] (UTF-8, checked) -> (ids, mask)")
-      .def("forward", &Core::forward, py::arg("ids"), py::arg("attention_mask"), "-> float32 (N, D)")
+      .def("forward", &Core::forward, py::arg("ids"), py::arg("attention_mask"), py::arg("prompt_length") = 0,
+           "-> float32 (N, D); prompt_length: the prompt's tokens, left out of pooling where include_prompt is false")
       .def_property_readonly("dim", [](const Core& c) { return c.model ? c.model->dim : 0; })
       .def_property_readonly("max_len", [](const Core& c) { return c.tok.max_len(); })
       .def_property_readonly_static("max_threads", [](py::object) { return Tokenizer::max_threads(); })

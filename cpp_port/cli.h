@@ -1,6 +1,8 @@
 // cpp_port's standalone binaries (main.cpp, serve.cpp): the pipeline they share. Embedder is
 // tokenizer + the build's backend (embed_backend.h), run on at most kMaxBatchTokens padded tokens at
-// a time; the stdin mode and the --serve loop both call it. Leaves out: argument parsing (main.cpp).
+// a time; the stdin mode and the --serve loop both call it. A prompt (ModelSpec::resolve_prompt's) goes
+// in front of every text, and its tokens are counted as sentence-transformers counts them
+// (prompt_length). Leaves out: argument parsing (main.cpp).
 #pragma once
 #include <memory>
 #include <stdexcept>
@@ -29,12 +31,15 @@ struct Embedder {
   std::unique_ptr<EmbedBackend> model;
 
   Embedder(const ModelSpec& spec, const std::string& device, int threads);   // throws ModelDirError
-  // texts -> ids, mask int32 (N, T), pad_rows'd; returns T. Throws InputError.
-  size_t tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids, std::vector<int32_t>& mask) const;
+  // prompt + each text -> ids, mask int32 (N, T), pad_rows'd; returns T. Throws InputError.
+  size_t tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids, std::vector<int32_t>& mask,
+                  const std::string& prompt = "") const;
+  // The prompt's tokens at the start of each row: the prompt alone, [CLS] counted, its [SEP] not (0: no prompt).
+  int prompt_length(const std::string& prompt) const;
   // ids, mask (N, T) -> (N, E), every value finite (else InputError naming the row); the backend
-  // sees at most kMaxBatchTokens padded tokens per call.
-  std::vector<float> forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const;
-  std::vector<float> embed(const std::vector<std::string>& texts) const;   // tokenize + forward
+  // sees at most kMaxBatchTokens padded tokens per call; prompt_length: as tokenize's rows have it.
+  std::vector<float> forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, int prompt_length = 0) const;
+  std::vector<float> embed(const std::vector<std::string>& texts, const std::string& prompt = "") const;
 };
 
 // --serve: JSON requests on stdin, one reply line each on stdout, until EOF (serve.cpp). Returns 0.

@@ -21,8 +21,9 @@ class EmbedBackend {
   virtual int dim() const = 0;
   virtual int threads() const = 0;   // what the forward really runs on
   // ids, mask: int32 (n, t) row-major -> out: float32 (n, dim()), pooled, Dense, normalised as the
-  // spec says. Throws std::runtime_error.
-  virtual void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, float* out) = 0;
+  // spec says (prompt_length: the prompt's tokens, left out of pooling where include_prompt is false).
+  // Throws std::runtime_error.
+  virtual void forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t, int prompt_length, float* out) = 0;
   // The multiply-add peak of the CPU at the kernels' vector width (wasm_port/peak.h), GFLOP/s on
   // `threads` threads, and the floats per vector; -1 and 0 where the backend's kernels are not its own.
   virtual double fma_peak(int threads, int ms) const { (void)threads, (void)ms; return -1; }

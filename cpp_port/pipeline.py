@@ -1,6 +1,7 @@
 """cpp_port Pipeline: thin wrapper over the pybind11 module cpp_port._core (tokenizer + LibTorch
-forward both native). Leaves out: anything but the Pipeline protocol of contract/api.py, plus
-`tokenize_bytes` (raw UTF-8 in, for the bad-input tests) and `binary()` (where minilm-embed is)."""
+forward both native). The prompt is put in front of each text here (contract.api.prompted) and its
+tokens counted by the C++ tokenizer. Leaves out: anything but the Pipeline protocol of contract/api.py,
+plus `tokenize_bytes` (raw UTF-8 in, for the bad-input tests) and `binary()` (where minilm-embed is)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from contract.api import Batch, ModelDirError, ModelSpec, forward_in_batches, load_spec
+from contract.api import Batch, ModelDirError, ModelSpec, forward_in_batches, load_spec, prompt_length, prompted
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,16 +56,22 @@ class Pipeline:
                 tmp.cleanup()  # the weights are loaded
         self.device, self.dim, self.num_threads = device, self.core.dim, num_threads
 
-    def tokenize(self, texts: Sequence[str], num_threads: int | None = None) -> Batch:
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None,
+                 num_threads: int | None = None) -> Batch:
         """num_threads >= 1 (ValueError otherwise); more than _core.Core.max_threads are not started."""
-        return Batch(*self.core.tokenize(texts, self.num_threads if num_threads is None else num_threads))
+        threads = self.num_threads if num_threads is None else num_threads
+        texts, p = prompted(self.spec, texts, prompt_name, prompt)
+        batch = Batch(*self.core.tokenize(texts, threads))
+        if p:   # the prompt alone, [SEP] not counted: sentence-transformers' prompt_length
+            batch.prompt_length = prompt_length(self.core.tokenize([p], 1)[0][0])
+        return batch
 
     def tokenize_bytes(self, texts: Sequence[bytes], num_threads: int | None = None) -> Batch:
         return Batch(*self.core.tokenize_bytes(texts, self.num_threads if num_threads is None else num_threads))
 
     def forward(self, batch: Batch) -> np.ndarray:
-        return self.core.forward(batch.ids, batch.attention_mask)  # (N, D) float32
+        return self.core.forward(batch.ids, batch.attention_mask, batch.prompt_length)  # (N, D) float32
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> np.ndarray:
         """tokenize + forward, the model run on at most api.MAX_BATCH_TOKENS padded tokens at a time."""
-        return forward_in_batches(self.forward, self.tokenize(texts), self.dim)
+        return forward_in_batches(self.forward, self.tokenize(texts, prompt_name, prompt), self.dim)

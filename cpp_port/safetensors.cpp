@@ -176,17 +176,20 @@ void SafeTensors::release_pages() const {   // see first_non_finite: clean pages
   if (base_) madvise(base_, size_, MADV_DONTNEED);
 }
 
-const TensorView* SafeTensors::find(const std::string& name) const {
+const TensorView* SafeTensors::find(const std::string& name, const std::string& prefix) const {
   for (const auto& t : tensors_)
     if (t.name == name) return &t;
-  for (const auto& t : tensors_)
-    if (t.name.size() == name.size() + 5 && t.name.compare(0, 5, "bert.") == 0 && t.name.compare(5, name.size(), name) == 0)
-      return &t;
+  if (!prefix.empty())
+    for (const auto& t : tensors_)
+      if (t.name.size() == name.size() + prefix.size() && t.name.compare(0, prefix.size(), prefix) == 0 &&
+          t.name.compare(prefix.size(), name.size(), name) == 0)
+        return &t;
   return nullptr;
 }
 
-const TensorView& SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape) const {
-  const TensorView* t = find(name);
+const TensorView& SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape,
+                                   const std::string& prefix) const {
+  const TensorView* t = find(name, prefix);
   if (!t) throw ModelDirError(path_ + " lacks tensor '" + name + "'");
   if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16)
     throw ModelDirError(path_ + ": tensor " + name + " has dtype " + t->dtype_name + " (F32, F16 or BF16 needed)");

@@ -41,10 +41,11 @@ class SafeTensors {
 
   const std::string& path() const { return path_; }
   const std::vector<TensorView>& tensors() const { return tensors_; }
-  // `name`, or "bert." + name (checkpoints saved from BertModel vs BertForX); nullptr if absent.
-  const TensorView* find(const std::string& name) const;
+  // `name`, or prefix + name (checkpoints saved from BertModel vs BertForX: the spec's tensor_prefix,
+  // "bert." / "distilbert."); nullptr if absent.
+  const TensorView* find(const std::string& name, const std::string& prefix = "") const;
   // find() that must succeed, with this shape and a float dtype: else ModelDirError naming both.
-  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape) const;
+  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape, const std::string& prefix = "") const;
   // The tensor's values as float32 (F32 copied, F16/BF16 widened) into out[numel].
   static void to_f32(const TensorView& t, float* out);
   // Drop the mapping's resident pages from this process (the page cache keeps them).

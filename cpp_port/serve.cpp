@@ -3,15 +3,18 @@
 // which drives wasm_port's Node runner the same way). First line out, once the model is loaded:
 // {"ok": true, "dim", "threads", "runtime", "pad_id", ...}.
 //   {"op": "embed", "texts": [str] | "b64": [base64 bytes]}    -> {"ok", "n", "dim", "data": base64 f32}
-//   {"op": "tokenize", "texts" | "b64"}                        -> {"ok", "ids": [[int]]}
+//   {"op": "tokenize", "texts" | "b64"}                        -> {"ok", "ids": [[int]], "prompt_length"}
 //   ("embed_bytes" / "tokenize_bytes": the same, the Node runner's names for the "b64" form)
-//   {"op": "forward", "n", "t", "ids", "mask": base64 int32}    -> {"ok", "n", "dim", "data"}
+//   embed, tokenize and time take "prompt_name": str or "prompt": str (the prompt in front of every text,
+//   ModelSpec::resolve_prompt's; neither: the model's default prompt); "prompt_length": its tokens
+//   {"op": "forward", "n", "t", "ids", "mask": base64 int32, "prompt_length"?} -> {"ok", "n", "dim", "data"}
 //   {"op": "time", "what": "embed"|"tokenize"|"forward", "texts", "warmup", "repeat"} -> {"ok", "ms": [..]}
 //   {"op": "info"}                                             -> the first line again
 //   {"op": "peak", "threads", "ms"}      -> {"ok", "gflops", "threads", "lanes"}: the multiply-add peak
 //                                          (wasm_port/peak.cpp; minilm-embed-lite only: its kernels' width)
 // Timings are taken here (steady_clock around each call), so no pipe is ever timed. A failure is
-// {"ok": false, "error": one line, "code": -2 (a text's bytes: invalid UTF-8) | -1 (anything else)}.
+// {"ok": false, "error": one line, "code": -2 (a text's bytes: invalid UTF-8) | -7 (a prompt_name the model
+// lacks, or a prompt that is not a string) | -1 (anything else)}.
 // Every request is bounded before it is acted on (a line, its nesting, its values, its "id", each
 // count): one that is not gets that one line, and the loop goes on to the next.
 // Leaves out: concurrency (one request at a time, in order), sockets.
@@ -130,6 +133,17 @@ std::vector<std::string> texts_of(const json& req) {
   return out;
 }
 
+// The request's prompt ("prompt", else "prompt_name", else the model's default), resolved by the spec.
+std::string prompt_of(const Embedder& e, const json& req) {
+  OptString name, text;
+  for (auto [key, out] : {std::pair<const char*, OptString*>{"prompt_name", &name}, {"prompt", &text}})
+    if (const auto it = req.find(key); it != req.end() && !it->is_null()) {
+      if (!it->is_string()) throw std::invalid_argument(std::string("\"") + key + "\" must be a string");
+      *out = {true, it->get<std::string>()};
+    }
+  return e.spec.resolve_prompt(name, text);
+}
+
 json vectors(const Embedder& e, const std::vector<float>& v, size_t n) {
   return {{"ok", true}, {"n", n}, {"dim", e.model->dim()}, {"data", b64_encode(v.data(), v.size() * sizeof(float))}};
 }
@@ -150,24 +164,26 @@ json handle(const Embedder& e, const json& req) {
             {"binary", kBinaryName}, {"max_len", e.tok.max_len()}, {"pad_id", e.tok.pad_id()}};
   if (op == "embed") {
     const auto texts = texts_of(req);
-    return vectors(e, e.embed(texts), texts.size());
+    return vectors(e, e.embed(texts, prompt_of(e, req)), texts.size());
   }
   if (op == "tokenize") {
     std::vector<int32_t> ids, mask;
     const auto texts = texts_of(req);
-    const size_t t = e.tokenize(texts, ids, mask);
+    const std::string prompt = prompt_of(e, req);
+    const size_t t = e.tokenize(texts, ids, mask, prompt);
     json rows = json::array();
     for (size_t i = 0; i < texts.size(); ++i) {
       json row = json::array();
       for (size_t j = 0; j < t && mask[i * t + j]; ++j) row.push_back(ids[i * t + j]);
       rows.push_back(std::move(row));
     }
-    return {{"ok", true}, {"ids", std::move(rows)}};
+    return {{"ok", true}, {"ids", std::move(rows)}, {"prompt_length", e.prompt_length(prompt)}};
   }
   if (op == "forward") {
     const size_t n = size_t(integer(req, "n", 0, kMaxValues)), t = size_t(integer(req, "t", 0, 1 << 20));
     const auto ids = int32s(req, "ids", n * t), mask = int32s(req, "mask", n * t);
-    return vectors(e, e.forward(ids.data(), mask.data(), n, t), n);
+    const int prompt_length = int(integer(req, "prompt_length", 0, 1 << 20, 0));
+    return vectors(e, e.forward(ids.data(), mask.data(), n, t, prompt_length), n);
   }
   if (op == "peak") {
     const int threads = int(integer(req, "threads", 1, 1024, 1)), ms = int(integer(req, "ms", 1, 10000, 300));
@@ -180,12 +196,14 @@ json handle(const Embedder& e, const json& req) {
     const int64_t warmup = integer(req, "warmup", 0, 100000, 3), repeat = integer(req, "repeat", 1, 100000, 20);
     if (warmup + repeat > 100000) throw std::runtime_error("time: warmup + repeat must be at most 100000");
     const auto texts = texts_of(req);
+    const std::string prompt = prompt_of(e, req);
+    const int prompt_length = e.prompt_length(prompt);
     std::vector<int32_t> ids, mask;
-    const size_t t = e.tokenize(texts, ids, mask);
+    const size_t t = e.tokenize(texts, ids, mask, prompt);
     std::function<void()> fn;
-    if (what == "embed") fn = [&] { e.embed(texts); };
-    else if (what == "tokenize") fn = [&] { std::vector<int32_t> i, m; e.tokenize(texts, i, m); };
-    else if (what == "forward") fn = [&] { e.forward(ids.data(), mask.data(), texts.size(), t); };
+    if (what == "embed") fn = [&] { e.embed(texts, prompt); };
+    else if (what == "tokenize") fn = [&] { std::vector<int32_t> i, m; e.tokenize(texts, i, m, prompt); };
+    else if (what == "forward") fn = [&] { e.forward(ids.data(), mask.data(), texts.size(), t, prompt_length); };
     else throw std::runtime_error("time: \"what\" must be embed, tokenize or forward");
     std::vector<double> ms;
     for (int64_t r = 0; r < warmup + repeat; ++r) {
@@ -225,6 +243,8 @@ int serve(const Embedder& e) {
     } catch (const InputError& x) {
       const bool utf8 = std::string(x.what()).find("UTF-8") != std::string::npos;
       answer({{"ok", false}, {"code", utf8 ? -2 : -1}, {"error", "texts[" + std::to_string(x.index) + "]: " + x.what()}});
+    } catch (const std::invalid_argument& x) {   // a prompt_name the model lacks
+      answer({{"ok", false}, {"code", -7}, {"error", x.what()}});
     } catch (const std::exception& x) {
       const std::string msg = x.what();
       answer({{"ok", false}, {"code", -1}, {"error", msg.substr(0, msg.find('\n'))}});

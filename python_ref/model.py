@@ -1,11 +1,13 @@
 """python_ref model: the BERT encoder of a sentence-transformers model in PyTorch eager, plus its head.
 
-Ports transformers' BertModel forward (absolute positions, token type 0, post-LayerNorm, exact erf
-GELU, eps from config) and the sentence-transformers modules after it, as the model spec says:
-Pooling (mean, cls, max, mean_sqrt_len_tokens), Dense layers (linear + tanh/identity), Normalize.
-Leaves out: dropout, the unused pooler, cross-attention, relative positions, KV caching, training,
-prompts. All sizes come from the spec (contract/spec.py). cpp_port (LibTorch) and wasm_port (own
-kernels) mirror these function names.
+Ports transformers' BertModel forward (absolute positions, token type 0, post-LayerNorm, eps from
+config), and DistilBertModel's, the same encoder without token types (its tensors found through the
+spec's tensor_names), with the FFN activation config.json names (ffn_forward: each of transformers.
+activations' definitions), and the sentence-transformers modules after it, as the model spec says:
+Pooling (mean, cls, max, mean_sqrt_len_tokens; the prompt's tokens left out where include_prompt is
+false), Dense layers (linear + tanh/identity), Normalize. Leaves out: dropout, the unused pooler,
+cross-attention, relative positions, KV caching, training. All sizes come from the spec
+(contract/spec.py). cpp_port (LibTorch) and wasm_port (own kernels) mirror these function names.
 Shapes: N texts, T positions, D hidden, H heads, F FFN width, E output width after Dense.
 """
 from __future__ import annotations
@@ -48,11 +50,12 @@ class BertModel:
     def __init__(self, spec: ModelSpec, tensors: dict[str, torch.Tensor], device: str = "cpu",
                  dense: list[Dense] | None = None):
         self.spec, self.dim = spec, spec.dim
-        self.heads, self.eps = spec.num_attention_heads, spec.layer_norm_eps
+        self.heads, self.eps, self.act = spec.num_attention_heads, spec.layer_norm_eps, spec.hidden_act
         check_tensors(spec, tensors)
-        g = lambda k: tensors[k].to(device=device, dtype=torch.float32).contiguous()  # noqa: E731
+        # BERT's names, as model.safetensors gives them (DistilBERT: transformer.layer.{i}.attention.q_lin ...)
+        g = lambda k: tensors[spec.tensor_name(k)].to(device=device, dtype=torch.float32).contiguous()  # noqa: E731
         self.word, self.pos = g("embeddings.word_embeddings.weight"), g("embeddings.position_embeddings.weight")
-        self.type0 = g("embeddings.token_type_embeddings.weight")[0]
+        self.type0 = g("embeddings.token_type_embeddings.weight")[0] if spec.type_vocab_size else None
         self.ln_w, self.ln_b = g("embeddings.LayerNorm.weight"), g("embeddings.LayerNorm.bias")
         self.layers = []
         for i in range(spec.num_hidden_layers):
@@ -75,22 +78,27 @@ class BertModel:
         dense = [load_dense(mdir, d) for d in spec.dense]
         if weights == "random":
             return cls(spec, random_tensors(spec.to_dict()), device, dense)
-        tensors = {k.removeprefix("bert."): v for k, v in _load_safetensors(mdir, "model.safetensors").items()}
+        tensors = {k.removeprefix(spec.tensor_prefix): v for k, v in _load_safetensors(mdir, "model.safetensors").items()}
         return cls(spec, tensors, device, dense)
 
     @torch.inference_mode()
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids, mask: int64 (N, T) -> float32 (N, E): pooled, through the Dense layers, normalised if the model says."""
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, prompt_length: int = 0) -> torch.Tensor:
+        """ids, mask: int64 (N, T) -> float32 (N, E): pooled, through the Dense layers, normalised if the model
+        says; prompt_length: the prompt's tokens at the start of each row (Batch.prompt_length)."""
         x = embeddings_forward(self, ids)                             # (N, T, D)
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min  # (N, 1, 1, T)
         for layer in self.layers:
-            x = layer_forward(x, bias, layer, self.heads, self.eps)
-        return head_forward(self, x, mask)                            # (N, E)
+            x = layer_forward(x, bias, layer, self.heads, self.eps, self.act)
+        return head_forward(self, x, mask, prompt_length)             # (N, E)
 
 
-def head_forward(m: BertModel, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def head_forward(m: BertModel, x: torch.Tensor, mask: torch.Tensor, prompt_length: int = 0) -> torch.Tensor:
     """(N, T, D) hidden states -> (N, E): the spec's pooling, its Dense layers, then Normalize if the
-    model has one (python_ref_packed ends with it too)."""
+    model has one (python_ref_packed ends with it too). include_prompt false: the prompt's positions are
+    masked for pooling only, as sentence-transformers' Pooling does."""
+    if prompt_length and not m.spec.include_prompt:
+        mask = mask.clone()
+        mask[:, :prompt_length] = 0                                   # (N, T), for pooling only
     y = POOLS[m.spec.pooling](x, mask)                                # (N, D)
     for d in m.dense:
         y = dense_forward(y, d)                                       # (N, E)
@@ -98,12 +106,15 @@ def head_forward(m: BertModel, x: torch.Tensor, mask: torch.Tensor) -> torch.Ten
 
 
 def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
-    """Every tensor the encoder reads, with the shape config.json implies (as transformers' BertModel)."""
+    """Every tensor the encoder reads (BERT's name), with the shape config.json implies (as transformers'
+    BertModel, DistilBertModel)."""
     d, f = spec.hidden_size, spec.intermediate_size
     out = {"embeddings.word_embeddings.weight": (spec.vocab_size, d),
            "embeddings.position_embeddings.weight": (spec.max_position_embeddings, d),
            "embeddings.token_type_embeddings.weight": (spec.type_vocab_size, d),
            "embeddings.LayerNorm.weight": (d,), "embeddings.LayerNorm.bias": (d,)}
+    if not spec.type_vocab_size:
+        del out["embeddings.token_type_embeddings.weight"]
     for i in range(spec.num_hidden_layers):
         p = f"encoder.layer.{i}."
         for name, (rows, cols) in (("attention.self.query", (d, d)), ("attention.self.key", (d, d)),
@@ -118,8 +129,10 @@ def expected_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 def check_tensors(spec: ModelSpec, tensors: dict[str, torch.Tensor], file: str = "model.safetensors") -> None:
     """Refuse, in one line naming the tensor, weights the model cannot use: missing, not floating point,
     of another shape than config.json says (a transposed weight has the right size only), or holding
-    NaN or infinity (every vector would be NaN). One pass over the weights: cheap next to loading them."""
-    for name, shape in expected_shapes(spec).items():
+    NaN or infinity (every vector would be NaN). One pass over the weights: cheap next to loading them.
+    `tensors`: as the file names them (tensor_prefix dropped); errors name them so."""
+    for bert_name, shape in expected_shapes(spec).items():
+        name = spec.tensor_name(bert_name)
         t = tensors.get(name)
         if t is None:
             raise ModelDirError(f"{file}: lacks tensor {name!r}")
@@ -155,7 +168,9 @@ def load_dense(mdir: Path, d) -> Dense:
 
 def embeddings_forward(m: BertModel, ids: torch.Tensor) -> torch.Tensor:
     t = ids.shape[1]
-    x = m.word[ids] + m.pos[:t] + m.type0                             # (N, T, D)
+    x = m.word[ids] + m.pos[:t]                                       # (N, T, D)
+    if m.type0 is not None:                                           # token type 0 (DistilBERT has none)
+        x = x + m.type0
     return F.layer_norm(x, (x.shape[-1],), m.ln_w, m.ln_b, m.eps)
 
 
@@ -168,15 +183,28 @@ def attention_forward(x: torch.Tensor, bias: torch.Tensor, p: Layer, heads: int)
     return F.linear(y, p.ao_w, p.ao_b)
 
 
-def ffn_forward(x: torch.Tensor, p: Layer) -> torch.Tensor:
-    h = F.gelu(F.linear(x, p.ff1_w, p.ff1_b))                         # (N, T, F), exact erf GELU
+def ffn_forward(x: torch.Tensor, p: Layer, act: str = "gelu") -> torch.Tensor:
+    h = F.linear(x, p.ff1_w, p.ff1_b)                                 # (N, T, F)
+    # config.json's hidden_act, each as transformers.activations writes it
+    if act == "gelu":                                                 # exact erf GELU
+        h = F.gelu(h)
+    elif act == "gelu_pytorch_tanh":                                  # torch's tanh approximation
+        h = F.gelu(h, approximate="tanh")
+    elif act == "gelu_new":                                           # the same formula, in ops
+        h = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
+    elif act == "gelu_fast":
+        h = 0.5 * h * (1.0 + torch.tanh(h * 0.7978845608 * (1.0 + 0.044715 * h * h)))
+    elif act == "relu":
+        h = F.relu(h)
+    else:
+        raise ValueError(f"hidden_act {act!r}")                       # the spec reader refuses it first
     return F.linear(h, p.ff2_w, p.ff2_b)                              # (N, T, D)
 
 
-def layer_forward(x: torch.Tensor, bias: torch.Tensor, p: Layer, heads: int, eps: float) -> torch.Tensor:
+def layer_forward(x: torch.Tensor, bias: torch.Tensor, p: Layer, heads: int, eps: float, act: str = "gelu") -> torch.Tensor:
     d = x.shape[-1]
     x = F.layer_norm(x + attention_forward(x, bias, p, heads), (d,), p.ln1_w, p.ln1_b, eps)
-    return F.layer_norm(x + ffn_forward(x, p), (d,), p.ln2_w, p.ln2_b, eps)
+    return F.layer_norm(x + ffn_forward(x, p, act), (d,), p.ln2_w, p.ln2_b, eps)
 
 
 def mean_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

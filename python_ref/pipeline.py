@@ -2,7 +2,8 @@
 
 Other ports reuse `TorchForward` when they port only the tokenizer (cython_ext, numba_variant),
 so the gain they show is the tokenizer's alone. Every port reads the model directory once, into a
-contract.spec.ModelSpec (`self.spec`), and takes all its settings from it.
+contract.spec.ModelSpec (`self.spec`), and takes all its settings from it, its prompts included:
+tokenize puts the prompt in front of each text and counts its tokens with the same tokenizer.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from contract.api import Batch, ModelSpec, forward_in_batches, load_spec
+from contract.api import Batch, ModelSpec, forward_in_batches, load_spec, prompt_length, prompted
 from .model import BertModel
 from .tokenizer import Tokenizer
 
@@ -30,11 +31,13 @@ class TorchForward:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = torch.from_numpy(batch.ids).to(self.device)             # (N, T)
         mask = torch.from_numpy(batch.attention_mask).to(self.device)  # (N, T)
-        return self.model.forward(ids, mask).cpu().numpy()            # (N, E)
+        # prompt_length only where pooling leaves the prompt out: forward(ids, mask) stays the traceable call
+        extra = (batch.prompt_length,) if batch.prompt_length and not self.model.spec.include_prompt else ()
+        return self.model.forward(ids, mask, *extra).cpu().numpy()    # (N, E)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> np.ndarray:
         """tokenize + forward, the model run on at most api.MAX_BATCH_TOKENS padded tokens at a time."""
-        return forward_in_batches(self.forward, self.tokenize(texts), self.dim)
+        return forward_in_batches(self.forward, self.tokenize(texts, prompt_name, prompt), self.dim)
 
 
 class TokenizerPort(TorchForward):
@@ -52,8 +55,12 @@ class TokenizerPort(TorchForward):
         self.tokenizer = self.load_tokenizer(self.spec)
         super().__init__(self.spec, device, weights)
 
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        return self.tokenizer.encode_batch(texts)
+    def tokenize(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> Batch:
+        texts, p = prompted(self.spec, texts, prompt_name, prompt)
+        batch = self.tokenizer.encode_batch(texts)
+        if p:   # the prompt alone, [SEP] not counted: sentence-transformers' prompt_length
+            batch.prompt_length = prompt_length(self.tokenizer.encode_batch([p]).ids[0])
+        return batch
 
 
 def load_tokenizer(model=None) -> Tokenizer:

@@ -1,9 +1,12 @@
 """Any BERT-family sentence-transformers directory, in every port: model directories that differ from
-all-MiniLM-L6-v2 the way Hub models do (tests/variants.py builds them at test time) against
-sentence-transformers loading the same directory. Ids must equal its own tokenization (with its
-truncation), vectors must be within the tolerance table; an unsupported setting must be refused in
-one line naming the file and the setting, by every port and by minilm-embed. The three spec readers
-(contract/spec.py, cpp_port/model_spec.cpp, wasm_port/js/spec.mjs) must agree on every directory.
+all-MiniLM-L6-v2 the way Hub models do (tests/variants.py builds them at test time: other tokenizers,
+heads, sizes, FFN activations, prompts, DistilBERT) against sentence-transformers loading the same
+directory. Ids must equal its own tokenization (with its truncation; prompt + text where the model has a
+default prompt), vectors must be within the tolerance table; a prompt given by name or as text must
+give encode(prompt_name=) / encode(prompt=)'s answer, with the prompt's tokens counted as it counts
+them; an unsupported setting must be refused in one line naming the file and the setting, by every port
+and by minilm-embed. The three spec readers (contract/spec.py, cpp_port/model_spec.cpp,
+wasm_port/js/spec.mjs) must agree on every directory.
 """
 from __future__ import annotations
 
@@ -60,9 +63,10 @@ def upstream(vdir, corpus_texts):
     def get(variant: str) -> dict:
         if variant not in _UPSTREAM:
             d = vdir(variant)
+            p = oracle.st_prompt(d)   # the default prompt (""): in front of every text
             _UPSTREAM[variant] = {"ids": oracle.hf_ids(d, ids_texts), "emb": oracle.st_embed(d, emb_texts),
                                   "pre": oracle.st_preprocess_ids(d, emb_texts), "short_ids": oracle.hf_ids(d, emb_texts),
-                                  "peer": [e.ids for e in oracle.hf_tokenizer(d).encode_batch(emb_texts)]}
+                                  "peer": [e.ids for e in oracle.hf_tokenizer(d).encode_batch([p + t for t in emb_texts])]}
         return _UPSTREAM[variant]
     return get
 
@@ -117,6 +121,67 @@ def test_oracle_fast_path_equals_sentence_transformers_preprocess(variant, upstr
     u = upstream(variant)
     assert u["short_ids"] == u["pre"]
     assert u["peer"] == u["pre"]
+
+
+# -- prompts given by the caller: encode(prompt_name=) and encode(prompt=), include_prompt true and false ----
+
+PROMPT_ARGS = {"name": {"prompt_name": "tight"}, "text": {"prompt": "Represent: "}, "empty": {"prompt": ""},
+               "document": {"prompt_name": "document"}}   # sentence-transformers' own "document": "" unless set
+PROMPT_CASES = [(v, a, p) for v in ("prompts", "prompts_no_include") for a in PROMPT_ARGS for p in MODELS
+                if a in ("name", "text") or v == "prompts_no_include"]
+
+
+@pytest.mark.parametrize("variant,args,port", PROMPT_CASES, ids=[f"{v}-{a}-{p}" for v, a, p in PROMPT_CASES])
+def test_port_matches_encode_with_a_prompt(variant, args, port, vdir, corpus_texts):
+    """embed(texts, prompt_name=/prompt=) equals encode(texts, prompt_name=/prompt=); tokenize's ids are
+    those of prompt + text and its prompt_length is sentence-transformers' (the [SEP] of the prompt alone not
+    counted). "empty" and "document" (a name whose prompt is ""): no prompt at all, not the default one."""
+    d, kw = vdir(variant), PROMPT_ARGS[args]
+    texts = corpus_texts[1]
+    pipe = _load(port, d)
+    try:
+        batch, got = pipe.tokenize(texts, **kw), pipe.embed(texts, **kw)
+    finally:
+        getattr(pipe, "close", lambda: None)()
+    assert unpad(batch) == oracle.hf_ids(d, texts, **kw)
+    assert batch.prompt_length == oracle.st_prompt_length(d, **kw)
+    assert (batch.prompt_length == 0) == (args in ("empty", "document"))
+    ref = oracle.st_embed(d, texts, **kw)
+    atol, min_cos = tolerance(registry.BY_NAME[port].torch_model)
+    cos = (got * ref).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
+    assert np.abs(got - ref).max() <= atol and cos.min() >= min_cos, (np.abs(got - ref).max(), cos.min())
+    if args in ("name", "text"):   # the prompt really moved the answer away from the default prompt's
+        assert np.abs(ref - oracle.st_embed(d, texts)).max() > 10 * atol
+
+
+@pytest.mark.parametrize("port", registry.PORTS)
+def test_port_refuses_a_prompt_name_the_model_lacks(port, vdir):
+    """One ValueError line naming the prompt and the model's prompts, before any work; a prompt that is not
+    a str: TypeError."""
+    pipe = _load(port, vdir("prompts"))
+    try:
+        for call in (pipe.tokenize, pipe.embed):
+            with pytest.raises(ValueError, match=r'prompt_name "search" is not one of the model.s prompts '
+                                                 r'\(document, passage, query, tight\)$'):
+                call(["hello"], prompt_name="search")
+            with pytest.raises(TypeError, match="prompt is int"):
+                call(["hello"], prompt=3)
+    finally:
+        getattr(pipe, "close", lambda: None)()
+
+
+def test_minilm_embed_takes_prompts(vdir, exe):
+    """--prompt-name / --prompt on the binary's command line: encode(prompt_name=) / encode(prompt=)'s
+    vectors; an unknown name is one line and exit code 2."""
+    d, texts = vdir("prompts_no_include"), ["Hello WORLD", "Café naïve", ""]
+    for kw, flags in (({"prompt_name": "tight"}, ["--prompt-name", "tight"]), ({"prompt": "x: "}, ["--prompt", "x: "]),
+                      ({}, [])):
+        out = subprocess.run([exe, "--model", str(d), *flags], input="\n".join(texts) + "\n", capture_output=True,
+                             text=True, check=True).stdout
+        got = np.array([json.loads(line) for line in out.splitlines()], dtype=np.float32)
+        assert np.abs(got - oracle.st_embed(d, texts, **kw)).max() <= tolerance(True)[0], kw
+    r = subprocess.run([exe, "--model", str(d), "--prompt-name", "search"], input="hi\n", capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and 'prompt_name "search"' in r.stderr
 
 
 # -- the same model in another file layout (a CRLF vocab.txt): the base model's answer, everywhere ----
@@ -213,18 +278,19 @@ def test_minilm_embed_on_a_variant(vdir, exe):
 
 # -- the browser page and the Pyodide path take the same settings ---------------------------------
 
-def test_pyodide_path_on_a_variant(vdir):
+@pytest.mark.parametrize("variant,kw", [("combo", {}), ("prompts_no_include", {"prompt_name": "tight"})])
+def test_pyodide_path_on_a_variant(vdir, variant, kw):
     from wasm_port.pipeline import Pipeline, missing
     require(missing("pyodide"), is_reason=True)
-    d = vdir("combo")
+    d = vdir(variant)
     texts = ["Hello WORLD, Café naïve", "a longer sentence " * 40, "日本語"]
     p = Pipeline(d, via="pyodide")
     try:
-        ids, got = unpad(p.tokenize(texts)), p.embed(texts)
+        batch, got = p.tokenize(texts, **kw), p.embed(texts, **kw)
     finally:
         p.close()
-    assert ids == oracle.hf_ids(d, texts)
-    ref = oracle.st_embed(d, texts)
+    assert unpad(batch) == oracle.hf_ids(d, texts, **kw) and batch.prompt_length == oracle.st_prompt_length(d, **kw)
+    ref = oracle.st_embed(d, texts, **kw)
     assert np.abs(got - ref).max() <= tolerance(False)[0]
 
 

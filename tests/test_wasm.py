@@ -236,10 +236,10 @@ def test_native_kernels_match_sentence_transformers(native, mdir, corpus):
     raw = [t.encode() for t in texts]
     out = np.zeros((len(raw), spec.dim), np.float32)
     lens = (ctypes.c_uint32 * len(raw))(*map(len, raw))
-    assert native.pb_embed(b"".join(raw), lens, len(raw), out.ctypes.data_as(ctypes.c_void_p)) == 0
+    assert native.pb_embed(b"".join(raw), lens, len(raw), 0, out.ctypes.data_as(ctypes.c_void_p)) == 0
     close_enough(out, oracle.st_embed(mdir, texts))
     bad = b"\xe0\x80\x80"
-    rc = native.pb_embed(bad, (ctypes.c_uint32 * 1)(len(bad)), 1, out.ctypes.data_as(ctypes.c_void_p))
+    rc = native.pb_embed(bad, (ctypes.c_uint32 * 1)(len(bad)), 1, 0, out.ctypes.data_as(ctypes.c_void_p))
     assert rc == -2 and b"invalid UTF-8" in native.pb_last_error()
 
 

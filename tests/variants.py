@@ -1,10 +1,11 @@
 """The one place that builds model-directory variants, at test time, from the packaged model.
 
 Each variant differs from all-MiniLM-L6-v2 the way popular models on the Hub do (cased
-tokenizers, CLS or max pooling, no Normalize, Dense heads, other truncation lengths, other sizes).
-Changed JSON files are written; everything else is symlinked. Architecture variants and Dense
-layers get seeded random weights saved with safetensors (Dense through sentence-transformers' own
-Dense module, so the folder is exactly what it saves). REFUSED lists variants no port supports
+tokenizers, CLS or max pooling, no Normalize, Dense heads, other truncation lengths, other sizes,
+prompts, other FFN activations, DistilBERT). Changed JSON files are written; everything else is
+symlinked. Architecture variants and Dense layers get seeded random weights saved with safetensors
+(Dense through sentence-transformers' own Dense module, DistilBERT through transformers' own
+DistilBertModel and save_pretrained, so the folder is exactly what they save). REFUSED lists variants no port supports
 (settings, values no model runs with, faulty files), each with the file and setting its one-line
 refusal must name. SAME_AS_BASE: a different file layout, the base model's answer.
 """
@@ -16,15 +17,19 @@ from pathlib import Path
 
 SUPPORTED = ("cased", "cased_strip", "lower_nostrip", "no_chinese", "generic_noclean", "do_lower_case",
              "cls", "max", "mean_sqrt", "no_normalize", "dense", "max_seq_128", "max_seq_512", "small", "deep",
-             "added_words")
+             "added_words", "prompts", "prompts_no_include", "prompts_cls", "gelu_new", "gelu_tanh", "gelu_fast", "relu",
+             "distilbert")
 REFUSED = {  # variant: (file, setting) its refusal must name
     "weightedmean": ("1_Pooling/config.json", "pooling_mode_weightedmean_tokens"),
     "mpnet": ("config.json", "model_type"),
     "unknown_module": ("modules.json", "sentence_transformers.models.LayerNorm"),
-    "relu": ("config.json", "hidden_act"),
+    "quick_gelu": ("config.json", "hidden_act"),
+    "distilbert_sinusoidal": ("config.json", "sinusoidal_pos_embds"),
+    "distilbert_silu": ("config.json", "activation"),
     "dense_relu": ("2_Dense/config.json", "activation_function"),
     "long_max_seq": ("sentence_bert_config.json", "max_seq_length"),
-    "prompt": ("config_sentence_transformers.json", "default_prompt_name"),
+    "prompt_unknown": ("config_sentence_transformers.json", "default_prompt_name"),
+    "prompt_not_text": ("config_sentence_transformers.json", "prompts"),
     "conflict": ("tokenizer_config.json", "do_lower_case"),
     "dense_bin": ("2_Dense/model.safetensors", "pytorch_model.bin"),
     # values no model can run with (they gave NaN vectors, zero layers or wrong ids): refused at load
@@ -59,6 +64,9 @@ WEIGHT_FAULTS = {
     "truncated": "",
     "fifo": "not a regular file",                                # reading it would block
 }
+# prompts (config_sentence_transformers.json): a prompt that ends in punctuation and one that runs into the text
+PROMPTS = {"query": "query: ", "passage": "passage: ", "tight": "Represent this sentence for searching:"}
+ACTS = {"gelu_new": "gelu_new", "gelu_tanh": "gelu_pytorch_tanh", "gelu_fast": "gelu_fast", "relu": "relu"}
 MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
@@ -139,6 +147,32 @@ def _dense(d: _Dir, layers, fmt: str = "safetensors") -> None:
     d.write("modules.json", mods)
 
 
+def _distilbert(d: _Dir, name: str) -> None:
+    """A DistilBERT sentence-transformers directory (msmarco-distilbert-base-v4's layout): transformers' own
+    DistilBertModel, seeded, saved by save_pretrained (its config.json and model.safetensors); the
+    tokenizer files as such a model has them (tokenizer_class DistilBertTokenizer); mean pooling."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel
+    base = json.loads((d.base / "config.json").read_text())
+    cfg = DistilBertConfig(vocab_size=base["vocab_size"], max_position_embeddings=512, dim=128, n_heads=4, n_layers=3,
+                           hidden_dim=256, activation="gelu" if name != "distilbert_silu" else "silu",
+                           initializer_range=0.2)   # BERT's 0.02 would hardly move the output past the tolerances
+    torch.manual_seed(11)
+    model = DistilBertModel(cfg).eval()
+    with torch.no_grad():   # LayerNorms off their init (weight 1, bias 0): a swapped pair must show
+        for k, v in model.named_parameters():
+            if "layer_norm" in k.lower():
+                v.add_(torch.randn(v.shape) * 0.2)
+    (d.out / "config.json").unlink()
+    (d.out / "model.safetensors").unlink()
+    model.save_pretrained(str(d.out), safe_serialization=True)
+    if name == "distilbert_sinusoidal":   # transformers would overwrite the positions with sin/cos
+        cfg = json.loads((d.out / "config.json").read_text())
+        (d.out / "config.json").write_text(json.dumps({**cfg, "sinusoidal_pos_embds": True}, indent=1))
+    d.edit("tokenizer_config.json", lambda t: t.update(tokenizer_class="DistilBertTokenizer"))
+    _pooling(d, word_embedding_dimension=128, pooling_mode_mean_tokens=True)
+
+
 def build(name: str, base: Path, out: Path) -> Path:
     """Write variant `name` of the model directory `base` into the new directory `out`. Only the
     Dense and architecture variants import torch (the sanitizer run builds the others)."""
@@ -195,9 +229,23 @@ def build(name: str, base: Path, out: Path) -> Path:
         _dense(d, [(384, 128, True, torch.nn.Tanh())], fmt="bin")
     elif name == "long_max_seq":
         sbert(max_seq_length=1024)
-    elif name == "prompt":
-        d.edit("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
-                                                                         default_prompt_name="query"))
+    elif name in ("prompts", "prompts_no_include", "prompts_cls"):   # e5, bge, nomic: a prompt before every text
+        d.edit("config_sentence_transformers.json", lambda c: c.update(prompts=PROMPTS, default_prompt_name="query"))
+        if name != "prompts":   # INSTRUCTOR-style: the prompt's tokens left out of pooling
+            mode = {"pooling_mode_cls_token": True} if name == "prompts_cls" else {"pooling_mode_mean_tokens": True}
+            _pooling(d, **mode, include_prompt=False)
+    elif name == "prompt_unknown":
+        d.edit("config_sentence_transformers.json", lambda c: c.update(prompts=PROMPTS, default_prompt_name="search"))
+    elif name == "prompt_not_text":
+        d.edit("config_sentence_transformers.json", lambda c: c.update(prompts={"query": ["query: "]}))
+    elif name in ACTS:                        # the FFN activation transformers.activations names
+        d.edit("config.json", lambda c: c.update(hidden_act=ACTS[name]))
+        if name != "relu":   # the tanh forms move the vectors ~4e-4 past Normalize, ~2e-3 before it: no Normalize
+            d.write("modules.json", MODULES[:2])
+    elif name == "quick_gelu":
+        d.edit("config.json", lambda c: c.update(hidden_act="quick_gelu"))
+    elif name in ("distilbert", "distilbert_sinusoidal", "distilbert_silu"):
+        _distilbert(d, name)
     elif name == "crlf_vocab":                # a vocab.txt saved on Windows: the same tokens
         _bytes(d, "vocab.txt", (base / "vocab.txt").read_bytes().replace(b"\n", b"\r\n"))
     elif name in ("eps_negative", "layers_negative", "heads_indivisible", "vocab_size_small"):

@@ -76,10 +76,13 @@ def _source(out: Path = DEFAULT_OUT) -> dict:
 
 
 def check_head(spec) -> str | None:
-    """None if the model's head is what the ONNX peers apply after the encoder (mean pooling,
-    normalise, no Dense), else one line saying why they must not run on it."""
-    if spec.pooling != "mean" or spec.dense or not spec.normalize:
-        return f"onnxruntime: the ONNX peers pool by mean and normalise; {spec.name} does not ({spec.summary()})"
+    """None if the model is what the ONNX peers run: BERT (the export is of BertModel), then mean pooling
+    over every token (the prompt's too), normalise, no Dense; else one line saying why they must not run on it."""
+    if spec.model_type != "bert":
+        return f"onnxruntime: the ONNX export is of transformers' BertModel; {spec.name} is {spec.model_type}"
+    if spec.pooling != "mean" or spec.dense or not spec.normalize or not spec.include_prompt:
+        return (f"onnxruntime: the ONNX peers pool by mean over every token and normalise; {spec.name} does not "
+                f"({spec.summary()}{'' if spec.include_prompt else ', include_prompt false'})")
     return None
 
 

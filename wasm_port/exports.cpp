@@ -56,15 +56,17 @@ void* pb_malloc(uint32_t n) { return std::malloc(n ? n : 1); }
 void pb_free(void* p) { std::free(p); }
 int pb_dim() { return g_model.cfg.out_dim(); }
 
-// Sizes from config.json; pooling 0 mean, 1 cls, 2 max, 3 mean_sqrt_len_tokens; normalize 0/1;
+// Sizes from config.json (type_vocab 0: no token types, DistilBERT); act: hidden_act 0 gelu, 1 gelu_new,
+// 2 gelu_pytorch_tanh, 3 gelu_fast, 4 relu; pooling 0 mean, 1 cls, 2 max, 3 mean_sqrt_len_tokens;
+// include_prompt 0/1 (0: pb_forward's prompt_length positions are left out of pooling); normalize 0/1;
 // dense: n_dense records of int32 [in_features, out_features, bias 0/1, tanh 0/1] (identity if 0).
 int pb_set_config(int hidden, int heads, int layers, int intermediate, int vocab, int max_pos, int type_vocab,
-                  float eps, int pooling, int normalize, int n_dense, const int32_t* dense) {
+                  float eps, int act, int pooling, int include_prompt, int normalize, int n_dense, const int32_t* dense) {
   if (!std::isfinite(eps) || !(eps > 0)) return fail(PB_EARG, "layer_norm_eps must be a finite number > 0");
   Config c;
   c.hidden = hidden, c.heads = heads, c.layers = layers, c.intermediate = intermediate;
-  c.vocab = vocab, c.max_pos = max_pos, c.type_vocab = type_vocab, c.eps = eps;
-  c.pooling = pooling, c.normalize = normalize != 0, c.n_dense = n_dense;
+  c.vocab = vocab, c.max_pos = max_pos, c.type_vocab = type_vocab, c.eps = eps, c.act = act;
+  c.pooling = pooling, c.include_prompt = include_prompt != 0, c.normalize = normalize != 0, c.n_dense = n_dense;
   if (n_dense < 0 || n_dense > kMaxDense || (n_dense && !dense)) return fail(PB_EARG, "bad Dense layer list");
   for (int k = 0; k < n_dense; ++k)
     c.dense[k] = DenseCfg{dense[4 * k], dense[4 * k + 1], dense[4 * k + 2] != 0, dense[4 * k + 3] != 0};
@@ -160,11 +162,13 @@ int pb_ready() {
   return PB_OK;
 }
 
-// ids, mask: int32 (n, t); out: float32 (n, dim).
-int pb_forward(const int32_t* ids, const int32_t* mask, int n, int t, float* out) {
+// ids, mask: int32 (n, t); out: float32 (n, dim). prompt_length: the prompt's tokens at the start of
+// every row (0: none), left out of pooling where the config says include_prompt 0.
+int pb_forward(const int32_t* ids, const int32_t* mask, int n, int t, int prompt_length, float* out) {
   if (int rc = pb_ready()) return rc;
-  if (n < 0 || t < 0 || (n > 0 && t > 0 && (!ids || !mask)) || (n && !out)) return fail(PB_EARG, "bad forward arguments");
-  if (const char* e = model_forward(g_model, ids, mask, n, t, out))
+  if (n < 0 || t < 0 || prompt_length < 0 || (n > 0 && t > 0 && (!ids || !mask)) || (n && !out))
+    return fail(PB_EARG, "bad forward arguments");
+  if (const char* e = model_forward(g_model, ids, mask, n, t, out, prompt_length))
     return fail(std::strncmp(e, "out of memory", 13) == 0 ? PB_ENOMEM : PB_EARG, e);
   return PB_OK;
 }
@@ -251,7 +255,8 @@ int pb_max_len() {
 }
 
 // n texts concatenated in `utf8`, lens[i] bytes each -> out float32 (n, dim): tokenize, pad_rows, forward.
-int pb_embed(const char* utf8, const uint32_t* lens, int n, float* out) {
+// A prompt is the caller's: in front of each text's bytes, and its token count as prompt_length (pb_forward's).
+int pb_embed(const char* utf8, const uint32_t* lens, int n, int prompt_length, float* out) {
 #if PB_HAVE_TOKENIZER
   const int cap = pb_max_len();
   if (cap <= 0) return fail(PB_ESTATE, "vocab not loaded");
@@ -278,12 +283,12 @@ int pb_embed(const char* utf8, const uint32_t* lens, int n, float* out) {
   }
   if (rc == PB_OK) {
     portbench::pad_rows(rows, size_t(cap), counts, size_t(n), t, g_tok->pad_id(), ids, mask);
-    rc = pb_forward(ids, mask, n, int(t), out);
+    rc = pb_forward(ids, mask, n, int(t), prompt_length, out);
   }
   std::free(rows); std::free(counts); std::free(ids); std::free(mask);
   return rc;
 #else
-  (void)utf8; (void)lens; (void)n; (void)out;
+  (void)utf8; (void)lens; (void)n; (void)prompt_length; (void)out;
   return fail(PB_ESTATE, "built without cpp_port/tokenizer.cpp");
 #endif
 }

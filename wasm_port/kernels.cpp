@@ -1,7 +1,8 @@
 // wasm_port kernels: see kernels.h. Ports python_ref/model.py stage by stage. This file holds the
 // stages (one body for both builds), the model's tensor table and the wasm build's primitives: the
 // blocked SIMD matmul over packed panels, written once against a 4-float vector type `f4` that is
-// wasm_simd128's v128_t (its multiply-add relaxed_madd in the relaxed builds), GELU 4 lanes at a time,
+// wasm_simd128's v128_t (its multiply-add relaxed_madd in the relaxed builds), the FFN activations 4 lanes
+// at a time,
 // the scalar elementwise loops, each split over detail::parallel_for (serial in minilm.wasm, the worker
 // pool of kernels_wasm_pool.cpp in minilm_mt.wasm). The native build's primitives are
 // kernels_native.cpp (threads, elementwise), kernels_gemm.cpp (packed weights, FMA) and
@@ -217,7 +218,9 @@ static inline v4f verf4(v4f x) {
   return x < 0.f ? -r : r;
 }
 
-void gelu(float* x, size_t n) {
+// f(v4f) 4 lanes at a time over x, in chunks split over the threads (a scalar tail through the same f).
+template <class F>
+static void elementwise(float* x, size_t n, F f) {
   constexpr size_t kChunk = 4096;
   parallel_for(int((n + kChunk - 1) / kChunk), [&](int, int c0, int c1) {
     const size_t e = size_t(c1) * kChunk < n ? size_t(c1) * kChunk : n;
@@ -225,11 +228,27 @@ void gelu(float* x, size_t n) {
     for (; i + 4 <= e; i += 4) {
       v4f v;
       std::memcpy(&v, x + i, sizeof v);
-      v = 0.5f * v * (1.f + verf4(v * 0.70710678118654752f));
+      v = f(v);
       std::memcpy(x + i, &v, sizeof v);
     }
-    for (; i < e; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+    for (; i < e; ++i) x[i] = f(v4f{} + x[i])[0];
   });
+}
+
+void gelu(float* x, size_t n) {
+  elementwise(x, n, [](v4f v) { return 0.5f * v * (1.f + verf4(v * 0.70710678118654752f)); });
+}
+
+// 0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)): the same function, no cancellation where tanh(u) nears -1.
+void gelu_tanh(float* x, size_t n, bool fast) {
+  if (fast)
+    elementwise(x, n, [](v4f v) { return v / (1.f + vexp4(-2.f * (v * 0.7978845608f * (1.f + 0.044715f * v * v)))); });
+  else
+    elementwise(x, n, [](v4f v) { return v / (1.f + vexp4(-2.f * (0.7978845608028654f * (v + 0.044715f * v * v * v)))); });
+}
+
+void relu(float* x, size_t n) {
+  elementwise(x, n, [](v4f v) { return v > 0.f ? v : v4f{}; });
 }
 
 // One row of scores (L,) -> softmax over the keys whose mask is 1; masked keys get exactly 0.
@@ -291,7 +310,10 @@ void embeddings_forward(const Model& m, const Rows& r, float* x) {
       float* v = x + size_t(r.offs[row] + t) * d;
       const float* we = m.word + size_t(r.ids[row][t]) * d;
       const float* pe = m.pos + size_t(t) * d;
-      for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i] + m.type[i];   // token type 0
+      if (m.type)
+        for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i] + m.type[i];   // token type 0
+      else
+        for (int i = 0; i < d; ++i) v[i] = we[i] + pe[i];   // no token types (DistilBERT)
     }
   detail::add_layer_norm(x, nullptr, r.tokens, d, m.ln_w, m.ln_b, m.cfg.eps);
 }
@@ -318,7 +340,13 @@ void ffn_forward(const Model& m, const LayerW& p, const float* x, int tokens, fl
   for (int t0 = 0; t0 < tokens; t0 += FFN_ROWS) {
     const int rows = tokens - t0 < FFN_ROWS ? tokens - t0 : FFN_ROWS;
     matmul(x + size_t(t0) * d, d, rows, p.ff1, p.ff1_b, h, f);                   // (rows, F)
-    detail::gelu(h, size_t(rows) * f);
+    const size_t n = size_t(rows) * f;
+    switch (m.cfg.act) {   // config.json's hidden_act, each as transformers.activations defines it
+      case ACT_GELU: detail::gelu(h, n); break;                              // exact erf GELU
+      case ACT_GELU_NEW: case ACT_GELU_PYTORCH_TANH: detail::gelu_tanh(h, n, false); break;   // tanh form
+      case ACT_GELU_FAST: detail::gelu_tanh(h, n, true); break;             // its gelu_fast spelling
+      default: detail::relu(h, n); break;                                    // ACT_RELU
+    }
     matmul(h, f, rows, p.ff2, p.ff2_b, out + size_t(t0) * d, d);                 // (rows, D)
   }
 }
@@ -390,11 +418,13 @@ void l2_normalize(float* v, int dim) {   // F.normalize: v / max(||v||, 1e-12)
 
 constexpr int TOKEN_BUDGET = 2048;   // tokens per chunk of rows: bounds scratch memory for any N
 
-const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out) {
+const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out,
+                          int prompt_length) {
   static thread_local char err[160];
   const Config& c = m.cfg;
   if (!m.layers || !m.word) return "model not loaded (set config and tensors first)";
-  if (n < 0 || t < 0) return "negative batch shape";
+  if (n < 0 || t < 0 || prompt_length < 0) return "negative batch shape or prompt length";
+  const int skip = c.include_prompt ? 0 : prompt_length;   // positions left out of pooling
   // Each row's span ends at its last unmasked position: trailing padding is never computed, which
   // is exact because masked keys get probability 0 and pooling ignores masked positions.
   int* lens = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
@@ -422,6 +452,7 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
   int widest = c.hidden;
   for (int k = 0; k < c.n_dense; ++k) widest = c.dense[k].out > widest ? c.dense[k].out : widest;
   Buf x, work, head;
+  int32_t* pool_mask = static_cast<int32_t*>(std::calloc(size_t(max_len) + 1, sizeof(int32_t)));   // one row's
   int* offs = static_cast<int*>(std::calloc(size_t(n) + 1, sizeof(int)));
   const int32_t** rid = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
   const int32_t** rmask = static_cast<const int32_t**>(std::calloc(size_t(n) + 1, sizeof(void*)));
@@ -429,7 +460,7 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
   int total = 0;   // tokens of the whole batch: the scratch is sized for the largest chunk, not for cap
   for (int i = 0; i < n; ++i) total += lens[i];
   const int tokens_max = total < cap ? (total > 0 ? total : 1) : cap;
-  if (!offs || !rid || !rmask || !x.alloc(size_t(tokens_max) * c.hidden) ||
+  if (!pool_mask || !offs || !rid || !rmask || !x.alloc(size_t(tokens_max) * c.hidden) ||
       !work.alloc(work_floats(c, tokens_max, max_len)) || !head.alloc(2 * size_t(widest))) {
     result = "out of memory (activations)";
   } else {
@@ -445,10 +476,15 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
       for (int i = i0; i < i1; ++i) {   // the head, one row at a time: pool, Dense layers, normalise
         const float* xi = x.p + size_t(offs[i]) * c.hidden;
         float *y = head.p, *z = head.p + widest;
-        if (c.pooling == POOL_CLS) cls_pool(xi, lens[i], c.hidden, rmask[i], y);
-        else if (c.pooling == POOL_MAX) max_pool(xi, lens[i], c.hidden, rmask[i], y);
-        else if (c.pooling == POOL_MEAN_SQRT_LEN) mean_sqrt_len_pool(xi, lens[i], c.hidden, rmask[i], y);
-        else mean_pool(xi, lens[i], c.hidden, rmask[i], y);
+        const int32_t* pm = rmask[i];
+        if (skip > 0) {   // the prompt's positions masked for pooling only, as sentence-transformers' Pooling
+          for (int j = 0; j < lens[i]; ++j) pool_mask[j] = j < skip ? 0 : rmask[i][j];
+          pm = pool_mask;
+        }
+        if (c.pooling == POOL_CLS) cls_pool(xi, lens[i], c.hidden, pm, y);
+        else if (c.pooling == POOL_MAX) max_pool(xi, lens[i], c.hidden, pm, y);
+        else if (c.pooling == POOL_MEAN_SQRT_LEN) mean_sqrt_len_pool(xi, lens[i], c.hidden, pm, y);
+        else mean_pool(xi, lens[i], c.hidden, pm, y);
         for (int k = 0; k < c.n_dense; ++k, std::swap(y, z)) dense_forward(m.dense[k], c.dense[k], y, z);
         if (c.normalize) l2_normalize(y, c.out_dim());
         std::memcpy(out + size_t(i) * c.out_dim(), y, c.out_dim() * sizeof(float));
@@ -456,7 +492,7 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
       i0 = i1;
     }
   }
-  std::free(lens); std::free(offs); std::free(rid); std::free(rmask);
+  std::free(lens); std::free(offs); std::free(rid); std::free(rmask); std::free(pool_mask);
   return result;
 }
 
@@ -465,11 +501,12 @@ const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mas
 const char* check_config(const Config& c) {
   const int lim = 1 << 20;
   if (c.hidden <= 0 || c.heads <= 0 || c.layers <= 0 || c.intermediate <= 0 || c.vocab <= 0 || c.max_pos <= 0 ||
-      c.type_vocab <= 0 || c.hidden > lim || c.intermediate > lim || c.layers > 4096 || c.max_pos > 65536 ||
+      c.type_vocab < 0 || c.hidden > lim || c.intermediate > lim || c.layers > 4096 || c.max_pos > 65536 ||
       c.hidden % c.heads != 0 || !(c.eps > 0))
     return "invalid config (sizes must be positive, hidden divisible by heads)";
   if (c.pooling < POOL_MEAN || c.pooling > POOL_MEAN_SQRT_LEN || c.n_dense < 0 || c.n_dense > kMaxDense)
     return "invalid config (pooling mode or number of Dense layers)";
+  if (c.act < ACT_GELU || c.act > ACT_RELU) return "invalid config (hidden_act)";
   for (int k = 0, w = c.hidden; k < c.n_dense; w = c.dense[k++].out)
     if (c.dense[k].in != w || c.dense[k].out <= 0 || c.dense[k].out > lim)
       return "invalid config (a Dense layer's in_features does not match the width before it)";
@@ -524,7 +561,7 @@ const char* model_init(Model& m, const Config& c, Slot** slots, int* n_slots, bo
   auto linear = [&](const char* name, Lin& lin, int rows, int cols) { add(name, &lin.w, rows, cols, &lin, 2); };
   plain("embeddings.word_embeddings.weight", &m.word, c.vocab, d, 2);
   plain("embeddings.position_embeddings.weight", &m.pos, c.max_pos, d, 2);
-  plain("embeddings.token_type_embeddings.weight", &m.type, c.type_vocab, d, 2);
+  if (c.type_vocab) plain("embeddings.token_type_embeddings.weight", &m.type, c.type_vocab, d, 2);
   plain("embeddings.LayerNorm.weight", &m.ln_w, 1, d);
   plain("embeddings.LayerNorm.bias", &m.ln_b, 1, d);
   char nm[96];

@@ -10,6 +10,9 @@
 //   (kernels_gemm.cpp: cache-blocked, register-blocked FMA vectors as wide as the -march the build
 //   chose), attention in tiles with an online softmax (kernels_attention.cpp), GEMM tiles and
 //   (row, head, query tile) triples split over a thread pool (set_threads, kernels_native.cpp).
+// The FFN activation is config.json's (Config::act: transformers.activations' erf GELU, its tanh forms,
+// ReLU); a model without token types (DistilBERT: type_vocab 0) adds none; include_prompt false (Config)
+// leaves the prompt's first positions out of pooling (model_forward's prompt_length).
 // Leaves out: dropout, the pooler, token types other than 0, fp16 weights (the caller converts).
 // Sizes and head come from Config (filled from the model spec by the loader); nothing is hard-coded.
 // No exceptions: every allocation is checked and failures come back as an error string.
@@ -21,6 +24,8 @@
 namespace portbench_wasm {
 
 enum Pooling { POOL_MEAN = 0, POOL_CLS = 1, POOL_MAX = 2, POOL_MEAN_SQRT_LEN = 3 };
+// config.json hidden_act: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu (the spec's names, in order)
+enum Act { ACT_GELU = 0, ACT_GELU_NEW = 1, ACT_GELU_PYTORCH_TANH = 2, ACT_GELU_FAST = 3, ACT_RELU = 4 };
 constexpr int kMaxDense = 8;
 struct DenseCfg {
   int in = 0, out = 0;
@@ -29,9 +34,11 @@ struct DenseCfg {
 
 struct Config {
   int hidden = 0, heads = 0, layers = 0, intermediate = 0;   // D, H, L, F
-  int vocab = 0, max_pos = 0, type_vocab = 0;
+  int vocab = 0, max_pos = 0, type_vocab = 0;                 // type_vocab 0: no token-type embeddings
   float eps = 1e-12f;
+  int act = ACT_GELU;
   int pooling = POOL_MEAN;
+  bool include_prompt = true;   // false: the prompt's tokens are left out of pooling
   bool normalize = true;
   int n_dense = 0;
   DenseCfg dense[kMaxDense];
@@ -94,7 +101,7 @@ struct DenseW {
 
 struct Model {
   Config cfg;
-  const float *word = nullptr, *pos = nullptr, *type = nullptr;   // (V, D) (P, D) (TV, D)
+  const float *word = nullptr, *pos = nullptr, *type = nullptr;   // (V, D) (P, D) (TV, D) or null (TV 0)
   const float *ln_w = nullptr, *ln_b = nullptr;                   // (D,)
   LayerW* layers = nullptr;              // cfg.layers of them
   DenseW dense[kMaxDense];               // cfg.n_dense of them
@@ -106,7 +113,8 @@ struct Model {
   ~Model();
 };
 
-// One named tensor the loader must supply (names as in the safetensors file, "bert." stripped).
+// One named tensor the loader must supply: BERT's names (the loader finds each in the file through the
+// spec's tensor_names), "dense.K." + the name in the K-th Dense folder's file.
 struct Slot {
   char name[96];
   size_t numel;        // rows * cols
@@ -152,7 +160,7 @@ struct Rows {
 void embeddings_forward(const Model& m, const Rows& r, float* x);
 void attention_forward(const Model& m, const LayerW& p, const Rows& r, const float* x, float* qkv,
                        float* att, float* ctx, float* out);
-void ffn_forward(const Model& m, const LayerW& p, const float* x, int tokens, float* h, float* out);
+void ffn_forward(const Model& m, const LayerW& p, const float* x, int tokens, float* h, float* out);   // act: m.cfg.act
 void layer_forward(const Model& m, const LayerW& p, const Rows& r, float* x, float* work);
 // Pooling of one row: x (len, D), mask (len,) -> out (D,).
 void mean_pool(const float* x, int len, int dim, const int32_t* mask, float* out);
@@ -162,8 +170,10 @@ void max_pool(const float* x, int len, int dim, const int32_t* mask, float* out)
 void dense_forward(const DenseW& w, const DenseCfg& c, const float* x, float* out);   // (D_in,) -> (E,)
 void l2_normalize(float* v, int dim);
 
-// ids, mask: int32 (N, T); out: float32 (N, E). Returns nullptr on success, else an error string.
-const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out);
+// ids, mask: int32 (N, T); out: float32 (N, E). prompt_length: the prompt's tokens at the start of each
+// row, left out of pooling where the config says include_prompt false. nullptr on success, else an error.
+const char* model_forward(const Model& m, const int32_t* ids, const int32_t* mask, int n, int t, float* out,
+                          int prompt_length = 0);
 
 // ---- the primitives the stages share; each has a wasm body (kernels.cpp) and a native one
 // (kernels_native.cpp). Internal to the kernels, declared here so both files see one signature.
@@ -189,7 +199,13 @@ void head_attention(const float* q, const float* k, const float* v, int ld, int 
 size_t head_scratch_floats(int max_len, int dh);
 // x (rows, D) = LayerNorm(x + y) in place (y may be null).
 void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, const float* b, float eps);
-void gelu(float* x, size_t n);   // exact erf GELU, as torch's F.gelu default
+// The FFN activations in place, each as transformers.activations defines it: exact erf GELU (torch's
+// F.gelu default); the tanh form 0.5 x (1 + tanh(u)), computed as x / (1 + exp(-2u)) (equal, and exact
+// where tanh saturates), with u = sqrt(2/pi) (x + 0.044715 x^3) (gelu_new, gelu_pytorch_tanh) or
+// x * 0.7978845608 * (1 + 0.044715 x^2) (gelu_fast); ReLU.
+void gelu(float* x, size_t n);
+void gelu_tanh(float* x, size_t n, bool fast);
+void relu(float* x, size_t n);
 }  // namespace detail
 
 }  // namespace portbench_wasm

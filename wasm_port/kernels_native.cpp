@@ -5,7 +5,8 @@
 // - a thread pool (pthreads: a refused thread leaves fewer, never an abort; chunks claimed from an
 //   atomic counter, so a descheduled worker never stalls the caller): GEMM tiles, (row, head, query
 //   tile) triples of attention and rows of the elementwise stages are its parts.
-// - GELU with the vector erf of kernels_simd.h; LayerNorm with float vector sums.
+// - the FFN activations with the vector erf and exp of kernels_simd.h (erf GELU; the tanh forms as
+//   x / (1 + exp(-2u)); ReLU); LayerNorm with float vector sums.
 // Leaves out: fp16 math, NUMA, pinning threads to cores.
 #if !defined(__wasm__)
 #include <pthread.h>
@@ -195,19 +196,34 @@ void add_layer_norm(float* x, const float* y, int rows, int d, const float* w, c
   else parallel_for(rows, rows_fn);
 }
 
-void gelu(float* x, size_t n) {
+// f(fv) VW lanes at a time over x, in chunks split over the pool (a scalar tail through the same f).
+template <class F>
+static void elementwise(float* x, size_t n, F f) {
   constexpr size_t kChunk = 4096;
   auto chunk_fn = [&](int, int c0, int c1) {
     const size_t e = size_t(c1) * kChunk < n ? size_t(c1) * kChunk : n;
     size_t i = size_t(c0) * kChunk;
-    for (; i + VW <= e; i += VW) {
-      const fv v = vload(x + i);
-      vstore(x + i, 0.5f * v * (1.f + verf(v * 0.70710678118654752f)));
-    }
-    for (; i < e; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+    for (; i + VW <= e; i += VW) vstore(x + i, f(vload(x + i)));
+    for (; i < e; ++i) x[i] = f(vsplat(x[i]))[0];
   };
   if (n < 4 * kChunk) chunk_fn(0, 0, int((n + kChunk - 1) / kChunk));   // small: not worth waking the pool
   else parallel_for(int((n + kChunk - 1) / kChunk), chunk_fn);
+}
+
+void gelu(float* x, size_t n) {
+  elementwise(x, n, [](fv v) { return 0.5f * v * (1.f + verf(v * 0.70710678118654752f)); });
+}
+
+// 0.5 v (1 + tanh(u)) = v / (1 + exp(-2u)): the same function, no cancellation where tanh(u) nears -1.
+void gelu_tanh(float* x, size_t n, bool fast) {
+  if (fast)
+    elementwise(x, n, [](fv v) { return v / (1.f + vexp(-2.f * (v * 0.7978845608f * (1.f + 0.044715f * v * v)))); });
+  else
+    elementwise(x, n, [](fv v) { return v / (1.f + vexp(-2.f * (0.7978845608028654f * (v + 0.044715f * v * v * v)))); });
+}
+
+void relu(float* x, size_t n) {
+  elementwise(x, n, [](fv v) { return v > 0.f ? v : fv{}; });
 }
 
 }  // namespace detail

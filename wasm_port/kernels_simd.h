@@ -3,7 +3,8 @@
 // as wide as the -march the build targets: 16 floats with avx512f, 8 with avx, else 4 (SSE2's, no
 // FMA: -ffp-contract=fast contracts a * b + c to one FMA only where the target has one).
 // exp is Cephes expf (2^n * p(r)), erf Abramowitz-Stegun 7.1.26 (|err| < 1.5e-7, as ATen's own
-// vectorised erf). Leaves out: fp16/bf16 vectors, wasm (kernels.cpp has its own f4).
+// vectorised erf). The tanh GELU forms need no tanh of their own: 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)),
+// as accurate as exp, also where tanh(u) nears -1. Leaves out: fp16/bf16 vectors, wasm (kernels.cpp has its own f4).
 #pragma once
 #if !defined(__wasm__)
 #include <cstdint>

@@ -20,7 +20,8 @@ STAGE_DOCS = {  # what each stage does (docs/DESIGN.md §1); prose only, never w
     "encode_batch": "texts in, ids out: the stages above, [CLS] ... [SEP], truncation, the batch",
     "embeddings_forward": "word + position + type embeddings, then LayerNorm",
     "attention_forward": "multi-head self-attention with the padding mask",
-    "ffn_forward": "linear, exact erf GELU, linear",
+    "ffn_forward": "linear, config.json's activation (exact erf gelu; the tanh approximations gelu_new, "
+                   "gelu_pytorch_tanh, gelu_fast; relu), each as transformers writes it, linear",
     "layer_forward": "attention and FFN, each with residual + LayerNorm",
     "mean_pool": "mean over the positions where the mask is 1",
     "l2_normalize": "unit-length rows",

@@ -4,8 +4,9 @@ process, so this driver may load torch for the oracle. Covers: --serve embed/tok
 on corpus text with 1, 2 and 7 threads (the same bits each time, within tolerance of
 sentence-transformers), invalid UTF-8 and malformed requests (an "id" nested 200,000 levels deep
 and a warmup of 2147483647 among them: they once crashed or hung the loop), the stdin modes
-(--jsonl, --npy), bad arguments, model variants with other heads, and every broken model directory
-of tests/test_lite.py.
+(--jsonl, --npy), bad arguments, model variants with other heads, FFN activations, DistilBERT and a
+default prompt left out of pooling (and --prompt-name, --prompt), and every broken model directory of
+tests/test_lite.py.
 Any sanitizer report aborts the binary (halt_on_error), which fails this driver.
 Usage: python tests/sanitize/run_lite.py build/sanitize/minilm-embed-lite
 """
@@ -96,12 +97,19 @@ def main() -> int:
         print("stdin modes, --npy, --jsonl, invalid UTF-8 and bad arguments: clean")
         import variants
         from test_lite import broken_dirs
-        for name in ("small", "dense", "cls", "max", "mean_sqrt", "no_normalize"):
-            vdir = variants.build(name, mdir, Path(tmp) / name)
-            out = run(exe, "--model", vdir, "--threads", 2, text=("\n".join(lines[:12]) + "\n").encode()).stdout
+        for name, flags, kw in (("small", (), {}), ("dense", (), {}), ("cls", (), {}), ("max", (), {}), ("mean_sqrt", (), {}),
+                                ("no_normalize", (), {}), ("gelu_new", (), {}), ("gelu_fast", (), {}), ("relu", (), {}),
+                                ("distilbert", (), {}), ("prompts_no_include", (), {}),
+                                ("prompts_no_include", ("--prompt-name", "tight"), {"prompt_name": "tight"}),
+                                ("prompts_no_include", ("--prompt", "x: "), {"prompt": "x: "})):
+            vdir = Path(tmp) / name
+            if not vdir.exists():
+                variants.build(name, mdir, vdir)
+            out = run(exe, "--model", vdir, "--threads", 2, *flags, text=("\n".join(lines[:12]) + "\n").encode()).stdout
             got = np.array([json.loads(x) for x in out.decode().splitlines()], np.float32)
-            assert np.abs(got - oracle.st_embed(vdir, lines[:12])).max() <= tolerance(torch_model=False)[0], name
-        print("variants (other sizes, Dense, cls/max/mean_sqrt pooling, no Normalize): match sentence-transformers")
+            assert np.abs(got - oracle.st_embed(vdir, lines[:12], **kw)).max() <= tolerance(torch_model=False)[0], name
+        print("variants (other sizes, Dense, cls/max/mean_sqrt pooling, no Normalize, gelu_new/gelu_fast/relu, DistilBERT, "
+              "prompts left out of pooling, --prompt-name, --prompt): match sentence-transformers")
         cases = broken_dirs(variants.build("small", mdir, Path(tmp) / "small2"), Path(tmp) / "broken")
         for case, (d, says) in cases.items():
             err = run(exe, "--model", d, want_rc=(2,)).stderr.decode()

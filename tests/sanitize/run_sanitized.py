@@ -1,7 +1,8 @@
 """`make sanitize` driver: the C++ tokenizer (cpp_port/tokenizer.cpp) and the portable kernels
 (wasm_port/kernels.cpp, kernels_native.cpp: threads too) through wasm_port's C ABI, built natively
 with ASan+UBSan and loaded here with ctypes (so no torch is loaded into the sanitized process). Feeds the project corpus, a fuzz
-pass, invalid UTF-8 and forward passes (every pooling, Dense layers); checks ids against the HF tokenizers
+pass, invalid UTF-8 and forward passes (every pooling, Dense layers, every FFN activation, a prompt left out
+of pooling, no token types); checks ids against the HF tokenizers
 peer (tokenizer.json set up from python_ref's spec: no torch). Then the same tokenizer under other
 normalizer settings (model variants from tests/variants.py: no cleaning, cased, no CJK spacing,
 truncation 128), fuzzed again. Any sanitizer report aborts the process (halt_on_error), which fails
@@ -26,13 +27,15 @@ from contract.api import model_dir, read_spec  # noqa: E402
 from contract.spec import DenseSpec  # noqa: E402
 
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")   # kernels.h Act's order
 
 
 def open_lib(lib_path: str):
     lib = ctypes.CDLL(lib_path)
     lib.pb_last_error.restype = ctypes.c_char_p
     lib.pb_tensor_dest.restype = ctypes.c_void_p
-    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float] + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+    lib.pb_tensor_name.restype = ctypes.c_char_p
+    lib.pb_set_config.argtypes = [ctypes.c_int] * 7 + [ctypes.c_float] + [ctypes.c_int] * 5 + [ctypes.c_void_p]
     return lib
 
 
@@ -42,23 +45,38 @@ def dest(lib, name: bytes, v: np.ndarray):
     return lib.pb_tensor_dest(name, v.ndim, ctypes.c_uint32(d0), ctypes.c_uint32(d1))
 
 
+def set_config(lib, spec, dense) -> int:
+    return lib.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
+                             spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps,
+                             ACTS.index(spec.hidden_act), POOLINGS.index(spec.pooling), spec.include_prompt,
+                             spec.normalize, len(spec.dense), dense.ctypes.data)
+
+
+def forward(lib, ids, mask, dim: int, prompt_length: int = 0) -> np.ndarray:
+    out = np.zeros((ids.shape[0], dim), np.float32)
+    assert lib.pb_forward(ids.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p), ids.shape[0],
+                          ids.shape[1], prompt_length, out.ctypes.data_as(ctypes.c_void_p)) == 0, lib.pb_last_error()
+    return out
+
+
 def configure(lib, spec, weights: bool = True) -> None:
-    """Set up the wasm C ABI from a python_ref ModelSpec: config and head, weights, vocab + tokenizer settings."""
+    """Set up the wasm C ABI from a python_ref ModelSpec: config and head, weights (the file's names through the
+    spec's tensor_names), vocab + tokenizer settings."""
     from safetensors.numpy import load_file
     dense = np.array([[d.in_features, d.out_features, d.bias, d.activation == "tanh"] for d in spec.dense] or [[0] * 4],
                      dtype=np.int32)
     if weights:
-        assert lib.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
-                                 spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps,
-                                 POOLINGS.index(spec.pooling), spec.normalize, len(spec.dense),
-                                 dense.ctypes.data) == 0, lib.pb_last_error()
+        assert set_config(lib, spec, dense) == 0, lib.pb_last_error()
+        names = {spec.tensor_name(lib.pb_tensor_name(i).decode()): lib.pb_tensor_name(i).decode()
+                 for i in range(lib.pb_tensor_count()) if not lib.pb_tensor_name(i).startswith(b"dense.")}
         files = [(Path(spec.dir) / "model.safetensors", "")]
         files += [(Path(spec.dir) / d.path / "model.safetensors", f"dense.{k}.") for k, d in enumerate(spec.dense)]
         for path, prefix in files:
             for k, v in load_file(str(path)).items():
                 if v.dtype != np.float32:
                     continue
-                k, v = (prefix + k.removeprefix("bert.")).encode(), np.ascontiguousarray(v)
+                k = prefix + k if prefix else names.get(k.removeprefix(spec.tensor_prefix), "")
+                k, v = k.encode(), np.ascontiguousarray(v)
                 p = dest(lib, k, v)
                 if p:
                     ctypes.memmove(p, v.ctypes.data, v.nbytes)
@@ -72,13 +90,12 @@ def configure(lib, spec, weights: bool = True) -> None:
     assert lib.pb_set_added_tokens(recs, len(recs)) == 0, lib.pb_last_error()
 
 
-def forward_head(lib, spec, ids, mask) -> np.ndarray:
-    """The model with spec's head; the Dense layers get seeded random weights (no files needed)."""
+def forward_head(lib, spec, ids, mask, prompt_length: int = 0) -> np.ndarray:
+    """The model with spec's head and activation; the Dense layers get seeded random weights (no files needed)."""
     configure(lib, replace(spec, dense=()))
-    dense = np.array([[d.in_features, d.out_features, d.bias, d.activation == "tanh"] for d in spec.dense], np.int32)
-    assert lib.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
-                             spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps,
-                             POOLINGS.index(spec.pooling), spec.normalize, len(spec.dense), dense.ctypes.data) == 0
+    dense = np.array([[d.in_features, d.out_features, d.bias, d.activation == "tanh"] for d in spec.dense] or [[0] * 4],
+                     np.int32)
+    assert set_config(lib, spec, dense) == 0, lib.pb_last_error()
     rng = np.random.default_rng(3)
     from safetensors.numpy import load_file
     tensors = {k.removeprefix("bert."): v for k, v in load_file(str(Path(spec.dir) / "model.safetensors")).items()}
@@ -93,10 +110,7 @@ def forward_head(lib, spec, ids, mask) -> np.ndarray:
             ctypes.memmove(p, v.ctypes.data, v.nbytes)
             assert lib.pb_tensor_done(k.encode()) == 0, lib.pb_last_error()
     assert lib.pb_ready() == 0, lib.pb_last_error()
-    out = np.zeros((ids.shape[0], spec.dim), np.float32)
-    assert lib.pb_forward(ids.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p),
-                          ids.shape[0], ids.shape[1], out.ctypes.data_as(ctypes.c_void_p)) == 0, lib.pb_last_error()
-    return out
+    return forward(lib, ids, mask, spec.dim, prompt_length)
 
 
 def tokenize(lib, data: bytes, cap: int) -> list[int] | None:
@@ -169,9 +183,7 @@ def main() -> int:
     mask = np.zeros_like(ids)
     for i, r in enumerate(rows):
         ids[i, :len(r)], mask[i, :len(r)] = r, 1
-    out = np.zeros((len(rows), spec.dim), np.float32)
-    assert lib.pb_forward(ids.ctypes.data_as(ctypes.c_void_p), mask.ctypes.data_as(ctypes.c_void_p),
-                          ids.shape[0], ids.shape[1], out.ctypes.data_as(ctypes.c_void_p)) == 0, lib.pb_last_error()
+    out = forward(lib, ids, mask, spec.dim)
     norms = np.linalg.norm(out, axis=1)
     assert np.isfinite(out).all() and np.allclose(norms, 1, atol=1e-4), norms
     print(f"kernels: forward of {ids.shape} finite, unit rows")
@@ -180,9 +192,7 @@ def main() -> int:
         sub_ids, sub_mask = np.ascontiguousarray(ids[:12]), np.ascontiguousarray(mask[:12])   # ASan is slow
         for n in (3, 2):
             assert set_threads(n) == n
-            again = np.zeros_like(out[:12])
-            assert lib.pb_forward(sub_ids.ctypes.data_as(ctypes.c_void_p), sub_mask.ctypes.data_as(ctypes.c_void_p),
-                                  12, ids.shape[1], again.ctypes.data_as(ctypes.c_void_p)) == 0
+            again = forward(lib, sub_ids, sub_mask, spec.dim)
             assert (again == out[:12]).all(), f"{n} threads differ from 1"
         set_threads(1)
         print("kernels: 3 and 2 threads give the same bits as 1")
@@ -192,6 +202,15 @@ def main() -> int:
         out = forward_head(lib, head, ids, mask)
         assert out.shape == (len(rows), 32) and np.isfinite(out).all(), pooling
     print("kernels: cls, max and mean_sqrt_len pooling + Dense layers, finite")
+    sub_ids, sub_mask = np.ascontiguousarray(ids[:8]), np.ascontiguousarray(mask[:8])
+    for act in ACTS[1:]:   # the other FFN activations; no token types; a prompt left out of CLS and mean pooling
+        out = forward_head(lib, replace(spec, hidden_act=act, type_vocab_size=0, tensor_names={
+            k: v for k, v in spec.tensor_names.items() if "token_type" not in k}), sub_ids, sub_mask)
+        assert np.isfinite(out).all(), act
+    for pooling in ("cls", "mean"):
+        out = forward_head(lib, replace(spec, pooling=pooling, include_prompt=False), sub_ids, sub_mask, prompt_length=3)
+        assert np.isfinite(out).all(), pooling
+    print(f"kernels: {', '.join(ACTS[1:])} without token types, and a prompt left out of pooling, finite")
     check_refusals(lib, spec)
     configure(lib, spec)
     import variants   # tests/variants.py: these variants are JSON edits only (no torch)

@@ -10,9 +10,13 @@
 // stack, parked in the kernels' pool (kernels_wasm_pool.cpp); where shared memory is unavailable (a
 // page that is not cross-origin isolated) the single-threaded one, `fallback` saying why. Relaxed SIMD
 // (f32x4.relaxed_madd) where the engine validates it (relaxedSimdSupported()), else plain SIMD128.
-// m.build says which ran: "simd128", "simd128-mt", "relaxed", "relaxed-mt".
+// m.build says which ran: "simd128", "simd128-mt", "relaxed", "relaxed-mt". The kernels ask for BERT's
+// tensor names; the spec's tensor_names say what the file calls them (DistilBERT's included). A prompt
+// (embed's, resolved by the caller: js/spec.mjs resolvePrompt) goes in front of every text's bytes, and
+// its token count (promptLength) to the forward, which leaves those tokens out of pooling where the
+// model's include_prompt is false.
 // Leaves out: fp16/bf16 weights (F32 only), streaming the weights in pieces.
-import { readSpec } from "./spec.mjs";
+import { ACTS, readSpec, tensorName } from "./spec.mjs";
 
 const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
 
@@ -202,16 +206,18 @@ export class MiniLM {
     } finally { this.x.pb_free(p); }
   }
 
-  /** Sizes and head (pooling, Dense layers, Normalize) from a model spec (python_ref's to_dict() form). */
+  /** Sizes, FFN activation and head (pooling, include_prompt, Dense layers, Normalize) from a model spec
+   * (python_ref's to_dict() form). */
   setConfig(spec) {
+    this.spec = spec;
     const pooling = ["mean", "cls", "max", "mean_sqrt_len_tokens"].indexOf(spec.pooling);
     const dense = new Int32Array(spec.dense.flatMap((d) => [d.in_features, d.out_features, d.bias ? 1 : 0, d.activation === "tanh" ? 1 : 0]));
     const p = this.alloc(dense.byteLength + 4);
     try {
       new Int32Array(this.mem.buffer, p, dense.length).set(dense);
       this.check(this.x.pb_set_config(spec.hidden_size, spec.num_attention_heads, spec.num_hidden_layers, spec.intermediate_size,
-        spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps, pooling,
-        spec.normalize ? 1 : 0, spec.dense.length, p));
+        spec.vocab_size, spec.max_position_embeddings, spec.type_vocab_size, spec.layer_norm_eps, ACTS.indexOf(spec.hidden_act ?? "gelu"),
+        pooling, spec.include_prompt === false ? 0 : 1, spec.normalize ? 1 : 0, spec.dense.length, p));
     } finally { this.x.pb_free(p); }
     this.dim = this.x.pb_dim();
   }
@@ -221,14 +227,14 @@ export class MiniLM {
    * line naming the first tensor it lacks, not gigabytes of wasm memory and a wrong message.
    * files: [{ h: readHeader(..), prefix: "" | "dense.K.", file }], the model's file first. */
   checkWeights(files) {
-    const have = new Map();   // slot name -> [file, key, info]
+    const have = new Map();   // file name (tensor_prefix dropped; "dense.K." + a Dense folder's) -> [file, key, info]
     for (const { h, prefix, file } of files)
-      for (const [key, info] of Object.entries(h.header)) if (key !== "__metadata__") have.set(prefix + key.replace(/^bert\./, ""), [file, key, info]);
+      for (const [key, info] of Object.entries(h.header)) if (key !== "__metadata__") have.set(prefix + this.unprefixed(key, prefix), [file, key, info]);
     const enc = new TextEncoder();
     for (let i = 0; i < this.x.pb_tensor_count(); i++) {
-      const name = this.cstr(this.x.pb_tensor_name(i)), dense = /^dense\.(\d+)\./.exec(name);
-      if (!have.has(name)) throw new WasmError(`${files[dense ? 1 + +dense[1] : 0].file}: lacks tensor '${name.slice(dense?.[0].length ?? 0)}'`, -1);
-      const [file, key, info] = have.get(name), shape = info?.shape;
+      const name = this.cstr(this.x.pb_tensor_name(i)), dense = /^dense\.(\d+)\./.exec(name), inFile = this.fileName(name);
+      if (!have.has(inFile)) throw new WasmError(`${files[dense ? 1 + +dense[1] : 0].file}: lacks tensor '${inFile.slice(dense?.[0].length ?? 0)}'`, -1);
+      const [file, key, info] = have.get(inFile), shape = info?.shape;
       const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
       if (info?.dtype !== "F32") throw bad(`tensor ${key} is ${info?.dtype}; wasm_port loads F32 only`);
       if (!Array.isArray(shape) || !shape.every((v) => Number.isSafeInteger(v) && v >= 0)) throw bad(`tensor ${key}: shape ${JSON.stringify(shape)} is not a list of sizes`);
@@ -242,13 +248,16 @@ export class MiniLM {
    * its bytes) are checked; values are checked for NaN/infinity in wasm. Call ready() once all files are in. */
   setWeights({ buf, header, base, dataBytes }, prefix = "", file = "model.safetensors") {
     const bad = (msg) => new WasmError(`${file}: ${msg}`, -1);
-    const wanted = new Set();
-    for (let i = 0; i < this.x.pb_tensor_count(); i++) wanted.add(this.cstr(this.x.pb_tensor_name(i)));
+    const wanted = new Map();   // the file's name -> the kernels' (BERT's) name
+    for (let i = 0; i < this.x.pb_tensor_count(); i++) {
+      const name = this.cstr(this.x.pb_tensor_name(i));
+      wanted.set(this.fileName(name), name);
+    }
     const enc = new TextEncoder();
     const count = (v) => Number.isSafeInteger(v) && v >= 0;
     for (const [key, info] of Object.entries(header)) {
-      const name = prefix + key.replace(/^bert\./, "");
-      if (!wanted.has(name)) continue;   // pooler, position_ids, ...
+      const name = wanted.get(prefix + this.unprefixed(key, prefix));
+      if (name === undefined) continue;   // pooler, position_ids, ...
       if (info?.dtype !== "F32") throw bad(`tensor ${key} is ${info?.dtype}; wasm_port loads F32 only`);
       const shape = info.shape, off = info.data_offsets;
       if (!Array.isArray(shape) || !shape.every(count)) throw bad(`tensor ${key}: shape ${JSON.stringify(shape)} is not a list of sizes`);
@@ -269,6 +278,13 @@ export class MiniLM {
     }
   }
   ready() { this.check(this.x.pb_ready()); }
+  /** A kernels' tensor name as the file calls it: BERT's through the spec's tensor_names; "dense.K." ones as they are. */
+  fileName(name) { return name.startsWith("dense.") || !this.spec?.tensor_names ? name : tensorName(this.spec, name); }
+  /** A tensor's key in its file without the task model's prefix ("bert.", "distilbert."; none in a Dense folder's). */
+  unprefixed(key, prefix) {
+    const p = prefix ? "" : this.spec?.tensor_prefix ?? "bert.";
+    return p && key.startsWith(p) ? key.slice(p.length) : key;
+  }
   /** vocab.txt + the spec's tokenizer settings (max_seq_length, normalizer flags, special ids). */
   setVocab(bytes, spec) {
     const flags = (spec.clean_text ? 1 : 0) | (spec.handle_chinese_chars ? 2 : 0) | (spec.strip_accents ? 4 : 0) | (spec.lowercase ? 8 : 0);
@@ -337,27 +353,33 @@ export class MiniLM {
       return new Int32Array(this.mem.buffer, out, k).slice();
     } finally { this.x.pb_free(out); }
   }
-  /** ids, mask: Int32Array (n*t) -> Float32Array (n*dim), pooled and L2-normalised. */
-  forward(ids, mask, n, t) {
+  /** The prompt's tokens at the start of each row: the prompt alone, [CLS] counted, its [SEP] not (0: "").
+   * As sentence-transformers counts them (_get_prompt_length). */
+  promptLength(prompt) { return prompt ? this.tokenize(prompt).length - 1 : 0; }
+  /** ids, mask: Int32Array (n*t) -> Float32Array (n*dim), pooled and L2-normalised as the spec says;
+   * promptLength: the prompt's tokens at the start of every row. */
+  forward(ids, mask, n, t, promptLength = 0) {
     if (ids.length !== n * t || mask.length !== n * t) throw new WasmError("forward: ids/mask length != n*t", -1);
     const pi = this.alloc(n * t * 4 + 4), pm = this.alloc(n * t * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
     try {
       new Int32Array(this.mem.buffer, pi, n * t).set(ids);
       new Int32Array(this.mem.buffer, pm, n * t).set(mask);
-      this.check(this.x.pb_forward(pi, pm, n, t, po));
+      this.check(this.x.pb_forward(pi, pm, n, t, promptLength, po));
       return new Float32Array(this.mem.buffer, po, n * this.dim).slice();
     } finally { this.x.pb_free(pi); this.x.pb_free(pm); this.x.pb_free(po); }
   }
-  /** texts: strings or Uint8Arrays (raw UTF-8) -> Float32Array (n*dim); tokenize + forward in wasm. */
-  embed(texts) {
-    const enc = new TextEncoder();
-    const parts = texts.map((s) => (typeof s === "string" ? enc.encode(s) : s));
+  /** texts: strings or Uint8Arrays (raw UTF-8) -> Float32Array (n*dim); tokenize + forward in wasm. prompt:
+   * in front of each text (prompt + text, one string, as sentence-transformers: its truncation too). */
+  embed(texts, prompt = "") {
+    const enc = new TextEncoder(), pre = enc.encode(prompt);
+    const parts = texts.map((s) => (typeof s === "string" ? enc.encode(s) : s))
+      .map((b) => { if (!pre.length) return b; const j = new Uint8Array(pre.length + b.length); j.set(pre); j.set(b, pre.length); return j; });
     const total = parts.reduce((a, p) => a + p.length, 0), n = parts.length;
     const pt = this.alloc(total + 1), pl = this.alloc(n * 4 + 4), po = this.alloc(n * this.dim * 4 + 4);
     try {
       let off = 0;
       parts.forEach((p, i) => { this.u8().set(p, pt + off); off += p.length; new Uint32Array(this.mem.buffer, pl, n)[i] = p.length; });
-      this.check(this.x.pb_embed(pt, pl, n, po));
+      this.check(this.x.pb_embed(pt, pl, n, this.promptLength(prompt), po));
       return new Float32Array(this.mem.buffer, po, n * this.dim).slice();
     } finally { this.x.pb_free(pt); this.x.pb_free(pl); this.x.pb_free(po); }
   }

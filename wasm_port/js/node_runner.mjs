@@ -10,19 +10,22 @@
 // ("build", "threads", "fallback": why not a threaded one).
 //   node node_runner.mjs --model DIR [--spec FILE] [--threads N] [--relaxed auto|1|0] [--wasm FILE] [--pyodide] [--cold TEXT]
 //   node node_runner.mjs --model DIR --print-spec      (the spec js/spec.mjs reads, as JSON)
-// Requests: {"op":"info"} {"op":"tokenize","texts":[..]} {"op":"embed","texts":[..]}
-//   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64}
+// Requests: {"op":"info"} {"op":"tokenize","texts":[..]} -> {"ids", "prompt_length"} {"op":"embed","texts":[..]}
+//   {"op":"tokenize_bytes"|"embed_bytes","b64":[..]} {"op":"forward","n":N,"t":T,"ids":b64,"mask":b64,"prompt_length":P}
+//   tokenize, embed (and their _bytes forms) and time take "prompt_name" or "prompt": the prompt in front of
+//   every text (js/spec.mjs resolvePrompt; neither: the model's default prompt), "prompt_length" its tokens
 //   {"op":"time","what":"embed"|"forward"|"tokenize","texts":[..],"warmup":W,"repeat":R}
 //   {"op":"peak","ms":M,"threads":T} -> {"gflops","threads","lanes":4,"build"}: the build's multiply-add
 //   peak (wasm_port/peak.cpp) on min(T, the module's threads) threads at once, their sum (T: all of them)
-// Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C}, each with its request's "id"
+// Replies: {"ok":true,...} or {"ok":false,"error":"...","code":C} (-7: a prompt_name the model lacks), each
+// with its request's "id"
 // (contract/serve_pipe.py matches them). Arrays of floats/ints travel as base64 of little-endian
 // float32/int32. stdout carries replies only: anything else printed (console.log, the wasm's own
 // output) goes to stderr. Leaves out: concurrency (one request at a time).
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { DEFAULT_WASM, loadMiniLM } from "./loader.mjs";
-import { readSpec } from "./spec.mjs";
+import { readSpec, resolvePrompt } from "./spec.mjs";
 
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 console.log = console.error;   // nothing but replies on stdout
@@ -57,7 +60,11 @@ if (args.includes("--pyodide")) {
 }
 const built = () => ({ build: model.build, threads: model.threads, fallback: model.fallback });
 const tokenizeOne = (t) => (py ? py.tokenize([t])[0] : Array.from(model.tokenize(t)));
-const embed = (texts) => (py ? py.embed(texts) : model.embed(texts));
+// The prompt goes in front of each text, one string (sentence-transformers'); its tokens counted by the same tokenizer.
+const promptLength = (prompt) => (prompt ? tokenizeOne(prompt).length - 1 : 0);
+const embed = (texts, prompt = "") => (py ? py.embed(texts.map((t) => prompt + t), promptLength(prompt)) : model.embed(texts, prompt));
+const promptOf = (req) => resolvePrompt(model.spec, req.prompt_name ?? null, req.prompt ?? null);
+const withPrompt = (prompt, b) => { const p = new TextEncoder().encode(prompt), j = new Uint8Array(p.length + b.length); j.set(p); j.set(b, p.length); return j; };
 
 function pad_rows(rows) {   // id rows -> ids, mask Int32Array (n*t), as contract.api.pad_rows
   const n = rows.length, t = Math.max(0, ...rows.map((r) => r.length));
@@ -66,11 +73,14 @@ function pad_rows(rows) {   // id rows -> ids, mask Int32Array (n*t), as contrac
   return { ids, mask, n, t };
 }
 
-function timed(what, texts, warmup, repeat) {
+function timed(what, texts, warmup, repeat, prompt = "") {
   let fn;
-  if (what === "embed") fn = () => embed(texts);
-  else if (what === "tokenize") fn = () => texts.forEach(tokenizeOne);
-  else if (what === "forward") { const b = pad_rows(texts.map(tokenizeOne)); fn = () => model.forward(b.ids, b.mask, b.n, b.t); }
+  if (what === "embed") fn = () => embed(texts, prompt);
+  else if (what === "tokenize") fn = () => texts.forEach((t) => tokenizeOne(prompt + t));
+  else if (what === "forward") {
+    const b = pad_rows(texts.map((t) => tokenizeOne(prompt + t))), pl = promptLength(prompt);
+    fn = () => model.forward(b.ids, b.mask, b.n, b.t, pl);
+  }
   else throw new Error(`unknown timing target ${what}`);
   for (let i = 0; i < warmup; i++) fn();
   const ms = [];
@@ -85,21 +95,24 @@ function handle(req) {
                load_ms: model.loadMs, pyodide: !!py, spec: model.spec, ...built() };
     case "memory": return { memory_bytes: model.memoryBytes };
     case "peak": return { ...model.peak(Math.min(Math.max(req.ms ?? 300, 1), 10000), req.threads ?? model.threads), lanes: 4, build: model.build };
-    case "tokenize": return { ids: req.texts.map(tokenizeOne) };
-    case "tokenize_bytes": return { ids: req.b64.map((s) => Array.from(model.tokenize(unb64(s, Uint8Array)))) };
-    case "embed": return { n: req.texts.length, dim: model.dim, data: b64(embed(req.texts)) };
-    case "embed_bytes": return { n: req.b64.length, dim: model.dim, data: b64(model.embed(req.b64.map((s) => unb64(s, Uint8Array)))) };
+    case "tokenize": { const p = promptOf(req); return { ids: req.texts.map((t) => tokenizeOne(p + t)), prompt_length: promptLength(p) }; }
+    case "tokenize_bytes": {
+      const p = promptOf(req);
+      return { ids: req.b64.map((s) => Array.from(model.tokenize(withPrompt(p, unb64(s, Uint8Array))))), prompt_length: promptLength(p) };
+    }
+    case "embed": return { n: req.texts.length, dim: model.dim, data: b64(embed(req.texts, promptOf(req))) };
+    case "embed_bytes": return { n: req.b64.length, dim: model.dim, data: b64(model.embed(req.b64.map((s) => unb64(s, Uint8Array)), promptOf(req))) };
     case "forward": {
-      const out = model.forward(unb64(req.ids, Int32Array), unb64(req.mask, Int32Array), req.n, req.t);
+      const out = model.forward(unb64(req.ids, Int32Array), unb64(req.mask, Int32Array), req.n, req.t, req.prompt_length ?? 0);
       return { n: req.n, dim: model.dim, data: b64(out) };
     }
-    case "time": return { ms: timed(req.what, req.texts, req.warmup ?? 3, req.repeat ?? 20) };
+    case "time": return { ms: timed(req.what, req.texts, req.warmup ?? 3, req.repeat ?? 20, promptOf(req)) };
     default: throw new Error(`unknown op ${req.op}`);
   }
 }
 
 if (opt("--cold") !== null) {   // cold start: process start -> first embedding, then exit
-  const first = embed([opt("--cold")]);
+  const first = embed([opt("--cold")], promptOf({}));
   const total = performance.now();   // Node's performance.now() counts from process start
   out({ ok: true, load_ms: model.loadMs, total_ms: total, dim: model.dim, norm0: Math.hypot(...first.slice(0, model.dim)) });
   process.exit(0);

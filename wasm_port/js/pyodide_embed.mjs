@@ -34,7 +34,7 @@ export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
   py.FS.writeFile("/model/vocab.txt", new Uint8Array(await readBytes(vocabUrl)));
   py.FS.writeFile("/model/spec.json", new TextEncoder().encode(JSON.stringify(model.spec)));
   py.registerJsModule("wasm_model", {
-    forward: (ids, mask, n, t) => model.forward(Int32Array.from(ids), Int32Array.from(mask), n, t),
+    forward: (ids, mask, n, t, promptLength = 0) => model.forward(Int32Array.from(ids), Int32Array.from(mask), n, t, promptLength),
   });
   py.runPython(`import sys; sys.path.insert(0, "${dir}")`);
   const mod = py.pyimport("wasm_port_embed");
@@ -43,6 +43,6 @@ export async function loadPyodideEmbedder({ model, modelDir, indexURL }) {
     pyodide: py,
     loadMs: performance.now() - t0,
     tokenize: (texts) => tokenize(texts),
-    embed: (texts) => embed(texts),
+    embed: (texts, promptLength = 0) => embed(texts, promptLength),
   };
 }

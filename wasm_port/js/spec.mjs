@@ -10,6 +10,51 @@ export class ModelDirError extends Error {
 }
 
 const POOLINGS = ["mean", "cls", "max", "mean_sqrt_len_tokens"];
+export const ACTS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"];   // spec.py's, in its order
+// spec.py's BERT_MODULES -> DISTILBERT_MODULES (null: DistilBERT has no such tensor)
+const MODULES = [["embeddings.word_embeddings", "embeddings.word_embeddings"],
+  ["embeddings.position_embeddings", "embeddings.position_embeddings"], ["embeddings.token_type_embeddings", null],
+  ["embeddings.LayerNorm", "embeddings.LayerNorm"],
+  ["encoder.layer.{i}.attention.self.query", "transformer.layer.{i}.attention.q_lin"],
+  ["encoder.layer.{i}.attention.self.key", "transformer.layer.{i}.attention.k_lin"],
+  ["encoder.layer.{i}.attention.self.value", "transformer.layer.{i}.attention.v_lin"],
+  ["encoder.layer.{i}.attention.output.dense", "transformer.layer.{i}.attention.out_lin"],
+  ["encoder.layer.{i}.attention.output.LayerNorm", "transformer.layer.{i}.sa_layer_norm"],
+  ["encoder.layer.{i}.intermediate.dense", "transformer.layer.{i}.ffn.lin1"],
+  ["encoder.layer.{i}.output.dense", "transformer.layer.{i}.ffn.lin2"],
+  ["encoder.layer.{i}.output.LayerNorm", "transformer.layer.{i}.output_layer_norm"]];
+// config.json's keys for the sizes (spec.py's CONFIG_KEYS): [spec field, config key, default (null: required)]
+const CONFIG_KEYS = {
+  bert: [["hidden_size", "hidden_size", null], ["num_attention_heads", "num_attention_heads", null],
+    ["num_hidden_layers", "num_hidden_layers", null], ["intermediate_size", "intermediate_size", null],
+    ["vocab_size", "vocab_size", null], ["max_position_embeddings", "max_position_embeddings", 512], ["type_vocab_size", "type_vocab_size", 2]],
+  distilbert: [["hidden_size", "dim", null], ["num_attention_heads", "n_heads", null], ["num_hidden_layers", "n_layers", null],
+    ["intermediate_size", "hidden_dim", null], ["vocab_size", "vocab_size", null], ["max_position_embeddings", "max_position_embeddings", 512]],
+};
+
+/** Tensor `name` (BERT's: encoder.layer.3.output.dense.weight) as model.safetensors names it, through a spec's
+ * tensor_names (spec.py's tensor_name); null where the architecture has none. */
+export function tensorName(spec, name) {
+  const dot = name.lastIndexOf("."), module = name.slice(0, dot), param = name.slice(dot + 1);
+  const m = /^(.*?\.layer\.)(\d+)((?:\..*)?)$/.exec(module);
+  const mapped = spec.tensor_names[m ? `${m[1]}{i}${m[3]}` : module];
+  return mapped === undefined || mapped === null ? null : `${mapped.replace("{i}", m ? m[2] : "")}.${param}`;
+}
+
+/** The prompt put in front of every text, as sentence-transformers' encode() picks it (spec.py's
+ * resolve_prompt): `prompt` if given, else prompts[promptName] (an error with code -7 for a name the model
+ * lacks), else the default prompt's, else "". */
+export function resolvePrompt(spec, promptName = null, prompt = null) {
+  if (prompt !== null && prompt !== undefined) {
+    if (typeof prompt !== "string") throw Object.assign(new Error("\"prompt\" must be a string"), { code: -7 });
+    return prompt;
+  }
+  if (promptName === null || promptName === undefined)
+    return spec.default_prompt_name === null ? "" : spec.prompts[spec.default_prompt_name] ?? "";
+  if (typeof promptName !== "string" || !Object.hasOwn(spec.prompts, promptName))
+    throw Object.assign(new Error(`prompt_name ${dumps(promptName)} is not one of the model's prompts (${Object.keys(spec.prompts).sort().join(", ")})`), { code: -7 });
+  return spec.prompts[promptName];
+}
 const INT_MAX = 2 ** 31 - 1, FLOAT32_MAX = 3.4028234663852886e38;   // what every port's sizes and eps must fit
 const ACTIVATIONS = { Tanh: "tanh", Identity: "identity" };
 const LEGACY_POOLING = [["pooling_mode_cls_token", "cls"], ["pooling_mode_max_tokens", "max"],
@@ -81,26 +126,32 @@ function bool(o, k, rel, d) {   // true / false, or null
 /** Reads and checks a model directory (path in Node, URL in the browser) -> the spec python_ref's to_dict() gives. */
 export async function readSpec(dir) {
   const cfg = await load(dir, "config.json");
-  if (get(cfg, "model_type") !== "bert") refuse(`config.json: model_type ${dumps(get(cfg, "model_type"))} is not supported (BERT only)`);
-  if (get(cfg, "hidden_act", "gelu") !== "gelu") refuse(`config.json: hidden_act ${dumps(cfg.hidden_act)} is not supported (exact 'gelu' only)`);
-  if (get(cfg, "position_embedding_type", "absolute") !== "absolute")
+  const arch = get(cfg, "model_type");
+  if (!Object.hasOwn(CONFIG_KEYS, arch ?? "")) refuse(`config.json: model_type ${dumps(arch)} is not supported (bert, distilbert)`);
+  const bert = arch === "bert", actKey = bert ? "hidden_act" : "activation";
+  const act = get(cfg, actKey, "gelu");
+  if (!ACTS.includes(act)) refuse(`config.json: ${actKey} ${dumps(act)} is not supported (${ACTS.join(", ")})`);
+  if (bert && get(cfg, "position_embedding_type", "absolute") !== "absolute")
     refuse(`config.json: position_embedding_type ${dumps(cfg.position_embedding_type)} is not supported (absolute only)`);
-  const s = {};
-  for (const [k, d] of [["hidden_size", null], ["num_attention_heads", null], ["num_hidden_layers", null],
-    ["intermediate_size", null], ["vocab_size", null], ["max_position_embeddings", 512], ["type_vocab_size", 2]]) s[k] = int(cfg, k, "config.json", d);
-  if (s.hidden_size % s.num_attention_heads)
-    refuse(`config.json: hidden_size ${s.hidden_size} is not divisible by num_attention_heads ${s.num_attention_heads}`);
-  const eps = get(cfg, "layer_norm_eps", 1e-12);
+  if (!bert && bool(cfg, "sinusoidal_pos_embds", "config.json", false))
+    refuse("config.json: sinusoidal_pos_embds true is not supported (learned position embeddings only)");
+  const s = { model_type: arch, hidden_act: act, tensor_names: {}, tensor_prefix: `${arch}.` };
+  for (const [k, key, d] of CONFIG_KEYS[arch]) s[k] = int(cfg, key, "config.json", d);
+  s.type_vocab_size ??= 0;   // DistilBERT has no token types
+  if (s.hidden_size % s.num_attention_heads) {
+    const keys = Object.fromEntries(CONFIG_KEYS[arch].map(([k, key]) => [k, key]));
+    refuse(`config.json: ${keys.hidden_size} ${s.hidden_size} is not divisible by ${keys.num_attention_heads} ${s.num_attention_heads}`);
+  }
+  const eps = bert ? get(cfg, "layer_norm_eps", 1e-12) : 1e-12;   // DistilBERT's LayerNorms: 1e-12, fixed
   if (typeof eps !== "number" || !Number.isFinite(eps) || !(eps > 0) || eps > FLOAT32_MAX)
     refuse(`config.json: layer_norm_eps ${dumps(eps)} must be a number > 0 (and a float32)`);
   s.layer_norm_eps = eps;
+  for (const [m, distil] of MODULES) if (bert || distil !== null) s.tensor_names[m] = bert ? m : distil;
   const modules = await load(dir, "modules.json", false, true);
   let sbert = {};
   if (modules === null) Object.assign(s, { pooling: "mean", include_prompt: true, dense: [], normalize: false });
   else { Object.assign(s, await readModules(dir, modules, s.hidden_size)); sbert = (await load(dir, "sentence_bert_config.json", false)) ?? {}; }
-  const st = (await load(dir, "config_sentence_transformers.json", false)) ?? {};
-  if (get(st, "default_prompt_name") !== undefined && st.default_prompt_name !== null)
-    refuse(`config_sentence_transformers.json: default_prompt_name ${dumps(st.default_prompt_name)} is not supported (no prompts)`);
+  Object.assign(s, readPrompts((await load(dir, "config_sentence_transformers.json", false)) ?? {}));
   const [tok, mml] = await readTokenizer(dir, s.vocab_size);
   const mpe = s.max_position_embeddings;
   if (get(sbert, "max_seq_length") !== undefined && sbert.max_seq_length !== null) {
@@ -113,6 +164,23 @@ export async function readSpec(dir) {
   const parts = String(dir).replace(/\/+$/, "").split("/");
   const name = parts.at(-1) !== "model" ? parts.at(-1) : parts.at(-2);
   return { dir: String(dir), name, ...s, ...tok };
+}
+
+// config_sentence_transformers.json -> { prompts, default_prompt_name } (spec.py's _read_prompts): prompts
+// over sentence-transformers' own (query, document: ""), a null prompt being "".
+function readPrompts(st) {
+  const rel = "config_sentence_transformers.json";
+  const saved = get(st, "prompts", null) ?? {};
+  if (!isObj(saved)) refuse(`${rel}: prompts ${dumps(saved)} must be an object of name: text`);
+  const prompts = { query: "", document: "" };
+  for (const [k, v] of Object.entries(saved)) {
+    if (v !== null && typeof v !== "string") refuse(`${rel}: prompts ${dumps(k)} must be a string, not ${dumps(v)}`);
+    prompts[k] = v ?? "";
+  }
+  const dflt = get(st, "default_prompt_name", null);
+  if (dflt !== null && (typeof dflt !== "string" || !Object.hasOwn(prompts, dflt)))
+    refuse(`${rel}: default_prompt_name ${dumps(dflt)} is not one of the prompts (${Object.keys(prompts).sort().join(", ")})`);
+  return { prompts, default_prompt_name: dflt };
 }
 
 async function readModules(dir, modules, hidden) {
@@ -175,9 +243,9 @@ async function readTokenizer(dir, vocabSize) {
   const tj = await load(dir, "tokenizer.json");
   const tc = (await load(dir, "tokenizer_config.json", false)) ?? {};
   const tcls = get(tc, "tokenizer_class", null);
-  const bert = [null, "BertTokenizer", "BertTokenizerFast"].includes(tcls);
+  const bert = [null, "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer", "DistilBertTokenizerFast"].includes(tcls);
   if (!bert && !["PreTrainedTokenizerFast", "TokenizersBackend"].includes(tcls))
-    refuse(`tokenizer_config.json: tokenizer_class ${dumps(tcls)} is not supported (BertTokenizer, BertTokenizerFast, PreTrainedTokenizerFast)`);
+    refuse(`tokenizer_config.json: tokenizer_class ${dumps(tcls)} is not supported (BertTokenizer, BertTokenizerFast, DistilBertTokenizer, PreTrainedTokenizerFast)`);
   const norm = get(tj, "normalizer", null);
   let f;
   if (norm === null) f = { clean_text: false, handle_chinese_chars: false, strip_accents: false, lowercase: false };

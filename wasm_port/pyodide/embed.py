@@ -28,9 +28,11 @@ def tokenize(texts):
     return to_js(_rows(texts))
 
 
-def embed(texts):
-    """texts -> Float32Array (N * dim), made by the wasm model's forward over rows padded by pad_rows."""
+def embed(texts, prompt_length=0):
+    """texts -> Float32Array (N * dim), made by the wasm model's forward over rows padded by pad_rows.
+    prompt_length: the tokens of a prompt the caller put in front of each text (Batch.prompt_length)."""
     rows = _rows(texts)
     ids, mask = pad_rows(rows, SPEC.pad_id)
     t = len(ids[0]) if ids else 0
-    return wasm_model.forward(to_js([x for r in ids for x in r]), to_js([x for r in mask for x in r]), len(rows), t)
+    return wasm_model.forward(to_js([x for r in ids for x in r]), to_js([x for r in mask for x in r]), len(rows), t,
+                              prompt_length)

@@ -1,15 +1,17 @@
 // wasm_port demo page logic: load the model once, embed the textarea's lines, fill a cosine table.
 // ?threads=N: the threaded build with N threads where the page is cross-origin isolated (the loader's
 // choice; `info` says what ran). window.__demo = { ready, embed(texts) -> number[][], info() -> { build,
-// threads, fallback, crossOriginIsolated } } is what tests/test_browser.py drives.
+// threads, fallback, crossOriginIsolated } } is what tests/test_browser.py drives. The model's default
+// prompt goes in front of every line, or ?prompt_name=NAME's (as sentence-transformers' encode()).
 import { loadMiniLM } from "../js/loader.mjs";
+import { resolvePrompt } from "../js/spec.mjs";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ready = loadMiniLM({ modelDir: params.get("model") ?? "/model/", threads: Math.max(1, Number(params.get("threads") ?? 1) || 1) });
 
 function embed(model, texts) {   // -> rows of dim floats (L2-normalised if the model has Normalize)
-  const flat = model.embed(texts);
+  const flat = model.embed(texts, resolvePrompt(model.spec, params.get("prompt_name")));
   return texts.map((_, i) => Array.from(flat.subarray(i * model.dim, (i + 1) * model.dim)));
 }
 const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
