@@ -1,11 +1,10 @@
 """`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser,
 report, fuzz, read, calibrate, change, all; merge, compare, fleet (many hosts).
 
-Glue only: each subcommand calls the runner (suite/), a measure/ module or the report, and the
-console prints. A subcommand is one function under `@command(...)`; the common options come with
-it. Bad input (an unknown --impl or --device, a bad --corpus, a model directory it cannot use,
-arguments that are not UTF-8) is one line on stderr and exit 2, never a traceback; exit 1 when an
-equivalence check fails.
+Glue only: each subcommand calls the runner (suite/), a measure/ module or the report, and the console
+prints. A subcommand is one function under `@command(...)`; the common options come with it. Bad input (an
+unknown --impl or --device, a bad --corpus, a model directory it cannot use, arguments that are not UTF-8)
+is one line on stderr and exit 2, never a traceback; exit 1 when an equivalence check fails.
 """
 from __future__ import annotations
 
@@ -15,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from . import options
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,12 +38,6 @@ def command(name: str, help: str, impl: str | None = "many", configure: Callable
         COMMANDS[name] = Command(fn, help, impl, configure)
         return fn
     return deco
-
-
-def _weights(p) -> None:
-    p.add_argument("--weights", choices=("real", "random"), default="real",
-                   help="random: seeded random weights of the model's architecture for every implementation "
-                        "(timing where the real weights cannot travel; --model DIR then needs no weights)")
 
 
 @command("list", "what is registered and available here", impl=None)
@@ -114,7 +109,7 @@ def cmd_tokenize(args) -> int:
 
 @command("latency", "the scenarios of `bench all` (latency, throughput, forward), without attribution; "
          "records into --out/latency.json",
-         configure=lambda p: (_weights(p), _scenario_arg(p)))
+         configure=lambda p: (options.weights(p), options.scenario_arg(p), options.budget_arg(p)))
 def cmd_latency(args) -> int:
     from .suite import run_latency
     return run_latency(args)
@@ -204,17 +199,8 @@ def cmd_calibrate(args) -> int:
     return main(args)
 
 
-def _change_arg(p, positional: bool = False) -> None:
-    help = ("a git range OLD..NEW: the change whose cost per port the maintenance report shows "
-            "(default: issue 11's model spec, the change of record)")
-    if positional:
-        p.add_argument("range", nargs="?", default=None, metavar="OLD..NEW", help=help)
-    else:
-        p.add_argument("--change", default=None, metavar="OLD..NEW", help=help)
-
-
 @command("change", "what one change cost each port: lines added and removed in its own files, and whether it "
-         "needed a rebuild (from git)", impl=None, configure=lambda p: _change_arg(p, positional=True))
+         "needed a rebuild (from git)", impl=None, configure=lambda p: options.change_arg(p, positional=True))
 def cmd_change(args) -> int:
     from . import console
     from .inputs import UsageError
@@ -226,25 +212,8 @@ def cmd_change(args) -> int:
     return 0
 
 
-def _scenario_arg(p) -> None:
-    p.add_argument("--scenario", nargs="+", metavar="NAME", default=None,
-                   help="only these scenarios (single, batch, long, batch256): a shorter run")
-    common.add_argument("--prompt-name", metavar="NAME", help="the model's prompt NAME before every text, as encode(prompt_name=)")
-    common.add_argument("--prompt", metavar="TEXT", help="TEXT before every text, as encode(prompt=) (default: the model's own)")
-
-
-def _all_args(p) -> None:
-    _scenario_arg(p)
-    p.add_argument("--full", action="store_true",
-                   help="complete sweep (1/8/32/128 x short/medium/long), clean build timings, no deadline")
-    _change_arg(p)
-    _weights(p)
-    p.add_argument("--fidelity", nargs=2, type=float, metavar=("TOPK", "COS"), default=None,
-                   help="the fidelity budget the decision table judges int8 rows by: the least mean top-k "
-                        "neighbour agreement and least cosine to upstream fp32 (default: bench/tolerances.py)")
-
-
-@command("all", "everything, into --out", configure=_all_args)
+@command("all", "everything, into --out, within a wall-clock budget (--budget; ~3 minutes with --quick), with "
+         "one progress display in a terminal", configure=options.all_args)
 def cmd_all(args) -> int:
     from .suite import run_all
     return run_all(args)
@@ -257,13 +226,14 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     common.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads, equal for all")
     common.add_argument("--corpus", help=".txt (one text per line) or .jsonl ({\"text\": ...})")
-    common.add_argument("--quick", action="store_true", help="a short pass")
+    common.add_argument("--quick", action="store_true",
+                        help="a short pass (bench all: about 3 minutes, what it leaves out in its notes)")
     common.add_argument("--out", default="results", help="output directory")
+    common.add_argument("--prompt-name", metavar="NAME", help="the model's prompt NAME before every text, as encode(prompt_name=)")
+    common.add_argument("--prompt", metavar="TEXT", help="TEXT before every text, as encode(prompt=) (default: the model's own)")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, c in COMMANDS.items():
         s = sub.add_parser(name, parents=[common], help=c.help, description=c.help)
-        if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
-            args.model = inputs.prompted_model(args)
         if c.impl == "many":
             s.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (see `bench list`)")
         elif c.impl == "one":
@@ -292,6 +262,8 @@ def main(argv=None) -> int:
             inputs.check_threads(args.threads)
         if getattr(args, "corpus", None):
             inputs.read_corpus(args.corpus)   # every problem with it, before any work
+        if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
+            args.model = inputs.prompted_model(args)
         return args.fn(args)
     except (inputs.UsageError, ModelDirError, registry.NotAvailable, ResultsError) as e:
         print(f"bench: {e}", file=sys.stderr)

@@ -19,7 +19,125 @@ def table(title: str, cols: list[str], rows: list[list], width: int = 160) -> No
     Console(width=None if sys.stdout.isatty() else width).print(t)
 
 
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def clock(seconds: float) -> str:
+    """m:ss"""
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+_RUN = None   # the whole run's display while one is up (RunProgress)
+
+
+class RunProgress:
+    """One display for a whole run (`bench all`, `bench latency`): which part, n of N, and what it is
+    doing (the scenario, its rounds done of planned), the time elapsed and an estimate of the time left
+    (eta(): seconds, from the run's budget allocator, suite/budget.py). A rich live display in a
+    terminal; where stdout is not one, nothing at all (the runner's line per part is the log). While it
+    is up, `progress()` is a view onto its second line, so the parts keep their own progress calls."""
+
+    def __init__(self, parts: list[str], eta=lambda: None, show: bool | None = None, console=None):
+        self.parts, self.eta, self.console = list(parts), eta, console
+        self.show = is_terminal() if show is None else show
+        self.pb = None
+
+    def __enter__(self):
+        global _RUN
+        if self.show:
+            from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+            from rich.text import Text
+            eta = self.eta
+
+            class Left(ProgressColumn):
+                def render(self, task):
+                    if not task.fields.get("run"):
+                        return Text("")
+                    s = eta()
+                    return Text(f"~{clock(s)} left" if s is not None else "", style="progress.remaining")
+
+            self.pb = Progress(TextColumn("  {task.description:<40}"), BarColumn(bar_width=20),
+                               TextColumn("{task.fields[count]:>9}"), TimeElapsedColumn(), Left(),
+                               console=self.console)
+            self.run = self.pb.add_task("starting", total=len(self.parts), count=f"0/{len(self.parts)}", run=True)
+            self.step_task = self.pb.add_task("", total=None, count="", run=False)
+            self.pb.start()
+        _RUN = self
+        return self
+
+    def __exit__(self, *exc):
+        global _RUN
+        _RUN = None
+        if self.pb is not None:
+            self.pb.stop()
+            self.pb = None
+
+    def part(self, name: str) -> None:
+        """A part starts."""
+        if self.pb is None:
+            return
+        i = self.parts.index(name) if name in self.parts else 0
+        self.pb.update(self.run, description=f"{name}", completed=i, count=f"part {i + 1}/{len(self.parts)}")
+        self.pb.reset(self.step_task, total=1, completed=0, description="", count="")   # its clock: this part's
+
+    def step(self, text: str, done: float | None = None, total: float | None = None) -> None:
+        """What the running part is doing; done of total (rounds, items) when it counts."""
+        if self.pb is None:
+            return
+        self.pb.update(self.step_task, description=text, total=total or 1, completed=(done or 0) if total else 0,
+                       count=f"{int(done or 0)}/{int(total)}" if total else "")
+
+    def rounds(self, label: str):
+        """A callback(done, planned) for measure_point: 'label: rounds done/planned'."""
+        return lambda done, planned: self.step(f"{label}: rounds", done, planned)
+
+
+def rounds(label: str):
+    """The running display's round counter for `label`, or None (no display: nothing to update)."""
+    return _RUN.rounds(label) if _RUN is not None and _RUN.pb is not None else None
+
+
+class _Steps:
+    """progress()'s object while a RunProgress is up, or where nothing is shown: add_task / update /
+    advance as on rich's Progress, onto the run's second line (or nowhere)."""
+
+    def __init__(self, run: RunProgress | None):
+        self.run, self.desc, self.done, self.total = run, "", 0, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def _show(self):
+        if self.run is not None:
+            self.run.step(self.desc, self.done, self.total)
+
+    def add_task(self, description: str, total=None, **kw):
+        self.desc, self.done, self.total = description, 0, total
+        self._show()
+        return 0
+
+    def update(self, task, description: str | None = None, advance: float | None = None, **kw):
+        if description is not None:
+            self.desc = description
+        if advance:
+            self.done += advance
+        self._show()
+
+    def advance(self, task, n: float = 1):
+        self.done += n
+        self._show()
+
+
 def progress():
+    """A progress bar for one piece of work: a view onto the run's display while one is up, nothing
+    where stdout is not a terminal, else rich's Progress (a command on its own, e.g. `bench tokenize`)."""
+    if _RUN is not None or not is_terminal():
+        return _Steps(_RUN if _RUN is not None and _RUN.pb is not None else None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     return Progress(TextColumn("  {task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 ISA_FLAGS = {  # /proc/cpuinfo flag -> descriptor name
@@ -220,3 +221,26 @@ def complete(mach: dict) -> dict:
         out["model_sha256"] = model_fingerprint(out["model"])
     out.setdefault("host_id", host_id(out))
     return out
+
+
+def cpu_times() -> tuple[float, float, float] | None:
+    """(wall clock, busy seconds of the whole machine, CPU seconds of this process and its waited
+    children), for others_cpu; None where /proc/stat is not there."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")   # user nice system [idle iowait] irq softirq steal
+    t = os.times()
+    return time.time(), busy, t.user + t.system + t.children_user + t.children_system
+
+
+def others_cpu(start, end=None) -> float | None:
+    """Cores' worth of CPU that other processes (and the hypervisor's steal) took on average since
+    `start` (cpu_times), this run's own work left out: what the load average cannot tell apart from
+    the bench's own threads. None where it cannot be read."""
+    end = end or cpu_times()
+    if start is None or end is None or end[0] - start[0] < 1.0:
+        return None
+    return round(max(0.0, (end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]), 2)

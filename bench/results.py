@@ -104,8 +104,9 @@ MACHINE = {
                      "python", "torch", "device", "plan", "weights", "model", "model_name", "model_settings",
                      "model_sha256"), "str"),
     **dict.fromkeys(("cores", "physical_cores", "threads"), "int"),
-    **dict.fromkeys(("memory_bytes", "memory_gib", "gpu_memory_bytes", "load_average_start", "load_average_end"),
-                    "num"),
+    **dict.fromkeys(("memory_bytes", "memory_gib", "gpu_memory_bytes", "load_average_start", "load_average_end",
+                     "others_cpu"), "num"),
+    "budget": "dict",
     "isa": "bool_map", "versions": "str_map", "parts_s": "num_map", "commit": "commit", "notes": "strs",
     "gpus": "list", "model_spec": "dict", "fleet": "dict"}
 EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, measure/ceilings)

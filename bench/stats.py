@@ -163,7 +163,11 @@ def ceiling(att: dict, removes, **kw) -> dict:
 
 def _ceil(emb, rem, **kw) -> dict:
     vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
-    return _floor(estimate([v for v in vals if math.isfinite(v)] or [float("inf")], **kw), 1.0)
+    finite = [v for v in vals if math.isfinite(v)]
+    out = _floor(estimate(finite or [float("inf")], **kw), 1.0)
+    if not finite:   # unbounded in every round: the value says so; the rounds (finite numbers) are none
+        out["rounds"] = []
+    return out
 
 
 def widen(ci, value=None, resolution: float = RESOLUTION) -> list[float]:

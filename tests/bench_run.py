@@ -30,7 +30,7 @@ def tiny_plan() -> dict:
             "settle_s": {k: 0.5 for k in TINY}, "gain_rounds": 5, "settle_cap_s": 5.0,
             "gain_rounds_read": 7, "settle_read_cap_s": 5.0,
             "xcheck_rounds": 3, "xcheck_reps": 2, "pyspy_s": 1.0, "cold_n": 1, "sort_texts": 8,
-            "eq_texts": 2, "total_s": None}
+            "eq_texts": 2, "budget_s": None}
 
 
 def register_sixth():

@@ -26,12 +26,14 @@ def sync(device: str) -> None:
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None,
-                lead: dict[str, int] | None = None) -> dict[str, list[list[float]]]:
+                lead: dict[str, int] | None = None, on_round=None, go_on=None) -> dict[str, list[list[float]]]:
     """Run every fn `reps` times per round, in a shuffled (seeded) order each round (keys (impl, part):
     the implementations shuffled, each one's parts together). -> name: [round][rep] s.
     With budget_s, reps shrink so one round of all fns takes about budget_s / rounds.
     lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round,
-    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`)."""
+    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`).
+    on_round(done, rounds) after each round (a progress display); go_on(done, mean_round_s) before each
+    round after the first: False stops there (a deadline: the rounds done are kept, all fns alike)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -50,7 +52,10 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
     groups = list(dict.fromkeys(n[0] if isinstance(n, tuple) else n for n in names))
     members = {g: [n for n in names if (n[0] if isinstance(n, tuple) else n) == g] for g in groups}
     rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
-    for _ in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
+    t_start = time.perf_counter()
+    for done in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
+        if done and go_on is not None and not go_on(done, (time.perf_counter() - t_start) / done):
+            break
         order = groups[:]
         rng.shuffle(order)
         for n in (k for g in order for k in members[g]):
@@ -63,6 +68,8 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
                 dt = time.perf_counter() - t0
                 samples.append(float(r) if isinstance(r, InnerTime) else dt)
             out[n].append(samples)
+        if on_round is not None:
+            on_round(done + 1, rounds)
     return out
 
 

@@ -25,14 +25,22 @@ from .latency import InnerTime, interleaved, lead_calls, summary, sync, timing_e
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
                   parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
                   max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
-                  on_error=None, more: dict | None = None, least: int = 1) -> dict:
-    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "reps", "warm_s", "first_s"}}.
+                  on_error=None, more: dict | None = None, least: int = 1, deadline: float | None = None,
+                  after_round: float = 0.0, on_round=None, choose=None) -> dict:
+    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "planned", "reps", "warm_s",
+    "first_s", "cut"}}.
 
-    cap_s: a ceiling on the measured rounds (the run's deadline share): it overrides min_rounds,
-    down to `least` rounds (one by default). on_error(name, exc): an implementation whose warm-up raises is left out and
-    reported there (re-raised when on_error is None). more: {(impl, part): fn}, one more part of
-    that implementation's turn, right after its own parts (split.py's unpadded forward)."""
-    fns, cost, first = {}, {}, {}
+    cap_s: a ceiling on the seconds of the measured rounds (a share of the run's budget): it overrides
+    min_rounds, down to `least` rounds (one by default; 0: none, where nothing fits), and thins the reps
+    where a round has several. deadline (time.perf_counter()): the clock time by which the rounds, and after_round x
+    their own time of work that follows them (attribution's, which grows with the rounds), are done: the
+    rounds are planned from it after the warm-up and stop there if the machine slows down (the rounds
+    done are kept; "cut" says so). on_round(done, planned): after each round. on_error(name, exc): an
+    implementation whose warm-up raises is left out and reported there (re-raised when on_error is
+    None). more: {(impl, part): fn}, one more part of that implementation's turn, right after its own
+    parts (split.py's unpadded forward). choose(embed_s) -> parts: after the warm-up, from the seconds
+    of one embed call of every implementation, the parts to time (a subset of `parts`)."""
+    fns, cost, first, warm = {}, {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
         t0 = time.perf_counter()
@@ -53,6 +61,11 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                 raise
             on_error(name, e)
             continue
+        warm[name] = (p, emb, tok, batch)
+    if choose is not None:   # the parts, now that the calls' costs are known (a budget: embed alone may be all)
+        parts = tuple(choose(sum(emb for _, emb, _, _ in warm.values())))
+        more = more if "forward" in parts else None
+    for name, (p, emb, tok, batch) in warm.items():
         for part in parts:
             if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):
                 continue
@@ -77,12 +90,24 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
     per_round = sum(cost.values()) or 1e-6
     lead_s = sum(cost[k] * n for k, n in lead.items())
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
-    if cap_s is not None and cap_s < float("inf"):
-        rounds = max(1, least, min(rounds, int(cap_s / (per_round + lead_s))))
     reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
-    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead)
-    return {"samples": samples, "plan": {"rounds": rounds, "reps": reps, "first_s": first,
-                                         "lead_calls": {k[0]: n for k, n in lead.items() if n},
+    room = cap_s if cap_s is not None else float("inf")
+    after_round = after_round() if callable(after_round) else after_round   # may follow choose()
+    if deadline is not None:
+        room = min(room, (deadline - time.perf_counter()) / (1.0 + after_round))
+    if room < float("inf"):   # the rounds that fit at one rep each, then the reps that fit those rounds
+        rounds = max(least, min(rounds, int(room / (per_round + lead_s))))   # least 0: maybe none
+        reps = max(1, min(reps, int((room / max(rounds, 1) - lead_s) / per_round)))
+    go_on = None
+    if deadline is not None:   # the machine may slow down as the rounds run: stop at the deadline
+        go_on = lambda done, mean_s: done < least or \
+            time.perf_counter() + mean_s * (1.0 + after_round * (done + 1)) <= deadline  # noqa: E731
+    t_rounds = time.perf_counter()
+    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead, on_round=on_round, go_on=go_on)
+    got = min((len(v) for v in samples.values()), default=0)
+    return {"samples": samples, "plan": {"rounds": got, "planned": rounds, "cut": got < rounds, "reps": reps,
+                                         "rounds_s": time.perf_counter() - t_rounds,
+                                         "first_s": first, "lead_calls": {k[0]: n for k, n in lead.items() if n},
                                          "warm_s": time.perf_counter() - t_warm}}
 
 

@@ -42,6 +42,7 @@ graphs): attribution.py's profiler split covers those, in the same buckets. Ceil
 from __future__ import annotations
 
 import math
+import time
 from statistics import median
 
 from ..registry import BUCKETS
@@ -94,18 +95,21 @@ def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3,
     return out
 
 
-def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None) -> dict:
+def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None,
+              deadline: float | None = None) -> dict:
     """Buckets of embedding texts with pipe, one value per round of walls (per-round seconds).
     -> {"impl", "buckets": {b: s median}, "rounds": {b or "unattributed"/"padding_waste": [s]},
         "ci": {b: [lo, hi]}, "shares": {b: frac of embed}, "unattributed": s, "embed_wall", "embed_rounds",
         "forward_wall", "detail": {...}, "method"}"""
-    return attribute_many({name: pipe}, texts, {name: walls}, device, reps)[name]
+    return attribute_many({name: pipe}, texts, {name: walls}, device, reps, deadline=deadline)[name]
 
 
 def attribute_many(pipes: dict, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None,
-                   on_round=None) -> dict:
+                   on_round=None, deadline: float | None = None) -> dict:
     """attribute() for several pipes, their blocks interleaved round by round (round r of each pipe's
-    split next to the others' round r); on_round(name, r), if given, after each block.
+    split next to the others' round r); on_round(name, r), if given, after each block. deadline
+    (time.perf_counter()): no round starts that would end after it (the first always runs): the split
+    then comes from the first rounds of the walls, paired with them by index.
     -> {name: attribution dict}"""
     for p in pipes.values():
         why = supports(p)
@@ -113,7 +117,10 @@ def attribute_many(pipes: dict, texts: list[str], walls: dict, device: str = "cp
             raise ValueError(why)
     n_rounds = min(len(walls[n]["embed"]) for n in pipes)
     states = {n: _State(p, texts, walls[n], reps) for n, p in pipes.items()}
+    t0 = time.perf_counter()
     for r in range(n_rounds):   # within a round, the pipes' repetitions alternate too
+        if r and deadline is not None and time.perf_counter() + (time.perf_counter() - t0) / r > deadline:
+            break
         for st in states.values():
             st.start(device)
         for i in range(max(st.reps for st in states.values())):
@@ -218,7 +225,7 @@ class _State:
         why = s.get("tape", {}).get("why")
         method = s.get("method") or (METHOD_NO_TAPE.format(why=why) if why else METHOD)
         att = finish(name, rounds, walls["embed"][:len(rounds["speed"])], self.fwd_s, method, detail)
-        att["forward_rounds"] = list(walls["forward"])
+        att["forward_rounds"] = list(walls["forward"][:len(rounds["speed"])])
         return att
 
 
@@ -253,7 +260,7 @@ def follow(leader: dict, walls: dict, name: str, leader_name: str) -> dict:
     att = finish(name, rounds, walls["embed"][:n], leader["forward_wall"],
                  f"forward split shared with {leader_name} (the same forward code); {leader['method']}",
                  {**leader["detail"], "shared_with": leader_name}, tuple(leader.get("residual", ())))
-    att["forward_rounds"] = fwd
+    att["forward_rounds"] = list(fwd[:n])
     return att
 
 

@@ -30,7 +30,23 @@ def header(ix: Index, plots: list[str]) -> str:
         md.append("Notes:\n\n" + "".join(f"- {n}\n" for n in m["notes"]))
     if m.get("parts_s"):
         md.append("Time per part: " + ", ".join(f"{k} {v:.0f}s" for k, v in m["parts_s"].items()) + ".\n")
+    md.append(budget_line(m))
     return "".join(md)
+
+
+def budget_line(m: dict) -> str:
+    """The run's wall-clock budget and what it took (suite/budget.py), and how busy the machine was
+    with other work meanwhile; "" for a run that kept none."""
+    b = m.get("budget") or {}
+    busy = m.get("others_cpu")
+    busy = (f" Other processes took {busy:.1f} of the machine's {m.get('cores', '?')} cores on average during the "
+            "run (its own work left out).") if isinstance(busy, (int, float)) else ""
+    if not b.get("total_s"):
+        return ("No wall-clock budget (`--full`)." + busy + "\n") if b else (busy.strip() + "\n" if busy else "")
+    out = [p for p, v in (b.get("parts") or {}).items() if isinstance(v, dict) and v.get("left_out")]
+    return (f"Budget: {b['total_s']:.0f} s of wall clock (`--budget`; the {b.get('plan', '?')} plan's default "
+            f"otherwise), {b.get('taken_s', 0):.0f} s taken before the report"
+            + (f"; left out to keep it: {', '.join(out)}" if out else "") + "." + busy + "\n")
 
 
 def equivalence(ix: Index, plots: list[str]) -> str:
@@ -146,7 +162,6 @@ def _cell(a: dict, k: str) -> str:
 
 
 def attribution(ix: Index, plots: list[str]) -> str:
-    ref_name = registry.REFERENCE
     md = ["\n## Attribution: where the time goes, the ceiling and the gain\n\n"
           "Each embed call split into the same four buckets for every implementation, ms per call with a 95% "
           "interval over the scenario's rounds and the share of the embed wall: `tokenize` (its wall); "

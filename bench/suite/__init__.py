@@ -1,6 +1,6 @@
 """`bench all`: every part of docs/DESIGN.md §7 in one run, into --out (results.json, report.md,
 PNGs, index.html), then the decision table on the terminal. Glue only: each part is a function of
-this package (run.py: the run's state and plan; prepare.py, timing.py, costs.py: the parts), each
+this package (run.py: the run's state and plan; prepare.py, timing.py, sweep.py, costs.py: the parts), each
 part a measure/ module. `bench latency` is the scenarios part alone (`run_latency`).
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from .. import registry, results
 from .costs import part_browser, part_coldstart, part_maintenance
 from .prepare import part_equivalence, part_fidelity, part_load, part_tokenize, pin_threads, probe_compile
 from .run import PLANS, Run, select
-from .timing import part_interventions, part_scenarios, part_sweep
+from .sweep import part_interventions, part_sweep
+from .timing import part_scenarios
 
 __all__ = ["PLANS", "Run", "select", "run_all", "run_latency", "pin_threads"]
 
@@ -30,63 +31,95 @@ def _start(run: Run) -> None:
                  "most; timings are inflated")
 
 
+def _finish_notes(run: Run) -> None:
+    """What the run says of its own time: the machine busy during it (other processes' CPU, this run's
+    own left out), and the budget overrun beyond a few percent."""
+    from ..machine import others_cpu
+    busy = others_cpu(run.cpu0)
+    cores = os.cpu_count() or 1
+    if busy is not None and busy >= 0.25:
+        run.note(f"the machine was busy during the run: other processes took {busy:.1f} of its {cores} cores on "
+                 "average (this run's own work left out); timings are inflated"
+                 + (f", and the {run.budget.total:.0f} s budget bought fewer rounds than on a quiet machine"
+                    if run.budget.bounded else ""))
+    if run.budget.bounded and run.budget.elapsed() > 1.05 * run.budget.total:
+        run.note(f"the run took {run.budget.elapsed():.0f} s of its {run.budget.total:.0f} s budget: the parts that "
+                 "do not loop took longer than estimated")
+
+
 def run_all(args, plan: dict | None = None) -> int:
-    from .. import report
+    from .. import console, report
     t0 = time.time()
     run = Run(args, plan)
     try:
         _start(run)
         names = select(run)
-        if any(registry.BY_NAME[n].compiles for n in names):
-            with run.part("compile probe (its cold start)"):
-                probe_compile(run, names)
-        with run.part("load"):
-            part_load(run, names)
-        with run.part("equivalence"):
-            part_equivalence(run, names)
-        with run.part("fidelity"):
-            part_fidelity(run)
-        with run.part("tokenize"):
-            part_tokenize(run)
-        done = {}
-        with run.part("scenarios"):
-            done = part_scenarios(run)
-        with run.part("sweep"):
-            part_sweep(run, done)
-        with run.part("interventions"):
-            part_interventions(run)
-        run.close_pipes()
-        with run.part("cold start + footprint"):
-            part_coldstart(run, names)
-        with run.part("maintenance"):
-            part_maintenance(run)
-        with run.part("browser"):
-            part_browser(run)
         out = Path(args.out)
-        results.write(out / "results.json", run.machine(), run.recs)
-        with run.part("report"):
+        done: dict = {}
+
+        def scenarios():
+            done.update(part_scenarios(run))
+
+        def write_report():
+            results.write(out / "results.json", run.machine(), run.recs)
             files = report.write(out)
             print(f"  wrote {', '.join(str(f) for f in files)}")
-        report.print_decision_table(report.load(out / "results.json"))
-        print(f"bench all: {time.time() - t0:.0f}s ({', '.join(f'{k} {v:.0f}s' for k, v in run.parts.items())}); "
+
+        # (budget key, label, work), in the order they run; the allocator (suite/budget.py) splits the
+        # budget over them by expected cost, each asks it how long it may take
+        steps = [("compile", "compile probe (its cold start)", lambda: probe_compile(run, names))] \
+            if any(registry.BY_NAME[n].compiles for n in names) else []
+        steps += [("load", "load", lambda: part_load(run, names)),
+                  ("equivalence", "equivalence", lambda: part_equivalence(run, names)),
+                  ("fidelity", "fidelity", lambda: part_fidelity(run)),
+                  ("tokenize", "tokenize", lambda: part_tokenize(run)),
+                  ("scenarios", "scenarios", scenarios),
+                  ("sweep", "sweep", lambda: part_sweep(run, done)),
+                  ("interventions", "interventions", lambda: part_interventions(run)),
+                  ("coldstart", "cold start + footprint", lambda: part_coldstart(run, names)),
+                  ("maintenance", "maintenance", lambda: part_maintenance(run)),
+                  ("browser", "browser", lambda: part_browser(run)),
+                  ("report", "report", write_report)]
+        run.allocate(names, [k for k, _, _ in steps])
+        with console.RunProgress([k for k, _, _ in steps], eta=run.budget.eta) as run.progress:
+            for key, label, work in steps:
+                if key == "coldstart":
+                    run.close_pipes()   # before the cold-start children start, whether it runs or not
+                if key == "report":
+                    _finish_notes(run)
+                if run.skipped(key):
+                    continue
+                with run.part(label, key):
+                    work()
+        run.progress = None
+        if (out / "results.json").is_file():
+            report.print_decision_table(report.load(out / "results.json"))
+        budget = f" of its {run.budget.total:.0f} s budget" if run.budget.bounded else ""
+        print(f"bench all: {time.time() - t0:.0f}s{budget} ({', '.join(f'{k} {v:.0f}s' for k, v in run.parts.items())}); "
               f"results in {out}/", flush=True)
         return run.rc
     finally:
+        run.progress = None
         run.close()
 
 
 def run_latency(args, plan: dict | None = None) -> int:
     """The scenarios of `bench all` (same plan, same measuring path), without attribution; the
     records go to --out/latency.json."""
+    from .. import console
     run = Run(args, plan)
     try:
         _start(run)
         names = [n for n in select(run) if registry.has_forward(n)]
-        with run.part("load"):
-            part_load(run, names)
-        with run.part("scenarios"):
-            part_scenarios(run, attribute=False)
+        run.allocate(names, ["load", "scenarios"])
+        with console.RunProgress(["load", "scenarios"], eta=run.budget.eta) as run.progress:
+            with run.part("load"):
+                part_load(run, names)
+            with run.part("scenarios"):
+                part_scenarios(run, attribute=False)
+        run.progress = None
         results.write(Path(args.out) / "latency.json", run.machine(), run.recs)
         return run.rc
     finally:
+        run.progress = None
         run.close()

@@ -28,13 +28,14 @@ def prepare(run: Run, pipes: dict, follow: dict) -> None:
         run.note(f"overhead model not used: {sorted(whys)[0]}; torch.profiler splits instead")
 
 
-def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: dict, atts: dict) -> dict:
+def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: dict, atts: dict,
+              deadline: float | None = None) -> dict:
     """The attribution dict of one implementation on one scenario, by the method that applies."""
     from ..measure import attribution, split
     if name in follow and follow[name] in atts:
         return split.follow(atts[follow[name]], walls, name, follow[name])
     if getattr(run, "overhead_model", False) and split.supports(pipe) is None:
-        return split.attribute(name, pipe, texts, walls, run.device)
+        return split.attribute(name, pipe, texts, walls, run.device, deadline=deadline)
     return attribution.attribute(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
 
 
@@ -43,7 +44,18 @@ def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, foll
     """Every implementation's split of scenario sc, their records, then port_ceiling/port_gain.
     walls: {impl: round_walls} of the scenario's interleaved rounds; gain_walls: those with the
     settling rounds appended (the gains use them). -> {impl: attribution dict}."""
-    from ..measure import ceilings, split
+    from ..measure import ceilings
+    atts = splits(run, sc, pipes, texts, walls, follow, extra, progress)
+    run.add(ceilings.port_records(atts, walls, sc, run.device, gain_walls))
+    return atts
+
+
+def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
+           progress=None, deadline: float | None = None) -> dict:
+    """Every implementation's split of scenario sc and their records (the ceilings and gains come
+    after: ceilings.port_records). deadline (time.perf_counter()): the overhead model's blocks start no
+    round that would end after it (the run's budget; split.attribute_many). -> {impl: attribution dict}."""
+    from ..measure import split
     atts = {}
     here = {n: p for n, p in pipes.items() if walls.get(n, {}).get("embed")}   # the rest: left out (notes)
     own = {n: p for n, p in here.items() if n not in follow and getattr(run, "overhead_model", False)
@@ -52,7 +64,7 @@ def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, foll
         if progress:
             progress(f"{sc}: attribution {', '.join(own)}")
         try:
-            atts.update(split.attribute_many(own, texts, {n: walls[n] for n in own}, run.device))
+            atts.update(split.attribute_many(own, texts, {n: walls[n] for n in own}, run.device, deadline=deadline))
         except Exception as e:
             run.note(f"attribution {'/'.join(own)}/{sc} failed: {type(e).__name__}: {e}")
     for n, p in here.items():
@@ -60,12 +72,11 @@ def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, foll
             if progress:
                 progress(f"{sc}: attribution {n}")
             try:
-                atts[n] = split_one(run, n, p, texts, walls[n], follow, atts)
+                atts[n] = split_one(run, n, p, texts, walls[n], follow, atts, deadline)
             except Exception as e:
                 run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
                 continue
         run.add(split.records(atts[n], sc, run.device, extra))
-    run.add(ceilings.port_records(atts, walls, sc, run.device, gain_walls))
     return atts
 
 

@@ -1,9 +1,12 @@
 """The state of one `bench all` (or `bench latency`) run: its plan, deadline, model directory,
 loaded pipes, records and notes, and which implementations it measures (from the registry).
 
-Repeats come from time budgets (PLANS), so `--quick` fits ~5 minutes and the default ~20 on a
-2-core machine with every port built; `--full` adds the complete sweep and clean build timings.
-An implementation that is not built is one line in the notes, never an error.
+The run keeps a wall-clock budget (`--budget SECONDS`; the plan's `budget_s` by default: 180 s for
+`--quick`, 1200 s for the default plan; `--full` keeps none and adds the complete sweep and clean build
+timings): suite/budget.py splits it over the parts by their expected cost (`estimates`), and the parts
+that loop plan their rounds from their grant, so the run ends on time whatever the machine's load; the
+plan's counts bound the rounds from above. An implementation that is not built is one line in the
+notes, never an error.
 """
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import registry
+from .. import machine, registry
 from ..results import Record
 from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
 from ..tolerances import fidelity_budget
+from .budget import Budget, part_of
 
 PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ceiling
     "quick": {"eq_texts": 32, "scenario_s": {"single": 6, "batch": 30, "long": 20, "batch256": 20},
@@ -27,15 +31,13 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
                 "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True,
                 "xcheck_rounds": 5, "xcheck_reps": 5, "pyspy_s": 3.0},
 }
-# reserve_s: cold start, maintenance, browser, report. +15 s / +30 s for the lead-in at short calls
-# (measure/latency.lead_calls: ~0.5 s a round at `single`); without them a quick run left out the
-# sweep's two points of its own (pair M, dev/NOTES-attribution.md)
-PLANS["quick"].update(total_s=395, reserve_s=95, sort_s_est=10)
+# reserve_s: cold start runs its cold_n repeats only with more than this left of the budget (suite/costs.py)
+PLANS["quick"].update(reserve_s=95)
 # fidelity_texts: the even sample of the corpus every forward embeds against upstream fp32 (measure/fidelity.py;
 # 0: all of it): 4-8 s a torch forward at 128 on two cores (the part: 35 s with four rows); the corpus is 1114 texts
 PLANS["quick"].update(fidelity_texts=128)
 PLANS["default"].update(fidelity_texts=384)
-PLANS["default"].update(total_s=1280, reserve_s=330, sort_s_est=90)   # 1150 left the sweep's 128 x medium out in one run (with a split since reverted): slack
+PLANS["default"].update(reserve_s=150)   # on pace, ~200 s are left at the cold start (its own ~70, the browser, the report)
 # the scenarios' rounds (6: the first count whose order-statistic interval of the median reaches 95%,
 # stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
@@ -65,9 +67,31 @@ PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 
                         settle_cap_s={"single": 45, "batch": 180, "long": 120},
                         gain_rounds_read={"single": 80, "batch": 32, "long": 32},
                         settle_read_cap_s={"single": 45, "batch": 240, "long": 180})
-PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60, "total_s": None,
-                 "fidelity_texts": 0}
-SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the time left at the start
+# The run's wall-clock budget (budget_s; `bench all --budget SECONDS` overrides it) and what the allocator
+# (suite/budget.py) splits it by. est: the parts that do not loop, seconds on a quiet 2-vCPU Xeon (issue 32's
+# runs, dev/NOTES-suite.md): (fixed, per unit) where a unit is an implementation (load; compile: one that
+# compiles), an implementation x a text (equivalence, fidelity), a cold-start row x a repeat, a browser page.
+# elastic: the parts that loop, their seconds at the plan's counts (their weights). The optional parts are
+# left out, the last listed first, where they do not fit (the browser bench in --quick: ~150 s of pages).
+# A scenario's attribution takes attr_fixed_s + attr_per_round x its rounds' seconds (the overhead model
+# splits every round again, several forwards a repetition), the cross-checks at `single` xcheck_s more; the
+# run corrects these by what the scenarios before took (suite/timing.part_scenarios). settle_share: the
+# least part of a scenario's grant its rounds and attribution leave to settling.
+PLANS["quick"].update(budget_s=180, settle_share=0.3,
+                      est={"compile": (0, 30), "load": (1, 0.5), "equivalence": (3, 0.015), "fidelity": (2, 0.007),
+                           "tokenize": (2, 0), "coldstart": (2, 1.6), "maintenance": (2, 0), "browser": (5, 30),
+                           "report": (8, 0)},
+                      elastic={"scenarios": 110, "sweep": 8, "interventions": 6},
+                      attr_per_round={"single": 3.0, "batch": 3.0, "long": 3.0, "batch256": 3.0},
+                      attr_fixed_s={"single": 5.0, "batch": 5.0, "long": 5.0, "batch256": 5.0}, xcheck_s=10)
+PLANS["default"].update(budget_s=1200, settle_share=0.3,
+                        est={**PLANS["quick"]["est"], "compile": (0, 90)},
+                        elastic={"scenarios": 600, "sweep": 220, "interventions": 40},
+                        attr_per_round=PLANS["quick"]["attr_per_round"], attr_fixed_s=PLANS["quick"]["attr_fixed_s"],
+                        xcheck_s=15)
+PLANS["full"] = {**PLANS["default"], "sweep": (SWEEP_BATCHES, SWEEP_LENGTHS), "sweep_s": 60,
+                 "fidelity_texts": 0, "budget_s": None}
+SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}   # of the scenarios' grant
 
 
 class Run:
@@ -113,21 +137,61 @@ class Run:
         self.t0 = time.perf_counter()
         self.rc = 0
         self.overhead_model = False   # whether the overhead model splits (suite/attribution.prepare)
+        given = getattr(args, "budget", None)
+        if given is not None and given <= 0:
+            from ..inputs import UsageError
+            raise UsageError(f"--budget {given:g}: must be a positive number of seconds")
+        self.budget_s = given if given is not None else self.plan.get("budget_s")
+        self.budget = Budget(self.budget_s, [])   # the parts come with allocate(), once the run knows them
+        self.progress = None
+        self.cpu0 = machine.cpu_times()
 
     @property
     def device_kind(self) -> str:
         return "cuda" if self.device.startswith("cuda") else "cpu"
 
+    def allocate(self, names: list[str], parts: list[str]) -> None:
+        """The budget's parts, in the order they run, with their estimates for what this run selected
+        (suite/budget.py); the optional ones that cannot fit are left out now, each in a note."""
+        self.budget = Budget(self.budget_s, [part_of(self, p, names) for p in parts], self.budget.clock)
+        self.budget.t0 = self.t0
+        for line in self.budget.plan():
+            self.note(line)
+
     def left(self, reserve: bool = True) -> float:
-        """Seconds left before the plan's deadline (minus what the parts after measuring need)."""
-        if self.plan["total_s"] is None:
-            return float("inf")
-        return self.plan["total_s"] - (time.perf_counter() - self.t0) - (self.plan["reserve_s"] if reserve else 0)
+        """Seconds left of the running part's grant (reserve=False: of the whole run's budget); inf
+        without a budget."""
+        return self.budget.part_left() if reserve and self.budget.current else self.budget.left()
+
+    def deadline(self) -> float | None:
+        """The clock time (time.perf_counter) the running part should end by; None without a budget."""
+        d = self.budget.deadline()
+        return d if d < float("inf") else None
+
+    def skipped(self, key: str) -> bool:
+        """Whether the budget leaves part `key` out (said in a note, once)."""
+        if key not in self.budget.parts:
+            return False
+        why = self.budget.fits(key)
+        if why and why not in self.notes:
+            self.note(why)
+        return why is not None
 
     @contextmanager
-    def part(self, name: str):
+    def part(self, name: str, key: str | None = None):
+        """One part: its line in the log, its grant asked of the budget, its seconds kept; a failure is
+        one note (the other parts' results stand)."""
+        key = key or name
         t0 = time.perf_counter()
-        print(f"\n== {name}", flush=True)
+        for line in self.budget.yield_to(key) if key in self.budget.parts else ():
+            self.note(line)
+        grant = self.budget.begin(key) if key in self.budget.parts else None
+        line = f"\n== {name}"
+        if grant is not None and self.budget.bounded:
+            line += f" (up to ~{grant:.0f} s; {self.budget.left():.0f} s of the {self.budget.total:.0f} s budget left)"
+        print(line, flush=True)
+        if self.progress is not None:
+            self.progress.part(key)
         try:
             yield
         except Exception as e:  # one part failing must not lose the others' results
@@ -136,6 +200,8 @@ class Run:
             traceback.print_exc()
         finally:
             self.parts[name] = time.perf_counter() - t0
+            if key in self.budget.parts:
+                self.budget.end(key)
 
     def note(self, line: str) -> None:
         self.notes.append(line)
@@ -168,7 +234,9 @@ class Run:
                     load_average_start=round(load, 2) if load is not None else None,
                     load_average_end=round(os.getloadavg()[0], 2),
                     parts_s={k: round(v, 1) for k, v in self.parts.items()}, model=self.model_src,
-                    fidelity_budget=self.fidelity_budget)
+                    fidelity_budget=self.fidelity_budget, budget={**self.budget.record(), "plan": self.plan_name,
+                                                                  "taken_s": round(time.perf_counter() - self.t0, 1)},
+                    others_cpu=machine.others_cpu(self.cpu0))
         try:   # the settings that decide the answer (pooling, case, truncation, head), named in the report
             from contract.spec import read_spec
             spec = read_spec(self.mdir)

@@ -8,7 +8,8 @@ import time
 
 from .. import console, oracle, registry
 from ..results import Record
-from ..scenarios import by_length, texts_for
+from ..scenarios import texts_for
+from .budget import Slice
 from .run import SCENARIO_SHARE, Run
 
 
@@ -73,7 +74,10 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
         t0 = time.perf_counter()
         attr.prepare(run, pipes, follow)
         run.attr_s = time.perf_counter() - t0
-    left0 = run.left()   # the scenarios' share of it, by expected cost; the rest: sweep, interventions
+    # the scenarios' grant (suite/budget.py), split among them by expected cost as each starts: one that
+    # overran is taken from those after it
+    shares = Slice(run.budget, {sc: SCENARIO_SHARE.get(sc, 0.3) for sc in scs})
+    fix = 1.0   # attribution's seconds measured / estimated in the scenarios done: the estimate's correction
     with console.progress() as pb:
         task = pb.add_task("scenarios", total=len(scs) * (1 + (len(pipes) if attribute else 0)))
 
@@ -84,16 +88,36 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             bsz, length = run.scenarios[sc]
             texts = texts_for(run.mdir, length, bsz)
             pb.update(task, description=f"{sc}: latency ({bsz} x {length})")
-            # measured rounds only: warm-up and attribution come on top (~1.5 rounds), hence 0.6
-            cap = min(run.left(), left0 * SCENARIO_SHARE.get(sc, 0.3) * 0.6)
+            t_sc, grant = time.perf_counter(), shares.take(sc)
+            end = t_sc + grant if grant < float("inf") else None
+            # within the grant: the rounds, then attribution (a0 seconds and k per second of rounds: it
+            # splits every round again) and the cross-checks (xs), then settling (settle_share at least)
+            k = run.plan.get("attr_per_round", {}).get(sc, 1.0) * fix
+            a0 = run.plan.get("attr_fixed_s", {}).get(sc, 0.0) * fix
+            xs = run.plan.get("xcheck_s", 0.0) * fix if sc == attr.XCHECK_SCENARIO else 0.0
+            keep = run.plan.get("settle_share", 0.3) * grant if end is not None else 0.0
+            split_here = {"on": attribute}
+
+            def choose(embed_s, end=end, k=k, a0=a0, xs=xs, keep=keep, split_here=split_here):
+                """Every part where the budget holds two rounds of them (~3 embeds a turn) and their
+                attribution; else embed alone and no attribution at this scenario (its gains only)."""
+                if end is None or not split_here["on"] or \
+                        time.perf_counter() + 2 * 3 * embed_s * (1 + k) + a0 + xs <= end - keep:
+                    return ("embed", "tokenize", "forward")
+                split_here["on"] = False
+                return ("embed",)
+            least = run.plan.get("scenario_least_rounds", 1)
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
                                 min_rounds=run.plan.get("scenario_min_rounds", run.plan["min_rounds"]),
                                 max_rounds=run.plan.get("scenario_rounds", run.plan["max_rounds"]),
-                                cap_s=max(cap, 0.0), least=run.plan.get("scenario_least_rounds", 1),
-                                on_error=_dropped(run), forward_ok=lambda n: n not in follow,
+                                least=least if end is None else 1, on_error=_dropped(run),
+                                deadline=None if end is None else end - keep - (a0 + xs if attribute else 0.0),
+                                after_round=lambda: k if split_here["on"] else 0.0, choose=choose,
+                                on_round=console.rounds(f"{sc} {bsz} x {length}"),
+                                forward_ok=lambda n: n not in follow,
                                 more=unpadded_parts({n: p for n, p in pipes.items() if n not in follow}, texts)
                                 if attribute else None)
-            short = rounds_short(run.plan, sc, res["plan"]["rounds"])
+            short = rounds_short(run.plan, sc, res["plan"]["rounds"], run.budget.total if end is not None else None)
             if short:
                 run.note(short)
             out[sc] = (res, texts)
@@ -101,22 +125,35 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             peak_fractions(run, sc, texts)
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
+            t_attr = time.perf_counter()
+            atts, took = None, None
+            if split_here["on"]:
+                atts = attr.splits(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step,
+                                   deadline=None if end is None else end - keep - xs)
+                if sc == attr.XCHECK_SCENARIO:
+                    pb.update(task, description=f"{sc}: cross-checks")
+                    try:
+                        attr.crosschecks(run, sc, pipes, texts, walls, atts)
+                    except Exception as e:   # a view failing must not lose the measurements
+                        run.note(f"cross-checks failed: {type(e).__name__}: {e}")
+                took = time.perf_counter() - t_attr
+                run.attr_s = getattr(run, "attr_s", 0.0) + took
+                guess = a0 + xs + k * res["plan"].get("rounds_s", 0.0)
+                if guess > 1.0:
+                    fix = min(3.0, max(0.5, fix * took / guess))
+            elif attribute:
+                run.note(f"{sc}: no attribution (splits, shares, ceilings): two rounds of every part and their "
+                         f"attribution do not fit what the run's budget of {run.budget.total:.0f} s leaves this "
+                         f"scenario ({grant:.0f} s); its gains are measured from embed rounds alone")
             pb.update(task, description=f"{sc}: settling undecided gains")
-            gwalls = settle(run, sc, pipes, texts, walls)
+            t_settle = time.perf_counter()
+            gwalls = settle(run, sc, pipes, texts, walls, end)
             run.add(spread_record(run, sc, gwalls))
-            if not attribute:
+            if atts is not None:
+                run.add(ceilings.port_records(atts, walls, sc, run.device, gwalls))
+            else:
                 run.add(ceilings.gain_records(gwalls, sc, run.device))
-                continue
-            t0 = time.perf_counter()
-            atts = attr.scenario(run, sc, pipes, texts, walls, follow, {"batch": bsz, "length": length}, step,
-                                 gain_walls=gwalls)
-            if sc == attr.XCHECK_SCENARIO:
-                pb.update(task, description=f"{sc}: cross-checks")
-                try:
-                    attr.crosschecks(run, sc, pipes, texts, walls, atts)
-                except Exception as e:   # a view failing must not lose the measurements
-                    run.note(f"cross-checks failed: {type(e).__name__}: {e}")
-            run.attr_s = getattr(run, "attr_s", 0.0) + time.perf_counter() - t0
+            _said(sc, res, t_attr - t_sc, time.perf_counter() - t_settle, took, grant)
     if attribute:
         print(f"  attribution, calibration and cross-checks took {run.attr_s:.0f}s of the scenarios", flush=True)
     try:
@@ -124,6 +161,16 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
     except Exception as e:   # printing must never lose the measurements
         run.note(f"scenario table not printed: {type(e).__name__}: {e}")
     return out
+
+
+def _said(sc: str, res: dict, measured_s: float, settle_s: float, attr_s: float | None, grant: float) -> None:
+    """One line of where a scenario's time went (the estimates in PLANS come from these lines)."""
+    p = res["plan"]
+    print(f"  {sc}: {p['rounds']} round(s) of {p.get('rounds_s', 0.0) / max(p['rounds'], 1):.1f} s "
+          f"({measured_s:.0f} s with the warm-up), settling {settle_s:.0f} s"
+          + (f", attribution {attr_s:.0f} s ({attr_s / max(p.get('rounds_s', 0.0), 1e-9):.2f} of the rounds' time)"
+             if attr_s is not None else "")
+          + (f"; granted {grant:.0f} s" if grant < float("inf") else ""), flush=True)
 
 
 def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
@@ -142,15 +189,17 @@ def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
     return [rec]
 
 
-def rounds_short(plan: dict, sc: str, rounds: int) -> str | None:
-    """The note when a scenario ran fewer rounds than its plan asks (the run's time share capped
-    them: a slower machine): its intervals are wider, so its verdicts move more from run to run."""
+def rounds_short(plan: dict, sc: str, rounds: int, budget_s: float | None = None) -> str | None:
+    """The note when a scenario ran fewer rounds than its plan asks (the run's budget capped them: a
+    slower machine, or a smaller budget): its intervals are wider, so its verdicts move more from run
+    to run."""
     want = plan.get("scenario_min_rounds", plan["min_rounds"])
     if rounds >= want:
         return None
-    return (f"{sc}: {rounds} round(s) only, fewer than the plan's {want}, to keep within the time budget (this "
-            "machine is slower than the plan assumes): wider intervals, and verdicts that may move between "
-            "decided and undecided from one run to the next")
+    within = f"the run's budget of {budget_s:.0f} s (--budget)" if budget_s else "the time budget"
+    return (f"{sc}: {rounds} round(s) only, fewer than the plan's {want}, to keep within {within} (this "
+            "machine is slower than the plan assumes, or the budget smaller): wider intervals, and verdicts "
+            "that may move between decided and undecided from one run to the next")
 
 
 def _per_scenario(value, sc: str, default):
@@ -165,7 +214,7 @@ LOOKS = (("gain_rounds", "settle_cap_s", lambda impl: True),
          ("gain_rounds_read", "settle_read_cap_s", lambda impl: registry.BY_NAME[impl].change in READ))
 
 
-def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dict:
+def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, deadline: float | None = None) -> dict:
     """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided)
     and their baselines, interleaved as before, in two looks whose counts of rounds the plan fixes
     (LOOKS): every undecided gain up to `gain_rounds`, then those of them the decision table reads
@@ -176,18 +225,29 @@ def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict) -> dic
     whose per-round ratios spread by 10% is decided "no" by 9 rounds in about half the runs, by 24 in
     nine of ten (tests/test_stability.py simulates it). Two looks at fixed counts, never "until the
     interval clears the threshold": stopping at the first clear interval would decide a gain near
-    the threshold by chance. Each look's time is capped (`settle_cap_s`, `settle_read_cap_s`, not the
-    run's deadline: a slower machine overruns --quick's budget a little rather than thin the rounds
-    the verdicts read), and the cap binding is said. `settle_s` sets how many reps a round gives
-    each call (measure_point's budget). -> walls with those implementations' embed rounds extended
-    (appended in the same order for each, so gains stay paired by round index). Gains only: splits
-    and ceilings keep the scenario's rounds."""
-    for rounds_key, cap_key, reads in LOOKS:
-        walls = _look(run, sc, pipes, texts, walls, rounds_key, cap_key, reads)
+    the threshold by chance. Each look's time is capped (`settle_cap_s`, `settle_read_cap_s`), and
+    the run's budget bounds both (deadline, time.perf_counter(): the first look may take half of what
+    is left to it where the second has gains to read, the second the rest): where either binds, the
+    gains keep the rounds they have, their verdicts are what those rounds say (undecided where they
+    cannot decide), and a note says which bound it was. Neither bound looks at the interval, so
+    stopping there decides nothing by chance. `settle_s` sets how many reps a round gives each call
+    (measure_point's budget). -> walls with those implementations' embed rounds extended (appended in
+    the same order for each, so gains stay paired by round index). Gains only: splits and ceilings
+    keep the scenario's rounds."""
+    for k, (rounds_key, cap_key, reads) in enumerate(LOOKS):
+        until = deadline
+        if deadline is not None and k + 1 < len(LOOKS):
+            from ..measure.ceilings import undecided
+            later = any(LOOKS[k + 1][2](i) for i, _ in undecided(walls)) and LOOKS[k + 1][0] in run.plan
+            until = time.perf_counter() + (deadline - time.perf_counter()) * (0.5 if later else 1.0)
+        walls = _look(run, sc, pipes, texts, walls, rounds_key, cap_key, reads, until)
     return walls
 
 
-def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_key: str, cap_key: str, reads) -> dict:
+def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_key: str, cap_key: str, reads,
+          deadline: float | None = None) -> dict:
+    from statistics import median
+
     from ..measure.ceilings import undecided
     from ..measure.points import measure_point
     from ..measure.split import round_walls
@@ -198,82 +258,33 @@ def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_
     if more <= 0 or len(names) < 2:
         return walls
     cap = float(_per_scenario(run.plan.get(cap_key), sc, float("inf")))
-    res = measure_point({n: pipes[n] for n in names}, texts, float(_per_scenario(run.plan.get("settle_s"), sc, 0.0)),
-                        run.device, parts=("embed",), min_rounds=more, max_rounds=more, cap_s=cap,
-                        on_error=_dropped(run))
-    out = {n: dict(w) for n, w in walls.items()}
-    for n in names:
-        out[n]["embed"] = list(walls[n]["embed"]) + round_walls(res["samples"], n).get("embed", [])
-    got = res["plan"]["rounds"]
+    room = float("inf") if deadline is None else deadline - time.perf_counter()
+    # one round of them, from the scenario's own walls: where not even that is left, no warm-up either
+    one = sum(median(walls[n]["embed"]) for n in names if walls[n]["embed"])
+    got = 0
+    if room >= one:
+        res = measure_point({n: pipes[n] for n in names}, texts,
+                            float(_per_scenario(run.plan.get("settle_s"), sc, 0.0)), run.device, parts=("embed",),
+                            min_rounds=more, max_rounds=more, cap_s=cap, on_error=_dropped(run),
+                            deadline=deadline, least=0 if deadline is not None else 1,
+                            on_round=console.rounds(f"{sc}: settling to {want}"))
+        got = res["plan"]["rounds"]
+        out = {n: dict(w) for n, w in walls.items()}
+        for n in names:
+            out[n]["embed"] = list(walls[n]["embed"]) + round_walls(res["samples"], n).get("embed", [])
+        walls = out
     print(f"  {sc}: {got} more round(s) ({rounds_key} {want}) for the undecided gain(s) of "
           f"{', '.join(sorted({i for i, _ in pairs}))}", flush=True)
     if got < more:
-        run.note(f"{sc}: the undecided gains read {want - more + got} rounds, not the plan's {want} ({rounds_key}): "
-                 f"settling them would take longer than its cap ({cap:g} s) on this machine, so their intervals are "
-                 "wider and their verdicts may move between decided and undecided from one run to the next")
-    return out
-
-
-def part_sweep(run: Run, done: dict) -> None:
-    from ..measure.points import measure_point, point_records
-    batches, lengths = run.plan["sweep"]
-    pipes = forward_pipes(run)
-    same = {tuple(run.scenarios[sc]): sc for sc in done}
-    points = [(b, ln) for ln in lengths for b in batches]
-    rate = {r.impl: r.value for r in run.recs if r.metric == "throughput_tokens" and r.scenario in ("batch", "long")}
-    skipped = []
-    with console.progress() as pb:
-        task = pb.add_task("sweep", total=len(points))
-        for b, ln in points:
-            name = f"sweep:{b}x{ln}"
-            pb.update(task, description=f"sweep {b} x {ln}")
-            if (b, ln) in same:   # the same texts as a scenario: reuse its samples
-                res, texts = done[same[(b, ln)]]
-                res = {"plan": res["plan"], "samples": {k: v for k, v in res["samples"].items() if k[1] == "embed"}}
-            else:
-                texts = texts_for(run.mdir, ln, b)
-                tokens = _tokens(run, texts)
-                est = sum(tokens / rate.get(n, min(rate.values(), default=1e3)) for n in pipes) * 3
-                if est > run.left() - run.plan["sort_s_est"]:
-                    skipped.append(f"{b}x{ln} (~{est:.0f}s)")
-                    pb.advance(task)
-                    continue
-                budget = run.plan["sweep_s"] * (2 if b >= 32 else 1)
-                res = measure_point(pipes, texts, budget, run.device, parts=("embed",),
-                                    min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
-                                    cap_s=max(0.0, (run.left() - run.plan["sort_s_est"]) / 3),
-                                    on_error=_dropped(run))
-            run.add(point_records(res, name, b, ln, _tokens(run, texts), run.device))
-            pb.advance(task)
-    if skipped:
-        run.note(f"sweep points skipped to keep within the time budget: {', '.join(skipped)}")
-
-
-def part_interventions(run: Run) -> None:
-    """Length-sorted batching of a large mixed input (the reference); the runtime changes
-    (interventions in the registry) are rows of the scenarios already."""
-    from ..measure.batching import mixed_texts, sorted_batching
-    ref = registry.REFERENCE
-    if ref not in run.pipes:
-        run.note(f"length-sorted batching not measured: {ref} not loaded")
-        return
-    n = run.plan["sort_texts"]
-    rate = next((r.value for r in run.recs if r.impl == ref and r.metric == "throughput_tokens"
-                 and r.scenario == "long"), None)
-    while rate and n > 64 and n * 256 / rate * (1 + run.plan["sort_rounds"] * 2) > run.left():
-        n //= 2   # unsorted mixed batches pad to ~256 tokens; 64 = two batches, the least that shows it
-    if n < run.plan["sort_texts"]:
-        run.note(f"length-sorted batching on {n} texts instead of {run.plan['sort_texts']} (time budget)")
-    texts = mixed_texts(by_length(run.mdir), n)
-    r = sorted_batching(run.pipes[ref], texts, batch=32, rounds=run.plan["sort_rounds"])
-    ex = {k: v for k, v in r.items() if k not in ("unsorted_s", "sorted_s", "sorted_timing", "unsorted_timing")}
-    srt, uns = {**ex, **r["sorted_timing"]}, {**ex, **r["unsorted_timing"]}
-    run.add([Record(ref, "sorted_batching_s", "large_input", r["sorted_s"], "s", run.device, extra=srt),
-             Record(ref, "unsorted_batching_s", "large_input", r["unsorted_s"], "s", run.device, extra=uns),
-             Record(f"{ref}_sorted", "throughput", "large_input", len(texts) / r["sorted_s"], "texts/s", run.device,
-                    extra=srt),
-             Record(ref, "throughput", "large_input", len(texts) / r["unsorted_s"], "texts/s", run.device,
-                    extra=uns)])
-    print(f"  {len(texts)} mixed texts, batch 32: unsorted {r['unsorted_s']:.2f}s, sorted {r['sorted_s']:.2f}s "
-          f"({r['speedup']:.2f}x; padded tokens {r['padded_unsorted']} -> {r['padded_sorted']}; "
-          f"max |Δ| {r['max_abs_diff']:.1e})", flush=True)
+        have = want - more + got
+        budget = getattr(getattr(run, "budget", None), "total", None)
+        if room < cap:   # the run's budget bound, not the look's own cap
+            run.note(f"{sc}: the undecided gains read {have} rounds, not the plan's {want} ({rounds_key}): the run's "
+                     f"budget{f' of {budget:.0f} s' if budget else ''} (--budget) ran out for settling them, so they keep those rounds and "
+                     "are undecided where those cannot decide; their intervals are wider and their verdicts may move "
+                     "between decided and undecided from one run to the next")
+        else:
+            run.note(f"{sc}: the undecided gains read {have} rounds, not the plan's {want} ({rounds_key}): "
+                     f"settling them would take longer than its cap ({cap:g} s) on this machine, so their intervals "
+                     "are wider and their verdicts may move between decided and undecided from one run to the next")
+    return walls
