@@ -187,6 +187,8 @@ int run(const Args& a) {
     std::printf("%s\n", portbench::spec_to_json(spec).c_str());
     return 0;
   }
+  if (a.serve && (a.prompt_name.set || a.prompt.set))   // never a flag the loop would silently ignore
+    throw std::invalid_argument("--prompt-name/--prompt: --serve takes the prompt per request (\"prompt_name\", \"prompt\")");
   const std::string prompt = spec.resolve_prompt(a.prompt_name, a.prompt);   // std::invalid_argument: exit 2
   if (!portbench::Tokenizer::validate_utf8(prompt, nullptr)) throw std::invalid_argument("--prompt: not valid UTF-8");
   const portbench::Embedder e(spec, a.device, a.threads);
@@ -249,8 +251,8 @@ int main(int argc, char** argv) {
   const std::string bad = parse_args(argc, argv, a);
   if (bad == "usage") {
     std::fprintf(stderr,
-                 "usage: %s [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D]\n"
-                 "          [--prompt-name NAME | --prompt TEXT] < texts\n"
+                 "usage: %s [--model DIR] [--jsonl] [--npy FILE] [--batch N] [--threads N] [--device D] "
+                 "[--prompt-name NAME | --prompt TEXT] < texts\n"
                  "       %s [--model DIR] [--threads N] [--device D] --serve\n"
                  "       %s [--model DIR] --print-spec\n", name, name, name);
     return 2;

@@ -184,6 +184,30 @@ def test_minilm_embed_takes_prompts(vdir, exe):
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and 'prompt_name "search"' in r.stderr
 
 
+
+def test_bench_takes_prompts(vdir, tmp_path):
+    """`bench embed` and `bench equivalence` with --prompt-name / --prompt: encode(prompt_name=) /
+    encode(prompt=)'s vectors, every port equal to upstream under the prompt; an unknown name, or both
+    flags, one line and exit code 2."""
+    import sys
+    d, texts = vdir("prompts_no_include"), ["Hello WORLD", "Café naïve"]
+    bench = [sys.executable, "-m", "bench"]
+    for kw, flags in (({"prompt_name": "tight"}, ["--prompt-name", "tight"]), ({"prompt": "x: "}, ["--prompt", "x: "])):
+        out = subprocess.run([*bench, "embed", "--model", str(d), *flags, *texts], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+        got = np.array([json.loads(line)["embedding"] for line in out.splitlines()], dtype=np.float32)
+        assert np.abs(got - oracle.st_embed(d, texts, **kw)).max() <= tolerance(True)[0] + 1e-6, kw
+    corpus = tmp_path / "texts.txt"
+    corpus.write_text("\n".join(texts + ["a third, longer text for the prompt to sit in front of"]) + "\n")
+    r = subprocess.run([*bench, "equivalence", "--model", str(d), "--prompt-name", "query", "--corpus", str(corpus),
+                        "--impl", "python_ref", "cpp_port", "--out", str(tmp_path / "out")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for flags, says in ((["--prompt-name", "search"], 'prompt_name "search"'),
+                        (["--prompt-name", "query", "--prompt", "x"], "give one")):
+        r = subprocess.run([*bench, "embed", "--model", str(d), *flags, "hi"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
+
 # -- the same model in another file layout (a CRLF vocab.txt): the base model's answer, everywhere ----
 
 SAME_CASES = [(v, p) for v in variants.SAME_AS_BASE for p in registry.PORTS]
