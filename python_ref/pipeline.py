@@ -25,6 +25,7 @@ class TorchForward:
         self.model = BertModel.from_dir(spec, device, weights)
         self.device = device
         self.dim = self.model.dim
+        self.include_prompt = spec.include_prompt
 
     def forward(self, batch: Batch) -> np.ndarray:
         if batch.ids.shape[0] == 0:
@@ -32,7 +33,7 @@ class TorchForward:
         ids = torch.from_numpy(batch.ids).to(self.device)             # (N, T)
         mask = torch.from_numpy(batch.attention_mask).to(self.device)  # (N, T)
         # prompt_length only where pooling leaves the prompt out: forward(ids, mask) stays the traceable call
-        extra = (batch.prompt_length,) if batch.prompt_length and not self.model.spec.include_prompt else ()
+        extra = (batch.prompt_length,) if batch.prompt_length and not self.include_prompt else ()
         return self.model.forward(ids, mask, *extra).cpu().numpy()    # (N, E)
 
     def embed(self, texts: Sequence[str], prompt_name: str | None = None, prompt: str | None = None) -> np.ndarray:

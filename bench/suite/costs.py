@@ -3,6 +3,8 @@ footprint (fresh child processes, after the pipes are closed), maintenance, and 
 (only when an entry with browser pages is selected)."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from .. import console, registry
@@ -90,5 +92,6 @@ def part_browser(run: Run) -> None:
         run.add([Record(r["impl"], r["metric"], r["scenario"], float(r["value"]), r["unit"], r.get("device", "cpu"),
                         r.get("host", "chromium"), r.get("extra", {}))])
         if r["metric"] == "error":
-            run.note(f"browser {r['impl']}: {r['extra'].get('error', '')[:200]}")
+            err = re.sub(r"https?://127\.0\.0\.1:\d+", "the page server", r["extra"].get("error", ""))
+            run.note(f"browser {r['impl']}: {err[:200]}")   # the port of a server gone after the run: not a link
     browser.print_table(res)
