@@ -195,8 +195,8 @@ def cmd_read(args) -> int:
 @command("calibrate", "inject known Python work and IO into the reference; check the attribution recovers them "
          "(exit 1 above 15 percent error)", impl=None)
 def cmd_calibrate(args) -> int:
-    from .calibrate import main
-    return main(args)
+    from .calibrate import run_calibrate
+    return run_calibrate(args)
 
 
 @command("change", "what one change cost each port: lines added and removed in its own files, and whether it "

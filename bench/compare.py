@@ -224,7 +224,7 @@ def _fmt(r: Row) -> list[str]:
 COLS = ["scenario", "impl", "metric", "OLD", "NEW", "NEW/OLD", "95% interval", "p", "rounds", "verdict"]
 
 
-def main(args) -> int:
+def run_compare(args) -> int:
     from .console import table
     from .inputs import UsageError
     old, new = load_set(args.old), load_set(args.new)

@@ -245,7 +245,7 @@ def gains(sets: list[Set]) -> dict:
     return out
 
 
-def main(args) -> int:
+def run_merge(args) -> int:
     from .console import table
     sets = load_sets(args.dirs)
     files, diffs = write_sets(sets, args.out, args.allow_mixed)
