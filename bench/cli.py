@@ -58,7 +58,7 @@ def cmd_embed(args) -> int:
     name = args.impl[0] if args.impl else registry.REFERENCE
     if not registry.has_forward(name):
         raise UsageError(f"{name} is a tokenizer only: it cannot embed (see `bench list`)")
-    pipe = registry.load(name, args.model, device=args.device)
+    pipe = registry.load_impl(name, args.model, device=args.device)
     try:
         for text, vec in zip(args.texts, pipe.embed(args.texts)):
             print(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vec]}, ensure_ascii=False))
@@ -131,7 +131,7 @@ def _report_args(p) -> None:
 @command("report", "rebuild report.md, plots and index.html from --out/results.json; with FILES, the README's "
          "results tables from them", impl=None, configure=_report_args)
 def cmd_report(args) -> int:
-    from . import report
+    from . import report, results
     if args.files:
         from .inputs import UsageError
         from .report.readme import ReadmeError, block, update
@@ -151,7 +151,7 @@ def cmd_report(args) -> int:
     if not (out / "results.json").is_file():
         from .inputs import UsageError
         raise UsageError(f"{out / 'results.json'}: no such file (run `bench all --out {out}` first)")
-    data = report.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
+    data = results.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
     print("\n".join(str(p) for p in report.write(out, data)))
     report.print_decision_table(data)
     return 0

@@ -99,7 +99,7 @@ def save(impl: str, text: str, seed: int) -> Path:
 
 def fuzz(names: list[str], mdir: Path, n: int, seed: int, batch: int = 256, progress=None) -> dict[str, list[Path]]:
     rng = random.Random(seed)
-    pipes = {name: registry.load(name, mdir) for name in names}
+    pipes = {name: registry.load_impl(name, mdir) for name in names}
     found: dict[str, list[Path]] = {name: [] for name in names}
     done = 0
     while done < n:

@@ -190,7 +190,7 @@ def test_int8_rows_are_quantised_and_close_to_upstream(name, mdir, sample):
     texts, ref = sample
     row = check(name, texts, mdir, ref_ids=oracle.hf_ids(mdir, texts), ref_emb=ref)
     assert row.ok and row.exact is False and row.id_mismatches == 0 and row.max_abs is None, row
-    pipe = registry.load(name, mdir)
+    pipe = registry.load_impl(name, mdir)
     try:
         f = fidelity.compare(fidelity.embed(pipe, texts, mdir), ref)
     finally:
@@ -205,7 +205,7 @@ def test_torch_int8_honours_the_model_directory(variant, mdir, corpus, tmp_path)
     require(name)
     d = variants.build(variant, mdir, tmp_path / variant)
     texts = corpus[::40]
-    pipe = registry.load(name, d)
+    pipe = registry.load_impl(name, d)
     f = fidelity.compare(fidelity.embed(pipe, texts, d), oracle.st_embed(d, texts))
     assert f["cos_mean"] > 0.95 and f["cos_min"] > 0.85, f
     if variant == "dense":

@@ -344,7 +344,7 @@ def test_a_closed_served_pipeline_says_so(name, mdir):
     from contract.api import Batch
     from contract.serve_pipe import ServeError
     require(name)
-    pipe = registry.load(name, mdir)
+    pipe = registry.load_impl(name, mdir)
     batch = pipe.tokenize(["hello"])
     pipe.close()
     pipe.close()   # twice is fine

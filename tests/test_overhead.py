@@ -20,7 +20,7 @@ from tests.conftest import require
 
 @pytest.fixture(scope="module")
 def ref(mdir):
-    return registry.load("python_ref", mdir)
+    return registry.load_impl("python_ref", mdir)
 
 
 def test_counts_follow_from_the_code():
@@ -130,7 +130,7 @@ def test_split_of_python_ref_is_consistent(ref, mdir):
 
 def test_splits_refuse_what_they_cannot_count(mdir):
     require("cpp_port")
-    assert "no Python torch forward" in split.supports(registry.load("cpp_port", mdir))
+    assert "no Python torch forward" in split.supports(registry.load_impl("cpp_port", mdir))
 
 
 def test_intercept_is_a_positive_fixed_cost(ref):

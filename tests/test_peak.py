@@ -53,7 +53,7 @@ def test_the_two_runtimes_probe_their_peak():
     require("minilm_embed_lite")
     require("wasm_port")
     flags = open("/proc/cpuinfo").read()
-    pipes = {n: registry.load(n) for n in ("minilm_embed_lite", "wasm_port")}
+    pipes = {n: registry.load_impl(n) for n in ("minilm_embed_lite", "wasm_port")}
     try:
         got = peak.probe(pipes, threads=1)
         assert got["native"]["lanes"] == (16 if " avx512f" in flags else 8 if " avx2" in flags else 4)
@@ -63,7 +63,7 @@ def test_the_two_runtimes_probe_their_peak():
         for p in pipes.values():
             p.close()
     require("minilm_embed")
-    lt = registry.load("minilm_embed")
+    lt = registry.load_impl("minilm_embed")
     try:
         assert peak.probe({"minilm_embed": lt}, threads=1) == {}
     finally:

@@ -194,7 +194,7 @@ if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [i
     from .split import measure_walls
     from contract.api import model_dir
     name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
-    p = registry.load(name, model_dir())
+    p = registry.load_impl(name, model_dir())
     texts = texts_for(model_dir(), "medium", n)
     a = attribute(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
     print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},

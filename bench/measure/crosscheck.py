@@ -176,7 +176,7 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str, mo
     if threads:
         torch.set_num_threads(int(threads))
     mdir = model_dir(model or None)
-    pipe = registry.load(impl, mdir)
+    pipe = registry.load_impl(impl, mdir)
     b = pipe.tokenize(texts_for(mdir, length, batch))
     pipe.forward(b)
     print("ready", flush=True)   # the parent attaches py-spy now

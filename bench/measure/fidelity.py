@@ -162,7 +162,7 @@ def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray
     pipes, errors = {}, {}
     for n in names:
         try:
-            pipes[n] = registry.load(n, mdir, device=device)
+            pipes[n] = registry.load_impl(n, mdir, device=device)
         except Exception as e:
             errors[n] = f"{type(e).__name__}: {e}"
     try:

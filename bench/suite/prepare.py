@@ -53,7 +53,7 @@ def part_load(run: Run, names: list[str]) -> None:
             pb.update(task, description=f"load: {n}")
             t0 = time.perf_counter()
             try:
-                run.pipes[n] = registry.load(n, run.mdir, device=run.device)
+                run.pipes[n] = registry.load_impl(n, run.mdir, device=run.device)
             except Exception as e:
                 run.note(f"{n} not measured: load failed on {run.device} ({type(e).__name__}: {e})")
                 pb.advance(task)
@@ -162,7 +162,7 @@ def part_tokenize(run: Run, threads: int = 0) -> None:
     pipes = {n: p for n, p in run.pipes.items() if n in own}
     peer = registry.TOKENIZE_PEER
     if peer not in pipes and registry.why_missing(peer) is None:
-        pipes[peer] = registry.load(peer, run.mdir)
+        pipes[peer] = registry.load_impl(peer, run.mdir)
     texts = inputs.corpus(run.args)
     pin_threads(1)
     try:
