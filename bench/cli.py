@@ -152,7 +152,7 @@ def cmd_report(args) -> int:
         from .inputs import UsageError
         raise UsageError(f"{out / 'results.json'}: no such file (run `bench all --out {out}` first)")
     data = results.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
-    print("\n".join(str(p) for p in report.write(out, data)))
+    print("\n".join(str(p) for p in report.write_report(out, data)))
     report.print_decision_table(data)
     return 0
 
@@ -187,8 +187,8 @@ def _read_args(p) -> None:
 @command("read", "write the side-by-side reading view: each stage's code in every port (--out/read.html)",
          configure=_read_args)
 def cmd_read(args) -> int:
-    from .read import write
-    print(write(Path(args.out) / "read.html", ports=args.impl, link_base=args.link_base))
+    from .read import write_page
+    print(write_page(Path(args.out) / "read.html", ports=args.impl, link_base=args.link_base))
     return 0
 
 

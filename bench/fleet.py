@@ -246,7 +246,7 @@ def run_nodes(ray, args) -> tuple[list[Path], list[str]]:
 
 
 def run_fleet(args) -> int:
-    from .merge import write
+    from .merge import write_merged
     if args.per_node < 1:
         raise SystemExit("bench fleet: --per-node must be at least 1")
     ray = connect(args.address)
@@ -259,6 +259,6 @@ def run_fleet(args) -> int:
     if not dirs:
         print("fleet: no node produced results", file=sys.stderr)
         return 1
-    files, diffs = write(dirs, args.out, args.allow_mixed)
+    files, diffs = write_merged(dirs, args.out, args.allow_mixed)
     print(f"fleet: {len(dirs)} result set(s) merged: {files[0]} ({len(diffs)} verdict(s) differ between hosts)")
     return 1 if problems else 0

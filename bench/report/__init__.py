@@ -22,7 +22,7 @@ from .index import Index
 from .plots import PLOTS
 
 SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.peak, speed.attribution, speed.sweep,
-            speed.interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
+            speed.cheaper_interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
 
 __all__ = ["write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
            "SECTIONS", "Index"]
@@ -33,7 +33,7 @@ def markdown(data: dict, plots: list[str]) -> str:
     return "".join(section(ix, plots) for section in SECTIONS)
 
 
-def write(out_dir, data: dict | None = None) -> list[Path]:
+def write_report(out_dir, data: dict | None = None) -> list[Path]:
     """report.md, the PNGs and index.html into out_dir, from data or out_dir/results.json."""
     from ..results import load   # the one loader of result files (ResultsError: one line)
     out = Path(out_dir)

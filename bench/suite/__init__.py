@@ -62,7 +62,7 @@ def run_all(args, plan: dict | None = None) -> int:
 
         def write_report():
             results.write(out / "results.json", run.machine(), run.recs)
-            files = report.write(out)
+            files = report.write_report(out)
             print(f"  wrote {', '.join(str(f) for f in files)}")
 
         # (budget key, label, work), in the order they run; the allocator (suite/budget.py) splits the
