@@ -70,7 +70,7 @@ def cmd_embed(args) -> int:
 @command("equivalence", "ids vs HF tokenizers, embeddings vs sentence-transformers, on the whole corpus")
 def cmd_equivalence(args) -> int:
     from . import console, inputs, oracle, registry
-    from .measure.equivalence import check
+    from .measure.equivalence import check_equivalence
     from .measure.fidelity import apart
     from contract.api import model_dir
     mdir = model_dir(args.model)
@@ -80,7 +80,7 @@ def cmd_equivalence(args) -> int:
     for name in names:
         if registry.has_forward(name) and ref_emb is None:
             ref_emb = oracle.st_embed(mdir, texts, args.device)
-        rows.append(check(name, texts, mdir, args.device, ref_ids, ref_emb))
+        rows.append(check_equivalence(name, texts, mdir, args.device, ref_ids, ref_emb))
     console.print_equivalence(f"equivalence on {args.corpus or 'the project corpus'} ({len(texts)} texts)", rows)
     lossy = [n for n in names if registry.has_forward(n) and not registry.BY_NAME[n].exact]   # int8: apart
     within = apart(lossy, texts, mdir, args.device, ref_emb) if lossy else True

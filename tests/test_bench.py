@@ -48,7 +48,7 @@ def test_equivalence_detects_a_wrong_tokenizer(mdir, monkeypatch):
             return real.embed(texts) * 0.5  # wrong norm
 
     monkeypatch.setattr(registry, "load_impl", lambda *a, **k: Broken())
-    row = equivalence.check("python_ref", ["hello world", "again"], mdir)
+    row = equivalence.check_equivalence("python_ref", ["hello world", "again"], mdir)
     assert row.id_mismatches == 2 and not row.ok and row.max_abs > 0.01
 
 

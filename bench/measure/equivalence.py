@@ -44,7 +44,7 @@ def batched(texts, n):
         yield texts[i:i + n]
 
 
-def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
+def check_equivalence(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
           batch_size: int = 32, pipe=None) -> Row:
     """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and
     closed here)."""
