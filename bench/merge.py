@@ -255,7 +255,7 @@ def run_merge(args) -> int:
           ["scenario", "verdict", "per host", "figures", "how sure"],
           [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
             "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs], width=200)
-    from .stability import lines
-    for line in lines(sets):
+    from .stability import agreement_lines
+    for line in agreement_lines(sets):
         print(line)
     return 0

@@ -195,14 +195,14 @@ def test_outermost_op_time_counts_each_op_once():
 
 
 def test_profiler_split_of_a_forward_is_round_by_round(mdir):
-    """attribution.attribute on python_ref's forward from given walls: per round, kernels are the
+    """attribution.attribute_profiled on python_ref's forward from given walls: per round, kernels are the
     profiled share of that round's forward and framework_overhead its residual."""
     from bench.measure import split
     from bench.scenarios import texts_for
     pipe = registry.load_impl(registry.REFERENCE, mdir)
     texts = texts_for(mdir, "short", 2)
     walls = split.measure_walls({"p": pipe}, texts, rounds=3, reps=2)["p"]
-    a = attribution.attribute(registry.REFERENCE, pipe, texts, walls, reps=3)
+    a = attribution.attribute_profiled(registry.REFERENCE, pipe, texts, walls, reps=3)
     assert a["residual"] == ["framework_overhead"] and 0 < a["detail"]["profiled_share"] <= 1.5
     for i, f in enumerate(walls["forward"]):
         k, fo, io = (a["rounds"][b][i] for b in ("model_kernels", "framework_overhead", "io"))

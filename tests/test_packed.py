@@ -47,7 +47,7 @@ def test_edge_batches_match_python_ref(packed, mdir, texts):
 
 def _kinds(pipe, texts):
     args = oh.io_split(pipe, pipe.tokenize(texts), reps=1)["args"]
-    rec = oh.Record()
+    rec = oh.CallRecorder()
     with rec:
         pipe.model.forward(*args)
     return rec.calls

@@ -40,7 +40,7 @@ def test_fraction_is_useful_gflops_over_the_peak(mdir):
             Record("wasm_port", "forward_p50", "batch", 80.0, "ms"),
             Record("minilm_embed_lite", "forward_p50", "single", 1.0, "ms")]
     peaks = {"native": {"gflops": 200.0, "threads": 1, "lanes": 16, "gflops_1t": 200.0, "source": "x"}}
-    out, missing = peak.records(recs, "batch", spec, lens, peaks, "cpu")
+    out, missing = peak.peak_records(recs, "batch", spec, lens, peaks, "cpu")
     flop = peak.work_flop(spec, lens)
     assert [r.impl for r in out] == ["minilm_embed_lite"] and missing == ["wasm_port"]
     assert out[0].value == pytest.approx(flop / 0.020 / 1e9 / 200.0)

@@ -155,7 +155,7 @@ def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
                   residual=("framework_overhead",))
 
 
-def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
+def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
     """split.finish's dict for embedding `texts` with `pipe`, one value per round of `walls`
     (round_walls: per-round seconds of embed, tokenize and forward from the interleaved rounds)."""
     from .split import finish
@@ -196,6 +196,6 @@ if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [i
     name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
     p = registry.load_impl(name, model_dir())
     texts = texts_for(model_dir(), "medium", n)
-    a = attribute(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
+    a = attribute_profiled(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
     print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},
                       "shares": a["shares"], "method": a["method"]}, indent=1))
