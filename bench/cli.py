@@ -261,7 +261,7 @@ def main(argv=None) -> int:
             inputs.check_device(args.device)
             inputs.check_threads(args.threads)
         if getattr(args, "corpus", None):
-            inputs.read_corpus(args.corpus)   # every problem with it, before any work
+            inputs.read_corpus_checked(args.corpus)   # every problem with it, before any work
         if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
             args.model = inputs.prompted_model(args)
         return args.fn(args)

@@ -88,7 +88,7 @@ def shrink(pipe, mdir, text: str, budget: int = 400) -> str:
     return text
 
 
-def save(impl: str, text: str, seed: int) -> Path:
+def save_regression(impl: str, text: str, seed: int) -> Path:
     REGRESSIONS.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     path = REGRESSIONS / f"{impl}-{h}.json"
@@ -109,7 +109,7 @@ def fuzz(names: list[str], mdir: Path, n: int, seed: int, batch: int = 256, prog
             got = unpad(pipe.tokenize(texts))
             for t, a, b in zip(texts, got, ref):
                 if a != b and len(found[name]) < 20:
-                    found[name].append(save(name, shrink(pipe, mdir, t), seed))
+                    found[name].append(save_regression(name, shrink(pipe, mdir, t), seed))
         done += len(texts)
         if progress:
             progress(len(texts))
