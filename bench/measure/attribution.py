@@ -70,20 +70,11 @@ def op_seconds(events) -> float:
     return total / 1e6
 
 
-def device_kernel_seconds(events) -> float:
-    """CUDA kernel seconds from torch.profiler's device events (memcpy/memset apart: io)."""
-    us = 0.0
-    for e in events:
-        if getattr(e.device_type, "name", "CPU") == "CPU":
-            continue
-        if "memcpy" not in e.name.lower() and "memset" not in e.name.lower():
-            us += e.time_range.elapsed_us()
-    return us / 1e6
-
-
 def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float]:
     """(op s, wall s) per forward(batch) under torch.profiler over `reps` calls (pipe warm)."""
     from torch.profiler import ProfilerActivity, profile
+
+    from .cuda_overhead import kernel_seconds_of   # on CUDA: kernel time, memcpy/memset apart (io)
     cuda = str(device).startswith("cuda")
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=acts) as prof:
@@ -93,7 +84,7 @@ def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[fl
         sync(device)
         wall = time.perf_counter() - t0
     ev = prof.events()
-    return (device_kernel_seconds(ev) if cuda else op_seconds(ev)) / reps, wall / reps
+    return (kernel_seconds_of(ev) if cuda else op_seconds(ev)) / reps, wall / reps
 
 
 def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
