@@ -56,4 +56,4 @@ def write_page(path: Path, ports: list[str] | None = None, link_base: str | None
     return path
 
 
-__all__ = ["collect", "write", "sources", "Span"]
+__all__ = ["collect", "write_page", "sources", "Span"]

@@ -24,7 +24,7 @@ from .plots import PLOTS
 SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.peak, speed.attribution, speed.sweep,
             speed.cheaper_interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
 
-__all__ = ["write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
+__all__ = ["write_report", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
            "SECTIONS", "Index"]
 
 
