@@ -32,7 +32,7 @@ def _embed_s(pipe, text: str) -> float:
     return time.perf_counter() - t0
 
 
-def measure(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
+def measure_adversarial(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
     recs = []
     for name, build in TEXTS.items():
         text = build(n_bytes)
@@ -47,7 +47,7 @@ def measure(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
 def run_part(run) -> None:
     """Every loaded port that embeds: the table, and the records into the run."""
     pipes = {n: p for n, p in run.pipes.items() if n in registry.ports(with_reference=True) and registry.has_forward(n)}
-    recs = measure(pipes, rounds=2 if run.plan_name == "quick" else 3)
+    recs = measure_adversarial(pipes, rounds=2 if run.plan_name == "quick" else 3)
     run.add(recs)
     console.table(f"adversarial 10 MB texts: seconds to embed one (median [min-max] of {len(recs[0].extra['rounds_s'])}"
                   " rounds; target < 5 s)" if recs else "adversarial 10 MB texts: no port loaded",

@@ -133,7 +133,7 @@ def _row(name: str, att: dict) -> str:
             f"{att['unattributed'] * 1e3:+.3f} ms ({100 * att['shares']['unattributed']:+.1f}%)")
 
 
-def main(args) -> int:
+def run_calibrate(args) -> int:
     import torch
 
     from .measure.split import supports

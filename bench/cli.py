@@ -58,7 +58,7 @@ def cmd_embed(args) -> int:
     name = args.impl[0] if args.impl else registry.REFERENCE
     if not registry.has_forward(name):
         raise UsageError(f"{name} is a tokenizer only: it cannot embed (see `bench list`)")
-    pipe = registry.load(name, args.model, device=args.device)
+    pipe = registry.load_impl(name, args.model, device=args.device)
     try:
         for text, vec in zip(args.texts, pipe.embed(args.texts)):
             print(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vec]}, ensure_ascii=False))
@@ -70,7 +70,7 @@ def cmd_embed(args) -> int:
 @command("equivalence", "ids vs HF tokenizers, embeddings vs sentence-transformers, on the whole corpus")
 def cmd_equivalence(args) -> int:
     from . import console, inputs, oracle, registry
-    from .measure.equivalence import check
+    from .measure.equivalence import check_equivalence
     from .measure.fidelity import apart
     from contract.api import model_dir
     mdir = model_dir(args.model)
@@ -80,7 +80,7 @@ def cmd_equivalence(args) -> int:
     for name in names:
         if registry.has_forward(name) and ref_emb is None:
             ref_emb = oracle.st_embed(mdir, texts, args.device)
-        rows.append(check(name, texts, mdir, args.device, ref_ids, ref_emb))
+        rows.append(check_equivalence(name, texts, mdir, args.device, ref_ids, ref_emb))
     console.print_equivalence(f"equivalence on {args.corpus or 'the project corpus'} ({len(texts)} texts)", rows)
     lossy = [n for n in names if registry.has_forward(n) and not registry.BY_NAME[n].exact]   # int8: apart
     within = apart(lossy, texts, mdir, args.device, ref_emb) if lossy else True
@@ -131,7 +131,7 @@ def _report_args(p) -> None:
 @command("report", "rebuild report.md, plots and index.html from --out/results.json; with FILES, the README's "
          "results tables from them", impl=None, configure=_report_args)
 def cmd_report(args) -> int:
-    from . import report
+    from . import report, results
     if args.files:
         from .inputs import UsageError
         from .report.readme import ReadmeError, block, update
@@ -151,8 +151,8 @@ def cmd_report(args) -> int:
     if not (out / "results.json").is_file():
         from .inputs import UsageError
         raise UsageError(f"{out / 'results.json'}: no such file (run `bench all --out {out}` first)")
-    data = report.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
-    print("\n".join(str(p) for p in report.write(out, data)))
+    data = results.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
+    print("\n".join(str(p) for p in report.write_report(out, data)))
     report.print_decision_table(data)
     return 0
 
@@ -187,16 +187,16 @@ def _read_args(p) -> None:
 @command("read", "write the side-by-side reading view: each stage's code in every port (--out/read.html)",
          configure=_read_args)
 def cmd_read(args) -> int:
-    from .read import write
-    print(write(Path(args.out) / "read.html", ports=args.impl, link_base=args.link_base))
+    from .read import write_page
+    print(write_page(Path(args.out) / "read.html", ports=args.impl, link_base=args.link_base))
     return 0
 
 
 @command("calibrate", "inject known Python work and IO into the reference; check the attribution recovers them "
          "(exit 1 above 15 percent error)", impl=None)
 def cmd_calibrate(args) -> int:
-    from .calibrate import main
-    return main(args)
+    from .calibrate import run_calibrate
+    return run_calibrate(args)
 
 
 @command("change", "what one change cost each port: lines added and removed in its own files, and whether it "
@@ -261,7 +261,7 @@ def main(argv=None) -> int:
             inputs.check_device(args.device)
             inputs.check_threads(args.threads)
         if getattr(args, "corpus", None):
-            inputs.read_corpus(args.corpus)   # every problem with it, before any work
+            inputs.read_corpus_checked(args.corpus)   # every problem with it, before any work
         if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
             args.model = inputs.prompted_model(args)
         return args.fn(args)

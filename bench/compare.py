@@ -58,7 +58,7 @@ def shown(rec: dict) -> bool:
     return higher_is_better(rec) is not None and (rec["metric"].startswith(SHOWN) or gated(rec))
 
 
-def rounds(rec: dict) -> list[float] | None:
+def round_values(rec: dict) -> list[float] | None:
     """Per-round values in the record's own unit, or None. The bench records per-round medians in
     ms; a rate (texts/s, tokens/s) is k / latency, so its rounds are value * median(ms) / ms_i.
     A cold start's rounds are its runs."""
@@ -90,7 +90,7 @@ def welch_log(old, new) -> float:
 
 
 @dataclass
-class Row:
+class Comparison:
     impl: str
     metric: str
     scenario: str
@@ -112,13 +112,13 @@ class Row:
         return self.gated and self.verdict in ("slower", NOT_FINITE)
 
 
-def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Row:
+def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Comparison:
     from .stats import bootstrap_ratio
     hib = higher_is_better(ro)
-    a, b = rounds(ro), rounds(rn)
+    a, b = round_values(ro), round_values(rn)
     finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ro["value"], rn["value"]))
     ratio = rn["value"] / ro["value"] if finite and ro["value"] else math.inf
-    row = Row(ro["impl"], ro["metric"], ro["scenario"], "", ro.get("unit", ""), ro["value"], rn["value"], ratio,
+    row = Comparison(ro["impl"], ro["metric"], ro["scenario"], "", ro.get("unit", ""), ro["value"], rn["value"], ratio,
               gated=gated(ro))
     if not finite:   # the loader refuses these; a caller handing rows in directly still gets a failure
         row.verdict = NOT_FINITE
@@ -147,7 +147,7 @@ def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Row:
     return row
 
 
-def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA) -> list[Row]:
+def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA) -> list[Comparison]:
     io, inew = index(old), index(new)
     rows = []
     for k, ro in io.items():
@@ -160,7 +160,7 @@ def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA)
     return rows
 
 
-def missing(old: dict, new: dict) -> dict[str, list[str]]:
+def missing_figures(old: dict, new: dict) -> dict[str, list[str]]:
     """{impl: ["metric scenario", ...]}: the gated figures of OLD that NEW does not have in the same unit
     (a port or scenario that stopped being measured is a failure of the gate, not a pass)."""
     io, inew = index(old), index(new)
@@ -213,7 +213,7 @@ def context(old: dict, new: dict) -> list[str]:
     return lines
 
 
-def _fmt(r: Row) -> list[str]:
+def _fmt(r: Comparison) -> list[str]:
     iv = f"[{r.lo:.3f}, {r.hi:.3f}]" if r.lo is not None else "-"
     return [r.scenario, r.impl, r.metric + (f" ({r.where})" if r.where not in ("", "cpu") else ""),
             f"{r.old:.4g} {r.unit}", f"{r.new:.4g} {r.unit}", f"{r.ratio:.3f}", iv,
@@ -224,14 +224,14 @@ def _fmt(r: Row) -> list[str]:
 COLS = ["scenario", "impl", "metric", "OLD", "NEW", "NEW/OLD", "95% interval", "p", "rounds", "verdict"]
 
 
-def main(args) -> int:
+def run_compare(args) -> int:
     from .console import table
     from .inputs import UsageError
     old, new = load_set(args.old), load_set(args.new)
     th = parse_threshold(args.threshold)
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha {args.alpha} is not a probability between 0 and 1")
-    rows, gone = compare(old, new, th, args.alpha), missing(old, new)
+    rows, gone = compare(old, new, th, args.alpha), missing_figures(old, new)
     for line in context(old, new):
         print(line)
     if not rows:

@@ -181,7 +181,7 @@ def save(out: Path, job: dict, res: dict, taken: set) -> Path:
     return d
 
 
-def run_fleet(ray, args) -> tuple[list[Path], list[str]]:
+def run_nodes(ray, args) -> tuple[list[Path], list[str]]:
     """-> (result directories, problems)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     out = Path(args.out)
@@ -245,13 +245,13 @@ def run_fleet(ray, args) -> tuple[list[Path], list[str]]:
     return dirs, problems
 
 
-def main(args) -> int:
-    from .merge import write
+def run_fleet(args) -> int:
+    from .merge import write_merged
     if args.per_node < 1:
         raise SystemExit("bench fleet: --per-node must be at least 1")
     ray = connect(args.address)
     try:
-        dirs, problems = run_fleet(ray, args)
+        dirs, problems = run_nodes(ray, args)
     finally:
         ray.shutdown()
     for p in problems:
@@ -259,6 +259,6 @@ def main(args) -> int:
     if not dirs:
         print("fleet: no node produced results", file=sys.stderr)
         return 1
-    files, diffs = write(dirs, args.out, args.allow_mixed)
+    files, diffs = write_merged(dirs, args.out, args.allow_mixed)
     print(f"fleet: {len(dirs)} result set(s) merged: {files[0]} ({len(diffs)} verdict(s) differ between hosts)")
     return 1 if problems else 0

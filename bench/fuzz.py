@@ -88,7 +88,7 @@ def shrink(pipe, mdir, text: str, budget: int = 400) -> str:
     return text
 
 
-def save(impl: str, text: str, seed: int) -> Path:
+def save_regression(impl: str, text: str, seed: int) -> Path:
     REGRESSIONS.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     path = REGRESSIONS / f"{impl}-{h}.json"
@@ -99,7 +99,7 @@ def save(impl: str, text: str, seed: int) -> Path:
 
 def fuzz(names: list[str], mdir: Path, n: int, seed: int, batch: int = 256, progress=None) -> dict[str, list[Path]]:
     rng = random.Random(seed)
-    pipes = {name: registry.load(name, mdir) for name in names}
+    pipes = {name: registry.load_impl(name, mdir) for name in names}
     found: dict[str, list[Path]] = {name: [] for name in names}
     done = 0
     while done < n:
@@ -109,7 +109,7 @@ def fuzz(names: list[str], mdir: Path, n: int, seed: int, batch: int = 256, prog
             got = unpad(pipe.tokenize(texts))
             for t, a, b in zip(texts, got, ref):
                 if a != b and len(found[name]) < 20:
-                    found[name].append(save(name, shrink(pipe, mdir, t), seed))
+                    found[name].append(save_regression(name, shrink(pipe, mdir, t), seed))
         done += len(texts)
         if progress:
             progress(len(texts))

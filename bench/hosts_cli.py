@@ -8,18 +8,18 @@ import argparse
 
 
 def cmd_merge(args) -> int:
-    from .merge import main as merge_main
-    return merge_main(args)
+    from .merge import run_merge
+    return run_merge(args)
 
 
 def cmd_compare(args) -> int:
-    from .compare import main as compare_main
-    return compare_main(args)
+    from .compare import run_compare
+    return run_compare(args)
 
 
 def cmd_fleet(args) -> int:
-    from .fleet import main as fleet_main
-    return fleet_main(args)
+    from .fleet import run_fleet
+    return run_fleet(args)
 
 
 def add_parsers(sub) -> None:

@@ -57,7 +57,7 @@ def check_args_utf8(argv: list[str]) -> None:
             raise UsageError(f"argument {i} is not valid UTF-8 ({what} at character {e.start})") from None
 
 
-def read_corpus(path: str | Path) -> list[str]:
+def read_corpus_checked(path: str | Path) -> list[str]:
     """oracle.read_corpus with every failure as one line: a missing path, a directory, a binary or
     non-UTF-8 file, an empty one, a .jsonl line that is not a JSON object with a string "text"."""
     p = Path(path)
@@ -101,7 +101,7 @@ def read_corpus(path: str | Path) -> list[str]:
 
 def corpus(args) -> list[str]:
     """The texts of --corpus, else the project's corpus."""
-    return read_corpus(args.corpus) if getattr(args, "corpus", None) else oracle.read_corpus(oracle.PROJECT_CORPUS)
+    return read_corpus_checked(args.corpus) if getattr(args, "corpus", None) else oracle.read_corpus(oracle.PROJECT_CORPUS)
 
 
 def prompted_model(args) -> str | None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .results import load as load_set
-from .merge_report import BUCKETS, EVEN, REF, SCENARIOS, ports, runtimes, figure_rows, machine_rows, render, shares_cell
+from .merge_report import (BUCKETS, EVEN, REF, SCENARIOS, compared_ports, runtimes, figure_rows, machine_rows,
+                           render_report, shares_cell)
 
 @dataclass
 class Set:
@@ -152,7 +153,7 @@ def figures_for(s: Set, sc: str, what: str) -> str:
     if what == "dominant bucket":
         return f"{REF} " + "/".join(BUCKETS) + " " + shares_cell(s, sc)
     gains = [f"{i} {g:.2f}x" + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if (iv := s.gain_iv(i, sc)) else "")
-             for i in ports() + runtimes() if (g := s.gain(i, sc))]
+             for i in compared_ports() + runtimes() if (g := s.gain(i, sc))]
     return f"gain vs {REF}: " + (", ".join(gains) or "none measured")
 
 
@@ -161,7 +162,7 @@ def how_sure(sets: list[Set], sc: str, values: dict) -> str:
     implementations' gain intervals overlap across hosts?"""
     if sc not in SCENARIOS:
         return "-"
-    named = [i for i in ports() + runtimes() if any(i in str(v) for v in values.values())]
+    named = [i for i in compared_ports() + runtimes() if any(i in str(v) for v in values.values())]
     if not named:
         return "-"
     out = []
@@ -216,7 +217,7 @@ def _cell(v) -> str:
     return f"{v:.2f}x" if isinstance(v, float) else str(v)
 
 
-def write(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
+def write_merged(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
     """Merge the sets at `paths` into `out`. -> (files written, verdicts that differ)."""
     return write_sets(load_sets(paths), out, allow_mixed)
 
@@ -231,21 +232,21 @@ def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Pa
     out = out_dir(out)   # an --out that is a file: one line, before any work
     diffs = differing(sets)
     tables = {"machines": machine_rows(sets), "figures": figure_rows(sets), "decisions": decision_side_by_side(sets)}
-    return render(sets, diffs, why, Path(out), tables, gains(sets)), diffs
+    return render_report(sets, diffs, why, Path(out), tables, gains(sets)), diffs
 
 
 def gains(sets: list[Set]) -> dict:
     """{scenario: {impl: [gain vs python_ref per host]}} for the ports and runtime changes measured."""
     out = {}
     for sc in SCENARIOS:
-        d = {i: [s.gain(i, sc) for s in sets] for i in ports() + runtimes()}
+        d = {i: [s.gain(i, sc) for s in sets] for i in compared_ports() + runtimes()}
         d = {i: g for i, g in d.items() if any(g)}
         if d:
             out[sc] = d
     return out
 
 
-def main(args) -> int:
+def run_merge(args) -> int:
     from .console import table
     sets = load_sets(args.dirs)
     files, diffs = write_sets(sets, args.out, args.allow_mixed)
@@ -254,7 +255,7 @@ def main(args) -> int:
           ["scenario", "verdict", "per host", "figures", "how sure"],
           [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
             "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs], width=200)
-    from .stability import lines
-    for line in lines(sets):
+    from .stability import agreement_lines
+    for line in agreement_lines(sets):
         print(line)
     return 0

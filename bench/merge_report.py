@@ -15,7 +15,7 @@ from .scenarios import SCENARIOS as _SC
 SCENARIOS = tuple(_SC)
 
 
-def ports() -> tuple:
+def compared_ports() -> tuple:
     """The ports compared with the reference, from the registry (read at call time: tests register more)."""
     return tuple(registry.ports())
 
@@ -27,7 +27,7 @@ def runtimes() -> tuple:
 EVEN = 0.05   # a gain within 5% of 1 is "about even", as the decision table's own 5% rule
 
 
-def describe(m: dict) -> list[tuple[str, object]]:
+def describe_host(m: dict) -> list[tuple[str, object]]:
     """One host's machine descriptor as (row name, value) pairs for the machines table."""
     isa = m.get("isa") or {}
     ver = m.get("versions") or {}
@@ -44,7 +44,7 @@ def describe(m: dict) -> list[tuple[str, object]]:
 
 
 def machine_rows(sets) -> list[list]:
-    cols = [describe(s.m) for s in sets]
+    cols = [describe_host(s.m) for s in sets]
     return [[name] + [col[k][1] or "-" for col in cols] for k, (name, _) in enumerate(cols[0])]
 
 
@@ -125,7 +125,7 @@ def plot_gains(labels: list[str], gains: dict, path: Path) -> bool:
     return True
 
 
-def markdown(sets, diffs, why, plots, tables: dict) -> str:
+def merged_markdown(sets, diffs, why, plots, tables: dict) -> str:
     """tables: {"machines": rows, "figures": rows, "decisions": {scenario: rows}} (bench/merge.py)."""
     cols = [s.label + (" †" if s.marks else "") for s in sets]
     md = ["# portbench: results across hosts\n",
@@ -157,11 +157,11 @@ def markdown(sets, diffs, why, plots, tables: dict) -> str:
     return "".join(md)
 
 
-def render(sets, diffs, why, out: Path, tables: dict, gains: dict) -> list[Path]:
+def render_report(sets, diffs, why, out: Path, tables: dict, gains: dict) -> list[Path]:
     from .report import to_html
     out.mkdir(parents=True, exist_ok=True)
     plots = ["gains.png"] if plot_gains([s.label for s in sets], gains, out / "gains.png") else []
-    md = markdown(sets, diffs, why, plots, tables)
+    md = merged_markdown(sets, diffs, why, plots, tables)
     (out / "report.md").write_text(md)
     (out / "index.html").write_text(to_html(md, out).replace("<title>portbench report", "<title>portbench: hosts"))
     (out / "merged.json").write_text(json.dumps(

@@ -281,7 +281,7 @@ def available(kind: str | None = None) -> list[str]:
     return [e.name for e in REGISTRY if (kind is None or e.kind == kind) and why_missing(e.name) is None]
 
 
-def load(name: str, model_dir=None, device: str = "cpu", **kw):
+def load_impl(name: str, model_dir=None, device: str = "cpu", **kw):
     if name not in BY_NAME:
         raise KeyError(f"unknown implementation {name!r}; known: {', '.join(BY_NAME)}")
     return construct(BY_NAME[name], model_dir, device, **kw)

@@ -36,7 +36,7 @@ QUIET = 0.06
 
 def pair_spread(ratios: dict) -> dict | None:
     """{"value": median over the gains of the SD of log of their per-round ratios, "gains": {impl: SD}}
-    from {impl: per-round ratios} (measure/ceilings.round_ratios); gains of fewer than 3 rounds left
+    from {impl: per-round ratios} (measure/ceilings.gain_round_ratios); gains of fewer than 3 rounds left
     out; None when none is left."""
     sd = {}
     for impl, r in ratios.items():
@@ -113,7 +113,7 @@ def run_spread(sets) -> dict | None:
             "run_sd": run_sd, "half_width": 2 * run_sd, "resolution": RESOLUTION}
 
 
-def lines(sets) -> list[str]:
+def agreement_lines(sets) -> list[str]:
     """What `bench merge` prints about the sets' agreement (the gains' spread: sets of one machine)."""
     out = [f"{registry.REFERENCE}'s bucket shares at {sc}: move by at most {d:.1f} points between the sets ({k})"
            for sc, k, d in share_moves(sets)]

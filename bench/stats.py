@@ -222,7 +222,7 @@ def above_ceiling(ceil: dict | None, gn: dict | None) -> str | None:
     return None
 
 
-def port_records(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str, device: str = "cpu",
+def port_record_pair(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: str, device: str = "cpu",
                  extra: dict | None = None, reason: str | None = None) -> list:
     """[port_ceiling, port_gain] Records for impl over `vs` on scenario. ceil None: no split bounds it
     (by default: it swaps the kernels too): value None, with the reason in extra."""

@@ -21,9 +21,9 @@ sc = (sys.argv[2:3] or ["single"])[0]
 rounds = int((sys.argv[3:4] or ["10"])[0])
 reps = int((sys.argv[4:5] or ["12"])[0])
 md = model_dir()
-P = {"python_ref": registry.load("python_ref", md), "python_ref#2": registry.load("python_ref", md),
-     "cython_ext": registry.load("cython_ext", md), "cpp_port": registry.load("cpp_port", md),
-     "python_ref_packed": registry.load("python_ref_packed", md)}
+P = {"python_ref": registry.load_impl("python_ref", md), "python_ref#2": registry.load_impl("python_ref", md),
+     "cython_ext": registry.load_impl("cython_ext", md), "cpp_port": registry.load_impl("cpp_port", md),
+     "python_ref_packed": registry.load_impl("python_ref_packed", md)}
 bs, ln = SCENARIOS[sc]
 texts = texts_for(md, ln, bs)
 for p in P.values():

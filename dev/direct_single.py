@@ -16,7 +16,7 @@ from contract.api import model_dir
 threads, rounds, n = (int(a) for a in (sys.argv[1:4] + ["1", "9", "1"][len(sys.argv[1:4]):]))
 torch.set_num_threads(threads)
 md = model_dir()
-ref, cpp = registry.load("python_ref", md), registry.load("cpp_port", md)
+ref, cpp = registry.load_impl("python_ref", md), registry.load_impl("cpp_port", md)
 texts = texts_for(md, "short", 1) * n
 bref, bcpp = ref.tokenize(texts), cpp.tokenize(texts)
 assert (bref.ids == bcpp.ids).all() and bref.attention_mask.all()

@@ -10,9 +10,9 @@ from contract.api import model_dir
 torch.set_num_threads(2)
 sc = sys.argv[1]; rounds = int(sys.argv[2]); reps = int(sys.argv[3]); ks = [int(k) for k in sys.argv[4].split(",")]
 md = model_dir()
-P = {"python_ref": registry.load("python_ref", md), "python_ref#2": registry.load("python_ref", md),
-     "cython_ext": registry.load("cython_ext", md), "cpp_port": registry.load("cpp_port", md),
-     "python_ref_packed": registry.load("python_ref_packed", md), "onnxruntime": registry.load("onnxruntime", md)}
+P = {"python_ref": registry.load_impl("python_ref", md), "python_ref#2": registry.load_impl("python_ref", md),
+     "cython_ext": registry.load_impl("cython_ext", md), "cpp_port": registry.load_impl("cpp_port", md),
+     "python_ref_packed": registry.load_impl("python_ref_packed", md), "onnxruntime": registry.load_impl("onnxruntime", md)}
 bs, ln = SCENARIOS[sc]; texts = texts_for(md, ln, bs)
 for p in P.values():
     p.embed(texts); p.embed(texts)

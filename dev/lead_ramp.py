@@ -9,7 +9,7 @@ from contract.api import model_dir
 torch.set_num_threads(2)
 md = model_dir()
 names = sys.argv[1].split(",")
-P = {n: registry.load(n, md) for n in set(names) | {"python_ref"}}
+P = {n: registry.load_impl(n, md) for n in set(names) | {"python_ref"}}
 texts = texts_for(md, "short", 1)
 for p in P.values():
     for _ in range(3): p.embed(texts)

@@ -13,7 +13,7 @@ mdir = model_dir(None)
 texts = texts_for(mdir, "medium", 32)
 out = []
 for name in ("python_ref", "python_ref_packed"):
-    p = registry.load(name, mdir)
+    p = registry.load_impl(name, mdir)
     b = p.tokenize(texts)
     p.forward(b); p.forward(b)
     ts = []

@@ -10,7 +10,7 @@ from bench import registry
 from bench.scenarios import texts_for
 from contract.api import model_dir
 md = model_dir()
-P = {n: registry.load(n, md) for n in ("python_ref", "onnxruntime", "cpp_port")}
+P = {n: registry.load_impl(n, md) for n in ("python_ref", "onnxruntime", "cpp_port")}
 texts = texts_for(md, "short", 1)
 for p in P.values():
     for _ in range(5): p.embed(texts)

@@ -16,7 +16,7 @@ mdir = model_dir(None)
 texts = texts_for(mdir, "medium", 32)
 res = {}
 for name in ("python_ref", "python_ref_packed"):
-    p = registry.load(name, mdir)
+    p = registry.load_impl(name, mdir)
     b = p.tokenize(texts)
     args = oh.io_split(p, b, reps=1)["args"]
     for _ in range(2): p.model.forward(*args)

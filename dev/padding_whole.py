@@ -22,7 +22,7 @@ class AT(TorchFunctionMode):
         if "scaled_dot_product" in getattr(func, "__name__", ""):
             t0 = time.perf_counter(); o = func(*args, **kwargs); s.t += time.perf_counter() - t0; return o
         return func(*args, **kwargs)
-pipes = {nm: registry.load(nm, mdir) for nm in ("python_ref", "python_ref_packed")}
+pipes = {nm: registry.load_impl(nm, mdir) for nm in ("python_ref", "python_ref_packed")}
 p = pipes["python_ref"]; b = p.tokenize(texts)
 args = oh.io_split(p, b, reps=1)["args"]
 print([ (tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args])

@@ -7,12 +7,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo root
 from bench.measure.browser import chromium  # noqa: E402
-from bench.read import write  # noqa: E402
+from bench.read import write_page  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs" / "read-view.png")
 with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
     page = browser.new_page(viewport={"width": 1600, "height": 1150}, device_scale_factor=1)
-    page.goto(write(Path(tmp) / "read.html").as_uri())
+    page.goto(write_page(Path(tmp) / "read.html").as_uri())
     page.evaluate("document.querySelector('#stage-wordpiece').scrollIntoView()")
     page.evaluate("window.scrollBy(0, -8)")
     page.screenshot(path=str(out))

@@ -14,7 +14,7 @@ from contract.api import model_dir
 torch.set_num_threads(int((sys.argv[1:2] or ["1"])[0]))
 sc = (sys.argv[2:3] or ["single"])[0]
 md = model_dir()
-p = registry.load("python_ref", md)
+p = registry.load_impl("python_ref", md)
 bs, ln = SCENARIOS[sc]
 texts = texts_for(md, ln, bs)
 b = p.tokenize(texts)

@@ -50,7 +50,7 @@ def pipe(request, mdir):
     name = request.param
     require(name)
     if name not in _PIPES:
-        _PIPES[name] = registry.load(name, mdir)
+        _PIPES[name] = registry.load_impl(name, mdir)
     return _PIPES[name]
 
 

@@ -142,7 +142,7 @@ import json, sys
 from bench import registry
 name, d, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 hwm = lambda: int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) * 1024
-p = registry.load(name, d)
+p = registry.load_impl(name, d)
 texts = [" ".join(["hello", "world"] * 46 + [str(i % 10)]) for i in range(n)]   # 95 tokens each
 p.embed(texts[:400])                         # one full batch at least: the peak a batch needs
 base = hwm()

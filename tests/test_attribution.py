@@ -195,14 +195,14 @@ def test_outermost_op_time_counts_each_op_once():
 
 
 def test_profiler_split_of_a_forward_is_round_by_round(mdir):
-    """attribution.attribute on python_ref's forward from given walls: per round, kernels are the
+    """attribution.attribute_profiled on python_ref's forward from given walls: per round, kernels are the
     profiled share of that round's forward and framework_overhead its residual."""
     from bench.measure import split
     from bench.scenarios import texts_for
-    pipe = registry.load(registry.REFERENCE, mdir)
+    pipe = registry.load_impl(registry.REFERENCE, mdir)
     texts = texts_for(mdir, "short", 2)
     walls = split.measure_walls({"p": pipe}, texts, rounds=3, reps=2)["p"]
-    a = attribution.attribute(registry.REFERENCE, pipe, texts, walls, reps=3)
+    a = attribution.attribute_profiled(registry.REFERENCE, pipe, texts, walls, reps=3)
     assert a["residual"] == ["framework_overhead"] and 0 < a["detail"]["profiled_share"] <= 1.5
     for i, f in enumerate(walls["forward"]):
         k, fo, io = (a["rounds"][b][i] for b in ("model_kernels", "framework_overhead", "io"))
@@ -238,7 +238,7 @@ def test_padding_waste_from_the_wall_rounds_recovers_a_known_cost_per_padded_row
 
     from bench.measure import split
     from bench.scenarios import texts_for
-    plain, slow = registry.load(registry.REFERENCE, mdir), registry.load(registry.REFERENCE, mdir)
+    plain, slow = registry.load_impl(registry.REFERENCE, mdir), registry.load_impl(registry.REFERENCE, mdir)
     per_row, base = 300e-6, slow.model.forward   # well above the model's own ~0.2 ms a row here
 
     def busy_forward(ids, mask):
@@ -277,7 +277,7 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     from bench.scenarios import texts_for
     from contract.api import load_config
     layers = int(load_config(mdir)["num_hidden_layers"])
-    ref, packed = registry.load(registry.REFERENCE, mdir), registry.load("python_ref_packed", mdir)
+    ref, packed = registry.load_impl(registry.REFERENCE, mdir), registry.load_impl("python_ref_packed", mdir)
     batch = ref.tokenize(texts_for(mdir, "medium", 4))
     real, rows = int(batch.attention_mask.sum()), batch.ids.size
     assert real < rows, "medium texts of different lengths pad"

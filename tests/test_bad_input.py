@@ -61,7 +61,7 @@ def test_missing_model_dir_is_one_clear_error(name, tmp_path):
     require(name)
     from contract.api import ModelDirError
     with pytest.raises(ModelDirError, match="not found|lacks|cannot read|malformed"):
-        registry.load(name, tmp_path / "nope")
+        registry.load_impl(name, tmp_path / "nope")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelDirError):
-        registry.load(name, tmp_path)
+        registry.load_impl(name, tmp_path)

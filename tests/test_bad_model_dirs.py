@@ -44,7 +44,7 @@ def fault_dir(mdir, tmp_path_factory):
 def test_faulty_weights_refused_at_load(port, fault, fault_dir):
     require(port)
     with pytest.raises(ModelDirError) as e:
-        pipe = registry.load(port, fault_dir(fault))
+        pipe = registry.load_impl(port, fault_dir(fault))
         try:   # not refused: what it answers shows why that is wrong
             pytest.fail(f"loaded; embeds {pipe.embed(['hello world'])[0][:3]}")
         finally:
@@ -74,7 +74,7 @@ SERVED = {"wasm_port": "node", "minilm_embed_lite": "minilm-embed-lite"}   # imp
 def served(request, mdir):
     require(request.param)
     made = []
-    yield lambda **kw: made.append(registry.load(request.param, mdir, **kw)) or made[-1]
+    yield lambda **kw: made.append(registry.load_impl(request.param, mdir, **kw)) or made[-1]
     for p in made:
         p.close()
 
@@ -147,7 +147,7 @@ def test_every_reply_carries_its_requests_id(served):
 _THREADS = """
 import resource, sys
 from bench import registry
-p = registry.load("cpp_port")
+p = registry.load_impl("cpp_port")
 texts = ["hello world, café " * 20] * 200
 want = p.tokenize(texts, num_threads=1).ids
 if sys.argv[1] == "rlimit":   # no room left for a thread's stack: every thread start fails
@@ -179,7 +179,7 @@ def test_cpp_port_thread_count_below_one_is_a_value_error(pipe_cpp):
 @pytest.fixture
 def pipe_cpp(mdir):
     require("cpp_port")
-    return registry.load("cpp_port", mdir)
+    return registry.load_impl("cpp_port", mdir)
 
 
 @pytest.mark.parametrize("threads", ["100000", "0", "-2"])

@@ -34,7 +34,7 @@ def test_equivalence_cli_passes_on_a_user_corpus(tmp_path):
 
 
 def test_equivalence_detects_a_wrong_tokenizer(mdir, monkeypatch):
-    real = registry.load("python_ref", mdir)
+    real = registry.load_impl("python_ref", mdir)
 
     class Broken:
         name = "python_ref"
@@ -47,8 +47,8 @@ def test_equivalence_detects_a_wrong_tokenizer(mdir, monkeypatch):
         def embed(self, texts):
             return real.embed(texts) * 0.5  # wrong norm
 
-    monkeypatch.setattr(registry, "load", lambda *a, **k: Broken())
-    row = equivalence.check("python_ref", ["hello world", "again"], mdir)
+    monkeypatch.setattr(registry, "load_impl", lambda *a, **k: Broken())
+    row = equivalence.check_equivalence("python_ref", ["hello world", "again"], mdir)
     assert row.id_mismatches == 2 and not row.ok and row.max_abs > 0.01
 
 
@@ -117,10 +117,10 @@ def test_weights_random_times_every_implementation_on_one_random_model(tmp_path,
     tmp = random_weights_dir(no_weights)
     try:
         texts = ["hello world", "a second, longer text"]
-        got = registry.load("python_ref", tmp.name).embed(texts)
-        want = registry.load("python_ref", mdir, weights="random").embed(texts)
+        got = registry.load_impl("python_ref", tmp.name).embed(texts)
+        want = registry.load_impl("python_ref", mdir, weights="random").embed(texts)
         assert np.abs(got - want).max() <= 1e-6                    # the same seeded model
-        assert np.abs(got - registry.load("python_ref", mdir).embed(texts)).max() > 0.01   # not the real one
+        assert np.abs(got - registry.load_impl("python_ref", mdir).embed(texts)).max() > 0.01   # not the real one
         assert oracle.st_embed(Path(tmp.name), texts).shape == got.shape   # the peers load it too
     finally:
         tmp.cleanup()

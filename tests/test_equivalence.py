@@ -116,7 +116,7 @@ def test_model_dirs_own_added_tokens(name, custom_added_dir):
     ref = oracle.hf_ids(custom_added_dir, texts)
     vocab = len((custom_added_dir / "vocab.txt").read_text(encoding="utf-8").splitlines())
     assert any(i >= vocab for row in ref for i in row)  # the new tokens are really in play
-    pipe = registry.load(name, custom_added_dir)
+    pipe = registry.load_impl(name, custom_added_dir)
     try:
         assert unpad(pipe.tokenize(texts)) == ref
     finally:
@@ -130,11 +130,11 @@ def test_random_weights_option(name):
     from conftest import require
     require(name)
     texts = ["hello world", "a longer sentence with more words in it"]
-    want = registry.load("python_ref", weights="random").embed(texts)
-    pipe = registry.load(name, weights="random")
+    want = registry.load_impl("python_ref", weights="random").embed(texts)
+    pipe = registry.load_impl(name, weights="random")
     try:
         got = pipe.embed(texts)
     finally:
         getattr(pipe, "close", lambda: None)()
     assert np.abs(got - want).max() <= tolerance(registry.BY_NAME[name].torch_model)[0]
-    assert np.abs(got - registry.load("python_ref").embed(texts)).max() > 0.01
+    assert np.abs(got - registry.load_impl("python_ref").embed(texts)).max() > 0.01

@@ -36,7 +36,7 @@ def circle(n: int = 100, dim: int = 8) -> np.ndarray:
 
 def test_identical_vectors_agree_fully():
     v = circle()
-    f = fidelity.compare(v, v)
+    f = fidelity.fidelity_of(v, v)
     assert f["topk_mean"] == f["topk_worst"] == 1.0 and f["max_abs"] == 0.0 and f["cos_min"] == pytest.approx(1.0)
     assert (f["k"], f["texts"]) == (10, 100)
 
@@ -44,7 +44,7 @@ def test_identical_vectors_agree_fully():
 def test_a_rotation_keeps_every_neighbour_whatever_the_difference():
     v = circle()
     q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((8, 8)))   # orthogonal: cosines kept
-    f = fidelity.compare(v @ q, v)
+    f = fidelity.fidelity_of(v @ q, v)
     assert f["topk_mean"] == f["topk_worst"] == 1.0 and f["max_abs"] > 0.1 and f["cos_min"] < 0.9
 
 
@@ -60,7 +60,7 @@ def test_two_swapped_texts_cost_known_neighbours():
     want[[0, 50]] = 0.0
     want[[i % 100 for i in near]] = 0.9
     assert per == pytest.approx(want)
-    f = fidelity.compare(v, ref)
+    f = fidelity.fidelity_of(v, ref)
     assert f["topk_mean"] == pytest.approx(0.96) and f["topk_worst"] == 0.0
 
 
@@ -74,7 +74,7 @@ def test_ties_with_upstreams_kth_count_and_k_is_capped():
     moved = ref.copy()
     moved[[4, 10]] = ref[[10, 4]]               # 4 (1 step from 3) and 10 (7 steps) trade places
     assert fidelity.topk_overlap(moved, ref, 10)[3] == pytest.approx(0.9)
-    f = fidelity.compare(ref[:4], ref[:4], 10)   # 4 texts: 3 neighbours each at most
+    f = fidelity.fidelity_of(ref[:4], ref[:4], 10)   # 4 texts: 3 neighbours each at most
     assert f["k"] == 3 and f["topk_mean"] == 1.0
 
 
@@ -82,7 +82,7 @@ def test_max_abs_and_cosine_of_a_known_perturbation():
     ref = circle(30)
     v = ref.copy()
     v[7, 2] += 0.25                                  # one component of one text
-    f = fidelity.compare(v, ref)
+    f = fidelity.fidelity_of(v, ref)
     assert f["max_abs"] == pytest.approx(0.25)
     assert f["cos_min"] == pytest.approx(1 / np.sqrt(1 + 0.25 ** 2)) and f["topk_mean"] > 0.9
 
@@ -91,10 +91,10 @@ def test_the_budget_verdict_is_recorded_with_its_numbers():
     b = fidelity_budget()
     good = {"max_abs": 1e-7, "cos_mean": 1.0, "cos_min": 1.0, "topk_mean": 1.0, "topk_worst": 1.0, "k": 10, "texts": 9}
     bad = {**good, "cos_min": 0.86, "topk_mean": 0.85, "topk_worst": 0.4}
-    assert fidelity.judge(good, b) == (True, "")
-    ok, why = fidelity.judge(bad, b)
+    assert fidelity.within_budget(good, b) == (True, "")
+    ok, why = fidelity.within_budget(bad, b)
     assert not ok and f"top-10 agreement 0.850 < {b['topk_mean']:g}" in why and "min cosine 0.8600" in why
-    recs = {r.metric: r for r in fidelity.records(LOSSY[0], bad, b)}
+    recs = {r.metric: r for r in fidelity.fidelity_records(LOSSY[0], bad, b)}
     assert set(recs) == set(fidelity.METRICS)
     top = recs["fidelity_topk"].extra
     assert top["within_budget"] is False and top["worst"] == 0.4 and top["exact"] is False and "0.850" in top["misses"]
@@ -121,7 +121,7 @@ def planted(within: bool | None, gain=(1.8, 1.7, 1.9)) -> dict:
                                                                       "method_failure": None, "note": None})]
         f = {"max_abs": 0.09, "cos_mean": 0.96, "cos_min": 0.995 if within else 0.86, "topk_mean":
              0.995 if within else 0.85, "topk_worst": 0.4, "k": 10, "texts": 128}
-        recs += fidelity.records(q, f, fidelity_budget())
+        recs += fidelity.fidelity_records(q, f, fidelity_budget())
     return {"machine": {"plan": "default", "fidelity_budget": fidelity_budget()}, "records": [asdict(r) for r in recs]}
 
 
@@ -185,14 +185,14 @@ def sample(mdir, corpus):
 def test_int8_rows_are_quantised_and_close_to_upstream(name, mdir, sample):
     """Ids exact (the reference's tokenizer), vectors neither fp32's (|Δ| far above the fp32 tolerance)
     nor broken (a missed route or a wrong scale gives cosines near 0); equivalence checks their ids only."""
-    from bench.measure.equivalence import check
+    from bench.measure.equivalence import check_equivalence
     require(name)
     texts, ref = sample
-    row = check(name, texts, mdir, ref_ids=oracle.hf_ids(mdir, texts), ref_emb=ref)
+    row = check_equivalence(name, texts, mdir, ref_ids=oracle.hf_ids(mdir, texts), ref_emb=ref)
     assert row.ok and row.exact is False and row.id_mismatches == 0 and row.max_abs is None, row
-    pipe = registry.load(name, mdir)
+    pipe = registry.load_impl(name, mdir)
     try:
-        f = fidelity.compare(fidelity.embed(pipe, texts, mdir), ref)
+        f = fidelity.fidelity_of(fidelity.embed(pipe, texts, mdir), ref)
     finally:
         getattr(pipe, "close", lambda: None)()
     assert 1e-3 < f["max_abs"] < 0.5 and f["cos_mean"] > 0.95 and f["cos_min"] > 0.8 and f["topk_mean"] > 0.7, f
@@ -205,8 +205,8 @@ def test_torch_int8_honours_the_model_directory(variant, mdir, corpus, tmp_path)
     require(name)
     d = variants.build(variant, mdir, tmp_path / variant)
     texts = corpus[::40]
-    pipe = registry.load(name, d)
-    f = fidelity.compare(fidelity.embed(pipe, texts, d), oracle.st_embed(d, texts))
+    pipe = registry.load_impl(name, d)
+    f = fidelity.fidelity_of(fidelity.embed(pipe, texts, d), oracle.st_embed(d, texts))
     assert f["cos_mean"] > 0.95 and f["cos_min"] > 0.85, f
     if variant == "dense":
         assert pipe.routed == 6 * 4 + 2   # every encoder Linear and both Dense layers in int8

@@ -183,7 +183,7 @@ def test_a_port_missing_from_new_fails_the_gate_by_name(tmp_path):
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("MISSING"))
     assert "cpp_port: all 6 of its gated figures" in line, line
-    gone = compare.missing(load(old), load(new))   # "metric scenario where" (these records say host "h")
+    gone = compare.missing_figures(load(old), load(new))   # "metric scenario where" (these records say host "h")
     assert gone == {"cpp_port": [f"{m} {sc} h" for sc in ("single", "batch")
                                  for m in ("latency_p50", "throughput", "throughput_tokens")]}
     same = result_set(tmp_path / "same", 5)
@@ -344,7 +344,7 @@ def test_a_closed_served_pipeline_says_so(name, mdir):
     from contract.api import Batch
     from contract.serve_pipe import ServeError
     require(name)
-    pipe = registry.load(name, mdir)
+    pipe = registry.load_impl(name, mdir)
     batch = pipe.tokenize(["hello"])
     pipe.close()
     pipe.close()   # twice is fine

@@ -65,7 +65,7 @@ def test_differing_verdicts_are_listed_with_their_figures(tmp_path, two_hosts, c
 def test_same_verdicts_list_nothing(tmp_path):
     a = host(tmp_path, "one", "CPU A", 1.5, 3)
     b = host(tmp_path, "two", "CPU B", 1.6, 4)
-    files, diffs = merge.write([a, b], tmp_path / "m")
+    files, diffs = merge.write_merged([a, b], tmp_path / "m")
     assert diffs == []
     assert "None: every host's decision table reaches the same verdicts." in (tmp_path / "m" / "report.md").read_text()
 
@@ -75,7 +75,7 @@ def test_mixed_commits_refused_unless_allowed(tmp_path):
     b = host(tmp_path, "two", "CPU B", 1.5, 4, sha="b" * 40)
     assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 2   # one line on stderr, exit 2
     with pytest.raises(ResultsError, match="commits differ.*--allow-mixed"):
-        merge.write([a, b], tmp_path / "m")
+        merge.write_merged([a, b], tmp_path / "m")
     assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m"), "--allow-mixed"]) == 0
     md = (tmp_path / "m" / "report.md").read_text()
     assert "**Mixed:** commits differ" in md and " †" in md and "commit bbbbbbbbbbbb" in md
@@ -85,7 +85,7 @@ def test_mixed_models_refused(tmp_path):
     a = host(tmp_path, "one", "CPU A", 1.5, 3, model_sha="1" * 16)
     b = host(tmp_path, "two", "CPU B", 1.5, 4, model_sha="2" * 16)
     with pytest.raises(ResultsError, match="models differ"):
-        merge.write([a, b], tmp_path / "m")
+        merge.write_merged([a, b], tmp_path / "m")
 
 
 def test_same_host_twice_gets_two_columns(tmp_path):
@@ -98,7 +98,7 @@ def test_partial_set_is_marked_not_fatal(tmp_path):
     """A host whose run measured nothing still gets its column; its missing figures say so."""
     a = host(tmp_path, "one", "CPU A", 1.5, 3)
     b = write(tmp_path / "empty", machine("empty", "CPU E"), [])
-    files, diffs = merge.write([a, b], tmp_path / "m")
+    files, diffs = merge.write_merged([a, b], tmp_path / "m")
     d = {(x["scenario"], x["verdict"]): x for x in diffs}
     label_b = merge.load_sets([a, b])[1].label
     assert d[("batch", "intervention")]["values"][label_b] == "not measured"

@@ -73,7 +73,7 @@ def upstream(vdir, corpus_texts):
 
 def _load(port, d):
     require(port)
-    return registry.load(port, d)
+    return registry.load_impl(port, d)
 
 
 # -- every port against sentence-transformers, on every supported variant ------------------------
@@ -236,7 +236,7 @@ def test_port_refuses_unsupported(variant, port, vdir):
     require(port)
     file, setting = variants.REFUSED[variant]
     with pytest.raises(ModelDirError) as e:
-        registry.load(port, vdir(variant))
+        registry.load_impl(port, vdir(variant))
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(file + ":") and setting in msg, msg
 

@@ -20,7 +20,7 @@ from tests.conftest import require
 
 @pytest.fixture(scope="module")
 def ref(mdir):
-    return registry.load("python_ref", mdir)
+    return registry.load_impl("python_ref", mdir)
 
 
 def test_counts_follow_from_the_code():
@@ -29,7 +29,7 @@ def test_counts_follow_from_the_code():
     def fwd(n):
         for _ in range(n):
             F.linear(x, w, b).view(2, 8).shape
-    rec = oh.Record()
+    rec = oh.CallRecorder()
     with rec:
         fwd(7)
     assert rec.calls == ["linear", "view", "attr"] * 7 and len(rec.t_in) == 21
@@ -38,7 +38,7 @@ def test_counts_follow_from_the_code():
 def test_python_ref_counts_follow_from_config(ref, mdir):
     layers = int(load_config(mdir)["num_hidden_layers"])
     args = oh.io_split(ref, ref.tokenize(["a short text"]), reps=1)["args"]
-    rec = oh.Record()
+    rec = oh.CallRecorder()
     with rec:
         ref.model.forward(*args)
     c = rec.calls
@@ -68,7 +68,7 @@ def test_io_timer_finds_known_io_inside_an_embed_call(mdir):
 
 def test_replay_returns_recorded_results_and_detects_divergence():
     x = torch.ones(3)
-    rec = oh.Record(keep=True)
+    rec = oh.CallRecorder(keep=True)
     with rec:
         y = x + 1
     with oh.Replay(rec.results):
@@ -122,7 +122,7 @@ def test_split_of_python_ref_is_consistent(ref, mdir):
         assert len(att["rounds"][k]) == 3 and lo <= att["buckets"][k] <= hi and att["buckets"][k] > 0
     assert att["buckets"]["model_kernels"] > att["buckets"]["framework_overhead"]
     assert att["rounds"]["padding_waste"] == [0.0] * 3, "one text: no padding to waste"
-    recs = split.records(att, "single")
+    recs = split.attribution_records(att, "single")
     assert {r.metric for r in recs} == {f"attribution_{k}" for k in (*split.BUCKETS, "unattributed", "embed_glue",
                                                                       "padding_waste")}
     assert {r.extra["part_of"] for r in recs} == {None, "unattributed", "model_kernels"}
@@ -130,7 +130,7 @@ def test_split_of_python_ref_is_consistent(ref, mdir):
 
 def test_splits_refuse_what_they_cannot_count(mdir):
     require("cpp_port")
-    assert "no Python torch forward" in split.supports(registry.load("cpp_port", mdir))
+    assert "no Python torch forward" in split.supports(registry.load_impl("cpp_port", mdir))
 
 
 def test_intercept_is_a_positive_fixed_cost(ref):
@@ -152,7 +152,7 @@ def test_classify_reads_leaf_frames():
            "main (a.py:1);TorchForward.forward (p.py:2);THPVariable_add (libtorch_python.so) 2\n"
            "main (a.py:1);TorchForward.forward (p.py:2);sgemm (libtorch_cpu.so) 9\n"
            "main (a.py:1);tokenize (t.py:4) 100\n")
-    assert crosscheck.classify(raw) == {"python": 5, "binding": 2, "native": 9}
+    assert crosscheck.classify_stacks(raw) == {"python": 5, "binding": 2, "native": 9}
 
 
 # --- stats: intervals, verdicts, records -------------------------------------------------------
@@ -211,14 +211,14 @@ def test_unattributed_time_bounds_the_ceiling_from_above():
 
 def test_records_carry_intervals_and_flag_a_method_failure():
     ceil = stats.ceiling(_att([10.0] * 4, [1.0, 1.1, 0.9, 1.0]), ("tokenize",))
-    ok = stats.port_records("p", "single", ceil, stats.gain([10.0] * 4, [9.5, 9.4, 9.6, 9.5]), "python_ref")
-    bad = stats.port_records("q", "single", ceil, stats.gain([10.0] * 4, [5.0, 5.1, 4.9, 5.0]), "python_ref")
+    ok = stats.port_record_pair("p", "single", ceil, stats.gain([10.0] * 4, [9.5, 9.4, 9.6, 9.5]), "python_ref")
+    bad = stats.port_record_pair("q", "single", ceil, stats.gain([10.0] * 4, [5.0, 5.1, 4.9, 5.0]), "python_ref")
     for r in ok + bad:
         assert r.metric in ("port_ceiling", "port_gain") and len(r.extra["ci"]) == 2 and r.extra["vs"] == "python_ref"
     fails = stats.method_failures(ok + bad)
     assert [(i, s) for i, s, _ in fails] == [("q", "single")] and "above the ceiling" in fails[0][2]
     assert bad[1].extra["method_failure"] and not ok[1].extra["method_failure"]
-    swap = stats.port_records("w", "single", None, stats.gain([10.0], [5.0]), "python_ref")
+    swap = stats.port_record_pair("w", "single", None, stats.gain([10.0], [5.0]), "python_ref")
     assert swap[0].value is None and "swaps the kernels" in swap[0].extra["reason"]
     assert stats.method_failures(swap) == []
 

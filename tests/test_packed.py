@@ -18,7 +18,7 @@ NAME = "python_ref_packed"
 @pytest.fixture(scope="module")
 def packed(mdir):
     require(NAME)
-    return registry.load(NAME, mdir)
+    return registry.load_impl(NAME, mdir)
 
 
 def test_registered_as_intervention_with_torch_tolerance():
@@ -39,7 +39,7 @@ def test_matches_sentence_transformers_on_corpus(packed, st_third):
 
 @pytest.mark.parametrize("texts", [["one"], ["", "word " * 400, "a b"], []])
 def test_edge_batches_match_python_ref(packed, mdir, texts):
-    ref = registry.load("python_ref", mdir)
+    ref = registry.load_impl("python_ref", mdir)
     a, b = ref.embed(texts), packed.embed(texts)
     assert a.shape == b.shape == (len(texts), ref.dim)
     assert np.abs(a - b).max(initial=0.0) <= tolerance(True)[0]
@@ -47,7 +47,7 @@ def test_edge_batches_match_python_ref(packed, mdir, texts):
 
 def _kinds(pipe, texts):
     args = oh.io_split(pipe, pipe.tokenize(texts), reps=1)["args"]
-    rec = oh.Record()
+    rec = oh.CallRecorder()
     with rec:
         pipe.model.forward(*args)
     return rec.calls

@@ -40,7 +40,7 @@ def test_fraction_is_useful_gflops_over_the_peak(mdir):
             Record("wasm_port", "forward_p50", "batch", 80.0, "ms"),
             Record("minilm_embed_lite", "forward_p50", "single", 1.0, "ms")]
     peaks = {"native": {"gflops": 200.0, "threads": 1, "lanes": 16, "gflops_1t": 200.0, "source": "x"}}
-    out, missing = peak.records(recs, "batch", spec, lens, peaks, "cpu")
+    out, missing = peak.peak_records(recs, "batch", spec, lens, peaks, "cpu")
     flop = peak.work_flop(spec, lens)
     assert [r.impl for r in out] == ["minilm_embed_lite"] and missing == ["wasm_port"]
     assert out[0].value == pytest.approx(flop / 0.020 / 1e9 / 200.0)
@@ -53,7 +53,7 @@ def test_the_two_runtimes_probe_their_peak():
     require("minilm_embed_lite")
     require("wasm_port")
     flags = open("/proc/cpuinfo").read()
-    pipes = {n: registry.load(n) for n in ("minilm_embed_lite", "wasm_port")}
+    pipes = {n: registry.load_impl(n) for n in ("minilm_embed_lite", "wasm_port")}
     try:
         got = peak.probe(pipes, threads=1)
         assert got["native"]["lanes"] == (16 if " avx512f" in flags else 8 if " avx2" in flags else 4)
@@ -63,7 +63,7 @@ def test_the_two_runtimes_probe_their_peak():
         for p in pipes.values():
             p.close()
     require("minilm_embed")
-    lt = registry.load("minilm_embed")
+    lt = registry.load_impl("minilm_embed")
     try:
         assert peak.probe({"minilm_embed": lt}, threads=1) == {}
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import registry
-from bench.read import collect, sources, write
+from bench.read import collect, sources, write_page
 from bench.read.find import find
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +137,7 @@ def test_page_in_chromium_shows_every_stage_in_every_port_that_has_it(tmp_path):
         import playwright.sync_api  # noqa: F401
     except ImportError:
         require("playwright (python) not installed", is_reason=True)
-    page_path = write(tmp_path / "out" / "read.html")
+    page_path = write_page(tmp_path / "out" / "read.html")
     ports = registry.ports(with_reference=True)
     expected = {st: {p for p in ports if defines(p, st)} for st in registry.STAGES}
     assert all(expected[st] for st in registry.STAGES if st != "pad_rows")   # the scan sees real code

@@ -73,7 +73,7 @@ def test_the_sixth_port_has_the_reference_facts_and_nothing_else_knows_it():
         assert registry.cold_rows(entry.name) == [("python", entry.name)]
         assert registry.owner(entry.name) == entry.name
         assert registry.entry_from_dict(registry.entry_to_dict(entry)) == entry
-        pipe = registry.load(entry.name)
+        pipe = registry.load_impl(entry.name)
         assert pipe.name == entry.name
     finally:
         registry.unregister(entry.name)

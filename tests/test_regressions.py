@@ -31,7 +31,7 @@ def test_short_fuzz_pass(pipe, mdir):
 def test_shrink_finds_a_minimal_reproducer(mdir):
     class OffByOne:  # a tokenizer that is wrong exactly when the text holds a 'q'
         def __init__(self):
-            self.ref = registry.load("python_ref", mdir)
+            self.ref = registry.load_impl("python_ref", mdir)
 
         def tokenize(self, texts):
             b = self.ref.tokenize(texts)

@@ -53,7 +53,7 @@ def test_results_hold_every_kind_of_record(small_run):
 
 def test_report_writes_markdown_plots_and_offline_html(small_run):
     out, data = small_run
-    files = report.write(out, data)
+    files = report.write_report(out, data)
     pngs = list(out.glob("*.png"))
     assert len(pngs) >= 3, pngs
     assert all(p.stat().st_size > 1000 for p in pngs)

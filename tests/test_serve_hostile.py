@@ -154,7 +154,7 @@ def layers_1000(mdir, tmp_path_factory):
 def test_config_past_its_weights_names_the_missing_tensor(name, layers_1000):
     require(name)
     with pytest.raises(ModelDirError) as e:
-        registry.load(name, layers_1000).close()
+        registry.load_impl(name, layers_1000).close()
     msg = str(e.value)
     assert "\n" not in msg and "model.safetensors" in msg and "encoder.layer.6.attention.self.query.weight" in msg, msg
 

@@ -236,11 +236,11 @@ def test_merge_recovers_a_planted_run_level_spread(tmp_path, planted):
     assert sp["run_sd"] == pytest.approx(planted, abs=0.008)
     moves = stability.share_moves(sets)
     assert [(sc, k) for sc, k, _ in moves] == [("batch", "tokenize")] and moves[0][2] == pytest.approx(6.0)
-    text = "\n".join(stability.lines(sets))
+    text = "\n".join(stability.agreement_lines(sets))
     assert "move by at most 6.0 points" in text and "run-level part" in text and "quiet" not in text
     sets[1].data["records"].append({"impl": "python_ref", "metric": "pair_spread", "scenario": "long", "value": 0.2,
                                     "unit": "sd_log", "device": "cpu", "host": "vm", "extra": {}})
-    said = [ln for ln in stability.lines(sets) if "not a quiet machine" in ln]   # that set's, named
+    said = [ln for ln in stability.agreement_lines(sets) if "not a quiet machine" in ln]   # that set's, named
     assert len(said) == 1 and said[0].startswith(f"{sets[1].label or sets[1].path}: ") and "20% at long" in said[0]
 
 

@@ -89,6 +89,18 @@ def test_no_bench_file_over_300_lines():
     assert not long, long
 
 
+def test_no_public_name_defined_twice_in_bench():
+    """Every public top-level function or class of bench/ has one home: a name defined in two modules
+    reads as one thing and is two (issue 29). Rename by concept, or call the one definition."""
+    defs: dict[str, list[str]] = {}
+    for f in sorted(BENCH.rglob("*.py")):
+        for n in ast.parse(f.read_text()).body:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not n.name.startswith("_"):
+                defs.setdefault(n.name, []).append(f.relative_to(ROOT).as_posix())
+    twice = {k: v for k, v in defs.items() if len(v) > 1}
+    assert not twice, f"defined in more than one module of bench/: {twice}"
+
+
 def tracked() -> list[str]:
     r = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0:   # not a git checkout (an sdist): the files on disk, build output apart

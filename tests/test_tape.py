@@ -26,7 +26,7 @@ def _model_args(pipe, texts):
 @pytest.mark.parametrize("name", ["python_ref", "python_ref_packed"])
 def test_tape_replays_the_forward_bit_for_bit(mdir, name):
     require(oh.cpp_missing(), is_reason=True)
-    pipe = registry.load(name, mdir)
+    pipe = registry.load_impl(name, mdir)
     for texts in (texts_for(mdir, "short", 1), texts_for(mdir, "short", 2) + texts_for(mdir, "medium", 1)):
         args = _model_args(pipe, texts)
         tape = tp.Tape(pipe.model.forward, args)
@@ -42,7 +42,7 @@ def test_tape_costs_what_the_cpp_port_costs(mdir):
     require(oh.cpp_missing(), is_reason=True)
     require("cpp_port")
     texts = texts_for(mdir, "short", 1)
-    py, cpp = registry.load("python_ref_packed", mdir), registry.load("cpp_port", mdir)
+    py, cpp = registry.load_impl("python_ref_packed", mdir), registry.load_impl("cpp_port", mdir)
     args, batch = _model_args(py, texts), cpp.tokenize(texts)
     tape = tp.Tape(py.model.forward, args)
     walls = {"tape": [], "cpp": [], "py": []}

@@ -70,20 +70,11 @@ def op_seconds(events) -> float:
     return total / 1e6
 
 
-def device_kernel_seconds(events) -> float:
-    """CUDA kernel seconds from torch.profiler's device events (memcpy/memset apart: io)."""
-    us = 0.0
-    for e in events:
-        if getattr(e.device_type, "name", "CPU") == "CPU":
-            continue
-        if "memcpy" not in e.name.lower() and "memset" not in e.name.lower():
-            us += e.time_range.elapsed_us()
-    return us / 1e6
-
-
 def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float]:
     """(op s, wall s) per forward(batch) under torch.profiler over `reps` calls (pipe warm)."""
     from torch.profiler import ProfilerActivity, profile
+
+    from .cuda_overhead import kernel_seconds_of   # on CUDA: kernel time, memcpy/memset apart (io)
     cuda = str(device).startswith("cuda")
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=acts) as prof:
@@ -93,7 +84,7 @@ def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[fl
         sync(device)
         wall = time.perf_counter() - t0
     ev = prof.events()
-    return (device_kernel_seconds(ev) if cuda else op_seconds(ev)) / reps, wall / reps
+    return (kernel_seconds_of(ev) if cuda else op_seconds(ev)) / reps, wall / reps
 
 
 def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
@@ -155,7 +146,7 @@ def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
                   residual=("framework_overhead",))
 
 
-def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
+def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
     """split.finish's dict for embedding `texts` with `pipe`, one value per round of `walls`
     (round_walls: per-round seconds of embed, tokenize and forward from the interleaved rounds)."""
     from .split import finish
@@ -194,8 +185,8 @@ if __name__ == "__main__":  # quick look: python -m bench.measure.attribution [i
     from .split import measure_walls
     from contract.api import model_dir
     name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
-    p = registry.load(name, model_dir())
+    p = registry.load_impl(name, model_dir())
     texts = texts_for(model_dir(), "medium", n)
-    a = attribute(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
+    a = attribute_profiled(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
     print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},
                       "shares": a["shares"], "method": a["method"]}, indent=1))

@@ -120,7 +120,7 @@ def chromium():
 THREADED = ("wasm", "tjs", "tjs_q8")   # the pages that also run on the bench's thread count
 
 
-def plan(threads: int) -> list[tuple[str, int]]:
+def page_runs(threads: int) -> list[tuple[str, int]]:
     """(page impl, threads) of one run: every page on 1 thread, the threaded ones also on `threads`."""
     from .. import registry
     runs = [(impl, 1) for impl in registry.browser_pages()]
@@ -128,7 +128,7 @@ def plan(threads: int) -> list[tuple[str, int]]:
 
 
 def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, threads: int | None = None) -> dict:
-    """Runs every browser page (plan()); writes out_dir/browser.json; returns {"machine", "records", "pages"}
+    """Runs every browser page (page_runs()); writes out_dir/browser.json; returns {"machine", "records", "pages"}
     (pages keyed "impl@threads"). threads: else PORTBENCH_THREADS, else the cores."""
     from contract.api import model_dir
 
@@ -148,7 +148,7 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
         from ..quantised import int8_export
         int8_export(onnx_path(mdir))
     with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
-        for impl, n in plan(threads):
+        for impl, n in page_runs(threads):
             ctx = browser.new_context()
             ctx.add_init_script(f"self.__benchTexts = {json.dumps({'batch32': batch})};")
             page = ctx.new_page()

@@ -35,7 +35,7 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
     baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
     {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired;
     gain_walls: the same with the settling rounds appended (suite/timing.settle), for the gains."""
-    from ..stats import ceiling, gain, port_records as make
+    from ..stats import ceiling, gain, port_record_pair as make
     out = []
     gw = gain_walls or walls
     for impl, vs, parts in _baselines(walls):
@@ -65,7 +65,7 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
     return out
 
 
-def round_ratios(walls: dict) -> dict:
+def gain_round_ratios(walls: dict) -> dict:
     """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (stats.ratios)."""
     from ..stats import ratios
     return {impl: ratios(walls[vs]["embed"], walls[impl]["embed"]) for impl, vs, _ in _baselines(walls)}

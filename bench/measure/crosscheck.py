@@ -110,7 +110,7 @@ def pyspy_exe() -> str | None:
     return str(cand) if cand.is_file() else shutil.which("py-spy")
 
 
-def classify(raw: str, under: str = "TorchForward.forward") -> dict:
+def classify_stacks(raw: str, under: str = "TorchForward.forward") -> dict:
     """py-spy raw (collapsed) stacks -> sample counts by the innermost frame, for stacks under `under`."""
     n = {"python": 0, "binding": 0, "native": 0}
     for line in raw.splitlines():
@@ -159,7 +159,7 @@ def pyspy_split(impl: str | None = None, length: str = "short", batch: int = 1, 
         if p.returncode != 0 or not out.is_file():
             tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
             return {"error": f"py-spy could not attach or sample (exit {p.returncode}): {tail[0][:200]}"}
-        n = classify(out.read_text())
+        n = classify_stacks(out.read_text())
     total = sum(n.values())
     if total == 0:
         return {"error": "py-spy sampled nothing under the forward"}
@@ -176,7 +176,7 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str, mo
     if threads:
         torch.set_num_threads(int(threads))
     mdir = model_dir(model or None)
-    pipe = registry.load(impl, mdir)
+    pipe = registry.load_impl(impl, mdir)
     b = pipe.tokenize(texts_for(mdir, length, batch))
     pipe.forward(b)
     print("ready", flush=True)   # the parent attaches py-spy now

@@ -18,6 +18,18 @@ import time
 from statistics import median
 
 
+def kernel_seconds_of(events) -> float:
+    """CUDA kernel seconds from torch.profiler's device events (memcpy/memset apart: io)."""
+    us = 0.0
+    for e in events:
+        if getattr(e.device_type, "name", "CPU") == "CPU":
+            continue
+        if "memcpy" in e.name.lower() or "memset" in e.name.lower():
+            continue
+        us += e.time_range.elapsed_us()
+    return us / 1e6
+
+
 def device_kernel_seconds(fwd, args) -> float:
     """Summed CUDA kernel time of one fwd(*args), from the profiler's device events."""
     import torch
@@ -25,14 +37,7 @@ def device_kernel_seconds(fwd, args) -> float:
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         fwd(*args)
         torch.cuda.synchronize()
-    us = 0.0
-    for e in prof.events():
-        if getattr(e.device_type, "name", "CPU") == "CPU":
-            continue
-        if "memcpy" in e.name.lower() or "memset" in e.name.lower():
-            continue
-        us += e.time_range.elapsed_us()
-    return us / 1e6
+    return kernel_seconds_of(prof.events())
 
 
 def graph_wall(fwd, args, reps: int = 5) -> float | None:

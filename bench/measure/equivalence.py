@@ -44,7 +44,7 @@ def batched(texts, n):
         yield texts[i:i + n]
 
 
-def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
+def check_equivalence(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
           batch_size: int = 32, pipe=None) -> Row:
     """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and
     closed here)."""
@@ -53,7 +53,7 @@ def check(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=
     own = pipe is None
     try:
         if own:
-            pipe = registry.load(name, mdir, device=device)
+            pipe = registry.load_impl(name, mdir, device=device)
         ref_ids = ref_ids if ref_ids is not None else oracle.hf_ids(mdir, texts)
         ids = [r for chunk in batched(texts, 64) for r in unpad(pipe.tokenize(chunk))]
         bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]

@@ -74,7 +74,7 @@ def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10, chunk: int = 10
     return out
 
 
-def compare(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> dict:
+def fidelity_of(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> dict:
     """The fidelity of vecs to ref (rows: the same texts): max_abs, cos_mean, cos_min, topk_mean,
     topk_worst (k: the one used, capped at texts - 1), texts."""
     vecs, ref = np.asarray(vecs, np.float64), np.asarray(ref, np.float64)
@@ -88,7 +88,7 @@ def compare(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> dict:
             "topk_worst": float(ov.min()) if n else 1.0, "k": max(1, min(k, n - 1)), "texts": n}
 
 
-def judge(f: dict, budget: dict) -> tuple[bool, str]:
+def within_budget(f: dict, budget: dict) -> tuple[bool, str]:
     """(within the budget?, its numbers against the floors it misses, "" when within)."""
     miss = []
     if not f["topk_mean"] >= budget["topk_mean"]:   # (NaN misses)
@@ -98,9 +98,9 @@ def judge(f: dict, budget: dict) -> tuple[bool, str]:
     return not miss, "; ".join(miss)
 
 
-def records(impl: str, f: dict, budget: dict, device: str = "cpu", extra: dict | None = None) -> list[Record]:
+def fidelity_records(impl: str, f: dict, budget: dict, device: str = "cpu", extra: dict | None = None) -> list[Record]:
     """The four fidelity records of impl; the verdict on the budget on fidelity_topk's extra."""
-    ok, misses = judge(f, budget)
+    ok, misses = within_budget(f, budget)
     ex = {"vs": registry.EMBED_PEER, "texts": f["texts"], "exact": registry.BY_NAME[impl].exact
           if impl in registry.BY_NAME else True, **(extra or {})}
     if not all(np.isfinite([f["max_abs"], f["cos_mean"], f["cos_min"], f["topk_mean"]])):
@@ -115,7 +115,7 @@ def records(impl: str, f: dict, budget: dict, device: str = "cpu", extra: dict |
 
 def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: dict | None = None,
             ref: np.ndarray | None = None, progress=None) -> tuple[dict, dict]:
-    """({impl: compare() dict}, {impl: error line}) for every pipe with a forward (upstream's vectors
+    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe with a forward (upstream's vectors
     of texts: ref, else computed here)."""
     from ..tolerances import fidelity_budget
     budget = budget or fidelity_budget()
@@ -126,7 +126,7 @@ def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: di
         if progress:
             progress(name)
         try:
-            got[name] = compare(embed(pipe, texts, mdir), ref, budget["k"])
+            got[name] = fidelity_of(embed(pipe, texts, mdir), ref, budget["k"])
         except Exception as e:   # one broken forward must not hide the others' figures
             errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     return got, errors
@@ -137,7 +137,7 @@ def rows(got: dict, budget: dict) -> list[list]:
     mean (worst), held to, within budget."""
     out = []
     for n, f in got.items():
-        ok, misses = judge(f, budget)
+        ok, misses = within_budget(f, budget)
         exact = registry.BY_NAME[n].exact if n in registry.BY_NAME else True
         out.append([n, f["texts"], f"{f['max_abs']:.1e}", f"{f['cos_mean']:.5f}", f"{f['cos_min']:.5f}",
                     f"{f['topk_mean']:.4f} ({f['topk_worst']:.2f})", "fp32 contract" if exact else "fidelity budget",
@@ -162,7 +162,7 @@ def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray
     pipes, errors = {}, {}
     for n in names:
         try:
-            pipes[n] = registry.load(n, mdir, device=device)
+            pipes[n] = registry.load_impl(n, mdir, device=device)
         except Exception as e:
             errors[n] = f"{type(e).__name__}: {e}"
     try:
@@ -175,4 +175,4 @@ def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray
                   + budget_line(budget), COLS, rows(got, budget) + [[n, len(texts), "-", "-", "-", "-",
                                                                       "fidelity budget", f"NO {e}"]
                                                                      for n, e in errors.items()])
-    return not errors and all(judge(f, budget)[0] for f in got.values())
+    return not errors and all(within_budget(f, budget)[0] for f in got.values())

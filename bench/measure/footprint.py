@@ -102,7 +102,7 @@ def ldd_libs(exe: str) -> list[str]:
     return [lib for lib in libs if not lib.startswith(("/lib", "/usr/lib"))]
 
 
-def native_binary(exe: str) -> dict:
+def binary_disk(exe: str) -> dict:
     libs = ldd_libs(exe)
     return {"own": _size(Path(exe)), "deps": sum(_size(Path(lib)) for lib in libs), "runtime": 0,
             "packages": {Path(lib).name: _size(Path(lib)) for lib in libs}, "own_files": [exe]}
@@ -133,7 +133,7 @@ def disk_for(label: str, cold: dict) -> dict | None:
         return None
     kind, name = cold.get("kind", "python"), registry.owner(label)
     if kind == "binary":
-        return native_binary(cold["exe"])
+        return binary_disk(cold["exe"])
     if kind == "node":
         return node_runtime(name)
     foot = cold.get("foot")

@@ -44,7 +44,7 @@ def cloc_by_file(paths: list[str]) -> dict:
     return {k: v for k, v in data.items() if k not in ("header", "SUM")}
 
 
-def rows() -> dict[str, dict]:
+def row_facts() -> dict[str, dict]:
     """{row: registry facts} for every port (in registry order), what they share, and the harness: no
     port is charged for the contract every port implements."""
     out = {n: registry.BY_NAME[n] for n in registry.ports(with_reference=True)}
@@ -53,10 +53,10 @@ def rows() -> dict[str, dict]:
     return out
 
 
-def lines(impls: list[str] | None = None) -> dict:
+def line_counts(impls: list[str] | None = None) -> dict:
     """-> {row: {"code": n, "by_language": {...}, "generated": n, "glue": n, "glue_files": {...},
     "tooling": n, "tooling_files": {...}}}; `code` leaves generated and tooling files out."""
-    facts = rows()
+    facts = row_facts()
     impls = impls or list(facts)
     files = cloc_by_file(sorted({d for i in impls for d in facts[i].dirs if (ROOT / d).exists()}))
     out = {}
@@ -136,7 +136,7 @@ def clean_build_times(jobs: int = 2, timeout: float = 1800) -> dict:
     return out
 
 
-def versions() -> dict:
+def tool_versions() -> dict:
     out = {}
     for name, cmd in VERSION_CMDS.items():
         try:
@@ -152,7 +152,7 @@ def versions() -> dict:
     return out
 
 
-def maintenance(full: bool = False, impls: list[str] | None = None) -> dict:
-    return {"lines": lines(impls), "build": clean_build_times() if full else recorded_build_times(),
+def measure_maintenance(full: bool = False, impls: list[str] | None = None) -> dict:
+    return {"lines": line_counts(impls), "build": clean_build_times() if full else recorded_build_times(),
             "toolchains": {n: list(registry.BY_NAME[n].toolchain) for n in registry.ports(with_reference=True)},
-            "versions": versions()}
+            "versions": tool_versions()}

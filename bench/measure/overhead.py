@@ -60,7 +60,7 @@ class Replay(TorchFunctionMode):
         return out
 
 
-class Record(TorchFunctionMode):
+class CallRecorder(TorchFunctionMode):
     """Runs every torch call, timing it (t_in) and keeping its kind (and, with keep, its result)."""
 
     def __init__(self, keep: bool = False):
@@ -114,7 +114,7 @@ class OpMix:
         stmts = [PY_CALLS[k] for k in sorted(self.counts) for _ in range(self.counts[k])]
         self.py, self.none = straight(stmts), straight([PY_CALLS["none"]] * len(stmts))
         self.t, self.d, self.m, self.core = tiny(d), d, m, _core()
-        rec = Record(keep=True)
+        rec = CallRecorder(keep=True)
         with rec, torch.inference_mode():
             self.py(self.t)
         if Counter(rec.calls) != self.counts:
@@ -164,7 +164,7 @@ class Split:
 
     def __init__(self, fwd, args, padded_rows: int | None = None, each=None):
         self.fwd, self.args, self.each, self.per, self.eaches = fwd, args, each or self._plain, [], []
-        self.keep = Record(keep=True)
+        self.keep = CallRecorder(keep=True)
         with self.keep:
             fwd(*args)
         self.counts = Counter(self.keep.calls)
@@ -181,7 +181,7 @@ class Split:
 
     def rep(self) -> None:
         fwd, args = self.fwd, self.args
-        rec = Record()
+        rec = CallRecorder()
         with rec:
             fwd(*args)
         before = self.each()   # after a forward, as in the walls (the caches it meets)

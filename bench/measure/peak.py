@@ -44,7 +44,8 @@ def probe(pipes: dict, threads: int) -> dict:
     return out
 
 
-def records(recs: list[Record], scenario: str, spec, lens: list[int], peaks: dict, device: str) -> tuple[list[Record], list[str]]:
+def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks: dict,
+                 device: str) -> tuple[list[Record], list[str]]:
     """peak_fraction of every forward_p50 record of `scenario` whose runtime's peak was probed; and
     the names left without one."""
     flop = work_flop(spec, lens)

@@ -267,7 +267,7 @@ def follow(leader: dict, walls: dict, name: str, leader_name: str) -> dict:
 PARTS_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
 
 
-def records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
+def attribution_records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
     """attribution_<bucket> records (ms) with their interval and share, attribution_unattributed,
     and the measured parts (attribution_embed_glue, attribution_padding_waste) with the bucket they
     are part of (extra.part_of)."""

@@ -44,7 +44,7 @@ def collect(ports: list[str] | None = None, stages=registry.STAGES, root: Path =
     return out
 
 
-def write(path: Path, ports: list[str] | None = None, link_base: str | None = None, root: Path = ROOT) -> Path:
+def write_page(path: Path, ports: list[str] | None = None, link_base: str | None = None, root: Path = ROOT) -> Path:
     """Write the page to `path` (its folder is created); returns the path. A link_base that is not an
     http(s) URL is a UsageError (page.check_link_base)."""
     from .page import check_link_base, render
@@ -56,4 +56,4 @@ def write(path: Path, ports: list[str] | None = None, link_base: str | None = No
     return path
 
 
-__all__ = ["collect", "write", "sources", "Span"]
+__all__ = ["collect", "write_page", "sources", "Span"]

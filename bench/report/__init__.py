@@ -22,16 +22,10 @@ from .index import Index
 from .plots import PLOTS
 
 SECTIONS = (speed.header, costs.decision, speed.equivalence, speed.latency, speed.peak, speed.attribution, speed.sweep,
-            speed.interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
+            speed.cheaper_interventions, costs.coldstart, costs.footprint, costs.maintenance, costs.browser)
 
-__all__ = ["load", "write", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
+__all__ = ["write_report", "markdown", "decision_rows", "print_decision_table", "DECISION_COLS", "decision_cells",
            "SECTIONS", "Index"]
-
-
-def load(path) -> dict:
-    """A results.json, checked by the one loader of result files (bench/results.py: ResultsError)."""
-    from ..results import load as load_results
-    return load_results(path)
 
 
 def markdown(data: dict, plots: list[str]) -> str:
@@ -39,8 +33,9 @@ def markdown(data: dict, plots: list[str]) -> str:
     return "".join(section(ix, plots) for section in SECTIONS)
 
 
-def write(out_dir, data: dict | None = None) -> list[Path]:
+def write_report(out_dir, data: dict | None = None) -> list[Path]:
     """report.md, the PNGs and index.html into out_dir, from data or out_dir/results.json."""
+    from ..results import load   # the one loader of result files (ResultsError: one line)
     out = Path(out_dir)
     data = data if data is not None else load(out / "results.json")
     ix = Index(data)

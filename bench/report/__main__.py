@@ -2,8 +2,9 @@
 import sys
 from pathlib import Path
 
-from . import load, print_decision_table, write
+from ..results import load
+from . import print_decision_table, write_report
 
 d = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
-print("\n".join(str(p) for p in write(d)))
+print("\n".join(str(p) for p in write_report(d)))
 print_decision_table(load(d / "results.json"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from .. import registry
 from .decision import decision_rows, decision_table, failures
-from .index import Index, cold_rows, foot_rows, md_table
+from .index import Index, cold_figures, foot_rows, md_table
 
 
 def coldstart(ix: Index, plots: list[str]) -> str:
-    cr = cold_rows(ix)
+    cr = cold_figures(ix)
     if not cr:
         return ""
     present = {label for label, _ in cr}

@@ -64,7 +64,7 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
     return d
 
 
-def fidelity(ix: Index, impl: str) -> dict | None:
+def fidelity_verdict(ix: Index, impl: str) -> dict | None:
     """What this run recorded of impl's fidelity (its fidelity_topk record, judged by the run):
     {"within", "short", "text"}: each figure against its floor; None: not measured."""
     r = ix.r(impl, "fidelity_topk", "fidelity")
@@ -90,7 +90,7 @@ def _quantisation(ix: Index, sc: str) -> list[dict]:
         c = _change(ix, n, sc)
         if c is None:
             continue
-        f = fidelity(ix, n)
+        f = fidelity_verdict(ix, n)
         c["fidelity"], c["supported"] = f, c["verdict"] == "yes" and f is not None and f["within"]
         c["qcell"] = (f"{c['verdict']}: {n} {fmt_ci(c['gain'], c['gain_ci'])} over {c['vs']}; "
                       + (f["text"] if f else "fidelity not measured in this run"))

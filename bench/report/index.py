@@ -114,7 +114,7 @@ def browser_label(r: dict) -> str:
     return f"{r['impl']} (browser{f', {n} threads' if n > 1 else ''})"
 
 
-def cold_rows(ix: Index) -> list[tuple]:
+def cold_figures(ix: Index) -> list[tuple]:
     rows = [(r["extra"].get("row", r["impl"]), r["value"]) for r in ix.recs if r["metric"] == "coldstart"
             and r["scenario"].startswith("coldstart:")]
     rows += [(browser_label(r), r["value"] / 1e3) for r in ix.recs

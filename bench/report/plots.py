@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..measure.ceilings import from_records
 from ..registry import REFERENCE
-from .index import Index, cold_rows, crossovers, foot_rows, sweep_table
+from .index import Index, cold_figures, crossovers, foot_rows, sweep_table
 
 COLORS = {"tokenize": "#4c72b0", "model_kernels": "#dd8452", "framework_overhead": "#c44e52", "io": "#55a868",
           "unattributed": "#cccccc"}
@@ -106,7 +106,7 @@ def plot_sweep(ix: Index, path: Path) -> bool:
 
 
 def plot_coldstart(ix: Index, path: Path) -> bool:
-    rows = cold_rows(ix)
+    rows = cold_figures(ix)
     if not rows:
         return False
     plt = _plt()

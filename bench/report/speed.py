@@ -30,11 +30,11 @@ def header(ix: Index, plots: list[str]) -> str:
         md.append("Notes:\n\n" + "".join(f"- {n}\n" for n in m["notes"]))
     if m.get("parts_s"):
         md.append("Time per part: " + ", ".join(f"{k} {v:.0f}s" for k, v in m["parts_s"].items()) + ".\n")
-    md.append(budget_line(m))
+    md.append(time_budget_line(m))
     return "".join(md)
 
 
-def budget_line(m: dict) -> str:
+def time_budget_line(m: dict) -> str:
     """The run's wall-clock budget and what it took (suite/budget.py), and how busy the machine was
     with other work meanwhile; "" for a run that kept none."""
     b = m.get("budget") or {}
@@ -242,7 +242,7 @@ def sweep(ix: Index, plots: list[str]) -> str:
     return "".join(md)
 
 
-def interventions(ix: Index, plots: list[str]) -> str:
+def cheaper_interventions(ix: Index, plots: list[str]) -> str:
     ref_name = registry.REFERENCE
     md = ["\n## Cheaper interventions first\n\n"]
     for n in registry.interventions():

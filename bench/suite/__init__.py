@@ -62,7 +62,7 @@ def run_all(args, plan: dict | None = None) -> int:
 
         def write_report():
             results.write(out / "results.json", run.machine(), run.recs)
-            files = report.write(out)
+            files = report.write_report(out)
             print(f"  wrote {', '.join(str(f) for f in files)}")
 
         # (budget key, label, work), in the order they run; the allocator (suite/budget.py) splits the
@@ -93,7 +93,7 @@ def run_all(args, plan: dict | None = None) -> int:
                     work()
         run.progress = None
         if (out / "results.json").is_file():
-            report.print_decision_table(report.load(out / "results.json"))
+            report.print_decision_table(results.load(out / "results.json"))
         budget = f" of its {run.budget.total:.0f} s budget" if run.budget.bounded else ""
         print(f"bench all: {time.time() - t0:.0f}s{budget} ({', '.join(f'{k} {v:.0f}s' for k, v in run.parts.items())}); "
               f"results in {out}/", flush=True)

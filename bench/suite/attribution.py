@@ -36,7 +36,7 @@ def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: 
         return split.follow(atts[follow[name]], walls, name, follow[name])
     if getattr(run, "overhead_model", False) and split.supports(pipe) is None:
         return split.attribute(name, pipe, texts, walls, run.device, deadline=deadline)
-    return attribution.attribute(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
+    return attribution.attribute_profiled(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
 
 
 def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
@@ -76,7 +76,7 @@ def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow
             except Exception as e:
                 run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
                 continue
-        run.add(split.records(atts[n], sc, run.device, extra))
+        run.add(split.attribution_records(atts[n], sc, run.device, extra))
     return atts
 
 

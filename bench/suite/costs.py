@@ -49,7 +49,7 @@ def part_coldstart(run: Run, names: list[str]) -> None:
 
 def part_maintenance(run: Run) -> None:
     from ..measure import maintenance
-    m = maintenance.maintenance(full=run.plan_name == "full")
+    m = maintenance.measure_maintenance(full=run.plan_name == "full")
     for impl, v in m["lines"].items():
         run.add([Record(impl, "loc_code", "maintenance", float(v["code"]), "lines", extra=v),
                  Record(impl, "loc_glue", "maintenance", float(v["glue"]), "lines", extra={"files": v["glue_files"]}),

@@ -53,7 +53,7 @@ def part_load(run: Run, names: list[str]) -> None:
             pb.update(task, description=f"load: {n}")
             t0 = time.perf_counter()
             try:
-                run.pipes[n] = registry.load(n, run.mdir, device=run.device)
+                run.pipes[n] = registry.load_impl(n, run.mdir, device=run.device)
             except Exception as e:
                 run.note(f"{n} not measured: load failed on {run.device} ({type(e).__name__}: {e})")
                 pb.advance(task)
@@ -88,7 +88,7 @@ def part_equivalence(run: Run, names: list[str]) -> None:
     """Ids against HF tokenizers on the whole corpus (cheap, with the loaded pipes); embeddings against
     sentence-transformers on an even sample of it (eq_texts), which is what fits the time budget on
     two cores. `bench equivalence` checks embeddings on the whole corpus."""
-    from ..measure.equivalence import batched, check, unpad
+    from ..measure.equivalence import batched, check_equivalence, unpad
     corpus = inputs.corpus(run.args)
     label = run.args.corpus or "the project corpus"
     k = run.plan["eq_texts"]
@@ -104,7 +104,7 @@ def part_equivalence(run: Run, names: list[str]) -> None:
         task = pb.add_task("equivalence", total=len(checked))
         for n in checked:
             pb.update(task, description=f"equivalence: {n}")
-            row = check(n, sample, run.mdir, run.device, ref_ids[::step][:len(sample)], ref_emb,
+            row = check_equivalence(n, sample, run.mdir, run.device, ref_ids[::step][:len(sample)], ref_emb,
                         pipe=run.pipes.get(n))
             if n in run.pipes and not row.error:   # ids on the whole corpus
                 ids = [r for chunk in batched(corpus, 64) for r in unpad(run.pipes[n].tokenize(chunk))]
@@ -145,7 +145,7 @@ def part_fidelity(run: Run) -> None:
                                                            pb.advance(task)))
     label = run.args.corpus or "the project corpus"
     for n, f in got.items():
-        run.add(fidelity.records(n, f, run.fidelity_budget, run.device,
+        run.add(fidelity.fidelity_records(n, f, run.fidelity_budget, run.device,
                                  extra={"corpus": label, "corpus_texts": len(corpus), "plan": run.plan_name}))
     for n, e in errors.items():
         run.note(f"{n}: no fidelity figures ({e})")
@@ -162,7 +162,7 @@ def part_tokenize(run: Run, threads: int = 0) -> None:
     pipes = {n: p for n, p in run.pipes.items() if n in own}
     peer = registry.TOKENIZE_PEER
     if peer not in pipes and registry.why_missing(peer) is None:
-        pipes[peer] = registry.load(peer, run.mdir)
+        pipes[peer] = registry.load_impl(peer, run.mdir)
     texts = inputs.corpus(run.args)
     pin_threads(1)
     try:

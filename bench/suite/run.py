@@ -267,5 +267,5 @@ def select(run: Run) -> list[str]:
     return names
 
 
-def out_dir(run: Run) -> Path:
+def _out_dir(run: Run) -> Path:
     return Path(run.args.out)

@@ -30,7 +30,7 @@ def peak_fractions(run: Run, sc: str, texts: list[str]) -> None:
         return
     if getattr(run, "peaks", None) is None:
         run.peaks = peak.probe(run.pipes, run.args.threads)
-    recs, missing = peak.records(run.recs, sc, read_spec(run.mdir), _lens(run, texts), run.peaks, run.device)
+    recs, missing = peak.peak_records(run.recs, sc, read_spec(run.mdir), _lens(run, texts), run.peaks, run.device)
     run.add(recs)
     if missing and sc == next(iter(run.scenarios)):
         run.note(f"no peak_fraction for {', '.join(missing)}: no peak probe of their runtime was loaded "
@@ -176,9 +176,9 @@ def _said(sc: str, res: dict, measured_s: float, settle_s: float, attr_s: float 
 def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
     """The gains' pair_spread at sc (stability.py: is this machine quiet?), from the rounds they read
     (settling's included), with the report's line (stability.noisy_line) as a note above QUIET."""
-    from ..measure.ceilings import round_ratios
+    from ..measure.ceilings import gain_round_ratios
     from ..stability import QUIET, noisy_line, pair_spread
-    sp = pair_spread(round_ratios(walls))
+    sp = pair_spread(gain_round_ratios(walls))
     if sp is None:
         return []
     rec = Record(registry.REFERENCE, "pair_spread", sc, sp["value"], "sd_log", run.device,
