@@ -212,7 +212,7 @@ def cmd_change(args) -> int:
     return 0
 
 
-@command("all", "everything, into --out, within a wall-clock budget (--budget; ~3 minutes with --quick), with "
+@command("all", "everything, into --out, within a wall-clock budget (--budget; 3.5 minutes with --quick), with "
          "one progress display in a terminal", configure=options.all_args)
 def cmd_all(args) -> int:
     from .suite import run_all
@@ -227,7 +227,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads, equal for all")
     common.add_argument("--corpus", help=".txt (one text per line) or .jsonl ({\"text\": ...})")
     common.add_argument("--quick", action="store_true",
-                        help="a short pass (bench all: about 3 minutes, what it leaves out in its notes)")
+                        help="a short pass (bench all: 3.5 minutes, what it leaves out in its notes)")
     common.add_argument("--out", default="results", help="output directory")
     common.add_argument("--prompt-name", metavar="NAME", help="the model's prompt NAME before every text, as encode(prompt_name=)")
     common.add_argument("--prompt", metavar="TEXT", help="TEXT before every text, as encode(prompt=) (default: the model's own)")

@@ -195,7 +195,8 @@ def print_scenarios(recs, scs: list[str]) -> None:
                 gain = f"[bold red]{gain} METHOD FAILURE[/bold red]"
             ceil = fmt_ci(c.value, c.extra["ci"]) if c and c.value is not None else ("n/a" if c else "-")
             fwd, pk = m.get("forward_p50"), m.get("peak_fraction")
-            peak = f"{pk.extra['useful_gflops']:.0f} ({100 * pk.value:.0f}% {pk.extra['peak_runtime']})" if pk else "-"
+            peak = f"{pk.extra['useful_gflops']:.0f} ({100 * pk.value:.0f}% {pk.extra['peak_runtime']}" \
+                f"{'?: above the probed peak' if pk.value > 1 else ''})" if pk else "-"
             rows.append([sc, impl, m["latency_p50"].value, m["latency_p99"].value, m["throughput"].value,
                          m["throughput_tokens"].value, fwd.value if fwd else "-", peak,
                          m["latency_p50"].extra.get(f"ratio_vs_{peer}", "-"), gain, ceil,

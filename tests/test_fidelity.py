@@ -232,3 +232,15 @@ def test_bench_equivalence_reports_int8_rows_apart(tmp_path, capsys, corpus):
     assert name in apart and "fidelity budget" in apart
     within = "within budget" in apart and f"{name}" in apart and "│ yes" in apart.split(name, 1)[1].splitlines()[0]
     assert rc == (0 if within else 1)
+
+
+def test_a_scenario_without_attribution_keeps_its_gains():
+    """A run whose budget left a scenario unattributed (--quick) still shows its row: the gains measured,
+    no dominant bucket or ceiling invented; a scenario with neither is no row."""
+    data = planted(within=False)
+    data["records"] = [r for r in data["records"] if not r["metric"].startswith("attribution_")]
+    rows = {r["scenario"]: r for r in report.decision_rows(data)}
+    row = rows["batch"]
+    assert row["dominant_bucket"] is None and row["ceiling"] is None and "not split in this run" in row["dominant"]
+    assert row["quantisation"][0]["verdict"] == "yes" and "quantisation measured, not supported" in row["intervention"]
+    assert "single" not in rows and "long" not in rows

@@ -63,5 +63,7 @@ def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks
                           extra={"useful_gflops": useful, "gflop": flop / 1e9, "tokens": sum(lens), "rows": len(lens),
                                  "forward_ms": r.value, "peak_gflops": peak["gflops"], "peak_threads": peak["threads"],
                                  "peak_gflops_1t": peak["gflops_1t"], "peak_lanes": peak["lanes"],
-                                 "peak_runtime": kind, "peak_source": peak["source"]}))
+                                 "peak_runtime": kind, "peak_source": peak["source"],
+                                 # above 1: the probe read low (disturbed) or the forward ran another path
+                                 "above_peak": useful > peak["gflops"]}))
     return out, missing

@@ -64,7 +64,7 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
         warm[name] = (p, emb, tok, batch)
     if choose is not None:   # the parts, now that the calls' costs are known (a budget: embed alone may be all)
         parts = tuple(choose(sum(emb for _, emb, _, _ in warm.values())))
-        more = more if "forward" in parts else None
+        more = more if "tokenize" in parts else None   # attribution's extra parts: with the whole split only
     for name, (p, emb, tok, batch) in warm.items():
         for part in parts:
             if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):

@@ -105,17 +105,24 @@ def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
     return max(found, key=lambda c: c["gain"]) if found else None
 
 
-def _scenario_row(ix: Index, sc: str, ref: dict, quick: bool) -> dict:
-    dom = dominant(ref)
-    emb = ref["embed_rounds"]
-    per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
-    sci = interval(per_round) if len(per_round) == len(emb) else None
-    full = ceiling(ref, [p for p in _port_removes() if p in ref["rounds"]]) if ref.get("embed_rounds") else None
-    row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick,
-           "dominant": f"{dom} {100 * ref['shares'][dom]:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]" if sci
-                                                                    else ""),
-           "ceiling": full["value"] if full else None, "ceiling_ci": full["ci"] if full else None,
-           "port_share": full["share"] if full else None, "design_says": DESIGN_ROWS[dom][1]}
+def _scenario_row(ix: Index, sc: str, ref: dict | None, quick: bool) -> dict:
+    """ref: the reference's split at sc, None where the run did not attribute it (its budget, said in a
+    note): then the gains alone, with no dominant bucket and no ceiling."""
+    if ref is None:
+        dom = None
+        row = {"scenario": sc, "dominant_bucket": None, "indicative": quick, "ceiling": None, "ceiling_ci": None,
+               "port_share": None, "design_says": "-", "dominant": "not split in this run (no attribution: its notes say why)"}
+    else:
+        dom = dominant(ref)
+        emb = ref["embed_rounds"]
+        per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
+        sci = interval(per_round) if len(per_round) == len(emb) else None
+        full = ceiling(ref, [p for p in _port_removes() if p in ref["rounds"]]) if ref.get("embed_rounds") else None
+        row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick,
+               "dominant": f"{dom} {100 * ref['shares'][dom]:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
+                                                                        if sci else ""),
+               "ceiling": full["value"] if full else None, "ceiling_ci": full["ci"] if full else None,
+               "port_share": full["share"] if full else None, "design_says": DESIGN_ROWS[dom][1]}
     for ch in registry.CHANGES:
         row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
     row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
@@ -152,7 +159,8 @@ def _scenario_row(ix: Index, sc: str, ref: dict, quick: bool) -> dict:
     sup += [f"quantisation: {q['impl']} {fmt_ci(q['gain'], q['gain_ci'])} over {q['vs']}, {q['fidelity']['text']}"
             for q in qs if q["supported"]]
     row["intervention"] = "; ".join(sup) or (f"none of the measured changes gains {THRESHOLD:.2f}x"
-                                             + (" within the fidelity budget" if qs else "") + f": {DESIGN_ROWS[dom][0]}")
+                                             + (" within the fidelity budget" if qs else "")
+                                             + (f": {DESIGN_ROWS[dom][0]}" if dom else ""))
     if any(not q["supported"] for q in qs):
         row["intervention"] += "; quantisation measured, not supported: " + ", ".join(
             f"{q['impl']} {q['gain']:.2f}x over {q['vs']} ({q['why']})" for q in qs if not q["supported"])
@@ -211,7 +219,7 @@ def decision_rows(data: dict) -> list[dict]:
     rows = []
     for sc in ix.main_scenarios():
         ref = from_records(ix.recs, registry.REFERENCE, sc)
-        if ref is not None:
+        if ref is not None or any(ix.r(n, "port_gain", sc) for n in registry.names()):
             rows.append(_scenario_row(ix, sc, ref, quick))
     cold = _cold_row(ix)
     if cold:

@@ -136,7 +136,9 @@ def peak(ix: Index, plots: list[str]) -> str:
     """Each forward's useful GFLOP/s against the multiply-add peak of the runtime it runs in (peak_fraction)."""
     rows = [[sc, impl, r["extra"]["tokens"], r["extra"]["gflop"], r["extra"]["forward_ms"], r["extra"]["useful_gflops"],
              f"{r['extra']['peak_gflops']:.0f} ({r['extra']['peak_runtime']}, {r['extra']['peak_lanes']} lanes, "
-             f"{r['extra']['peak_threads']} threads)", f"{100 * r['value']:.0f}%"]
+             f"{r['extra']['peak_threads']} threads)",
+             f"{100 * r['value']:.0f}%" + (" (above the probed peak: the probe read low; not a fraction to read)"
+                                           if r["value"] > 1 else "")]
             for sc in ix.main_scenarios() for impl in ix.impls("peak_fraction", sc)
             for r in (ix.r(impl, "peak_fraction", sc),)]
     if not rows:

@@ -24,6 +24,8 @@ def _start(run: Run) -> None:
     pin_threads(args.threads)
     print(f"bench {getattr(args, 'cmd', 'all')} ({run.plan_name}): model {run.model_src}, device {run.device}, "
           f"{args.threads} threads", flush=True)
+    if run.shrunk:
+        run.note(run.shrunk)
     run.load_start = os.getloadavg()[0]
     if run.load_start > 0.5 * (os.cpu_count() or 1):
         run.note(f"the machine was busy at the start (load average {run.load_start:.1f} on {os.cpu_count()} cores): "

@@ -1,7 +1,7 @@
 """The state of one `bench all` (or `bench latency`) run: its plan, deadline, model directory,
 loaded pipes, records and notes, and which implementations it measures (from the registry).
 
-The run keeps a wall-clock budget (`--budget SECONDS`; the plan's `budget_s` by default: 180 s for
+The run keeps a wall-clock budget (`--budget SECONDS`; the plan's `budget_s` by default: 210 s for
 `--quick`, 1200 s for the default plan; `--full` keeps none and adds the complete sweep and clean build
 timings): suite/budget.py splits it over the parts by their expected cost (`estimates`), and the parts
 that loop plan their rounds from their grant, so the run ends on time whatever the machine's load; the
@@ -77,8 +77,8 @@ PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 
 # splits every round again, several forwards a repetition), the cross-checks at `single` xcheck_s more; the
 # run corrects these by what the scenarios before took (suite/timing.part_scenarios). settle_share: the
 # least part of a scenario's grant its rounds and attribution leave to settling.
-PLANS["quick"].update(budget_s=180, settle_share=0.3,
-                      est={"compile": (0, 30), "load": (1, 0.5), "equivalence": (3, 0.015), "fidelity": (2, 0.007),
+PLANS["quick"].update(budget_s=210, settle_share=0.3,
+                      est={"compile": (0, 30), "load": (1, 0.5), "equivalence": (3, 0.03), "fidelity": (2, 0.016),
                            "tokenize": (2, 0), "coldstart": (2, 1.6), "maintenance": (2, 0), "browser": (5, 30),
                            "report": (8, 0)},
                       elastic={"scenarios": 110, "sweep": 8, "interventions": 6},
@@ -142,6 +142,14 @@ class Run:
             from ..inputs import UsageError
             raise UsageError(f"--budget {given:g}: must be a positive number of seconds")
         self.budget_s = given if given is not None else self.plan.get("budget_s")
+        self.shrunk = None
+        if plan is None and given is not None and self.plan_name == "default" and given < PLANS["quick"]["budget_s"] * 3:
+            # the default plan's fixed parts alone (the compile probe, equivalence on 192 texts, fidelity on 384)
+            # take ~4 minutes here: a budget under ~10 minutes runs the quick plan's counts, said in a note
+            self.plan_name, self.plan = "quick", PLANS["quick"]
+            self.shrunk = (f"--budget {given:g} s: the quick plan's counts (equivalence on {self.plan['eq_texts']} "
+                           f"texts, fidelity on {self.plan['fidelity_texts']}, no torch.compile row): the default "
+                           "plan's parts that do not loop need more than such a budget leaves the measuring")
         self.budget = Budget(self.budget_s, [])   # the parts come with allocate(), once the run knows them
         self.progress = None
         self.cpu0 = machine.cpu_times()

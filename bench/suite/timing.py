@@ -100,12 +100,13 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
 
             def choose(embed_s, end=end, k=k, a0=a0, xs=xs, keep=keep, split_here=split_here):
                 """Every part where the budget holds two rounds of them (~3 embeds a turn) and their
-                attribution; else embed alone and no attribution at this scenario (its gains only)."""
+                attribution; else embed, and forward only for the own-kernel ports (their peak_fraction),
+                and no attribution at this scenario (its gains only)."""
                 if end is None or not split_here["on"] or \
                         time.perf_counter() + 2 * 3 * embed_s * (1 + k) + a0 + xs <= end - keep:
                     return ("embed", "tokenize", "forward")
                 split_here["on"] = False
-                return ("embed",)
+                return ("embed", "forward")
             least = run.plan.get("scenario_least_rounds", 1)
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
                                 min_rounds=run.plan.get("scenario_min_rounds", run.plan["min_rounds"]),
@@ -114,7 +115,8 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                                 deadline=None if end is None else end - keep - (a0 + xs if attribute else 0.0),
                                 after_round=lambda: k if split_here["on"] else 0.0, choose=choose,
                                 on_round=console.rounds(f"{sc} {bsz} x {length}"),
-                                forward_ok=lambda n: n not in follow,
+                                forward_ok=lambda n: n not in follow and (split_here["on"]
+                                                                          or registry.BY_NAME[n].kernels == "inner"),
                                 more=unpadded_parts({n: p for n, p in pipes.items() if n not in follow}, texts)
                                 if attribute else None)
             short = rounds_short(run.plan, sc, res["plan"]["rounds"], run.budget.total if end is not None else None)
