@@ -218,7 +218,8 @@ LABELS = {"compile": "the torch.compile probe", "load": "loading", "equivalence"
           "sweep": "the batch x length sweep", "interventions": "length-sorted batching",
           "coldstart": "cold start and footprint", "maintenance": "maintenance", "browser": "the browser bench",
           "report": "the report"}
-OPTIONAL = ("coldstart", "browser")   # the fixed parts a budget may leave out (the last listed first)
+OPTIONAL = ("coldstart", "browser")   # the fixed parts a budget may leave out (the last listed first), unless
+# the plan names its own ("optional": the default plan keeps both, its loops yield to them)
 
 
 def part_of(run, key: str, names: list[str]) -> Part:
@@ -233,7 +234,7 @@ def part_of(run, key: str, names: list[str]) -> Part:
              "fidelity": len(forwards) * (plan.get("fidelity_texts") or 1114),
              "coldstart": sum(len(registry.cold_rows(n)) for n in forwards) * plan.get("cold_n", 1),
              "browser": _pages(run)}.get(key, 0)
-    return Part(key, fixed + each * units, optional=key in OPTIONAL, label=LABELS.get(key, key))
+    return Part(key, fixed + each * units, optional=key in plan.get("optional", OPTIONAL), label=LABELS.get(key, key))
 
 
 def _pages(run) -> int:

@@ -84,7 +84,7 @@ PLANS["quick"].update(budget_s=210, settle_share=0.3,
                       elastic={"scenarios": 110, "sweep": 8, "interventions": 6},
                       attr_per_round={"single": 3.0, "batch": 3.0, "long": 3.0, "batch256": 3.0},
                       attr_fixed_s={"single": 5.0, "batch": 5.0, "long": 5.0, "batch256": 5.0}, xcheck_s=10)
-PLANS["default"].update(budget_s=1200, settle_share=0.3,
+PLANS["default"].update(budget_s=1200, settle_share=0.3, optional=(),
                         est={**PLANS["quick"]["est"], "compile": (0, 90)},
                         elastic={"scenarios": 600, "sweep": 220, "interventions": 40},
                         attr_per_round=PLANS["quick"]["attr_per_round"], attr_fixed_s=PLANS["quick"]["attr_fixed_s"],
