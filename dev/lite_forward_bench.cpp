@@ -63,12 +63,12 @@ int main(int argc, char** argv) {
   const int reps = atoi(argv[4]);
   const double gflop = argc > 5 ? atof(argv[5]) : 0;
   std::vector<double> wall, cpu, frac;
-  be->forward(ids.data(), mask.data(), nt[0], nt[1], out.data());
+  be->forward(ids.data(), mask.data(), nt[0], nt[1], 0, out.data());
   for (int r = 0; r < reps; ++r) {
     const double peak = fma_peak();
     const double c0 = cpu_s();
     const auto t0 = std::chrono::steady_clock::now();
-    be->forward(ids.data(), mask.data(), nt[0], nt[1], out.data());
+    be->forward(ids.data(), mask.data(), nt[0], nt[1], 0, out.data());
     wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     cpu.push_back((cpu_s() - c0) * 1e3);
     frac.push_back(gflop / wall.back() * 1e3 / peak);

@@ -38,7 +38,8 @@ def test_fraction_is_useful_gflops_over_the_peak(mdir):
     lens = [12, 30, 7]
     recs = [Record("minilm_embed_lite", "forward_p50", "batch", 20.0, "ms"),
             Record("wasm_port", "forward_p50", "batch", 80.0, "ms"),
-            Record("minilm_embed_lite", "forward_p50", "single", 1.0, "ms")]
+            Record("minilm_embed_lite", "forward_p50", "single", 1.0, "ms"),
+            Record("python_ref_int8", "forward_p50", "batch", 5.0, "ms")]   # int8: not fp32 FMAs, no fraction
     peaks = {"native": {"gflops": 200.0, "threads": 1, "lanes": 16, "gflops_1t": 200.0, "source": "x"}}
     out, missing = peak.peak_records(recs, "batch", spec, lens, peaks, "cpu")
     flop = peak.work_flop(spec, lens)

@@ -28,7 +28,14 @@ constexpr int kLanes = 8;
 #else
 constexpr int kLanes = 4;   // SSE, NEON, wasm SIMD128
 #endif
-constexpr int kChains = 16;   // enough in flight to cover two FMA pipes of latency 4 and more
+// Enough chains in flight to cover two FMA pipes of latency 4, and no more than the registers hold with
+// the two constants: AVX-512 has 32; AVX2, SSE and V8's wasm on x86-64 16, where 16 chains spilled and
+// the wasm probe read 36 GFLOP/s a thread against the kernels' 40 (12: 59, dev/NOTES-lite.md).
+#if defined(__AVX512F__) || defined(__aarch64__)
+constexpr int kChains = 16;
+#else
+constexpr int kChains = 12;
+#endif
 typedef float vec __attribute__((vector_size(kLanes * 4)));
 
 // Seconds for `iters` rounds of kChains multiply-adds; the result is kept so nothing is optimised away.
@@ -37,7 +44,7 @@ __attribute__((noinline)) double chains(long iters, float* sink) {   // a call p
   for (int c = 0; c < kChains; ++c) acc[c] = vec{} + float(c + 1);
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < iters; ++i) {
-#pragma GCC unroll 16
+#pragma GCC unroll 16   // kChains at most
 #if PB_WASM_RELAXED   // minilm_relaxed*.wasm: f32x4.relaxed_madd, as its kernels (kernels.cpp)
     for (int c = 0; c < kChains; ++c) acc[c] = __builtin_wasm_fma_f32x4(acc[c], a, b);
 #else

@@ -8,7 +8,8 @@ runtime a row's kernels run in, its registry fact `peak`: "native" (measured by 
 build, whose -march is this CPU's, on the run's threads) for every native row, "wasm" (SIMD128 in
 Node, on the threads the module uses) for wasm_port. Useful GFLOP/s = work / forward_p50 (the model
 alone, timed where the implementation times it); peak_fraction = that / the peak. A row whose
-runtime has no probe loaded gets no record and a note. Leaves out: embeddings, layer norms, GELU and
+runtime has no probe loaded gets no record and a note; the int8 rows get none (their arithmetic is
+not the fp32 multiply-adds the probe counts). Leaves out: embeddings, layer norms, GELU and
 softmax (under 2% of the FLOPs at these shapes), the tokenizer.
 """
 from __future__ import annotations
@@ -53,6 +54,8 @@ def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks
     for r in recs:
         if r.scenario != scenario or r.metric != "forward_p50" or r.device != "cpu":
             continue
+        if r.impl in registry.BY_NAME and registry.BY_NAME[r.impl].change in registry.LOSSY:
+            continue   # int8: its multiply-adds are not the fp32 FMAs the probe counts (VNNI does 4 a lane)
         kind = registry.BY_NAME[r.impl].peak if r.impl in registry.BY_NAME else "native"
         peak = peaks.get(kind)
         if not peak:
