@@ -119,7 +119,7 @@ EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, 
                      "old", "new", "error", "first_bad", "length", "kind"), "str"),
     **dict.fromkeys(("toolchain", "why", "removes"), "strs"),
     "method": "str!", "residual": "strs!",   # "!": read with a default when absent, so never null
-    "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
+    "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "verdict_ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
     "by_language": "num_map", "packages": "num_map", "versions": "str_map", "detail": "dict"}
 EXTRA_PREFIX = {"round_ratios_vs_": "times", "ratio_vs_": "num", "speedup_vs_": "num"}
 NEEDS = {   # metric (or prefix*) -> {extra field: kind} a reader indexes without a default ("?": may be null)

@@ -240,7 +240,7 @@ def port_record_pair(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: 
     why = failure(ceil, gn)
     g = Record(impl, "port_gain", scenario, gn["value"], "x", device,
                extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"], value=gn["value"]),
-                      "resolution": RESOLUTION,
+                      "verdict_ci": widen(gn["ci"], gn["value"]), "resolution": RESOLUTION,
                       "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
 

@@ -109,6 +109,12 @@ def test_report_leads_with_the_decision_and_names_what_moved(run):
     assert "verdicts are indicative" in printed and "indicative" in md
 
 
+def _judged(g) -> dict:
+    """The verdict and the interval it reads, as the run writes them (stats.port_record_pair)."""
+    from bench import stats
+    return {"verdict": stats.verdict(list(g[1:]), value=g[0]), "verdict_ci": stats.widen(list(g[1:]), g[0])}
+
+
 def _synthetic(plan="default", packed=(1.36, 1.33, 1.43), lang=(1.01, 0.99, 1.03), lang_ceil=(1.03, 1.02, 1.04),
                tok=(1.04, 1.02, 1.06), failure=None):
     """Records shaped like the suite's: the reference's split, then gains and ceilings chosen to steer
@@ -124,7 +130,7 @@ def _synthetic(plan="default", packed=(1.36, 1.33, 1.43), lang=(1.01, 0.99, 1.03
     def pair(impl, vs, g, c, why=None):
         return [Record(impl, "port_ceiling", "batch", c[0], "x", extra={"vs": vs, "ci": list(c[1:]), "upper": None}),
                 Record(impl, "port_gain", "batch", g[0], "x", extra={"vs": vs, "ci": list(g[1:]), "method_failure": why,
-                                                                     "note": None})]
+                                                                     "note": None, **_judged(g)})]
     recs += pair("python_ref_packed", registry.REFERENCE, packed, (1.39, 1.34, 1.41))
     recs += pair("cpp_port", "python_ref_packed", lang, lang_ceil, failure)
     recs += pair("cython_ext", registry.REFERENCE, tok, (1.03, 1.02, 1.05))
@@ -146,6 +152,20 @@ def test_decision_names_the_change_that_moved_the_number():
     assert "undecided: language port cpp_port" in straddle["moved"]
     quick = {r["scenario"]: r for r in report.decision_rows(_synthetic(plan="quick"))}["batch"]
     assert quick["port_pays"].endswith("(indicative: --quick)")
+
+
+def test_the_report_reads_the_runs_verdicts_and_never_judges_again():
+    """The decision table shows the verdict and interval the run wrote (issue 29): a record whose
+    stored verdict differs from what its interval would give is shown as stored; one without a
+    verdict is undecided."""
+    data = _synthetic()
+    g = next(r for r in data["records"] if r["impl"] == "cpp_port" and r["metric"] == "port_gain")
+    assert g["extra"]["verdict"] == "no"
+    g["extra"]["verdict"], g["extra"]["verdict_ci"] = "yes", [1.2, 1.3]   # planted: not what [0.99, 1.03] gives
+    row = {r["scenario"]: r for r in report.decision_rows(data)}["batch"]
+    assert row["language"]["verdict"] == "yes" and row["language"]["gain_ci"] == [1.2, 1.3]
+    del g["extra"]["verdict"]
+    assert {r["scenario"]: r for r in report.decision_rows(data)}["batch"]["language"]["verdict"] == stats.UNDECIDED
 
 
 def test_a_method_failure_is_printed_in_red_with_its_reason(tmp_path, capsys):

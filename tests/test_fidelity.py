@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from bench import oracle, registry, report
+from bench import oracle, registry, report, stats
 from bench.measure import fidelity
 from bench.results import Record
 from bench.tolerances import FIDELITY, fidelity_budget
@@ -117,8 +117,9 @@ def planted(within: bool | None, gain=(1.8, 1.7, 1.9)) -> dict:
     if within is not None:
         q = next(n for n in LOSSY if registry.baseline(n) == ref)
         recs += [Record(q, "port_ceiling", "batch", None, "x", extra={"vs": ref, "ci": None, "reason": "swaps kernels"}),
-                 Record(q, "port_gain", "batch", gain[0], "x", extra={"vs": ref, "ci": list(gain[1:]),
-                                                                      "method_failure": None, "note": None})]
+                 Record(q, "port_gain", "batch", gain[0], "x", extra={
+                     "vs": ref, "ci": list(gain[1:]), "method_failure": None, "note": None,
+                     "verdict": stats.verdict(list(gain[1:]), value=gain[0]), "verdict_ci": stats.widen(list(gain[1:]), gain[0])})]
         f = {"max_abs": 0.09, "cos_mean": 0.96, "cos_min": 0.995 if within else 0.86, "topk_mean":
              0.995 if within else 0.85, "topk_worst": 0.4, "k": 10, "texts": 128}
         recs += fidelity.fidelity_records(q, f, fidelity_budget())

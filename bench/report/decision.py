@@ -4,9 +4,9 @@ the most any port could gain from it (the full-port ceiling); then each of the t
 (registry.CHANGES: the algorithm change, python_ref_packed over python_ref; the language port,
 cpp_port over python_ref_packed; the tokenizer ports over python_ref), each as its gain with an
 interval beside its ceiling; the best runtime change; whether a port pays, and which change moved
-the number. A verdict is yes / no only when the whole interval, widened by the run-to-run
-resolution (stats.widen; the cells show that interval), is on one side of the threshold
-(stats.THRESHOLD), else "undecided at this precision"; a --quick run's verdicts are marked
+the number. Each gain's verdict is the run's (stats.port_record_pair: yes / no only when the whole
+interval, widened by the run-to-run resolution, is on one side of stats.THRESHOLD, else "undecided
+at this precision"), read from its record with the interval it read; a --quick run's verdicts are marked
 indicative. Method failures (a gain above its ceiling's upper bound) are named with their reason.
 Quantisation (the registry's LOSSY rows, int8) is named only as this run measured it: each int8
 row's gain over its baseline beside its fidelity to upstream fp32, and it is supported only when
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .. import registry
 from ..measure.ceilings import dominant, from_records
-from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, verdict, widen
+from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, widen
 from .index import Index
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
@@ -51,9 +51,11 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
     if not g or g["value"] is None:
         return None
     ge, ce = g["extra"], (c or {}).get("extra", {})
-    # the interval shown is the one the verdict reads: the rounds' widened by the run-to-run resolution
-    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": widen(ge["ci"], g["value"]),
-         "verdict": verdict(ge["ci"], value=g["value"]),
+    # the run's verdict and the interval it read (the rounds' widened by the run-to-run resolution,
+    # stats.port_record_pair); a file from before verdict_ci was written: that interval widened here
+    # for the cell alone; a record without a verdict is undecided (never judged again here)
+    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge.get("verdict_ci") or widen(ge["ci"], g["value"]),
+         "verdict": ge.get("verdict") or UNDECIDED,
          "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
          "failure": ge.get("method_failure"), "note": ge.get("note")}
     ceil = ("ceiling " + fmt_ci(d["ceiling"], d["ceiling_ci"]) if d["ceiling"] is not None
