@@ -95,7 +95,7 @@ KINDS = {   # kind -> (what the message calls it, check); None passes every kind
 }
 # a record's value is a finite number (a timed one positive), but where the bench itself writes otherwise:
 # null for a figure it could not get, Infinity for an unbounded ceiling, NaN/Infinity for a port's NaN output
-OPEN = {"port_ceiling": ("null", "inf"), "port_gain": ("null", "nan"), "overhead_view": ("null",),
+OPEN = {"port_ceiling": ("null", "inf"), "full_port_ceiling": ("inf",), "port_gain": ("null", "nan"), "overhead_view": ("null",),
         "equivalence_max_abs": ("nan", "inf")}
 RECORD = {"impl": "str", "metric": "str", "scenario": "str", "unit": "str"}   # required, never null
 OPTIONAL = {"device": "str", "host": "str", "extra": "dict"}                  # null or absent: the default
@@ -116,14 +116,15 @@ EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, 
                      "padded_unsorted", "added", "removed", "generated", "glue", "tooling", "code", "own", "deps",
                      "runtime", "commits"), "num"),
     **dict.fromkeys(("vs", "verdict", "method_failure", "note", "reason", "row", "view", "how", "label",
-                     "old", "new", "error", "first_bad", "length", "kind"), "str"),
+                     "old", "new", "error", "first_bad", "length", "kind", "dominant"), "str"),
     **dict.fromkeys(("toolchain", "why", "removes"), "strs"),
     "method": "str!", "residual": "strs!",   # "!": read with a default when absent, so never null
-    "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "verdict_ci": "ci", "upper": "interval", "ok": "bool", "rebuild": "bool",
+    "batch": "int", "n": "int", "rounds": "count", "ci": "ci", "verdict_ci": "ci", "dominant_ci": "ci", "dominant_share": "num", "upper": "interval", "ok": "bool", "rebuild": "bool",
     "by_language": "num_map", "packages": "num_map", "versions": "str_map", "detail": "dict"}
 EXTRA_PREFIX = {"round_ratios_vs_": "times", "ratio_vs_": "num", "speedup_vs_": "num"}
 NEEDS = {   # metric (or prefix*) -> {extra field: kind} a reader indexes without a default ("?": may be null)
-    "port_gain": {"vs": "str", "ci": "ci"}, "port_ceiling": {"ci": "ci?"}, "overhead_view": {"view": "str"},
+    "port_gain": {"vs": "str", "ci": "ci"}, "port_ceiling": {"ci": "ci?"},
+    "full_port_ceiling": {"ci": "ci?", "dominant": "str", "dominant_share": "num"}, "overhead_view": {"view": "str"},
     "toolchain": {"toolchain": "strs", "versions": "str_map"}, "loc_code": {"by_language": "num_map"},
     "loc_tooling": {"files": "dict"}, "build_s": {"how": "str"},
     "change_lines": {"added": "num", "removed": "num", "files": "int", "generated": "num", "why": "strs",

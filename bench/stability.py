@@ -29,7 +29,7 @@ from .stats import RESOLUTION
 # decided "no" by the quick plan's 9 rounds at `batch` in about 9 runs of 10, and by its 24 (settling's
 # second look) in practically all; at 10% in about half, and 9 of 10 (tests/test_stability.py simulates
 # both with the stats.interval rule). Measured: the Intel Xeon VM's default run 3.3 / 4.8 / 5.1% (single /
-# batch / long; docs/results/vm-33111298.json), where two quick runs agreed on the decision table; the AMD
+# batch / long; that VM's make bench, the committed set until 2026-12-07), where two quick runs agreed on the decision table; the AMD
 # EPYC VM's quick runs 5-20% in each pair R-W (dev/NOTES-attribution.md), where 2-8 verdict rows differed
 QUIET = 0.06
 

@@ -131,6 +131,8 @@ def _synthetic(plan="default", packed=(1.36, 1.33, 1.43), lang=(1.01, 0.99, 1.03
         return [Record(impl, "port_ceiling", "batch", c[0], "x", extra={"vs": vs, "ci": list(c[1:]), "upper": None}),
                 Record(impl, "port_gain", "batch", g[0], "x", extra={"vs": vs, "ci": list(g[1:]), "method_failure": why,
                                                                      "note": None, **_judged(g)})]
+    # the reference's full-port ceiling, as the run writes it from that split
+    recs += ceilings.reference_records({registry.REFERENCE: ceilings.from_records(recs, registry.REFERENCE, "batch")}, "batch")
     recs += pair("python_ref_packed", registry.REFERENCE, packed, (1.39, 1.34, 1.41))
     recs += pair("cpp_port", "python_ref_packed", lang, lang_ceil, failure)
     recs += pair("cython_ext", registry.REFERENCE, tok, (1.03, 1.02, 1.05))
@@ -147,6 +149,12 @@ def test_decision_names_the_change_that_moved_the_number():
     assert row["moved"].startswith(f"the algorithm change (python_ref_packed 1.36x [{lo:.2f}, {hi:.2f}])")
     assert row["port_pays"].startswith("no: ") and "indicative" not in row["port_pays"]
     assert row["dominant_bucket"] == "model_kernels"
+    # the full-port ceiling the run wrote: 100 ms a round, less what the ports remove (planted ms above)
+    full = next(r for r in _synthetic()["records"] if r["metric"] == "full_port_ceiling")
+    planted = {"tokenize": 1.0, "model_kernels": 95.0, "framework_overhead": 1.0, "io": 0.5, "unattributed": 2.5}
+    assert {"tokenize", "framework_overhead"} <= set(full["extra"]["removes"]) and "model_kernels" not in full["extra"]["removes"]
+    assert row["ceiling"] == full["value"] == pytest.approx(100 / (100 - sum(planted[b] for b in full["extra"]["removes"])))
+    assert full["extra"]["dominant"] == "model_kernels" and full["extra"]["dominant_share"] == pytest.approx(0.95)
     straddle = {r["scenario"]: r for r in report.decision_rows(_synthetic(lang=(1.12, 1.05, 1.2)))}["batch"]
     assert straddle["language"]["verdict"] == stats.UNDECIDED and straddle["verdict"] == stats.UNDECIDED
     assert "undecided: language port cpp_port" in straddle["moved"]

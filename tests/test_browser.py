@@ -46,7 +46,26 @@ def test_threaded_page_is_isolated_and_matches(mdir):
             info = page.evaluate("async () => await window.__demo.info()")
             got = np.array(page.evaluate("async (t) => await window.__demo.embed(t)", texts), dtype=np.float32)
             relaxed = page.evaluate("async () => (await import('/wasm_port/js/loader.mjs')).relaxedSimdSupported()")
+            peak = page.evaluate("async () => await window.__demo.peak(100)")   # the probe in Chromium, on the page's threads
             page.close()
+            assert peak["threads"] == threads and peak["gflops"] > 0, peak
             assert info["crossOriginIsolated"] and info["fallback"] is None and info["threads"] == threads, info
             assert info["build"] == ("relaxed" if relaxed else "simd128") + ("-mt" if threads > 1 else ""), info
             assert np.abs(got - ref).max() <= atol and (got * ref).sum(1).min() >= min_cos, (threads, info)
+
+
+def test_browser_peak_fraction_is_the_batch_work_over_the_page_peak(mdir):
+    """measure/browser._peak_records on a page whose figures the test sets: the work is peak.work_flop
+    on the batch's upstream token counts, over the page's batch-32 p50, over the peak it probed."""
+    from bench import oracle
+    from bench.measure.peak import work_flop
+    from contract.api import read_spec
+    batch = ["a short text", "a somewhat longer text, with a comma and more words in it"]
+    page = {"threads": 2, "threads_asked": 2, "build": "relaxed-mt", "isolated": True, "b32": {"p50": 50.0},
+            "peak": {"gflops": 100.0, "threads": 2}}
+    recs = browser._peak_records({"wasm@2": page, "tjs@2": {**page, "peak": None}}, {"wasm": "wasm_port", "tjs": "tjs"},
+                                 mdir, batch)
+    spec = read_spec(mdir)
+    flop = work_flop(spec, [len(i) for i in oracle.hf_ids(mdir, batch)])
+    assert [(r["impl"], r["scenario"]) for r in recs] == [("wasm_port", "browser:batch32")]
+    assert recs[0]["value"] == flop / 0.050 / 1e9 / 100.0 and recs[0]["extra"]["peak_threads"] == 2

@@ -10,7 +10,9 @@ fresh context per page, and reads what wasm_port/web/bench.mjs measured inside t
 8 and 32 after a warm-up (p50/p90), wasm memory; the server counts the bytes transferred. Every page
 runs on 1 thread, and wasm_port and transformers.js also on `threads` (the bench's pin, else the
 cores): same thread count, fp32, both isolated. Each record's extra says the threads that ran, the
-build ("simd128", "simd128-mt", "onnxruntime-web") and crossOriginIsolated.
+build ("simd128", "simd128-mt", "onnxruntime-web") and crossOriginIsolated. wasm_port's page also
+probes its build's multiply-add peak in Chromium (wasm_port/peak.cpp): a peak_fraction record at
+browser:batch32, as measure/peak.py's in Node.
 Leaves out: WebGPU, cached (second-visit) loads.
 """
 from __future__ import annotations
@@ -191,6 +193,7 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
             if value is not None:
                 records.append({"impl": names[impl], "metric": metric, "scenario": scenario, "value": float(value),
                                 "unit": unit, "device": "cpu", "host": "chromium", "extra": dict(extra)})
+    records += _peak_records(pages, names, mdir, batch)
     result = {"machine": {"browser": CHROMIUM, "browser_version": _version(), "threads": threads, "cores": os.cpu_count()},
               "records": records,
               "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
@@ -199,6 +202,35 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     (out_dir / "browser.json").write_text(json.dumps(result, indent=1))
     result["embeddings"] = {k: v.get("first") for k, v in pages.items()}   # for callers checking equivalence
     return result
+
+
+def _peak_records(pages: dict, names: dict, mdir, batch: list[str]) -> list[dict]:
+    """peak_fraction at browser:batch32 of each page that probed its peak (wasm_port's): the encoder's
+    matmul FLOPs on the batch's real tokens (measure/peak.work_flop) over the page's batch-32 p50, over
+    the peak its build measured in this engine on the page's threads. The p50 is the page's embed, the
+    tokenizer included (a few % of batch 32), so the fraction is a little low, never high."""
+    from contract.api import read_spec
+
+    from ..oracle import hf_ids
+    from .peak import work_flop
+    spec = read_spec(mdir)
+    lens = [min(len(i), spec.max_seq_length) for i in hf_ids(mdir, batch)]
+    flop, out = work_flop(spec, lens), []
+    for key, r in pages.items():
+        pk = r.get("peak") or {}
+        if "error" in r or not pk.get("gflops"):
+            continue
+        useful = flop / (r["b32"]["p50"] / 1e3) / 1e9
+        out.append({"impl": names[key.split("@")[0]], "metric": "peak_fraction", "scenario": "browser:batch32",
+                    "value": useful / pk["gflops"], "unit": "fraction", "device": "cpu", "host": "chromium",
+                    "extra": {"threads": r["threads"], "threads_asked": r["threads_asked"], "build": r.get("build"),
+                              "crossOriginIsolated": r.get("isolated"), "useful_gflops": useful, "gflop": flop / 1e9,
+                              "tokens": sum(lens), "rows": len(lens), "embed_ms": r["b32"]["p50"],
+                              "peak_gflops": pk["gflops"], "peak_threads": pk.get("threads"), "peak_lanes": 4,
+                              "peak_runtime": "wasm (chromium)", "above_peak": useful > pk["gflops"],
+                              "how": "the page's embed p50 at batch 32 (tokenizer included) against its build's "
+                                     "multiply-add probe in the same page"}})
+    return out
 
 
 def _version() -> str:
@@ -212,19 +244,22 @@ def _version() -> str:
 def print_table(result: dict) -> None:
     from .. import registry
     names = registry.browser_pages()
+    fracs = {f"{k}@{r['extra']['threads_asked']}": f"{r['value']:.2f} of {r['extra']['peak_gflops']:.0f} GF/s"
+             for r in result["records"] if r["metric"] == "peak_fraction"
+             for k in [k for k, v in names.items() if v == r["impl"]]}
     rows = [("impl", "threads", "build", "isolated", "cold ms", "b1 cold", "b1 p50", "b8 p50", "b32 cold", "b32 p50",
-             "runtime MB", "total MB", "wasm MiB")]
+             "runtime MB", "total MB", "wasm MiB", "b32 of peak")]
     for key, r in result["pages"].items():
         impl = key.split("@")[0]
         if "error" in r:
-            rows.append((names[impl], str(r.get("threads_asked", "")), "error: " + r["error"].splitlines()[0][:60], *[""] * 10))
+            rows.append((names[impl], str(r.get("threads_asked", "")), "error: " + r["error"].splitlines()[0][:60], *[""] * 11))
             continue
         mem = r.get("wasm_memory_bytes")
         ran = f"{r['threads']}" + ("" if r["threads"] == r["threads_asked"] else f" (asked {r['threads_asked']})")
         rows.append((names[impl], ran, str(r.get("build")), str(r.get("isolated")), f"{r['cold_ms']:.0f}",
                      f"{r['first_b1_ms']:.1f}", f"{r['b1']['p50']:.1f}", f"{r['b8']['p50']:.1f}",
                      f"{r['first_b32_ms']:.0f}", f"{r['b32']['p50']:.0f}", f"{r['bytes_runtime'] / 1e6:.2f}",
-                     f"{r['bytes_total'] / 1e6:.1f}", f"{mem / 2**20:.0f}" if mem else "-"))
+                     f"{r['bytes_total'] / 1e6:.1f}", f"{mem / 2**20:.0f}" if mem else "-", fracs.get(key, "-")))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))

@@ -4,7 +4,8 @@ its baseline, from the baseline's split (its ceiling), beside what it gained in 
 interleaved rounds (its gain), both with intervals (stats.py). Nothing here names a port: a
 baseline that was not measured is replaced by its own baseline (registry.bounds).
 
-  port_records   port_ceiling + port_gain records per implementation and scenario (results.json)
+  port_records   port_ceiling + port_gain records per implementation and scenario (results.json), and
+                 the reference's full_port_ceiling (reference_records: the decision table's first column)
   gain_records   port_gain alone, from walls (bench latency, which splits nothing)
   undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
   round_ratios   every gain's per-round paired ratios (what stability.pair_spread reads)
@@ -51,7 +52,35 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
         settled = len(g["rounds"]) - min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
         out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change,
                                                              "settled_rounds": settled}, reason=why)
-    return out
+    return out + reference_records(atts, scenario, device)
+
+
+def port_removes() -> tuple:
+    """What a full port takes away from the reference's split: every port's buckets traced back to
+    the reference (registry.bounds), kernel swappers apart."""
+    out = []
+    for n in registry.ports():
+        b = registry.bounds(n, {registry.REFERENCE})
+        out += [p for p in (b[1] if b and b[1] else ()) if p not in out]
+    return tuple(out)
+
+
+def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
+    """full_port_ceiling: the most a full port could gain over the reference at this scenario (every
+    port's buckets removed from its split, stats.ceiling), with the dominant bucket and the interval of
+    its per-round share: the decision table's first column, written by the run so the report judges
+    nothing. None where the reference was not split."""
+    ref = atts.get(registry.REFERENCE)
+    if not ref or not ref.get("embed_rounds") or not ref.get("shares"):
+        return []
+    from ..results import Record
+    from ..stats import ceiling, interval
+    dom, emb = dominant(ref), ref["embed_rounds"]
+    per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
+    full = ceiling(ref, [p for p in port_removes() if p in ref["rounds"]])
+    return [Record(registry.REFERENCE, "full_port_ceiling", scenario, full["value"], "x", device, extra={
+        "ci": full["ci"], "share": full["share"], "removes": full["removes"], "dominant": dom,
+        "dominant_share": ref["shares"][dom], "dominant_ci": interval(per_round) if len(per_round) == len(emb) else None})]
 
 
 def undecided(walls: dict) -> list[tuple[str, str]]:

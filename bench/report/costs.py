@@ -82,7 +82,7 @@ def maintenance(ix: Index, plots: list[str]) -> str:
 
 
 def browser(ix: Index, plots: list[str]) -> str:
-    brs = [r for r in ix.recs if r["host"] == "chromium" and r["metric"].startswith("latency")]
+    brs = [r for r in ix.recs if r["host"] == "chromium" and r["metric"].startswith(("latency", "peak_fraction"))]
     if not brs:
         return ""
     x = lambda r, k: r.get("extra", {}).get(k, "")  # noqa: E731

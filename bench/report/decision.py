@@ -1,6 +1,7 @@
 """The decision logic: docs/DESIGN.md's opening table filled in from one machine's records, the
 answer the report leads with. For each scenario: the dominant bucket in the reference's split and
-the most any port could gain from it (the full-port ceiling); then each of the three changes apart
+the most any port could gain from it (the full-port ceiling: the run's full_port_ceiling record,
+measure/ceilings.reference_records); then each of the three changes apart
 (registry.CHANGES: the algorithm change, python_ref_packed over python_ref; the language port,
 cpp_port over python_ref_packed; the tokenizer ports over python_ref), each as its gain with an
 interval beside its ceiling; the best runtime change; whether a port pays, and which change moved
@@ -18,8 +19,7 @@ the records.
 from __future__ import annotations
 
 from .. import registry
-from ..measure.ceilings import dominant, from_records
-from ..stats import THRESHOLD, UNDECIDED, interval, ceiling, fmt_ci, widen
+from ..stats import THRESHOLD, UNDECIDED, fmt_ci
 from .index import Index
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
@@ -36,25 +36,15 @@ DECISION_COLS = ["scenario", f"dominant bucket ({registry.REFERENCE}) · full-po
                  QUANT_COL, "does a port pay?", "what moved the number", "intervention the numbers support"]
 
 
-def _port_removes() -> tuple:
-    """What a full port takes away from the reference's split: every port's buckets traced back to
-    the reference (registry.bounds), kernel swappers apart."""
-    out = []
-    for n in registry.ports():
-        b = registry.bounds(n, {registry.REFERENCE})
-        out += [p for p in (b[1] if b and b[1] else ()) if p not in out]
-    return tuple(out)
-
-
 def _change(ix: Index, impl: str, sc: str) -> dict | None:
     g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
     if not g or g["value"] is None:
         return None
     ge, ce = g["extra"], (c or {}).get("extra", {})
     # the run's verdict and the interval it read (the rounds' widened by the run-to-run resolution,
-    # stats.port_record_pair); a file from before verdict_ci was written: that interval widened here
-    # for the cell alone; a record without a verdict is undecided (never judged again here)
-    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge.get("verdict_ci") or widen(ge["ci"], g["value"]),
+    # stats.port_record_pair); a file from before verdict_ci was written shows its rounds' interval, and
+    # a record without a verdict is undecided: nothing is judged again here
+    d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge.get("verdict_ci") or ge["ci"],
          "verdict": ge.get("verdict") or UNDECIDED,
          "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
          "failure": ge.get("method_failure"), "note": ge.get("note")}
@@ -107,24 +97,25 @@ def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
     return max(found, key=lambda c: c["gain"]) if found else None
 
 
-def _scenario_row(ix: Index, sc: str, ref: dict | None, quick: bool) -> dict:
-    """ref: the reference's split at sc, None where the run did not attribute it (its budget, said in a
-    note): then the gains alone, with no dominant bucket and no ceiling."""
-    if ref is None:
-        dom = None
+def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
+    """The reference's full_port_ceiling record at sc (the run's: measure/ceilings.reference_records);
+    where the run did not split the reference (its budget, said in a note), the gains alone, with no
+    dominant bucket and no ceiling."""
+    full, dom = ix.r(registry.REFERENCE, "full_port_ceiling", sc), None
+    if full is None:
         row = {"scenario": sc, "dominant_bucket": None, "indicative": quick, "ceiling": None, "ceiling_ci": None,
-               "port_share": None, "design_says": "-", "dominant": "not split in this run (no attribution: its notes say why)"}
+               "port_share": None, "design_says": "-",
+               "dominant": "not split in this run (no attribution: its notes say why)"
+               if not ix.r(registry.REFERENCE, "attribution_model_kernels", sc) else
+               "split, but no full_port_ceiling record (a results file from before it was written: run again)"}
     else:
-        dom = dominant(ref)
-        emb = ref["embed_rounds"]
-        per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
-        sci = interval(per_round) if len(per_round) == len(emb) else None
-        full = ceiling(ref, [p for p in _port_removes() if p in ref["rounds"]]) if ref.get("embed_rounds") else None
+        fx = full["extra"]
+        dom, sci = fx["dominant"], fx.get("dominant_ci")
         row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick,
-               "dominant": f"{dom} {100 * ref['shares'][dom]:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
-                                                                        if sci else ""),
-               "ceiling": full["value"] if full else None, "ceiling_ci": full["ci"] if full else None,
-               "port_share": full["share"] if full else None, "design_says": DESIGN_ROWS[dom][1]}
+               "dominant": f"{dom} {100 * fx['dominant_share']:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
+                                                                         if sci else ""),
+               "ceiling": full["value"], "ceiling_ci": fx.get("ci"), "port_share": fx.get("share"),
+               "design_says": DESIGN_ROWS[dom][1]}
     for ch in registry.CHANGES:
         row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
     row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
@@ -220,9 +211,8 @@ def decision_rows(data: dict) -> list[dict]:
     quick = data.get("machine", {}).get("plan") == "quick"
     rows = []
     for sc in ix.main_scenarios():
-        ref = from_records(ix.recs, registry.REFERENCE, sc)
-        if ref is not None or any(ix.r(n, "port_gain", sc) for n in registry.names()):
-            rows.append(_scenario_row(ix, sc, ref, quick))
+        if ix.r(registry.REFERENCE, "full_port_ceiling", sc) or any(ix.r(n, "port_gain", sc) for n in registry.names()):
+            rows.append(_scenario_row(ix, sc, quick))
     cold = _cold_row(ix)
     if cold:
         rows.append(cold)

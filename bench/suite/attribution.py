@@ -39,17 +39,6 @@ def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: 
     return attribution.attribute_profiled(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
 
 
-def scenario(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
-             progress=None, gain_walls: dict | None = None) -> dict:
-    """Every implementation's split of scenario sc, their records, then port_ceiling/port_gain.
-    walls: {impl: round_walls} of the scenario's interleaved rounds; gain_walls: those with the
-    settling rounds appended (the gains use them). -> {impl: attribution dict}."""
-    from ..measure import ceilings
-    atts = splits(run, sc, pipes, texts, walls, follow, extra, progress)
-    run.add(ceilings.port_records(atts, walls, sc, run.device, gain_walls))
-    return atts
-
-
 def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
            progress=None, deadline: float | None = None) -> dict:
     """Every implementation's split of scenario sc and their records (the ceilings and gains come

@@ -7,7 +7,9 @@
 // + normalise (what tjs applies). Per page: the first call at batch 1 and at batch 32 (cold), then
 // p50/p90 after a warm-up at batch 1, 8 and 32 (warm; batch 32: the texts bench/measure/browser.py
 // puts in window.__benchTexts, else 32 generated sentences). Reports the threads that ran (ort's
-// numThreads after it loaded: it drops to 1 without shared memory), the build and crossOriginIsolated.
+// numThreads after it loaded: it drops to 1 without shared memory), the build and crossOriginIsolated;
+// the wasm page also its build's multiply-add peak in this engine (wasm_port/peak.cpp, `peak`), the
+// denominator of its peak_fraction at batch 32 (bench/measure/browser.py).
 // Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
 import { loadMiniLM, relaxedSimdSupported } from "../js/loader.mjs";
 import { readSpec } from "../js/spec.mjs";
@@ -41,7 +43,8 @@ async function setup() {
   }
   const model = await loadMiniLM({ modelDir: "/model/", threads: impl === "wasm" ? threads : 1 });
   const ran = { threads: model.threads, build: model.build, fallback: model.fallback };
-  if (impl === "wasm") return { embed: async (t) => model.embed(t), wasmMemory: () => model.memoryBytes, ...ran };
+  if (impl === "wasm") return { embed: async (t) => model.embed(t), wasmMemory: () => model.memoryBytes,
+                                peak: (ms) => model.peak(ms, model.threads), ...ran };
   if (impl === "pyodide") {
     const { loadPyodideEmbedder } = await import("../js/pyodide_embed.mjs");
     const py = await loadPyodideEmbedder({ model, modelDir: "/model/" });
@@ -82,7 +85,8 @@ async function run() {
   const b1 = await latency(s.embed, ONE, w, r);
   const b8 = await latency(s.embed, EIGHT, w, Math.max(5, r / 2));
   const b32 = await latency(s.embed, BATCH, 1, quick ? 3 : 10);
-  return { impl, threads_asked: threads, threads: s.threads, build: s.build, fallback: s.fallback ?? null, proxy: s.proxy ?? false,
+  const peak = s.peak ? s.peak(quick ? 200 : 400) : null;   // wasm: this engine's multiply-add peak on the page's threads
+  return { peak, impl, threads_asked: threads, threads: s.threads, build: s.build, fallback: s.fallback ?? null, proxy: s.proxy ?? false,
            cold_ms, first_b1_ms, first_b32_ms, b1, b8, b32, batch32_texts: BATCH.length,
            wasm_memory_bytes: s.wasmMemory(), ua_memory_bytes: await uaMemory(),
            first: Array.from(first), isolated: self.crossOriginIsolated, relaxed_simd: relaxedSimdSupported() };

@@ -1,7 +1,7 @@
 // wasm_port demo page logic: load the model once, embed the textarea's lines, fill a cosine table.
 // ?threads=N: the threaded build with N threads where the page is cross-origin isolated (the loader's
 // choice; `info` says what ran). window.__demo = { ready, embed(texts) -> number[][], info() -> { build,
-// threads, fallback, crossOriginIsolated } } is what tests/test_browser.py drives. The model's default
+// threads, fallback, crossOriginIsolated }, peak(ms) -> { gflops, threads } } is what tests/test_browser.py drives. The model's default
 // prompt goes in front of every line, or ?prompt_name=NAME's (as sentence-transformers' encode()).
 import { loadMiniLM } from "../js/loader.mjs";
 import { resolvePrompt } from "../js/spec.mjs";
@@ -45,5 +45,6 @@ ready.then((model) => {
 }, (e) => { $("status").textContent = `failed: ${e.message}`; });
 
 window.__demo = { ready: ready.then(() => true), embed: async (texts) => embed(await ready, texts),
+                  peak: async (ms) => (await ready).peak(ms),   // the build's multiply-add peak in this engine
                   info: async () => { const m = await ready; return { build: m.build, threads: m.threads, fallback: m.fallback,
                                                                      crossOriginIsolated: self.crossOriginIsolated }; } };
