@@ -5,6 +5,7 @@ not fall back to one thread)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bench.measure import browser
 from bench.tolerances import tolerance
@@ -68,4 +69,5 @@ def test_browser_peak_fraction_is_the_batch_work_over_the_page_peak(mdir):
     spec = read_spec(mdir)
     flop = work_flop(spec, [len(i) for i in oracle.hf_ids(mdir, batch)])
     assert [(r["impl"], r["scenario"]) for r in recs] == [("wasm_port", "browser:batch32")]
-    assert recs[0]["value"] == flop / 0.050 / 1e9 / 100.0 and recs[0]["extra"]["peak_threads"] == 2
+    assert recs[0]["value"] == pytest.approx(flop / 0.050 / 1e9 / 100.0) and recs[0]["extra"]["peak_threads"] == 2
+    assert recs[0]["host"] == "chromium" and recs[0]["extra"]["embed_ms"] == 50.0 and recs[0]["unit"] == "fraction"

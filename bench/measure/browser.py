@@ -205,31 +205,36 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
 
 
 def _peak_records(pages: dict, names: dict, mdir, batch: list[str]) -> list[dict]:
-    """peak_fraction at browser:batch32 of each page that probed its peak (wasm_port's): the encoder's
-    matmul FLOPs on the batch's real tokens (measure/peak.work_flop) over the page's batch-32 p50, over
-    the peak its build measured in this engine on the page's threads. The p50 is the page's embed, the
-    tokenizer included (a few % of batch 32), so the fraction is a little low, never high."""
+    """peak_fraction at browser:batch32 of each page that probed its peak (wasm_port's), by
+    measure/peak.peak_records: the encoder's matmul FLOPs on the batch's real tokens over the page's
+    batch-32 p50, over the peak its build measured in this engine on the page's threads. The p50 is
+    the page's embed, the tokenizer included (a few % of batch 32), so the fraction is a little low."""
+    from dataclasses import asdict
+
     from contract.api import read_spec
 
     from ..oracle import hf_ids
-    from .peak import work_flop
+    from ..results import Record
+    from .peak import peak_records
     spec = read_spec(mdir)
     lens = [min(len(i), spec.max_seq_length) for i in hf_ids(mdir, batch)]
-    flop, out = work_flop(spec, lens), []
+    out = []
     for key, r in pages.items():
         pk = r.get("peak") or {}
         if "error" in r or not pk.get("gflops"):
             continue
-        useful = flop / (r["b32"]["p50"] / 1e3) / 1e9
-        out.append({"impl": names[key.split("@")[0]], "metric": "peak_fraction", "scenario": "browser:batch32",
-                    "value": useful / pk["gflops"], "unit": "fraction", "device": "cpu", "host": "chromium",
-                    "extra": {"threads": r["threads"], "threads_asked": r["threads_asked"], "build": r.get("build"),
-                              "crossOriginIsolated": r.get("isolated"), "useful_gflops": useful, "gflop": flop / 1e9,
-                              "tokens": sum(lens), "rows": len(lens), "embed_ms": r["b32"]["p50"],
-                              "peak_gflops": pk["gflops"], "peak_threads": pk.get("threads"), "peak_lanes": 4,
-                              "peak_runtime": "wasm (chromium)", "above_peak": useful > pk["gflops"],
-                              "how": "the page's embed p50 at batch 32 (tokenizer included) against its build's "
-                                     "multiply-add probe in the same page"}})
+        wall = Record(names[key.split("@")[0]], "forward_p50", "browser:batch32", r["b32"]["p50"], "ms")
+        peak = {"gflops": pk["gflops"], "threads": pk.get("threads"), "lanes": 4, "gflops_1t": None,
+                "source": wall.impl}
+        for rec in peak_records([wall], "browser:batch32", spec, lens, {"wasm (chromium)": peak}, "cpu",
+                                runtime="wasm (chromium)")[0]:
+            rec.host = "chromium"
+            rec.extra["embed_ms"] = rec.extra.pop("forward_ms")   # the page times embed, not the forward alone
+            rec.extra.update(threads=r["threads"], threads_asked=r["threads_asked"], build=r.get("build"),
+                             crossOriginIsolated=r.get("isolated"),
+                             how="the page's embed p50 at batch 32 (tokenizer included) against its build's "
+                                 "multiply-add probe in the same page")
+            out.append(asdict(rec))
     return out
 
 

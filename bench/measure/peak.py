@@ -46,9 +46,10 @@ def probe(pipes: dict, threads: int) -> dict:
 
 
 def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks: dict,
-                 device: str) -> tuple[list[Record], list[str]]:
+                 device: str, runtime: str | None = None) -> tuple[list[Record], list[str]]:
     """peak_fraction of every forward_p50 record of `scenario` whose runtime's peak was probed; and
-    the names left without one."""
+    the names left without one. runtime: every record's (the browser page's engine), else each
+    implementation's registry fact `peak`."""
     flop = work_flop(spec, lens)
     out, missing = [], []
     for r in recs:
@@ -56,7 +57,7 @@ def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks
             continue
         if r.impl in registry.BY_NAME and registry.BY_NAME[r.impl].change in registry.LOSSY:
             continue   # int8: its multiply-adds are not the fp32 FMAs the probe counts (VNNI does 4 a lane)
-        kind = registry.BY_NAME[r.impl].peak if r.impl in registry.BY_NAME else "native"
+        kind = runtime or (registry.BY_NAME[r.impl].peak if r.impl in registry.BY_NAME else "native")
         peak = peaks.get(kind)
         if not peak:
             missing.append(r.impl)
