@@ -115,7 +115,7 @@ def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
                "dominant": f"{dom} {100 * fx['dominant_share']:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
                                                                          if sci else ""),
                "ceiling": full["value"], "ceiling_ci": fx.get("ci"), "port_share": fx.get("share"),
-               "design_says": DESIGN_ROWS[dom][1]}
+               "design_says": DESIGN_ROWS.get(dom, ("-", "-"))[1]}   # a bucket the design does not name: no row of it
     for ch in registry.CHANGES:
         row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
     row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
@@ -153,7 +153,7 @@ def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
             for q in qs if q["supported"]]
     row["intervention"] = "; ".join(sup) or (f"none of the measured changes gains {THRESHOLD:.2f}x"
                                              + (" within the fidelity budget" if qs else "")
-                                             + (f": {DESIGN_ROWS[dom][0]}" if dom else ""))
+                                             + (f": {DESIGN_ROWS[dom][0]}" if dom in DESIGN_ROWS else ""))
     if any(not q["supported"] for q in qs):
         row["intervention"] += "; quantisation measured, not supported: " + ", ".join(
             f"{q['impl']} {q['gain']:.2f}x over {q['vs']} ({q['why']})" for q in qs if not q["supported"])
