@@ -69,6 +69,14 @@ def test_an_overrun_is_taken_from_the_parts_after_it():
     assert b.record()["parts"]["coldstart"]["left_out"] and b.elapsed() <= 180
 
 
+def _took(b: Budget, clock: Clock, took: dict) -> None:
+    """The fixed parts named ran, each for the seconds given."""
+    for name, s in took.items():
+        b.begin(name)
+        clock.tick(s)
+        b.end(name)
+
+
 def test_the_pace_is_not_hidden_by_one_part_estimated_far_too_high():
     # make bench's case: the compile probe took a quarter of its 90 s estimate, the other fixed parts
     # 1.6x theirs; pooled, the pace reads 1.0 and the browser bench overran the budget. The weighted
@@ -77,20 +85,14 @@ def test_the_pace_is_not_hidden_by_one_part_estimated_far_too_high():
              Part("scenarios", 600, elastic=True), Part("browser", 165), Part("report", 8)]
     clock = Clock()
     b = Budget(1200, parts, clock)
-    for name, took in (("compile", 23), ("equivalence", 68), ("fidelity", 78), ("tokenize", 4)):
-        b.begin(name)
-        clock.tick(took)
-        b.end(name)
+    _took(b, clock, {"compile": 23, "equivalence": 68, "fidelity": 78, "tokenize": 4})
     assert b.pace() == pytest.approx(68 / 42)   # the median by weight: compile 90 s of 181 in all, then this
     assert b.reserve(after="scenarios") == pytest.approx((165 + 8) * 68 / 42)
     # parts that ran faster than estimated (pace 0.7): the parts to come are still reserved at their
     # estimates, not below (make bench: the browser bench granted 190 s of the 271 it took)
     clock = Clock()
     b = Budget(1200, parts, clock)
-    for name, took in (("compile", 20), ("equivalence", 29), ("fidelity", 34), ("tokenize", 1)):
-        b.begin(name)
-        clock.tick(took)
-        b.end(name)
+    _took(b, clock, {"compile": 20, "equivalence": 29, "fidelity": 34, "tokenize": 1})
     assert b.pace() < 1 and b.reserve(after="scenarios") == pytest.approx(165 + 8)
 
 
