@@ -194,6 +194,11 @@ def verdict(ci, threshold: float = THRESHOLD, value=None, resolution: float = RE
     return UNDECIDED
 
 
+def judged(gn: dict) -> dict:
+    """A gain's verdict and the interval it read (widened), as its port_gain record carries them."""
+    return {"verdict": verdict(gn["ci"], value=gn["value"]), "verdict_ci": widen(gn["ci"], gn["value"])}
+
+
 def failure(ceil: dict | None, gn: dict | None) -> str | None:
     """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when
     there is one): the method missed a cost the port removes. Judged on the intervals the verdicts
@@ -239,8 +244,7 @@ def port_record_pair(impl: str, scenario: str, ceil: dict | None, gn: dict, vs: 
                           "upper": {"value": up["value"], "ci": up["ci"]} if up else None})
     why = failure(ceil, gn)
     g = Record(impl, "port_gain", scenario, gn["value"], "x", device,
-               extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], "verdict": verdict(gn["ci"], value=gn["value"]),
-                      "verdict_ci": widen(gn["ci"], gn["value"]), "resolution": RESOLUTION,
+               extra={**base, "ci": gn["ci"], "rounds": gn["rounds"], **judged(gn), "resolution": RESOLUTION,
                       "method_failure": why, "note": above_ceiling(ceil, gn)})
     return [c, g]
 

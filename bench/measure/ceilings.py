@@ -103,13 +103,13 @@ def gain_round_ratios(walls: dict) -> dict:
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
     """port_gain alone (no split to bound it), for every implementation with a measured baseline."""
     from ..results import Record
-    from ..stats import gain, verdict, widen
+    from ..stats import gain, judged
     out = []
     for impl, vs, _ in _baselines(walls):
         g = gain(walls[vs]["embed"], walls[impl]["embed"])
         out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
                           extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"],
-                                 "verdict": verdict(g["ci"], value=g["value"]), "verdict_ci": widen(g["ci"], g["value"]),
+                                 **judged(g),
                                  "change": registry.BY_NAME[impl].change, "method_failure": None}))
     return out
 
