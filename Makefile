@@ -60,12 +60,18 @@ build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
 	@if [ -f wasm_port/export_onnx.py ]; then $(PY) -m wasm_port.export_onnx; fi
 	@touch $@
 
+# Two pytest-xdist workers per core pair (at most 4), a file per worker at a time; then the tests
+# marked serial (timing checks, a real run's intervals: tests/conftest.py SERIAL) alone.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+XDIST := -n $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 ))) --dist loadgroup
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
+	$(PYTEST) --durations=25 $(XDIST) -m "not serial" tests
+	$(PYTEST) --durations=10 -m serial tests
 
 # The fast tier, for day-to-day work: every test but those marked slow (tests/conftest.py SLOW).
 check: setup
-	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
+	$(PYTEST) --durations=10 $(XDIST) -m "not slow and not serial" tests
+	$(PYTEST) --durations=5 -m "serial and not slow" tests
 
 bench: setup
 	$(VENV)/bin/bench all

@@ -79,8 +79,32 @@ SLOW = {
 }
 
 
+# The serial tier: `make test` runs every other test on two pytest-xdist workers (one file per
+# worker at a time), then these alone, because they check timings or read a real run's intervals,
+# which a second process on the same cores would move.
+SERIAL = {
+    "test_calibrate.py::test_bench_calibrate_recovers_injected_overhead": "recovers a planted overhead in ms",
+    "test_attribution.py": "the small real bench all's intervals, and a planted padding cost in ms",
+    "test_report.py": "the small real bench all's intervals",
+    "test_registry_facts.py::test_a_port_registered_alone": "the small real bench all",
+    "test_fidelity.py::test_bench_all": "the small real bench all",
+    "test_budget.py": "bench all against its budget, in seconds",
+    "test_tape.py": "the tape's cost against the C++ port's, in ms",
+    "test_overhead.py": "planted I/O and removable costs, in ms",
+    "test_peak.py": "the peak probe's GFLOP/s",
+}
+
+
+def _listed(rel: str, table: dict) -> bool:
+    return any(rel == k or rel.startswith(k if "::" in k else k + "::") for k in table)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         rel = f"{item.path.name}::{item.name}"
-        if any(rel == k or rel.startswith(k if "::" in k else k + "::") for k in SLOW):
+        if _listed(rel, SLOW):
             item.add_marker(pytest.mark.slow)
+        if _listed(rel, SERIAL):
+            item.add_marker(pytest.mark.serial)
+        # pytest-xdist --dist loadgroup: a file's tests stay on one worker (its module fixtures load once)
+        item.add_marker(pytest.mark.xdist_group(item.path.name))
