@@ -13,7 +13,7 @@ export NODE_PATH := /usr/share/nodejs
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup deb test check bench read wasm onnx annotate sanitize clean
+.PHONY: setup deb test check bench read wasm onnx annotate sanitize sanitize-abi sanitize-lite clean
 
 setup: deb $(VENV)/.deps build/.installed wasm onnx
 	@echo "setup: done ($$($(PY) -m bench list 2>/dev/null | grep -c ' yes ') implementations available)"
@@ -60,10 +60,11 @@ build/.onnx: $(VENV)/.deps build/.installed $(wildcard wasm_port/export_onnx.py)
 	@if [ -f wasm_port/export_onnx.py ]; then $(PY) -m wasm_port.export_onnx; fi
 	@touch $@
 
-# Two pytest-xdist workers per core pair (at most 4), a file per worker at a time; then the tests
-# marked serial (timing checks, a real run's intervals: tests/conftest.py SERIAL) alone.
+# pytest-xdist, a worker per core (at most 4), a file per worker at a time, the heaviest first
+# (tests/conftest.py FIRST); then the tests marked serial (timing checks, a real run's intervals:
+# tests/conftest.py SERIAL) alone.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
-XDIST := -n $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 ))) --dist loadgroup
+XDIST := -n $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 ))) --dist loadgroup --no-loadscope-reorder
 test: setup
 	$(PYTEST) --durations=25 $(XDIST) -m "not serial" tests
 	$(PYTEST) --durations=10 -m serial tests
@@ -99,7 +100,11 @@ SAN_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefi
 LITE_SRCS := cpp_port/main.cpp cpp_port/serve.cpp cpp_port/backend_lite.cpp cpp_port/model_spec.cpp \
   cpp_port/safetensors.cpp cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp \
   wasm_port/kernels_gemm.cpp wasm_port/kernels_attention.cpp wasm_port/peak.cpp
+# The two halves are independent: run side by side (-j2), each one's output kept together.
 sanitize: setup
+	@$(MAKE) --no-print-directory -j2 --output-sync=target sanitize-abi sanitize-lite
+
+sanitize-abi:
 	@mkdir -p build/sanitize
 	g++ $(SAN_FLAGS) -shared -fPIC -pthread -DPB_HAVE_TOKENIZER=1 -Icpp_port -Iwasm_port \
 	  cpp_port/tokenizer.cpp wasm_port/kernels.cpp wasm_port/kernels_native.cpp wasm_port/kernels_gemm.cpp \
@@ -107,6 +112,9 @@ sanitize: setup
 	LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) tests/sanitize/run_sanitized.py build/sanitize/libpb_san.so 1200
+
+sanitize-lite:
+	@mkdir -p build/sanitize
 	g++ $(SAN_FLAGS) -march=native -ffp-contract=fast -pthread -Icpp_port -Iwasm_port $(LITE_SRCS) \
 	  -o build/sanitize/minilm-embed-lite
 	$(PY) tests/sanitize/run_lite.py build/sanitize/minilm-embed-lite

@@ -1,6 +1,7 @@
 """`bench fleet` on a real local Ray cluster: a head and one worker node, both on 127.0.0.1 (and so
 on this one machine), started here with ray.cluster_utils.Cluster and shut down by the processes it
-started. `bench fleet --quick --impl python_ref -- --scenario single` must bring back one result set per node,
+started. `bench fleet --quick --impl python_ref -- --scenario single --budget 40` (the budget: the test's
+time, ~30 s a node instead of ~70) must bring back one result set per node,
 with distinct host ids, the two timed runs one after another (they share this machine's cores),
 and one merged report. Under CI=true a missing Ray fails; locally it skips."""
 from __future__ import annotations
@@ -51,7 +52,7 @@ def test_fleet_runs_every_node_once_and_merges(cluster, tmp_path):
     out = tmp_path / "fleet"
     t0 = time.time()
     p = subprocess.run([sys.executable, "-m", "bench", "fleet", "--address", cluster.address, "--quick",
-                        "--impl", "python_ref", "--out", str(out), "--", "--scenario", "single"],
+                        "--impl", "python_ref", "--out", str(out), "--", "--scenario", "single", "--budget", "40"],
                        capture_output=True, text=True, timeout=1800, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     print(f"fleet wall time {time.time() - t0:.0f}s\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     assert p.returncode == 0, p.stderr[-3000:]
