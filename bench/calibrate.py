@@ -1,30 +1,11 @@
-"""`bench calibrate` (issue 10 item 4): the attribution tested on a truth we built. python_ref runs
-three times on the same texts, interleaved: as it is, with known Python work injected, and with
-known IO injected; the split (measure/split.py) must book each difference to its bucket.
-
-  injected Python  pure-Python work (integer arithmetic, no torch) after every layer, through an
-                   iterator over the layers that BertModel.forward's own loop drives
-  injected IO      a host copy of a preallocated buffer (np.copyto, as a serialiser would do) in
-                   the pipeline's forward, outside the model call
-  truth            IO: timed in place, inside the embed calls of the injected run's split blocks
-                   (the calls whose wall the split's shares are of): the very executions, in the
-                   cache state and machine pace they met (a copy after a forward's kernels runs
-                   2-3x slower here than after a flush; this VM's pace moves within a second,
-                   Python ~1.9x and kernels ~1.4x, so a truth timed elsewhere is of another machine).
-                   Python: what the injection costs the forward, its model call's wall (alone,
-                   as the split times it beside its tape) in the injected block minus in the plain
-                   one (their repetitions alternate): the busy time timed in place (printed beside
-                   it) and what it does to the kernels after it (0-10% more here at one thread,
-                   ~0 at two), which a port removes with it
-  recovered        framework_overhead and io of the injected run's block minus those of the plain
-                   run's, the repetitions of the two blocks alternating (split.attribute_many), each
-                   at its block's pace (before the split puts them on the walls: that proportional
-                   step is not what this checks); compared with the truth round by round
-                   (attributed / injected, the median over rounds)
-Last line: `calibration: injected X ms, attributed Y ms (error E%)` (both parts together); exit 1
-when the total or either part is off by more than TOLERANCE.
-Leaves out: injected kernel work (the kernels are the bucket a port cannot change).
-"""
+"""`bench calibrate`: the attribution tested on a truth we built (docs/DESIGN.md §7). python_ref runs
+three ways on the same texts, interleaved: as it is, with known pure-Python work after every layer,
+and with a known host copy (np.copyto) in its forward outside the model call. The truth is timed in
+place, inside the injected run's split blocks (this VM's pace moves within a second: a truth timed
+elsewhere is of another machine); what the split recovers is the injected block's framework_overhead
+and io less the plain block's, round by round. Last line: `calibration: injected X ms, attributed Y
+ms (error E%)`; exit 1 when the total or either part is off by more than TOLERANCE.
+Leaves out: injected kernel work (the kernels are the bucket a port cannot change)."""
 from __future__ import annotations
 
 import time

@@ -1,28 +1,12 @@
-"""Intervals and verdicts (docs/DESIGN.md §7, issue 10 items 3 and 5): every ceiling and gain carries a
-bootstrap interval over the rounds, and a verdict whose interval straddles its threshold says so.
-
-  gain         per-round paired ratios (python_ref's round median / the port's, same round); the
-               figure is their median, the interval (`interval`) the percentile bootstrap of that
-               median, widened to at least the order-statistic interval of the median (6 rounds
-               and more) or Student's t interval (fewer).
-  ceiling      from the baseline's split, round by round: embed / (embed - removable), where
-               removable is the sum of the buckets the port takes away; median and bootstrap again.
-  verdict      yes / no when the whole interval, widened by the run-to-run resolution (`widen`), is
-               on one side of the threshold, else "undecided at this precision".
-  resolution   what the rounds of one run cannot see: two runs differ by more than their rounds say
-               (process-level effects: where the weights land, thread placement). RESOLUTION is that
-               run-level part of a gain's spread, 95%, on the log scale: `bench merge` of repeated runs
-               on one machine prints it (between-run variance less the rounds' own), so a user can
-               check it on theirs. Added in quadrature to each side of the rounds' interval.
-  records      port_ceiling and port_gain per (impl, scenario), extra.ci = [low, high] (the rounds'
-               interval; widened only where read); a gain whose low end is above its ceiling's high
-               end, both widened, is a method failure (method_failures); the
-               ceiling's extra.upper counts the split's error (its unattributed time, either sign)
-               as removable too, and where it is there the failure is judged against it (above the
-               ceiling but within upper: a note).
-Seeded (numpy's default_rng(seed)) so a report rebuilt from the same rounds prints the same intervals.
-Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them).
-"""
+"""Intervals and verdicts (docs/DESIGN.md §7, the method): every ceiling and gain carries a bootstrap
+interval over the rounds, and a verdict whose interval straddles its threshold says so.
+  gain      the median of per-round paired ratios (baseline / port), its percentile bootstrap
+            interval widened to the order-statistic interval of the median (6+ rounds) or Student's t (fewer)
+  ceiling   embed / (embed - removable) round by round from the baseline's split; median, bootstrap
+  verdict   yes / no only when the interval, widened by RESOLUTION (the run-to-run part the rounds
+            of one run cannot see; `bench merge` measures it), is on one side of THRESHOLD
+Seeded, so a report rebuilt from the same rounds prints the same intervals.
+Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them)."""
 from __future__ import annotations
 
 import math

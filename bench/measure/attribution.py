@@ -1,26 +1,11 @@
-"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7): a port whose
-model is not a Python torch forward (cpp_port's LibTorch, onnxruntime, wasm_port's own kernels, a
-torch.compile graph), split into the same buckets (registry.BUCKETS) as split.py's, round by round
-from the scenario's interleaved walls. Which method applies is the registry's `kernels` fact.
-
-  tokenize            the tokenize wall of each round
-  model_kernels       "torch" on the CPU: the time inside the outermost framework ops of a forward
-                      (torch.profiler: each op event that no other op event encloses, its total CPU
-                      time: dispatch, allocator, nested ops and kernels, as the overhead model books
-                      them), as a share of the profiled forward, applied to each round's forward wall
-                      (the profiler's own cost inflates both, so the share carries over).
-                      On CUDA: the device's kernel time (memcpy apart).
-                      "onnxruntime": the sum of node kernel times from onnxruntime's profiler.
-                      "inner" (wasm_port): its forward timed inside its own runtime (pipe.time).
-  io                  numpy -> torch -> device and back, timed on the same shapes; "inner": the
-                      round's embed wall in Python - its embed timed inside its runtime (the pipe)
-  framework_overhead  what is left of the forward: forward wall - model_kernels - io, a residual
-                      (said so in the report); "inner": embed - tokenize - forward inside its runtime
-                      (the JS glue). For a C++ forward it is the C++ between ops and the one binding call.
-  unattributed        embed wall - the four = embed - tokenize - forward (the walls' embed_glue)
-The profile is taken once per scenario; per-round values carry the walls' variation only.
-Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime.
-"""
+"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7 "attribution"): a
+port whose model is not a Python torch forward (LibTorch, onnxruntime, wasm_port's kernels, a
+torch.compile graph), split into split.py's buckets round by round from the scenario's walls. The
+registry's `kernels` fact picks the method: "torch" the outermost torch.profiler ops' share of a
+profiled forward (on CUDA the device's kernel time), "onnxruntime" its profiler's node times,
+"inner" the forward timed inside the port's own runtime. framework_overhead is what is left of the
+forward (a residual, said so in the report). The profile is taken once per scenario.
+Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime."""
 from __future__ import annotations
 
 import json

@@ -1,36 +1,14 @@
-"""The overhead model (docs/DESIGN.md §7, issue 10): a Python torch forward split into what a C++ port can
-remove and what it pays too, each part measured, none a residual of the forward wall.
-
-  count        one forward under a TorchFunctionMode recording every Python -> torch call: its kind
-               (ops.KIND_OF), the time inside it (t_in) and a data-free stand-in of its result.
-  tape         the forward's own ATen ops replayed from LibTorch C++ on its own tensors, no Python
-               between them, intermediates released at their last use (tape.py): kernels = the
-               tape's wall less its own per-op cost; python_overhead = the forward's wall (alone,
-               right before the tape) - that, in the same repetition: what leaving Python removes,
-               measured by removing it, with what no hot-loop price sees: Python run cold between
-               kernels that streamed megabytes, and the kernels it slows (caches, the allocator:
-               Python holds each local until its function returns). 4-5x the priced part at one
-               short text here (dev/NOTES-attribution.md, "The tape").
-  per-op cost  the forward's very op mix (its counts per kind) as straight-line Python on tiny tensors
-               (ops.PY_CALLS), the same ops from LibTorch C++ (cpp_port._core.op_cost), the Python
-               mix under the replaying mode (OpMix) and the mix's own tape. binding = Python - C++
-               for those calls is what calling them from Python costs above C++: argument parsing,
-               GIL release, wrapping the result; tape_own = the mix's tape - C++ is the tape's own
-               per-op cost (boxed calls). Priced with one intra-op thread (on two, tiny kernels time
-               OpenMP's fork-join), in every repetition, next to the forward: this VM's pace steps
-               ~1.7-1.9x within ms to s (dev/NOTES-attribution.md): a price taken once is another machine's.
-  between ops  the forward replayed, every torch call returning its recorded result at once: the
-               Python bytecode between calls, less the replaying mode's own cost for the mix.
-  buckets      python_overhead (removable by a C++ port: the report's framework_overhead) and kernels
-               (dispatch + allocator + kernels, as C++ pays them: model_kernels), from the tape;
-               priced = binding + between_ops (the direct part a hot loop sees: a lower bound, kept
-               as a cross-check) and indirect = python_overhead - priced. Where the tape cannot
-               replay the forward (tape.py's one line, in the method), python_overhead = priced and
-               kernels = time inside torch calls - binding. Each a share of the forward's wall in the
-               same repetition, the median over repetitions (forward_split says why). Each call's
-               result rows are kept too (padded N*T or packed M): split.py knows which ran on padding.
-Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count).
-"""
+"""The overhead model (docs/DESIGN.md §7 "attribution", the method): a Python torch forward split
+into what a C++ port can remove (python_overhead: the report's framework_overhead) and what it pays
+too (kernels: model_kernels), each measured, none a residual of the forward wall.
+  count        every Python -> torch call of one forward (CallRecorder): kind, time inside, result rows
+  tape         the forward's ATen ops replayed from C++ (tape.py): kernels = its wall less its own
+               per-op cost; python_overhead = the forward's wall in the same repetition - that
+  per-op cost  the forward's op mix on tiny tensors from Python and from C++ (binding), and the mix's
+               tape (tape_own); one intra-op thread, priced in every repetition beside the forward
+  between ops  the forward replayed from its record (Replay): the Python between calls
+Where the tape cannot replay, python_overhead = the priced part (binding + between ops) and says so.
+Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count)."""
 from __future__ import annotations
 
 import time

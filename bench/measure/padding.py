@@ -1,30 +1,13 @@
-"""Padding waste, measured (docs/DESIGN.md §7): what running the per-token layers on the real tokens
-only (python_ref_packed's algorithm) can remove from a padded forward.
-
-  waste     for a forward whose layers run padded (its linears on the batch's N*T rows): its wall
-            less the same forward's on an unpadded batch of the same real tokens (N rows of
-            T' = M // N tokens, all real: at most N-1 of the M real tokens left out, so an upper
-            bound by those), less what attention gains in that batch (its calls timed in both
-            forwards: a packed forward keeps attention padded). The two forwards are timed in the
-            wall rounds (unpadded_parts: a part of the pipe's turn), so the waste and the gains come
-            from the same rounds and allocator state; split.py refuses walls without that pair.
-            Timing whole forwards sees what a per-call pair cannot: what the allocator and the
-            caches do with smaller activations. At 32 medium texts here the padded forward's
-            largest activations (25 MB) go back to the OS and are faulted in again on every call,
-            the real tokens' (18 MB) stay in glibc's heap: per call found 79 ms, the whole forward
-            130 (dev/NOTES-attribution.md, "What packing removes beyond the rows"). A pair timed
-            inside the split's block missed that step (the block keeps the heap grown): not offered.
-  per_call  for a forward where a few per-token calls run padded (the packed forward's embeddings'
-            LayerNorm), where the whole forward's counterfactual would book the packing's own
-            gathers too: each such call timed as it is, then once more on the M real rows (taken by
-            the attention mask, made contiguous before the clock starts); the sum of differences.
-            Binding cost cancels. Also run once beside `waste`, as its cross-check.
-Leaves out: the embedding stage's broadcast add (a packed forward keeps it padded, so per_call
-skips it; waste counts it, with the embeddings' LayerNorm: an upper bound by those two calls);
-attention written without scaled_dot_product_attention (its gain in the unpadded batch is then
-not taken off, a looser bound: attention.calls is 0 in the split's detail.padding); CUDA (the
-attention timer reads the host clock: unpadded_parts skips a pipe on a GPU).
-"""
+"""Padding waste, measured (docs/DESIGN.md §7 "attribution"): what running the per-token layers on the
+real tokens only (python_ref_packed's algorithm) can remove from a padded forward.
+  waste     a padded forward's wall less the same forward's on an unpadded batch of its real tokens,
+            both timed in the wall rounds (unpadded_parts), less attention's difference (a packed
+            forward keeps attention padded); whole forwards see the allocator's step on smaller
+            activations that a per-call pair misses (dev/NOTES-attribution.md)
+  per_call  a forward with a few padded per-token calls (the packed forward's embeddings' LayerNorm):
+            each such call timed as it is and again on the real rows; also waste's cross-check
+Leaves out: attention written without scaled_dot_product_attention (its gain is then not taken off:
+a looser bound), CUDA (unpadded_parts skips a pipe on a GPU)."""
 from __future__ import annotations
 
 import dataclasses

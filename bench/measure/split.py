@@ -1,44 +1,12 @@
-"""Attribution by the overhead model (docs/DESIGN.md §7, issue 10): one Python torch pipeline's embed
-time split round by round into measured buckets (registry.BUCKETS), with the remainder shown,
-never folded in.
-
-  tokenize            the tokenize wall of the round (interleaved with embed and forward)
-  model_kernels       the forward's own ATen ops replayed from LibTorch C++ on its tensors (the
-                      tape, less its own per-op cost): dispatch, allocator and kernels as a C++
-                      port pays them too (overhead.py, tape.py)
-  framework_overhead  the forward's wall - that, in the same repetition: what a C++ port can
-                      remove. Beside it, its priced part (the call mix priced from Python - from
-                      C++ on tiny tensors + the Python time between ops from a replay) and the
-                      rest, indirect (Python's effect on the kernels around it). Without a tape
-                      (one line says why), the priced part is the bucket, as before the tape
-  io                  time pipe.forward spends outside the model call: numpy <-> torch <-> device
-  unattributed        embed wall - the four; shown with its share, a check on the method. Its part
-                      embed_glue = embed - tokenize - forward, three walls of the same round: how much
-                      slower the forward runs after the tokenizer than alone (the Python tokenizer's
-                      footprint in the caches: ~0.17 ms of python_ref's 6.4 ms at one text here, ~0
-                      after cython_ext's), which a tokenizer port can remove too
-Also per round: padding_waste, what running the per-token calls on the real tokens only
-(python_ref_packed's algorithm) removes (padding.py): a forward whose layers ran padded against
-the same forward on an unpadded batch of its real tokens, both timed in the wall rounds (walls
-without that pair are refused), attention's difference taken off (padding.waste; detail.padding has
-the first round's parts and the per-call probe's figure beside it); a packed
-forward, whose layers run on M rows, by re-running its padded calls on the real rows (per_call).
-The split is measured in a block of its own after the wall rounds (attribute_many: the blocks of
-several pipes interleaved round by round), and its forward buckets are put on the round's embed
-wall: each one's share of an embed call timed in the same repetition of the block (io timed inside
-that call), x that wall. Shares within one repetition hold when the machine's pace moves; a share
-across calls (a round's forward wall / its embed wall) moved 4-5 points a round at `batch`. The
-pace step cancels as far as the machine moves every part alike (here Python ~1.9x, kernels ~1.4x:
-not quite; "speed", walls' embed / the block's, says how far apart they were).
-unattributed_forward checks the split inside its block (the forward timed inside the embed calls
-- its buckets: with the tape, what the forward loses after the tokenizer, embed_glue's twin).
-`follow`: a pipeline whose forward is the very same code as one already split (the tokenizer
-ports) gets that split's forward buckets round by round, with its own tokenize and embed walls.
-On CUDA (never run here: no GPU on this project's machines) kernels come from the device and a
-CUDA-graph replay gives the no-overhead wall (cuda_overhead.py).
-Leaves out: pipelines without a Python model forward (cpp_port, wasm_port, onnxruntime, compiled
-graphs): attribution.py's profiler split covers those, in the same buckets. Ceilings: ceilings.py.
-"""
+"""Attribution by the overhead model (docs/DESIGN.md §7 "attribution", the method): one Python torch
+pipeline's embed time split round by round into the buckets of registry.BUCKETS (tokenize,
+model_kernels and framework_overhead from the tape, io), unattributed beside them, never folded in;
+plus embed_glue and padding_waste (padding.py). The split runs in a block of its own after the wall
+rounds (attribute_many: several pipes' blocks interleaved), each bucket a share of an embed call of
+the same repetition put on the round's embed wall. `follow`: a pipeline whose forward is the same
+code as one already split (the tokenizer ports) takes that split, with its own tokenize and embed.
+Leaves out: forwards without Python between ops (attribution.py splits those); CUDA's kernel side is
+cuda_overhead.py. Ceilings: ceilings.py."""
 from __future__ import annotations
 
 import math

@@ -1,22 +1,12 @@
-"""The tape (docs/DESIGN.md §7, issue 10): one Python torch forward's own ATen ops, recorded at the
-dispatcher (a TorchDispatchMode sees each op the Python code issues, with its arguments as the
-kernel gets them) and replayed from LibTorch C++ (cpp_port/tape.cpp) on the same tensors, with no
-Python between the ops and each intermediate released after its last use: what the same forward
-costs as a C++ port issues it. forward wall - tape wall is then what leaving Python removes,
-measured by removing it: the binding and bytecode between ops that overhead.OpMix prices in a hot
-loop, and what they do to the kernels around them (caches, the allocator: Python holds every local
-until its function returns), which no hot-loop price sees (dev/NOTES-attribution.md, "The tape").
-
-  record     the forward once under the mode: [(op, args, kwargs, result)]
-  build      slots for every tensor (inputs: tensors the forward did not make), arguments encoded
-             for tape.cpp (tagged: T slot, L/O slot lists, N, b, i, f, I, s, dtype, device,
-             layout, memory_format), and each slot's release after its last use
-  own cost   the tape's own per-op cost (boxed calls, its stack) on the overhead model's tiny op
-             mix: the mix's tape - the same ops from C++ (op_cost), taken off the forward's tape
-Refused, in one line (the split then falls back to the priced model and says so): CUDA tensors,
-an op writing to an input, an argument of another type.
-Leaves out: autograd (forwards run under inference mode), graph-compiled forwards.
-"""
+"""The tape (docs/DESIGN.md §7 "attribution"): one Python torch forward's own ATen ops, recorded at the
+dispatcher (a TorchDispatchMode) and replayed from LibTorch C++ (cpp_port/tape.cpp) on the same
+tensors, no Python between them, each intermediate released after its last use: what the forward
+costs as a C++ port issues it (dev/NOTES-attribution.md, "The tape").
+  record / build  the ops once, then slots for every tensor, arguments encoded for tape.cpp and
+                  each slot's release after its last use
+  own cost        the tape's per-op cost on the overhead model's tiny op mix, taken off the forward's
+Refused in one line (the split then falls back to the priced model and says so): CUDA tensors, an op
+writing to an input, an argument of another type. Leaves out: autograd, graph-compiled forwards."""
 from __future__ import annotations
 
 import torch
