@@ -1,22 +1,13 @@
-"""Views of the overhead model that share none of its measurements (issue 10 item 1).
-
-  intercept  forward wall against batch size (N copies of one short text: no padding, T fixed),
-             a least-squares line per round: its intercept is the fixed cost per call. Python
-             overhead is part of it, and so is every kernel's fixed cost, which C++ pays too: for
-             python_ref it bounds framework_overhead from above, and python_ref's intercept minus
-             cpp_port's is the per-call cost a port removes.
-  py-spy     a sampling profiler (py-spy record --native) on a child process running python_ref's
-             forward: the share of its samples whose innermost frame is Python code or the
-             Python binding layer (libpython, libtorch_python) against native code (libtorch_cpu,
-             BLAS, OpenMP). py-spy attaches (--pid) once the child is warm, so only the forward
-             loop is sampled; it samples the main thread only.
-  traced     the same forward traced (torch.jit.trace) and run by TorchScript's C++ interpreter,
-             optimisations off: the same aten ops, dispatched from C++ with no Python between
-             them. forward wall - traced wall is what leaving Python removes, a lower bound (the
-             interpreter's own per-op cost stays in the traced wall).
-Leaves out: other threads' samples; sampling the bench's own process (py-spy attaches to a child
-of ours: where ptrace is not permitted, the view says so in one line).
-"""
+"""Views of the overhead model that share none of its measurements (docs/DESIGN.md §7 "Cross-checks"):
+  intercept  forward wall against batch size (N copies of one short text), a least-squares line per
+             round: its intercept, the fixed cost per call, bounds framework_overhead from above;
+             python_ref's minus cpp_port's is the per-call cost a port removes
+  py-spy     `py-spy record --native` on a warm child running python_ref's forward: the share of
+             samples whose innermost frame is Python or its binding layer, against native code
+  traced     the same forward traced (torch.jit.trace), optimisations off: forward wall - traced
+             wall is what leaving Python removes, a lower bound
+Leaves out: other threads' samples; sampling the bench's own process (where ptrace is not
+permitted, the view says so in one line)."""
 from __future__ import annotations
 
 import math

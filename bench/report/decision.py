@@ -1,21 +1,11 @@
-"""The decision logic: docs/DESIGN.md's opening table filled in from one machine's records, the
-answer the report leads with. For each scenario: the dominant bucket in the reference's split and
-the most any port could gain from it (the full-port ceiling: the run's full_port_ceiling record,
-measure/ceilings.reference_records); then each of the three changes apart
-(registry.CHANGES: the algorithm change, python_ref_packed over python_ref; the language port,
-cpp_port over python_ref_packed; the tokenizer ports over python_ref), each as its gain with an
-interval beside its ceiling; the best runtime change; whether a port pays, and which change moved
-the number. Each gain's verdict is the run's (stats.port_record_pair: yes / no only when the whole
-interval, widened by the run-to-run resolution, is on one side of stats.THRESHOLD, else "undecided
-at this precision"), read from its record with the interval it read; a --quick run's verdicts are marked
-indicative. Method failures (a gain above its ceiling's upper bound) are named with their reason.
-Quantisation (the registry's LOSSY rows, int8) is named only as this run measured it: each int8
-row's gain over its baseline beside its fidelity to upstream fp32, and it is supported only when
-the gain is a yes and the run recorded the row within its fidelity budget (measure/fidelity.py:
-extra.within_budget; nothing is recomputed here); a row outside it is shown with its numbers
-against the budget. Then cold start / footprint and the browser. Names come from the registry and
-the records.
-"""
+"""The decision logic (docs/DESIGN.md §7, "The decision table leads the report"): the design's opening
+table filled in from one machine's records. Per scenario: the reference's dominant bucket and the
+full-port ceiling (the run's full_port_ceiling record); each change of registry.CHANGES as its gain
+and interval beside its ceiling; the best runtime change; whether a port pays and which change moved
+the number; int8 rows (registry.LOSSY) only as this run measured them, against the fidelity budget;
+then cold start, footprint and the browser. Every verdict, interval and ceiling is the run's, read
+from its record (stats.port_record_pair, measure/ceilings.py, measure/fidelity.py): nothing is
+judged again here. A --quick run's verdicts are marked indicative."""
 from __future__ import annotations
 
 from .. import registry
