@@ -5,8 +5,18 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under `make test`'s pytest-xdist workers (a worker per core): one compute thread per worker, for
+# torch here and for what its children start without a thread count of their own, so two workers on
+# two cores do not run four threads. Tests that measure threading name their thread counts.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if _WORKER:
+    torch.set_num_threads(1)
 
 from bench import oracle, registry  # noqa: E402
 from contract.api import model_dir  # noqa: E402
