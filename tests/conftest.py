@@ -13,9 +13,9 @@ if _WORKER:
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 if _WORKER:
+    import torch
     torch.set_num_threads(1)
 
 from bench import oracle, registry  # noqa: E402
@@ -89,8 +89,8 @@ SLOW = {
 }
 
 
-# The serial tier: `make test` runs every other test on two pytest-xdist workers (one file per
-# worker at a time), then these alone, because they check timings or read a real run's intervals,
+# The serial tier: `make test` runs every other test on pytest-xdist workers (one file per worker
+# at a time), then these alone, because they check timings or read a real run's intervals,
 # which a second process on the same cores would move.
 SERIAL = {
     "test_calibrate.py::test_bench_calibrate_recovers_injected_overhead": "recovers a planted overhead in ms",
