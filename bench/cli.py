@@ -1,7 +1,7 @@
 """`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser,
 report, fuzz, read, calibrate, change, all; merge, compare, fleet (many hosts).
 
-Glue only: each subcommand calls the runner (suite/), a measure/ module or the report, and the console
+Glue only: each subcommand calls the runner (suite/), a measurement's package or the report, and the console
 prints. A subcommand is one function under `@command(...)`; the common options come with it. Bad input (an
 unknown --impl or --device, a bad --corpus, a model directory it cannot use, arguments that are not UTF-8)
 is one line on stderr and exit 2, never a traceback; exit 1 when an equivalence check fails.
@@ -69,9 +69,10 @@ def cmd_embed(args) -> int:
 
 @command("equivalence", "ids vs HF tokenizers, embeddings vs sentence-transformers, on the whole corpus")
 def cmd_equivalence(args) -> int:
-    from . import console, inputs, oracle, registry
-    from .measure.equivalence import check_equivalence
-    from .measure.fidelity import apart
+    from . import console, inputs, registry
+    from .equivalence import oracle
+    from .equivalence.check import check_equivalence
+    from .equivalence.fidelity import apart
     from contract.api import model_dir
     mdir = model_dir(args.model)
     texts = inputs.corpus(args)
@@ -100,7 +101,7 @@ def cmd_tokenize(args) -> int:
         suite.pin_threads(args.threads)
         suite.part_load(run, names)
         suite.part_tokenize(run, threads=2)
-        from .adversarial import run_part
+        from .equivalence.adversarial import run_part
         run_part(run)   # seconds to embed 10 MB adversarial texts (docs/DESIGN.md §5)
     finally:
         run.close()
@@ -117,8 +118,8 @@ def cmd_latency(args) -> int:
 
 @command("browser", "the browser bench in headless Chromium", impl=None)
 def cmd_browser(args) -> int:
-    from .measure import browser
-    browser.print_table(browser.run_browser_bench(args.quick, Path(args.out), model=args.model))
+    from .browser import pages
+    pages.print_table(pages.run_browser_bench(args.quick, Path(args.out), model=args.model))
     return 0
 
 
@@ -167,7 +168,7 @@ def cmd_fuzz(args) -> int:
     from tqdm import tqdm
 
     from . import console, registry
-    from .fuzz import fuzz
+    from .equivalence.fuzz import fuzz
     from contract.api import model_dir
     names = args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
     with tqdm(total=args.n, desc="fuzz", unit="text") as bar:
@@ -195,7 +196,7 @@ def cmd_read(args) -> int:
 @command("calibrate", "inject known Python work and IO into the reference; check the attribution recovers them "
          "(exit 1 above 15 percent error)", impl=None)
 def cmd_calibrate(args) -> int:
-    from .calibrate import run_calibrate
+    from .attribution.calibrate import run_calibrate
     return run_calibrate(args)
 
 
@@ -204,7 +205,7 @@ def cmd_calibrate(args) -> int:
 def cmd_change(args) -> int:
     from . import console
     from .inputs import UsageError
-    from .measure.change_cost import ChangeError, change_cost
+    from .costs.change_cost import ChangeError, change_cost
     try:
         console.print_change(change_cost(args.range))
     except ChangeError as e:
@@ -243,7 +244,7 @@ def parser() -> argparse.ArgumentParser:
         if c.configure:
             c.configure(s)
         s.set_defaults(fn=c.fn)
-    from .hosts_cli import add_parsers   # merge, compare, fleet: their own options
+    from .hosts.cli import add_parsers   # merge, compare, fleet: their own options
     add_parsers(sub)
     return p
 

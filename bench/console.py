@@ -175,7 +175,7 @@ def print_threads(recs) -> None:
 def print_scenarios(recs, scs: list[str]) -> None:
     """Latency, throughput, forward and (when measured) each implementation's gain over its baseline
     and ceiling, with intervals, and its attribution shares, per scenario. A method failure in red."""
-    from .measure.ceilings import from_records
+    from .attribution.ceilings import from_records
     from .registry import BUCKETS
     from .stats import fmt_ci
     ref_name, peer = registry.REFERENCE, registry.EMBED_PEER

@@ -8,7 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from . import oracle, registry
+from .equivalence import oracle
+from . import registry
 
 
 class UsageError(Exception):

@@ -13,7 +13,7 @@ import numpy as np
 
 from contract.api import Batch, check_texts, model_dir, pad_rows, prompt_length, prompted, read_spec
 
-from . import oracle
+from .equivalence import oracle
 
 ROOT = Path(__file__).resolve().parent.parent
 # written by `make onnx` (wasm_port/export_onnx.py), shared with the browser peer transformers.js

@@ -1,7 +1,7 @@
 """The int8 rows (docs/DESIGN.md §2; registry change "quantisation"): the reference's torch model and
 the onnxruntime session with their weights quantised to int8 at load, from the fp32 weights the
 baseline loads (never shipped pre-quantised), dynamically (activations quantised per call); the
-reference's tokenizer and pooling. Their vectors are not held to the fp32 contract: measure/fidelity.py
+reference's tokenizer and pooling. Their vectors are not held to the fp32 contract: equivalence/fidelity.py
 measures them against upstream fp32 and the fidelity budget (tolerances.FIDELITY) judges them.
 
   TorchInt8        torch.ao.quantization.quantize_dynamic (per_channel_dynamic_qconfig: one scale per

@@ -22,7 +22,7 @@ STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
 # (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller pays them); framework_overhead (driving
 # the ops: the host language between ops and its per-op calling cost above C++'s); io (the batch in, the result out)
 BUCKETS = ("tokenize", "model_kernels", "framework_overhead", "io")
-PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (measure/split.py)
+PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (attribution/split.py)
 CHANGES = ("algorithm", "language", "tokenizer")   # what a row changes: the decision table's three
 LOSSY = ("quantisation",)   # changes judged by the fidelity budget (tolerances.FIDELITY), not the fp32 contract
 UNBUILT = ("int8 of the project's own kernels (minilm_embed_lite, wasm_port): not built, as those kernels are being "
@@ -50,7 +50,7 @@ class Entry:
     op_cost: str = ""            # module with op_cost(kind, n, d), ns per tiny op from C++, and Tape (a forward's
     #                              ops replayed from C++): the overhead model's C++ side
     kernel_class: str = ""       # the tolerance class when `kernels` does not imply it ("torch": a binary timed inside itself, LibTorch)
-    peak: str = "native"         # the runtime whose multiply-add peak its forward is a fraction of (measure/peak.py)
+    peak: str = "native"         # the runtime whose multiply-add peak its forward is a fraction of (latency/peak.py)
     dirs: tuple = ()             # its code in this repo (maintenance counts, reading view)
     glue: tuple = ()             # files that only connect one world to another (bindings, C ABI, loaders)
     generated: tuple = ()        # generated files in its dirs, counted apart

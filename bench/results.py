@@ -218,7 +218,7 @@ def check(data, f="results.json") -> dict:
 
 def _splits(f, recs: list[dict]) -> None:
     """The rounds of one split (the attribution_* records of one impl and scenario) have one length:
-    the report pairs them round by round (measure/ceilings.from_records)."""
+    the report pairs them round by round (attribution/ceilings.from_records)."""
     seen: dict = {}
     for r in recs:
         if r["metric"].startswith("attribution_"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from . import oracle
+from .equivalence import oracle
 
 LENGTHS = {"short": (6, 24), "medium": (48, 128), "long": (256, 10**9)}  # token counts, [lo, hi]
 SCENARIOS = {  # name: (batch size, length class)

@@ -117,7 +117,7 @@ struct Core {
 
 }  // namespace
 
-// Per-op calibration for bench/measure/overhead.py: nanoseconds per call of one tiny ATen op issued
+// Per-op calibration for bench/attribution/overhead.py: nanoseconds per call of one tiny ATen op issued
 // from C++ (dispatcher + allocator + kernel: what a C++ port pays too), n calls after a warm-up, GIL
 // released. Shapes match overhead.py's Python twin: x (1, 2, d), x2 and src2 (2, d), w (d, d), b (d,),
 // q (1, 3, 2, d/3), bias (1, 1, 1, 2), ids/mask (1, 2) int64, keep (2,). Unknown kind: ValueError.
@@ -125,7 +125,7 @@ struct Core {
 double op_cost(const std::string& kind, int64_t n, int64_t d) {
   py::gil_scoped_release nogil;
   auto f = at::TensorOptions().dtype(at::kFloat);
-  // As a forward meets them (bench/measure/ops.py tiny() is the twin): weights and the input ids and
+  // As a forward meets them (bench/attribution/ops.py tiny() is the twin): weights and the input ids and
   // mask are ordinary tensors, made before it; activations are made inside it, inference tensors
   // (an op on ordinary tensors costs more, in Python and in C++ alike)
   at::Tensor w = at::randn({d, d}, f), b = at::randn({d}, f);

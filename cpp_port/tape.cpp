@@ -1,6 +1,6 @@
-// cpp_port tape: a Python torch forward's own ATen ops, recorded at the dispatcher (bench/measure/tape.py)
+// cpp_port tape: a Python torch forward's own ATen ops, recorded at the dispatcher (bench/attribution/tape.py)
 // and replayed from LibTorch C++ on the forward's own tensors, no Python between them: what the same
-// ops cost as a C++ port issues them (the overhead model's kernels, bench/measure/overhead.py). Each
+// ops cost as a C++ port issues them (the overhead model's kernels, bench/attribution/overhead.py). Each
 // op is called through the dispatcher's boxed interface (one code path for any op; the tape's own
 // per-op cost is priced apart on tiny tensors), each intermediate released after its last use, as a
 // C++ port's temporaries are. Inputs the forward did not make (weights, ids, mask, constants) are
@@ -157,7 +157,7 @@ class Tape {
 }  // namespace
 
 void bind_tape(py::module_& m) {
-  py::class_<Tape>(m, "Tape", "A recorded forward's ATen ops, replayed from C++ (bench/measure/tape.py builds it)")
+  py::class_<Tape>(m, "Tape", "A recorded forward's ATen ops, replayed from C++ (bench/attribution/tape.py builds it)")
       .def(py::init<const py::list&, const py::list&, int>(), py::arg("steps"), py::arg("inputs"), py::arg("nslots"))
       .def("run", &Tape::run, "one replay -> seconds")
       .def("output", &Tape::output, py::arg("slot"), "a slot's tensor as float32 numpy")

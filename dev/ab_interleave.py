@@ -1,6 +1,6 @@
 """dev: how much of the per-round noise of a paired ratio is the interleaving's grain? An A/A test
 (python_ref against a second python_ref) and two real pairs, timed two ways in the same process:
-"block" (each implementation's reps back to back, as measure/latency.interleaved does) and "rep"
+"block" (each implementation's reps back to back, as latency/timing.interleaved does) and "rep"
 (one call of each implementation in turn, reps times, so every implementation's round median spans
 the same stretch of time). Prints the per-round ratio spread (SD of log ratio) of each.
 usage: python dev/ab_interleave.py [threads] [scenario] [rounds] [reps]"""

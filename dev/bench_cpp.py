@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench import oracle  # noqa: E402
+from bench.equivalence import oracle  # noqa: E402
 from contract.api import Batch, model_dir  # noqa: E402
 
 

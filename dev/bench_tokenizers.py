@@ -20,7 +20,7 @@ import time
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import oracle  # noqa: E402
+from bench.equivalence import oracle  # noqa: E402
 from contract.api import model_dir  # noqa: E402
 
 

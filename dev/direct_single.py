@@ -9,7 +9,7 @@ from statistics import median
 import torch
 
 from bench import registry, stats
-from bench.measure import split
+from bench.attribution import split
 from bench.scenarios import texts_for
 from contract.api import model_dir
 

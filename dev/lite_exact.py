@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import numpy as np
 import variants
-from bench import oracle
+from bench.equivalence import oracle
 from bench.scenarios import texts_for
 from bench.tolerances import tolerance
 from contract.api import model_dir

@@ -7,7 +7,7 @@ import json, os, statistics as st, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
-from bench import oracle
+from bench.equivalence import oracle
 from bench.scenarios import texts_for
 from cpp_port.standalone import MinilmEmbed, MinilmEmbedLite
 from contract.api import model_dir, read_spec

@@ -13,7 +13,7 @@ import argparse, json, os, random, statistics as st, subprocess, sys, tempfile, 
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
-from bench import oracle
+from bench.equivalence import oracle
 from bench.scenarios import texts_for
 from contract.api import model_dir, read_spec
 from contract.serve_pipe import ServePipe

@@ -1,5 +1,5 @@
 """dev: torch.profiler per-op totals of python_ref against python_ref_packed at 32 medium texts, and the
-padding probe's waste (bench/measure/padding.py), for dev/NOTES-attribution.md "What packing removes beyond
+padding probe's waste (bench/attribution/padding.py), for dev/NOTES-attribution.md "What packing removes beyond
 the rows". Usage: .venv/bin/python dev/padding_profile.py; again with MALLOC_MMAP_THRESHOLD_=33554432
 MALLOC_TRIM_THRESHOLD_=4294967296 set to keep large blocks in the heap. Leaves out: walls (dev/mmap_ab.py).
 """
@@ -10,7 +10,7 @@ from torch.profiler import profile, ProfilerActivity
 from bench import registry
 from bench.scenarios import texts_for
 from contract.api import model_dir
-from bench.measure import overhead as oh, padding
+from bench.attribution import overhead as oh, padding
 torch.set_num_threads(2)
 mdir = model_dir(None)
 texts = texts_for(mdir, "medium", 32)

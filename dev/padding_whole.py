@@ -2,14 +2,14 @@
 (N rows of M // N) and python_ref_packed's, interleaved (8 rounds after 2 warm), with the time inside
 scaled_dot_product_attention of each, for dev/NOTES-attribution.md "The padding ceiling from the whole
 forward". Usage: .venv/bin/python dev/padding_whole.py [length N] (default medium 32). Leaves out: the
-bench's own wiring (bench/measure/padding.py builds its unpadded batch the same way).
+bench's own wiring (bench/attribution/padding.py builds its unpadded batch the same way).
 """
 import torch, time, sys
 from statistics import median
 from bench import registry
 from bench.scenarios import texts_for
 from contract.api import model_dir
-from bench.measure import overhead as oh
+from bench.attribution import overhead as oh
 from torch.overrides import TorchFunctionMode
 torch.set_num_threads(2)
 mdir = model_dir(None)

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo root
-from bench.measure.browser import chromium  # noqa: E402
+from bench.browser.pages import chromium  # noqa: E402
 from bench.read import write_page  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs" / "read-view.png")

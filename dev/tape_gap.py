@@ -1,7 +1,7 @@
 """dev: the tape against the Python forward and cpp_port's forward, and the tape with every intermediate
 kept alive (what releasing at last use is worth), interleaved rounds. Usage (in a set-up clone):
   .venv/bin/python dev/tape_gap.py [short 1 | medium 32 | long 8]
-Leaves out: the split (bench/measure/overhead.py); this is the raw comparison behind dev/NOTES-attribution.md "The tape".
+Leaves out: the split (bench/attribution/overhead.py); this is the raw comparison behind dev/NOTES-attribution.md "The tape".
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from statistics import median
 import torch
 
 from bench import registry
-from bench.measure import overhead as oh, tape as tp
-from bench.measure.ops import _core
+from bench.attribution import overhead as oh, tape as tp
+from bench.attribution.ops import _core
 from bench.scenarios import texts_for
 from contract.api import model_dir
 

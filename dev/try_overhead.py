@@ -7,7 +7,7 @@ from statistics import median
 import torch
 
 from bench import registry
-from bench.measure import overhead as oh
+from bench.attribution import overhead as oh
 from bench.scenarios import SCENARIOS, texts_for
 from contract.api import model_dir
 

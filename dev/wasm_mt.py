@@ -11,7 +11,7 @@ Usage: .venv/bin/python dev/wasm_mt.py [--variant simd128 relaxed] [--threads 1 
 import argparse, json, os, random, statistics as st, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import oracle
+from bench.equivalence import oracle
 from bench.scenarios import texts_for
 from contract.api import model_dir, read_spec
 from contract.serve_pipe import ServePipe

@@ -18,7 +18,8 @@ if _WORKER:
     import torch
     torch.set_num_threads(1)
 
-from bench import oracle, registry  # noqa: E402
+from bench.equivalence import oracle  # noqa: E402
+from bench import registry
 from contract.api import model_dir  # noqa: E402
 
 IN_CI = os.environ.get("CI") == "true"

@@ -49,8 +49,8 @@ def attribution(impl: str, sc: str, buckets_ms: dict, host: str = "h") -> list[R
 
 def gains(recs: list[Record], sc: str) -> list[Record]:
     """port_gain records of scenario sc from the latency records' per-round medians, by the bench's
-    own code (measure/ceilings.gain_records), as `bench latency` writes them."""
-    from bench.measure.ceilings import gain_records
+    own code (attribution/ceilings.gain_records), as `bench latency` writes them."""
+    from bench.attribution.ceilings import gain_records
     walls = {r.impl: {"embed": r.extra["round_medians_ms"]} for r in recs
              if r.metric == "latency_p50" and r.scenario == sc and "round_medians_ms" in r.extra}
     return gain_records(walls, sc)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import oracle, registry
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence.check import unpad
 from contract.weights import random_weights_dir
 from conftest import require
 from python_ref.added_tokens import AddedTokens

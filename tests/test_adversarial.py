@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import variants
-from bench import oracle, registry
-from bench.adversarial import TEXTS
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence.adversarial import TEXTS
+from bench.equivalence.check import unpad
 from bench.tolerances import tolerance
 from python_ref import tokenizer as ref
 from contract.api import pad_rows, split_batch

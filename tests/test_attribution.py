@@ -14,7 +14,7 @@ import pytest
 
 import bench_run
 from bench import registry, report, stats
-from bench.measure import attribution, ceilings
+from bench.attribution import profiled as attribution, ceilings
 from bench.results import Record
 from tests.conftest import require
 
@@ -225,7 +225,7 @@ def test_outermost_op_time_counts_each_op_once():
 def test_profiler_split_of_a_forward_is_round_by_round(mdir):
     """attribution.attribute_profiled on python_ref's forward from given walls: per round, kernels are the
     profiled share of that round's forward and framework_overhead its residual."""
-    from bench.measure import split
+    from bench.attribution import split
     from bench.scenarios import texts_for
     pipe = registry.load_impl(registry.REFERENCE, mdir)
     texts = texts_for(mdir, "short", 2)
@@ -244,7 +244,7 @@ def test_unpadded_batch_is_the_real_tokens_in_order():
     without a mask are refused in one line."""
     import torch
 
-    from bench.measure import padding
+    from bench.attribution import padding
     N, T, lens = 4, 60, (60, 20, 35, 37)
     mask = (torch.arange(T)[None, :] < torch.tensor(lens)[:, None]).long()
     ids = (torch.arange(N * T).reshape(N, T) + 1) * mask
@@ -264,7 +264,7 @@ def test_padding_waste_from_the_wall_rounds_recovers_a_known_cost_per_padded_row
     import time
     from statistics import median
 
-    from bench.measure import split
+    from bench.attribution import split
     from bench.scenarios import texts_for
     plain, slow = registry.load_impl(registry.REFERENCE, mdir), registry.load_impl(registry.REFERENCE, mdir)
     per_row, base = 300e-6, slow.model.forward   # well above the model's own ~0.2 ms a row here
@@ -301,7 +301,7 @@ def test_padding_probe_reruns_exactly_the_padded_per_token_calls(mdir):
     import numpy as np
     import torch
 
-    from bench.measure import overhead as oh, padding
+    from bench.attribution import overhead as oh, padding
     from bench.scenarios import texts_for
     from contract.api import load_config
     layers = int(load_config(mdir)["num_hidden_layers"])

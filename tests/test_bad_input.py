@@ -6,8 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from bench import oracle, registry
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence.check import unpad
 from bench.tolerances import tolerance
 
 PORTS = registry.PORTS

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import oracle, registry
-from bench.measure import equivalence, latency
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence import check as equivalence
+from bench.latency import timing as latency
 from contract.api import Batch
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.measure import browser
+from bench.browser import pages as browser
 from bench.tolerances import tolerance
 from conftest import require
 
@@ -56,10 +56,10 @@ def test_threaded_page_is_isolated_and_matches(mdir):
 
 
 def test_browser_peak_fraction_is_the_batch_work_over_the_page_peak(mdir):
-    """measure/browser._peak_records on a page whose figures the test sets: the work is peak.work_flop
+    """browser/pages._peak_records on a page whose figures the test sets: the work is peak.work_flop
     on the batch's upstream token counts, over the page's batch-32 p50, over the peak it probed."""
-    from bench import oracle
-    from bench.measure.peak import work_flop
+    from bench.equivalence import oracle
+    from bench.latency.peak import work_flop
     from contract.api import read_spec
     batch = ["a short text", "a somewhat longer text, with a comma and more words in it"]
     page = {"threads": 2, "threads_asked": 2, "build": "relaxed-mt", "isolated": True, "b32": {"p50": 50.0},

@@ -151,10 +151,10 @@ class Sleeper:
 
 
 def test_settling_stops_at_the_budget_and_says_so():
-    from bench.measure.ceilings import undecided
-    from bench.measure.points import measure_point
-    from bench.measure.split import round_walls
-    from bench.suite.timing import settle
+    from bench.attribution.ceilings import undecided
+    from bench.latency.points import measure_point
+    from bench.attribution.split import round_walls
+    from bench.latency.part import settle
     # python_ref_packed exactly 1.10x faster: undecided however many rounds (test_stability's setting)
     pipes = {"python_ref": Sleeper(40.0), "python_ref_packed": Sleeper(40.0 / 1.10)}
     res = measure_point(pipes, ["t"], 1.0, parts=("embed",), min_rounds=3, max_rounds=3)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bench import calibrate, cli
-from bench.measure.overhead import cpp_missing
+from bench.attribution import calibrate
+from bench import cli
+from bench.attribution.overhead import cpp_missing
 from tests.conftest import require
 
 LAST = re.compile(r"^calibration: injected ([\d.]+) ms, attributed ([\d.]+) ms \(error ([\d.]+)%\)$")

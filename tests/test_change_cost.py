@@ -1,4 +1,4 @@
-"""The maintenance report's per-change cost (bench/measure/change_cost.py, issue 11 item 4), on a
+"""The maintenance report's per-change cost (bench/costs/change_cost.py, issue 11 item 4), on a
 change whose truth the test builds: a commit in a throwaway clone that adds and removes known lines
 in known ports' files. The counts must come back exactly, and the rebuild column must follow what
 each port compiles (wasm_port and minilm-embed-lite compile cpp_port's tokenizer; python_ref and
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.measure.change_cost import ChangeError, change_cost, parse_range
+from bench.costs.change_cost import ChangeError, change_cost, parse_range
 from bench import registry
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from bench import compare
+from bench.hosts import compare
 from bench.cli import main
 from hostsets import latency, machine, write
 

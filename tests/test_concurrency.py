@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import registry
-from bench.measure.equivalence import unpad
+from bench.equivalence.check import unpad
 
 
 @pytest.mark.parametrize("pipe", registry.PORTS, indirect=True)

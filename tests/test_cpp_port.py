@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import oracle
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench.equivalence.check import unpad
 from conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent

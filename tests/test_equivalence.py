@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import oracle, registry
-from bench.measure.equivalence import batched, unpad
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence.check import batched, unpad
 from bench.tolerances import tolerance
 
 PORTS = registry.PORTS

@@ -1,4 +1,4 @@
-"""Fidelity to upstream fp32 (bench/measure/fidelity.py) and the int8 rows it judges (issue 30).
+"""Fidelity to upstream fp32 (bench/equivalence/fidelity.py) and the int8 rows it judges (issue 30).
 
 - Retrieval agreement on cases whose truth is built: identical vectors, a rotation of all of them
   (every cosine kept: 1.0 whatever |Δ|), two texts' vectors swapped on a circle (known per text), ties.
@@ -15,8 +15,10 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from bench import oracle, registry, report, stats
-from bench.measure import ceilings, fidelity
+from bench.equivalence import oracle
+from bench import registry, report, stats
+from bench.attribution import ceilings
+from bench.equivalence import fidelity
 from bench.results import Record
 from bench.tolerances import FIDELITY, fidelity_budget
 from conftest import require
@@ -188,7 +190,7 @@ def sample(mdir, corpus):
 def test_int8_rows_are_quantised_and_close_to_upstream(name, mdir, sample):
     """Ids exact (the reference's tokenizer), vectors neither fp32's (|Δ| far above the fp32 tolerance)
     nor broken (a missed route or a wrong scale gives cosines near 0); equivalence checks their ids only."""
-    from bench.measure.equivalence import check_equivalence
+    from bench.equivalence.check import check_equivalence
     require(name)
     texts, ref = sample
     row = check_equivalence(name, texts, mdir, ref_ids=oracle.hf_ids(mdir, texts), ref_emb=ref)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import fleet
+from bench.hosts import fleet
 from bench.cli import parser
 from conftest import require
 

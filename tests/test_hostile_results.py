@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import compare, registry
+from bench.hosts import compare
+from bench import registry
 from bench.results import ResultsError, check, load
 from conftest import require
 from hostsets import latency, machine, write
@@ -306,7 +307,7 @@ def test_the_bench_reads_its_own_output():
 
 # -- (d) an empty `bench change` range --------------------------------------------------------------------
 def test_reversed_change_range_is_refused(tmp_path):
-    from bench.measure.change_cost import ChangeError, change_cost
+    from bench.costs.change_cost import ChangeError, change_cost
     d = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(d)], check=True)
     (d / "python_ref" / "pipeline.py").write_text((d / "python_ref" / "pipeline.py").read_text() + "# one more line\n")
@@ -358,7 +359,7 @@ def test_a_closed_served_pipeline_says_so(name, mdir):
 # -- a node's files in `bench fleet` ----------------------------------------------------------------------
 def test_fleet_keeps_a_nodes_files_inside_its_directory(tmp_path):
     """A node names its host id and its files; neither may write outside --out/hosts/<host>/."""
-    from bench.fleet import save
+    from bench.hosts.fleet import save
     out = tmp_path / "fleet"
     good = json.loads((result_set(tmp_path / "good", 10) / "results.json").read_text())
     good["machine"]["host_id"] = "../../escaped"

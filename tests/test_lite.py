@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import variants
-from bench import oracle
+from bench.equivalence import oracle
 from bench.tolerances import tolerance
 from conftest import require
 from contract.api import ModelDirError

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from bench import merge
+from bench.hosts import merge
 from bench.cli import main
 from bench.results import ResultsError
 from hostsets import attribution, gains, latency, machine, write

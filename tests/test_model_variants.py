@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 import variants
-from bench import oracle, registry
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench import registry
+from bench.equivalence.check import unpad
 from bench.tolerances import tolerance
 from conftest import require
 from contract.api import ModelDirError, read_spec
@@ -319,7 +320,7 @@ def test_pyodide_path_on_a_variant(vdir, variant, kw):
 
 
 def test_browser_page_on_a_variant(vdir):
-    from bench.measure import browser
+    from bench.browser import pages as browser
     require(browser.missing(), is_reason=True)
     d = vdir("combo")
     texts = ["Hello WORLD, Café naïve", "a longer sentence " * 40]

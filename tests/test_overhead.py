@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import registry, stats
-from bench.measure import ceilings, crosscheck, overhead as oh, split
+from bench.attribution import ceilings, crosscheck, overhead as oh, split
 from bench.scenarios import texts_for
 from contract.api import load_config
 from tests.conftest import require

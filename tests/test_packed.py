@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bench import registry
-from bench.measure import overhead as oh
-from bench.measure.equivalence import batched
+from bench.attribution import overhead as oh
+from bench.equivalence.check import batched
 from bench.scenarios import texts_for
 from bench.tolerances import tolerance
 from tests.conftest import require

@@ -1,4 +1,4 @@
-"""peak_fraction (bench/measure/peak.py): the work it counts against torch's own FLOP counter, the
+"""peak_fraction (bench/latency/peak.py): the work it counts against torch's own FLOP counter, the
 fraction from walls and a peak whose values the test sets, the probes of the two runtimes with kernels
 of their own (minilm-embed-lite natively, wasm_port in Node), and the records `bench latency` writes."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import registry
-from bench.measure import peak
+from bench.latency import peak
 from bench.results import Record
 from conftest import require
 from contract.api import read_spec

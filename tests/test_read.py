@@ -131,7 +131,7 @@ def defines(port: str, stage: str) -> bool:
 
 def test_page_in_chromium_shows_every_stage_in_every_port_that_has_it(tmp_path):
     from conftest import require
-    from bench.measure import browser
+    from bench.browser import pages as browser
     require(None if Path(browser.CHROMIUM).is_file() else f"{browser.CHROMIUM} not found", is_reason=True)
     try:
         import playwright.sync_api  # noqa: F401

@@ -98,7 +98,7 @@ def test_no_module_of_bench_names_a_port():
     ports = registry.ports(with_reference=True)
     pat = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, ports)) + r")(?![\w])")
     allowed = {"bench/registry.py",
-               "bench/oracle.py", "bench/fuzz.py"}   # owned by the ports' helper; they take names as arguments
+               "bench/equivalence/oracle.py", "bench/equivalence/fuzz.py"}   # owned by the ports' helper; they take names as arguments
     bad = []
     for f in sorted((ROOT / "bench").rglob("*.py")):
         rel = f.relative_to(ROOT).as_posix()
@@ -141,7 +141,7 @@ def test_baselines_and_what_each_change_removes_are_registry_facts():
 def test_a_change_registered_alone_is_bounded_and_gains_against_its_baseline():
     """A new language port over the algorithm change, registered here only, gets its ceiling from that
     baseline's split and its gain from the paired rounds: nothing else in bench/ is told."""
-    from bench.measure import ceilings
+    from bench.attribution import ceilings
     lang = next(e for e in registry.REGISTRY if e.change == "language")
     entry = dataclasses.replace(lang, name="seventh_port")
     registry.register(entry)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from bench import fuzz, oracle, registry
-from bench.measure.equivalence import unpad
+from bench.equivalence import fuzz, oracle
+from bench import registry
+from bench.equivalence.check import unpad
 
 CASES = sorted(fuzz.REGRESSIONS.glob("*.json"))
 

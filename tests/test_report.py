@@ -10,7 +10,7 @@ import pytest
 
 import bench_run
 from bench import registry, report
-from bench.measure import coldstart
+from bench.costs import coldstart
 
 
 def test_coldstart_of_python_ref_is_positive(mdir):
@@ -81,7 +81,7 @@ def test_the_answer_says_when_the_machine_was_not_quiet(small_run, capsys):
     # the small run's own pair_spread records replaced by one planted per case: under QUIET, then above
     from bench.report.costs import decision
     from bench.report.index import Index
-    from bench.stability import QUIET
+    from bench.hosts.stability import QUIET
     _, data = small_run
     base = [r for r in data["records"] if r["metric"] != "pair_spread"]
     ref = next(r for r in data["records"] if r["metric"] == "pair_spread")

@@ -12,11 +12,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bench import merge, stability, stats
-from bench.measure.latency import LEAD_S, interleaved, lead_calls, paired_ratio
-from bench.measure.points import measure_point
-from bench.measure.split import round_walls
-from bench.suite.timing import rounds_short, settle, spread_record
+from bench.hosts import merge, stability
+from bench import stats
+from bench.latency.timing import LEAD_S, interleaved, lead_calls, paired_ratio
+from bench.latency.points import measure_point
+from bench.attribution.split import round_walls
+from bench.latency.part import rounds_short, settle, spread_record
 from hostsets import attribution, machine, write
 
 

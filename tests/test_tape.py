@@ -1,4 +1,4 @@
-"""The tape (bench/measure/tape.py, cpp_port/tape.cpp): a Python torch forward's own ATen ops replayed
+"""The tape (bench/attribution/tape.py, cpp_port/tape.cpp): a Python torch forward's own ATen ops replayed
 from LibTorch C++, the overhead model's kernels. Truths built here: the forward's own result (the
 replay gives it bit for bit), the C++ port's forward (the same ops from C++: the tape costs what it
 costs), known pure-Python work put between the ops (the split books it removable, all of it), and
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from bench import registry
-from bench.measure import overhead as oh, tape as tp
+from bench.attribution import overhead as oh, tape as tp
 from bench.scenarios import texts_for
 from tests.conftest import require
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import oracle
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench.equivalence.check import unpad
 from python_ref import tokenizer as ref
 
 PORTS = ["cython_ext", "numba_variant"]

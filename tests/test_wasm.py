@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import oracle
-from bench.measure.equivalence import unpad
+from bench.equivalence import oracle
+from bench.equivalence.check import unpad
 from bench.tolerances import tolerance
 from conftest import require
 from contract.api import Batch, pad_rows, read_spec

@@ -1,5 +1,5 @@
 // wasm_port peak probe: this machine's multiply-add peak at the vector width the kernels are built
-// for, the denominator of the bench's peak_fraction (bench/measure/peak.py). Independent chains of
+// for, the denominator of the bench's peak_fraction (bench/latency/peak.py). Independent chains of
 // acc = acc * a + b over vectors of that width: natively (minilm-embed-lite, -march of the kernels)
 // the compiler fuses each into one FMA instruction (-ffp-contract=fast); in WebAssembly SIMD128 each
 // is f32x4.mul then f32x4.add, the most minilm.wasm's kernels can issue, and in the relaxed-SIMD builds

@@ -119,7 +119,7 @@ def decision(ix: Index, plots: list[str]) -> str:
     if ix.data.get("machine", {}).get("plan") == "quick":
         md.append("\n**--quick**: few rounds per point, so these intervals are wider than the default plan's and "
                   "the verdicts are indicative; run without --quick before acting on them.\n")
-    from ..stability import noisy_line
+    from ..hosts.stability import noisy_line
     line = noisy_line(ix.data.get("records", []))
     if line:
         md.append(f"\n**{line[0].upper() + line[1:]}.**\n")

@@ -4,7 +4,7 @@ full-port ceiling (the run's full_port_ceiling record); each change of registry.
 and interval beside its ceiling; the best runtime change; whether a port pays and which change moved
 the number; int8 rows (registry.LOSSY) only as this run measured them, against the fidelity budget;
 then cold start, footprint and the browser. Every verdict, interval and ceiling is the run's, read
-from its record (stats.port_record_pair, measure/ceilings.py, measure/fidelity.py): nothing is
+from its record (stats.port_record_pair, attribution/ceilings.py, equivalence/fidelity.py): nothing is
 judged again here. A --quick run's verdicts are marked indicative."""
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
 
 
 def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
-    """The reference's full_port_ceiling record at sc (the run's: measure/ceilings.reference_records);
+    """The reference's full_port_ceiling record at sc (the run's: attribution/ceilings.reference_records);
     where the run did not split the reference (its budget, said in a note), the gains alone, with no
     dominant bucket and no ceiling."""
     full, dom = ix.r(registry.REFERENCE, "full_port_ceiling", sc), None
@@ -233,7 +233,7 @@ def failures(rows: list[dict]) -> list[tuple[str, str, str]]:
 
 def print_decision_table(data: dict) -> None:
     from ..console import print_decision
-    from ..stability import noisy_line
+    from ..hosts.stability import noisy_line
     rows = decision_rows(data)
     print_decision(*decision_table(rows), failures(rows),
                    data.get("machine", {}).get("plan") == "quick", noisy_line(data.get("records", [])))

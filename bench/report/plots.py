@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..measure.ceilings import from_records
+from ..attribution.ceilings import from_records
 from ..registry import REFERENCE
 from .index import Index, cold_figures, crossovers, foot_rows, sweep_table
 

@@ -4,7 +4,7 @@ and the cheaper interventions. Each section is a function (Index, plots) -> mark
 from __future__ import annotations
 
 from .. import registry
-from ..measure.ceilings import from_records
+from ..attribution.ceilings import from_records
 from ..registry import BUCKETS
 from ..stats import fmt_ci
 from .index import Index, crossovers, md_table, sweep_table
@@ -72,7 +72,7 @@ INT8_ISA = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "
 
 
 def fidelity(ix: Index) -> str:
-    """Every forward's fidelity to upstream fp32 (measure/fidelity.py), the budget the run judged the int8
+    """Every forward's fidelity to upstream fp32 (equivalence/fidelity.py), the budget the run judged the int8
     rows by, the CPU features their gain rests on, and what no int8 row stands for (registry.UNBUILT)."""
     top = [r for r in ix.recs if r["metric"] == "fidelity_topk" and r["scenario"] == "fidelity"]
     if not top:
@@ -213,7 +213,7 @@ def attribution(ix: Index, plots: list[str]) -> str:
 
 
 def overhead_views(ix: Index, sc: str) -> str:
-    """The reference's removable per-call cost seen several ways (suite/attribution.py crosschecks)."""
+    """The reference's removable per-call cost seen several ways (attribution/part.py crosschecks)."""
     views = [r for r in ix.recs if r["metric"] == "overhead_view" and r["scenario"] == sc]
     if not views:
         return ""

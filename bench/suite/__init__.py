@@ -1,7 +1,8 @@
 """`bench all`: every part of docs/DESIGN.md §7 in one run, into --out (results.json, report.md,
-PNGs, index.html), then the decision table on the terminal. Glue only: each part is a function of
-this package (run.py: the run's state and plan; prepare.py, timing.py, sweep.py, costs.py: the parts), each
-part a measure/ module. `bench latency` is the scenarios part alone (`run_latency`).
+PNGs, index.html), then the decision table on the terminal. Glue only: run.py holds the run's state
+and plan, budget.py its wall-clock budget, prepare.py loading; each measurement's part is a `part.py`
+of its own package (equivalence/, latency/, attribution/, costs/, browser/). `bench latency` is the
+scenarios part alone (`run_latency`).
 """
 from __future__ import annotations
 
@@ -10,11 +11,8 @@ import time
 from pathlib import Path
 
 from .. import registry, results
-from .costs import part_browser, part_coldstart, part_maintenance
-from .prepare import part_equivalence, part_fidelity, part_load, part_tokenize, pin_threads, probe_compile
+from .prepare import part_load, part_tokenize, pin_threads, probe_compile
 from .run import PLANS, Run, select
-from .sweep import part_interventions, part_sweep
-from .timing import part_scenarios
 
 __all__ = ["PLANS", "Run", "select", "run_all", "run_latency", "pin_threads"]
 
@@ -50,7 +48,14 @@ def _finish_notes(run: Run) -> None:
 
 
 def run_all(args, plan: dict | None = None) -> int:
+    # each measurement's part lives in its own package (they import the run's state from .run, so not
+    # from here at import time)
     from .. import console, report
+    from ..browser.part import part_browser
+    from ..costs.part import part_coldstart, part_maintenance
+    from ..equivalence.part import part_equivalence, part_fidelity
+    from ..latency.part import part_scenarios
+    from ..latency.sweep import part_interventions, part_sweep
     t0 = time.time()
     run = Run(args, plan)
     try:
@@ -109,6 +114,7 @@ def run_latency(args, plan: dict | None = None) -> int:
     """The scenarios of `bench all` (same plan, same measuring path), without attribution; the
     records go to --out/latency.json."""
     from .. import console
+    from ..latency.part import part_scenarios
     run = Run(args, plan)
     try:
         _start(run)

@@ -250,12 +250,12 @@ def part_of(run, key: str, names: list[str]) -> Part:
 
 
 def _pages(run) -> int:
-    """The browser bench's pages (measure/browser.page_runs), 0 where it does not run."""
+    """The browser bench's pages (browser/pages.page_runs), 0 where it does not run."""
     wanted = run.args.impl or registry.names()
     if not any(registry.BY_NAME[n].browser_pages for n in wanted):
         return 0
     try:
-        from ..measure import browser
-        return len(browser.page_runs(run.args.threads))
+        from ..browser import pages
+        return len(pages.page_runs(run.args.threads))
     except Exception:   # the browser bench says why itself when it runs
         return 0

@@ -31,9 +31,9 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
                 "attr_reps": 5, "cold_n": 3, "sort_texts": 512, "sort_rounds": 2, "compile": True,
                 "xcheck_rounds": 5, "xcheck_reps": 5, "pyspy_s": 3.0},
 }
-# reserve_s: cold start runs its cold_n repeats only with more than this left of the budget (suite/costs.py)
+# reserve_s: cold start runs its cold_n repeats only with more than this left of the budget (costs/part.py)
 PLANS["quick"].update(reserve_s=95)
-# fidelity_texts: the even sample of the corpus every forward embeds against upstream fp32 (measure/fidelity.py;
+# fidelity_texts: the even sample of the corpus every forward embeds against upstream fp32 (equivalence/fidelity.py;
 # 0: all of it): 4-8 s a torch forward at 128 on two cores (the part: 35 s with four rows); the corpus is 1114 texts
 PLANS["quick"].update(fidelity_texts=128)
 PLANS["default"].update(fidelity_texts=384)
@@ -42,7 +42,7 @@ PLANS["default"].update(reserve_s=150)   # on pace, ~200 s are left at the cold 
 # stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
 # an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
 # and 3 let two quick runs differ by 6 points at `batch`). gain_rounds: the rounds every gain the
-# scenario leaves undecided is read from, its settling rounds (suite/timing.settle: embed only, of
+# scenario leaves undecided is read from, its settling rounds (latency/part.settle: embed only, of
 # those and their baselines) added to reach them; a count, not a time, so that two runs read such a
 # gain from as many rounds (a budget gave one run of a pair 8 at `batch`, the other 9: the interval of
 # the median is [min, max] at 8, [2nd, 8th] at 9, and the 1.40x algorithm change was undecided in one,
@@ -76,7 +76,7 @@ PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 
 # A browser page: 39-41 s on the AMD EPYC VM (make bench: 272 and 288 s for 7 pages), ~30 on the Xeon.
 # A scenario's attribution takes attr_fixed_s + attr_per_round x its rounds' seconds (the overhead model
 # splits every round again, several forwards a repetition), the cross-checks at `single` xcheck_s more; the
-# run corrects these by what the scenarios before took (suite/timing.part_scenarios). settle_share: the
+# run corrects these by what the scenarios before took (latency/part.part_scenarios). settle_share: the
 # least part of a scenario's grant its rounds and attribution leave to settling.
 PLANS["quick"].update(budget_s=210, settle_share=0.3,
                       est={"compile": (0, 30), "load": (1, 0.5), "equivalence": (3, 0.03), "fidelity": (2, 0.016),
@@ -137,7 +137,7 @@ class Run:
         self.cold_done: dict = {}
         self.t0 = time.perf_counter()
         self.rc = 0
-        self.overhead_model = False   # whether the overhead model splits (suite/attribution.prepare)
+        self.overhead_model = False   # whether the overhead model splits (attribution/part.prepare)
         given = getattr(args, "budget", None)
         if given is not None and given <= 0:
             from ..inputs import UsageError

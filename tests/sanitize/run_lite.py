@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import oracle  # noqa: E402
+from bench.equivalence import oracle  # noqa: E402
 from bench.tolerances import tolerance  # noqa: E402
 from contract.api import model_dir  # noqa: E402
 

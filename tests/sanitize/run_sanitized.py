@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import fuzz, oracle  # noqa: E402
+from bench.equivalence import fuzz, oracle  # noqa: E402
 from contract.api import model_dir, read_spec  # noqa: E402
 from contract.spec import DenseSpec  # noqa: E402
 

@@ -5,11 +5,11 @@
 // backend, fp32; tjs_q8: its q8 dtype, the int8 export onnxruntime_int8 runs; numThreads = threads, not proxied to a worker: on the page's thread, as ours) on the
 // local ONNX export, only when that export is of the served model's spec and its head is mean pooling
 // + normalise (what tjs applies). Per page: the first call at batch 1 and at batch 32 (cold), then
-// p50/p90 after a warm-up at batch 1, 8 and 32 (warm; batch 32: the texts bench/measure/browser.py
+// p50/p90 after a warm-up at batch 1, 8 and 32 (warm; batch 32: the texts bench/browser/pages.py
 // puts in window.__benchTexts, else 32 generated sentences). Reports the threads that ran (ort's
 // numThreads after it loaded: it drops to 1 without shared memory), the build and crossOriginIsolated;
 // the wasm page also its build's multiply-add peak in this engine (wasm_port/peak.cpp, `peak`), the
-// denominator of its peak_fraction at batch 32 (bench/measure/browser.py).
+// denominator of its peak_fraction at batch 32 (bench/browser/pages.py).
 // Leaves out: WebGPU, the network (everything is served from 127.0.0.1).
 import { loadMiniLM, relaxedSimdSupported } from "../js/loader.mjs";
 import { readSpec } from "../js/spec.mjs";

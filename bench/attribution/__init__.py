@@ -1,0 +1,1 @@
+"""Attribution: each implementation's split into the buckets, the ceilings and gains, the cross-checks."""

@@ -1,0 +1,143 @@
+"""The profile-first prediction (docs/DESIGN.md, opening; §7): for every implementation that changes
+something of another (registry facts `baseline`, `replaces`, `change`), the most it can gain over
+its baseline, from the baseline's split (its ceiling), beside what it gained in the same
+interleaved rounds (its gain), both with intervals (stats.py). Nothing here names a port: a
+baseline that was not measured is replaced by its own baseline (registry.bounds).
+
+  port_records   port_ceiling + port_gain records per implementation and scenario (results.json), and
+                 the reference's full_port_ceiling (reference_records: the decision table's first column)
+  gain_records   port_gain alone, from walls (bench latency, which splits nothing)
+  undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
+  round_ratios   every gain's per-round paired ratios (what stability.pair_spread reads)
+  from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
+Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
+ceiling record says so, with value None).
+"""
+from __future__ import annotations
+
+from statistics import median
+
+from .. import registry
+from ..registry import BUCKETS
+
+
+def _baselines(walls: dict):
+    """(impl, its measured baseline, what it removes from that baseline's split) for every
+    implementation in walls with embed walls whose baseline (or a baseline of it) has them too."""
+    have = {n for n, w in walls.items() if w.get("embed")}
+    for impl in (n for n in walls if n in have):   # walls' order: the records' order
+        b = registry.bounds(impl, have)
+        if b is not None:
+            yield impl, b[0], b[1]
+
+
+def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", gain_walls: dict | None = None) -> list:
+    """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a
+    baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
+    {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired;
+    gain_walls: the same with the settling rounds appended (latency/part.settle), for the gains."""
+    from ..stats import ceiling, gain, port_record_pair as make
+    out = []
+    gw = gain_walls or walls
+    for impl, vs, parts in _baselines(walls):
+        if parts is not None and vs not in atts:
+            continue
+        g = gain(gw[vs]["embed"], gw[impl]["embed"])
+        missing = [p for p in parts or () if not atts[vs]["rounds"].get(p)]
+        c = ceiling(atts[vs], parts) if parts is not None and not missing else None
+        why = (f"{vs}'s split ({atts[vs].get('method', '?').split(':')[0]}) does not measure "
+               f"{', '.join(missing)}, which {impl} removes") if missing else \
+            (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
+             if registry.BY_NAME[impl].kind == "peer" else None)
+        settled = len(g["rounds"]) - min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
+        out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change,
+                                                             "settled_rounds": settled}, reason=why)
+    return out + reference_records(atts, scenario, device)
+
+
+def port_removes() -> tuple:
+    """What a full port takes away from the reference's split: every port's buckets traced back to
+    the reference (registry.bounds), kernel swappers apart."""
+    out = []
+    for n in registry.ports():
+        b = registry.bounds(n, {registry.REFERENCE})
+        out += [p for p in (b[1] if b and b[1] else ()) if p not in out]
+    return tuple(out)
+
+
+def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
+    """full_port_ceiling: the most a full port could gain over the reference at this scenario (every
+    port's buckets removed from its split, stats.ceiling), with the dominant bucket and the interval of
+    its per-round share: the decision table's first column, written by the run so the report judges
+    nothing. None where the reference was not split."""
+    ref = atts.get(registry.REFERENCE)
+    if not ref or not ref.get("embed_rounds") or not ref.get("shares"):
+        return []
+    from ..results import Record
+    from ..stats import ceiling, interval
+    dom, emb = dominant(ref), ref["embed_rounds"]
+    per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
+    full = ceiling(ref, [p for p in port_removes() if p in ref["rounds"]])
+    return [Record(registry.REFERENCE, "full_port_ceiling", scenario, full["value"], "x", device, extra={
+        "ci": full["ci"], "share": full["share"], "removes": full["removes"], "dominant": dom,
+        "dominant_share": ref["shares"][dom], "dominant_ci": interval(per_round) if len(per_round) == len(emb) else None})]
+
+
+def undecided(walls: dict) -> list[tuple[str, str]]:
+    """(impl, its baseline) for every gain in walls whose verdict is undecided at this precision."""
+    from ..stats import UNDECIDED, gain, verdict
+    out = []
+    for impl, vs, _ in _baselines(walls):
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
+        if verdict(g["ci"], value=g["value"]) == UNDECIDED:
+            out.append((impl, vs))
+    return out
+
+
+def gain_round_ratios(walls: dict) -> dict:
+    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (stats.ratios)."""
+    from ..stats import ratios
+    return {impl: ratios(walls[vs]["embed"], walls[impl]["embed"]) for impl, vs, _ in _baselines(walls)}
+
+
+def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
+    """port_gain alone (no split to bound it), for every implementation with a measured baseline."""
+    from ..results import Record
+    from ..stats import gain, judged
+    out = []
+    for impl, vs, _ in _baselines(walls):
+        g = gain(walls[vs]["embed"], walls[impl]["embed"])
+        out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
+                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"],
+                                 **judged(g),
+                                 "change": registry.BY_NAME[impl].change, "method_failure": None}))
+    return out
+
+
+def _g(r, k):
+    return r[k] if isinstance(r, dict) else getattr(r, k)
+
+
+def from_records(recs, impl: str, scenario: str) -> dict | None:
+    """split.finish's dict (seconds) rebuilt from attribution_* records, for the report."""
+    rs = {_g(r, "metric").removeprefix("attribution_"): r for r in recs if _g(r, "impl") == impl
+          and _g(r, "scenario") == scenario and _g(r, "metric").startswith("attribution_")}
+    if not all(b in rs for b in BUCKETS):
+        return None
+    ex = _g(rs["tokenize"], "extra")
+    rounds = {k: [x / 1e3 for x in _g(r, "extra").get("round_ms") or [_g(r, "value")]] for k, r in rs.items()}
+    emb = [x / 1e3 for x in ex.get("embed_round_ms") or [ex["embed_wall_ms"]]]
+    return {"impl": impl, "buckets": {b: _g(rs[b], "value") / 1e3 for b in BUCKETS}, "rounds": rounds,
+            "values": {k: _g(r, "value") / 1e3 for k, r in rs.items()},
+            "embed_wall": ex["embed_wall_ms"] / 1e3, "embed_rounds": emb, "forward_wall": ex["forward_wall_ms"] / 1e3,
+            "unattributed": _g(rs["unattributed"], "value") / 1e3 if "unattributed" in rs else 0.0,
+            "ci": {k: [x / 1e3 for x in _g(r, "extra")["ci"]] if _g(r, "extra").get("ci") else None
+                   for k, r in rs.items()},
+            "shares": {k: _g(r, "extra").get("share") if _g(r, "extra").get("share") is not None
+                       else median(rounds[k]) / max(median(emb), 1e-12) for k, r in rs.items()},
+            "method": ex.get("method", ""), "residual": ex.get("residual", []), "detail": ex.get("detail", {})}
+
+
+def dominant(att: dict) -> str:
+    """The bucket with the largest share of the embed wall."""
+    return max(BUCKETS, key=lambda b: att["shares"].get(b) or 0.0)

@@ -1,0 +1,177 @@
+"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7 "attribution"): a
+port whose model is not a Python torch forward (LibTorch, onnxruntime, wasm_port's kernels, a
+torch.compile graph), split into split.py's buckets round by round from the scenario's walls. The
+registry's `kernels` fact picks the method: "torch" the outermost torch.profiler ops' share of a
+profiled forward (on CUDA the device's kernel time), "onnxruntime" its profiler's node times,
+"inner" the forward timed inside the port's own runtime. framework_overhead is what is left of the
+forward (a residual, said so in the report). The profile is taken once per scenario.
+Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from statistics import median
+
+os.environ.setdefault("KINETO_LOG_LEVEL", "99")   # kineto prints a line per profiler start/stop otherwise
+
+from .. import registry
+from ..latency.timing import sync
+
+# Profiler bookkeeping ranges (wrappers around real ops): never op time themselves; their children count.
+WRAPPER_PREFIXES = ("Torch-Compiled Region", "CompiledFunction", "## ", "TorchDynamo", "Pregraph",
+                    "Inductor", "cudaDeviceSynchronize", "cudaStreamSynchronize", "ProfilerStep")
+
+
+def _wall(fn, reps: int, device: str = "cpu") -> float:
+    """Median seconds of fn() over reps calls (one untimed warm call first)."""
+    fn()
+    out = []
+    for _ in range(reps):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        out.append(time.perf_counter() - t0)
+    return median(out)
+
+
+def _wrapper(e) -> bool:
+    return e.name.startswith(WRAPPER_PREFIXES)
+
+
+def op_seconds(events) -> float:
+    """CPU seconds inside the outermost op events: those with no enclosing op event (a wrapper
+    range does not count as enclosing). Their total time holds their nested ops."""
+    total = 0.0
+    for e in events:
+        if getattr(e.device_type, "name", "CPU") != "CPU" or _wrapper(e):
+            continue
+        p = e.cpu_parent
+        while p is not None and _wrapper(p):
+            p = p.cpu_parent
+        if p is None:
+            total += e.cpu_time_total
+    return total / 1e6
+
+
+def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[float, float]:
+    """(op s, wall s) per forward(batch) under torch.profiler over `reps` calls (pipe warm)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from .cuda_overhead import kernel_seconds_of   # on CUDA: kernel time, memcpy/memset apart (io)
+    cuda = str(device).startswith("cuda")
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts) as prof:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            pipe.forward(batch)
+        sync(device)
+        wall = time.perf_counter() - t0
+    ev = prof.events()
+    return (kernel_seconds_of(ev) if cuda else op_seconds(ev)) / reps, wall / reps
+
+
+def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
+    """Boundary cost of one forward: ids+mask numpy -> torch -> device, (N, D) result -> host numpy."""
+    import torch
+    out = torch.zeros((batch.ids.shape[0], dim), dtype=torch.float32, device=device)
+
+    def move():
+        torch.from_numpy(batch.ids).to(device)
+        torch.from_numpy(batch.attention_mask).to(device)
+        out.cpu().numpy()
+    return _wall(move, reps, device)
+
+
+def _onnx_kernels(pipe, batch, reps: int) -> float:
+    """Sum of node kernel times from onnxruntime's profiler, per forward."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.enable_profiling = True
+    opts.intra_op_num_threads = int(os.environ.get("PORTBENCH_THREADS", "0") or 0)
+    sess = ort.InferenceSession(str(pipe.path), opts, providers=["CPUExecutionProvider"])
+    real, pipe.sess = pipe.sess, sess
+    try:
+        for _ in range(reps + 1):
+            pipe.forward(batch)
+    finally:
+        pipe.sess = real
+    path = sess.end_profiling()
+    try:
+        trace = json.loads(open(path).read())
+    finally:
+        os.remove(path)
+    runs = [e for e in trace if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    skip_first = runs[0]["ts"] + runs[0]["dur"] if runs else 0   # first run is the warm-up
+    us = sum(e["dur"] for e in trace if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+             and e["ts"] >= skip_first)
+    return us / 1e6 / reps
+
+
+def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
+    """A port timed inside its own runtime: per round, tokenize, forward and embed there."""
+    from .split import finish
+    n = len(walls["embed"])
+    js_rounds = max(2, min(n, reps, int(3.0 / max(median(walls["embed"]), 1e-3))))   # each a full embed or more
+    js = {w: [] for w in ("tokenize", "forward", "embed")}
+    for _ in range(js_rounds):
+        for w in js:
+            js[w].append(median(pipe.time(w, texts, warmup=0, repeat=1)) / 1e3)
+    r = {"tokenize": [], "model_kernels": [], "framework_overhead": [], "io": []}
+    for i in range(n):
+        j = i % js_rounds
+        r["tokenize"].append(js["tokenize"][j])
+        r["model_kernels"].append(js["forward"][j])
+        r["framework_overhead"].append(max(0.0, js["embed"][j] - js["tokenize"][j] - js["forward"][j]))
+        r["io"].append(max(0.0, walls["embed"][i] - js["embed"][j]))
+    return finish(name, r, walls["embed"], median(js["forward"]),
+                  f"inside its own runtime ({js_rounds} rounds there): tokenize, forward (its own kernels), "
+                  "glue; io = the pipe from Python", {"rounds": n, "inner_rounds": js_rounds},
+                  residual=("framework_overhead",))
+
+
+def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
+    """split.finish's dict for embedding `texts` with `pipe`, one value per round of `walls`
+    (round_walls: per-round seconds of embed, tokenize and forward from the interleaved rounds)."""
+    from .split import finish
+    if registry.kernels(name) == "inner" and hasattr(pipe, "time"):
+        return _inner(name, pipe, texts, walls, reps)
+    batch = pipe.tokenize(texts)
+    fwd = median(walls["forward"])
+    prof_reps = max(1, min(reps, int(0.5 / max(fwd, 1e-6))))
+    if registry.kernels(name) == "onnxruntime":
+        share = _onnx_kernels(pipe, batch, prof_reps) / max(fwd, 1e-12)
+        method = "onnxruntime profiler: node kernel time; framework_overhead = forward - kernels - io (residual)"
+    else:
+        pipe.forward(batch)
+        op, wall = profile_forward(pipe, batch, device, prof_reps)
+        share = op / max(wall, 1e-12)
+        method = ("torch.profiler: CUDA kernel time" if str(device).startswith("cuda") else
+                  "torch.profiler: time inside the outermost ops, as a share of the profiled forward") + \
+            "; framework_overhead = forward - kernels - io (residual)"
+    io = io_seconds(batch, getattr(pipe, "dim", None) or 384, device)   # host-timed: holds the memcpys
+    r = {"tokenize": list(walls["tokenize"]), "model_kernels": [], "framework_overhead": [], "io": []}
+    for f in walls["forward"]:
+        k = min(share * f, max(f - io, 0.0))   # the profiler's inflation cannot make kernels exceed the wall
+        r["model_kernels"].append(k)
+        r["io"].append(io)
+        r["framework_overhead"].append(max(0.0, f - k - io))
+    r["embed_glue"] = [e - t - f for e, t, f in zip(walls["embed"], walls["tokenize"], walls["forward"])]
+    return finish(name, r, walls["embed"], fwd, method,
+                  {"rounds": len(walls["embed"]), "profiled_share": share, "profile_reps": prof_reps},
+                  residual=("framework_overhead",))
+
+
+if __name__ == "__main__":  # quick look: python -m bench.attribution.profiled [impl] [n]
+    import sys
+
+    from ..scenarios import texts_for
+    from .split import measure_walls
+    from contract.api import model_dir
+    name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
+    p = registry.load_impl(name, model_dir())
+    texts = texts_for(model_dir(), "medium", n)
+    a = attribute_profiled(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
+    print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},
+                      "shares": a["shares"], "method": a["method"]}, indent=1))

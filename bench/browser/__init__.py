@@ -1,0 +1,1 @@
+"""The browser bench: wasm_port and transformers.js in Chromium."""

@@ -1,0 +1,32 @@
+"""The browser part of `bench all`: the browser bench's records and notes (browser/pages.py), when an
+implementation asked for runs in the browser."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import registry
+from ..results import Record
+from ..suite.run import Run
+
+
+def part_browser(run: Run) -> None:
+    """The browser bench (whatever --device: the browser runs the wasm build), when the entries
+    asked for (--impl, else all) include one that owns browser pages (registry: browser_pages)."""
+    wanted = run.args.impl or registry.names()
+    if not any(registry.BY_NAME[n].browser_pages for n in wanted):
+        run.note("browser bench not run: no implementation asked for runs in the browser")
+        return
+    from . import pages
+    why = pages.missing()
+    if why:
+        run.note(f"browser bench not run: {why}")
+        return
+    res = pages.run_browser_bench(run.args.quick, Path(run.args.out), model=str(run.mdir), threads=run.args.threads)
+    for r in res.get("records", []):
+        run.add([Record(r["impl"], r["metric"], r["scenario"], float(r["value"]), r["unit"], r.get("device", "cpu"),
+                        r.get("host", "chromium"), r.get("extra", {}))])
+        if r["metric"] == "error":
+            err = re.sub(r"https?://127\.0\.0\.1:\d+", "the page server", r["extra"].get("error", ""))
+            run.note(f"browser {r['impl']}: {err[:200]}")   # the port of a server gone after the run: not a link
+    pages.print_table(res)

@@ -1,0 +1,1 @@
+"""Costs: cold start, footprint, maintenance and the cost of a change."""

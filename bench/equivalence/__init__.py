@@ -1,0 +1,1 @@
+"""Equivalence and fidelity: every implementation against upstream, ids and vectors."""

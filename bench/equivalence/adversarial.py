@@ -1,0 +1,56 @@
+"""`bench tokenize`'s adversarial figure: seconds for each port to embed one 10 MB text built to
+defeat a tokenizer (docs/DESIGN.md §5 promises linear time; the target is under 5 s per text):
+- marks: one letter, then combining marks out of canonical order (CPython's NFD reorders them by
+  insertion sort), all stripped by an uncased model: the answer is the letter alone;
+- kept_marks: the same with marks the normalizer keeps (one 10 MB word: [UNK]);
+- cjk: CJK ideographs and no ASCII space at all (nothing to cut the text at but the ideographs).
+How: wall time of embed([text]) after a warm-up on a short text; wasm_port's inside Node, never
+across the pipe. Median and range of `rounds` rounds per text. A figure, not a test: the tests
+check linear scaling from 100 KB to 1 MB instead (tests/test_adversarial.py).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+from .. import console, registry
+from ..results import Record
+
+MB10 = 10_000_000
+TEXTS = {  # name: builder of a text of about n UTF-8 bytes
+    "marks": lambda n: "a" + "\u0301\u0316" * ((n - 1) // 4),
+    "kept_marks": lambda n: "a" + "\U0001D16D\U0001D165" * ((n - 1) // 8),
+    "cjk": lambda n: "日本語中文" * (n // 15),
+}
+
+
+def _embed_s(pipe, text: str) -> float:
+    if hasattr(pipe, "time"):   # wasm_port: timed inside Node
+        return pipe.time("embed", [text], warmup=0, repeat=1)[0] / 1e3
+    t0 = time.perf_counter()
+    pipe.embed([text])
+    return time.perf_counter() - t0
+
+
+def measure_adversarial(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
+    recs = []
+    for name, build in TEXTS.items():
+        text = build(n_bytes)
+        for impl, pipe in pipes.items():
+            pipe.embed(["warm up"])
+            secs = sorted(_embed_s(pipe, text) for _ in range(rounds))
+            recs.append(Record(impl, "adversarial_embed_s", name, statistics.median(secs), "s",
+                               extra={"rounds_s": secs, "bytes": len(text.encode()), "target_s": 5.0}))
+    return recs
+
+
+def run_part(run) -> None:
+    """Every loaded port that embeds: the table, and the records into the run."""
+    pipes = {n: p for n, p in run.pipes.items() if n in registry.ports(with_reference=True) and registry.has_forward(n)}
+    recs = measure_adversarial(pipes, rounds=2 if run.plan_name == "quick" else 3)
+    run.add(recs)
+    console.table(f"adversarial 10 MB texts: seconds to embed one (median [min-max] of {len(recs[0].extra['rounds_s'])}"
+                  " rounds; target < 5 s)" if recs else "adversarial 10 MB texts: no port loaded",
+                  ["impl"] + list(TEXTS),
+                  [[impl] + [f"{r.value:.2f} [{r.extra['rounds_s'][0]:.2f}-{r.extra['rounds_s'][-1]:.2f}]"
+                             for r in recs if r.impl == impl] for impl in pipes])

@@ -1,0 +1,179 @@
+"""Fidelity (docs/DESIGN.md §1, §7): how close each forward's vectors are to upstream fp32's
+(sentence-transformers loading the same model directory, oracle.st_embed) on a corpus, in numbers a
+user can read, for every row with a forward (an fp32 port shows its ~1e-7; an int8 row its cost):
+
+  fidelity_max_abs   the largest |Δ| of any component
+  fidelity_cos_mean  the mean cosine of a text's vector to upstream's; fidelity_cos_min the least
+  fidelity_topk      retrieval agreement: for each text, the share of its k nearest neighbours in the
+                     corpus (cosine, itself excluded) that are among upstream's k nearest (one within TIE
+                     of upstream's k-th cosine counts as among them); the mean over texts, the worst in extra
+
+The run decides, and records, whether each row is within the fidelity budget (tolerances.FIDELITY or
+`bench all --fidelity`): extra.within_budget on its fidelity_topk record, with its numbers against
+the budget where it is not; the decision table reads that and recomputes nothing. The int8 rows
+(registry.LOSSY) are judged by it; the fp32 rows keep the equivalence contract (equivalence/check.py).
+Texts are embedded in batches of similar length (as sentence-transformers' encode does), in corpus
+order back. Leaves out: task-level retrieval scores (no relevance labels here): agreement with
+upstream's neighbours is what a change of the forward costs a user's search.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import oracle
+from .. import registry
+from ..results import Record
+
+METRICS = ("fidelity_max_abs", "fidelity_cos_mean", "fidelity_cos_min", "fidelity_topk")
+# a neighbour whose upstream cosine is within TIE of upstream's k-th is a tie with it: fp32's ~1e-7 may
+# order such near-ties either way (duplicate texts, equal distances), and no search tells them apart
+TIE = 1e-6
+
+
+def sample(texts: list[str], n: int) -> list[str]:
+    """An even sample of n texts (every script and edge case of the corpus keeps its share); n 0: all."""
+    if not n or n >= len(texts):
+        return list(texts)
+    step = len(texts) / n
+    return [texts[int(i * step)] for i in range(n)]
+
+
+def embed(pipe, texts: list[str], mdir, batch: int = 32) -> np.ndarray:
+    """pipe's vectors of texts, in batches of similar upstream token length, returned in text order."""
+    lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
+    order = sorted(range(len(texts)), key=lambda i: lens[i])
+    parts = [pipe.embed([texts[i] for i in order[s:s + batch]]) for s in range(0, len(order), batch)]
+    out = np.empty((len(texts), parts[0].shape[1] if parts else 0), np.float32)
+    if parts:
+        out[order] = np.concatenate(parts)
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float64)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10, chunk: int = 1024) -> np.ndarray:
+    """Per text, the share of its k nearest neighbours by vecs (cosine, itself excluded) that are among
+    its k nearest by ref: a neighbour counts when its cosine to the text under ref is at least ref's
+    k-th largest less TIE (ties with upstream's k-th are in). k is capped at len - 1. (N,) in [0, 1]."""
+    a, b = _unit(vecs), _unit(ref)
+    n = len(a)
+    k = min(k, n - 1)
+    if k < 1:
+        return np.ones(n)
+    out = np.empty(n)
+    for s in range(0, n, chunk):
+        rows = np.arange(s, min(n, s + chunk))
+        sa, sb = a[rows] @ a.T, b[rows] @ b.T                       # (rows, N) cosines
+        sa[np.arange(len(rows)), rows] = -np.inf                    # itself excluded
+        sb[np.arange(len(rows)), rows] = -np.inf
+        mine = np.argsort(-sa, axis=1, kind="stable")[:, :k]        # its k nearest by vecs
+        kth = -np.partition(-sb, k - 1, axis=1)[:, k - 1]           # upstream's k-th largest cosine
+        out[rows] = (np.take_along_axis(sb, mine, 1) >= kth[:, None] - TIE).sum(1) / k
+    return out
+
+
+def fidelity_of(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> dict:
+    """The fidelity of vecs to ref (rows: the same texts): max_abs, cos_mean, cos_min, topk_mean,
+    topk_worst (k: the one used, capped at texts - 1), texts."""
+    vecs, ref = np.asarray(vecs, np.float64), np.asarray(ref, np.float64)
+    if vecs.shape != ref.shape:
+        raise ValueError(f"vectors of shape {vecs.shape}, upstream's {ref.shape}")
+    cos = (_unit(vecs) * _unit(ref)).sum(1)
+    ov = topk_overlap(vecs, ref, k)
+    n = len(vecs)
+    return {"max_abs": float(np.abs(vecs - ref).max()) if n else 0.0, "cos_mean": float(cos.mean()) if n else 1.0,
+            "cos_min": float(cos.min()) if n else 1.0, "topk_mean": float(ov.mean()) if n else 1.0,
+            "topk_worst": float(ov.min()) if n else 1.0, "k": max(1, min(k, n - 1)), "texts": n}
+
+
+def within_budget(f: dict, budget: dict) -> tuple[bool, str]:
+    """(within the budget?, its numbers against the floors it misses, "" when within)."""
+    miss = []
+    if not f["topk_mean"] >= budget["topk_mean"]:   # (NaN misses)
+        miss.append(f"top-{f['k']} agreement {f['topk_mean']:.3f} < {budget['topk_mean']:g}")
+    if not f["cos_min"] >= budget["cos_min"]:
+        miss.append(f"min cosine {f['cos_min']:.4f} < {budget['cos_min']:g}")
+    return not miss, "; ".join(miss)
+
+
+def fidelity_records(impl: str, f: dict, budget: dict, device: str = "cpu", extra: dict | None = None) -> list[Record]:
+    """The four fidelity records of impl; the verdict on the budget on fidelity_topk's extra."""
+    ok, misses = within_budget(f, budget)
+    ex = {"vs": registry.EMBED_PEER, "texts": f["texts"], "exact": registry.BY_NAME[impl].exact
+          if impl in registry.BY_NAME else True, **(extra or {})}
+    if not all(np.isfinite([f["max_abs"], f["cos_mean"], f["cos_min"], f["topk_mean"]])):
+        return []   # a forward that gave NaN: the equivalence part says so; no figure to record
+    return [Record(impl, "fidelity_max_abs", "fidelity", f["max_abs"], "", device, extra=dict(ex)),
+            Record(impl, "fidelity_cos_mean", "fidelity", f["cos_mean"], "cos", device, extra=dict(ex)),
+            Record(impl, "fidelity_cos_min", "fidelity", f["cos_min"], "cos", device, extra=dict(ex)),
+            Record(impl, "fidelity_topk", "fidelity", f["topk_mean"], "overlap", device,
+                   extra={**ex, "worst": f["topk_worst"], "k": f["k"], "within_budget": ok, "misses": misses,
+                          "budget": {"topk_mean": budget["topk_mean"], "cos_min": budget["cos_min"]}})]
+
+
+def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: dict | None = None,
+            ref: np.ndarray | None = None, progress=None) -> tuple[dict, dict]:
+    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe with a forward (upstream's vectors
+    of texts: ref, else computed here)."""
+    from ..tolerances import fidelity_budget
+    budget = budget or fidelity_budget()
+    if ref is None:
+        ref = oracle.st_embed(mdir, texts, device)
+    got, errors = {}, {}
+    for name, pipe in pipes.items():
+        if progress:
+            progress(name)
+        try:
+            got[name] = fidelity_of(embed(pipe, texts, mdir), ref, budget["k"])
+        except Exception as e:   # one broken forward must not hide the others' figures
+            errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+    return got, errors
+
+
+def rows(got: dict, budget: dict) -> list[list]:
+    """The console's and `bench equivalence`'s table: impl, texts, max |Δ|, cos mean, cos min, top-k
+    mean (worst), held to, within budget."""
+    out = []
+    for n, f in got.items():
+        ok, misses = within_budget(f, budget)
+        exact = registry.BY_NAME[n].exact if n in registry.BY_NAME else True
+        out.append([n, f["texts"], f"{f['max_abs']:.1e}", f"{f['cos_mean']:.5f}", f"{f['cos_min']:.5f}",
+                    f"{f['topk_mean']:.4f} ({f['topk_worst']:.2f})", "fp32 contract" if exact else "fidelity budget",
+                    "yes" if ok else f"no: {misses}"])
+    return out
+
+
+COLS = ["impl", "texts", "max |Δ|", "mean cos", "min cos", "top-k agreement (worst)", "held to", "within budget"]
+
+
+def budget_line(budget: dict) -> str:
+    return (f"fidelity budget: mean top-{budget['k']} neighbour agreement ≥ {budget['topk_mean']:g} and min cosine ≥ "
+            f"{budget['cos_min']:g} against upstream fp32 (tolerances.FIDELITY; bench all --fidelity TOPK COS)")
+
+
+def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray | None = None) -> bool:
+    """`bench equivalence` for the LOSSY rows: their fidelity on texts, printed apart from the fp32
+    contract's table and judged by the default budget. -> all within it and loaded."""
+    from .. import console
+    from ..tolerances import fidelity_budget
+    budget = fidelity_budget()
+    pipes, errors = {}, {}
+    for n in names:
+        try:
+            pipes[n] = registry.load_impl(n, mdir, device=device)
+        except Exception as e:
+            errors[n] = f"{type(e).__name__}: {e}"
+    try:
+        got, failed = measure(pipes, texts, mdir, device, budget, ref)
+    finally:
+        for p in pipes.values():
+            getattr(p, "close", lambda: None)()
+    errors.update(failed)
+    console.table(f"not the fp32 contract: {', '.join(names)} against upstream fp32 on {len(texts)} texts; "
+                  + budget_line(budget), COLS, rows(got, budget) + [[n, len(texts), "-", "-", "-", "-",
+                                                                      "fidelity budget", f"NO {e}"]
+                                                                     for n, e in errors.items()])
+    return not errors and all(within_budget(f, budget)[0] for f in got.values())

@@ -1,0 +1,262 @@
+"""`bench compare OLD NEW [--threshold 5%]`: did NEW get slower than OLD? (pyperf's compare_to,
+over the rounds the bench records). A CI gate: exit 1 when a latency or throughput figure is
+significantly worse than the threshold, else 0.
+
+Per figure (impl, metric, scenario, device, where) present in both sets: the ratio NEW/OLD of the
+medians of the per-round medians (`extra["round_medians_ms"]`), a 95% bootstrap interval on that
+ratio, and Welch's t-test on the log round medians. A figure is "slower" only when the test is
+significant (p < alpha) and the whole interval lies beyond the threshold; where the interval
+straddles it, "undecided". Records without rounds get "no rounds recorded: no significance test".
+A gated figure of OLD that NEW lacks (a port that stopped being measured) fails the gate too, named;
+a file the loader refuses (bench/results.py: wrong types, non-finite figures) is one line, exit 2.
+Leaves out: p90/p99 gating (the rounds record medians, not tails) and footprint figures.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..results import GATED, TIMED as SHOWN
+from ..results import load as load_set   # noqa: F401  (the one loader of result files; tests call it by this name)
+
+ALPHA = 0.05
+NOT_FINITE = "not a finite figure"
+
+
+def key(rec: dict, mach: dict) -> tuple:
+    """Where a figure was measured, minus the host name (the same figure on another host matches).
+    Records taken elsewhere than the machine itself (host "chromium") keep that."""
+    where = "" if rec.get("host") in (None, mach.get("host")) else rec["host"]
+    return rec["impl"], rec["metric"], rec["scenario"], rec.get("device", "cpu"), where
+
+
+def index(data: dict) -> dict:
+    out = {}
+    for r in data["records"]:
+        out.setdefault(key(r, data["machine"]), r)
+    return out
+
+
+def higher_is_better(rec: dict) -> bool | None:
+    u = rec.get("unit", "")
+    if u.endswith("/s"):
+        return True
+    if u in ("ms", "s"):
+        return False
+    return None
+
+
+def gated(rec: dict) -> bool:
+    m = rec["metric"]
+    return (m.startswith(GATED) or (m.endswith("_p50") and rec.get("unit") == "ms")) and \
+        m not in ("latency_p90", "latency_p99")
+
+
+def shown(rec: dict) -> bool:
+    return higher_is_better(rec) is not None and (rec["metric"].startswith(SHOWN) or gated(rec))
+
+
+def round_values(rec: dict) -> list[float] | None:
+    """Per-round values in the record's own unit, or None. The bench records per-round medians in
+    ms; a rate (texts/s, tokens/s) is k / latency, so its rounds are value * median(ms) / ms_i.
+    A cold start's rounds are its runs."""
+    ex = rec.get("extra") or {}
+    runs = ex.get("runs")
+    if rec["metric"] == "coldstart" and isinstance(runs, list) and rec.get("unit") == "s":
+        ms = [x * 1e3 for x in runs if isinstance(x, (int, float))]   # cold start: one fresh process a run
+    else:
+        ms = ex.get("round_medians_ms")
+    if not ms or len(ms) < 2 or any(not isinstance(x, (int, float)) or not 0 < x < math.inf for x in ms):
+        return None
+    if rec["metric"] in ("latency_p90", "latency_p99"):
+        return None   # medians are not tails
+    ms = np.asarray(ms, dtype=float)
+    if higher_is_better(rec):
+        return list(rec["value"] * float(np.median(ms)) / ms)
+    return list(ms if rec.get("unit") == "ms" else ms / 1e3)
+
+
+def welch_log(old, new) -> float:
+    """Two-sided p of Welch's t-test on log values (a ratio test; pyperf's compare_to uses a
+    t-test too). A rank test (Mann-Whitney U) cannot reach 5% with 3 rounds a side, which is what
+    the bench's default plan may record, hence the t-test."""
+    from scipy import stats
+    a, b = np.log(old), np.log(new)
+    if np.ptp(a) == 0 and np.ptp(b) == 0:   # no spread at all: equal or certainly different
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+@dataclass
+class Comparison:
+    impl: str
+    metric: str
+    scenario: str
+    where: str
+    unit: str
+    old: float
+    new: float
+    ratio: float                 # NEW / OLD of the figure (median of rounds where there are rounds)
+    lo: float | None = None
+    hi: float | None = None
+    p: float | None = None
+    n_old: int = 0
+    n_new: int = 0
+    verdict: str = ""
+    gated: bool = False
+
+    @property
+    def fails(self) -> bool:
+        return self.gated and self.verdict in ("slower", NOT_FINITE)
+
+
+def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Comparison:
+    from ..stats import bootstrap_ratio
+    hib = higher_is_better(ro)
+    a, b = round_values(ro), round_values(rn)
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ro["value"], rn["value"]))
+    ratio = rn["value"] / ro["value"] if finite and ro["value"] else math.inf
+    row = Comparison(ro["impl"], ro["metric"], ro["scenario"], "", ro.get("unit", ""), ro["value"], rn["value"], ratio,
+              gated=gated(ro))
+    if not finite:   # the loader refuses these; a caller handing rows in directly still gets a failure
+        row.verdict = NOT_FINITE
+        return row
+    if a is None or b is None:
+        row.verdict = "no rounds recorded: no significance test"
+        return row
+    row.n_old, row.n_new = len(a), len(b)
+    row.ratio = float(np.median(b) / np.median(a))
+    row.lo, row.hi = bootstrap_ratio(a, b)
+    row.p = welch_log(a, b)
+    # worse = slower: latency up, rate down. w_lo..w_hi: the interval of the slowdown factor.
+    w_lo, w_hi = (1 / row.hi, 1 / row.lo) if hib else (row.lo, row.hi)
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    sig = row.p < alpha
+    if sig and w_lo > up:
+        row.verdict = "slower"
+    elif sig and w_hi < down:
+        row.verdict = "faster"
+    elif down <= w_lo and w_hi <= up:
+        row.verdict = f"same (within ±{threshold:.0%})"
+    elif not sig:
+        row.verdict = "no significant change"
+    else:
+        row.verdict = f"undecided: significant, but the interval straddles ±{threshold:.0%}"
+    return row
+
+
+def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA) -> list[Comparison]:
+    io, inew = index(old), index(new)
+    rows = []
+    for k, ro in io.items():
+        rn = inew.get(k)
+        if rn is None or not shown(ro) or ro.get("unit") != rn.get("unit") or not ro["value"]:
+            continue
+        row = judge(ro, rn, threshold, alpha)
+        row.where = k[4] or k[3]
+        rows.append(row)
+    return rows
+
+
+def missing_figures(old: dict, new: dict) -> dict[str, list[str]]:
+    """{impl: ["metric scenario", ...]}: the gated figures of OLD that NEW does not have in the same unit
+    (a port or scenario that stopped being measured is a failure of the gate, not a pass)."""
+    io, inew = index(old), index(new)
+    out: dict[str, list[str]] = {}
+    for k, ro in io.items():
+        rn = inew.get(k)
+        if gated(ro) and ro["value"] and (rn is None or rn.get("unit") != ro.get("unit")):
+            out.setdefault(k[0], []).append(" ".join(x for x in (k[1], k[2], k[4] or k[3]) if x and x != "cpu"))
+    return out
+
+
+def missing_line(gone: dict[str, list[str]], old: dict) -> str:
+    """One line naming them: a port with none of its gated figures left is named whole."""
+    have: dict[str, int] = {}
+    for k, r in index(old).items():
+        if gated(r) and r["value"]:
+            have[k[0]] = have.get(k[0], 0) + 1
+    parts = [f"{impl}: all {len(figs)} of its gated figures" if len(figs) >= have.get(impl, 0) else
+             f"{impl}: " + ", ".join(figs[:6]) + (f" and {len(figs) - 6} more" if len(figs) > 6 else "")
+             for impl, figs in gone.items()]
+    return (f"MISSING: {sum(map(len, gone.values()))} gated figures of OLD are not in NEW (" + "; ".join(parts) +
+            "): a figure that stopped being measured fails the gate")
+
+
+def parse_threshold(s: str) -> float:
+    """'5%', '5' (percent) or '0.05' -> 0.05."""
+    from ..inputs import UsageError
+    try:
+        v = float(s.rstrip("%"))
+    except ValueError:
+        raise UsageError(f"--threshold {s!r} is not a number or a percentage") from None
+    v = v / 100 if s.endswith("%") or v >= 1 else v
+    if not 0 <= v < 10:   # NaN fails this too
+        raise UsageError(f"--threshold {s!r} out of range")
+    return v
+
+
+def context(old: dict, new: dict) -> list[str]:
+    """Lines that qualify the comparison: hosts, commits, models, plans."""
+    mo, mn = old["machine"], new["machine"]
+    lines = []
+    for label, f in (("host", lambda m: m.get("host_id") or m.get("host")),
+                     ("commit", lambda m: (m.get("commit") or {}).get("sha", "unknown")[:12] +
+                      (" (dirty)" if (m.get("commit") or {}).get("dirty") else "")),
+                     ("model", lambda m: m.get("model_sha256") or m.get("model")),
+                     ("plan", lambda m: m.get("plan")), ("threads", lambda m: m.get("threads"))):
+        a, b = f(mo), f(mn)
+        lines.append(f"{label}: {a}" if a == b else f"{label}: OLD {a} -> NEW {b}" +
+                     ("  (different hosts: a difference may be the machine)" if label == "host" else ""))
+    return lines
+
+
+def _fmt(r: Comparison) -> list[str]:
+    iv = f"[{r.lo:.3f}, {r.hi:.3f}]" if r.lo is not None else "-"
+    return [r.scenario, r.impl, r.metric + (f" ({r.where})" if r.where not in ("", "cpu") else ""),
+            f"{r.old:.4g} {r.unit}", f"{r.new:.4g} {r.unit}", f"{r.ratio:.3f}", iv,
+            f"{r.p:.3g}" if r.p is not None else "-", f"{r.n_old}/{r.n_new}" if r.n_old else "-",
+            r.verdict + (" (gate)" if r.fails else "")]
+
+
+COLS = ["scenario", "impl", "metric", "OLD", "NEW", "NEW/OLD", "95% interval", "p", "rounds", "verdict"]
+
+
+def run_compare(args) -> int:
+    from ..console import table
+    from ..inputs import UsageError
+    old, new = load_set(args.old), load_set(args.new)
+    th = parse_threshold(args.threshold)
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha {args.alpha} is not a probability between 0 and 1")
+    rows, gone = compare(old, new, th, args.alpha), missing_figures(old, new)
+    for line in context(old, new):
+        print(line)
+    if not rows:
+        print("bench compare: no figure is present in both sets; nothing compared")
+        if gone:
+            print(missing_line(gone, old))
+        return 2
+    moved = [r for r in rows if r.verdict in ("slower", "faster") or r.verdict.startswith("undecided")]
+    for title, sel in (("slower (NEW worse than OLD beyond the threshold)",
+                        [r for r in moved if r.verdict == "slower"]),
+                       ("faster", [r for r in moved if r.verdict == "faster"]),
+                       ("undecided", [r for r in moved if r.verdict.startswith("undecided")])):
+        if sel:
+            table(f"{title}: {len(sel)}", COLS, [_fmt(r) for r in sel], width=200)
+    if args.all:
+        table("every figure compared", COLS, [_fmt(r) for r in rows], width=200)
+    no_rounds = sum(r.p is None for r in rows)
+    fails = [r for r in rows if r.fails]
+    print(f"compared {len(rows)} figures at threshold {th:.0%}, alpha {args.alpha}: {len(fails)} gated regressions, "
+          f"{sum(r.verdict == 'faster' for r in rows)} faster, {no_rounds} without rounds (not tested)")
+    if no_rounds == len(rows):
+        print("no rounds recorded in these results: no significance test, so no regression can be claimed")
+    if fails:
+        print("FAIL: " + "; ".join(f"{r.impl} {r.metric} {r.scenario} " + (r.verdict if r.verdict == NOT_FINITE
+                                   else f"x{r.ratio:.3f}") for r in fails))
+    if gone:
+        print(missing_line(gone, old))
+    return 1 if fails or gone else 0

@@ -1,0 +1,261 @@
+"""`bench merge DIR... --out DIR`: one report across result sets from several hosts (airspeed
+velocity's results/<machine>/ layout, pyperf's compare_to): the machines, every key figure with a
+column per host, the decision table per host side by side, and the verdicts that differ between
+hosts with the figures that make them differ. report.md, index.html and PNGs into --out.
+
+Sets from different commits or model directories (by content: bench/machine.py fingerprints the
+model) are refused unless --allow-mixed, and then the report marks them.
+Leaves out: interactive plots, history over many commits (asv's graphs; `bench compare` does two).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..results import load as load_set   # noqa: F401  (the one loader of result files; tests call it by this name)
+from .report import (BUCKETS, EVEN, REF, SCENARIOS, compared_ports, runtimes, figure_rows, machine_rows,
+    render_report, shares_cell)
+
+@dataclass
+class Set:
+    path: str
+    data: dict
+    label: str = ""
+    marks: list = field(default_factory=list)   # why this set is mixed
+
+    def __post_init__(self):   # the last record of a key wins, as in the single-host report's Index
+        self.by = {(r["impl"], r["metric"], r["scenario"]): r for r in self.data["records"]}
+
+    @property
+    def m(self) -> dict:
+        return self.data["machine"]
+
+    def v(self, impl, metric, scenario):
+        r = self.r(impl, metric, scenario)
+        return r["value"] if r else None
+
+    def r(self, impl, metric, scenario):
+        return self.by.get((impl, metric, scenario))
+
+    def gain(self, impl, scenario):
+        a, b = self.v(REF, "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
+        return a / b if a and b else None
+
+    def gain_iv(self, impl, scenario) -> tuple[float, float] | None:
+        """95% interval of the gain vs python_ref from the per-round paired ratios (the rounds are
+        interleaved, so round i of both is one pair); None where no rounds were recorded."""
+        from ..stats import bootstrap_ci
+        r, ref = self.r(impl, "latency_p50", scenario), self.r(REF, "latency_p50", scenario)
+        if r is None or ref is None or impl == REF:
+            return None
+        ex = r.get("extra") or {}
+        ratios = ex.get(f"round_ratios_vs_{REF}")
+        if not ratios:
+            a, b = ex.get("round_medians_ms"), (ref.get("extra") or {}).get("round_medians_ms")
+            ratios = [x / y for x, y in zip(a, b)] if a and b and len(a) == len(b) else None
+        if not ratios or len(ratios) < 2 or min(ratios) <= 0:
+            return None
+        gains = [1 / x for x in ratios]   # ratio_vs_<peer> is time(impl) / time(peer), as paired_ratio's
+        lo, hi = bootstrap_ci(gains, n=4000)
+        return lo, hi
+
+
+def sha(m: dict) -> str:
+    c = m.get("commit") or {}
+    return c.get("sha", "unknown") if isinstance(c, dict) else str(c)
+
+
+def load_sets(paths) -> list[Set]:
+    if len(paths) < 1:
+        raise SystemExit("bench merge: give at least one result directory")
+    sets = [Set(str(p), load_set(p)) for p in paths]
+    seen: dict = {}
+    for s in sets:
+        base = s.m.get("host_id") or s.m.get("host") or "host"
+        if s.m.get("device", "cpu") != "cpu":
+            base += f"/{s.m['device']}"
+        seen[base] = seen.get(base, 0) + 1
+        s.label = base if seen[base] == 1 else f"{base}#{seen[base]}"
+    return sets
+
+
+def mixed(sets: list[Set]) -> list[str]:
+    """Reasons the sets are not comparable (commit, model); marks each set that differs."""
+    out = []
+    for what, f in (("commit", sha), ("model", lambda m: m.get("model_sha256") or m.get("model") or "unknown")):
+        vals = {s.label: f(s.m) for s in sets}
+        if len(set(vals.values())) > 1:
+            ref = vals[sets[0].label]
+            out.append(f"{what}s differ: " + ", ".join(f"{k} {str(v)[:12]}" for k, v in vals.items()))
+            for s in sets:
+                if vals[s.label] != ref:
+                    s.marks.append(f"{what} {str(vals[s.label])[:12]}")
+    dirty = [s.label for s in sets if isinstance(s.m.get("commit"), dict) and s.m["commit"].get("dirty")]
+    if dirty:
+        out.append("uncommitted changes in: " + ", ".join(dirty))   # marked, never refused
+    unknown = [s.label for s in sets if sha(s.m) == "unknown"]
+    if unknown:
+        out.append("commit unknown (not a git checkout; set PORTBENCH_COMMIT) for: " + ", ".join(unknown))
+    return out
+
+
+# -- verdicts --------------------------------------------------------------------------------------
+def _direction(g: float | None, iv=None) -> str:
+    """Which way a gain goes, from its interval widened as the verdicts widen theirs (stats.widen):
+    faster / slower only when the whole interval is past 1 +- EVEN, about even only when it is inside,
+    else undecided: a point estimate alone called 1.02x "about even" and 1.11x "faster" in two quick
+    runs of one machine whose intervals overlapped (dev/NOTES-attribution.md, pair J)."""
+    from ..stats import UNDECIDED, widen
+    if g is None:
+        return "not measured"
+    lo, hi = widen(iv, g) if iv is not None else (g, g)   # a set without rounds: the point, and says so
+    side = (f"faster than {REF}" if lo >= 1 + EVEN else f"slower than {REF}" if hi <= 1 - EVEN
+            else "about even" if 1 - EVEN <= lo and hi <= 1 + EVEN else f"{UNDECIDED} vs {REF}")
+    return side if iv is not None else side + " (no rounds, no interval)"
+
+
+def verdicts(s: Set) -> dict:
+    """{scenario: {verdict: (value, row)}} from the report's decision table, plus which way the
+    best port and runtime change go (a name alone hides a 1.8x that became 0.9x)."""
+    from ..registry import CHANGES
+    from ..report import decision_rows
+    from ..report.decision import LABEL
+    out = {}
+    try:
+        rows = decision_rows(s.data)
+    except Exception as e:   # a partial result set: say so instead of losing the other hosts
+        s.marks.append(f"decision table not computable ({type(e).__name__}: {e})")
+        return out
+    for row in rows:
+        sc = row["scenario"]
+        iv = re.sub(r"\s*\([^)]*\)", "", re.split(r";| — ", row["intervention"])[0]).strip()
+        v = {"dominant bucket": row.get("dominant_bucket"), "intervention": iv,
+             "does a port pay?": str(row.get("port_pays", "")).split(":")[0]}
+        for key, label in [(c, LABEL[c]) for c in CHANGES] + [("runtime", "runtime change")]:
+            if isinstance(row.get(key), dict):   # each change's own verdict, as the decision table prints it
+                v[f"{label} pays?"] = row[key]["verdict"]
+        if sc in SCENARIOS:   # the best port is each change's verdict above (their gains have different baselines)
+            for what, names in (("best runtime change", runtimes()),):
+                best = (row["best_port"] if what == "best port" else row["best_runtime"]).split(" ")[0]
+                v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc), s.gain_iv(best, sc))}"
+        out[sc] = {k: (val, row) for k, val in v.items()}
+    return out
+
+
+def figures_for(s: Set, sc: str, what: str) -> str:
+    """The figures behind one verdict on one host."""
+    if sc not in SCENARIOS:
+        rows = [r for r in s.data["records"] if r["metric"] == "coldstart"]
+        return "; ".join(f"{(r.get('extra') or {}).get('row', r['impl'])}" +
+                         (" (browser)" if r["scenario"] == "browser" else "") + f" {r['value']:.3g} {r['unit']}"
+                         for r in rows) or "-"
+    if what == "dominant bucket":
+        return f"{REF} " + "/".join(BUCKETS) + " " + shares_cell(s, sc)
+    gains = [f"{i} {g:.2f}x" + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if (iv := s.gain_iv(i, sc)) else "")
+             for i in compared_ports() + runtimes() if (g := s.gain(i, sc))]
+    return f"gain vs {REF}: " + (", ".join(gains) or "none measured")
+
+
+def how_sure(sets: list[Set], sc: str, values: dict) -> str:
+    """Whether a differing verdict about a port or runtime change could be noise: do the named
+    implementations' gain intervals overlap across hosts?"""
+    if sc not in SCENARIOS:
+        return "-"
+    named = [i for i in compared_ports() + runtimes() if any(i in str(v) for v in values.values())]
+    if not named:
+        return "-"
+    out = []
+    for i in named:
+        ivs = [s.gain_iv(i, sc) for s in sets if s.gain(i, sc)]
+        if len(ivs) < 2 or any(iv is None for iv in ivs):
+            out.append(f"{i}: no per-round ratios, no interval")
+        elif max(lo for lo, _ in ivs) <= min(hi for _, hi in ivs):
+            out.append(f"{i}: the hosts' intervals overlap: may be noise")
+        else:
+            out.append(f"{i}: the hosts' intervals do not overlap")
+    return "; ".join(out)
+
+
+def differing(sets: list[Set]) -> list[dict]:
+    """[{scenario, verdict, values {label: value}, figures {label: str}}] where hosts disagree."""
+    vs = {s.label: verdicts(s) for s in sets}
+    out = []
+    scenarios = list(dict.fromkeys(sc for v in vs.values() for sc in v))
+    for sc in scenarios:
+        names = list(dict.fromkeys(k for v in vs.values() for k in v.get(sc, {})))
+        for what in names:
+            vals = {s.label: vs[s.label].get(sc, {}).get(what, ("not measured",))[0] for s in sets}
+            if len(set(vals.values())) > 1:
+                out.append({"scenario": sc, "verdict": what, "values": vals,
+                            "figures": {s.label: figures_for(s, sc, what) for s in sets},
+                            "how_sure": how_sure(sets, sc, vals) if what != "dominant bucket" else "-"})
+    return out
+
+
+def decision_side_by_side(sets: list[Set]) -> dict:
+    """{scenario: [[field, value per host...]]}"""
+    from ..report import decision_rows
+    per = {}
+    for s in sets:
+        try:
+            per[s.label] = {r["scenario"]: r for r in decision_rows(s.data)}
+        except Exception:
+            per[s.label] = {}
+    fields = (("dominant bucket", "dominant"), ("port ceiling", "ceiling"), ("best port", "best_port"),
+              ("best runtime change", "best_runtime"), ("intervention the numbers support", "intervention"),
+              ("does a port pay?", "port_pays"))
+    out = {}
+    for sc in dict.fromkeys(sc for d in per.values() for sc in d):
+        out[sc] = [[name] + [_cell(per[s.label].get(sc, {}).get(k)) for s in sets] for name, k in fields]
+    return out
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}x" if isinstance(v, float) else str(v)
+
+
+def write_merged(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
+    """Merge the sets at `paths` into `out`. -> (files written, verdicts that differ)."""
+    return write_sets(load_sets(paths), out, allow_mixed)
+
+
+def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
+    from ..results import ResultsError, out_dir
+    why = mixed(sets)
+    refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
+    if refuse and not allow_mixed:   # bad input: one line, exit 2 (cli.main)
+        raise ResultsError("bench merge: refusing to merge result sets that are not comparable: " + "; ".join(refuse)
+                         + " (pass --allow-mixed to merge them anyway; the report marks them)")
+    out = out_dir(out)   # an --out that is a file: one line, before any work
+    diffs = differing(sets)
+    tables = {"machines": machine_rows(sets), "figures": figure_rows(sets), "decisions": decision_side_by_side(sets)}
+    return render_report(sets, diffs, why, Path(out), tables, gains(sets)), diffs
+
+
+def gains(sets: list[Set]) -> dict:
+    """{scenario: {impl: [gain vs python_ref per host]}} for the ports and runtime changes measured."""
+    out = {}
+    for sc in SCENARIOS:
+        d = {i: [s.gain(i, sc) for s in sets] for i in compared_ports() + runtimes()}
+        d = {i: g for i, g in d.items() if any(g)}
+        if d:
+            out[sc] = d
+    return out
+
+
+def run_merge(args) -> int:
+    from ..console import table
+    sets = load_sets(args.dirs)
+    files, diffs = write_sets(sets, args.out, args.allow_mixed)
+    print("\n".join(str(f) for f in files))
+    table(f"verdicts that differ between hosts: {len(diffs)}",
+          ["scenario", "verdict", "per host", "figures", "how sure"],
+          [[d["scenario"], d["verdict"], "\n".join(f"{k}: {v}" for k, v in d["values"].items()),
+            "\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs], width=200)
+    from .stability import agreement_lines
+    for line in agreement_lines(sets):
+        print(line)
+    return 0

@@ -1,0 +1,170 @@
+"""The merged report's writing half (bench/hosts/merge.py decides which verdicts differ): the machine and
+key-figure tables, report.md, a gains plot with one bar per host (matplotlib, Agg) and index.html
+(the single-host report's to_html, plots inlined), plus merged.json naming the sets that went in.
+Leaves out: per-host plots of attribution, sweep and footprint (each host's own report has them).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import registry
+from ..registry import BUCKETS, REFERENCE as REF
+from ..scenarios import SCENARIOS as _SC
+
+SCENARIOS = tuple(_SC)
+
+
+def compared_ports() -> tuple:
+    """The ports compared with the reference, from the registry (read at call time: tests register more)."""
+    return tuple(registry.ports())
+
+
+def runtimes() -> tuple:
+    """The cheaper fixes (runtime and algorithm changes), from the registry."""
+    return tuple(registry.interventions())
+
+EVEN = 0.05   # a gain within 5% of 1 is "about even", as the decision table's own 5% rule
+
+
+def describe_host(m: dict) -> list[tuple[str, object]]:
+    """One host's machine descriptor as (row name, value) pairs for the machines table."""
+    isa = m.get("isa") or {}
+    ver = m.get("versions") or {}
+    c = m.get("commit") if isinstance(m.get("commit"), dict) else {}
+    gpu = (m.get("gpu"), m.get("gpu_driver") and f"driver {m['gpu_driver']}", m.get("cuda") and f"CUDA {m['cuda']}")
+    return [("CPU", m.get("cpu")), ("cores / threads used", f"{m.get('cores')} / {m.get('threads')}"),
+            ("ISA", " ".join(k for k in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile", "neon") if isa.get(k))),
+            ("memory GiB", m.get("memory_gib")), ("GPU", " ".join(str(x) for x in gpu if x)),
+            ("OS", m.get("os") or m.get("platform"))] + \
+        [(k, ver.get(k) or m.get(k)) for k in ("python", "torch", "onnxruntime", "node", "emscripten")] + \
+        [("commit", str(c.get("sha", "unknown"))[:12] + (" (dirty)" if c.get("dirty") else "")),
+         ("device / plan", f"{m.get('device', 'cpu')} / {m.get('plan', '?')}"),
+         ("load average start / end", f"{m.get('load_average_start', '?')} / {m.get('load_average_end', '?')}")]
+
+
+def machine_rows(sets) -> list[list]:
+    cols = [describe_host(s.m) for s in sets]
+    return [[name] + [col[k][1] or "-" for col in cols] for k, (name, _) in enumerate(cols[0])]
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def _gain_cell(s, impl: str, sc: str) -> str:
+    g = s.gain(impl, sc)
+    return "-" if g is None else f"{g:.2f}x"
+
+
+def figure_rows(sets) -> list[list]:
+    """[section, figure, value per host...] for every key figure measured on at least one host."""
+    rows = []
+    impls = list(dict.fromkeys(r["impl"] for s in sets for r in s.data["records"] if r["metric"] == "latency_p50"))
+    for sc in SCENARIOS:
+        for impl in impls:
+            vals = [s.v(impl, "latency_p50", sc) for s in sets]
+            if any(v is not None for v in vals):
+                rows.append([f"{sc} p50 ms (gain vs {REF})", impl] +
+                            [f"{_num(v)} ({_gain_cell(s, impl, sc)})" if v is not None else "-"
+                             for s, v in zip(sets, vals)])
+        for impl in impls:
+            vals = [s.v(impl, "throughput", sc) for s in sets]
+            if sc in ("batch", "long") and any(vals):
+                rows.append([f"{sc} texts/s", impl] + [_num(v) if v else "-" for v in vals])
+    for impl in dict.fromkeys(r["impl"] for s in sets for r in s.data["records"] if r["metric"] == "tokenize_texts_s"):
+        rows.append(["tokenizer texts/s", impl] + [_num(v) if (v := s.v(impl, "tokenize_texts_s", "tokenize"))
+                                                   else "-" for s in sets])
+    for sc in SCENARIOS:
+        if any(s.v(REF, "attribution_tokenize", sc) is not None for s in sets):
+            rows.append([f"{sc} {REF} profile", " / ".join(BUCKETS)] +
+                        [shares_cell(s, sc) for s in sets])
+    cold = list(dict.fromkeys(r["scenario"] for s in sets for r in s.data["records"] if r["metric"] == "coldstart"
+                              and r["scenario"].startswith("coldstart:")))
+    for sc in cold:
+        vals = [next((r["value"] for r in s.data["records"] if r["metric"] == "coldstart"
+                      and r["scenario"] == sc), None) for s in sets]
+        rows.append(["cold start s", sc.split(":", 1)[1]] + [f"{v:.2f}" if v else "-" for v in vals])
+    return rows
+
+
+def shares_cell(s, sc: str) -> str:
+    b = {k: s.v(REF, f"attribution_{k}", sc) or 0.0 for k in BUCKETS}
+    tot = sum(b.values())
+    return " / ".join(f"{100 * b[k] / tot:.0f}%" for k in BUCKETS) if tot else "-"
+
+
+def _md_table(cols, rows) -> str:
+    esc = (lambda x: str(x).replace("|", "\\|").replace("\n", "<br>"))
+    out = ["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(out + ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]) + "\n"
+
+
+def plot_gains(labels: list[str], gains: dict, path: Path) -> bool:
+    """gains: {scenario: {impl: [gain or None per host]}}."""
+    if not gains:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(gains), figsize=(5.2 * len(gains), 4.2), squeeze=False)
+    w = 0.8 / len(labels)
+    for ax, (sc, by_impl) in zip(axes[0], gains.items()):
+        impls = list(by_impl)
+        for k, label in enumerate(labels):
+            ax.bar([x + k * w for x in range(len(impls))], [by_impl[i][k] or 0 for i in impls], w, label=label)
+        ax.axhline(1.0, color="grey", ls=":")
+        ax.set_xticks([x + w * (len(labels) - 1) / 2 for x in range(len(impls))], impls, rotation=30, fontsize=8)
+        ax.set_title(sc)
+        ax.set_ylabel(f"gain vs {REF} (p50 ÷ p50)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"gain over {REF}, one bar per host (above the dotted line: faster)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def merged_markdown(sets, diffs, why, plots, tables: dict) -> str:
+    """tables: {"machines": rows, "figures": rows, "decisions": {scenario: rows}} (bench/hosts/merge.py)."""
+    cols = [s.label + (" †" if s.marks else "") for s in sets]
+    md = ["# portbench: results across hosts\n",
+          f"{len(sets)} result sets: " + ", ".join(f"`{s.label}` ({s.path})" for s in sets) + ".\n"]
+    if why:
+        md.append("\n**Mixed:** " + "; ".join(why) + ". Columns marked † differ: " +
+                  "; ".join(f"{s.label}: {', '.join(s.marks)}" for s in sets if s.marks) + ".\n"
+                  if any(s.marks for s in sets) else "\n**Note:** " + "; ".join(why) + ".\n")
+    md.append("\nEach host measured on its own (warm-up, interleaved rounds, medians); a figure compares "
+              "implementations within one host's run. Across hosts, compare the verdicts, not raw milliseconds "
+              "of different plans or loads (see the load averages).\n")
+    md.append("\n## Verdicts that differ between hosts\n\n")
+    if diffs:
+        md.append(f"Figures: each host's gain vs {REF} (p50 ÷ p50) with a 95% bootstrap interval over its "
+                  "per-round paired ratios where rounds were recorded. A difference whose intervals overlap may be "
+                  "noise: re-run before acting on it.\n\n")
+        md.append(_md_table(["scenario", "verdict"] + cols + ["figures behind it", "how sure"],
+                            [[d["scenario"], d["verdict"]] + [d["values"][s.label] for s in sets] +
+                             ["\n".join(f"{k}: {v}" for k, v in d["figures"].items()), d["how_sure"]] for d in diffs]))
+    else:
+        md.append("None: every host's decision table reaches the same verdicts.\n")
+    md.append("\n## Machines\n\n" + _md_table(["", *cols], tables["machines"]))
+    md.append("\n## Key figures\n\n" + _md_table(["figure", "impl", *cols], tables["figures"]))
+    if "gains.png" in plots:
+        md.append("\n![gains](gains.png)\n")
+    md.append("\n## Decision table per host\n\n")
+    for sc, rows in tables["decisions"].items():
+        md.append(f"**{sc}**\n\n" + _md_table(["", *cols], rows) + "\n")
+    return "".join(md)
+
+
+def render_report(sets, diffs, why, out: Path, tables: dict, gains: dict) -> list[Path]:
+    from ..report import to_html
+    out.mkdir(parents=True, exist_ok=True)
+    plots = ["gains.png"] if plot_gains([s.label for s in sets], gains, out / "gains.png") else []
+    md = merged_markdown(sets, diffs, why, plots, tables)
+    (out / "report.md").write_text(md)
+    (out / "index.html").write_text(to_html(md, out).replace("<title>portbench report", "<title>portbench: hosts"))
+    (out / "merged.json").write_text(json.dumps(
+        {"sets": [{"label": s.label, "path": s.path, "machine": s.m, "marks": s.marks} for s in sets],
+         "mixed": why, "differing": diffs}, indent=1, default=str))
+    return [out / "report.md", out / "index.html", out / "merged.json"] + [out / p for p in plots]

@@ -1,0 +1,1 @@
+"""Latency and throughput: the timing method, the scenarios and settling, the sweep, the peak."""

@@ -1,0 +1,143 @@
+"""Scenario points under a time budget (docs/DESIGN.md §7 latency/throughput and the sweep): the
+one measuring path of latency_p50/p90/p99, throughput, throughput_tokens and forward_p50, for
+`bench latency` and `bench all` alike.
+
+`measure_point` runs embed, tokenize and forward of every implementation on the same texts, all
+interleaved (latency.interleaved), after one warm-up embed per implementation whose time (or a
+second call's, where the first was under a second) calibrates how many rounds and reps fit in
+`budget_s`, and how many untimed calls lead each implementation's turn in a round where its call
+is short (latency.lead_calls). An implementation with a runtime of its own (registry kernels "inner": Node, a
+standalone binary) is timed inside it, through pipe.time(), never across its pipe. Repeats come
+from the budget, never from
+hope: min_rounds is a floor (the method needs several rounds for a median), the budget the rest.
+Leaves out: concurrency (one request at a time), GPU streams.
+"""
+from __future__ import annotations
+
+import time
+from statistics import median
+
+from .. import registry
+from ..results import Record
+from .timing import InnerTime, interleaved, lead_calls, summary, sync, timing_extra
+
+
+def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
+                  parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
+                  max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
+                  on_error=None, more: dict | None = None, least: int = 1, deadline: float | None = None,
+                  after_round: float = 0.0, on_round=None, choose=None) -> dict:
+    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "planned", "reps", "warm_s",
+    "first_s", "cut"}}.
+
+    cap_s: a ceiling on the seconds of the measured rounds (a share of the run's budget): it overrides
+    min_rounds, down to `least` rounds (one by default; 0: none, where nothing fits), and thins the reps
+    where a round has several. deadline (time.perf_counter()): the clock time by which the rounds, and after_round x
+    their own time of work that follows them (attribution's, which grows with the rounds), are done: the
+    rounds are planned from it after the warm-up and stop there if the machine slows down (the rounds
+    done are kept; "cut" says so). on_round(done, planned): after each round. on_error(name, exc): an
+    implementation whose warm-up raises is left out and reported there (re-raised when on_error is
+    None). more: {(impl, part): fn}, one more part of that implementation's turn, right after its own
+    parts (split.py's unpadded forward). choose(embed_s) -> parts: after the warm-up, from the seconds
+    of one embed call of every implementation, the parts to time (a subset of `parts`)."""
+    fns, cost, first, warm = {}, {}, {}, {}
+    t_warm = time.perf_counter()
+    for name, p in pipes.items():
+        t0 = time.perf_counter()
+        try:
+            p.embed(texts)                       # warm-up and calibration in one
+            sync(device)
+            emb = first[name] = time.perf_counter() - t0
+            if emb < 1.0:   # a cheap call: its first run (caches, JIT, lazy init) says little of the next
+                t0 = time.perf_counter()
+                p.embed(texts)
+                sync(device)
+                emb = min(emb, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
+            tok = time.perf_counter() - t0
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(name, e)
+            continue
+        warm[name] = (p, emb, tok, batch)
+    if choose is not None:   # the parts, now that the calls' costs are known (a budget: embed alone may be all)
+        parts = tuple(choose(sum(emb for _, emb, _, _ in warm.values())))
+        more = more if "tokenize" in parts else None   # attribution's extra parts: with the whole split only
+    for name, (p, emb, tok, batch) in warm.items():
+        for part in parts:
+            if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):
+                continue
+            fn = {"embed": lambda p=p: p.embed(texts), "tokenize": lambda p=p: p.tokenize(texts),
+                  "forward": lambda p=p, b=batch: p.forward(b)}[part]
+            if registry.kernels(name) == "inner" and hasattr(p, "time"):   # timed inside its runtime, not the pipe
+                fn = lambda p=p, part=part: InnerTime(p.time(part, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
+            if device.startswith("cuda") and part != "tokenize":
+                fn = (lambda f: (lambda: (f(), sync(device))))(fn)
+            fns[(name, part)] = fn
+            cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
+        for k, fn in (more or {}).items():
+            if k[0] == name:
+                fns[k], cost[k] = fn, emb
+    # each implementation's first part gets the untimed lead-in (latency.lead_calls) in every round
+    first_part = {}
+    for k in fns:
+        first_part.setdefault(k[0], k)
+    lead = {k: lead_calls(cost[k]) for k in first_part.values()}
+    # the budget is for timed calls: the lead-in comes on top (at `single` ~0.5 s a round), so that
+    # it never thins the reps; the hard cap counts it
+    per_round = sum(cost.values()) or 1e-6
+    lead_s = sum(cost[k] * n for k, n in lead.items())
+    rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
+    reps = int(min(max_reps, max(1, budget_s / (rounds * per_round))))
+    room = cap_s if cap_s is not None else float("inf")
+    after_round = after_round() if callable(after_round) else after_round   # may follow choose()
+    if deadline is not None:
+        room = min(room, (deadline - time.perf_counter()) / (1.0 + after_round))
+    if room < float("inf"):   # the rounds that fit at one rep each, then the reps that fit those rounds
+        rounds = max(least, min(rounds, int(room / (per_round + lead_s))))   # least 0: maybe none
+        reps = max(1, min(reps, int((room / max(rounds, 1) - lead_s) / per_round)))
+    go_on = None
+    if deadline is not None:   # the machine may slow down as the rounds run: stop at the deadline
+        go_on = lambda done, mean_s: done < least or \
+            time.perf_counter() + mean_s * (1.0 + after_round * (done + 1)) <= deadline  # noqa: E731
+    t_rounds = time.perf_counter()
+    samples = interleaved(fns, rounds=rounds, reps=reps, warmup=0, lead=lead, on_round=on_round, go_on=go_on)
+    got = min((len(v) for v in samples.values()), default=0)
+    return {"samples": samples, "plan": {"rounds": got, "planned": rounds, "cut": got < rounds, "reps": reps,
+                                         "rounds_s": time.perf_counter() - t_rounds,
+                                         "first_s": first, "lead_calls": {k[0]: n for k, n in lead.items() if n},
+                                         "warm_s": time.perf_counter() - t_warm}}
+
+
+def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str) -> list[Record]:
+    """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens, padding excluded), tokenize and
+    forward p50; each with its round medians and, for embed and forward, paired ratios to the
+    reference and the embed peer taken on the same part."""
+    recs = []
+    plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
+    refs = (registry.REFERENCE, registry.EMBED_PEER)
+    for (n, part), samples in res["samples"].items():
+        if part not in ("embed", "tokenize", "forward"):   # a `more` part: its figure is its user's
+            continue
+        s = summary(samples)
+        peers = {r: res["samples"][(r, part)] for r in refs
+                 if part != "tokenize" and r != n and (r, part) in res["samples"]}
+        extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **plan,
+                 "lead_calls": res["plan"].get("lead_calls", {}).get(n, 0),
+                 "first_call_s": res["plan"].get("first_s", {}).get(n), **timing_extra(samples, peers)}
+        if part == "embed":
+            for q in ("p50", "p90", "p99"):
+                recs.append(Record(n, f"latency_{q}", scenario, s[q] * 1e3, "ms", device, extra=extra))
+            recs.append(Record(n, "throughput", scenario, bsz / s["p50"], "texts/s", device, extra=extra))
+            recs.append(Record(n, "throughput_tokens", scenario, tokens / s["p50"], "tokens/s", device, extra=extra))
+        else:
+            recs.append(Record(n, f"{part}_p50", scenario, s["p50"] * 1e3, "ms", device, extra=extra))
+    return recs
+
+
+def walls(res: dict, name: str) -> dict:
+    """Median seconds of embed/tokenize/forward of `name` in a measure_point result."""
+    return {part: float(median(x for rnd in s for x in rnd)) for (n, part), s in res["samples"].items()
+            if n == name}

@@ -1,0 +1,90 @@
+"""The timed parts after the scenarios: the batch x length sweep (embed only, points that are a
+scenario's reuse its samples) and the length-sorted batching row of the reference, each within what
+the run's budget leaves it. Leaves out the scenarios themselves (timing.py)."""
+from __future__ import annotations
+
+import time
+
+from .. import console, registry
+from ..results import Record
+from ..scenarios import by_length, texts_for
+from ..suite.run import Run
+from .part import _dropped, _tokens, forward_pipes
+
+
+def part_sweep(run: Run, done: dict) -> None:
+    """The batch x length points (the plan's), embed only; a point that is a scenario's reuses its
+    samples. Each point measured gets an equal share of what is left of the part's grant; one whose
+    estimate (three calls of every implementation at the rate the scenarios measured) does not fit is
+    skipped, and the points skipped are one note."""
+    from .points import measure_point, point_records
+    batches, lengths = run.plan["sweep"]
+    pipes = forward_pipes(run)
+    same = {tuple(run.scenarios[sc]): sc for sc in done}
+    points = [(b, ln) for ln in lengths for b in batches]
+    rate = {r.impl: r.value for r in run.recs if r.metric == "throughput_tokens" and r.scenario in ("batch", "long")}
+    skipped = []
+    with console.progress() as pb:
+        task = pb.add_task("sweep", total=len(points))
+        for i, (b, ln) in enumerate(points):
+            name = f"sweep:{b}x{ln}"
+            pb.update(task, description=f"sweep {b} x {ln}")
+            if (b, ln) in same:   # the same texts as a scenario: reuse its samples
+                res, texts = done[same[(b, ln)]]
+                res = {"plan": res["plan"], "samples": {k: v for k, v in res["samples"].items() if k[1] == "embed"}}
+            else:
+                texts = texts_for(run.mdir, ln, b)
+                tokens = _tokens(run, texts)
+                est = sum(tokens / rate.get(n, min(rate.values(), default=1e3)) for n in pipes) * 3
+                todo = sum(1 for p in points[i:] if p not in same)
+                room = run.left() / max(todo, 1)
+                if est > room:
+                    skipped.append(f"{b}x{ln} (~{est:.0f}s)")
+                    pb.advance(task)
+                    continue
+                budget = run.plan["sweep_s"] * (2 if b >= 32 else 1)
+                res = measure_point(pipes, texts, budget, run.device, parts=("embed",),
+                                    min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
+                                    deadline=None if room == float("inf") else time.perf_counter() + room,
+                                    least=2, on_error=_dropped(run), on_round=console.rounds(f"sweep {b} x {ln}"))
+            run.add(point_records(res, name, b, ln, _tokens(run, texts), run.device))
+            pb.advance(task)
+    if skipped:
+        budget = f" of {run.budget.total:.0f} s" if run.budget.bounded else ""
+        run.note(f"sweep points skipped to keep within the run's budget{budget}: {', '.join(skipped)}")
+
+
+def part_interventions(run: Run) -> None:
+    """Length-sorted batching of a large mixed input (the reference); the runtime changes
+    (interventions in the registry) are rows of the scenarios already."""
+    from .batching import mixed_texts, sorted_batching
+    ref = registry.REFERENCE
+    if ref not in run.pipes:
+        run.note(f"length-sorted batching not measured: {ref} not loaded")
+        return
+    n = run.plan["sort_texts"]
+    rate = next((r.value for r in run.recs if r.impl == ref and r.metric == "throughput_tokens"
+                 and r.scenario == "long"), None)
+    cost = (lambda k: k * 256 / rate * (1 + run.plan["sort_rounds"] * 2)) if rate else (lambda k: 0.0)
+    while n > 64 and cost(n) > run.left():
+        n //= 2   # unsorted mixed batches pad to ~256 tokens; 64 = two batches, the least that shows it
+    budget = f"the run's budget of {run.budget.total:.0f} s" if run.budget.bounded else "the time budget"
+    if cost(n) > run.left():
+        run.note(f"length-sorted batching left out: ~{cost(n):.0f} s for {n} texts do not fit what {budget} "
+                 f"leaves it ({max(0.0, run.left()):.0f} s)")
+        return
+    if n < run.plan["sort_texts"]:
+        run.note(f"length-sorted batching on {n} texts instead of {run.plan['sort_texts']} ({budget})")
+    texts = mixed_texts(by_length(run.mdir), n)
+    r = sorted_batching(run.pipes[ref], texts, batch=32, rounds=run.plan["sort_rounds"])
+    ex = {k: v for k, v in r.items() if k not in ("unsorted_s", "sorted_s", "sorted_timing", "unsorted_timing")}
+    srt, uns = {**ex, **r["sorted_timing"]}, {**ex, **r["unsorted_timing"]}
+    run.add([Record(ref, "sorted_batching_s", "large_input", r["sorted_s"], "s", run.device, extra=srt),
+             Record(ref, "unsorted_batching_s", "large_input", r["unsorted_s"], "s", run.device, extra=uns),
+             Record(f"{ref}_sorted", "throughput", "large_input", len(texts) / r["sorted_s"], "texts/s", run.device,
+                    extra=srt),
+             Record(ref, "throughput", "large_input", len(texts) / r["unsorted_s"], "texts/s", run.device,
+                    extra=uns)])
+    print(f"  {len(texts)} mixed texts, batch 32: unsorted {r['unsorted_s']:.2f}s, sorted {r['sorted_s']:.2f}s "
+          f"({r['speedup']:.2f}x; padded tokens {r['padded_unsorted']} -> {r['padded_sorted']}; "
+          f"max |Δ| {r['max_abs_diff']:.1e})", flush=True)

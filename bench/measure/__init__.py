@@ -1,1 +1,0 @@
-"""Measurements: each module measures one thing and returns records for results.json."""
