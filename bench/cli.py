@@ -1,11 +1,7 @@
 """`bench`: the command line. Subcommands: list, embed, equivalence, tokenize, latency, browser,
 report, fuzz, read, calibrate, change, all; merge, compare, fleet (many hosts).
-
-Glue only: each subcommand calls the runner (suite/), a measurement's package or the report, and the console
-prints. A subcommand is one function under `@command(...)`; the common options come with it. Bad input (an
-unknown --impl or --device, a bad --corpus, a model directory it cannot use, arguments that are not UTF-8)
-is one line on stderr and exit 2, never a traceback; exit 1 when an equivalence check fails.
-"""
+Glue: each subcommand (a function under `@command(...)`) calls suite/, a measurement's package or the report.
+Bad input (inputs.py) is one line on stderr and exit 2, never a traceback; exit 1 when an equivalence check fails."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,5 @@
-"""Console output: the rich tables and progress bars `bench` prints. It sits below the runner (the
-runner and the CLI import it, it imports neither), as pyperf keeps `_cli` apart from `_runner`.
-Leaves out: files (the report package writes those)."""
+"""Console output: the rich tables and progress bars `bench` prints; the runner and the CLI import it, it
+imports neither. Leaves out: files (the report package writes those)."""
 from __future__ import annotations
 
 import sys
@@ -33,11 +32,9 @@ _RUN = None   # the whole run's display while one is up (RunProgress)
 
 
 class RunProgress:
-    """One display for a whole run (`bench all`, `bench latency`): which part, n of N, and what it is
-    doing (the scenario, its rounds done of planned), the time elapsed and an estimate of the time left
-    (eta(): seconds, from the run's budget allocator, suite/budget.py). A rich live display in a
-    terminal; where stdout is not one, nothing at all (the runner's line per part is the log). While it
-    is up, `progress()` is a view onto its second line, so the parts keep their own progress calls."""
+    """One display for a whole run: the part (n of N), what it does (rounds done of planned), elapsed and
+    eta() (seconds, suite/budget.py). Rich live in a terminal, nothing elsewhere (the runner logs a line
+    per part). While it is up, `progress()` is a view onto its second line."""
 
     def __init__(self, parts: list[str], eta=lambda: None, show: bool | None = None, console=None):
         self.parts, self.eta, self.console = list(parts), eta, console
@@ -100,8 +97,7 @@ def rounds(label: str):
 
 
 class _Steps:
-    """progress()'s object while a RunProgress is up, or where nothing is shown: add_task / update /
-    advance as on rich's Progress, onto the run's second line (or nowhere)."""
+    """progress() under a RunProgress or off a terminal: rich Progress's calls, onto the run's line or nowhere."""
 
     def __init__(self, run: RunProgress | None):
         self.run, self.desc, self.done, self.total = run, "", 0, None
@@ -134,8 +130,7 @@ class _Steps:
 
 
 def progress():
-    """A progress bar for one piece of work: a view onto the run's display while one is up, nothing
-    where stdout is not a terminal, else rich's Progress (a command on its own, e.g. `bench tokenize`)."""
+    """A progress bar: a view onto the run's display while one is up, nothing off a terminal, else rich's."""
     if _RUN is not None or not is_terminal():
         return _Steps(_RUN if _RUN is not None and _RUN.pb is not None else None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -147,7 +142,7 @@ def print_list(rows: list[list]) -> None:
 
 
 def print_equivalence(title: str, rows) -> None:
-    """rows: measure.equivalence.Row."""
+    """rows: equivalence.check.Row."""
     table(title, ["impl", "texts", "id mismatches", "first offending text", "max |Δ|", "tol", "min cos", "ok"],
           [[r.impl, r.texts, r.id_mismatches, repr(r.first_bad) if r.first_bad else "",
             r.max_abs if r.max_abs is not None else "-", r.tol or ("-" if r.exact else "vectors: fidelity budget"),
@@ -173,8 +168,7 @@ def print_threads(recs) -> None:
 
 
 def print_scenarios(recs, scs: list[str]) -> None:
-    """Latency, throughput, forward and (when measured) each implementation's gain over its baseline
-    and ceiling, with intervals, and its attribution shares, per scenario. A method failure in red."""
+    """Per scenario: latency, throughput, forward, gain and ceiling with intervals, attribution shares."""
     from .attribution.ceilings import from_records
     from .registry import BUCKETS
     from .stats import fmt_ci
@@ -228,8 +222,7 @@ def print_change(d: dict) -> None:
 
 
 def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool = False, noisy: str | None = None) -> None:
-    """The decision table; method failures in red under it; a --quick run says its verdicts are
-    indicative; noisy: the line saying the machine was not quiet (stability.noisy_line)."""
+    """The decision table, method failures in red under it; noisy: stability.noisy_line or None."""
     red = [[f"[bold red]{c}[/bold red]" if isinstance(c, str) and "METHOD FAILURE" in c else c for c in r] for r in rows]
     table("decision table (docs/DESIGN.md), filled from this machine's measurements; gains and ceilings with 95% "
           "intervals", cols, red, width=200)

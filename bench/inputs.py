@@ -1,6 +1,5 @@
-"""What a user hands the CLI, checked before any work starts: implementation names, the device,
-the thread count, a corpus file, the model weights, a prompt (prompted_model). Each problem is a UsageError whose message is one line; the CLI
-prints it as `bench: <message>` and exits 2 (never a traceback).
+"""What a user hands the CLI, checked before any work: implementation names, device, threads, a corpus,
+a prompt. Each problem is a one-line UsageError, which the CLI prints as `bench: <message>` with exit 2.
 Leaves out: the model directory's own checks (contract.api.model_dir raises ModelDirError)."""
 from __future__ import annotations
 
@@ -106,12 +105,9 @@ def corpus(args) -> list[str]:
 
 
 def prompted_model(args) -> str | None:
-    """args.model, or with --prompt-name NAME / --prompt TEXT (every subcommand with --model) a model
-    directory (a temporary one, removed at exit: its files linked, config_sentence_transformers.json
-    rewritten) whose default prompt is the one asked, so every implementation, peers and upstream's
-    encode() included, embeds prompt + text exactly as encode(texts, prompt_name=, prompt=) does on the
-    model, and no part of `bench all` needs an argument of its own. Its folder keeps the model's name.
-    An unknown NAME, or both flags, is a UsageError."""
+    """args.model, or with --prompt-name NAME / --prompt TEXT a temporary model directory (removed at exit,
+    named as the model, files linked) whose default prompt is the one asked: every implementation, upstream
+    included, then embeds as encode(prompt_name=, prompt=) does. An unknown NAME, or both flags: UsageError."""
     import atexit
     import shutil
     import tempfile

@@ -1,14 +1,8 @@
-"""The machine descriptor every results.json carries (docs/DESIGN.md §7 "many hosts"), and the host id
-derived from it: CPU model, cores and the threads used, the ISA flags that matter for these kernels
-(AVX2, AVX-512, AMX, FMA; the int8 dot products: VNNI, AMX-INT8) and whether the process held AMX tile
-permission when described (int8 kernels ask for it), memory, GPU name / driver / CUDA where present, OS,
-the versions of Python, torch, onnxruntime, node and emscripten, and the project's commit with a dirty flag.
-
-The host id is `<name>-<8 hex>`: the name is PORTBENCH_HOST_LABEL when set (a fleet sets it to tell
-apart Ray nodes that share one machine), else the hostname; the hex is a hash of the hardware and
-OS fields plus that name, so it stays the same across runs, commits and package upgrades.
-Leaves out: macOS/Windows hardware probes (Linux /proc only; elsewhere the fields say "unknown").
-"""
+"""The machine descriptor every results.json carries (docs/DESIGN.md §7 "many hosts"): CPU, cores, threads used,
+ISA flags (ISA_FLAGS) and AMX tile permission, memory, GPUs, OS, versions, the commit with a dirty flag.
+The host id is `<name>-<8 hex>`: PORTBENCH_HOST_LABEL (set by a fleet) or the hostname, and a hash of the
+hardware and OS fields (ID_FIELDS) with that name, stable across runs, commits and package upgrades.
+Leaves out: macOS/Windows hardware probes (Linux /proc only; elsewhere the fields say "unknown")."""
 from __future__ import annotations
 
 import hashlib
@@ -71,9 +65,8 @@ def cpuinfo(text: str | None = None) -> dict:
 
 
 def amx_granted() -> bool | None:
-    """Whether this process holds Linux's permission to use AMX tile data (arch_prctl ARCH_GET_XCOMP_PERM,
-    XTILEDATA): a library must ask for it before it runs an AMX kernel (onnxruntime's MLAS asks at import,
-    where the CPU has AMX). None: not Linux on x86-64, or the kernel cannot say."""
+    """Whether this process holds Linux's AMX tile permission (ARCH_GET_XCOMP_PERM, XTILEDATA), which a library
+    asks for before an AMX kernel (onnxruntime's MLAS at import). None: not Linux x86-64, or the kernel cannot say."""
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         return None
     try:
@@ -138,9 +131,7 @@ def versions() -> dict:
 
 
 def commit(repo: Path = REPO) -> dict:
-    """{"sha", "dirty"} of the project's checkout. Dirty: tracked files differ from the commit
-    (untracked build output aside). Not a git checkout (an installed wheel, an image): the sha in
-    PORTBENCH_COMMIT if the installer set it, else "unknown"."""
+    """{"sha", "dirty"} of the checkout; not a git checkout: PORTBENCH_COMMIT's sha, else "unknown"."""
     if not (repo / ".git").exists():
         return {"sha": os.environ.get(COMMIT_ENV) or "unknown", "dirty": None}
     sha = _cmd("git", "-C", str(repo), "rev-parse", "HEAD")
@@ -174,8 +165,7 @@ def host_id(desc: dict) -> str:
 
 
 def describe(threads: int | None = None) -> dict:
-    """The descriptor. Keeps the flat keys the report reads (host, cpu, cores, threads, python,
-    torch, platform) and adds the rest."""
+    """The descriptor: the flat keys the report reads (host, cpu, cores, threads, python, torch, ...)."""
     ci = cpuinfo()
     gl, driver = gpus()
     cuda = None
@@ -199,8 +189,7 @@ def describe(threads: int | None = None) -> dict:
 
 
 def model_fingerprint(mdir) -> str | None:
-    """sha256 (16 hex) over a model directory's files, names included: two hosts measured the same
-    model when it matches, whatever path it was installed at."""
+    """sha256 (16 hex) over a model directory's files and names: the same model wherever it is installed."""
     p = Path(mdir)
     if not p.is_dir():
         return None
@@ -214,8 +203,7 @@ def model_fingerprint(mdir) -> str | None:
 
 
 def complete(mach: dict) -> dict:
-    """Fill in what a caller's dict lacks (an older descriptor, or one that gained `model` after
-    describe()): the model fingerprint and the host id."""
+    """mach with the model fingerprint and the host id filled in where it lacks them."""
     out = dict(mach)
     if out.get("model") and not out.get("model_sha256"):
         out["model_sha256"] = model_fingerprint(out["model"])
@@ -224,8 +212,7 @@ def complete(mach: dict) -> dict:
 
 
 def cpu_times() -> tuple[float, float, float] | None:
-    """(wall clock, busy seconds of the whole machine, CPU seconds of this process and its waited
-    children), for others_cpu; None where /proc/stat is not there."""
+    """(wall clock, the machine's busy seconds, CPU seconds of this process and its children) or None."""
     try:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
@@ -237,9 +224,8 @@ def cpu_times() -> tuple[float, float, float] | None:
 
 
 def others_cpu(start, end=None) -> float | None:
-    """Cores' worth of CPU that other processes (and the hypervisor's steal) took on average since
-    `start` (cpu_times), this run's own work left out: what the load average cannot tell apart from
-    the bench's own threads. None where it cannot be read."""
+    """Cores' worth of CPU other processes (and hypervisor steal) took on average since `start` (cpu_times),
+    this run's own work left out, as the load average cannot. None where it cannot be read."""
     end = end or cpu_times()
     if start is None or end is None or end[0] - start[0] < 1.0:
         return None

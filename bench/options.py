@@ -1,6 +1,5 @@
-"""`bench`'s options that more than one subcommand takes, or that take more than a line: --weights,
---scenario, --budget, --change, and `bench all`'s set. Glue for cli.py; leaves out the checks of their
-values (inputs.py) and what they do (suite/)."""
+"""cli.py's options shared by subcommands or longer than a line: --weights, --scenario, --budget, --change,
+`bench all`'s set. Leaves out the checks of their values (inputs.py) and what they do (suite/)."""
 from __future__ import annotations
 
 

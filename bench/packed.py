@@ -1,14 +1,8 @@
-"""python_ref_packed: python_ref's model with cpp_port's algorithm, in Python eager (an intervention).
-
-The per-token stages (the projections, FFN, residual adds, LayerNorms) run on the M real tokens
-packed as (M, D); attention alone runs padded (N, H, T, D/H) and scatters back. This is
-cpp_port/model.cpp's Packing, op for op, so the bench can book the gain of dropping padding to the
-algorithm and only the rest to the C++ port. Reuses python_ref/model.py's weights, embeddings_forward,
-ffn_forward and head_forward (the spec's pooling, Dense layers and Normalize); mirrors cpp_port's attention_forward and layer_forward
-(which take the Packing). Leaves out: varlen attention kernels (attention stays padded, as in cpp_port).
-
-Shapes: N texts, T longest row, M real tokens (M <= N*T), D hidden, H heads, C any width.
-"""
+"""python_ref_packed: python_ref's model with cpp_port's algorithm, in Python eager (an intervention): the
+per-token stages run on the M real tokens packed as (M, D), attention alone padded (N, H, T, D/H). It is
+cpp_port/model.cpp's Packing op for op, so the gain of dropping padding is booked to the algorithm, not the port.
+Reuses python_ref/model.py's weights and stages but attention_forward and layer_forward (they take the Packing).
+Leaves out: varlen attention kernels. Shapes: N texts, T longest row, M real tokens, D hidden, H heads, C any."""
 from __future__ import annotations
 
 import math
@@ -86,7 +80,6 @@ class Pipeline(RefPipeline):
         super().__init__(model, device, weights)
         self.model = PackedModel(self.model)
 
-    # Its own function object on purpose: the bench shares one forward split among pipelines whose
-    # forward *is* TorchForward.forward (the tokenizer ports); this one's model differs.
+    # its own function object: pipelines whose forward *is* TorchForward.forward share one split; its model differs
     def forward(self, batch):
         return TorchForward.forward(self, batch)

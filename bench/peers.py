@@ -1,8 +1,6 @@
-"""Peers and cheaper interventions, wrapped in the one Pipeline interface so the bench treats them
-like ports: hf_tokenizers (Rust, tokenizer only), sentence_transformers (what users run today),
-onnxruntime (CPU session on the project's ONNX export) and python_ref under torch.compile. The int8
-rows are bench/quantised.py.
-"""
+"""Peers and cheaper interventions behind the one Pipeline interface: hf_tokenizers (tokenizer only),
+sentence_transformers, onnxruntime (a CPU session on the project's ONNX export), python_ref under
+torch.compile. The int8 rows are bench/quantised.py."""
 from __future__ import annotations
 
 import os
@@ -86,8 +84,7 @@ def missing_onnx() -> str | None:
 
 def onnx_path(mdir: Path) -> Path:
     """The ONNX export of `mdir`: `make onnx`'s for the packaged model, else one exported into
-    build/onnx-<hash of its config and weights>/ (a --model or --weights random dir; the same
-    weights reuse it), so the session never runs another model's weights."""
+    build/onnx-<hash of its config and weights>/, so a session never runs another model's weights."""
     from contract.api import model_dir as default_dir
     if Path(mdir).resolve() == default_dir().resolve():
         return ONNX_PATH

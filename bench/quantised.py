@@ -1,20 +1,12 @@
-"""The int8 rows (docs/DESIGN.md §2; registry change "quantisation"): the reference's torch model and
-the onnxruntime session with their weights quantised to int8 at load, from the fp32 weights the
-baseline loads (never shipped pre-quantised), dynamically (activations quantised per call); the
-reference's tokenizer and pooling. Their vectors are not held to the fp32 contract: equivalence/fidelity.py
-measures them against upstream fp32 and the fidelity budget (tolerances.FIDELITY) judges them.
-
-  TorchInt8        torch.ao.quantization.quantize_dynamic (per_channel_dynamic_qconfig: one scale per
-                   output row) of every Linear of the reference's model; its F.linear calls on those
-                   weights are routed to the quantised modules by a TorchFunctionMode keyed by the weight
-                   tensor, so python_ref's code runs unchanged. The fp32 weights are dropped (placeholders
-                   stand in), so a call the mode missed fails loudly instead of running fp32.
-  OnnxRuntimeInt8  onnxruntime.quantization.quantize_dynamic (QInt8 weights, per channel; its default
-                   op types: MatMul and the embedding Gathers) of the fp32 export, written next to it as
-                   model_quantized.onnx (what transformers.js loads for dtype "q8") with the sha1 of the
-                   export it came from: rebuilt when that export changes, never committed (build/).
-Leaves out: static (calibrated) quantisation, int8 of the project's own kernels (registry.UNBUILT), CUDA.
-"""
+"""The int8 rows (docs/DESIGN.md §2): the reference's torch model and the onnxruntime session, weights quantised
+to int8 dynamically at load from the baseline's fp32 weights; the reference's tokenizer and pooling. Judged by
+the fidelity budget (tolerances.FIDELITY), not the fp32 contract.
+  TorchInt8        quantize_dynamic (one scale per output row) of every Linear; a TorchFunctionMode keyed by the
+                   weight routes F.linear to the quantised modules, python_ref's code unchanged. The fp32 weights
+                   are dropped, so a call the mode missed fails loudly instead of running fp32.
+  OnnxRuntimeInt8  onnxruntime's quantize_dynamic (QInt8, per channel: MatMul and the embedding Gathers) of the
+                   fp32 export, beside it as model_quantized.onnx ("q8" of transformers.js), rebuilt when it changes.
+Leaves out: static (calibrated) quantisation, int8 of the project's own kernels (registry.UNBUILT), CUDA."""
 from __future__ import annotations
 
 import hashlib
@@ -51,9 +43,7 @@ class TorchInt8:
             if bias is not None:
                 lin.bias = torch.nn.Parameter(bias, requires_grad=False)
             linears.append(lin)
-        # torch 2.13 deprecates torch.ao.quantization for torchao, which is not installed here (nor on this
-        # machine's disk), and warns twice: at import and call, and again when the module quantises its weights
-        # per channel. Those are the only warnings silenced, and only around this call.
+        # torch 2.13's deprecation warnings for torch.ao.quantization: only those, only here (dev/NOTES-hosts.md)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
             warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
@@ -101,8 +91,7 @@ def _sha1(path: Path) -> str:
 
 
 def int8_export(fp32: Path) -> Path:
-    """The int8 model of the fp32 export `fp32`, built on first need and whenever that export changed (its
-    sha1 and the settings are kept beside it, in model_quantized.json)."""
+    """The int8 model of the export `fp32`, rebuilt when it changes (its sha1 kept in model_quantized.json)."""
     out, meta = fp32.with_name(INT8_NAME), fp32.with_name("model_quantized.json")
     want = {"source_sha1": _sha1(fp32), **SETTINGS}
     try:

@@ -1,12 +1,7 @@
-"""The one table of implementations and peers (docs/DESIGN.md §4): name -> constructor and every
-fact the bench needs about it.
-
-A new port is one new Entry here: the bench's tables, ceilings, cold-start rows, maintenance
-counts and reading view all derive their lists from this table (tests/test_registry_facts.py
-registers a sixth port here alone and finds it in every table of the report). `available()` says
-what is built on this machine (and why not); `load()` builds a Pipeline.
-Leaves out: discovery of ports outside this repo (entry points); add a line instead.
-"""
+"""The one table of implementations and peers (docs/DESIGN.md §4): name -> constructor and every fact the
+bench needs about it. A new port is one new Entry here; every list in bench/ derives from this table.
+`why_missing()` says what cannot run here; `load_impl()` builds a Pipeline.
+Leaves out: discovery of ports outside this repo (entry points); add a line instead."""
 from __future__ import annotations
 
 import importlib
@@ -18,9 +13,7 @@ TOKENIZER_STAGES = ("normalize", "pre_tokenize", "wordpiece", "encode_batch")
 MODEL_STAGES = ("embeddings_forward", "attention_forward", "ffn_forward", "layer_forward", "mean_pool",
                 "l2_normalize")
 STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
-# attribution's split of one embed call (docs/DESIGN.md §7), one vocabulary for every method: tokenize; model_kernels
-# (inside the framework's ops: dispatch, allocator, kernels, as a C++ caller pays them); framework_overhead (driving
-# the ops: the host language between ops and its per-op calling cost above C++'s); io (the batch in, the result out)
+# attribution's split of one embed call, one vocabulary for every method (what each holds: docs/DESIGN.md §7)
 BUCKETS = ("tokenize", "model_kernels", "framework_overhead", "io")
 PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (attribution/split.py)
 CHANGES = ("algorithm", "language", "tokenizer")   # what a row changes: the decision table's three
@@ -40,9 +33,8 @@ class Entry:
     kind: str                    # "port" | "peer" | "intervention" (a cheaper fix tried before a port)
     stages: tuple = ("tokenize", "forward")
     tokenizer: str = "own"       # "own", or the entry whose tokenizer it runs (then not in the tokenizer table)
-    kernels: str = "torch"       # where its model kernels run: "torch" (torch/LibTorch ops, seen by torch.profiler),
-    #                              "onnxruntime" (its profiler), "inner" (its own kernels, timed inside its own
-    #                              runtime through pipe.time(); never across a pipe), "none" (a tokenizer only)
+    kernels: str = "torch"       # "torch" (torch.profiler sees them), "onnxruntime" (its profiler), "inner" (its own,
+    #                              timed inside its runtime by pipe.time(), never across a pipe), "none" (no forward)
     replaces: tuple = ()         # what it takes away from its baseline's split (BUCKETS and PARTS): its
     #                              ceiling; with "model_kernels" in it, it swaps the kernels and no split bounds it
     baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
@@ -59,9 +51,8 @@ class Entry:
     toolchain: tuple = ()        # what it brings beyond the reference's CPython + torch + numpy
     build_logs: tuple = ()       # (dir glob, target prefix) of ninja logs recording its native build
     clean_build: tuple = ()      # cmake configure command for a clean, timed build (bench all --full)
-    cold: tuple = ("python",)    # cold-start rows: "python" (a fresh interpreter through this table),
-    #                              "jit" (the same, JIT cache empty then warm), "binary" (its standalone
-    #                              binary: the module's binary()), "node" (its runtime alone: module's RUNNER)
+    cold: tuple = ("python",)    # cold-start rows: "python" (a fresh interpreter), "jit" (the same, JIT cache empty
+    #                              then warm), "binary" (its standalone binary()), "node" (the module's RUNNER alone)
     binary: str = ""             # its standalone binary, if any: a cold-start row; the module's binary(name) finds it
     devices: tuple = ("cpu", "cuda")
     threaded_tokenize: bool = True   # tokenize() may run in many Python threads of this process
@@ -102,8 +93,7 @@ REGISTRY = [
           toolchain=("C++17 compiler", "CMake", "LibTorch (torch's C++ API)", "pybind11", "nlohmann-json"),
           build_logs=(("build/dev-cpp_port", ""), ("build/cp*", "cpp_port/")),
           clean_build=("cmake", "-S", "cpp_port") + _CMAKE),
-    # cpp_port's standalone binaries, driven in --serve mode and timed inside their own process; one
-    # command line (main.cpp, serve.cpp), two model halves: LibTorch, or wasm_port's kernels built natively.
+    # cpp_port's standalone binaries (--serve, timed inside their process): LibTorch, or wasm_port's kernels natively
     Entry("minilm_embed", "cpp_port.standalone:MinilmEmbed", "port", tokenizer="cpp_port", kernels="inner",
           kernel_class="torch", replaces=("tokenize", "embed_glue", "framework_overhead"),
           baseline="python_ref_packed", change="language", dirs=_BINARY_CLI + ("cpp_port/backend_libtorch.cpp",),
@@ -194,9 +184,8 @@ def replaces(name: str) -> tuple | None:
 
 
 def baseline(name: str) -> str | None:
-    """Whose split bounds `name` and whose walls its gain is over: its `baseline` fact, else the
-    reference for a change of it or a peer that embeds; None for the reference itself, for what is
-    not registered and for an entry that changes nothing of it."""
+    """Whose split bounds `name` and whose walls its gain is over: its `baseline` fact, else the reference
+    (for a change or an embedding peer); None for the reference, the unregistered and what changes nothing."""
     e = BY_NAME.get(name)
     if e is None or name == REFERENCE or not (e.replaces or e.change or (e.kind == "peer" and has_forward(name))):
         return None
@@ -204,11 +193,9 @@ def baseline(name: str) -> str | None:
 
 
 def bounds(name: str, measured) -> tuple[str, tuple | None] | None:
-    """(baseline, what `name` removes from its split) among the `measured` names: its own baseline,
-    or where that was not measured, the baseline's baseline with both changes' buckets (a C++ port
-    over the padded reference also removes what packing removes). None: no measured baseline.
-    The buckets are None when it swaps the kernels, or is a peer (its own code throughout): no
-    split bounds it."""
+    """(baseline, what `name` removes from its split) among `measured`: its baseline, or where that was not
+    measured the baseline's baseline with both changes' buckets. None: no measured baseline. The buckets
+    are None when it swaps the kernels or is a peer: no split bounds it."""
     vs, parts = baseline(name), tuple(replaces(name) or ())
     while vs is not None and vs not in measured:
         parts, vs = parts + tuple(p for p in (replaces(vs) or ()) if p not in parts), baseline(vs)

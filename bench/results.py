@@ -1,16 +1,8 @@
-"""Result records and the machine they came from (docs/DESIGN.md §7 output format): the writer, and
-`load`, the one loader of result files that `bench report`, `bench merge` and `bench compare` read.
-
-A results.json travels between hosts (`bench merge`, `bench fleet`), so `load` checks it before any
-reader sees it: a JSON object with a "machine" object and a "records" list, nested no deeper than
-MAX_DEPTH, each record's fields and every machine and extra field a reader uses of the type the
-bench writes (RECORD, MACHINE, EXTRA, NEEDS), every value a finite number but where the bench writes
-null or a non-finite one itself (OPEN), timed figures (TIMED: what `bench compare` gates, the plots
-draw on log axes) positive, rounds finite. A file that fails is one ResultsError line naming the
-file and the field; the CLI prints it and exits 2.
-Leaves out: whether a figure is plausible (a slow machine is not a bad file); text is checked for
-type only (the HTML reports escape it: bench/report/html.py).
-"""
+"""Result records (the format: docs/DESIGN.md §7 "output"): the writer, and `load`, the one loader of result
+files. A results.json travels between hosts, so `load` checks it before any reader sees it: nesting (MAX_DEPTH),
+the types the bench writes (RECORD, MACHINE, EXTRA, NEEDS), values finite but where the bench writes otherwise
+(OPEN), timed figures (TIMED) positive. A bad file is one ResultsError line naming the file and the field.
+Leaves out: whether a figure is plausible; text is checked for type only (report/html.py escapes it)."""
 from __future__ import annotations
 
 import json
@@ -109,7 +101,7 @@ MACHINE = {
     "budget": "dict",
     "isa": "bool_map", "versions": "str_map", "parts_s": "num_map", "commit": "commit", "notes": "strs",
     "gpus": "list", "model_spec": "dict", "fleet": "dict"}
-EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, measure/ceilings)
+EXTRA = {   # the extra fields the readers use (report/, merge, compare, stats, attribution/ceilings)
     **dict.fromkeys(("round_medians_ms", "embed_round_ms", "runs"), "times"), "round_ms": "rounds",
     **dict.fromkeys(("embed_wall_ms", "forward_wall_ms", "share", "threshold", "level", "resolution", "tol",
                      "min_cos", "speedup", "seconds", "mb", "tokens", "max_abs_diff", "padded_sorted",
@@ -217,8 +209,7 @@ def check(data, f="results.json") -> dict:
 
 
 def _splits(f, recs: list[dict]) -> None:
-    """The rounds of one split (the attribution_* records of one impl and scenario) have one length:
-    the report pairs them round by round (attribution/ceilings.from_records)."""
+    """The attribution_* records of one impl and scenario have rounds of one length (the report pairs them)."""
     seen: dict = {}
     for r in recs:
         if r["metric"].startswith("attribution_"):

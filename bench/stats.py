@@ -1,11 +1,6 @@
-"""Intervals and verdicts (docs/DESIGN.md §7, the method): every ceiling and gain carries a bootstrap
-interval over the rounds, and a verdict whose interval straddles its threshold says so.
-  gain      the median of per-round paired ratios (baseline / port), its percentile bootstrap
-            interval widened to the order-statistic interval of the median (6+ rounds) or Student's t (fewer)
-  ceiling   embed / (embed - removable) round by round from the baseline's split; median, bootstrap
-  verdict   yes / no only when the interval, widened by RESOLUTION (the run-to-run part the rounds
-            of one run cannot see; `bench merge` measures it), is on one side of THRESHOLD
-Seeded, so a report rebuilt from the same rounds prints the same intervals.
+"""Intervals and verdicts (the method: docs/DESIGN.md §7). A gain is the median of per-round paired ratios, a
+ceiling of embed / (embed - removable) per round; each carries interval(). A verdict is yes / no only when that
+interval, widened by RESOLUTION, lies on one side of THRESHOLD. Seeded: the same rounds, the same intervals.
 Leaves out: BCa and other corrected bootstraps (a handful of rounds cannot support them)."""
 from __future__ import annotations
 
@@ -17,9 +12,8 @@ import numpy as np
 THRESHOLD = 1.10       # a port "pays" when it makes the pipeline at least 10% faster
 LEVEL = 0.95           # two-sided interval
 UNDECIDED = "undecided at this precision"
-# the run-level 95% half-width of log(gain) assumed: `bench merge` of two quick runs on this project's
-# 2-vCPU VM measured 0.000 (pair at bf145f1) and 0.049 (pair at 5e0d009, most of it wasm_port and
-# minilm_embed_lite at `single`); 0.03 is a judgement between them (dev/NOTES-attribution.md, "Stability")
+# the run-level 95% half-width of log(gain) assumed: a judgement between the pairs `bench merge` measured
+# (dev/NOTES-attribution.md, "Stability")
 RESOLUTION = 0.03
 
 
@@ -68,10 +62,9 @@ def t_interval(values, level: float = LEVEL) -> list[float]:
 
 
 def order_interval(values, level: float = LEVEL) -> list[float] | None:
-    """The distribution-free interval of the median: [x_(k), x_(n+1-k)] of the sorted values, k the
-    largest with P(Binomial(n, 1/2) < k) <= (1 - level) / 2, so it covers at least `level` whatever
-    the rounds' distribution, and one disturbed round moves it by one order statistic, not by its
-    size. None below 6 values (at 5, even [min, max] covers 93.75% only)."""
+    """The distribution-free interval of the median: [x_(k), x_(n+1-k)] of the sorted values, k the largest
+    with P(Binomial(n, 1/2) < k) <= (1 - level) / 2: it covers `level` whatever the distribution, and one
+    disturbed round moves it by one order statistic. None below 6 values (at 5, even [min, max] covers 93.75% only)."""
     from scipy.stats import binom
     v = np.sort(np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float))
     n, a = v.size, (1 - level) / 2
@@ -82,13 +75,9 @@ def order_interval(values, level: float = LEVEL) -> list[float] | None:
 
 
 def interval(values, level: float = LEVEL, **kw) -> list[float]:
-    """The interval every figure carries: the percentile bootstrap of the median, widened to at least
-    the distribution-free interval of the median (order_interval) from 6 rounds, and below that to
-    Student's t interval of the mean. With a handful of rounds the bootstrap alone cannot cover: n
-    rounds bound their median by [min, max] with probability 1 - 2 * 0.5**n only (75% at 3 rounds),
-    while the t interval widens as the rounds get fewer; with more, t's mean and SD follow a single
-    disturbed round (one 2x round in 24 of 1.1x), the order statistics do not. One round decides
-    nothing: [nan, nan]."""
+    """The interval every figure carries: the percentile bootstrap of the median (alone it covers a handful of
+    rounds poorly: at most 75% at 3), widened to order_interval from 6 rounds, below that to Student's t
+    interval of the mean. One round decides nothing: [nan, nan]."""
     vals = [x for x in values if x is not None and math.isfinite(x)]
     if len(vals) < 2:
         return [float("nan"), float("nan")]
@@ -125,12 +114,9 @@ def gain_from_ratios(slower_ratios, **kw) -> dict:
 
 
 def ceiling(att: dict, removes, **kw) -> dict:
-    """The most a port that takes away the buckets `removes` can gain over the implementation
-    `att` describes (split.attribute's dict), round by round. A removable share at or above the
-    whole wall gives inf (nothing would be left). "upper": the same with the split's error in each
-    round (its unattributed time, whichever the sign: over-booked time is time it may have put in
-    the wrong bucket) counted as removable too: a gain above the ceiling but within upper removed
-    some of what the split could not place; a gain above upper is a method failure."""
+    """The most a port that takes away the buckets `removes` can gain over what `att` describes
+    (split.attribute's dict), round by round; inf where nothing would be left. "upper": the same with each
+    round's unattributed time (either sign) counted as removable too; a gain above it is a method failure."""
     emb = att["embed_rounds"]
     # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
     rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
@@ -155,8 +141,7 @@ def _ceil(emb, rem, **kw) -> dict:
 
 
 def widen(ci, value=None, resolution: float = RESOLUTION) -> list[float]:
-    """The rounds' interval with the run-level resolution added in quadrature on each side, on the
-    log scale around value (the interval's geometric middle when there is none). What a verdict uses."""
+    """ci widened by `resolution` in quadrature, on the log scale around value (else its geometric middle)."""
     lo, hi = ci
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi <= 0 or resolution <= 0:
         return [lo, hi]
@@ -184,10 +169,8 @@ def judged(gn: dict) -> dict:
 
 
 def failure(ceil: dict | None, gn: dict | None) -> str | None:
-    """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when
-    there is one): the method missed a cost the port removes. Judged on the intervals the verdicts
-    read (`widen`): the split and the gain's rounds are separate passes, so each claims no more
-    than two runs agree on."""
+    """The reason, when the gain's interval lies wholly above the ceiling's (its upper bound's, when there
+    is one), both widened (separate passes): the method missed a cost the port removes. None otherwise."""
     if not ceil or not gn or ceil.get("value") is None:
         return None
     top = ceil.get("upper") or ceil

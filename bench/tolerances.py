@@ -6,13 +6,9 @@ TOLERANCES = {
     ("torch", "cuda"): (1e-4, 0.9999),   # TF32 off
     ("own", "cuda"): (1e-4, 0.9999),
 }
-# The int8 rows' own row (registry.LOSSY changes: never held to the table above): the fidelity budget against
-# upstream fp32 on the corpus (equivalence/fidelity.py), which the decision table reads; `bench all --fidelity TOPK COS`
-# replaces its two floors for a run. topk_mean: the least mean overlap of each text's k nearest neighbours (cosine,
-# itself excluded) with upstream's; cos_min: the least cosine of a text's vector to upstream's. 0.99 and 0.99:
-# published int8 embedders cost retrieval well under a percent (Intel/HF's int8 BGE-small lost 0.2-0.6% on
-# MTEB retrieval), so a budget of 1% of the neighbours keeps an int8 row that costs that little and says why
-# one that costs more is not recommended.
+# The fidelity budget of the int8 rows (registry.LOSSY: never held to the table above) against upstream fp32 on the
+# corpus; why these floors: docs/DESIGN.md §1. topk_mean: the least mean overlap of each text's k nearest neighbours
+# (cosine, itself excluded) with upstream's; cos_min: the least cosine of a text's vector to upstream's.
 FIDELITY = {"k": 10, "topk_mean": 0.99, "cos_min": 0.99}
 
 

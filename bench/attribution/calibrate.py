@@ -1,10 +1,6 @@
-"""`bench calibrate`: the attribution tested on a truth we built (docs/DESIGN.md §7). python_ref runs
-three ways on the same texts, interleaved: as it is, with known pure-Python work after every layer,
-and with a known host copy (np.copyto) in its forward outside the model call. The truth is timed in
-place, inside the injected run's split blocks (this VM's pace moves within a second: a truth timed
-elsewhere is of another machine); what the split recovers is the injected block's framework_overhead
-and io less the plain block's, round by round. Last line: `calibration: injected X ms, attributed Y
-ms (error E%)`; exit 1 when the total or either part is off by more than TOLERANCE.
+"""`bench calibrate` (docs/DESIGN.md §7): python_ref plain, + pure-Python work after every layer, + a host copy
+outside the model call, interleaved; each injected block's framework_overhead (or io) less the plain block's against
+the truth timed inside that block. Exit 1 when the total or either part is off by more than TOLERANCE.
 Leaves out: injected kernel work (the kernels are the bucket a port cannot change)."""
 from __future__ import annotations
 
@@ -27,8 +23,7 @@ def busy(n: int) -> int:
 
 
 class BusyLayers(list):
-    """A list of layers whose iterator runs busy(n) after handing out each layer, i.e. between the
-    layers of the forward that loops over it (and once after the last), adding its time to spent."""
+    """Layers whose iterator runs busy(n) after each layer it hands out, adding its time to spent."""
     n, spent = 0, 0.0
 
     def __iter__(self):
@@ -66,10 +61,8 @@ def injected_pipeline(model=None, busy_n: int = 4000, io_bytes: int = 8 << 20):
 
 def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int = 4000,
         io_bytes: int = 8 << 20) -> dict:
-    """Measure the three pipelines (plain, + Python, + IO) and compare, round by round.
-    -> {"injected": {"python", "io", "total"} (medians over rounds), "attributed": {...} (the
-    injected times the median over rounds of attributed / injected: each round's pair from the same
-    blocks), "error": {...}, "direct": the busy time in place, "plain", "inj", "inj_io": atts} (seconds)."""
+    """The three pipelines (plain, + Python, + IO) compared round by round, in seconds. -> {"injected": {"python",
+    "io", "total"}, "attributed": {...}, "error": {...}, "direct": busy in place, "plain", "inj", "inj_io": atts}"""
     from contract.api import model_dir
     from python_ref.pipeline import Pipeline
 
@@ -77,8 +70,7 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
     from ..scenarios import texts_for
     mdir = model_dir(model)
     texts = texts or texts_for(mdir, "short", 1)
-    # each injection in a pipeline of its own: a copy before the forward slows the kernels after it
-    # too, which the Python part's truth (a difference of forward walls) would otherwise take in
+    # a pipeline per injection: the copy also slows the kernels after it, which the Python truth would take in
     pipes = {REFERENCE: Pipeline(model), "+python": injected_pipeline(model, busy_n, 0),
              "+io": injected_pipeline(model, 0, io_bytes)}
     walls = split.measure_walls(pipes, texts, rounds=rounds)

@@ -1,18 +1,7 @@
-"""The profile-first prediction (docs/DESIGN.md, opening; §7): for every implementation that changes
-something of another (registry facts `baseline`, `replaces`, `change`), the most it can gain over
-its baseline, from the baseline's split (its ceiling), beside what it gained in the same
-interleaved rounds (its gain), both with intervals (stats.py). Nothing here names a port: a
-baseline that was not measured is replaced by its own baseline (registry.bounds).
-
-  port_records   port_ceiling + port_gain records per implementation and scenario (results.json), and
-                 the reference's full_port_ceiling (reference_records: the decision table's first column)
-  gain_records   port_gain alone, from walls (bench latency, which splits nothing)
-  undecided      the gains whose verdict the scenario's rounds leave open (what settling re-measures)
-  round_ratios   every gain's per-round paired ratios (what stability.pair_spread reads)
-  from_records   an attribution dict (split.finish's shape) rebuilt from results.json records
-Leaves out: ceilings of what swaps the kernels (no split of a torch forward bounds those: the
-ceiling record says so, with value None).
-"""
+"""Ceilings and gains (docs/DESIGN.md §7 "Ceilings and gains"): for every implementation with registry facts
+`baseline`, `replaces` and `change`, its ceiling (from its baseline's split) beside its gain (the same interleaved
+rounds), both with intervals (stats.py).
+Leaves out: ceilings of what swaps the kernels (no split bounds those; their ceiling record says so, value None)."""
 from __future__ import annotations
 
 from statistics import median
@@ -32,10 +21,9 @@ def _baselines(walls: dict):
 
 
 def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", gain_walls: dict | None = None) -> list:
-    """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a
-    baseline of it) is there too. atts: {impl: attribution dict} (the baselines at least); walls:
-    {impl: round_walls} from the same interleaved rounds, so the gain's per-round ratios are paired;
-    gain_walls: the same with the settling rounds appended (latency/part.settle), for the gains."""
+    """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a baseline of it)
+    is there too, then reference_records. atts: {impl: attribution dict}; walls: {impl: round_walls} of the same
+    interleaved rounds; gain_walls: walls with the settling rounds appended (latency/part.settle), for the gains."""
     from ..stats import ceiling, gain, port_record_pair as make
     out = []
     gw = gain_walls or walls
@@ -56,8 +44,7 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
 
 
 def port_removes() -> tuple:
-    """What a full port takes away from the reference's split: every port's buckets traced back to
-    the reference (registry.bounds), kernel swappers apart."""
+    """What a full port removes from the reference's split: every port's buckets traced back (kernel swappers apart)."""
     out = []
     for n in registry.ports():
         b = registry.bounds(n, {registry.REFERENCE})
@@ -66,10 +53,8 @@ def port_removes() -> tuple:
 
 
 def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
-    """full_port_ceiling: the most a full port could gain over the reference at this scenario (every
-    port's buckets removed from its split, stats.ceiling), with the dominant bucket and the interval of
-    its per-round share: the decision table's first column, written by the run so the report judges
-    nothing. None where the reference was not split."""
+    """[full_port_ceiling] of the reference at this scenario, with the dominant bucket and its per-round share's
+    interval (the decision table's first column); [] where the reference was not split."""
     ref = atts.get(registry.REFERENCE)
     if not ref or not ref.get("embed_rounds") or not ref.get("shares"):
         return []
@@ -84,7 +69,7 @@ def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
 
 
 def undecided(walls: dict) -> list[tuple[str, str]]:
-    """(impl, its baseline) for every gain in walls whose verdict is undecided at this precision."""
+    """(impl, its baseline) for every gain in walls still undecided at this precision (what settling re-measures)."""
     from ..stats import UNDECIDED, gain, verdict
     out = []
     for impl, vs, _ in _baselines(walls):
@@ -95,13 +80,13 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
 
 
 def gain_round_ratios(walls: dict) -> dict:
-    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (stats.ratios)."""
+    """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (for stability.pair_spread)."""
     from ..stats import ratios
     return {impl: ratios(walls[vs]["embed"], walls[impl]["embed"]) for impl, vs, _ in _baselines(walls)}
 
 
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
-    """port_gain alone (no split to bound it), for every implementation with a measured baseline."""
+    """port_gain alone, from walls (bench latency splits nothing), for every implementation with a measured baseline."""
     from ..results import Record
     from ..stats import gain, judged
     out = []

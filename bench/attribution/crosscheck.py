@@ -1,13 +1,7 @@
-"""Views of the overhead model that share none of its measurements (docs/DESIGN.md §7 "Cross-checks"):
-  intercept  forward wall against batch size (N copies of one short text), a least-squares line per
-             round: its intercept, the fixed cost per call, bounds framework_overhead from above;
-             python_ref's minus cpp_port's is the per-call cost a port removes
-  py-spy     `py-spy record --native` on a warm child running python_ref's forward: the share of
-             samples whose innermost frame is Python or its binding layer, against native code
-  traced     the same forward traced (torch.jit.trace), optimisations off: forward wall - traced
-             wall is what leaving Python removes, a lower bound
-Leaves out: other threads' samples; sampling the bench's own process (where ptrace is not
-permitted, the view says so in one line)."""
+"""Views of the removable overhead sharing none of the overhead model's measurements (docs/DESIGN.md §7
+"Cross-checks"): the intercept of forward wall against batch size (an upper bound), py-spy --native's share of
+Python and binding leaf frames in a warm child, and forward wall - its TorchScript trace's (a lower bound).
+Leaves out: other threads' samples; sampling the bench's own process (a child is sampled)."""
 from __future__ import annotations
 
 import math
@@ -32,8 +26,7 @@ def intercept(pipe, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 
 
 
 def intercepts(pipes: dict, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 5) -> dict:
-    """intercept() of each pipe, the pipes interleaved round by round (the order alternating), so
-    per-round differences between two pipes are paired."""
+    """intercept() of each pipe, interleaved round by round, so per-round differences between pipes are paired."""
     from ..stats import interval
     batches = {n: {k: p.tokenize([text] * k) for k in sizes} for n, p in pipes.items()}
     for n, p in pipes.items():
@@ -128,9 +121,7 @@ def pyspy_split(impl: str | None = None, length: str = "short", batch: int = 1, 
         return {"error": "py-spy not installed (pip install py-spy): no sampling view"}
     with tempfile.TemporaryDirectory(prefix="portbench_spy_") as tmp:
         out = Path(tmp) / "raw.txt"
-        # py-spy attaches to the child once it is warm and samples the forward loop only: with
-        # --native each sample costs a ptrace stop and an unwind, so sampling the import of torch too
-        # took ~100 s of a 2 s view on this machine
+        # attach once warm: --native's ptrace stop per sample is too slow over torch's import (dev/NOTES-attribution.md)
         child = subprocess.Popen([sys.executable, "-m", "bench.attribution.crosscheck", impl, length, str(batch),
                                   str(seconds * 4 + 60), str(threads or os.environ.get("PORTBENCH_THREADS", "") or ""),
                                   str(model or "")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

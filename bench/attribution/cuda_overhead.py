@@ -1,17 +1,7 @@
-"""The overhead model on CUDA (issue 10 item 1). NEVER RUN ON A GPU: this project's machines have
-none, so no figure in the repo comes from this file; treat it as a first draft until a GPU run
-checks it.
-
-  kernels          the device's own kernel time: torch.profiler's CUDA kernel events, summed
-                   (memcpy/memset excluded: they belong to io)
-  graph wall       the same forward captured once as a CUDA graph and replayed, timed with CUDA
-                   events: the forward with no Python, no dispatcher and no launch overhead
-  python_overhead  forward wall (synchronised) - graph wall: what launching op by op from the host
-                   costs above the device's work; a C++ port removes the Python part of it and a
-                   CUDA graph (or torch.compile's cudagraphs) all of it
-Leaves out: multi-stream forwards; graphs of forwards with data-dependent shapes (python_ref_packed's
-nonzero syncs and cannot be captured: it reports no graph wall then).
-"""
+"""The overhead model on CUDA: kernels = the device's kernel time (profiler kernel events, memcpy/memset apart: io);
+python_overhead = the synchronised forward wall - its CUDA-graph replay's. Never run on a GPU (docs/DESIGN.md §7):
+no figure in the repo comes from it.
+Leaves out: multi-stream forwards; forwards a CUDA graph cannot capture (python_ref_packed's: no graph wall)."""
 from __future__ import annotations
 
 import time
@@ -85,8 +75,7 @@ def cuda_split(fwd, args, reps: int = 3) -> dict:
 
 
 class CudaSplit:
-    """split.py's repetitions for a CUDA forward (overhead.Split's interface): each() per rep(),
-    then cuda_split once; shares of each()'s median wall (never run on a GPU here)."""
+    """overhead.Split's interface for a CUDA forward: each() per rep(), cuda_split once; shares of each()'s wall."""
 
     def __init__(self, fwd, args, each, reps: int = 3):
         self.fwd, self.args, self.each, self.reps, self.eaches = fwd, args, each, reps, []

@@ -1,8 +1,6 @@
-"""The op kinds a Python torch forward calls (docs/DESIGN.md §7, issue 10), each with its twin on tiny
-tensors from Python (PY_CALLS) and from LibTorch C++ (cpp_port._core.op_cost, the same op on the
-same shapes): the vocabulary overhead.py counts and prices forwards in.
-Leaves out: pricing itself (overhead.OpMix), CUDA (cuda_overhead.py).
-"""
+"""The op kinds a Python torch forward calls, each with its twin on tiny tensors from Python (PY_CALLS) and from
+LibTorch C++ (cpp_port._core.op_cost, same op, same shapes): what overhead.py counts and prices forwards in.
+Leaves out: pricing itself (overhead.OpMix), CUDA (cuda_overhead.py)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -23,9 +21,7 @@ KIND_OF = {
     "new_zeros": "zeros", "__get__": "attr", "dim": "attr", "size": "attr", "numel": "attr",
 }
 FALLBACK = "add"   # uncalibrated names are priced as a simple pointwise op, and listed
-# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes, as the
-# statement a forward would write with its operands in locals: the bytecode around a call (attribute
-# loads, arithmetic) is not the call's cost, the replay books it between ops.
+# The Python twin of op_cost's C++ calls (cpp_port/bindings.cpp), on the same tiny shapes, as a forward writes them.
 PY_CALLS = {
     "none": "x", "attr": "x.shape", "linear": "F.linear(x, w, b)", "layer_norm": "F.layer_norm(x, (d,), b, b, 1e-12)",
     "sdpa": "F.scaled_dot_product_attention(q, q, q, attn_mask=bias, scale=0.5)", "gelu": "F.gelu(x)",
@@ -39,9 +35,8 @@ PY_CALLS = {
 
 
 def straight(stmts: list[str]):
-    """run(t): the statements once, straight-line (each call site a real statement, as a forward
-    writes it), with the operands of tiny() in locals: the bytecode around a call is not the call's
-    cost, the replay books it between ops."""
+    """run(t): the statements once, straight-line, with tiny()'s operands in locals: the bytecode around a
+    call (attribute loads, arithmetic) is not the call's cost; the replay books it between ops."""
     body = "".join(f"    {s}\n" for s in stmts) or "    pass\n"
     src = (f"def run(t):\n    x, x2, src2, w, b, q, bias, ids, mask, keep, d = (t.x, t.x2, t.src2, t.w, t.b, t.q, "
            f"t.bias, t.ids, t.mask, t.keep, t.d)\n{body}")
@@ -51,10 +46,8 @@ def straight(stmts: list[str]):
 
 
 def tiny(d: int = 12) -> SimpleNamespace:
-    """The operands of PY_CALLS, as a forward meets them (op_cost's C++ twin makes the same): weights
-    and the input ids and mask are ordinary tensors, activations inference tensors (made under
-    inference mode, as python_ref's forward makes them). Ops on ordinary tensors cost more from
-    Python and C++ alike; pricing one side on the other kind moved binding 2x here."""
+    """The operands of PY_CALLS as a forward meets them (op_cost makes the same): weights, input ids and mask
+    ordinary tensors, activations inference tensors: an op's cost depends on the kind (dev/NOTES-attribution.md)."""
     g = torch.Generator().manual_seed(0)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     with torch.inference_mode(False):

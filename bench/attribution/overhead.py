@@ -1,13 +1,7 @@
-"""The overhead model (docs/DESIGN.md §7 "attribution", the method): a Python torch forward split
-into what a C++ port can remove (python_overhead: the report's framework_overhead) and what it pays
-too (kernels: model_kernels), each measured, none a residual of the forward wall.
-  count        every Python -> torch call of one forward (CallRecorder): kind, time inside, result rows
-  tape         the forward's ATen ops replayed from C++ (tape.py): kernels = its wall less its own
-               per-op cost; python_overhead = the forward's wall in the same repetition - that
-  per-op cost  the forward's op mix on tiny tensors from Python and from C++ (binding), and the mix's
-               tape (tape_own); one intra-op thread, priced in every repetition beside the forward
-  between ops  the forward replayed from its record (Replay): the Python between calls
-Where the tape cannot replay, python_overhead = the priced part (binding + between ops) and says so.
+"""The overhead model (docs/DESIGN.md §7 "attribution"): a Python torch forward split into what a C++ port removes
+(python_overhead: the report's framework_overhead) and what it pays too (kernels: model_kernels). kernels = the tape's
+wall (tape.py) less its own per-op cost; python_overhead = the forward's wall - that; its priced part = the op mix's
+binding cost (ops.py) + the Python between calls (Replay), which stands in where the tape cannot replay.
 Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count)."""
 from __future__ import annotations
 
@@ -23,8 +17,7 @@ from .tape import tape_or_why
 
 
 class Replay(TorchFunctionMode):
-    """Every torch call returns the next recorded (name, result) at once, cycling (calibration
-    replays one entry forever; the same code path prices both)."""
+    """Every torch call returns the next recorded (name, result) at once, cycling."""
 
     def __init__(self, results):
         super().__init__()
@@ -59,10 +52,8 @@ class CallRecorder(TorchFunctionMode):
 
 
 def _light(out):
-    """A stand-in for a recorded result that holds no data (a meta tensor of the same shape):
-    keeping a batch's real activations alive would turn every later allocation into page faults
-    and inflate the very kernels this pass times. Replayed code only reaches results through torch
-    calls (shape, dtype, unbind, ...), which the replay answers from the record."""
+    """A data-free stand-in (a meta tensor) for a recorded result: real activations kept alive would page-fault
+    later allocations and slow the kernels timed. Replayed code reaches results only through torch calls."""
     if isinstance(out, torch.Tensor):
         return torch.empty_like(out, device="meta")
     if isinstance(out, (tuple, list)) and any(isinstance(o, torch.Tensor) for o in out):
@@ -81,9 +72,8 @@ def _best(run, t, tries: int = 2) -> float:
 
 
 class OpMix:
-    """The torch calls of one forward (counts per kind; uncalibrated names priced as FALLBACK), as
-    straight-line Python on tiny tensors and as the same ops from C++. measure() prices the mix once;
-    the caller does it next to each forward it prices."""
+    """One forward's torch calls (counts per kind; uncalibrated names priced as FALLBACK) as straight-line Python
+    on tiny tensors and as the same ops from C++; measure() prices the mix once, next to the forward priced."""
 
     def __init__(self, counts: dict, d: int = 12, m: int = 64):
         self.counts = Counter()
@@ -103,9 +93,8 @@ class OpMix:
             self.tape, self.tape_why = tape_or_why(self.py, (self.t,), writes_ok=True)   # tiny scratch tensors
 
     def measure(self) -> dict:
-        """Seconds for the whole mix: {"py", "cpp", "mode" (the replaying mode's cost),
-        "binding": py - cpp (Python net of the same number of empty statements), "tape_own": the
-        mix's tape - cpp (the tape's own cost; nan without a tape)}."""
+        """Seconds for the whole mix: {"py", "cpp", "mode" (the replaying mode's cost), "binding": py - cpp,
+        "tape_own": the mix's tape - cpp (nan without a tape)}; py net of as many empty statements."""
         with one_thread(), torch.inference_mode():
             base = _best(self.none, self.t)
             py = _best(self.py, self.t) - base
@@ -130,13 +119,10 @@ def mix_for(counts: dict) -> OpMix:
 
 
 class Split:
-    """The split of fwd(*args) (warm), one repetition per rep() call, so the caller can interleave
-    the repetitions of several forwards. Each repetition runs, back to back: one recorded forward,
-    each() (default: fwd(*args) timed; else a fn returning a tuple whose last item is the wall, in
-    seconds, of the call the shares are of, e.g. an embed call: (io, pipeline forward, embed)), the forward
-    alone, the tape twice, each() again (the faster counts), two replays, the pricing of the op mix. Each part is a
-    share of that repetition's wall, the median over repetitions: this VM's pace steps ~1.6-1.9x
-    within ms to s, every part of a repetition alike (C++ too): shares hold, seconds do not."""
+    """The split of fwd(*args) (warm), a repetition per rep() so a caller can interleave forwards'. A repetition:
+    a recorded forward, each() (default: fwd timed; else a fn returning a tuple ending with the wall, s, of the call
+    the shares are of), the forward alone, the tape twice, each() again (the faster counts), two replays, the op mix
+    priced. Parts are shares of their repetition's wall (the pace moves between repetitions, hardly within one)."""
 
     PARTS = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
 
@@ -164,13 +150,10 @@ class Split:
             fwd(*args)
         before = self.each()   # after a forward, as in the walls (the caches it meets)
         alone = tape = None
-        if self.tape:   # the model call alone, then its tape (the best of two, as the replays): peers in the
-            # same caches; the model call inside each() also runs slower after the tokenizer, which
-            # embed_glue books (split.py), so it is not the tape's peer
+        if self.tape:   # the tape's peer is the model call alone (same caches): inside each() it also pays embed_glue
             alone = self._plain()[0] if self.each != self._plain else before[-1]
             tape = min(self.tape.run() for _ in range(2))
-        # each() on the tapes' other side too, the best of two as the tapes': one call before them moved a share
-        # 6.4 points between two quick runs on a VM whose pace moves ~20% in a second (NOTES, pair T)
+        # each() on the tapes' other side too, the faster kept, as the tapes' best of two (dev/NOTES-attribution.md)
         self.eaches.append(min(before, self.each(), key=lambda e: e[-1]))
         replay = []
         for _ in range(2):
@@ -191,10 +174,9 @@ class Split:
                          "priced": priced, "indirect": removable - priced})
 
     def result(self) -> dict:
-        """{"shares": {part}, "wall": s (median), each share x wall as seconds under the part's name,
-        "in_torch", "replay_wall", "mode_cost", "counts": {kind: n}, "uncalibrated": {name: n},
-        "padded_kinds": [kind] (calls whose result has padded_rows rows: the padded batch's N*T),
-        "each": [each()'s returns], "reps": [{part: s}], "tape": {"ops", "own"} or {"why"}}"""
+        """{"shares": {part}, "wall": s (median), each share x wall as seconds under the part's name, "in_torch",
+        "replay_wall", "mode_cost", "counts": {kind: n}, "uncalibrated": {name: n}, "padded_kinds": [kinds with
+        padded_rows result rows], "each": [each()'s returns], "reps": [{part: s}], "tape": {"ops", "own"} or {"why"}}"""
         per = self.per
         shares = {k: median(p[k] / p["wall"] for p in per) for k in self.PARTS}
         wall = median(p["wall"] for p in per)
@@ -216,10 +198,9 @@ def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each
 
 
 class IoTimer:
-    """io: the time pipe.forward spends outside pipe.model.forward (numpy -> torch -> device and
-    back), timed around the model call inside real forwards. While entered, both forwards are
-    shadowed by timing wrappers (instance attributes: these calls only; pipe.embed calls the
-    pipeline's through self); `inner` is the model's own forward, `args` its last arguments."""
+    """io: the time pipe.forward spends outside pipe.model.forward (numpy -> torch -> device and back). While
+    entered, both forwards are shadowed by timing wrappers on the instances (pipe.embed reaches them through
+    self); `inner` is the model's own forward, `args` its last arguments."""
 
     def __init__(self, pipe, batch):
         self.pipe, self.batch, self.model, self.stamps = pipe, batch, pipe.model, {}

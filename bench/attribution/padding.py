@@ -1,13 +1,7 @@
-"""Padding waste, measured (docs/DESIGN.md §7 "attribution"): what running the per-token layers on the
-real tokens only (python_ref_packed's algorithm) can remove from a padded forward.
-  waste     a padded forward's wall less the same forward's on an unpadded batch of its real tokens,
-            both timed in the wall rounds (unpadded_parts), less attention's difference (a packed
-            forward keeps attention padded); whole forwards see the allocator's step on smaller
-            activations that a per-call pair misses (dev/NOTES-attribution.md)
-  per_call  a forward with a few padded per-token calls (the packed forward's embeddings' LayerNorm):
-            each such call timed as it is and again on the real rows; also waste's cross-check
-Leaves out: attention written without scaled_dot_product_attention (its gain is then not taken off:
-a looser bound), CUDA (unpadded_parts skips a pipe on a GPU)."""
+"""Padding waste (docs/DESIGN.md §7 "attribution"): what running the per-token layers on the real tokens only
+(python_ref_packed's algorithm) removes from a padded forward. waste: its wall - the wall on an unpadded batch
+of its real tokens - attention's difference (packing keeps it padded); per_call: each padded call also on the real rows.
+Leaves out: attention without scaled_dot_product_attention (not taken off: a looser bound), CUDA."""
 from __future__ import annotations
 
 import dataclasses
@@ -73,9 +67,8 @@ def _keep(args, padded_rows: int, real_rows: int):
 
 
 def per_call(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict:
-    """{"waste": s per forward (median over reps), "per_token": s of the padded per-token calls,
-    "by_kind": {kind: s}, "calls": n} of fwd(*args); zeros when nothing runs padded. The real rows
-    are the mask's (_keep); without one, the first real_rows rows."""
+    """{"waste": s per forward (median over reps), "per_token": s, "by_kind": {kind: s}, "calls": n} of fwd(*args)'s
+    padded per-token calls (zeros when none); the real rows are the mask's, without one the first real_rows."""
     if real_rows >= padded_rows:
         return {"waste": 0.0, "per_token": 0.0, "by_kind": {}, "calls": 0}
     _, keep = _keep(args, padded_rows, real_rows)
@@ -139,9 +132,8 @@ def attention(fwd, args, small) -> dict:
 
 
 def waste(padded: float, unpadded: float, att: dict, pace: float = 1.0) -> float:
-    """Seconds that running the layers on the real tokens removes: a padded forward's wall less the
-    unpadded forward's (the same rounds), less attention's difference in them (attention(): timed
-    elsewhere, at another pace: `pace` puts it on the walls')."""
+    """Seconds that running the layers on the real tokens removes: padded - unpadded walls (the same rounds) -
+    attention's difference (attention(), timed elsewhere: `pace` puts it on the walls')."""
     return padded - unpadded - (att.get("padded", 0.0) - att.get("unpadded", 0.0)) * pace
 
 
@@ -169,8 +161,7 @@ def _watchable(pipe) -> bool:
 
 
 def layers_padded(pipe, batch) -> bool:
-    """Whether pipe's Python torch forward runs its layers (LAYERS calls) on batch's padded rows:
-    one forward watched. False where the batch has no padding or pipe no such forward."""
+    """Whether pipe's Python torch forward runs its LAYERS calls on batch's padded rows (one forward watched)."""
     if not _watchable(pipe) or bool(batch.attention_mask.all()):
         return False
     m = _Layers(batch.ids.size)
@@ -180,9 +171,8 @@ def layers_padded(pipe, batch) -> bool:
 
 
 def unpadded_parts(pipes: dict, texts) -> dict:
-    """{(name, "unpadded"): fn} for the pipes whose forward runs its layers padded on texts: fn is
-    the pipe's forward on unpadded_batch, a part of their wall rounds (split.py takes the padding
-    waste from those walls, beside the gains of the same rounds)."""
+    """{(name, "unpadded"): fn} for the pipes whose forward runs its layers padded on texts: fn, the forward on
+    unpadded_batch, joins their wall rounds (split.py takes the padding waste from those walls)."""
     out = {}
     for n, p in pipes.items():
         if not _watchable(p):   # no tokenizer call for a pipe that cannot qualify (Node, a binary)

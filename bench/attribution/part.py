@@ -1,11 +1,8 @@
-"""The attribution part of `bench all`'s scenarios (docs/DESIGN.md §7): each implementation's split
-per scenario from the scenario's own interleaved rounds, the ceilings and gains with their
-intervals, and once per run the views that cross-check the overhead model. Which method splits which implementation follows from the code and the registry:
-  split.py (the overhead model)  a Python torch forward, when the C++ per-op side is built
-  split.follow                   the very forward code of one already split (a tokenizer port)
-  attribution.py                 the rest (a C++ or compiled forward, onnxruntime, a runtime of its own)
-Cross-checks run at XCHECK_SCENARIO (one short text: where the per-call cost is the largest share).
-"""
+"""The attribution part of `bench all`'s scenarios (docs/DESIGN.md §7 "attribution"): each implementation's split
+from the scenario's own rounds, by split.py (a Python torch forward, when the C++ per-op side is built), split.follow
+(the same forward code as one already split) or profiled.py (the rest); the cross-checks once per run, at
+XCHECK_SCENARIO (one short text: where the per-call cost is the largest share).
+Leaves out: the ceilings and gains (ceilings.port_records, called by latency/part.py)."""
 from __future__ import annotations
 
 from statistics import median
@@ -18,8 +15,7 @@ XCHECK_SCENARIO = "single"
 
 
 def prepare(run: Run, pipes: dict, follow: dict) -> None:
-    """Whether the overhead model splits this run's Python torch forwards (run.overhead_model): it
-    needs the C++ per-op side; each split prices its forward's own op mix next to it (overhead.py)."""
+    """Sets run.overhead_model: whether the overhead model splits Python torch forwards (needs the C++ per-op side)."""
     from . import split
     own = [p for n, p in pipes.items() if n not in follow and split.supports(p) is None]
     whys = {split.supports(p) for n, p in pipes.items() if n not in follow} - {None}
@@ -41,9 +37,8 @@ def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: 
 
 def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
            progress=None, deadline: float | None = None) -> dict:
-    """Every implementation's split of scenario sc and their records (the ceilings and gains come
-    after: ceilings.port_records). deadline (time.perf_counter()): the overhead model's blocks start no
-    round that would end after it (the run's budget; split.attribute_many). -> {impl: attribution dict}."""
+    """Every implementation's split of scenario sc, its records added to run. deadline (time.perf_counter()): the
+    overhead model's blocks start no round that would end after it (split.attribute_many). -> {impl: attribution}"""
     from . import split
     atts = {}
     here = {n: p for n, p in pipes.items() if walls.get(n, {}).get("embed")}   # the rest: left out (notes)
@@ -75,11 +70,8 @@ def _view(sc: str, view: str, value_s: float, ci, how: str, device: str, **extra
 
 
 def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, atts: dict) -> None:
-    """The removable per-call cost of the reference's forward at sc, seen five more ways than the
-    model's: its priced part alone, the intercept of forward wall against batch size (the reference's minus the language
-    port's), a sampling profiler's Python/binding share (py-spy --native), the direct paired
-    difference of the language port's baseline and the language port's forward walls, and the
-    traced twin. Records: metric overhead_view, impl = the reference."""
+    """overhead_view records of the reference's removable cost at sc: the model's figure, its priced part, the
+    intercept, py-spy, direct (forward walls: the language port's baseline's - its own, paired) and traced."""
     from . import crosscheck
     from ..stats import estimate, interval
     ref = registry.REFERENCE

@@ -1,11 +1,8 @@
-"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7 "attribution"): a
-port whose model is not a Python torch forward (LibTorch, onnxruntime, wasm_port's kernels, a
-torch.compile graph), split into split.py's buckets round by round from the scenario's walls. The
-registry's `kernels` fact picks the method: "torch" the outermost torch.profiler ops' share of a
-profiled forward (on CUDA the device's kernel time), "onnxruntime" its profiler's node times,
-"inner" the forward timed inside the port's own runtime. framework_overhead is what is left of the
-forward (a residual, said so in the report). The profile is taken once per scenario.
-Leaves out: per-layer breakdowns (torch.profiler's tables give those), GPU for wasm/onnxruntime."""
+"""Attribution of the forwards the overhead model cannot count (docs/DESIGN.md §7 "attribution"): C++ or compiled
+torch, onnxruntime, a runtime of its own. The registry's `kernels` fact picks the kernel time: torch.profiler's
+outermost ops ("torch"; on CUDA the device's kernels), onnxruntime's node times, or the port's own runtime
+("inner"); once per scenario, applied to each round's walls; framework_overhead is then a residual.
+Leaves out: per-layer breakdowns, GPU for wasm/onnxruntime."""
 from __future__ import annotations
 
 import json
@@ -41,8 +38,7 @@ def _wrapper(e) -> bool:
 
 
 def op_seconds(events) -> float:
-    """CPU seconds inside the outermost op events: those with no enclosing op event (a wrapper
-    range does not count as enclosing). Their total time holds their nested ops."""
+    """CPU seconds inside the outermost op events, their nested ops included (a wrapper range encloses nothing)."""
     total = 0.0
     for e in events:
         if getattr(e.device_type, "name", "CPU") != "CPU" or _wrapper(e):
@@ -59,7 +55,7 @@ def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[fl
     """(op s, wall s) per forward(batch) under torch.profiler over `reps` calls (pipe warm)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from .cuda_overhead import kernel_seconds_of   # on CUDA: kernel time, memcpy/memset apart (io)
+    from .cuda_overhead import kernel_seconds_of
     cuda = str(device).startswith("cuda")
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=acts) as prof:
@@ -132,8 +128,7 @@ def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
 
 
 def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
-    """split.finish's dict for embedding `texts` with `pipe`, one value per round of `walls`
-    (round_walls: per-round seconds of embed, tokenize and forward from the interleaved rounds)."""
+    """split.finish's dict for `pipe` embedding `texts`, one value per round of `walls` (split.round_walls)."""
     from .split import finish
     if registry.kernels(name) == "inner" and hasattr(pipe, "time"):
         return _inner(name, pipe, texts, walls, reps)

@@ -1,12 +1,8 @@
-"""Attribution by the overhead model (docs/DESIGN.md §7 "attribution", the method): one Python torch
-pipeline's embed time split round by round into the buckets of registry.BUCKETS (tokenize,
-model_kernels and framework_overhead from the tape, io), unattributed beside them, never folded in;
-plus embed_glue and padding_waste (padding.py). The split runs in a block of its own after the wall
-rounds (attribute_many: several pipes' blocks interleaved), each bucket a share of an embed call of
-the same repetition put on the round's embed wall. `follow`: a pipeline whose forward is the same
-code as one already split (the tokenizer ports) takes that split, with its own tokenize and embed.
-Leaves out: forwards without Python between ops (attribution.py splits those); CUDA's kernel side is
-cuda_overhead.py. Ceilings: ceilings.py."""
+"""Attribution by the overhead model (docs/DESIGN.md §7 "attribution"): one Python torch pipeline's embed time split
+round by round into registry.BUCKETS (tokenize, model_kernels and framework_overhead from the tape, io), unattributed
+beside them, never folded in, plus embed_glue and padding_waste (padding.py). Each bucket is a share of an embed call
+of the same repetition, put on the round's embed wall. `follow`: a forward of the same code as one already split.
+Leaves out: forwards without Python between ops (profiled.py); CUDA's kernel side (cuda_overhead.py)."""
 from __future__ import annotations
 
 import math
@@ -36,17 +32,15 @@ def supports(pipe) -> str | None:
 
 
 def round_walls(samples: dict, name: str) -> dict:
-    """Per-round median seconds {"embed": [..], "tokenize": [..], "forward": [..]} of `name` from
-    sweep.measure_point's samples {(impl, part): [round][rep]} (what bench all measures)."""
+    """{part: [per-round median s]} of `name` from measure_point's samples {(impl, part): [round][rep]}."""
     return {part: [float(median(rnd)) for rnd in s] for (n, part), s in samples.items() if n == name}
 
 
 def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3, device: str = "cpu",
                   extra: dict | None = None) -> dict:
-    """{name: round_walls} for pipes, their embed/tokenize/forward interleaved round by round, and
-    {name: [per-round median s]} for the fns in extra, interleaved with them (a fn returning a
-    latency.InnerTime is scored by it); an extra keyed (pipe name, part) runs right after that
-    pipe's parts and comes back as one more part of its round_walls."""
+    """{name: round_walls} for pipes (embed, tokenize, forward interleaved round by round), and {name: [per-round
+    median s]} for extra's fns (one returning a latency.InnerTime is scored by it); an extra keyed (pipe name,
+    part) runs right after that pipe's parts and joins its round_walls."""
     from ..latency.timing import interleaved, sync
     fns = {}
     for n, p in pipes.items():
@@ -74,11 +68,9 @@ def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu
 
 def attribute_many(pipes: dict, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None,
                    on_round=None, deadline: float | None = None) -> dict:
-    """attribute() for several pipes, their blocks interleaved round by round (round r of each pipe's
-    split next to the others' round r); on_round(name, r), if given, after each block. deadline
-    (time.perf_counter()): no round starts that would end after it (the first always runs): the split
-    then comes from the first rounds of the walls, paired with them by index.
-    -> {name: attribution dict}"""
+    """attribute() for several pipes, their blocks interleaved round by round; on_round(name, r), if given, after
+    each block. deadline (time.perf_counter()): no round starts that would end after it (the first always runs);
+    the split then pairs with the walls' first rounds. -> {name: attribution dict}"""
     for p in pipes.values():
         why = supports(p)
         if why:
@@ -123,10 +115,10 @@ class _State:
         self.iot = oh.IoTimer(self.pipe, self.batch).__enter__()
         self.iot.once()   # warm, and the model call's arguments
         embed = lambda: self.iot.embed_once(self.texts)  # noqa: E731
-        if str(device).startswith("cuda"):   # never run on a GPU here
+        if str(device).startswith("cuda"):
             from .cuda_overhead import CudaSplit
             self.split = CudaSplit(self.iot.inner, self.iot.args, each=embed)
-        else:   # each repetition: an embed call (its io and forward timed inside it), then the split's
+        else:
             self.split = oh.Split(self.iot.inner, self.iot.args, padded_rows=self.batch.ids.size, each=embed)
 
     def end(self, r: int) -> None:
@@ -136,8 +128,7 @@ class _State:
         finally:
             iot.__exit__(None, None, None)
         args = iot.args
-        # every part is a share of the embed call timed in the same repetition (overhead.py: the
-        # machine's pace moves between repetitions, hardly within one), put on the round's embed wall
+        # every part: a share of the same repetition's embed call (overhead.Split), put on the round's embed wall
         E = walls["embed"][r]
         io = median(i / e for i, _, e in s["each"]) * E
         sp = E / median(e for *_, e in s["each"])   # >1: this block ran faster than the walls
@@ -151,10 +142,7 @@ class _State:
         rounds["unattributed_forward"].append(E * median((f - i - p["kernels"] - p["python_overhead"]) / e
                                                          for (i, f, e), p in zip(s["each"], s["reps"])))
         rounds["speed"].append(sp)
-        # padding waste, measured (padding.py) where per-token calls ran on the padded rows, at this
-        # block's pace put on the walls': the whole forward against an unpadded one where its layers
-        # ran padded, per call where only a few calls did (the packed forward's); per call once beside
-        # kinds that ran on the padded rows; none when the batch has no padding (those rows are all real)
+        # padding waste (padding.py), at this block's pace put on the walls'; none when the batch has no padding
         padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN) if self.real < batch.ids.size else set()
         if padding.LAYERS in padded:   # the walls' pair (unpadded_parts), the gains' rounds
             if not walls.get("unpadded"):
@@ -199,9 +187,8 @@ class _State:
 
 def finish(name: str, rounds: dict, embed_rounds: list, forward_wall: float, method: str, detail: dict,
            residual: tuple = ()) -> dict:
-    """The attribution dict every method returns, from per-round seconds of BUCKETS (and of any
-    PARTS measured): medians, intervals, shares of the embed wall, and the unattributed rest.
-    residual: buckets that the method can only get as a residual (said in the report)."""
+    """The attribution dict every method returns, from per-round seconds of BUCKETS (and measured parts): medians,
+    intervals, shares of the embed wall, the unattributed rest. residual: buckets got only as a residual."""
     from ..stats import interval
     rounds = dict(rounds)
     if "unattributed" not in rounds:
@@ -236,9 +223,8 @@ PARTS_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
 
 
 def attribution_records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
-    """attribution_<bucket> records (ms) with their interval and share, attribution_unattributed,
-    and the measured parts (attribution_embed_glue, attribution_padding_waste) with the bucket they
-    are part of (extra.part_of)."""
+    """attribution_<bucket> and attribution_unattributed records (ms) with interval and share, and the measured
+    parts (attribution_embed_glue, attribution_padding_waste) with the bucket they are part of (extra.part_of)."""
     from ..results import Record
     ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3, "forward_wall_ms": att["forward_wall"] * 1e3,
           "detail": att["detail"], "residual": att.get("residual", []), "rounds": len(att["embed_rounds"]),

@@ -1,12 +1,8 @@
-"""The tape (docs/DESIGN.md §7 "attribution"): one Python torch forward's own ATen ops, recorded at the
-dispatcher (a TorchDispatchMode) and replayed from LibTorch C++ (cpp_port/tape.cpp) on the same
-tensors, no Python between them, each intermediate released after its last use: what the forward
-costs as a C++ port issues it (dev/NOTES-attribution.md, "The tape").
-  record / build  the ops once, then slots for every tensor, arguments encoded for tape.cpp and
-                  each slot's release after its last use
-  own cost        the tape's per-op cost on the overhead model's tiny op mix, taken off the forward's
-Refused in one line (the split then falls back to the priced model and says so): CUDA tensors, an op
-writing to an input, an argument of another type. Leaves out: autograd, graph-compiled forwards."""
+"""The tape (docs/DESIGN.md §7 "attribution"): one Python torch forward's own ATen ops, recorded at the dispatcher
+(a TorchDispatchMode) and replayed from LibTorch C++ (cpp_port/tape.cpp) on the same tensors, no Python between
+them, each intermediate released after its last use: the forward as a C++ port issues it.
+Refused in one line (Unsupported): CUDA tensors, an op writing to an input, an argument of another type.
+Leaves out: autograd, graph-compiled forwards."""
 from __future__ import annotations
 
 import torch
@@ -38,9 +34,8 @@ def record(fwd, args) -> tuple[list, object]:
 
 
 class _Slots:
-    """Slot numbers for tensors by identity; inputs are the tensors first met as arguments. Ids stay
-    unique while the tape is built: the recorded ops hold every tensor they saw, `inputs` the
-    scalars _encode makes."""
+    """Slot numbers for tensors by identity; inputs: tensors first met as arguments. Ids stay unique while the
+    tape is built: the recorded ops hold every tensor they saw, `inputs` the scalars _encode makes."""
 
     def __init__(self):
         self.of, self.inputs, self.made = {}, [], set()
@@ -96,11 +91,8 @@ def _encode(v, typ: str, slots: _Slots, name: str):
 
 
 def build(ops: list, final, writes_ok: bool = False) -> tuple[list, list, int, list[int], list]:
-    """(steps, inputs, nslots, final slots, the input tensors: to keep alive while the tape is) for
-    cpp_port._core.Tape; writes_ok: an op may write to an input (a calibration's scratch tensors:
-    each replay writes again; a forward's weights must not be). For
-    The intermediates are not kept: a batch's activations held alive would turn
-    later allocations into page faults and slow the very kernels measured."""
+    """(steps, inputs, nslots, final slots, the input tensors: to keep alive while the tape is) for cpp_port._core.Tape;
+    writes_ok: an op may write to an input (a calibration's scratch tensors, never a forward's weights)."""
     slots, steps, last = _Slots(), [], {}
     for i, (func, args, kwargs, out) in enumerate(ops):
         schema, name = func._schema, str(func)

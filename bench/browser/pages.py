@@ -1,20 +1,10 @@
-"""Browser bench (docs/DESIGN.md §7): wasm_port, the Pyodide path and transformers.js in headless Chromium.
-Which pages, which record names and which repo folders to serve are registry facts (browser_pages,
-web, web_serves).
-
-Serves the repo (wasm_port/, python_ref/), the model dir (/model/) and the ONNX export (/onnx/)
-from 127.0.0.1 with COOP/COEP headers (so the page is cross-origin isolated: SharedArrayBuffer, wasm
-threads), drives Debian's /usr/bin/chromium through Playwright (never a downloaded browser), one
-fresh context per page, and reads what wasm_port/web/bench.mjs measured inside the page: cold start
-(navigation -> first embedding), the first call at batch 1 and 32 (latency_cold), latency at batch 1,
-8 and 32 after a warm-up (p50/p90), wasm memory; the server counts the bytes transferred. Every page
-runs on 1 thread, and wasm_port and transformers.js also on `threads` (the bench's pin, else the
-cores): same thread count, fp32, both isolated. Each record's extra says the threads that ran, the
-build ("simd128", "simd128-mt", "onnxruntime-web") and crossOriginIsolated. wasm_port's page also
-probes its build's multiply-add peak in Chromium (wasm_port/peak.cpp): a peak_fraction record at
-browser:batch32, as latency/peak.py's in Node.
-Leaves out: WebGPU, cached (second-visit) loads.
-"""
+"""Browser bench (docs/DESIGN.md §6, §7): wasm_port, the Pyodide path and transformers.js in headless
+Chromium; pages, record names and the folders to serve are registry facts (browser_pages, web, web_serves).
+Serves them, the model (/model/) and the ONNX export (/onnx/) from 127.0.0.1 with COOP/COEP headers, one
+fresh context per page, and reads what wasm_port/web/bench.mjs measured in the page: cold start (navigation
+-> first embedding), the first call at batch 1 and 32 (latency_cold), p50/p90 at batch 1, 8 and 32 after a
+warm-up, wasm memory and wasm_port's multiply-add peak; the server counts the bytes transferred. Every page
+runs on 1 thread, the threaded ones also on `threads`. Leaves out: WebGPU, cached (second-visit) loads."""
 from __future__ import annotations
 
 import json
@@ -205,10 +195,8 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
 
 
 def _peak_records(pages: dict, names: dict, mdir, batch: list[str]) -> list[dict]:
-    """peak_fraction at browser:batch32 of each page that probed its peak (wasm_port's), by
-    latency/peak.peak_records: the encoder's matmul FLOPs on the batch's real tokens over the page's
-    batch-32 p50, over the peak its build measured in this engine on the page's threads. The p50 is
-    the page's embed, the tokenizer included (a few % of batch 32), so the fraction is a little low."""
+    """peak_fraction at browser:batch32 of each page that probed its peak (latency/peak.peak_records),
+    from the page's batch-32 p50: its embed, the tokenizer included (a few %), so a little low."""
     from dataclasses import asdict
 
     from contract.api import read_spec

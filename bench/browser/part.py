@@ -1,5 +1,4 @@
-"""The browser part of `bench all`: the browser bench's records and notes (browser/pages.py), when an
-implementation asked for runs in the browser."""
+"""The browser part of `bench all`: the browser bench's (browser/pages.py) records and notes."""
 from __future__ import annotations
 
 import re
@@ -11,8 +10,7 @@ from ..suite.run import Run
 
 
 def part_browser(run: Run) -> None:
-    """The browser bench (whatever --device: the browser runs the wasm build), when the entries
-    asked for (--impl, else all) include one that owns browser pages (registry: browser_pages)."""
+    """The browser bench (whatever --device), when an entry asked for owns browser pages (registry)."""
     wanted = run.args.impl or registry.names()
     if not any(registry.BY_NAME[n].browser_pages for n in wanted):
         run.note("browser bench not run: no implementation asked for runs in the browser")

@@ -1,16 +1,9 @@
-"""What one change of the model cost each port (docs/DESIGN.md §7 maintenance, issue 11 item 4):
-lines added and removed in each port's own files by the commits of a git range, and whether the
-port needed a rebuild, measured on the project's own history (`git diff --numstat OLD NEW`).
-
-  own files  the entry's `dirs` in the registry, less its `generated` files (counted apart)
-  rebuild    the port is built ahead of time (registry `clean_build` or `build_logs`) and a file it
-             compiles changed: a compiled source or build file in its dirs, or a compiled file of a
-             part it `borrows` (the lender's files named after the part, e.g. cpp_port/tokenizer.*
-             for wasm_port, and the lender's generated tables)
-The range is a parameter (`bench all --change OLD..NEW`, `bench change OLD..NEW`); the default is
-the change of record, issue 11's model spec, so the same table can be made for any later change.
-Leaves out: review effort, the tests and the harness (shared by every port; one row apart).
-"""
+"""What one change of the model cost each port (docs/DESIGN.md §7, maintenance): lines added and removed
+in its own files (registry `dirs` less `generated`, counted apart) by a git range's commits, and whether it
+needed a rebuild: built ahead of time (`clean_build` or `build_logs`) and a file it compiles changed, in its
+dirs or a part it `borrows` (the lender's files named after the part, and the lender's generated tables).
+The range: `--change OLD..NEW`; by default issue 11's change of record.
+Leaves out: review effort; the tests and the harness are one shared row."""
 from __future__ import annotations
 
 import subprocess

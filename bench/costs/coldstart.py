@@ -1,15 +1,9 @@
-"""Cold start (docs/DESIGN.md §7): a fresh process, from its start to the first embedding, timed from the
-parent (perf_counter from the child's spawn, stopped when the child reports its first embedding),
-median of N. Each child also reports what it imported and mapped, and its peak RSS comes from
-os.wait4 in a small launcher (see LAUNCHER), so footprint.py needs no second set of processes.
-
-Rows come from each entry's `cold` fact in the registry: "python" (a fresh interpreter loading it
-through the registry; the child is handed the entry itself, so an entry registered at run time
-works too), "jit" (twice: JIT cold with an empty NUMBA_CACHE_DIR, then cached), "binary" (its
-standalone binary, e.g. `minilm-embed`: C++/LibTorch, no Python) and "node" (its Node runner alone,
-`--cold`). Browser rows come from the browser bench.
-Leaves out: OS page-cache effects (files are warm after the first run; said in the report).
-"""
+"""Cold start (docs/DESIGN.md §7): a fresh process, from its spawn to its first embedding, timed from the
+parent, median of N; each child also reports what it imported and mapped, and its peak RSS (LAUNCHER), for
+footprint.py. Rows: each entry's registry fact `cold`: "python" (a fresh interpreter, handed the entry
+itself), "jit" (an empty NUMBA_CACHE_DIR, then cached), "binary" (its standalone binary) and "node" (its
+Node runner alone, `--cold`); browser rows come from the browser bench.
+Leaves out: OS page-cache effects (files are warm after the first run; said in the report)."""
 from __future__ import annotations
 
 import json
@@ -27,8 +21,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = "hello world"
 
-# The child: load through the registry, embed one text, say so at once; then (footprint) embed
-# a few more texts and list the packages it imported and the shared libraries it mapped.
+# The child: load, embed one text, say so at once; then (footprint) embed more, list its imports and mapped libraries.
 CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
@@ -57,11 +50,9 @@ if close:
 """ % HELLO
 
 
-# A tiny launcher between the bench and each child. Linux folds the parent's resident size at fork
-# into the child's ru_maxrss (kept across exec), so children forked straight from the big bench
-# process would all report its ~1 GB; forked from this small one they report their own peak.
-# The launcher also stamps the spawn time (perf_counter is CLOCK_MONOTONIC, shared by processes),
-# so its own start-up is not counted in the cold start.
+# A tiny launcher between the bench and each child: Linux folds the parent's RSS at fork into the child's
+# ru_maxrss (kept across exec), so a child forked from the ~1 GB bench would report that. It also stamps the
+# spawn time (perf_counter is CLOCK_MONOTONIC, shared by processes), so its own start-up is not counted.
 LAUNCHER = r"""
 import json, os, subprocess, sys, time
 t = time.perf_counter()
@@ -82,9 +73,8 @@ def _env(threads: int, extra: dict | None = None) -> dict:
 
 def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str | None = "FIRST",
               timeout: float = 300) -> dict:
-    """Start cmd (through LAUNCHER); the time from its spawn to the line starting with `marker` (or the
-    first line when marker is None), its output, and its peak RSS (bytes; wait4, so a child it waited
-    for, such as wasm_port's Node, counts when larger)."""
+    """Start cmd (through LAUNCHER): first_s from its spawn to the line starting with `marker` (None: the
+    first line), its output, and peak_rss (bytes; a child it waited for, e.g. Node, counts when larger)."""
     fd, stamp = tempfile.mkstemp(prefix="coldstart_", suffix=".json")
     os.close(fd)
     t0 = time.perf_counter()

@@ -1,17 +1,11 @@
-"""Footprint (docs/DESIGN.md §7): peak RSS and the bytes on disk each implementation needs.
-
-Peak RSS comes from the cold-start children (coldstart.py: load, embed one text, then a few more;
-os.wait4's ru_maxrss, Node's included when the Python adapter waits for it).
-Bytes on disk are measured from what a fresh process actually used, not from a hand-kept list: the
-Python child reports every module file it imported and every shared library it mapped; each
-third-party package counts whole (its directory as installed), the project's own files count one by
-one, shared libraries outside those by file. Native binaries: the file plus the non-system shared
-libraries `ldd` resolves. Model weights are counted separately. Buckets:
+"""Footprint (docs/DESIGN.md §7): peak RSS (from the cold-start children) and the bytes on disk each
+implementation needs, of what a fresh process used, not a hand-kept list: the module files it imported
+(a third-party package counts whole) and the shared libraries it mapped; a native binary with the
+non-system libraries `ldd` resolves. Model weights apart. Buckets:
   own       the implementation's files in this repo (.py, .so, .wasm, .mjs, binary)
   deps      third-party Python packages and their bundled libraries (torch/lib, llvmlite, ...)
   runtime   the interpreter and stdlib, or node; system libraries (libc, libstdc++) are left out
-Leaves out: the OS page cache, pip's own metadata.
-"""
+Leaves out: the OS page cache, pip's own metadata."""
 from __future__ import annotations
 
 import os
@@ -66,10 +60,8 @@ def stdlib_bytes() -> int:
 
 
 def classify(modules: list[str], maps: list[str]) -> dict:
-    """Module files a process imported + libraries it mapped -> {"own", "deps", "runtime"} bytes.
-
-    A package whose Python code was imported counts whole; one that only lent a shared library
-    (cpp_port maps torch/lib/libtorch_cpu.so without importing torch) counts by those files."""
+    """Module files a process imported + libraries it mapped -> {"own", "deps", "runtime"} bytes. A package
+    whose code was imported counts whole; one that only lent a library (cpp_port's libtorch_cpu.so) by file."""
     own, pkgs, libs = set(), set(), set()
     for name in modules + maps:
         f = Path(name).resolve()

@@ -1,17 +1,12 @@
-"""Maintenance (docs/DESIGN.md §7): what each implementation costs to keep. Every list here comes
-from the registry (dirs, glue, generated, tooling, build_logs, clean_build, toolchain).
-
-  lines      code lines per implementation and language (`cloc --json --by-file`); generated files
-             (unicode tables) and tooling that serves the peers or the harness (the ONNX export,
-             the browser bench page) left out of `code` and counted apart; vendored/built output
-             left out
+"""Maintenance (docs/DESIGN.md §7): what each implementation costs to keep; every list comes from the
+registry (dirs, glue, generated, tooling, build_logs, clean_build, toolchain).
+  lines      code lines per implementation and language (cloc); generated files and tooling (serving the
+             peers or the harness) counted apart
   glue       the lines that only connect one world to another (bindings, C ABI, adapters, loaders)
-  build      seconds to build each native target: with --full a clean `cmake` build into a temp
-             dir (-j2), else the compile work its last build recorded in a .ninja_log (the
-             scikit-build tree of `make setup`, split by target, or a dev build)
+  build      seconds to build each native target: with --full a clean `cmake` build, else the compile work
+             its last build recorded in a .ninja_log
   toolchain  compilers, runtimes and packages the implementation brings, with versions found here
-Leaves out: review effort, test lines (tests are shared across ports by design).
-"""
+Leaves out: review effort, test lines (tests are shared across ports by design)."""
 from __future__ import annotations
 
 import json
@@ -77,8 +72,7 @@ def line_counts(impls: list[str] | None = None) -> dict:
 
 
 def ninja_seconds(build_dir: Path, prefix: str = "") -> float | None:
-    """Compile work of the last recorded build of the targets under `prefix`: sum over those targets
-    of (end - start), from build_dir/.ninja_log."""
+    """Compile seconds of the last recorded build of the targets under `prefix` (build_dir/.ninja_log)."""
     log = build_dir / ".ninja_log"
     if not log.is_file():
         return None

@@ -1,13 +1,8 @@
-"""`bench tokenize`'s adversarial figure: seconds for each port to embed one 10 MB text built to
-defeat a tokenizer (docs/DESIGN.md §5 promises linear time; the target is under 5 s per text):
-- marks: one letter, then combining marks out of canonical order (CPython's NFD reorders them by
-  insertion sort), all stripped by an uncased model: the answer is the letter alone;
-- kept_marks: the same with marks the normalizer keeps (one 10 MB word: [UNK]);
-- cjk: CJK ideographs and no ASCII space at all (nothing to cut the text at but the ideographs).
-How: wall time of embed([text]) after a warm-up on a short text; wasm_port's inside Node, never
-across the pipe. Median and range of `rounds` rounds per text. A figure, not a test: the tests
-check linear scaling from 100 KB to 1 MB instead (tests/test_adversarial.py).
-"""
+"""`bench tokenize`'s adversarial figure: seconds for each port to embed one 10 MB text built to defeat a
+tokenizer (docs/DESIGN.md §5 promises linear time; the target is under 5 s a text): marks (a letter, then
+combining marks out of canonical order, all stripped by an uncased model), kept_marks (marks the normalizer
+keeps: one 10 MB [UNK] word), cjk (no ASCII space at all). Median and range of `rounds` embeds after a
+warm-up. A figure, not a test: tests/test_adversarial.py checks linear scaling from 100 KB to 1 MB."""
 from __future__ import annotations
 
 import statistics

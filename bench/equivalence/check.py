@@ -1,7 +1,6 @@
 """Equivalence (docs/DESIGN.md §7): ids versus HF tokenizers (exact) and embeddings versus
-sentence-transformers (within the tolerance table), per implementation, on any corpus. A LOSSY row
-(registry: the int8 rows) is checked for its ids only: its vectors are not held to the fp32 contract
-but measured by equivalence/fidelity.py against its own budget, reported apart."""
+sentence-transformers (within the tolerance table), per implementation, on any corpus. A LOSSY row (the
+int8 rows) is checked for its ids only; its vectors are equivalence/fidelity.py's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +46,7 @@ def batched(texts, n):
 
 def check_equivalence(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
           batch_size: int = 32, pipe=None) -> Row:
-    """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and
-    closed here)."""
+    """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and closed here)."""
     entry = registry.BY_NAME[name]
     row = Row(name, len(texts), exact=entry.exact)
     own = pipe is None

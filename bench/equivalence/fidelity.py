@@ -1,21 +1,12 @@
-"""Fidelity (docs/DESIGN.md §1, §7): how close each forward's vectors are to upstream fp32's
-(sentence-transformers loading the same model directory, oracle.st_embed) on a corpus, in numbers a
-user can read, for every row with a forward (an fp32 port shows its ~1e-7; an int8 row its cost):
-
+"""Fidelity (docs/DESIGN.md §1, §7): how close each forward's vectors are to upstream fp32's (oracle.st_embed,
+the same model directory), in numbers a user can read (an fp32 port shows its ~1e-7, an int8 row its cost):
   fidelity_max_abs   the largest |Δ| of any component
   fidelity_cos_mean  the mean cosine of a text's vector to upstream's; fidelity_cos_min the least
-  fidelity_topk      retrieval agreement: for each text, the share of its k nearest neighbours in the
-                     corpus (cosine, itself excluded) that are among upstream's k nearest (one within TIE
-                     of upstream's k-th cosine counts as among them); the mean over texts, the worst in extra
-
-The run decides, and records, whether each row is within the fidelity budget (tolerances.FIDELITY or
-`bench all --fidelity`): extra.within_budget on its fidelity_topk record, with its numbers against
-the budget where it is not; the decision table reads that and recomputes nothing. The int8 rows
-(registry.LOSSY) are judged by it; the fp32 rows keep the equivalence contract (equivalence/check.py).
-Texts are embedded in batches of similar length (as sentence-transformers' encode does), in corpus
-order back. Leaves out: task-level retrieval scores (no relevance labels here): agreement with
-upstream's neighbours is what a change of the forward costs a user's search.
-"""
+  fidelity_topk      retrieval agreement: per text, the share of its k nearest neighbours (cosine, itself
+                     excluded) among upstream's k nearest (`topk_overlap`); the mean, the worst in extra
+The run records whether each row is within the fidelity budget (extra.within_budget on fidelity_topk);
+the int8 rows (registry.LOSSY) are judged by it, the fp32 rows by equivalence/check.py.
+Leaves out: task-level retrieval scores (no relevance labels)."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +16,7 @@ from .. import registry
 from ..results import Record
 
 METRICS = ("fidelity_max_abs", "fidelity_cos_mean", "fidelity_cos_min", "fidelity_topk")
-# a neighbour whose upstream cosine is within TIE of upstream's k-th is a tie with it: fp32's ~1e-7 may
-# order such near-ties either way (duplicate texts, equal distances), and no search tells them apart
+# within TIE of upstream's k-th cosine is a tie with it: fp32's ~1e-7 may order near-ties either way
 TIE = 1e-6
 
 
@@ -55,9 +45,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10, chunk: int = 1024) -> np.ndarray:
-    """Per text, the share of its k nearest neighbours by vecs (cosine, itself excluded) that are among
-    its k nearest by ref: a neighbour counts when its cosine to the text under ref is at least ref's
-    k-th largest less TIE (ties with upstream's k-th are in). k is capped at len - 1. (N,) in [0, 1]."""
+    """Per text, the share of its k nearest neighbours by vecs (cosine, itself excluded) that are among its
+    k nearest by ref, ties within TIE of ref's k-th counting as in; k capped at len - 1. -> (N,) in [0, 1]."""
     a, b = _unit(vecs), _unit(ref)
     n = len(a)
     k = min(k, n - 1)
@@ -116,8 +105,7 @@ def fidelity_records(impl: str, f: dict, budget: dict, device: str = "cpu", extr
 
 def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: dict | None = None,
             ref: np.ndarray | None = None, progress=None) -> tuple[dict, dict]:
-    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe with a forward (upstream's vectors
-    of texts: ref, else computed here)."""
+    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe; ref: upstream's vectors, else computed."""
     from ..tolerances import fidelity_budget
     budget = budget or fidelity_budget()
     if ref is None:
@@ -134,8 +122,7 @@ def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: di
 
 
 def rows(got: dict, budget: dict) -> list[list]:
-    """The console's and `bench equivalence`'s table: impl, texts, max |Δ|, cos mean, cos min, top-k
-    mean (worst), held to, within budget."""
+    """The rows of the fidelity table (COLS), for the console and `bench equivalence`."""
     out = []
     for n, f in got.items():
         ok, misses = within_budget(f, budget)
@@ -155,8 +142,8 @@ def budget_line(budget: dict) -> str:
 
 
 def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray | None = None) -> bool:
-    """`bench equivalence` for the LOSSY rows: their fidelity on texts, printed apart from the fp32
-    contract's table and judged by the default budget. -> all within it and loaded."""
+    """`bench equivalence` for the LOSSY rows: their fidelity table, judged by the default budget.
+    -> all loaded and within it."""
     from .. import console
     from ..tolerances import fidelity_budget
     budget = fidelity_budget()

@@ -1,11 +1,7 @@
-"""`bench fuzz`: differential fuzzing of every registered tokenizer against HF tokenizers.
-
-Random text from pools of code points chosen to break tokenizers: combining marks, CJK, emoji/ZWJ,
-controls, whitespace variants, the code points where upstream's Unicode tables differ from
-Python's (python_ref/unicode_compat.py), added tokens, words near the 100-char limit, texts over
-256 tokens, and long texts with few or no spaces (where ports cut a long text to read it in pieces). A mismatch is shrunk to a minimal reproducer and saved under testdata/regressions/,
-which tests/test_regressions.py replays for every port forever after.
-"""
+"""`bench fuzz`: differential fuzzing of every registered tokenizer against HF tokenizers, on random text
+from pools of code points chosen to break tokenizers (POOLS, ADDED, long words and texts, texts with few or
+no spaces). A mismatch is shrunk to a minimal reproducer and saved under testdata/regressions/, which
+tests/test_regressions.py replays for every port forever after."""
 from __future__ import annotations
 
 import hashlib

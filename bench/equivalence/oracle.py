@@ -1,18 +1,10 @@
 """Upstream, the judge: sentence-transformers loading the model directory, computed live.
-
-- ids: sentence-transformers' own tokenizer for the directory (the `tokenizers` object behind its
-  transformers tokenizer, with every change transformers and sentence-transformers make to it),
-  truncating at its max_seq_length, no padding. `st_preprocess_ids` is the same through
-  sentence-transformers' public preprocess(), slower; a test holds the two equal.
+- ids: sentence-transformers' own tokenizer for the directory (with every change it makes), truncating at
+  its max_seq_length, no padding, of prompt + text with the prompt encode() picks (`st_prompt`).
 - vectors: SentenceTransformer(dir).encode().
-- prompts: sentence-transformers' own choice of prompt (`st_prompt`: prompt=, else prompt_name=, else the
-  model's default prompt): the ids are those of prompt + text, and encode() gets the same arguments.
-- `hf_tokenizer`: the HF `tokenizers` peer: tokenizer.json loaded by the Rust library and set up
-  from python_ref's spec (normalizer flags, added tokens, truncation), without loading
-  sentence-transformers, so its cold start and footprint are the tokenizer's own. Tests hold its
-  ids equal to the judge's on every model variant.
-Leaves out: nothing is cached on disk, so a test can never compare against stale numbers.
-"""
+- `hf_tokenizer`: the HF `tokenizers` peer, tokenizer.json set up from python_ref's spec without loading
+  sentence-transformers (its cold start and footprint are the tokenizer's own); tests hold its ids equal.
+Leaves out: any cache on disk, so a test can never compare against stale numbers."""
 from __future__ import annotations
 
 import json
@@ -44,8 +36,7 @@ def st_tokenizer(mdir: Path):
 
 
 def st_prompt(mdir: Path, prompt_name: str | None = None, prompt: str | None = None) -> str:
-    """The prompt sentence-transformers' encode() puts in front of every text ("" for none), from its own
-    prompts and default_prompt_name as it loaded them."""
+    """The prompt sentence-transformers' encode() puts in front of every text ("" for none)."""
     st = st_model(Path(mdir))
     if prompt is None:
         if prompt_name is not None:
@@ -58,16 +49,14 @@ def st_prompt(mdir: Path, prompt_name: str | None = None, prompt: str | None = N
 
 
 def hf_ids(mdir: Path, texts: list[str], prompt_name: str | None = None, prompt: str | None = None) -> list[list[int]]:
-    """The ids upstream gives each text (prompt + text, the prompt as encode() picks it): the judge for
-    every tokenizer."""
+    """The ids upstream gives each text (prompt + text, as encode() picks the prompt): every tokenizer's judge."""
     p = st_prompt(mdir, prompt_name, prompt)
     return [e.ids for e in st_tokenizer(Path(mdir)).encode_batch([p + t for t in texts] if p else texts)]
 
 
 def st_preprocess_ids(mdir: Path, texts: list[str], prompt_name: str | None = None,
                       prompt: str | None = None) -> list[list[int]]:
-    """The same through sentence-transformers' public preprocess() (padded, then unpadded here), which puts
-    the prompt in front itself."""
+    """The same through sentence-transformers' public preprocess() (which puts the prompt in front itself)."""
     f = st_model(Path(mdir)).preprocess(texts, prompt=st_prompt(mdir, prompt_name, prompt) or None)
     return [ids[m.bool()].tolist() for ids, m in zip(f["input_ids"], f["attention_mask"])]
 

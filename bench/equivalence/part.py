@@ -1,6 +1,5 @@
-"""The equivalence and fidelity parts of `bench all` (docs/DESIGN.md §7): ids against HF tokenizers and
-vectors against sentence-transformers, then every forward against upstream fp32 (the int8 rows'
-budget). Lists come from the registry."""
+"""The equivalence and fidelity parts of `bench all` (docs/DESIGN.md §7): ids against HF tokenizers,
+vectors against sentence-transformers, then every forward against upstream fp32."""
 from __future__ import annotations
 
 import gc
@@ -12,9 +11,7 @@ from . import oracle
 
 
 def part_equivalence(run: Run, names: list[str]) -> None:
-    """Ids against HF tokenizers on the whole corpus (cheap, with the loaded pipes); embeddings against
-    sentence-transformers on an even sample of it (eq_texts), which is what fits the time budget on
-    two cores. `bench equivalence` checks embeddings on the whole corpus."""
+    """Ids on the whole corpus, embeddings on an even sample of it (eq_texts; `bench equivalence`: all)."""
     from ..equivalence.check import batched, check_equivalence, unpad
     corpus = inputs.corpus(run.args)
     label = run.args.corpus or "the project corpus"
@@ -55,9 +52,8 @@ def part_equivalence(run: Run, names: list[str]) -> None:
 
 
 def part_fidelity(run: Run) -> None:
-    """Every loaded forward's vectors against upstream fp32 on an even sample of the corpus (the plan's
-    fidelity_texts; 0: all), each judged by the run's fidelity budget (equivalence/fidelity.py): the records
-    say which rows are within it, so the report recomputes nothing."""
+    """Every loaded forward against upstream fp32 on the plan's fidelity_texts (0: all), judged by the run's
+    fidelity budget in the records (equivalence/fidelity.py)."""
     from ..equivalence import fidelity
     corpus = inputs.corpus(run.args)
     texts = fidelity.sample(corpus, run.plan.get("fidelity_texts", 0))

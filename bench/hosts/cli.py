@@ -1,7 +1,5 @@
-"""`bench merge`, `bench compare`, `bench fleet` (docs/DESIGN.md §7 "many hosts"): their options, registered
-on bench/cli.py's parser, and three entry points that call bench/hosts/merge.py, compare.py and fleet.py.
-Glue only. Leaves out: everything else on the command line (bench/cli.py).
-"""
+"""`bench merge`, `bench compare`, `bench fleet` (docs/DESIGN.md §7 "many hosts"): their options on cli.py's
+parser and their entry points. Glue only. Leaves out: everything else on the command line (bench/cli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -23,8 +21,7 @@ def cmd_fleet(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    """Register merge, compare and fleet on bench's subparsers (own_options: cli.main leaves their
-    options to them)."""
+    """Register merge, compare and fleet (own_options: cli.main leaves their options to them)."""
     m = sub.add_parser("merge", help="one report across result sets from several hosts")
     m.add_argument("dirs", nargs="+", help="result directories (or their results.json)")
     m.add_argument("--out", required=True, help="directory for the merged report")

@@ -1,16 +1,8 @@
-"""`bench compare OLD NEW [--threshold 5%]`: did NEW get slower than OLD? (pyperf's compare_to,
-over the rounds the bench records). A CI gate: exit 1 when a latency or throughput figure is
-significantly worse than the threshold, else 0.
-
-Per figure (impl, metric, scenario, device, where) present in both sets: the ratio NEW/OLD of the
-medians of the per-round medians (`extra["round_medians_ms"]`), a 95% bootstrap interval on that
-ratio, and Welch's t-test on the log round medians. A figure is "slower" only when the test is
-significant (p < alpha) and the whole interval lies beyond the threshold; where the interval
-straddles it, "undecided". Records without rounds get "no rounds recorded: no significance test".
-A gated figure of OLD that NEW lacks (a port that stopped being measured) fails the gate too, named;
-a file the loader refuses (bench/results.py: wrong types, non-finite figures) is one line, exit 2.
-Leaves out: p90/p99 gating (the rounds record medians, not tails) and footprint figures.
-"""
+"""`bench compare OLD NEW [--threshold 5%]`: did NEW get slower? A CI gate in the style of pyperf's compare_to.
+Per figure in both sets: NEW/OLD of the medians of the per-round medians, a 95% bootstrap interval on it and
+Welch's t-test on the log rounds; "slower" only when p < alpha and the whole interval lies beyond the threshold.
+Exit 1 on a slower gated figure or one OLD has and NEW lacks; 2 on a file the loader refuses.
+Leaves out: p90/p99 gating (the rounds record medians, not tails) and footprint figures."""
 from __future__ import annotations
 
 import math
@@ -26,8 +18,7 @@ NOT_FINITE = "not a finite figure"
 
 
 def key(rec: dict, mach: dict) -> tuple:
-    """Where a figure was measured, minus the host name (the same figure on another host matches).
-    Records taken elsewhere than the machine itself (host "chromium") keep that."""
+    """Where a figure was measured, minus the host name; a record taken off the machine (host "chromium") keeps it."""
     where = "" if rec.get("host") in (None, mach.get("host")) else rec["host"]
     return rec["impl"], rec["metric"], rec["scenario"], rec.get("device", "cpu"), where
 
@@ -59,9 +50,7 @@ def shown(rec: dict) -> bool:
 
 
 def round_values(rec: dict) -> list[float] | None:
-    """Per-round values in the record's own unit, or None. The bench records per-round medians in
-    ms; a rate (texts/s, tokens/s) is k / latency, so its rounds are value * median(ms) / ms_i.
-    A cold start's rounds are its runs."""
+    """Per-round values in the record's unit, or None (a rate's: value * median(ms) / ms_i; a cold start's: runs)."""
     ex = rec.get("extra") or {}
     runs = ex.get("runs")
     if rec["metric"] == "coldstart" and isinstance(runs, list) and rec.get("unit") == "s":
@@ -79,9 +68,7 @@ def round_values(rec: dict) -> list[float] | None:
 
 
 def welch_log(old, new) -> float:
-    """Two-sided p of Welch's t-test on log values (a ratio test; pyperf's compare_to uses a
-    t-test too). A rank test (Mann-Whitney U) cannot reach 5% with 3 rounds a side, which is what
-    the bench's default plan may record, hence the t-test."""
+    """Two-sided p of Welch's t-test on log values (a rank test cannot reach 5% with 3 rounds a side)."""
     from scipy import stats
     a, b = np.log(old), np.log(new)
     if np.ptp(a) == 0 and np.ptp(b) == 0:   # no spread at all: equal or certainly different
@@ -161,8 +148,7 @@ def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA)
 
 
 def missing_figures(old: dict, new: dict) -> dict[str, list[str]]:
-    """{impl: ["metric scenario", ...]}: the gated figures of OLD that NEW does not have in the same unit
-    (a port or scenario that stopped being measured is a failure of the gate, not a pass)."""
+    """{impl: ["metric scenario", ...]}: gated figures of OLD that NEW lacks in the same unit (they fail the gate)."""
     io, inew = index(old), index(new)
     out: dict[str, list[str]] = {}
     for k, ro in io.items():

@@ -1,15 +1,9 @@
-"""`bench fleet --address ADDR [--per-node 1]`: `bench all` once on every node of a Ray cluster that
-has the project installed, each node's results directory brought back over Ray's object store into
---out/hosts/<host-id>/, then merged as `bench merge` does (--out/report.md, index.html).
-
-Never two timed runs on one node at once: each run is pinned to its node (node affinity, hard) and
-asks for all of the node's CPUs (and its `portbench_slot`, where nodes advertise one), so Ray
-schedules nothing else there meanwhile. Nodes that share one kernel (the same boot id: several Ray
-nodes on one machine, or pods on one host) run one after another. Nodes with a GPU also run the
-CUDA scenarios (`bench all --device cuda`, all the node's GPUs); nodes without one skip them. Nodes
-that share a hostname get PORTBENCH_HOST_LABEL=<hostname>-<node id> so their host ids differ.
-Leaves out: starting or scaling the cluster (`ray up`, KubeRay), shipping the code (runtime_env).
-"""
+"""`bench fleet --address ADDR [--per-node 1]`: `bench all` once on every node of a Ray cluster with the project
+installed, each results directory brought back into --out/hosts/<host-id>/ and merged as `bench merge` does.
+Never two timed runs on one machine: a run is pinned to its node and takes all its CPUs (and `portbench_slot`),
+and nodes sharing a boot id run one after another. Nodes with a GPU also run `--device cuda`; nodes sharing a
+hostname get PORTBENCH_HOST_LABEL=<hostname>-<node id>.
+Leaves out: starting or scaling the cluster (`ray up`, KubeRay), shipping the code (runtime_env)."""
 from __future__ import annotations
 
 import json
@@ -42,8 +36,7 @@ def _probe() -> dict:
 
 
 def _run(argv: list[str], env_extra: dict, timeout: float, meta: dict) -> dict:
-    """Runs on a node: `bench all --out TMP ARGV` in a fresh process (its own session, so a timeout
-    ends the browser and node children too); returns the results directory's files."""
+    """Runs on a node: `bench all --out TMP ARGV` in its own session (a timeout ends its children) -> its files."""
     tmp = Path(tempfile.mkdtemp(prefix="portbench-fleet-"))
     out = tmp / "results"
     env = {**os.environ, **env_extra}
@@ -71,8 +64,7 @@ def _run(argv: list[str], env_extra: dict, timeout: float, meta: dict) -> dict:
 
 
 def reachable(address: str, timeout: float = 5.0) -> str | None:
-    """None when something listens at host:port, else why not. Ray itself retries a dead address
-    for minutes before it gives up; this says so in seconds."""
+    """None when something listens at host:port, else why not, in seconds (Ray retries for minutes)."""
     hostport = address.split("://")[-1]
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
@@ -152,10 +144,8 @@ def options(ray, job: dict) -> dict:
 
 
 def save(out: Path, job: dict, res: dict, taken: set) -> Path:
-    """Write a run's files under out/hosts/<host-id>[-cuda][.k]/ (taken: names this fleet wrote). The
-    host id and file names come from the node: a name is cut to [A-Za-z0-9_.-], a path that would
-    leave the directory is not written, and a results.json the loader refuses is kept for `bench
-    merge` to refuse in one line."""
+    """Write a run's files under out/hosts/<host-id>[-cuda][.k]/ (taken: names this fleet wrote). Names from the
+    node are cut to [A-Za-z0-9_.-], none written outside; a bad results.json is kept for merge to refuse."""
     from ..results import check
     host = job["label"] or job["node"]["NodeManagerAddress"]
     if "results.json" in res["files"]:

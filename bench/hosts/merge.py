@@ -1,12 +1,7 @@
-"""`bench merge DIR... --out DIR`: one report across result sets from several hosts (airspeed
-velocity's results/<machine>/ layout, pyperf's compare_to): the machines, every key figure with a
-column per host, the decision table per host side by side, and the verdicts that differ between
-hosts with the figures that make them differ. report.md, index.html and PNGs into --out.
-
-Sets from different commits or model directories (by content: bench/machine.py fingerprints the
-model) are refused unless --allow-mixed, and then the report marks them.
-Leaves out: interactive plots, history over many commits (asv's graphs; `bench compare` does two).
-"""
+"""`bench merge DIR... --out DIR`: one report across result sets from several hosts: the machines, key figures
+and decision tables side by side, and the verdicts that differ with the figures behind them (report.py writes it).
+Sets of different commits or models (by content) are refused unless --allow-mixed, and then marked.
+Leaves out: interactive plots, history over many commits (asv's graphs; `bench compare` does two)."""
 from __future__ import annotations
 
 import re
@@ -43,8 +38,7 @@ class Set:
         return a / b if a and b else None
 
     def gain_iv(self, impl, scenario) -> tuple[float, float] | None:
-        """95% interval of the gain vs python_ref from the per-round paired ratios (the rounds are
-        interleaved, so round i of both is one pair); None where no rounds were recorded."""
+        """95% interval of the gain vs python_ref from the per-round paired ratios; None without rounds."""
         from ..stats import bootstrap_ci
         r, ref = self.r(impl, "latency_p50", scenario), self.r(REF, "latency_p50", scenario)
         if r is None or ref is None or impl == REF:
@@ -102,10 +96,8 @@ def mixed(sets: list[Set]) -> list[str]:
 
 # -- verdicts --------------------------------------------------------------------------------------
 def _direction(g: float | None, iv=None) -> str:
-    """Which way a gain goes, from its interval widened as the verdicts widen theirs (stats.widen):
-    faster / slower only when the whole interval is past 1 +- EVEN, about even only when it is inside,
-    else undecided: a point estimate alone called 1.02x "about even" and 1.11x "faster" in two quick
-    runs of one machine whose intervals overlapped (dev/NOTES-attribution.md, pair J)."""
+    """Which way a gain goes, from its interval widened as verdicts widen theirs (a point alone misled:
+    dev/NOTES-attribution.md, pair J): faster / slower past 1 +- EVEN, about even inside, else undecided."""
     from ..stats import UNDECIDED, widen
     if g is None:
         return "not measured"
@@ -158,8 +150,7 @@ def figures_for(s: Set, sc: str, what: str) -> str:
 
 
 def how_sure(sets: list[Set], sc: str, values: dict) -> str:
-    """Whether a differing verdict about a port or runtime change could be noise: do the named
-    implementations' gain intervals overlap across hosts?"""
+    """Could a differing verdict be noise: do the named implementations' gain intervals overlap across hosts?"""
     if sc not in SCENARIOS:
         return "-"
     named = [i for i in compared_ports() + runtimes() if any(i in str(v) for v in values.values())]

@@ -1,8 +1,6 @@
-"""The merged report's writing half (bench/hosts/merge.py decides which verdicts differ): the machine and
-key-figure tables, report.md, a gains plot with one bar per host (matplotlib, Agg) and index.html
-(the single-host report's to_html, plots inlined), plus merged.json naming the sets that went in.
-Leaves out: per-host plots of attribution, sweep and footprint (each host's own report has them).
-"""
+"""The merged report's writing half (merge.py decides which verdicts differ): the machine and key-figure tables,
+report.md, a gains plot with a bar per host, index.html and merged.json naming the sets that went in.
+Leaves out: per-host plots of attribution, sweep and footprint (each host's own report has them)."""
 from __future__ import annotations
 
 import json

@@ -1,19 +1,11 @@
-"""Whether repeated runs agree (issue 10's acceptance; docs/DESIGN.md §7): given result sets of the
-same commit and model, how far python_ref's bucket shares move between them, and how much of the
-gains' spread between runs the rounds of one run do not see (the run-level part that
-stats.RESOLUTION stands for). `bench merge` prints both under its table of differing verdicts.
-
+"""Whether repeated runs agree (docs/DESIGN.md §7), for `bench merge` of sets of one commit and model, and
+whether one run's machine was quiet.
   share_moves   the largest difference of the reference's bucket shares between sets, per scenario
-  run_spread    pooled over every gain measured in every set: the variance of log(gain) between sets,
-                less the variance of one run's estimate its own rounds imply ((pi/2) var / n, a
-                median's), as a 95% half-width on the log scale beside RESOLUTION
-  pair_spread   one run's own check that its machine is quiet: per scenario, the median over its
-                gains of the SD of log of their per-round paired ratios (two calls of one round:
-                the noise a verdict reads); `noisy` names the scenarios above QUIET, and the run,
-                the report and the decision table say there that verdicts near the threshold may
-                move between runs
-Leaves out: sets of different commits (their gains moved for a reason), cells measured in one set only.
-"""
+  run_spread    the between-set variance of log(gain), less what each run's rounds imply ((pi/2) var / n),
+                as a 95% half-width beside stats.RESOLUTION (the run-level part it stands for)
+  pair_spread   per scenario, the median over its gains of the SD of log of their per-round paired ratios
+                (the noise a verdict reads); `noisy` names the scenarios above QUIET
+Leaves out: sets of different commits (their gains moved for a reason), cells measured in one set only."""
 from __future__ import annotations
 
 import math
@@ -25,19 +17,13 @@ from ..registry import BUCKETS
 from ..stats import RESOLUTION
 
 
-# a quiet machine's pair_spread stays under this. What it buys: at 6% per-round spread a 1.00x gain is
-# decided "no" by the quick plan's 9 rounds at `batch` in about 9 runs of 10, and by its 24 (settling's
-# second look) in practically all; at 10% in about half, and 9 of 10 (tests/test_stability.py simulates
-# both with the stats.interval rule). Measured: the Intel Xeon VM's default run 3.3 / 4.8 / 5.1% (single /
-# batch / long; that VM's make bench, the committed set until 2026-12-07), where two quick runs agreed on the decision table; the AMD
-# EPYC VM's quick runs 5-20% in each pair R-W (dev/NOTES-attribution.md), where 2-8 verdict rows differed
+# a quiet machine's pair_spread stays under this; what it buys and the spreads measured (dev/NOTES-hosts.md)
 QUIET = 0.06
 
 
 def pair_spread(ratios: dict) -> dict | None:
-    """{"value": median over the gains of the SD of log of their per-round ratios, "gains": {impl: SD}}
-    from {impl: per-round ratios} (attribution/ceilings.gain_round_ratios); gains of fewer than 3 rounds left
-    out; None when none is left."""
+    """{"value": median over the gains of the SD of log of their per-round ratios, "gains": {impl: SD}} from
+    {impl: per-round ratios}, gains of fewer than 3 rounds left out; None when none is left."""
     sd = {}
     for impl, r in ratios.items():
         v = np.log([x for x in r if x and x > 0])
@@ -68,8 +54,7 @@ def _recs(s) -> list:
 
 
 def shares(s, sc: str) -> dict | None:
-    """{bucket: share of the embed wall} of the reference's split at sc, as the report prints them
-    (attribution/ceilings.from_records), or None where it was not split."""
+    """{bucket: share of the embed wall} of the reference's split at sc, as the report prints them, or None."""
     from ..attribution.ceilings import from_records
     att = from_records(_recs(s), registry.REFERENCE, sc)
     return {k: att["shares"].get(k) or 0.0 for k in BUCKETS} if att else None

@@ -9,9 +9,8 @@ from .timing import interleaved, paired_ratio, summary, timing_extra
 
 
 def sorted_batching(pipe, texts: list[str], batch: int = 32, rounds: int = 2) -> dict:
-    """Embed `texts` in batches of `batch`, in the given order vs sorted by length (then restored).
-
-    Both give the same embeddings (checked); the sorted order pads less. -> seconds and padding."""
+    """Embed `texts` in batches of `batch`, in the given order vs sorted by length (then restored); the
+    embeddings are checked equal. -> seconds and padding."""
     lens = [int(m.sum()) for m in pipe.tokenize(texts).attention_mask]
     order = np.argsort(lens, kind="stable")
 

@@ -1,7 +1,6 @@
-"""The timed parts of a run: the scenarios (latency, throughput, forward and gains; settling rounds
-for the gains a scenario leaves undecided; attribution, ceilings and cross-checks through
-attribution.py), the batch x length sweep and the length-sorted batching row. One measuring path for
-every timed metric: latency/points.py (`bench latency` runs part_scenarios without attribution)."""
+"""The scenarios part of a run: latency, throughput, forward and gains of every implementation, settling
+for the gains a scenario leaves undecided, and attribution (attribution/part.py). `bench latency` runs
+part_scenarios without attribution."""
 from __future__ import annotations
 
 import time
@@ -43,10 +42,8 @@ def forward_pipes(run: Run) -> dict:
 
 
 def shared_forward(pipes: dict) -> dict:
-    """{follower: leader} for implementations whose forward() is the very same code (python_ref's
-    TorchForward, reused by the ports of the tokenizer alone). Their forward is measured once, on the
-    leader; the batch they feed it is the same ids (equivalence checks that). Found from the code,
-    so a new port that reuses it is found too."""
+    """{follower: leader} for implementations whose forward() is the very same code (python_ref's TorchForward,
+    found from the code): measured once, on the leader (equivalence checks the ids are the same)."""
     from python_ref.pipeline import TorchForward
     same = [n for n, p in pipes.items() if getattr(type(p), "forward", None) is TorchForward.forward]
     return {n: same[0] for n in same[1:]}
@@ -59,9 +56,8 @@ def _dropped(run: Run):
 
 
 def part_scenarios(run: Run, attribute: bool = True) -> dict:
-    """single, batch, long (+ batch256 on CUDA): latency, throughput, forward and port_gain of each
-    implementation; with attribute, its split, the ceilings and, once, the cross-checks
-    (attribution/part.py). -> {scenario: (measure_point result, texts)}."""
+    """single, batch, long (+ batch256 on CUDA) of every implementation; with attribute, its split, the
+    ceilings and, once, the cross-checks. -> {scenario: (measure_point result, texts)}."""
     from ..attribution import ceilings
     from ..attribution.padding import unpadded_parts
     from .points import measure_point, point_records
@@ -75,8 +71,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
         t0 = time.perf_counter()
         attr.prepare(run, pipes, follow)
         run.attr_s = time.perf_counter() - t0
-    # the scenarios' grant (suite/budget.py), split among them by expected cost as each starts: one that
-    # overran is taken from those after it
+    # the scenarios' grant, split among them by expected cost as each starts: an overrun comes out of those after
     shares = Slice(run.budget, {sc: SCENARIO_SHARE.get(sc, 0.3) for sc in scs})
     fix = 1.0   # attribution's seconds measured / estimated in the scenarios done: the estimate's correction
     with console.progress() as pb:
@@ -100,9 +95,8 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             split_here = {"on": attribute}
 
             def choose(embed_s, end=end, k=k, a0=a0, xs=xs, keep=keep, split_here=split_here):
-                """Every part where the budget holds two rounds of them (~3 embeds a turn) and their
-                attribution; else embed, and forward only for the own-kernel ports (their peak_fraction),
-                and no attribution at this scenario (its gains only)."""
+                """Every part where the budget holds two rounds of them (~3 embeds a turn) and their attribution;
+                else embed, forward for the own-kernel ports only (peak_fraction), and no attribution here."""
                 if end is None or not split_here["on"] or \
                         time.perf_counter() + 2 * 3 * embed_s * (1 + k) + a0 + xs <= end - keep:
                     return ("embed", "tokenize", "forward")
@@ -177,8 +171,7 @@ def _said(sc: str, res: dict, measured_s: float, settle_s: float, attr_s: float 
 
 
 def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
-    """The gains' pair_spread at sc (stability.py: is this machine quiet?), from the rounds they read
-    (settling's included), with the report's line (stability.noisy_line) as a note above QUIET."""
+    """The gains' pair_spread at sc (hosts/stability.py), settling's rounds included; a note above QUIET."""
     from ..attribution.ceilings import gain_round_ratios
     from ..hosts.stability import QUIET, noisy_line, pair_spread
     sp = pair_spread(gain_round_ratios(walls))
@@ -193,9 +186,7 @@ def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
 
 
 def rounds_short(plan: dict, sc: str, rounds: int, budget_s: float | None = None) -> str | None:
-    """The note when a scenario ran fewer rounds than its plan asks (the run's budget capped them: a
-    slower machine, or a smaller budget): its intervals are wider, so its verdicts move more from run
-    to run."""
+    """The note when a scenario ran fewer rounds than its plan asks (the budget capped them), else None."""
     want = plan.get("scenario_min_rounds", plan["min_rounds"])
     if rounds >= want:
         return None
@@ -218,25 +209,13 @@ LOOKS = (("gain_rounds", "settle_cap_s", lambda impl: True),
 
 
 def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, deadline: float | None = None) -> dict:
-    """More rounds, embed only, for the gains the scenario's rounds leave undecided (ceilings.undecided)
-    and their baselines, interleaved as before, in two looks whose counts of rounds the plan fixes
-    (LOOKS): every undecided gain up to `gain_rounds`, then those of them the decision table reads
-    that are still undecided up to `gain_rounds_read`. Counts, not times, whatever the machine's
-    pace: two runs of one plan read a gain from as many rounds, with the same interval rule (a time
-    budget gave one run of a pair 8 rounds at `batch` and the other 9, [min, max] against [2nd, 8th],
-    and one gain was decided in one and not the other). The second look: a 1.00x gain on a machine
-    whose per-round ratios spread by 10% is decided "no" by 9 rounds in about half the runs, by 24 in
-    nine of ten (tests/test_stability.py simulates it). Two looks at fixed counts, never "until the
-    interval clears the threshold": stopping at the first clear interval would decide a gain near
-    the threshold by chance. Each look's time is capped (`settle_cap_s`, `settle_read_cap_s`), and
-    the run's budget bounds both (deadline, time.perf_counter(): the first look may take half of what
-    is left to it where the second has gains to read, the second the rest): where either binds, the
-    gains keep the rounds they have, their verdicts are what those rounds say (undecided where they
-    cannot decide), and a note says which bound it was. Neither bound looks at the interval, so
-    stopping there decides nothing by chance. `settle_s` sets how many reps a round gives each call
-    (measure_point's budget). -> walls with those implementations' embed rounds extended (appended in
-    the same order for each, so gains stay paired by round index). Gains only: splits and ceilings
-    keep the scenario's rounds."""
+    """Embed-only rounds for the gains the scenario leaves undecided (ceilings.undecided) and their baselines,
+    in two looks at counts the plan fixes (LOOKS): all up to `gain_rounds`, then those the decision table reads
+    up to `gain_rounds_read` (a 1.00x gain at 10% per-round spread: "no" by 9 rounds in half the runs, by 24 in
+    nine of ten). Fixed counts, never "until the interval clears" (that decides gains near the threshold by
+    chance). Each look is capped (`settle_cap_s`, `settle_read_cap_s`) and the deadline bounds both (the first
+    takes half where the second has gains to read); where one binds, the gains keep their rounds, in a note.
+    -> walls with the embed rounds appended (paired by round index); splits and ceilings keep the scenario's."""
     for k, (rounds_key, cap_key, reads) in enumerate(LOOKS):
         until = deadline
         if deadline is not None and k + 1 < len(LOOKS):

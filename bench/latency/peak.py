@@ -1,17 +1,9 @@
-"""peak_fraction: how much of this machine's multiply-add peak each forward reaches (docs/DESIGN.md §7).
-
-The work: the FLOPs of the encoder's matmuls on the scenario's real tokens, each row at its own length
-(padding is not useful work): per layer 2 t (4 D^2 + 2 D F) for the projections and the FFN and
-4 t^2 D for attention's two products, plus the Dense heads, 2 in out per text. The limit: the peak
-probe (wasm_port/peak.cpp: independent multiply-add chains at the kernels' vector width) of the
-runtime a row's kernels run in, its registry fact `peak`: "native" (measured by minilm-embed-lite's
-build, whose -march is this CPU's, on the run's threads) for every native row, "wasm" (SIMD128 in
-Node, on the threads the module uses) for wasm_port. Useful GFLOP/s = work / forward_p50 (the model
-alone, timed where the implementation times it); peak_fraction = that / the peak. A row whose
-runtime has no probe loaded gets no record and a note; the int8 rows get none (their arithmetic is
-not the fp32 multiply-adds the probe counts). Leaves out: embeddings, layer norms, GELU and
-softmax (under 2% of the FLOPs at these shapes), the tokenizer.
-"""
+"""peak_fraction: how much of this machine's multiply-add peak each forward reaches (docs/DESIGN.md §9):
+the encoder's matmul FLOPs on the scenario's real tokens (`work_flop`) / forward_p50 / the peak probe
+(wasm_port/peak.cpp) of the runtime its kernels run in, its registry fact `peak`: "native" (minilm-embed-lite's
+build for this CPU, the run's threads) or "wasm" (SIMD128 in Node). None for a runtime with no probe loaded
+(a note) nor for the int8 rows (not fp32 multiply-adds). Leaves out: embeddings, layer norms, GELU and
+softmax (under 2% of the FLOPs at these shapes), the tokenizer."""
 from __future__ import annotations
 
 from .. import registry
@@ -47,9 +39,8 @@ def probe(pipes: dict, threads: int) -> dict:
 
 def peak_records(recs: list[Record], scenario: str, spec, lens: list[int], peaks: dict,
                  device: str, runtime: str | None = None) -> tuple[list[Record], list[str]]:
-    """peak_fraction of every forward_p50 record of `scenario` whose runtime's peak was probed; and
-    the names left without one. runtime: every record's (the browser page's engine), else each
-    implementation's registry fact `peak`."""
+    """(peak_fraction of every forward_p50 record of `scenario` whose runtime's peak was probed, the names
+    left without). runtime: every record's (a browser page's engine), else each one's registry fact `peak`."""
     flop = work_flop(spec, lens)
     out, missing = [], []
     for r in recs:

@@ -1,17 +1,7 @@
-"""Scenario points under a time budget (docs/DESIGN.md §7 latency/throughput and the sweep): the
-one measuring path of latency_p50/p90/p99, throughput, throughput_tokens and forward_p50, for
-`bench latency` and `bench all` alike.
-
-`measure_point` runs embed, tokenize and forward of every implementation on the same texts, all
-interleaved (latency.interleaved), after one warm-up embed per implementation whose time (or a
-second call's, where the first was under a second) calibrates how many rounds and reps fit in
-`budget_s`, and how many untimed calls lead each implementation's turn in a round where its call
-is short (latency.lead_calls). An implementation with a runtime of its own (registry kernels "inner": Node, a
-standalone binary) is timed inside it, through pipe.time(), never across its pipe. Repeats come
-from the budget, never from
-hope: min_rounds is a floor (the method needs several rounds for a median), the budget the rest.
-Leaves out: concurrency (one request at a time), GPU streams.
-"""
+"""Scenario points under a time budget: the one measuring path of latency_p50/p90/p99, throughput,
+throughput_tokens and forward_p50, for `bench latency` and `bench all` alike (method: docs/DESIGN.md §7).
+An implementation with a runtime of its own (registry kernels "inner") is timed inside it, never across
+its pipe. Leaves out: concurrency (one request at a time), GPU streams."""
 from __future__ import annotations
 
 import time
@@ -27,19 +17,13 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                   max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
                   on_error=None, more: dict | None = None, least: int = 1, deadline: float | None = None,
                   after_round: float = 0.0, on_round=None, choose=None) -> dict:
-    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "planned", "reps", "warm_s",
-    "first_s", "cut"}}.
-
-    cap_s: a ceiling on the seconds of the measured rounds (a share of the run's budget): it overrides
-    min_rounds, down to `least` rounds (one by default; 0: none, where nothing fits), and thins the reps
-    where a round has several. deadline (time.perf_counter()): the clock time by which the rounds, and after_round x
-    their own time of work that follows them (attribution's, which grows with the rounds), are done: the
-    rounds are planned from it after the warm-up and stop there if the machine slows down (the rounds
-    done are kept; "cut" says so). on_round(done, planned): after each round. on_error(name, exc): an
-    implementation whose warm-up raises is left out and reported there (re-raised when on_error is
-    None). more: {(impl, part): fn}, one more part of that implementation's turn, right after its own
-    parts (split.py's unpadded forward). choose(embed_s) -> parts: after the warm-up, from the seconds
-    of one embed call of every implementation, the parts to time (a subset of `parts`)."""
+    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "planned", "cut", "reps",
+    "rounds_s", "first_s", "lead_calls", "warm_s"}}. The warm-up embed calibrates the rounds and reps.
+    cap_s: most seconds of the rounds; overrides min_rounds down to `least` (0: maybe none), thins the reps.
+    deadline (time.perf_counter()): when the rounds, and after_round x their seconds of work that follows
+    (attribution), must be done; the rounds stop there ("cut"), those done kept. on_error(name, exc): a
+    warm-up that raises leaves that implementation out (None: re-raise). more: {(impl, part): fn}, parts
+    right after that implementation's own. choose(embed_s) -> parts: after the warm-up, the parts to time."""
     fns, cost, first, warm = {}, {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
@@ -80,13 +64,12 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
         for k, fn in (more or {}).items():
             if k[0] == name:
                 fns[k], cost[k] = fn, emb
-    # each implementation's first part gets the untimed lead-in (latency.lead_calls) in every round
+    # each implementation's first part gets the untimed lead-in (timing.lead_calls) in every round
     first_part = {}
     for k in fns:
         first_part.setdefault(k[0], k)
     lead = {k: lead_calls(cost[k]) for k in first_part.values()}
-    # the budget is for timed calls: the lead-in comes on top (at `single` ~0.5 s a round), so that
-    # it never thins the reps; the hard cap counts it
+    # the lead-in comes on top of budget_s (~0.5 s a round at `single`), never thinning the reps; the cap counts it
     per_round = sum(cost.values()) or 1e-6
     lead_s = sum(cost[k] * n for k, n in lead.items())
     rounds = int(min(max_rounds, max(min_rounds, budget_s / per_round)))
@@ -112,9 +95,8 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
 
 
 def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, device: str) -> list[Record]:
-    """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens, padding excluded), tokenize and
-    forward p50; each with its round medians and, for embed and forward, paired ratios to the
-    reference and the embed peer taken on the same part."""
+    """latency p50/p90/p99 (ms), texts/s and tokens/s (real tokens), tokenize and forward p50; embed and
+    forward with paired ratios to the reference and the embed peer."""
     recs = []
     plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
     refs = (registry.REFERENCE, registry.EMBED_PEER)

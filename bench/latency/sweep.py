@@ -1,6 +1,6 @@
-"""The timed parts after the scenarios: the batch x length sweep (embed only, points that are a
-scenario's reuse its samples) and the length-sorted batching row of the reference, each within what
-the run's budget leaves it. Leaves out the scenarios themselves (timing.py)."""
+"""The timed parts after the scenarios: the batch x length sweep (embed only; a point that is a
+scenario's reuses its samples) and the reference's length-sorted batching row, each within what the
+run's budget leaves it."""
 from __future__ import annotations
 
 import time
@@ -13,10 +13,9 @@ from .part import _dropped, _tokens, forward_pipes
 
 
 def part_sweep(run: Run, done: dict) -> None:
-    """The batch x length points (the plan's), embed only; a point that is a scenario's reuses its
-    samples. Each point measured gets an equal share of what is left of the part's grant; one whose
-    estimate (three calls of every implementation at the rate the scenarios measured) does not fit is
-    skipped, and the points skipped are one note."""
+    """The plan's batch x length points, embed only. Each point measured gets an equal share of what is
+    left of the part's grant; one whose estimate (three calls of every implementation at the scenarios'
+    rate) does not fit is skipped, the skipped ones in one note."""
     from .points import measure_point, point_records
     batches, lengths = run.plan["sweep"]
     pipes = forward_pipes(run)

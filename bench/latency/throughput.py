@@ -1,6 +1,6 @@
-"""Tokenizer throughput (docs/DESIGN.md §7): single thread, the corpus in batches of 64, str in ->
-ids out, as a paired speed-up over the tokenizer peer. The one measuring path of tokenize_texts_s
-and tokenize_mb_s, for `bench tokenize` and `bench all` alike. Method in latency.py."""
+"""Tokenizer throughput (docs/DESIGN.md §7): single thread, the corpus in batches of 64, str in -> ids
+out, with a paired speed-up over the tokenizer peer. The one measuring path of tokenize_texts_s and
+tokenize_mb_s, for `bench tokenize` and `bench all` alike (method: latency/timing.py)."""
 from __future__ import annotations
 
 from statistics import median

@@ -1,8 +1,6 @@
-"""The timing method of docs/DESIGN.md §7, in one place: warm-up, A/B interleaving in a seeded
-shuffled order, a lead-in of untimed calls before each implementation's turn, rounds, medians; paired ratios are the median of per-round ratios. Every timed
-record keeps the per-round medians it came from (`extra["round_medians_ms"]`, and
-`extra["round_ratios_vs_<peer>"]` for a paired ratio), so later tools can bootstrap intervals.
-Leaves out: the intervals themselves (see docs/DESIGN.md §7, attribution)."""
+"""The timing method of docs/DESIGN.md §7 in one place: warm-up, seeded shuffled A/B interleaving, an
+untimed lead-in before each implementation's turn, rounds, medians, paired ratios (the median of the
+per-round ratios); every timed record keeps its rounds (`timing_extra`). Leaves out: the intervals (stats.py)."""
 from __future__ import annotations
 
 import random
@@ -13,8 +11,7 @@ import numpy as np
 
 
 class InnerTime(float):
-    """Seconds measured inside another runtime (e.g. in Node for wasm_port): a fn that returns one
-    is scored by it instead of by the wall time around the call, so no pipe is ever timed."""
+    """Seconds measured inside another runtime (wasm_port's Node): a fn returning one is scored by it."""
 
 
 def sync(device: str) -> None:
@@ -27,13 +24,11 @@ def sync(device: str) -> None:
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None,
                 lead: dict[str, int] | None = None, on_round=None, go_on=None) -> dict[str, list[list[float]]]:
-    """Run every fn `reps` times per round, in a shuffled (seeded) order each round (keys (impl, part):
-    the implementations shuffled, each one's parts together). -> name: [round][rep] s.
-    With budget_s, reps shrink so one round of all fns takes about budget_s / rounds.
-    lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round,
-    so that each is timed in its own steady state, not in what the one before it left (`lead_calls`).
-    on_round(done, rounds) after each round (a progress display); go_on(done, mean_round_s) before each
-    round after the first: False stops there (a deadline: the rounds done are kept, all fns alike)."""
+    """Run every fn `reps` times a round, in a seeded shuffled order (keys (impl, part): each implementation's
+    parts together). -> name: [round][rep] s. budget_s: reps shrink to fit about budget_s / rounds a round.
+    lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round.
+    on_round(done, rounds) after each round; go_on(done, mean_round_s) before each round after the first:
+    False stops there (the rounds done are kept, all fns alike)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -46,9 +41,8 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
         reps = max(1, min(reps, int(budget_s / rounds / max(sum(per_call.values()), 1e-6))))
     names = list(fns)
     out = {n: [] for n in names}
-    # keys (impl, part) of one implementation run back to back, in their given order: its embed and
-    # forward walls of a round are then seconds apart, not a whole round (at `batch` their ratio moved
-    # by 4.8% SD interleaved with nine others, 2.7% adjacent: dev/NOTES-attribution.md, "Stability")
+    # one implementation's keys run back to back: its embed and forward walls of a round are seconds apart,
+    # not a round (dev/NOTES-attribution.md, "Stability")
     groups = list(dict.fromkeys(n[0] if isinstance(n, tuple) else n for n in names))
     members = {g: [n for n in names if (n[0] if isinstance(n, tuple) else n) == g] for g in groups}
     rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
@@ -73,18 +67,13 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
     return out
 
 
-# A call after another implementation's block is slower, for a few tens of ms: at one short text on
-# a 2-vCPU VM (dev/NOTES-attribution.md, "Lead-in"), onnxruntime's call takes 6.4 ms first and ~4.4
-# ms from the 9th on (its second thread wakes from idle: spinning is off), cpp_port 5.1 -> 4.5,
-# python_ref after itself none; a block's median then depends on how many reps the budget gave it
-# (onnxruntime's gain 1.32x at 12 calls a turn, 0.91x at 1). LEAD_S of untimed calls first, where a
-# call is shorter than that: what is left of the ramp is then under 1% of a 400 ms call.
+# A call right after another implementation's is slower for a few tens of ms, so a block's median would
+# depend on how many reps it got: LEAD_S of untimed calls first (dev/NOTES-attribution.md, "Lead-in").
 LEAD_S = 0.05
 
 
 def lead_calls(cost_s: float, lead_s: float = LEAD_S) -> int:
-    """Untimed calls before a block of calls that take cost_s each: enough to fill lead_s, none
-    where one call is longer than lead_s (its own first-call ramp is then a small part of it)."""
+    """Untimed calls filling lead_s before a block of calls of cost_s each; none where a call is longer."""
     return int(lead_s // cost_s) if 0 < cost_s < lead_s else 0
 
 
@@ -111,9 +100,8 @@ def paired_ratio(a: list[list[float]], b: list[list[float]]) -> float:
 
 def timing_extra(samples: list[list[float]], peers: dict[str, list[list[float]]] | None = None,
                  invert: bool = False) -> dict:
-    """The contract every timed record carries: round_medians_ms, and per peer the paired ratio
-    (`ratio_vs_<peer>`; with invert, `speedup_vs_<peer>` = 1 / ratio) and the per-round time ratios
-    it is the median of (`round_ratios_vs_<peer>`, >1: slower than the peer)."""
+    """What every timed record carries: round_medians_ms and, per peer, `ratio_vs_<peer>` (invert:
+    `speedup_vs_<peer>` = 1 / ratio) and the per-round ratios it is the median of (`round_ratios_vs_<peer>`)."""
     ex = {"round_medians_ms": [m * 1e3 for m in round_medians(samples)]}
     for peer, other in (peers or {}).items():
         rr = round_ratios(samples, other)

@@ -1,11 +1,6 @@
-"""`bench read`: the side-by-side reading view (docs/DESIGN.md §7). For each stage of the pipeline
-(registry.STAGES) the code of that stage in every port, in columns, highlighted by Pygments, with its
-line count per port and per stage and a link to the file and line. Stages are found by their names
-in each port's source (find.py), the ports and their folders come from the registry, so the page
-stays true as the code changes. A port that has no definition of a stage gets no column there;
-where it reuses another's code (registry `borrows`) the page says whose.
-Leaves out: call graphs, diffs between ports.
-"""
+"""`bench read`: the side-by-side reading view (docs/DESIGN.md §7): each stage (registry.STAGES) in every port,
+found by its name in the port's registry dirs (find.py), rendered by page.py.
+Leaves out: call graphs, diffs between ports."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +40,7 @@ def collect(ports: list[str] | None = None, stages=registry.STAGES, root: Path =
 
 
 def write_page(path: Path, ports: list[str] | None = None, link_base: str | None = None, root: Path = ROOT) -> Path:
-    """Write the page to `path` (its folder is created); returns the path. A link_base that is not an
-    http(s) URL is a UsageError (page.check_link_base)."""
+    """Write the page to `path` (its folder made) and return it; a link_base not http(s) is a UsageError."""
     from .page import check_link_base, render
     link_base = check_link_base(link_base)
     path = Path(path).resolve()

@@ -1,17 +1,11 @@
 """Find a stage's definitions in a port's source by its name, in Python, Cython, C/C++ and JavaScript.
-
-Pygments tokenizes each file (so comments and string literals are masked out: a name in a comment
-or a docstring is never a definition); then, on the masked text:
-  Python, Cython  a `def` / `cdef` / `cpdef` line naming the stage, through its signature, then the
-                  body by indentation; decorators above it come with it
-  C, C++, JS      the name, its balanced (...) and then `{` (qualifiers such as const, noexcept or
-                  `-> T` may sit between): a definition, not a call or a declaration; its body runs
-                  to the matching `}`; `const name = (...) => {` too
-Comment lines right above a definition come with it. Nothing here knows line numbers: the reading
-view stays true as the code moves. Written by hand because no library finds definitions across these
-four languages; Pygments does the hard part (what is code and what is not).
-Leaves out: definitions produced by macros, overloads told apart by signature (all are shown).
-"""
+Pygments masks comments and strings (a name in a comment is never a definition); then, on the masked text:
+  Python, Cython  a `def` / `cdef` / `cpdef` naming the stage, its signature, the body by indentation
+                  (decorators above it included)
+  C, C++, JS      the name, balanced (...), then `{` (const, noexcept, `-> T` may sit between): a definition,
+                  not a call or a declaration; the body to the matching `}`; `const name = (...) => {` too
+Comment lines right above a definition come with it. By hand: no library finds definitions across these four
+languages. Leaves out: definitions produced by macros, overloads told apart by signature (all are shown)."""
 from __future__ import annotations
 
 import re

@@ -1,7 +1,6 @@
-"""The reading view's HTML: a summary of line counts (stage x port), then one section per stage with
-a column per port that defines it, each definition highlighted by Pygments (inline CSS: the page
-works offline and from file://) under a link to its file and line. Every name and path on the page
-goes through html.escape (`esc`); a --link-base is an http(s) URL or refused (check_link_base)."""
+"""The reading view's HTML: line counts (stage x port), then a section per stage with a column per port, each
+definition highlighted by Pygments (inline CSS: works from file://) under a link to its file and line. Every
+name and path goes through html.escape (`esc`); a --link-base is an http(s) URL or refused."""
 from __future__ import annotations
 
 import os

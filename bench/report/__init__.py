@@ -1,16 +1,9 @@
-"""The report (docs/DESIGN.md §7 output): results.json -> report.md, PNG plots and a static
-index.html that works offline. It leads with the design's decision table filled in from this
-machine's measurements (the answer first); `print_decision_table` shows it on the terminal.
-
-  index.py     records -> lookups, the markdown table, sweep crossovers
-  speed.py     sections: header, equivalence, latency, peak, attribution, sweep, interventions
-  costs.py     sections: cold start, footprint, maintenance, browser, decision
-  decision.py  the decision logic (decision_rows)
-  plots.py     the PNGs;  html.py  index.html
-
-`python -m bench.report DIR` rebuilds the report from DIR/results.json.
-Leaves out: interactive plots, comparisons across machines.
-"""
+"""The report (docs/DESIGN.md §7 "output"): results.json -> report.md, PNG plots and an index.html that works
+offline, led by the decision table (`print_decision_table` shows it on the terminal).
+  speed.py, costs.py  the sections (header ... interventions; cold start ... browser, decision)
+  decision.py         the decision logic (decision_rows);  index.py  records -> lookups, md_table, crossovers
+  plots.py            the PNGs;  html.py  index.html
+Leaves out: interactive plots, comparisons across machines (bench/hosts/)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,5 @@
-"""The report's sections about what a port costs: cold start, footprint, maintenance (with the
-tooling counted apart), the browser, and the decision table the report opens with (its method
-failures in red). Each section is a function (Index, plots) -> markdown."""
+"""The report's sections about what a port costs: cold start, footprint, maintenance, the browser, and the
+decision table the report opens with. Each section is a function (Index, plots) -> markdown."""
 from __future__ import annotations
 
 from .. import registry

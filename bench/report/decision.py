@@ -1,11 +1,6 @@
-"""The decision logic (docs/DESIGN.md §7, "The decision table leads the report"): the design's opening
-table filled in from one machine's records. Per scenario: the reference's dominant bucket and the
-full-port ceiling (the run's full_port_ceiling record); each change of registry.CHANGES as its gain
-and interval beside its ceiling; the best runtime change; whether a port pays and which change moved
-the number; int8 rows (registry.LOSSY) only as this run measured them, against the fidelity budget;
-then cold start, footprint and the browser. Every verdict, interval and ceiling is the run's, read
-from its record (stats.port_record_pair, attribution/ceilings.py, equivalence/fidelity.py): nothing is
-judged again here. A --quick run's verdicts are marked indicative."""
+"""The decision table (docs/DESIGN.md §7, "The decision table leads the report") filled in from one machine's
+records: a row per scenario, then cold start / footprint and the browser. Every verdict, interval and ceiling
+is the run's, read from its records: nothing is judged again here."""
 from __future__ import annotations
 
 from .. import registry
@@ -31,9 +26,7 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
     if not g or g["value"] is None:
         return None
     ge, ce = g["extra"], (c or {}).get("extra", {})
-    # the run's verdict and the interval it read (the rounds' widened by the run-to-run resolution,
-    # stats.port_record_pair); a file from before verdict_ci was written shows its rounds' interval, and
-    # a record without a verdict is undecided: nothing is judged again here
+    # the run's verdict and interval (stats.port_record_pair); older files: the rounds' interval, no verdict: undecided
     d = {"impl": impl, "vs": ge["vs"], "gain": g["value"], "gain_ci": ge.get("verdict_ci") or ge["ci"],
          "verdict": ge.get("verdict") or UNDECIDED,
          "ceiling": c["value"] if c else None, "ceiling_ci": ce.get("ci"), "upper": ce.get("upper"),
@@ -47,8 +40,7 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
 
 
 def fidelity_verdict(ix: Index, impl: str) -> dict | None:
-    """What this run recorded of impl's fidelity (its fidelity_topk record, judged by the run):
-    {"within", "short", "text"}: each figure against its floor; None: not measured."""
+    """impl's fidelity_topk record, as judged by the run: {"within", "short", "text"}; None: not measured."""
     r = ix.r(impl, "fidelity_topk", "fidelity")
     if not r:
         return None
@@ -88,9 +80,7 @@ def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
 
 
 def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
-    """The reference's full_port_ceiling record at sc (the run's: attribution/ceilings.reference_records);
-    where the run did not split the reference (its budget, said in a note), the gains alone, with no
-    dominant bucket and no ceiling."""
+    """One scenario's row; without the reference's full_port_ceiling record (not split), the gains alone."""
     full, dom = ix.r(registry.REFERENCE, "full_port_ceiling", sc), None
     if full is None:
         row = {"scenario": sc, "dominant_bucket": None, "indicative": quick, "ceiling": None, "ceiling_ci": None,

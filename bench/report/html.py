@@ -1,12 +1,6 @@
-"""report.md -> a static index.html that works offline (markdown-it, which rich brings; the plots
-inlined as base64), for `bench report` and `bench merge` alike.
-
-The markdown holds text from result files, and result files travel between hosts, so markdown-it
-renders with raw HTML off: every character of the markdown's text is escaped by the renderer (and
-its links are checked: no javascript: URLs), wherever a section put it. The only markup let back is
-the report's own, fixed, attribute-free of data: OWN_TAGS (red for a method failure, a line break
-in a table cell), restored from their escaped form.
-"""
+"""report.md -> a static index.html that works offline (markdown-it, the plots inlined), for `bench report`
+and `bench merge`. Result files travel between hosts, so markdown-it renders with raw HTML off (all text
+escaped, no javascript: links); the only markup let back is the report's own fixed OWN_TAGS."""
 from __future__ import annotations
 
 import base64

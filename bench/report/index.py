@@ -1,6 +1,5 @@
-"""results.json records -> lookups the report's sections, plots and decision logic share, and the
-markdown table helper. Which names are ports, runtime changes or the reference comes from the
-registry; sweep crossovers are computed here from the sweep's records."""
+"""results.json records -> the lookups the report's sections, plots and decision logic share, the markdown
+table helper, and the sweep's crossovers."""
 from __future__ import annotations
 
 import re

@@ -1,5 +1,5 @@
-"""The report's PNG plots (matplotlib, Agg): attribution as 100% stacked share bars with ceilings and
-gains marked, latency vs batch size with crossovers, cold start, footprint. Each returns False when the records hold nothing to plot."""
+"""The report's PNG plots (matplotlib, Agg): attribution shares with ceilings and gains, latency vs batch size,
+cold start, footprint. Each returns False when the records hold nothing to plot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,17 +20,15 @@ def _plt():
 
 
 def _removed(x) -> float:
-    """A gain (or ceiling) as the share of the baseline's time it removes, 1 - 1/x, clipped to the
-    plot's range [-0.05, 1] (a gain at or below 0, or no figure, sits at the left edge)."""
+    """A gain (or ceiling) as the share of the baseline's time it removes, 1 - 1/x, clipped to [-0.05, 1]."""
     if x is None or not x > 0:
         return -0.05
     return max(-0.05, min(1.0, 1.0 - 1.0 / x))
 
 
 def plot_attribution(ix: Index, path: Path) -> bool:
-    """100% stacked bars of each implementation's embed wall by bucket (so short buckets stay visible
-    next to long bars), and on each row with a baseline its ceiling (▼) and gain (●, 95% interval) as
-    the share of the baseline's time they remove."""
+    """100% stacked bars of each embed wall by bucket, with each row's ceiling (▼) and gain (●, 95% interval)
+    as the share of the baseline's time they remove."""
     scs = [s for s in ix.main_scenarios() if any(r["scenario"] == s and r["metric"].startswith("attribution_")
                                             for r in ix.recs)]
     if not scs:

@@ -1,11 +1,7 @@
-"""The README's results, generated from the project's committed result sets: `bench report
-docs/results/<host-id>.json ... --readme README.md` writes, per file, its whole report beside it
-(docs/results/<host-id>.md: the machine, the command behind it and every section of report.md) and,
-between the README's two markers, one short summary per file: the machine in a line, the decision
-table, links to the JSON and its page. So a figure in the README always has its file, and a test
-checks that the README and the pages equal what their files give.
-Leaves out: the prose around the tables (none in the README: per-host narratives go in dev/), plots.
-"""
+"""The README's results from the committed result sets: `bench report docs/results/<host-id>.json ... --readme
+README.md` writes each file's whole report beside it (<host-id>.md) and, between the README's markers, a summary
+per file: the machine, the decision table, links. A test checks both equal what their files give.
+Leaves out: prose around the tables (per-host narratives go in dev/), plots."""
 from __future__ import annotations
 
 import re
@@ -72,8 +68,7 @@ def block(paths: list[Path]) -> str:
 
 
 def update(readme: Path, paths: list[Path]) -> bool:
-    """Write block(paths) between the markers of `readme` and each file's page beside it; True when
-    anything changed."""
+    """Write block(paths) between `readme`'s markers and each file's page beside it; True if anything changed."""
     text = readme.read_text()
     i, j = text.find(BEGIN), text.find(END)
     if i < 0 or j < i:

@@ -35,8 +35,7 @@ def header(ix: Index, plots: list[str]) -> str:
 
 
 def time_budget_line(m: dict) -> str:
-    """The run's wall-clock budget and what it took (suite/budget.py), and how busy the machine was
-    with other work meanwhile; "" for a run that kept none."""
+    """The run's budget and what it took (suite/budget.py), and other processes' CPU meanwhile; or ""."""
     b = m.get("budget") or {}
     busy = m.get("others_cpu")
     busy = (f" Other processes took {busy:.1f} of the machine's {m.get('cores', '?')} cores on average during the "

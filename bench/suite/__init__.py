@@ -1,9 +1,6 @@
-"""`bench all`: every part of docs/DESIGN.md §7 in one run, into --out (results.json, report.md,
-PNGs, index.html), then the decision table on the terminal. Glue only: run.py holds the run's state
-and plan, budget.py its wall-clock budget, prepare.py loading; each measurement's part is a `part.py`
-of its own package (equivalence/, latency/, attribution/, costs/, browser/). `bench latency` is the
-scenarios part alone (`run_latency`).
-"""
+"""`bench all`: every part of docs/DESIGN.md §7 in one run, into --out (results.json, report.md, PNGs,
+index.html), then the decision table on the terminal. Glue only: each measurement's part is a `part.py`
+of its own package. `bench latency` is the scenarios part alone (`run_latency`)."""
 from __future__ import annotations
 
 import os
@@ -32,8 +29,7 @@ def _start(run: Run) -> None:
 
 
 def _finish_notes(run: Run) -> None:
-    """What the run says of its own time: the machine busy during it (other processes' CPU, this run's
-    own left out), and the budget overrun beyond a few percent."""
+    """Notes on the run's own time: other processes' CPU during it, and a budget overrun over 5%."""
     from ..machine import others_cpu
     busy = others_cpu(run.cpu0)
     cores = os.cpu_count() or 1
@@ -48,8 +44,7 @@ def _finish_notes(run: Run) -> None:
 
 
 def run_all(args, plan: dict | None = None) -> int:
-    # each measurement's part lives in its own package (they import the run's state from .run, so not
-    # from here at import time)
+    # imported here, not at the top: the parts import the run's state from .run
     from .. import console, report
     from ..browser.part import part_browser
     from ..costs.part import part_coldstart, part_maintenance
@@ -72,8 +67,7 @@ def run_all(args, plan: dict | None = None) -> int:
             files = report.write_report(out)
             print(f"  wrote {', '.join(str(f) for f in files)}")
 
-        # (budget key, label, work), in the order they run; the allocator (suite/budget.py) splits the
-        # budget over them by expected cost, each asks it how long it may take
+        # (budget key, label, work), in the order they run (suite/budget.py)
         steps = [("compile", "compile probe (its cold start)", lambda: probe_compile(run, names))] \
             if any(registry.BY_NAME[n].compiles for n in names) else []
         steps += [("load", "load", lambda: part_load(run, names)),
@@ -111,8 +105,7 @@ def run_all(args, plan: dict | None = None) -> int:
 
 
 def run_latency(args, plan: dict | None = None) -> int:
-    """The scenarios of `bench all` (same plan, same measuring path), without attribution; the
-    records go to --out/latency.json."""
+    """The scenarios of `bench all`, without attribution, into --out/latency.json."""
     from .. import console
     from ..latency.part import part_scenarios
     run = Run(args, plan)

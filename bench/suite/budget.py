@@ -1,20 +1,8 @@
-"""The run's wall-clock budget (`bench all --budget SECONDS`, docs/DESIGN.md §7): the one place that
-splits it over the parts by expected cost, and that each part asks how long it may take.
-
-Two kinds of part:
-  fixed    does not loop (the compile probe, load, equivalence, fidelity, tokenize, cold start,
-           maintenance, browser, report): an estimate in seconds, from the plan (a quiet 2-vCPU
-           machine) and what the run selected; it runs to its end and its overrun is taken from what
-           is left. An optional one is left out, in one note, where its estimate does not fit.
-  elastic  loops (the scenarios, the sweep, length-sorted batching): its expected cost at the plan's
-           counts is its weight; when it starts it is granted a share of what is left after the fixed
-           parts still to come, in proportion to its weight among the elastic parts still to come,
-           plans its rounds from that grant and stops at it (never beyond the plan's counts).
-The fixed parts still to come are reserved at their estimates times the pace of the fixed parts done
-(actual / estimate, their median weighted by estimate, 0.5 to 4; never below 1 for the reserve): a loaded machine reserves more for them, and where that would leave the
-elastic parts under half their expected cost, the optional fixed parts to come are left out first. No budget (`--full`): every
-grant is unbounded and the plan's counts alone decide. The clock is a parameter (tests use a fake one).
-"""
+"""The run's wall-clock budget (`bench all --budget SECONDS`, docs/DESIGN.md §7): the one place that splits
+it over the parts by expected cost, and that each part asks how long it may take. A fixed part (does not loop)
+has an estimate and runs to its end, its overrun taken from what is left; an elastic one (loops) is granted,
+as it starts, its weight's share of what the fixed parts to come leave, and plans its rounds from it. No
+budget (`--full`): every grant is unbounded. The clock is a parameter (tests use a fake one)."""
 from __future__ import annotations
 
 import math
@@ -62,10 +50,8 @@ class Budget:
         return self.total - self.elapsed()
 
     def pace(self) -> float:
-        """Actual / estimated seconds of the fixed parts done (1 before any), within 0.5 to 4: the median of
-        their ratios weighted by estimate, so one part estimated far too high (the compile probe where
-        torch's cache is warm) does not hide that the others all ran slow (make bench on a slower CPU
-        than the plan's: 1334 s of 1200 when it was the pooled ratio)."""
+        """Actual / estimated seconds of the fixed parts done (1 before any), within 0.5 to 4: their median
+        weighted by estimate, so one far overestimated part hides no others' slowness (dev/NOTES-suite.md)."""
         done = sorted((self.spent[n] / self.parts[n].est, self.parts[n].est) for n in self.spent
                       if not self.parts[n].elastic and self.parts[n].est > 0)
         total = sum(w for _, w in done)
@@ -85,9 +71,7 @@ class Budget:
 
     def reserve(self, after: str | None = None) -> float:
         """Seconds the fixed parts still to come (after `after`) are expected to take at this run's pace,
-        never under their estimates: a pace below 1 comes from parts estimated generously, and scaling
-        the others' down by it had the browser bench granted 190 s of the 271 it took (make bench, 1272 s
-        of 1200). A faster machine then ends a little early, never late."""
+        never under their estimates (a pace below 1 comes from generous estimates: dev/NOTES-suite.md)."""
         return sum(self.parts[n].est for n in self._todo(after) if not self.parts[n].elastic) * max(1.0, self.pace())
 
     def plan(self) -> list[str]:
@@ -180,9 +164,8 @@ class Budget:
         return self.clock() + self.part_left()
 
     def eta(self) -> float:
-        """An estimate of the seconds the run has left: what is left of the running part (its grant, or
-        its expected cost if smaller), then every part to come at its expected cost at this run's pace,
-        no more than its share; never beyond the deadline."""
+        """Seconds the run has left, estimated: the running part's rest, then every part to come at its
+        expected cost at this run's pace (no more than its share); never beyond the deadline."""
         pace = self.pace()
         out = 0.0
         if self.current is not None:
@@ -206,10 +189,9 @@ class Budget:
 
 
 class Slice:
-    """A share of a running part's grant, split further by weight (the scenarios among themselves, and
-    within one its rounds, settling and attribution): `take(key)` -> seconds for `key` now, from what
-    is left of the part's grant, in proportion to its weight among the keys still to come. Without a
-    budget, inf."""
+    """A share of a running part's grant, split further by weight (the scenarios among themselves):
+    `take(key)` -> seconds for `key` now, from what is left of the part's grant, in proportion to its
+    weight among the keys still to come; inf without a budget."""
 
     def __init__(self, budget: Budget | None, weights: dict[str, float]):
         self.budget, self.weights, self.done = budget, dict(weights), set()
@@ -230,8 +212,7 @@ LABELS = {"compile": "the torch.compile probe", "load": "loading", "equivalence"
           "sweep": "the batch x length sweep", "interventions": "length-sorted batching",
           "coldstart": "cold start and footprint", "maintenance": "maintenance", "browser": "the browser bench",
           "report": "the report"}
-OPTIONAL = ("coldstart", "browser")   # the fixed parts a budget may leave out (the last listed first), unless
-# the plan names its own ("optional": the default plan keeps both, its loops yield to them)
+OPTIONAL = ("coldstart", "browser")   # fixed parts a budget may leave out, last first (a plan's "optional" overrides)
 
 
 def part_of(run, key: str, names: list[str]) -> Part:

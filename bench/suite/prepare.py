@@ -1,5 +1,5 @@
-"""The parts of a run before the timed scenarios that belong to no measurement of their own: the
-torch.compile probe, loading every pipe, and tokenizer throughput. Lists come from the registry."""
+"""The parts of a run that belong to no measurement of their own: the torch.compile probe, loading every
+pipe, and tokenizer throughput."""
 from __future__ import annotations
 
 import time
@@ -20,9 +20,8 @@ def pin_threads(n: int) -> int:
 
 
 def probe_compile(run: Run, names: list[str]) -> None:
-    """Entries that compile (torch.compile) first run in a fresh process (that is their cold-start
-    row): a compile that fails leaves torch's dispatcher unusable in the process it failed in, so it
-    must not fail in ours."""
+    """Entries that compile first run in a fresh process (their cold-start row): a failed compile leaves
+    torch's dispatcher unusable in its process, so it must not fail in ours."""
     from ..costs import coldstart
     from ..scenarios import texts_for
     for n in [n for n in names if registry.BY_NAME[n].compiles]:

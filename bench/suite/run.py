@@ -1,13 +1,6 @@
-"""The state of one `bench all` (or `bench latency`) run: its plan, deadline, model directory,
-loaded pipes, records and notes, and which implementations it measures (from the registry).
-
-The run keeps a wall-clock budget (`--budget SECONDS`; the plan's `budget_s` by default: 210 s for
-`--quick`, 1200 s for the default plan; `--full` keeps none and adds the complete sweep and clean build
-timings): suite/budget.py splits it over the parts by their expected cost (`estimates`), and the parts
-that loop plan their rounds from their grant, so the run ends on time whatever the machine's load; the
-plan's counts bound the rounds from above. An implementation that is not built is one line in the
-notes, never an error.
-"""
+"""The state of one `bench all` (or `bench latency`) run: its plan, budget, model directory, loaded pipes,
+records and notes, and which implementations it measures (from the registry; one not built is a note, never
+an error). The plan's counts bound the rounds; the budget (suite/budget.py) ends the run on time."""
 from __future__ import annotations
 
 import os
@@ -33,29 +26,14 @@ PLANS = {  # budgets in seconds of measuring (warm-up included); rounds floor/ce
 }
 # reserve_s: cold start runs its cold_n repeats only with more than this left of the budget (costs/part.py)
 PLANS["quick"].update(reserve_s=95)
-# fidelity_texts: the even sample of the corpus every forward embeds against upstream fp32 (equivalence/fidelity.py;
-# 0: all of it): 4-8 s a torch forward at 128 on two cores (the part: 35 s with four rows); the corpus is 1114 texts
+# fidelity_texts: the even sample of the corpus each forward embeds against upstream fp32 (0: all; fidelity.py)
 PLANS["quick"].update(fidelity_texts=128)
 PLANS["default"].update(fidelity_texts=384)
-PLANS["default"].update(reserve_s=150)   # on pace, ~200 s are left at the cold start (its own ~70, the browser, the report)
-# the scenarios' rounds (6: the first count whose order-statistic interval of the median reaches 95%,
-# stats.order_interval; not more at the cost of reps: a round of 4 reps at `single` is one hiccup from
-# an outlier; 5 at least, where a round is one call: the reference's shares are medians of the rounds,
-# and 3 let two quick runs differ by 6 points at `batch`). gain_rounds: the rounds every gain the
-# scenario leaves undecided is read from, its settling rounds (latency/part.settle: embed only, of
-# those and their baselines) added to reach them; a count, not a time, so that two runs read such a
-# gain from as many rounds (a budget gave one run of a pair 8 at `batch`, the other 9: the interval of
-# the median is [min, max] at 8, [2nd, 8th] at 9, and the 1.40x algorithm change was undecided in one,
-# yes in the other, pair R). 9 where a round is one call: the least count whose interval passes over
-# one disturbed round on each side; 12 in the default plan (two). At `single` a round is many calls
-# and cheap: 30 (18 left minilm_embed's ~1.16x undecided in one run of pair R, yes in the other).
-# settle_s: the reps budget of those rounds (where calls are short); settle_cap_s: their most seconds.
-# gain_rounds_read / settle_read_cap_s: settling's second look, for the gains the decision table reads
-# still undecided after the first (a 1.00x gain at 10% per-round spread: "no" by 9 rounds in about half
-# the runs, by 24 in nine of ten; the AMD EPYC VM's quick runs spread 5-20%, pairs V and W differed in
-# 4 and 8 rows, undecided against no, at gains of 0.98-1.08x).
-# scenario_least_rounds: what the time share cannot cut the scenario's rounds below (the AMD EPYC VM's
-# quick run got 4 at `batch`, and 3 at `long` once, where python_ref's shares then moved by 9 points)
+PLANS["default"].update(reserve_s=150)   # the cold start's repeats, the browser and the report (dev/NOTES-suite.md)
+# scenario_rounds, scenario_min_rounds: the scenarios' rounds, asked and floor; scenario_least_rounds: the time
+# share's floor. gain_rounds, then gain_rounds_read (the gains the decision table reads): settling's two looks,
+# fixed counts of rounds (latency/part.settle); settle_s: a settling round's reps budget; settle_cap_s,
+# settle_read_cap_s: each look's most seconds. Why these counts: dev/NOTES-suite.md.
 PLANS["quick"].update(scenario_rounds=6, scenario_min_rounds=5, scenario_least_rounds=5,
                       gain_rounds={"single": 30, "batch": 9, "long": 9},
                       settle_s={"single": 12, "batch": 0, "long": 0},
@@ -67,17 +45,11 @@ PLANS["default"].update(scenario_rounds=10, gain_rounds={"single": 40, "batch": 
                         settle_cap_s={"single": 45, "batch": 180, "long": 120},
                         gain_rounds_read={"single": 80, "batch": 32, "long": 32},
                         settle_read_cap_s={"single": 45, "batch": 240, "long": 180})
-# The run's wall-clock budget (budget_s; `bench all --budget SECONDS` overrides it) and what the allocator
-# (suite/budget.py) splits it by. est: the parts that do not loop, seconds on a quiet 2-vCPU Xeon (issue 32's
-# runs, dev/NOTES-suite.md): (fixed, per unit) where a unit is an implementation (load; compile: one that
-# compiles), an implementation x a text (equivalence, fidelity), a cold-start row x a repeat, a browser page.
-# elastic: the parts that loop, their seconds at the plan's counts (their weights). The optional parts are
-# left out, the last listed first, where they do not fit (the browser bench in --quick: ~150 s of pages).
-# A browser page: 39-41 s on the AMD EPYC VM (make bench: 272 and 288 s for 7 pages), ~30 on the Xeon.
-# A scenario's attribution takes attr_fixed_s + attr_per_round x its rounds' seconds (the overhead model
-# splits every round again, several forwards a repetition), the cross-checks at `single` xcheck_s more; the
-# run corrects these by what the scenarios before took (latency/part.part_scenarios). settle_share: the
-# least part of a scenario's grant its rounds and attribution leave to settling.
+# budget_s: the run's wall-clock budget (suite/budget.py; --budget overrides it). est: the parts that do not loop,
+# (fixed s, s per unit: an implementation, one that compiles, an implementation x a text, a cold-start row x a
+# repeat, a browser page) on a quiet 2-vCPU machine (dev/NOTES-suite.md). elastic: the looping parts' seconds at
+# the plan's counts. A scenario's attribution: attr_fixed_s + attr_per_round x its rounds' seconds (+ xcheck_s at
+# `single`), corrected as the scenarios run; settle_share: the least part of its grant left to settling.
 PLANS["quick"].update(budget_s=210, settle_share=0.3,
                       est={"compile": (0, 30), "load": (1, 0.5), "equivalence": (3, 0.03), "fidelity": (2, 0.016),
                            "tokenize": (2, 0), "coldstart": (2, 1.6), "maintenance": (2, 0), "browser": (5, 38),
@@ -96,10 +68,8 @@ SCENARIO_SHARE = {"single": 0.12, "batch": 0.45, "long": 0.3, "batch256": 0.3}  
 
 
 class Run:
-    """State shared by the parts: args, plan, model dir, pipes, records, notes, per-part seconds.
-
-    plan: a plan dict to use instead of PLANS[--quick/--full/default] (tests shrink it); its
-    optional "scenarios" entry replaces the scenario table {name: (batch, length)}."""
+    """State shared by the parts. plan: a plan dict instead of PLANS[--quick/--full/default] (tests shrink
+    it); its optional "scenarios" entry replaces the scenario table {name: (batch, length)}."""
 
     def __init__(self, args, plan: dict | None = None):
         from contract.api import model_dir
@@ -145,8 +115,7 @@ class Run:
         self.budget_s = given if given is not None else self.plan.get("budget_s")
         self.shrunk = None
         if plan is None and given is not None and self.plan_name == "default" and given < PLANS["quick"]["budget_s"] * 3:
-            # the default plan's fixed parts alone (the compile probe, equivalence on 192 texts, fidelity on 384)
-            # take ~4 minutes here: a budget under ~10 minutes runs the quick plan's counts, said in a note
+            # the default plan's fixed parts alone take ~4 minutes: the quick plan's counts (docs/DESIGN.md §7)
             self.plan_name, self.plan = "quick", PLANS["quick"]
             self.shrunk = (f"--budget {given:g} s: the quick plan's counts (equivalence on {self.plan['eq_texts']} "
                            f"texts, fidelity on {self.plan['fidelity_texts']}, no torch.compile row): the default "
@@ -160,16 +129,14 @@ class Run:
         return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def allocate(self, names: list[str], parts: list[str]) -> None:
-        """The budget's parts, in the order they run, with their estimates for what this run selected
-        (suite/budget.py); the optional ones that cannot fit are left out now, each in a note."""
+        """The budget's parts, in the order they run; the optional ones that cannot fit are left out now, in notes."""
         self.budget = Budget(self.budget_s, [part_of(self, p, names) for p in parts], self.budget.clock)
         self.budget.t0 = self.t0
         for line in self.budget.plan():
             self.note(line)
 
     def left(self, reserve: bool = True) -> float:
-        """Seconds left of the running part's grant (reserve=False: of the whole run's budget); inf
-        without a budget."""
+        """Seconds left of the running part's grant (reserve=False: of the run's budget); inf without one."""
         return self.budget.part_left() if reserve and self.budget.current else self.budget.left()
 
     def deadline(self) -> float | None:
@@ -188,8 +155,7 @@ class Run:
 
     @contextmanager
     def part(self, name: str, key: str | None = None):
-        """One part: its line in the log, its grant asked of the budget, its seconds kept; a failure is
-        one note (the other parts' results stand)."""
+        """One part: its line in the log, its grant, its seconds kept; a failure is one note."""
         key = key or name
         t0 = time.perf_counter()
         for line in self.budget.yield_to(key) if key in self.budget.parts else ():
