@@ -15,7 +15,7 @@ MODEL_STAGES = ("embeddings_forward", "attention_forward", "ffn_forward", "layer
 STAGES = TOKENIZER_STAGES + MODEL_STAGES + ("pad_rows",)
 # attribution's split of one embed call, one vocabulary for every method (what each holds: docs/DESIGN.md §7)
 BUCKETS = ("tokenize", "model_kernels", "framework_overhead", "io")
-PARTS = ("embed_glue", "padding_waste")   # measured parts a change can remove too (attribution/split.py)
+PIECES = ("embed_glue", "padding_waste")   # measured pieces of a bucket a change can remove too (attribution/split.py)
 CHANGES = ("algorithm", "language", "tokenizer")   # what a row changes: the decision table's three
 LOSSY = ("quantisation",)   # changes judged by the fidelity budget (tolerances.FIDELITY), not the fp32 contract
 UNBUILT = ("int8 of the project's own kernels (minilm_embed_lite, wasm_port): not built, as those kernels are being "
@@ -35,7 +35,7 @@ class Entry:
     tokenizer: str = "own"       # "own", or the entry whose tokenizer it runs (then not in the tokenizer table)
     kernels: str = "torch"       # "torch" (torch.profiler sees them), "onnxruntime" (its profiler), "inner" (its own,
     #                              timed inside its runtime by pipe.time(), never across a pipe), "none" (no forward)
-    replaces: tuple = ()         # what it takes away from its baseline's split (BUCKETS and PARTS): its
+    replaces: tuple = ()         # what it takes away from its baseline's split (BUCKETS and PIECES): its
     #                              ceiling; with "model_kernels" in it, it swaps the kernels and no split bounds it
     baseline: str = ""           # whose split bounds it and whose walls its gain is over ("": REFERENCE)
     change: str = ""             # what it changes (CHANGES, or "runtime" / "kernels" / LOSSY): the decision table's column

@@ -125,7 +125,7 @@ def test_split_of_python_ref_is_consistent(ref, mdir):
     recs = split.attribution_records(att, "single")
     assert {r.metric for r in recs} == {f"attribution_{k}" for k in (*split.BUCKETS, "unattributed", "embed_glue",
                                                                       "padding_waste")}
-    assert {r.extra["part_of"] for r in recs} == {None, "unattributed", "model_kernels"}
+    assert {r.extra["piece_of"] for r in recs} == {None, "unattributed", "model_kernels"}
 
 
 def test_splits_refuse_what_they_cannot_count(mdir):

@@ -113,7 +113,7 @@ def test_no_module_of_bench_names_a_port():
 def test_baselines_and_what_each_change_removes_are_registry_facts():
     """Whose split bounds a change, and which of its buckets it removes, come from the registry: the
     chain of baselines ends at the reference, and a baseline not measured passes its own buckets on."""
-    vocab = set(registry.BUCKETS) | set(registry.PARTS)
+    vocab = set(registry.BUCKETS) | set(registry.PIECES)
     for e in registry.REGISTRY:
         assert set(e.replaces) <= vocab, (e.name, e.replaces)
         seen, b = [], registry.baseline(e.name)
@@ -149,8 +149,8 @@ def test_a_change_registered_alone_is_bounded_and_gains_against_its_baseline():
         def att(e, parts):
             return {"embed_rounds": e, "rounds": {p: [1.0] * len(e) for p in parts}}
         w = {REF: {"embed": [10.0] * 3}, lang.baseline: {"embed": [8.0] * 3}, "seventh_port": {"embed": [7.0] * 3}}
-        recs = ceilings.port_records({REF: att([10.0] * 3, (*registry.BUCKETS, *registry.PARTS)), lang.baseline: att(
-            [8.0] * 3, (*registry.BUCKETS, *registry.PARTS))}, w, "batch")
+        recs = ceilings.port_records({REF: att([10.0] * 3, (*registry.BUCKETS, *registry.PIECES)), lang.baseline: att(
+            [8.0] * 3, (*registry.BUCKETS, *registry.PIECES))}, w, "batch")
         by = {(r.impl, r.metric): r for r in recs}
         assert by[("seventh_port", "port_gain")].extra["vs"] == lang.baseline
         assert by[("seventh_port", "port_gain")].value == pytest.approx(8.0 / 7.0)

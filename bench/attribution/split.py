@@ -187,7 +187,7 @@ class _State:
 
 def finish(name: str, rounds: dict, embed_rounds: list, forward_wall: float, method: str, detail: dict,
            residual: tuple = ()) -> dict:
-    """The attribution dict every method returns, from per-round seconds of BUCKETS (and measured parts): medians,
+    """The attribution dict every method returns, from per-round seconds of BUCKETS (and measured pieces): medians,
     intervals, shares of the embed wall, the unattributed rest. residual: buckets got only as a residual."""
     from ..stats import interval
     rounds = dict(rounds)
@@ -219,22 +219,22 @@ def follow(leader: dict, walls: dict, name: str, leader_name: str) -> dict:
     return att
 
 
-PARTS_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
+PIECE_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
 
 
 def attribution_records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
     """attribution_<bucket> and attribution_unattributed records (ms) with interval and share, and the measured
-    parts (attribution_embed_glue, attribution_padding_waste) with the bucket they are part of (extra.part_of)."""
+    pieces (attribution_embed_glue, attribution_padding_waste) with the bucket they are part of (extra.piece_of)."""
     from ..results import Record
     ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3, "forward_wall_ms": att["forward_wall"] * 1e3,
           "detail": att["detail"], "residual": att.get("residual", []), "rounds": len(att["embed_rounds"]),
           "embed_round_ms": [x * 1e3 for x in att["embed_rounds"]], **(extra or {})}
     out = []
-    for k in (*BUCKETS, "unattributed", *PARTS_OF):
+    for k in (*BUCKETS, "unattributed", *PIECE_OF):
         if not att["rounds"].get(k):
             continue
         value = att["buckets"][k] if k in att["buckets"] else median(att["rounds"][k])
         out.append(Record(att["impl"], f"attribution_{k}", scenario, value * 1e3, "ms", device,
                           extra={**ex, "ci": [x * 1e3 for x in att["ci"][k]], "share": att["shares"].get(k),
-                                 "round_ms": [x * 1e3 for x in att["rounds"][k]], "part_of": PARTS_OF.get(k)}))
+                                 "round_ms": [x * 1e3 for x in att["rounds"][k]], "piece_of": PIECE_OF.get(k)}))
     return out
