@@ -157,7 +157,7 @@ def test_settling_stops_at_the_budget_and_says_so():
     from bench.latency.part import settle
     # python_ref_packed exactly 1.10x faster: undecided however many rounds (test_stability's setting)
     pipes = {"python_ref": Sleeper(40.0), "python_ref_packed": Sleeper(40.0 / 1.10)}
-    res = measure_point(pipes, ["t"], 1.0, parts=("embed",), min_rounds=3, max_rounds=3)
+    res = measure_point(pipes, ["t"], 1.0, calls=("embed",), min_rounds=3, max_rounds=3)
     walls = {n: round_walls(res["samples"], n) for n in pipes}
     undecided(walls)   # its first call imports the interval's libraries: not inside the timed settling
     notes = []

@@ -70,7 +70,7 @@ def test_lead_in_times_each_implementation_in_its_steady_state():
     warm = interleaved(fns, rounds=3, reps=4, warmup=0, lead=lead)
     assert paired_ratio(warm["a"], warm["b"]) == pytest.approx(1.0, rel=0.1)
     # measure_point sets it from its own calibration, and says so in the plan
-    res = measure_point({"a": a, "b": b}, ["t"], 0.6, parts=("embed",), min_rounds=3, max_rounds=3)
+    res = measure_point({"a": a, "b": b}, ["t"], 0.6, calls=("embed",), min_rounds=3, max_rounds=3)
     got = res["plan"]["lead_calls"]   # from the calibrating call: a sleep overshoots, so 8 ms may read 8.4
     assert set(got) == {"a", "b"} and all(lead_calls(0.0085) <= n <= lead_calls(0.008) for n in got.values())
     assert paired_ratio(res["samples"][("a", "embed")], res["samples"][("b", "embed")]) == pytest.approx(1.0, rel=0.1)
@@ -98,7 +98,7 @@ def test_a_machine_whose_pace_moves_is_said_not_quiet():
         run = SimpleNamespace(device="cpu", note=notes.append)
         factors = np.exp(rng.normal(0.0, sd, 40)) if sd else [1.0]
         pipes = {"python_ref": Sleeper(30.0), "cython_ext": Paced(30.0, factors)}
-        res = measure_point(pipes, ["t"], 0.1, parts=("embed",), min_rounds=16, max_rounds=16, max_reps=1)
+        res = measure_point(pipes, ["t"], 0.1, calls=("embed",), min_rounds=16, max_rounds=16, max_reps=1)
         (rec,) = spread_record(run, "batch", {n: round_walls(res["samples"], n) for n in pipes})
         recs = [vars(rec)]
         assert set(rec.extra["gains"]) == {"cython_ext"} and rec.value == rec.extra["gains"]["cython_ext"]
@@ -160,7 +160,7 @@ def test_settling_adds_rounds_only_to_undecided_gains_and_their_baselines():
     # exactly 1.10x faster (on the threshold: undecided however many rounds). 40 ms, not less: a
     # sleep's wake-up jitter on a busy machine must stay well under the 2% three rounds can absorb
     pipes = {"python_ref": Sleeper(40.0), "cython_ext": Sleeper(40.0), "python_ref_packed": Sleeper(40.0 / 1.10)}
-    res = measure_point(pipes, ["t"], 1.0, parts=("embed",), min_rounds=3, max_rounds=3)
+    res = measure_point(pipes, ["t"], 1.0, calls=("embed",), min_rounds=3, max_rounds=3)
     walls = {n: round_walls(res["samples"], n) for n in pipes}
     before = {n: list(w["embed"]) for n, w in walls.items()}
     notes = []
@@ -191,7 +191,7 @@ def test_settlings_second_look_reads_only_what_the_decision_table_reads():
     # kernels: no row) both exactly 1.10x faster, undecided however many rounds: the first look takes
     # both to gain_rounds, the second the row's gain alone (and its baseline) to gain_rounds_read
     pipes = {"python_ref": Sleeper(40.0), "python_ref_packed": Sleeper(40.0 / 1.10), "wasm_port": Sleeper(40.0 / 1.10)}
-    res = measure_point(pipes, ["t"], 1.0, parts=("embed",), min_rounds=3, max_rounds=3)
+    res = measure_point(pipes, ["t"], 1.0, calls=("embed",), min_rounds=3, max_rounds=3)
     walls = {n: round_walls(res["samples"], n) for n in pipes}
     notes = []
     run = SimpleNamespace(plan={"settle_s": {"batch": 1.0}, "gain_rounds": {"batch": 5}, "gain_rounds_read": {"batch": 8}},

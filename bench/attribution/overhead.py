@@ -124,7 +124,7 @@ class Split:
     the shares are of), the forward alone, the tape twice, each() again (the faster counts), two replays, the op mix
     priced. Parts are shares of their repetition's wall (the pace moves between repetitions, hardly within one)."""
 
-    PARTS = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
+    PIECES = ("binding", "between_ops", "kernels", "python_overhead", "priced", "indirect")
 
     def __init__(self, fwd, args, padded_rows: int | None = None, each=None):
         self.fwd, self.args, self.each, self.per, self.eaches = fwd, args, each or self._plain, [], []
@@ -178,9 +178,9 @@ class Split:
         "replay_wall", "mode_cost", "counts": {kind: n}, "uncalibrated": {name: n}, "padded_kinds": [kinds with
         padded_rows result rows], "each": [each()'s returns], "reps": [{part: s}], "tape": {"ops", "own"} or {"why"}}"""
         per = self.per
-        shares = {k: median(p[k] / p["wall"] for p in per) for k in self.PARTS}
+        shares = {k: median(p[k] / p["wall"] for p in per) for k in self.PIECES}
         wall = median(p["wall"] for p in per)
-        return {"shares": shares, "wall": wall, **{k: shares[k] * wall for k in self.PARTS},
+        return {"shares": shares, "wall": wall, **{k: shares[k] * wall for k in self.PIECES},
                 **{k: median(p[k] for p in per) for k in ("in_torch", "replay_wall")},
                 "mode_cost": median(p["mode"] for p in per), "counts": dict(self.counts),
                 "uncalibrated": {k[1:]: n for k, n in self.counts.items() if k.startswith("?")},

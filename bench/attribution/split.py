@@ -32,15 +32,15 @@ def supports(pipe) -> str | None:
 
 
 def round_walls(samples: dict, name: str) -> dict:
-    """{part: [per-round median s]} of `name` from measure_point's samples {(impl, part): [round][rep]}."""
-    return {part: [float(median(rnd)) for rnd in s] for (n, part), s in samples.items() if n == name}
+    """{call: [per-round median s]} of `name` from measure_point's samples {(impl, call): [round][rep]}."""
+    return {call: [float(median(rnd)) for rnd in s] for (n, call), s in samples.items() if n == name}
 
 
 def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3, device: str = "cpu",
                   extra: dict | None = None) -> dict:
     """{name: round_walls} for pipes (embed, tokenize, forward interleaved round by round), and {name: [per-round
     median s]} for extra's fns (one returning a latency.InnerTime is scored by it); an extra keyed (pipe name,
-    part) runs right after that pipe's parts and joins its round_walls."""
+    call) runs right after that pipe's calls and joins its round_walls."""
     from ..latency.timing import interleaved, sync
     fns = {}
     for n, p in pipes.items():

@@ -95,7 +95,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             split_here = {"on": attribute}
 
             def choose(embed_s, end=end, k=k, a0=a0, xs=xs, keep=keep, split_here=split_here):
-                """Every part where the budget holds two rounds of them (~3 embeds a turn) and their attribution;
+                """Every call where the budget holds two rounds of them (~3 embeds a turn) and their attribution;
                 else embed, forward for the own-kernel ports only (peak_fraction), and no attribution here."""
                 if end is None or not split_here["on"] or \
                         time.perf_counter() + 2 * 3 * embed_s * (1 + k) + a0 + xs <= end - keep:
@@ -139,7 +139,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                 if guess > 1.0:
                     fix = min(3.0, max(0.5, fix * took / guess))
             elif attribute:
-                run.note(f"{sc}: no attribution (splits, shares, ceilings): two rounds of every part and their "
+                run.note(f"{sc}: no attribution (splits, shares, ceilings): two rounds of every call and their "
                          f"attribution do not fit what the run's budget of {run.budget.total:.0f} s leaves this "
                          f"scenario ({grant:.0f} s); its gains are measured from embed rounds alone")
             pb.update(task, description=f"{sc}: settling undecided gains")
@@ -246,7 +246,7 @@ def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_
     got = 0
     if room >= one:
         res = measure_point({n: pipes[n] for n in names}, texts,
-                            float(_per_scenario(run.plan.get("settle_s"), sc, 0.0)), run.device, parts=("embed",),
+                            float(_per_scenario(run.plan.get("settle_s"), sc, 0.0)), run.device, calls=("embed",),
                             min_rounds=more, max_rounds=more, cap_s=cap, on_error=_dropped(run),
                             deadline=deadline, least=0 if deadline is not None else 1,
                             on_round=console.rounds(f"{sc}: settling to {want}"))

@@ -13,17 +13,17 @@ from .timing import InnerTime, interleaved, lead_calls, summary, sync, timing_ex
 
 
 def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = "cpu",
-                  parts=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
+                  calls=("embed", "tokenize", "forward"), min_rounds: int = 2, max_rounds: int = 9,
                   max_reps: int = 20, forward_ok=lambda name: True, cap_s: float | None = None,
                   on_error=None, more: dict | None = None, least: int = 1, deadline: float | None = None,
                   after_round: float = 0.0, on_round=None, choose=None) -> dict:
-    """-> {"samples": {(impl, part): [round][rep] seconds}, "plan": {"rounds", "planned", "cut", "reps",
+    """-> {"samples": {(impl, call): [round][rep] seconds}, "plan": {"rounds", "planned", "cut", "reps",
     "rounds_s", "first_s", "lead_calls", "warm_s"}}. The warm-up embed calibrates the rounds and reps.
     cap_s: most seconds of the rounds; overrides min_rounds down to `least` (0: maybe none), thins the reps.
     deadline (time.perf_counter()): when the rounds, and after_round x their seconds of work that follows
     (attribution), must be done; the rounds stop there ("cut"), those done kept. on_error(name, exc): a
-    warm-up that raises leaves that implementation out (None: re-raise). more: {(impl, part): fn}, parts
-    right after that implementation's own. choose(embed_s) -> parts: after the warm-up, the parts to time."""
+    warm-up that raises leaves that implementation out (None: re-raise). more: {(impl, call): fn}, calls
+    right after that implementation's own. choose(embed_s) -> calls: after the warm-up, the calls to time."""
     fns, cost, first, warm = {}, {}, {}, {}
     t_warm = time.perf_counter()
     for name, p in pipes.items():
@@ -38,7 +38,7 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
                 sync(device)
                 emb = min(emb, time.perf_counter() - t0)
             t0 = time.perf_counter()
-            batch = p.tokenize(texts) if ("tokenize" in parts or "forward" in parts) else None
+            batch = p.tokenize(texts) if ("tokenize" in calls or "forward" in calls) else None
             tok = time.perf_counter() - t0
         except Exception as e:
             if on_error is None:
@@ -46,29 +46,29 @@ def measure_point(pipes: dict, texts: list[str], budget_s: float, device: str = 
             on_error(name, e)
             continue
         warm[name] = (p, emb, tok, batch)
-    if choose is not None:   # the parts, now that the calls' costs are known (a budget: embed alone may be all)
-        parts = tuple(choose(sum(emb for _, emb, _, _ in warm.values())))
-        more = more if "tokenize" in parts else None   # attribution's extra parts: with the whole split only
+    if choose is not None:   # the calls to time, now that their costs are known (a budget: embed alone may be all)
+        calls = tuple(choose(sum(emb for _, emb, _, _ in warm.values())))
+        more = more if "tokenize" in calls else None   # attribution's extra calls: with the whole split only
     for name, (p, emb, tok, batch) in warm.items():
-        for part in parts:
-            if part == "forward" and not (forward_ok(name) and registry.has_forward(name)):
+        for call in calls:
+            if call == "forward" and not (forward_ok(name) and registry.has_forward(name)):
                 continue
             fn = {"embed": lambda p=p: p.embed(texts), "tokenize": lambda p=p: p.tokenize(texts),
-                  "forward": lambda p=p, b=batch: p.forward(b)}[part]
+                  "forward": lambda p=p, b=batch: p.forward(b)}[call]
             if registry.kernels(name) == "inner" and hasattr(p, "time"):   # timed inside its runtime, not the pipe
-                fn = lambda p=p, part=part: InnerTime(p.time(part, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
-            if device.startswith("cuda") and part != "tokenize":
+                fn = lambda p=p, call=call: InnerTime(p.time(call, texts, warmup=0, repeat=1)[0] / 1e3)  # noqa: E731
+            if device.startswith("cuda") and call != "tokenize":
                 fn = (lambda f: (lambda: (f(), sync(device))))(fn)
-            fns[(name, part)] = fn
-            cost[(name, part)] = tok if part == "tokenize" else emb   # forward <= embed
+            fns[(name, call)] = fn
+            cost[(name, call)] = tok if call == "tokenize" else emb   # forward <= embed
         for k, fn in (more or {}).items():
             if k[0] == name:
                 fns[k], cost[k] = fn, emb
-    # each implementation's first part gets the untimed lead-in (timing.lead_calls) in every round
-    first_part = {}
+    # each implementation's first call gets the untimed lead-in (timing.lead_calls) in every round
+    first_call = {}
     for k in fns:
-        first_part.setdefault(k[0], k)
-    lead = {k: lead_calls(cost[k]) for k in first_part.values()}
+        first_call.setdefault(k[0], k)
+    lead = {k: lead_calls(cost[k]) for k in first_call.values()}
     # the lead-in comes on top of budget_s (~0.5 s a round at `single`), never thinning the reps; the cap counts it
     per_round = sum(cost.values()) or 1e-6
     lead_s = sum(cost[k] * n for k, n in lead.items())
@@ -100,26 +100,26 @@ def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, 
     recs = []
     plan = {k: v for k, v in res["plan"].items() if k in ("rounds", "reps")}
     refs = (registry.REFERENCE, registry.EMBED_PEER)
-    for (n, part), samples in res["samples"].items():
-        if part not in ("embed", "tokenize", "forward"):   # a `more` part: its figure is its user's
+    for (n, call), samples in res["samples"].items():
+        if call not in ("embed", "tokenize", "forward"):   # a `more` call: its figure is its user's
             continue
         s = summary(samples)
-        peers = {r: res["samples"][(r, part)] for r in refs
-                 if part != "tokenize" and r != n and (r, part) in res["samples"]}
+        peers = {r: res["samples"][(r, call)] for r in refs
+                 if call != "tokenize" and r != n and (r, call) in res["samples"]}
         extra = {"batch": bsz, "length": length, "tokens": tokens, "n": s["n"], **plan,
                  "lead_calls": res["plan"].get("lead_calls", {}).get(n, 0),
                  "first_call_s": res["plan"].get("first_s", {}).get(n), **timing_extra(samples, peers)}
-        if part == "embed":
+        if call == "embed":
             for q in ("p50", "p90", "p99"):
                 recs.append(Record(n, f"latency_{q}", scenario, s[q] * 1e3, "ms", device, extra=extra))
             recs.append(Record(n, "throughput", scenario, bsz / s["p50"], "texts/s", device, extra=extra))
             recs.append(Record(n, "throughput_tokens", scenario, tokens / s["p50"], "tokens/s", device, extra=extra))
         else:
-            recs.append(Record(n, f"{part}_p50", scenario, s["p50"] * 1e3, "ms", device, extra=extra))
+            recs.append(Record(n, f"{call}_p50", scenario, s["p50"] * 1e3, "ms", device, extra=extra))
     return recs
 
 
 def walls(res: dict, name: str) -> dict:
     """Median seconds of embed/tokenize/forward of `name` in a measure_point result."""
-    return {part: float(median(x for rnd in s for x in rnd)) for (n, part), s in res["samples"].items()
+    return {call: float(median(x for rnd in s for x in rnd)) for (n, call), s in res["samples"].items()
             if n == name}

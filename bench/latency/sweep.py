@@ -42,7 +42,7 @@ def part_sweep(run: Run, done: dict) -> None:
                     pb.advance(task)
                     continue
                 budget = run.plan["sweep_s"] * (2 if b >= 32 else 1)
-                res = measure_point(pipes, texts, budget, run.device, parts=("embed",),
+                res = measure_point(pipes, texts, budget, run.device, calls=("embed",),
                                     min_rounds=run.plan["min_rounds"], max_rounds=run.plan["max_rounds"],
                                     deadline=None if room == float("inf") else time.perf_counter() + room,
                                     least=2, on_error=_dropped(run), on_round=console.rounds(f"sweep {b} x {ln}"))

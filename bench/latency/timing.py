@@ -24,8 +24,8 @@ def sync(device: str) -> None:
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
                 warmup: int = 2, budget_s: float | None = None,
                 lead: dict[str, int] | None = None, on_round=None, go_on=None) -> dict[str, list[list[float]]]:
-    """Run every fn `reps` times a round, in a seeded shuffled order (keys (impl, part): each implementation's
-    parts together). -> name: [round][rep] s. budget_s: reps shrink to fit about budget_s / rounds a round.
+    """Run every fn `reps` times a round, in a seeded shuffled order (keys (impl, call): each implementation's
+    calls together). -> name: [round][rep] s. budget_s: reps shrink to fit about budget_s / rounds a round.
     lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round.
     on_round(done, rounds) after each round; go_on(done, mean_round_s) before each round after the first:
     False stops there (the rounds done are kept, all fns alike)."""
