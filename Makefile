@@ -34,7 +34,7 @@ $(VENV)/.deps:
 
 # The editable install maps each Python module to its file: when modules are added, moved or removed
 # (bench/report.py -> bench/report/), reinstall. build/.pyfiles changes only when that list does.
-PY_PKGS := contract python_ref cython_ext numba_variant cpp_port wasm_port bench
+PY_PKGS := contract python_ref cython_ext numba_variant cpp_port wasm_port alternatives bench
 $(shell mkdir -p build && find $(PY_PKGS) -name '*.py' -not -path '*/node_modules/*' | LC_ALL=C sort > build/.pyfiles.new \
   && (cmp -s build/.pyfiles.new build/.pyfiles || mv build/.pyfiles.new build/.pyfiles); rm -f build/.pyfiles.new)
 

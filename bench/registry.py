@@ -23,7 +23,8 @@ UNBUILT = ("int8 of the project's own kernels (minilm_embed_lite, wasm_port): no
 REFERENCE = "python_ref"            # gains, ceilings and sweeps are relative to it
 EMBED_PEER = "sentence_transformers"   # what users run today: latency ratios are taken against it
 TOKENIZE_PEER = "hf_tokenizers"     # the tokenizer-throughput baseline
-HARNESS, SHARED = ("bench",), ("contract",)   # the bench's own code; what every port shares: maintenance rows
+# maintenance rows beside the ports: the bench's own code; what every port shares; the peers and interventions
+HARNESS, SHARED, ALTERNATIVES = ("bench",), ("contract",), ("alternatives",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Entry:
 
 
 _CMAKE = ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release")
-# the int8 rows (bench/quantised.py): weights quantised at load, never shipped so; the reference's tokenizer, pooling
+# the int8 rows (alternatives/quantised.py): weights quantised at load, never shipped so; the reference's tokenizer, pooling
 _INT8 = dict(kind="intervention", tokenizer=REFERENCE, replaces=("model_kernels",), change="quantisation", threaded_tokenize=False, devices=("cpu",))
 _BINARY_CLI = ("cpp_port/main.cpp", "cpp_port/serve.cpp", "cpp_port/cli.h", "cpp_port/embed_backend.h",
                "cpp_port/standalone.py")
@@ -120,19 +121,20 @@ REGISTRY = [
           clean_build=("emcmake", "cmake", "-S", ".") + _CMAKE, cold=("python", "node"), devices=("cpu",), peak="wasm",
           threaded_tokenize=False, browser_pages=(("wasm", "wasm_port"), ("pyodide", "wasm_port_pyodide")),
           web="wasm_port", web_serves=("wasm_port", "python_ref", "contract")),
-    Entry("hf_tokenizers", "bench.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none", threaded_tokenize=False),
-    Entry("sentence_transformers", "bench.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
+    Entry("hf_tokenizers", "alternatives.peers:HFTokenizers", "peer", stages=("tokenize",), kernels="none",
           threaded_tokenize=False),
-    Entry("onnxruntime", "bench.peers:OnnxRuntime", "intervention", tokenizer="python_ref", kernels="onnxruntime",
+    Entry("sentence_transformers", "alternatives.peers:SentenceTransformers", "peer", tokenizer="hf_tokenizers",
+          threaded_tokenize=False),
+    Entry("onnxruntime", "alternatives.peers:OnnxRuntime", "intervention", tokenizer="python_ref", kernels="onnxruntime",
           replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False,
           browser_pages=(("tjs", "transformers_js"),),
           notes={"cuda": "onnxruntime runs a CPU session even with --device cuda: compare with care"}),
-    Entry("python_ref_compile", "bench.peers:TorchCompiled", "intervention", tokenizer="python_ref",
+    Entry("python_ref_compile", "alternatives.peers:TorchCompiled", "intervention", tokenizer="python_ref",
           replaces=("framework_overhead", "model_kernels"), change="runtime", threaded_tokenize=False, compiles=True),
-    Entry("python_ref_packed", "bench.packed:Pipeline", "intervention", tokenizer="python_ref",
+    Entry("python_ref_packed", "alternatives.packed:Pipeline", "intervention", tokenizer="python_ref",
           replaces=("padding_waste",), change="algorithm", threaded_tokenize=False),
-    Entry("python_ref_int8", "bench.quantised:TorchInt8", baseline="python_ref", kernels="torch", **_INT8),
-    Entry("onnxruntime_int8", "bench.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime",
+    Entry("python_ref_int8", "alternatives.quantised:TorchInt8", baseline="python_ref", kernels="torch", **_INT8),
+    Entry("onnxruntime_int8", "alternatives.quantised:OnnxRuntimeInt8", baseline="onnxruntime", kernels="onnxruntime",
           browser_pages=(("tjs_q8", "transformers_js_q8"),), **_INT8),   # q8 in the browser: the same int8 export
 ]
 BY_NAME = {e.name: e for e in REGISTRY}

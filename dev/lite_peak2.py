@@ -78,7 +78,7 @@ class Bin:
 class Ort:
     def __init__(self, threads):
         import onnxruntime as ort
-        from bench.peers import onnx_path
+        from alternatives.peers import onnx_path
         from python_ref.pipeline import Pipeline
         self.ref = Pipeline(m, "cpu")
         o = ort.SessionOptions()

@@ -144,12 +144,13 @@ def test_the_design_is_in_the_repo_and_every_reference_resolves():
     assert refs >= 20 and not bad, bad
 
 
-SOURCE_DIRS = ("contract", "python_ref", "cython_ext", "numba_variant", "cpp_port", "wasm_port", "bench")
+SOURCE_DIRS = ("contract", "python_ref", "cython_ext", "numba_variant", "cpp_port", "wasm_port", "alternatives",
+               "bench")
 SOURCE = re.compile(r"\.(py|pyx|cpp|h|mjs|html)$|CMakeLists\.txt$")
 
 
 def test_design_layout_names_every_source_file():
-    """docs/DESIGN.md §3 names every source file of the ports, the contract and the bench, in its
+    """docs/DESIGN.md §3 names every source file of the ports, the contract, the alternatives and the bench, in its
     folder's lines (a file's name, or its stem as in `tokenizer.{h,cpp}`); package markers apart."""
     design = (ROOT / "docs" / "DESIGN.md").read_text()
     block = design[design.index("## 3. Layout"):design.index("## 4.")]

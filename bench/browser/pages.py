@@ -124,7 +124,7 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     (pages keyed "impl@threads"). threads: else PORTBENCH_THREADS, else the cores."""
     from contract.api import model_dir
 
-    from ..peers import onnx_path
+    from alternatives.peers import onnx_path
     from ..scenarios import texts_for
     reason = missing()
     if reason:
@@ -137,7 +137,7 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     from .. import registry
     names = registry.browser_pages()   # {page impl: record name}
     if "tjs_q8" in names:   # transformers.js q8 loads the int8 export beside the fp32 one
-        from ..quantised import int8_export
+        from alternatives.quantised import int8_export
         int8_export(onnx_path(mdir))
     with serve(mdir, onnx_root) as (base, srv), chromium() as browser:
         for impl, n in page_runs(threads):

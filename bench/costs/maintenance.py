@@ -22,6 +22,7 @@ from .. import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_ROW, SHARED_ROW = "bench (harness)", "contract (shared by every port)"
+ALTERNATIVES_ROW = "alternatives (peers and interventions)"
 EXCLUDE_DIRS = "node_modules,dist,__pycache__,build"
 VERSION_CMDS = {"Cython": [sys.executable, "-m", "cython", "--version"], "CMake": ["cmake", "--version"],
                 "C++ compiler": ["c++", "--version"], "node": ["node", "--version"], "emscripten": ["emcc", "--version"],
@@ -40,10 +41,11 @@ def cloc_by_file(paths: list[str]) -> dict:
 
 
 def row_facts() -> dict[str, dict]:
-    """{row: registry facts} for every port (in registry order), what they share, and the harness: no
-    port is charged for the contract every port implements."""
+    """{row: registry facts} for every port (in registry order), what they share, the peers and interventions,
+    and the harness: no port is charged for the contract every port implements."""
     out = {n: registry.BY_NAME[n] for n in registry.ports(with_reference=True)}
     out[SHARED_ROW] = registry.Entry(SHARED_ROW, "", "shared", dirs=registry.SHARED)
+    out[ALTERNATIVES_ROW] = registry.Entry(ALTERNATIVES_ROW, "", "alternatives", dirs=registry.ALTERNATIVES)
     out[HARNESS_ROW] = registry.Entry(HARNESS_ROW, "", "harness", dirs=registry.HARNESS)
     return out
 

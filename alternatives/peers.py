@@ -1,6 +1,6 @@
 """Peers and cheaper interventions behind the one Pipeline interface: hf_tokenizers (tokenizer only),
 sentence_transformers, onnxruntime (a CPU session on the project's ONNX export), python_ref under
-torch.compile. The int8 rows are bench/quantised.py."""
+torch.compile. The int8 rows are alternatives/quantised.py."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ import numpy as np
 
 from contract.api import Batch, check_texts, model_dir, pad_rows, prompt_length, prompted, read_spec
 
-from .equivalence import oracle
+from bench.equivalence import oracle
 
 ROOT = Path(__file__).resolve().parent.parent
 # written by `make onnx` (wasm_port/export_onnx.py), shared with the browser peer transformers.js
@@ -125,7 +125,7 @@ class OnnxRuntime:
         self.inputs = {i.name for i in self.sess.get_inputs()}
 
     def model_file(self, mdir: Path) -> Path:
-        """The ONNX file the session runs (bench/quantised.py's int8 row: the int8 model of the same export)."""
+        """The ONNX file the session runs (alternatives/quantised.py's int8 row: the int8 model of the same export)."""
         return onnx_path(mdir)
 
     def tokenize(self, texts):
