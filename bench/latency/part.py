@@ -4,28 +4,31 @@ part_scenarios without attribution."""
 from __future__ import annotations
 
 import time
+from statistics import median
+
+from contract.spec import read_spec
 
 from .. import console, registry
+from ..attribution import ceilings, part as attr
+from ..attribution.padding import unpadded_parts
+from ..attribution.split import round_walls
 from ..equivalence import oracle
+from ..hosts.stability import QUIET, noisy_line, pair_spread
 from ..results import Record
 from ..scenarios import texts_for
 from ..suite.budget import Slice
 from ..suite.run import SCENARIO_SHARE, Run
-
-
-def _tokens(run: Run, texts: list[str]) -> int:
-    return sum(_lens(run, texts))
+from . import peak
+from .points import measure_point, point_records
 
 
 def _lens(run: Run, texts: list[str]) -> list[int]:
+    """Each text's upstream token count."""
     return [len(ids) for ids in oracle.hf_ids(run.mdir, texts)]
 
 
 def peak_fractions(run: Run, sc: str, texts: list[str]) -> None:
     """The scenario's peak_fraction records (latency/peak.py), the peaks probed once per run."""
-    from contract.spec import read_spec
-
-    from . import peak
     if run.device != "cpu":
         return
     if getattr(run, "peaks", None) is None:
@@ -58,11 +61,6 @@ def _dropped(run: Run):
 def part_scenarios(run: Run, attribute: bool = True) -> dict:
     """single, batch, long (+ batch256 on CUDA) of every implementation; with attribute, its split, the
     ceilings and, once, the cross-checks. -> {scenario: (measure_point result, texts)}."""
-    from ..attribution import ceilings
-    from ..attribution.padding import unpadded_parts
-    from .points import measure_point, point_records
-    from ..attribution.split import round_walls
-    from ..attribution import part as attr
     pipes = forward_pipes(run)
     follow = shared_forward(pipes)
     scs = [s for s in run.scenarios if s != "batch256" or run.device_kind == "cuda"]
@@ -94,7 +92,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             keep = run.plan.get("settle_share", 0.3) * grant if end is not None else 0.0
             split_here = {"on": attribute}
 
-            def choose(embed_s, end=end, k=k, a0=a0, xs=xs, keep=keep, split_here=split_here):
+            def choose(embed_s):
                 """Every call where the budget holds two rounds of them (~3 embeds a turn) and their attribution;
                 else embed, forward for the own-kernel ports only (peak_fraction), and no attribution here."""
                 if end is None or not split_here["on"] or \
@@ -102,11 +100,11 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
                     return ("embed", "tokenize", "forward")
                 split_here["on"] = False
                 return ("embed", "forward")
-            least = run.plan.get("scenario_least_rounds", 1)
             res = measure_point(pipes, texts, run.plan["scenario_s"][sc], run.device,
                                 min_rounds=run.plan.get("scenario_min_rounds", run.plan["min_rounds"]),
                                 max_rounds=run.plan.get("scenario_rounds", run.plan["max_rounds"]),
-                                least=least if end is None else 1, on_error=_dropped(run),
+                                least=run.plan.get("scenario_least_rounds", 1) if end is None else 1,
+                                on_error=_dropped(run),
                                 deadline=None if end is None else end - keep - (a0 + xs if attribute else 0.0),
                                 after_round=lambda: k if split_here["on"] else 0.0, choose=choose,
                                 on_round=console.rounds(f"{sc} {bsz} x {length}"),
@@ -118,7 +116,7 @@ def part_scenarios(run: Run, attribute: bool = True) -> dict:
             if short:
                 run.note(short)
             out[sc] = (res, texts)
-            run.add(point_records(res, sc, bsz, length, _tokens(run, texts), run.device))
+            run.add(point_records(res, sc, bsz, length, sum(_lens(run, texts)), run.device))
             peak_fractions(run, sc, texts)
             pb.advance(task)
             walls = {n: round_walls(res["samples"], n) for n in pipes}
@@ -172,9 +170,7 @@ def _said(sc: str, res: dict, measured_s: float, settle_s: float, attr_s: float 
 
 def spread_record(run: Run, sc: str, walls: dict) -> list[Record]:
     """The gains' pair_spread at sc (hosts/stability.py), settling's rounds included; a note above QUIET."""
-    from ..attribution.ceilings import gain_round_ratios
-    from ..hosts.stability import QUIET, noisy_line, pair_spread
-    sp = pair_spread(gain_round_ratios(walls))
+    sp = pair_spread(ceilings.gain_round_ratios(walls))
     if sp is None:
         return []
     rec = Record(registry.REFERENCE, "pair_spread", sc, sp["value"], "sd_log", run.device,
@@ -219,8 +215,7 @@ def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, deadli
     for k, (rounds_key, cap_key, reads) in enumerate(LOOKS):
         until = deadline
         if deadline is not None and k + 1 < len(LOOKS):
-            from ..attribution.ceilings import undecided
-            later = any(LOOKS[k + 1][2](i) for i, _ in undecided(walls)) and LOOKS[k + 1][0] in run.plan
+            later = any(LOOKS[k + 1][2](i) for i, _ in ceilings.undecided(walls)) and LOOKS[k + 1][0] in run.plan
             until = time.perf_counter() + (deadline - time.perf_counter()) * (0.5 if later else 1.0)
         walls = _look(run, sc, pipes, texts, walls, rounds_key, cap_key, reads, until)
     return walls
@@ -228,13 +223,8 @@ def settle(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, deadli
 
 def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_key: str, cap_key: str, reads,
           deadline: float | None = None) -> dict:
-    from statistics import median
-
-    from ..attribution.ceilings import undecided
-    from .points import measure_point
-    from ..attribution.split import round_walls
     want = int(_per_scenario(run.plan.get(rounds_key), sc, 0))
-    pairs = [(i, b) for i, b in undecided(walls) if reads(i)]
+    pairs = [(i, b) for i, b in ceilings.undecided(walls) if reads(i)]
     names = [n for n in dict.fromkeys(x for pair in pairs for x in pair) if n in pipes]
     more = want - min((len(walls[n]["embed"]) for n in names), default=want)
     if more <= 0 or len(names) < 2:
@@ -260,13 +250,10 @@ def _look(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, rounds_
     if got < more:
         have = want - more + got
         budget = getattr(getattr(run, "budget", None), "total", None)
-        if room < cap:   # the run's budget bound, not the look's own cap
-            run.note(f"{sc}: the undecided gains read {have} rounds, not the plan's {want} ({rounds_key}): the run's "
-                     f"budget{f' of {budget:.0f} s' if budget else ''} (--budget) ran out for settling them, so they keep those rounds and "
-                     "are undecided where those cannot decide; their intervals are wider and their verdicts may move "
-                     "between decided and undecided from one run to the next")
-        else:
-            run.note(f"{sc}: the undecided gains read {have} rounds, not the plan's {want} ({rounds_key}): "
-                     f"settling them would take longer than its cap ({cap:g} s) on this machine, so their intervals "
-                     "are wider and their verdicts may move between decided and undecided from one run to the next")
+        why = (f"the run's budget{f' of {budget:.0f} s' if budget else ''} (--budget) ran out for settling them, so "
+               "they keep those rounds and are undecided where those cannot decide; their"
+               if room < cap   # the run's budget bound, not the look's own cap
+               else f"settling them would take longer than its cap ({cap:g} s) on this machine, so their")
+        run.note(f"{sc}: the undecided gains read {have} rounds, not the plan's {want} ({rounds_key}): {why} intervals "
+                 "are wider and their verdicts may move between decided and undecided from one run to the next")
     return walls

@@ -5,7 +5,6 @@ its pipe. Leaves out: concurrency (one request at a time), GPU streams."""
 from __future__ import annotations
 
 import time
-from statistics import median
 
 from .. import registry
 from ..results import Record
@@ -117,9 +116,3 @@ def point_records(res: dict, scenario: str, bsz: int, length: str, tokens: int, 
         else:
             recs.append(Record(n, f"{call}_p50", scenario, s["p50"] * 1e3, "ms", device, extra=extra))
     return recs
-
-
-def walls(res: dict, name: str) -> dict:
-    """Median seconds of embed/tokenize/forward of `name` in a measure_point result."""
-    return {call: float(median(x for rnd in s for x in rnd)) for (n, call), s in res["samples"].items()
-            if n == name}

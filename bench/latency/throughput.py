@@ -1,20 +1,25 @@
 """Tokenizer throughput (docs/DESIGN.md §7): single thread, the corpus in batches of 64, str in -> ids
 out, with a paired speed-up over the tokenizer peer. The one measuring path of tokenize_texts_s and
-tokenize_mb_s, for `bench tokenize` and `bench all` alike (method: latency/timing.py)."""
+tokenize_mb_s, for `bench tokenize` and `bench all` alike (method: latency/timing.py). Also whether the
+GIL is really released: thread_speedup, the same batches from 1 Python thread vs several at once."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from statistics import median
 
-from ..equivalence import oracle
 from .. import registry
 from ..results import Record
 from ..scenarios import TOKENIZE_BATCH
-from .timing import InnerTime, interleaved, summary, timing_extra
+from .timing import InnerTime, interleaved, paired_ratio, round_ratios, summary, timing_extra
+
+
+def _batches(texts: list[str]) -> list[list[str]]:
+    return [texts[i:i + TOKENIZE_BATCH] for i in range(0, len(texts), TOKENIZE_BATCH)]
 
 
 def tokenize_throughput(pipes: dict, texts: list[str], quick=False) -> list[Record]:
     """Single-thread tokenizer throughput over `texts` in batches of 64, str in -> ids out."""
-    chunks = [texts[i:i + TOKENIZE_BATCH] for i in range(0, len(texts), TOKENIZE_BATCH)]
+    chunks = _batches(texts)
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     peer = registry.TOKENIZE_PEER
 
@@ -35,5 +40,17 @@ def tokenize_throughput(pipes: dict, texts: list[str], quick=False) -> list[Reco
     return recs
 
 
-def corpus_texts(path=None) -> list[str]:
-    return oracle.read_corpus(path or oracle.PROJECT_CORPUS)
+def threaded_speedup(pipes: dict, texts: list[str], threads: int = 2, quick: bool = False) -> list[Record]:
+    """thread_speedup: t(1 thread) / t(`threads` threads, each its share of the batches), paired over
+    rounds; a port that holds the GIL scores ~1.0 whatever the core count."""
+    chunks = _batches(texts)
+    pool = ThreadPoolExecutor(threads)
+    fns = {}
+    for n, p in pipes.items():
+        fns[(n, 1)] = lambda p=p: [p.tokenize(c) for c in chunks]
+        fns[(n, threads)] = lambda p=p: list(pool.map(p.tokenize, chunks))
+    res = interleaved(fns, rounds=3 if quick else 7, reps=1, warmup=1)
+    pool.shutdown()
+    return [Record(n, "thread_speedup", "tokenize", paired_ratio(res[(n, 1)], res[(n, threads)]), "x",
+                   extra={"threads": threads, "texts": len(texts),
+                          "round_speedups": round_ratios(res[(n, 1)], res[(n, threads)])}) for n in pipes]

@@ -21,30 +21,23 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5,
-                warmup: int = 2, budget_s: float | None = None,
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int = 5, warmup: int = 2,
                 lead: dict[str, int] | None = None, on_round=None, go_on=None) -> dict[str, list[list[float]]]:
     """Run every fn `reps` times a round, in a seeded shuffled order (keys (impl, call): each implementation's
-    calls together). -> name: [round][rep] s. budget_s: reps shrink to fit about budget_s / rounds a round.
+    calls together). -> name: [round][rep] s.
     lead: {name: n} untimed calls of that fn before its implementation's timed calls in every round.
     on_round(done, rounds) after each round; go_on(done, mean_round_s) before each round after the first:
     False stops there (the rounds done are kept, all fns alike)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
-    if budget_s is not None:
-        per_call = {}
-        for n, f in fns.items():
-            t0 = time.perf_counter()
-            f()
-            per_call[n] = time.perf_counter() - t0
-        reps = max(1, min(reps, int(budget_s / rounds / max(sum(per_call.values()), 1e-6))))
-    names = list(fns)
-    out = {n: [] for n in names}
+    out = {n: [] for n in fns}
     # one implementation's keys run back to back: its embed and forward walls of a round are seconds apart,
     # not a round (dev/NOTES-attribution.md, "Stability")
-    groups = list(dict.fromkeys(n[0] if isinstance(n, tuple) else n for n in names))
-    members = {g: [n for n in names if (n[0] if isinstance(n, tuple) else n) == g] for g in groups}
+    members: dict = {}
+    for n in fns:
+        members.setdefault(n[0] if isinstance(n, tuple) else n, []).append(n)
+    groups = list(members)
     rng = random.Random(0)  # a new order every round, the same across runs: nobody always follows
     t_start = time.perf_counter()
     for done in range(rounds):  # the same neighbour (a runtime's spinning threads tax whoever is next)
@@ -72,20 +65,15 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, reps: int
 LEAD_S = 0.05
 
 
-def lead_calls(cost_s: float, lead_s: float = LEAD_S) -> int:
-    """Untimed calls filling lead_s before a block of calls of cost_s each; none where a call is longer."""
-    return int(lead_s // cost_s) if 0 < cost_s < lead_s else 0
+def lead_calls(cost_s: float) -> int:
+    """Untimed calls filling LEAD_S before a block of calls of cost_s each; none where a call is longer."""
+    return int(LEAD_S // cost_s) if 0 < cost_s < LEAD_S else 0
 
 
 def summary(samples: list[list[float]]) -> dict[str, float]:
     flat = np.array([s for rnd in samples for s in rnd])
     return {"p50": float(np.median(flat)), "p90": float(np.percentile(flat, 90)),
             "p99": float(np.percentile(flat, 99)), "n": int(flat.size)}
-
-
-def round_medians(samples: list[list[float]]) -> list[float]:
-    """The median of each round, in round order (seconds)."""
-    return [float(np.median(r)) for r in samples]
 
 
 def round_ratios(a: list[list[float]], b: list[list[float]]) -> list[float]:
@@ -102,12 +90,10 @@ def timing_extra(samples: list[list[float]], peers: dict[str, list[list[float]]]
                  invert: bool = False) -> dict:
     """What every timed record carries: round_medians_ms and, per peer, `ratio_vs_<peer>` (invert:
     `speedup_vs_<peer>` = 1 / ratio) and the per-round ratios it is the median of (`round_ratios_vs_<peer>`)."""
-    ex = {"round_medians_ms": [m * 1e3 for m in round_medians(samples)]}
+    ex = {"round_medians_ms": [float(np.median(r)) * 1e3 for r in samples]}
     for peer, other in (peers or {}).items():
         rr = round_ratios(samples, other)
-        if invert:
-            ex[f"speedup_vs_{peer}"] = 1.0 / float(np.median(rr))
-        else:
-            ex[f"ratio_vs_{peer}"] = float(np.median(rr))
+        ratio = float(np.median(rr))
+        ex[f"speedup_vs_{peer}" if invert else f"ratio_vs_{peer}"] = 1.0 / ratio if invert else ratio
         ex[f"round_ratios_vs_{peer}"] = rr
     return ex

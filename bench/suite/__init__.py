@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import registry, results
@@ -43,24 +44,47 @@ def _finish_notes(run: Run) -> None:
                  "do not loop took longer than estimated")
 
 
+@contextmanager
+def _running(args, plan: dict | None):
+    """A started Run; its display dropped and its pipes and files closed however it ends."""
+    run = Run(args, plan)
+    try:
+        _start(run)
+        yield run
+    finally:
+        run.progress = None
+        run.close()
+
+
+def _steps(run: Run, names: list[str], steps: list) -> None:
+    """Each (budget key, label, work) in order, within the run's budget and under its display."""
+    from .. import console
+    run.allocate(names, [k for k, _, _ in steps])
+    with console.RunProgress([k for k, _, _ in steps], eta=run.budget.eta) as run.progress:
+        for key, label, work in steps:
+            if key == "coldstart":
+                run.close_pipes()   # before the cold-start children start, whether it runs or not
+            if key == "report":
+                _finish_notes(run)
+            if run.skipped(key):
+                continue
+            with run.part(label, key):
+                work()
+
+
 def run_all(args, plan: dict | None = None) -> int:
     # imported here, not at the top: the parts import the run's state from .run
-    from .. import console, report
+    from .. import report
     from ..browser.part import part_browser
     from ..costs.part import part_coldstart, part_maintenance
     from ..equivalence.part import part_equivalence, part_fidelity
     from ..latency.part import part_scenarios
     from ..latency.sweep import part_interventions, part_sweep
     t0 = time.time()
-    run = Run(args, plan)
-    try:
-        _start(run)
+    with _running(args, plan) as run:
         names = select(run)
         out = Path(args.out)
         done: dict = {}
-
-        def scenarios():
-            done.update(part_scenarios(run))
 
         def write_report():
             results.write(out / "results.json", run.machine(), run.recs)
@@ -74,53 +98,28 @@ def run_all(args, plan: dict | None = None) -> int:
                   ("equivalence", "equivalence", lambda: part_equivalence(run, names)),
                   ("fidelity", "fidelity", lambda: part_fidelity(run)),
                   ("tokenize", "tokenize", lambda: part_tokenize(run)),
-                  ("scenarios", "scenarios", scenarios),
+                  ("scenarios", "scenarios", lambda: done.update(part_scenarios(run))),
                   ("sweep", "sweep", lambda: part_sweep(run, done)),
                   ("interventions", "interventions", lambda: part_interventions(run)),
                   ("coldstart", "cold start + footprint", lambda: part_coldstart(run, names)),
                   ("maintenance", "maintenance", lambda: part_maintenance(run)),
                   ("browser", "browser", lambda: part_browser(run)),
                   ("report", "report", write_report)]
-        run.allocate(names, [k for k, _, _ in steps])
-        with console.RunProgress([k for k, _, _ in steps], eta=run.budget.eta) as run.progress:
-            for key, label, work in steps:
-                if key == "coldstart":
-                    run.close_pipes()   # before the cold-start children start, whether it runs or not
-                if key == "report":
-                    _finish_notes(run)
-                if run.skipped(key):
-                    continue
-                with run.part(label, key):
-                    work()
-        run.progress = None
+        _steps(run, names, steps)
         if (out / "results.json").is_file():
             report.print_decision_table(results.load(out / "results.json"))
         budget = f" of its {run.budget.total:.0f} s budget" if run.budget.bounded else ""
         print(f"bench all: {time.time() - t0:.0f}s{budget} ({', '.join(f'{k} {v:.0f}s' for k, v in run.parts.items())}); "
               f"results in {out}/", flush=True)
         return run.rc
-    finally:
-        run.progress = None
-        run.close()
 
 
 def run_latency(args, plan: dict | None = None) -> int:
     """The scenarios of `bench all`, without attribution, into --out/latency.json."""
-    from .. import console
     from ..latency.part import part_scenarios
-    run = Run(args, plan)
-    try:
-        _start(run)
+    with _running(args, plan) as run:
         names = [n for n in select(run) if registry.has_forward(n)]
-        run.allocate(names, ["load", "scenarios"])
-        with console.RunProgress(["load", "scenarios"], eta=run.budget.eta) as run.progress:
-            with run.part("load"):
-                part_load(run, names)
-            with run.part("scenarios"):
-                part_scenarios(run, attribute=False)
-        run.progress = None
+        _steps(run, names, [("load", "load", lambda: part_load(run, names)),
+                            ("scenarios", "scenarios", lambda: part_scenarios(run, attribute=False))])
         results.write(Path(args.out) / "latency.json", run.machine(), run.recs)
         return run.rc
-    finally:
-        run.progress = None
-        run.close()

@@ -159,10 +159,6 @@ class Budget:
             return INF
         return self.granted[self.current] - (self.clock() - self._start)
 
-    def deadline(self) -> float:
-        """The clock time the running part should end by (inf without a budget)."""
-        return self.clock() + self.part_left()
-
     def eta(self) -> float:
         """Seconds the run has left, estimated: the running part's rest, then every part to come at its
         expected cost at this run's pace (no more than its share); never beyond the deadline."""
@@ -206,20 +202,19 @@ class Slice:
         return max(0.0, self.budget.part_left()) * self.weights.get(key, 0.0) / total
 
 
-# what a note calls each part the allocator may leave out
-LABELS = {"compile": "the torch.compile probe", "load": "loading", "equivalence": "equivalence",
-          "fidelity": "fidelity", "tokenize": "tokenizer throughput", "scenarios": "the scenarios",
-          "sweep": "the batch x length sweep", "interventions": "length-sorted batching",
-          "coldstart": "cold start and footprint", "maintenance": "maintenance", "browser": "the browser bench",
-          "report": "the report"}
+# what a note calls a part the allocator may leave out (else its key)
+LABELS = {"compile": "the torch.compile probe", "load": "loading", "tokenize": "tokenizer throughput",
+          "scenarios": "the scenarios", "sweep": "the batch x length sweep", "interventions": "length-sorted batching",
+          "coldstart": "cold start and footprint", "browser": "the browser bench", "report": "the report"}
 OPTIONAL = ("coldstart", "browser")   # fixed parts a budget may leave out, last first (a plan's "optional" overrides)
 
 
 def part_of(run, key: str, names: list[str]) -> Part:
     """Part `key` of this run for the allocator: its estimate from the plan and what the run selected."""
     plan = run.plan
+    label = LABELS.get(key, key)
     if key in plan.get("elastic", {}):
-        return Part(key, float(plan["elastic"][key]), elastic=True, label=LABELS.get(key, key))
+        return Part(key, float(plan["elastic"][key]), elastic=True, label=label)
     fixed, each = plan.get("est", {}).get(key, (0.0, 0.0))
     forwards = [n for n in names if registry.has_forward(n)]
     units = {"compile": sum(registry.BY_NAME[n].compiles for n in names), "load": len(names),
@@ -227,7 +222,7 @@ def part_of(run, key: str, names: list[str]) -> Part:
              "fidelity": len(forwards) * (plan.get("fidelity_texts") or 1114),
              "coldstart": sum(len(registry.cold_rows(n)) for n in forwards) * plan.get("cold_n", 1),
              "browser": _pages(run)}.get(key, 0)
-    return Part(key, fixed + each * units, optional=key in plan.get("optional", OPTIONAL), label=LABELS.get(key, key))
+    return Part(key, fixed + each * units, optional=key in plan.get("optional", OPTIONAL), label=label)
 
 
 def _pages(run) -> int:

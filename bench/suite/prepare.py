@@ -2,17 +2,17 @@
 pipe, and tokenizer throughput."""
 from __future__ import annotations
 
+import os
 import time
 
 from .. import console, inputs, registry
 from ..results import Record
+from ..scenarios import texts_for
 from ..tolerances import tolerance
 from .run import Run
 
 
 def pin_threads(n: int) -> int:
-    import os
-
     import torch
     torch.set_num_threads(n)
     os.environ["PORTBENCH_THREADS"] = str(n)
@@ -23,7 +23,6 @@ def probe_compile(run: Run, names: list[str]) -> None:
     """Entries that compile first run in a fresh process (their cold-start row): a failed compile leaves
     torch's dispatcher unusable in its process, so it must not fail in ours."""
     from ..costs import coldstart
-    from ..scenarios import texts_for
     for n in [n for n in names if registry.BY_NAME[n].compiles]:
         r = coldstart.python_impl(n, str(run.mdir), run.device, run.args.threads,
                                   texts_for(run.mdir, "medium", 8), timeout=900)
@@ -36,7 +35,6 @@ def probe_compile(run: Run, names: list[str]) -> None:
 
 
 def part_load(run: Run, names: list[str]) -> None:
-    from ..scenarios import texts_for
     compiling = [n for n in names if registry.BY_NAME[n].compiles]
     if compiling:   # inductor's generated kernels then show in torch.profiler
         try:
@@ -84,7 +82,7 @@ def part_load(run: Run, names: list[str]) -> None:
 def part_tokenize(run: Run, threads: int = 0) -> None:
     """Tokenizer throughput of every loaded implementation with a tokenizer of its own (and the
     peer); with threads > 1 also the threaded speed-up of those that allow threads."""
-    from ..latency.throughput import tokenize_throughput
+    from ..latency.throughput import threaded_speedup, tokenize_throughput
     own = registry.tokenizers()
     pipes = {n: p for n, p in run.pipes.items() if n in own}
     peer = registry.TOKENIZE_PEER
@@ -99,7 +97,6 @@ def part_tokenize(run: Run, threads: int = 0) -> None:
     run.add(recs)
     console.print_tokenize(recs)
     if threads > 1:
-        from ..latency.threads import threaded_speedup
         mt = {n: p for n, p in pipes.items() if registry.BY_NAME[n].threaded_tokenize}
         sp = threaded_speedup(mt, texts, threads=threads, quick=run.plan_name == "quick")
         run.add(sp)

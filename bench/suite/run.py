@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-from .. import machine, registry
+from .. import machine, registry, results
+from ..inputs import UsageError
 from ..results import Record
 from ..scenarios import SCENARIOS, SWEEP_BATCHES, SWEEP_LENGTHS
 from ..tolerances import fidelity_budget
@@ -81,13 +81,11 @@ class Run:
         if only:   # --scenario: a subset, in the table's order
             bad = sorted(set(only) - set(self.scenarios))
             if bad:
-                from ..inputs import UsageError
                 raise UsageError(f"--scenario {' '.join(bad)}: unknown; choose from {', '.join(self.scenarios)}")
             self.scenarios = {k: v for k, v in self.scenarios.items() if k in only}
         try:   # the fidelity budget the run judges the int8 rows by (--fidelity TOPK COS), checked before any work
             self.fidelity_budget = fidelity_budget(getattr(args, "fidelity", None))
         except ValueError as e:
-            from ..inputs import UsageError
             raise UsageError(str(e)) from None
         self.weights = getattr(args, "weights", "real") or "real"
         self._tmp = None
@@ -110,7 +108,6 @@ class Run:
         self.overhead_model = False   # whether the overhead model splits (attribution/part.prepare)
         given = getattr(args, "budget", None)
         if given is not None and given <= 0:
-            from ..inputs import UsageError
             raise UsageError(f"--budget {given:g}: must be a positive number of seconds")
         self.budget_s = given if given is not None else self.plan.get("budget_s")
         self.shrunk = None
@@ -138,11 +135,6 @@ class Run:
     def left(self, reserve: bool = True) -> float:
         """Seconds left of the running part's grant (reserve=False: of the run's budget); inf without one."""
         return self.budget.part_left() if reserve and self.budget.current else self.budget.left()
-
-    def deadline(self) -> float | None:
-        """The clock time (time.perf_counter) the running part should end by; None without a budget."""
-        d = self.budget.deadline()
-        return d if d < float("inf") else None
 
     def skipped(self, key: str) -> bool:
         """Whether the budget leaves part `key` out (said in a note, once)."""
@@ -202,7 +194,6 @@ class Run:
 
     def machine(self) -> dict:
         """The machine descriptor plus what this run was (results.json's "machine")."""
-        from .. import results
         load = getattr(self, "load_start", None)
         mach = results.machine(self.args.threads)
         mach.update(device=self.device, plan=self.plan_name, notes=self.notes, weights=self.weights,
@@ -240,7 +231,3 @@ def select(run: Run) -> list[str]:
             if run.device_kind in e.notes:
                 run.note(e.notes[run.device_kind])
     return names
-
-
-def _out_dir(run: Run) -> Path:
-    return Path(run.args.out)
