@@ -6,11 +6,12 @@ Leaves out: p90/p99 gating (the rounds record medians, not tails) and footprint 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..results import GATED, TIMED as SHOWN
+from ..results import GATED, timed
 from ..results import load as load_set   # noqa: F401  (the one loader of result files; tests call it by this name)
 
 ALPHA = 0.05
@@ -32,11 +33,7 @@ def index(data: dict) -> dict:
 
 def higher_is_better(rec: dict) -> bool | None:
     u = rec.get("unit", "")
-    if u.endswith("/s"):
-        return True
-    if u in ("ms", "s"):
-        return False
-    return None
+    return True if u.endswith("/s") else False if u in ("ms", "s") else None
 
 
 def gated(rec: dict) -> bool:
@@ -46,7 +43,7 @@ def gated(rec: dict) -> bool:
 
 
 def shown(rec: dict) -> bool:
-    return higher_is_better(rec) is not None and (rec["metric"].startswith(SHOWN) or gated(rec))
+    return higher_is_better(rec) is not None and timed(rec)
 
 
 def round_values(rec: dict) -> list[float] | None:
@@ -57,10 +54,9 @@ def round_values(rec: dict) -> list[float] | None:
         ms = [x * 1e3 for x in runs if isinstance(x, (int, float))]   # cold start: one fresh process a run
     else:
         ms = ex.get("round_medians_ms")
-    if not ms or len(ms) < 2 or any(not isinstance(x, (int, float)) or not 0 < x < math.inf for x in ms):
+    bad = not ms or len(ms) < 2 or any(not isinstance(x, (int, float)) or not 0 < x < math.inf for x in ms)
+    if bad or rec["metric"] in ("latency_p90", "latency_p99"):   # medians are not tails
         return None
-    if rec["metric"] in ("latency_p90", "latency_p99"):
-        return None   # medians are not tails
     ms = np.asarray(ms, dtype=float)
     if higher_is_better(rec):
         return list(rec["value"] * float(np.median(ms)) / ms)
@@ -99,14 +95,14 @@ class Comparison:
         return self.gated and self.verdict in ("slower", NOT_FINITE)
 
 
-def judge(ro: dict, rn: dict, threshold: float, alpha: float = ALPHA) -> Comparison:
+def judge(ro: dict, rn: dict, threshold: float, alpha: float, where: str) -> Comparison:
     from ..stats import bootstrap_ratio
     hib = higher_is_better(ro)
     a, b = round_values(ro), round_values(rn)
     finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ro["value"], rn["value"]))
     ratio = rn["value"] / ro["value"] if finite and ro["value"] else math.inf
-    row = Comparison(ro["impl"], ro["metric"], ro["scenario"], "", ro.get("unit", ""), ro["value"], rn["value"], ratio,
-              gated=gated(ro))
+    row = Comparison(ro["impl"], ro["metric"], ro["scenario"], where, ro.get("unit", ""), ro["value"], rn["value"],
+                     ratio, gated=gated(ro))
     if not finite:   # the loader refuses these; a caller handing rows in directly still gets a failure
         row.verdict = NOT_FINITE
         return row
@@ -139,11 +135,8 @@ def compare(old: dict, new: dict, threshold: float = 0.05, alpha: float = ALPHA)
     rows = []
     for k, ro in io.items():
         rn = inew.get(k)
-        if rn is None or not shown(ro) or ro.get("unit") != rn.get("unit") or not ro["value"]:
-            continue
-        row = judge(ro, rn, threshold, alpha)
-        row.where = k[4] or k[3]
-        rows.append(row)
+        if rn is not None and shown(ro) and ro.get("unit") == rn.get("unit") and ro["value"]:
+            rows.append(judge(ro, rn, threshold, alpha, k[4] or k[3]))
     return rows
 
 
@@ -160,11 +153,8 @@ def missing_figures(old: dict, new: dict) -> dict[str, list[str]]:
 
 def missing_line(gone: dict[str, list[str]], old: dict) -> str:
     """One line naming them: a port with none of its gated figures left is named whole."""
-    have: dict[str, int] = {}
-    for k, r in index(old).items():
-        if gated(r) and r["value"]:
-            have[k[0]] = have.get(k[0], 0) + 1
-    parts = [f"{impl}: all {len(figs)} of its gated figures" if len(figs) >= have.get(impl, 0) else
+    have = Counter(k[0] for k, r in index(old).items() if gated(r) and r["value"])
+    parts = [f"{impl}: all {len(figs)} of its gated figures" if len(figs) >= have[impl] else
              f"{impl}: " + ", ".join(figs[:6]) + (f" and {len(figs) - 6} more" if len(figs) > 6 else "")
              for impl, figs in gone.items()]
     return (f"MISSING: {sum(map(len, gone.values()))} gated figures of OLD are not in NEW (" + "; ".join(parts) +
@@ -225,11 +215,9 @@ def run_compare(args) -> int:
         if gone:
             print(missing_line(gone, old))
         return 2
-    moved = [r for r in rows if r.verdict in ("slower", "faster") or r.verdict.startswith("undecided")]
-    for title, sel in (("slower (NEW worse than OLD beyond the threshold)",
-                        [r for r in moved if r.verdict == "slower"]),
-                       ("faster", [r for r in moved if r.verdict == "faster"]),
-                       ("undecided", [r for r in moved if r.verdict.startswith("undecided")])):
+    for title, verdict in (("slower (NEW worse than OLD beyond the threshold)", "slower"), ("faster", "faster"),
+                           ("undecided", "undecided")):
+        sel = [r for r in rows if r.verdict.startswith(verdict)]
         if sel:
             table(f"{title}: {len(sel)}", COLS, [_fmt(r) for r in sel], width=200)
     if args.all:

@@ -100,16 +100,14 @@ def connect(address: str):
 
 
 def bench_argv(args, device: str, threads: int) -> list[str]:
-    argv = ["--device", device, "--threads", str(threads)]
-    for flag in ("quick", "full"):
-        if getattr(args, flag, False):
-            argv.append(f"--{flag}")
+    """`bench all`'s options on a node, from `bench fleet`'s (args: cli.py's fleet parser)."""
+    argv = ["--device", device, "--threads", str(threads)] + [f"--{f}" for f in ("quick", "full") if getattr(args, f)]
     for opt in ("model", "corpus"):
-        if getattr(args, opt, None):
+        if getattr(args, opt):
             argv += [f"--{opt}", getattr(args, opt)]
-    if getattr(args, "impl", None):
+    if args.impl:
         argv += ["--impl", *args.impl]
-    extra = list(getattr(args, "bench_args", None) or [])
+    extra = args.bench_args or []
     return argv + (extra[1:] if extra[:1] == ["--"] else extra)
 
 
@@ -224,9 +222,8 @@ def run_nodes(ray, args) -> tuple[list[Path], list[str]]:
             problems.append(f"node {nid} {job['device']}: run failed ({type(e).__name__}: {why})")
         else:
             d = save(out, job, res, taken)
-            ok = (d / "results.json").is_file()
             print(f"  done: node {nid} {job['device']} in {res['seconds']:.0f}s, rc {res['rc']} -> {d}", flush=True)
-            if ok:
+            if (d / "results.json").is_file():
                 dirs.append(d)
             if res["rc"] != 0:
                 problems.append(f"node {nid} {job['device']}: bench all exited {res['rc']} (log: {d / 'bench.log'})")

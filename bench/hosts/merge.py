@@ -5,42 +5,27 @@ Leaves out: interactive plots, history over many commits (asv's graphs; `bench c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from ..report.index import Index
+from ..results import ResultsError, out_dir
 from ..results import load as load_set   # noqa: F401  (the one loader of result files; tests call it by this name)
-from .report import (BUCKETS, EVEN, REF, SCENARIOS, compared_ports, runtimes, figure_rows, machine_rows,
-    render_report, shares_cell)
+from .report import BUCKETS, EVEN, REF, SCENARIOS, compared, render_report, shares_cell
 
-@dataclass
-class Set:
-    path: str
-    data: dict
-    label: str = ""
-    marks: list = field(default_factory=list)   # why this set is mixed
 
-    def __post_init__(self):   # the last record of a key wins, as in the single-host report's Index
-        self.by = {(r["impl"], r["metric"], r["scenario"]): r for r in self.data["records"]}
+class Set(Index):
+    """One host's result set: the single-host report's lookups (v, gain), its label, and why it is marked mixed."""
 
-    @property
-    def m(self) -> dict:
-        return self.data["machine"]
-
-    def v(self, impl, metric, scenario):
-        r = self.r(impl, metric, scenario)
-        return r["value"] if r else None
-
-    def r(self, impl, metric, scenario):
-        return self.by.get((impl, metric, scenario))
-
-    def gain(self, impl, scenario):
-        a, b = self.v(REF, "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
-        return a / b if a and b else None
+    def __init__(self, path: str, data: dict):
+        super().__init__(data)
+        self.path, self.m = path, data["machine"]
+        self.label, self.marks = "", []   # load_sets names it; marks: why it is mixed
 
     def gain_iv(self, impl, scenario) -> tuple[float, float] | None:
         """95% interval of the gain vs python_ref from the per-round paired ratios; None without rounds."""
         from ..stats import bootstrap_ci
-        r, ref = self.r(impl, "latency_p50", scenario), self.r(REF, "latency_p50", scenario)
+        r, ref = self.by.get((impl, "latency_p50", scenario)), self.by.get((REF, "latency_p50", scenario))
         if r is None or ref is None or impl == REF:
             return None
         ex = r.get("extra") or {}
@@ -50,18 +35,26 @@ class Set:
             ratios = [x / y for x, y in zip(a, b)] if a and b and len(a) == len(b) else None
         if not ratios or len(ratios) < 2 or min(ratios) <= 0:
             return None
-        gains = [1 / x for x in ratios]   # ratio_vs_<peer> is time(impl) / time(peer), as paired_ratio's
-        lo, hi = bootstrap_ci(gains, n=4000)
-        return lo, hi
+        # ratio_vs_<peer> is time(impl) / time(peer), as paired_ratio's
+        return tuple(bootstrap_ci([1 / x for x in ratios], n=4000))
+
+    @cached_property
+    def decisions(self) -> list[dict]:
+        """The set's decision-table rows (report.decision_rows); none, and marked, for a partial set."""
+        from ..report import decision_rows
+        try:
+            return decision_rows(self.data)
+        except Exception as e:   # a partial result set: say so instead of losing the other hosts
+            self.marks.append(f"decision table not computable ({type(e).__name__}: {e})")
+            return []
 
 
 def sha(m: dict) -> str:
-    c = m.get("commit") or {}
-    return c.get("sha", "unknown") if isinstance(c, dict) else str(c)
+    return (m.get("commit") or {}).get("sha", "unknown")   # results.load: commit is an object or absent
 
 
 def load_sets(paths) -> list[Set]:
-    if len(paths) < 1:
+    if not paths:
         raise SystemExit("bench merge: give at least one result directory")
     sets = [Set(str(p), load_set(p)) for p in paths]
     seen: dict = {}
@@ -85,7 +78,7 @@ def mixed(sets: list[Set]) -> list[str]:
             for s in sets:
                 if vals[s.label] != ref:
                     s.marks.append(f"{what} {str(vals[s.label])[:12]}")
-    dirty = [s.label for s in sets if isinstance(s.m.get("commit"), dict) and s.m["commit"].get("dirty")]
+    dirty = [s.label for s in sets if (s.m.get("commit") or {}).get("dirty")]
     if dirty:
         out.append("uncommitted changes in: " + ", ".join(dirty))   # marked, never refused
     unknown = [s.label for s in sets if sha(s.m) == "unknown"]
@@ -111,15 +104,9 @@ def verdicts(s: Set) -> dict:
     """{scenario: {verdict: (value, row)}} from the report's decision table, plus which way the
     best port and runtime change go (a name alone hides a 1.8x that became 0.9x)."""
     from ..registry import CHANGES
-    from ..report import decision_rows
     from ..report.decision import LABEL
     out = {}
-    try:
-        rows = decision_rows(s.data)
-    except Exception as e:   # a partial result set: say so instead of losing the other hosts
-        s.marks.append(f"decision table not computable ({type(e).__name__}: {e})")
-        return out
-    for row in rows:
+    for row in s.decisions:
         sc = row["scenario"]
         iv = re.sub(r"\s*\([^)]*\)", "", re.split(r";| — ", row["intervention"])[0]).strip()
         v = {"dominant bucket": row.get("dominant_bucket"), "intervention": iv,
@@ -128,9 +115,9 @@ def verdicts(s: Set) -> dict:
             if isinstance(row.get(key), dict):   # each change's own verdict, as the decision table prints it
                 v[f"{label} pays?"] = row[key]["verdict"]
         if sc in SCENARIOS:   # the best port is each change's verdict above (their gains have different baselines)
-            for what, names in (("best runtime change", runtimes()),):
-                best = (row["best_port"] if what == "best port" else row["best_runtime"]).split(" ")[0]
-                v[what] = "-" if best == "-" else f"{best} {_direction(s.gain(best, sc), s.gain_iv(best, sc))}"
+            best = row["best_runtime"].split(" ")[0]
+            v["best runtime change"] = ("-" if best == "-" else
+                                        f"{best} {_direction(s.gain(best, sc), s.gain_iv(best, sc))}")
         out[sc] = {k: (val, row) for k, val in v.items()}
     return out
 
@@ -138,14 +125,14 @@ def verdicts(s: Set) -> dict:
 def figures_for(s: Set, sc: str, what: str) -> str:
     """The figures behind one verdict on one host."""
     if sc not in SCENARIOS:
-        rows = [r for r in s.data["records"] if r["metric"] == "coldstart"]
+        rows = [r for r in s.recs if r["metric"] == "coldstart"]
         return "; ".join(f"{(r.get('extra') or {}).get('row', r['impl'])}" +
                          (" (browser)" if r["scenario"] == "browser" else "") + f" {r['value']:.3g} {r['unit']}"
                          for r in rows) or "-"
     if what == "dominant bucket":
         return f"{REF} " + "/".join(BUCKETS) + " " + shares_cell(s, sc)
     gains = [f"{i} {g:.2f}x" + (f" [{iv[0]:.2f}, {iv[1]:.2f}]" if (iv := s.gain_iv(i, sc)) else "")
-             for i in compared_ports() + runtimes() if (g := s.gain(i, sc))]
+             for i in compared() if (g := s.gain(i, sc))]
     return f"gain vs {REF}: " + (", ".join(gains) or "none measured")
 
 
@@ -153,9 +140,7 @@ def how_sure(sets: list[Set], sc: str, values: dict) -> str:
     """Could a differing verdict be noise: do the named implementations' gain intervals overlap across hosts?"""
     if sc not in SCENARIOS:
         return "-"
-    named = [i for i in compared_ports() + runtimes() if any(i in str(v) for v in values.values())]
-    if not named:
-        return "-"
+    named = [i for i in compared() if any(i in str(v) for v in values.values())]
     out = []
     for i in named:
         ivs = [s.gain_iv(i, sc) for s in sets if s.gain(i, sc)]
@@ -165,17 +150,15 @@ def how_sure(sets: list[Set], sc: str, values: dict) -> str:
             out.append(f"{i}: the hosts' intervals overlap: may be noise")
         else:
             out.append(f"{i}: the hosts' intervals do not overlap")
-    return "; ".join(out)
+    return "; ".join(out) or "-"
 
 
 def differing(sets: list[Set]) -> list[dict]:
     """[{scenario, verdict, values {label: value}, figures {label: str}}] where hosts disagree."""
     vs = {s.label: verdicts(s) for s in sets}
     out = []
-    scenarios = list(dict.fromkeys(sc for v in vs.values() for sc in v))
-    for sc in scenarios:
-        names = list(dict.fromkeys(k for v in vs.values() for k in v.get(sc, {})))
-        for what in names:
+    for sc in dict.fromkeys(sc for v in vs.values() for sc in v):
+        for what in dict.fromkeys(k for v in vs.values() for k in v.get(sc, {})):
             vals = {s.label: vs[s.label].get(sc, {}).get(what, ("not measured",))[0] for s in sets}
             if len(set(vals.values())) > 1:
                 out.append({"scenario": sc, "verdict": what, "values": vals,
@@ -184,37 +167,12 @@ def differing(sets: list[Set]) -> list[dict]:
     return out
 
 
-def decision_side_by_side(sets: list[Set]) -> dict:
-    """{scenario: [[field, value per host...]]}"""
-    from ..report import decision_rows
-    per = {}
-    for s in sets:
-        try:
-            per[s.label] = {r["scenario"]: r for r in decision_rows(s.data)}
-        except Exception:
-            per[s.label] = {}
-    fields = (("dominant bucket", "dominant"), ("port ceiling", "ceiling"), ("best port", "best_port"),
-              ("best runtime change", "best_runtime"), ("intervention the numbers support", "intervention"),
-              ("does a port pay?", "port_pays"))
-    out = {}
-    for sc in dict.fromkeys(sc for d in per.values() for sc in d):
-        out[sc] = [[name] + [_cell(per[s.label].get(sc, {}).get(k)) for s in sets] for name, k in fields]
-    return out
-
-
-def _cell(v) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.2f}x" if isinstance(v, float) else str(v)
-
-
 def write_merged(paths, out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
     """Merge the sets at `paths` into `out`. -> (files written, verdicts that differ)."""
     return write_sets(load_sets(paths), out, allow_mixed)
 
 
 def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Path], list[dict]]:
-    from ..results import ResultsError, out_dir
     why = mixed(sets)
     refuse = [w for w in why if not w.startswith(("uncommitted", "commit unknown"))]
     if refuse and not allow_mixed:   # bad input: one line, exit 2 (cli.main)
@@ -222,19 +180,7 @@ def write_sets(sets: list[Set], out, allow_mixed: bool = False) -> tuple[list[Pa
                          + " (pass --allow-mixed to merge them anyway; the report marks them)")
     out = out_dir(out)   # an --out that is a file: one line, before any work
     diffs = differing(sets)
-    tables = {"machines": machine_rows(sets), "figures": figure_rows(sets), "decisions": decision_side_by_side(sets)}
-    return render_report(sets, diffs, why, Path(out), tables, gains(sets)), diffs
-
-
-def gains(sets: list[Set]) -> dict:
-    """{scenario: {impl: [gain vs python_ref per host]}} for the ports and runtime changes measured."""
-    out = {}
-    for sc in SCENARIOS:
-        d = {i: [s.gain(i, sc) for s in sets] for i in compared_ports() + runtimes()}
-        d = {i: g for i, g in d.items() if any(g)}
-        if d:
-            out[sc] = d
-    return out
+    return render_report(sets, diffs, why, out), diffs
 
 
 def run_merge(args) -> int:
