@@ -7,13 +7,18 @@ warm-up, wasm memory and wasm_port's multiply-add peak; the server counts the by
 runs on 1 thread, the threaded ones also on `threads`. Leaves out: WebGPU, cached (second-visit) loads."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import subprocess
 import threading
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import asdict
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from .. import registry
+from ..results import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -53,12 +58,11 @@ class _Handler(SimpleHTTPRequestHandler):
 @contextmanager
 def serve(mdir: Path, onnx_root: Path | None = None):
     """-> base URL of a server on 127.0.0.1 (random port); `.bytes` counts body bytes per path."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.mounts = {"/model/": Path(mdir), **({"/onnx/": Path(onnx_root)} if onnx_root else {}),
                   **{f"/{d}/": ROOT / d for d in _owner().web_serves}}
     srv.bytes, srv.lock = {}, threading.Lock()
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{srv.server_address[1]}", srv
     finally:
@@ -67,7 +71,6 @@ def serve(mdir: Path, onnx_root: Path | None = None):
 
 
 def _owner():
-    from .. import registry
     owner = registry.web_owner()
     if owner is None:
         raise RuntimeError("browser bench: no registry entry has web pages")
@@ -86,7 +89,6 @@ def missing() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "browser bench: playwright (python) not installed"
-    import importlib
     owner = _owner()
     mod = importlib.import_module(owner.target.split(":")[0])
     why = mod.missing("pyodide") if hasattr(mod, "missing") else None
@@ -114,7 +116,6 @@ THREADED = ("wasm", "tjs", "tjs_q8")   # the pages that also run on the bench's 
 
 def page_runs(threads: int) -> list[tuple[str, int]]:
     """(page impl, threads) of one run: every page on 1 thread, the threaded ones also on `threads`."""
-    from .. import registry
     runs = [(impl, 1) for impl in registry.browser_pages()]
     return runs + [(impl, threads) for impl, _ in runs if threads > 1 and impl in THREADED]
 
@@ -134,7 +135,6 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     onnx_root = onnx_path(mdir).parents[2]   # <root>/minilm/onnx/model.onnx: this model's own export
     batch = texts_for(mdir, "medium", 32)    # the `batch` scenario's texts, as in Node
     pages = {}
-    from .. import registry
     names = registry.browser_pages()   # {page impl: record name}
     if "tjs_q8" in names:   # transformers.js q8 loads the int8 export beside the fp32 one
         from alternatives.quantised import int8_export
@@ -156,37 +156,34 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
             res["bytes_total"] = sum(served.values())
             res["bytes_model"] = sum(v for k, v in served.items() if k.startswith(("/model/", "/onnx/")))
             res["bytes_runtime"] = res["bytes_total"] - res["bytes_model"]
-            res["files"] = served
             pages[f"{impl}@{n}"] = res
     records = []
     for key, r in pages.items():
-        impl = key.split("@")[0]
+        impl = names[key.split("@")[0]]
         if "error" in r:
-            records.append({"impl": names[impl], "metric": "error", "scenario": "browser", "value": float("nan"),
-                            "unit": "", "device": "cpu", "host": "chromium",
-                            "extra": {"error": r["error"], "threads_asked": r["threads_asked"]}})
+            records.append(_record(impl, "error", "browser", float("nan"), "",
+                                   {"error": r["error"], "threads_asked": r["threads_asked"]}))
             continue
         extra = {"threads": r["threads"], "threads_asked": r["threads_asked"], "build": r.get("build"),
                  "crossOriginIsolated": r.get("isolated"), "fallback": r.get("fallback"),
                  "relaxed_simd_engine": r.get("relaxed_simd"),
                  "how": "timed inside the page: warm-up, then one sequence of reps (no interleaved rounds, so no "
                         "round_medians_ms); latency_cold: the first call at that batch size after the page loaded"}
-        for metric, scenario, value, unit in (
-                ("coldstart", "browser", r["cold_ms"], "ms"),
-                ("latency_cold", "browser:batch1", r.get("first_b1_ms"), "ms"),
-                ("latency_cold", "browser:batch32", r.get("first_b32_ms"), "ms"),
-                ("latency_p50", "browser:batch1", r["b1"]["p50"], "ms"), ("latency_p90", "browser:batch1", r["b1"]["p90"], "ms"),
-                ("latency_p50", "browser:batch8", r["b8"]["p50"], "ms"), ("latency_p90", "browser:batch8", r["b8"]["p90"], "ms"),
-                ("latency_p50", "browser:batch32", r["b32"]["p50"], "ms"), ("latency_p90", "browser:batch32", r["b32"]["p90"], "ms"),
-                ("bytes_runtime", "browser", r["bytes_runtime"], "B"), ("bytes_total", "browser", r["bytes_total"], "B"),
-                ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"), ("ua_memory", "browser", r["ua_memory_bytes"], "B")):
-            if value is not None:
-                records.append({"impl": names[impl], "metric": metric, "scenario": scenario, "value": float(value),
-                                "unit": unit, "device": "cpu", "host": "chromium", "extra": dict(extra)})
+        figures = [("coldstart", "browser", r["cold_ms"], "ms"),
+                   ("latency_cold", "browser:batch1", r.get("first_b1_ms"), "ms"),
+                   ("latency_cold", "browser:batch32", r.get("first_b32_ms"), "ms"),
+                   *[(f"latency_{q}", f"browser:batch{b}", r[f"b{b}"][q], "ms") for b in (1, 8, 32)
+                     for q in ("p50", "p90")],
+                   ("bytes_runtime", "browser", r["bytes_runtime"], "B"),
+                   ("bytes_total", "browser", r["bytes_total"], "B"),
+                   ("wasm_memory", "browser", r["wasm_memory_bytes"], "B"),
+                   ("ua_memory", "browser", r["ua_memory_bytes"], "B")]
+        records += [_record(impl, metric, scenario, float(value), unit, extra)
+                    for metric, scenario, value, unit in figures if value is not None]
     records += _peak_records(pages, names, mdir, batch)
     result = {"machine": {"browser": CHROMIUM, "browser_version": _version(), "threads": threads, "cores": os.cpu_count()},
               "records": records,
-              "pages": {k: {kk: vv for kk, vv in v.items() if kk not in ("first", "files")} for k, v in pages.items()}}
+              "pages": {k: {kk: vv for kk, vv in v.items() if kk != "first"} for k, v in pages.items()}}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "browser.json").write_text(json.dumps(result, indent=1))
@@ -194,15 +191,17 @@ def run_browser_bench(quick: bool, out_dir: Path, model: str | None = None, thre
     return result
 
 
+def _record(impl: str, metric: str, scenario: str, value: float, unit: str, extra: dict) -> dict:
+    """A record of the page's engine, as results.json holds it."""
+    return asdict(Record(impl, metric, scenario, value, unit, "cpu", "chromium", extra))
+
+
 def _peak_records(pages: dict, names: dict, mdir, batch: list[str]) -> list[dict]:
     """peak_fraction at browser:batch32 of each page that probed its peak (latency/peak.peak_records),
     from the page's batch-32 p50: its embed, the tokenizer included (a few %), so a little low."""
-    from dataclasses import asdict
-
     from contract.api import read_spec
 
     from ..equivalence.oracle import hf_ids
-    from ..results import Record
     from ..latency.peak import peak_records
     spec = read_spec(mdir)
     lens = [min(len(i), spec.max_seq_length) for i in hf_ids(mdir, batch)]
@@ -227,7 +226,6 @@ def _peak_records(pages: dict, names: dict, mdir, batch: list[str]) -> list[dict
 
 
 def _version() -> str:
-    import subprocess
     try:
         return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -235,7 +233,6 @@ def _version() -> str:
 
 
 def print_table(result: dict) -> None:
-    from .. import registry
     names = registry.browser_pages()
     fracs = {f"{k}@{r['extra']['threads_asked']}": f"{r['value']:.2f} of {r['extra']['peak_gflops']:.0f} GF/s"
              for r in result["records"] if r["metric"] == "peak_fraction"

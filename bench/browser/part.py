@@ -22,8 +22,7 @@ def part_browser(run: Run) -> None:
         return
     res = pages.run_browser_bench(run.args.quick, Path(run.args.out), model=str(run.mdir), threads=run.args.threads)
     for r in res.get("records", []):
-        run.add([Record(r["impl"], r["metric"], r["scenario"], float(r["value"]), r["unit"], r.get("device", "cpu"),
-                        r.get("host", "chromium"), r.get("extra", {}))])
+        run.add([Record(**{**r, "value": float(r["value"])})])
         if r["metric"] == "error":
             err = re.sub(r"https?://127\.0\.0\.1:\d+", "the page server", r["extra"].get("error", ""))
             run.note(f"browser {r['impl']}: {err[:200]}")   # the port of a server gone after the run: not a link

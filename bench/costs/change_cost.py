@@ -57,12 +57,14 @@ def numstat(old: str, new: str, root: Path = ROOT) -> dict[str, tuple[int, int]]
     return files
 
 
-def _under(path: str, dirs) -> bool:
+def under(path: str, dirs) -> bool:
+    """path is one of dirs or inside one."""
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
-def _compiled(path: str) -> bool:
-    return path.endswith(COMPILED)
+def _lines(files: dict) -> dict:
+    return {"added": sum(a for a, _ in files.values()), "removed": sum(r for _, r in files.values()),
+            "files": len(files)}
 
 
 def change_cost(text: str | None = None, root: Path = ROOT) -> dict:
@@ -78,20 +80,18 @@ def change_cost(text: str | None = None, root: Path = ROOT) -> dict:
     rows, owned = {}, set()
     for name in registry.ports(with_reference=True):
         e = registry.BY_NAME[name]
-        mine = {p: n for p, n in files.items() if _under(p, e.dirs)}
+        mine = {p: n for p, n in files.items() if under(p, e.dirs)}
         owned.update(mine)
         gen = {p: n for p, n in mine.items() if p in e.generated}
         own = {p: n for p, n in mine.items() if p not in e.generated}
         built = bool(e.clean_build or e.build_logs)
         lent = [p for part, b in e.borrows if b in registry.BY_NAME for p in files
-                if _under(p, registry.BY_NAME[b].dirs) and _compiled(p)
+                if under(p, registry.BY_NAME[b].dirs) and p.endswith(COMPILED)
                 and (Path(p).name.startswith(part) or p in registry.BY_NAME[b].generated)]
-        why = sorted({p for p in own if _compiled(p)} | set(lent) | set(gen))
-        rows[name] = {"added": sum(a for a, _ in own.values()), "removed": sum(r for _, r in own.values()),
-                      "files": len(own), "generated": sum(a + r for a, r in gen.values()),
+        why = sorted({p for p in own if p.endswith(COMPILED)} | set(lent) | set(gen))
+        rows[name] = {**_lines(own), "generated": sum(a + r for a, r in gen.values()),
                       "rebuild": bool(built and why), "why": why[:6] if built else [],
                       "how": "built ahead of time" if built else "no build step (Python, or a JIT at first call)"}
-    rest = {p: n for p, n in files.items() if p not in owned and _under(p, ("tests", "bench"))}
-    rows[SHARED_ROW] = {"added": sum(a for a, _ in rest.values()), "removed": sum(r for _, r in rest.values()),
-                        "files": len(rest), "generated": 0, "rebuild": False, "why": [], "how": "shared"}
+    rest = {p: n for p, n in files.items() if p not in owned and under(p, ("tests", "bench"))}
+    rows[SHARED_ROW] = {**_lines(rest), "generated": 0, "rebuild": False, "why": [], "how": "shared"}
     return {"old": old, "new": new, "label": label, "commits": commits, "rows": rows}

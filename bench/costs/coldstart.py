@@ -6,6 +6,7 @@ Node runner alone, `--cold`); browser rows come from the browser bench.
 Leaves out: OS page-cache effects (files are warm after the first run; said in the report)."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -15,8 +16,11 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from statistics import median
+
+from .. import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = "hello world"
@@ -115,29 +119,25 @@ def run_child(cmd: list[str], env: dict, stdin: str | None = None, marker: str |
 
 def python_impl(name: str, model: str | None, device: str, threads: int, more: list[str] = (),
                 env_extra: dict | None = None, timeout: float = 300) -> dict:
-    from .. import registry
+    """A fresh interpreter constructing the entry `name` (CHILD): run_child's result, with the child's
+    "child" (load_s, embed_s, dim) and "foot" (modules, maps) lines."""
     arg = json.dumps([registry.entry_to_dict(registry.BY_NAME[name]), model, device, list(more)])
     r = run_child([sys.executable, "-c", CHILD, arg], _env(threads, env_extra), timeout=timeout)
-    for line in r["lines"]:
+    for line in r.pop("lines"):
         if line.startswith("FIRST "):
             r["child"] = json.loads(line[6:])
         elif line.startswith("FOOT "):
             r["foot"] = json.loads(line[5:])
-    r.pop("lines")
     return r
 
 
 def _module(name: str):
-    import importlib
-
-    from .. import registry
     return importlib.import_module(registry.BY_NAME[name].target.split(":")[0])
 
 
 def native_binary(name: str, mdir: Path, threads: int, more: list[str] = (), device: str = "cpu") -> dict:
     """The entry's standalone binary (its module's binary(name) says where): texts on stdin, one
     embedding per line out; the CLI flags are minilm-embed's (--model --threads --device --batch)."""
-    from .. import registry
     exe = getattr(_module(name), "binary", lambda _: None)(registry.BY_NAME[name].binary)
     if exe is None:
         return {"error": f"{name}'s standalone binary is not built"}
@@ -181,33 +181,29 @@ def repeat(fn, n: int) -> dict:
 
 
 def coldstarts(names: list[str], mdir: Path, device: str, threads: int, n: int, more: list[str],
-               progress=lambda label: None, done: dict | None = None) -> dict:
+               progress, done: dict) -> dict:
     """-> {row label: result}, the rows of each entry's `cold` fact (registry.cold_rows); each result
-    says its "kind". Rows in `done` (measured earlier: a compile probe) are kept as they are."""
-    from .. import registry
-    rows = dict(done or {})
+    says its "kind". progress(label) before each row; rows in `done` (measured earlier: a compile probe)
+    are kept as they are."""
+    rows = dict(done)
     for name in names:
-        entry = registry.BY_NAME[name]
+        py = partial(python_impl, name, str(mdir), device, threads, more)
         for kind, label in registry.cold_rows(name):
             progress(label)
             if label in rows:
                 rows[label].setdefault("kind", kind)
                 continue
-            if kind == "python" and entry.compiles:
-                r = python_impl(name, str(mdir), device, threads, more, timeout=600)   # compiles: once
+            if kind == "python" and registry.BY_NAME[name].compiles:
+                r = py(timeout=600)   # compiles: once
             elif kind == "python":
-                r = repeat(lambda: python_impl(name, str(mdir), device, threads, more), n)
+                r = repeat(py, n)
             elif kind == "jit":
                 if label.endswith("(JIT cached)"):
                     continue   # measured with its cold twin, in the same cache dir
-                cache = tempfile.mkdtemp(prefix="numba_cache_")
-                try:
-                    env = {"NUMBA_CACHE_DIR": cache}
-                    rows[label] = {**python_impl(name, str(mdir), device, threads, more, env), "kind": kind}
+                with tempfile.TemporaryDirectory(prefix="numba_cache_", ignore_cleanup_errors=True) as cache:
+                    rows[label] = {**py({"NUMBA_CACHE_DIR": cache}), "kind": kind}
                     label = label.replace("(JIT cold)", "(JIT cached)")
-                    r = repeat(lambda: python_impl(name, str(mdir), device, threads, more, env), n)
-                finally:
-                    shutil.rmtree(cache, ignore_errors=True)
+                    r = repeat(partial(py, {"NUMBA_CACHE_DIR": cache}), n)
             elif kind == "binary":
                 r = repeat(lambda: native_binary(name, mdir, threads, more, device), max(n, 3))
             elif kind == "node" and device == "cpu":
@@ -216,9 +212,3 @@ def coldstarts(names: list[str], mdir: Path, device: str, threads: int, n: int, 
                 continue
             rows[label] = {**r, "kind": kind}
     return rows
-
-
-def impl_of(label: str) -> str:
-    """Row label -> implementation name (for records)."""
-    from .. import registry
-    return registry.owner(label)

@@ -17,9 +17,13 @@ import sysconfig
 from functools import lru_cache
 from pathlib import Path
 
+from .. import registry
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = [Path(p).resolve() for p in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}]
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
+# node's own libraries count (Debian ships node as libnode.so + friends), not these system C/C++ ones
+SYSTEM_LIBS = ("libc.so", "libm.so", "libstdc++", "libgcc_s", "libpthread", "libdl.so", "librt.so", "ld-linux")
 
 
 @lru_cache(maxsize=None)
@@ -41,20 +45,18 @@ def _size(p: Path) -> int:
         return 0
 
 
+def _bytes(p: Path) -> int:
+    return dir_bytes(p) if p.is_dir() else _size(p)
+
+
 def _site_package(f: Path) -> Path | None:
     """site-packages/<top>[/...] -> the package dir (or single-file module) <top>."""
-    for s in SITE:
-        try:
-            rel = f.relative_to(s)
-        except ValueError:
-            continue
-        return s / rel.parts[0]
-    return None
+    return next((s / f.relative_to(s).parts[0] for s in SITE if f.is_relative_to(s)), None)
 
 
 def stdlib_bytes() -> int:
     """The interpreter's standard library (its own site-packages excluded) + the executable."""
-    total = sum(dir_bytes(p) if p.is_dir() else _size(p) for p in STDLIB.iterdir() if p.name != "site-packages")
+    total = sum(_bytes(p) for p in STDLIB.iterdir() if p.name != "site-packages")
     libpython = Path(sysconfig.get_config_var("LIBDIR") or "/") / (sysconfig.get_config_var("LDLIBRARY") or "")
     return total + _size(Path(sys.executable).resolve()) + (_size(libpython) if libpython.is_file() else 0)
 
@@ -76,53 +78,42 @@ def classify(modules: list[str], maps: list[str]) -> dict:
         elif ROOT in f.parents and ".venv" not in f.parts:
             own.add(f)
     libs = {f for f in libs if _site_package(f) not in pkgs}
-    sizes = {p.name: (dir_bytes(p) if p.is_dir() else _size(p)) for p in pkgs}
+    sizes = {p.name: _bytes(p) for p in pkgs}
     sizes.update({f.name: _size(f) for f in libs})
-    runtime = stdlib_bytes()
-    return {"own": sum(_size(f) for f in own), "deps": sum(sizes.values()), "runtime": runtime,
+    return {"own": sum(_size(f) for f in own), "deps": sum(sizes.values()), "runtime": stdlib_bytes(),
             "packages": dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:12]),
             "own_files": sorted(str(f.relative_to(ROOT)) for f in own)}
 
 
-def ldd_libs(exe: str) -> list[str]:
-    """Non-system shared libraries exe needs (those outside /lib, /usr/lib)."""
+def _ldd(exe: str) -> list[str]:
+    """The shared libraries `ldd` resolves for exe."""
     try:
         out = subprocess.run(["ldd", exe], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
-    libs = re.findall(r"=>\s+(/\S+)", out)
-    return [lib for lib in libs if not lib.startswith(("/lib", "/usr/lib"))]
+    return re.findall(r"=>\s+(/\S+)", out)
 
 
 def binary_disk(exe: str) -> dict:
-    libs = ldd_libs(exe)
+    """A native binary: itself, and the libraries it needs outside /lib, /usr/lib."""
+    libs = [lib for lib in _ldd(exe) if not lib.startswith(("/lib", "/usr/lib"))]
     return {"own": _size(Path(exe)), "deps": sum(_size(Path(lib)) for lib in libs), "runtime": 0,
             "packages": {Path(lib).name: _size(Path(lib)) for lib in libs}, "own_files": [exe]}
 
 
 def node_runtime(name: str) -> dict:
     """What an entry's Node path needs: its .wasm modules and .mjs scripts, and node itself."""
-    from .. import registry
     own = [f for d in registry.BY_NAME[name].dirs for pat in ("**/*.wasm", "js/*.mjs")
-           for f in sorted((ROOT / d).glob(pat)) if "node_modules" not in f.parts]
+           for f in sorted((ROOT / d).glob(pat)) if "node_modules" not in f.parts and f.is_file()]
     node = shutil.which("node")
-    runtime = _size(Path(node).resolve()) + sum(_size(Path(lib)) for lib in _all_ldd(node)) if node else 0
-    return {"own": sum(_size(f) for f in own if f.is_file()), "deps": 0, "runtime": runtime,
-            "packages": {}, "own_files": [str(f.relative_to(ROOT)) for f in own if f.is_file()]}
-
-
-def _all_ldd(exe: str) -> list[str]:
-    """node's own libraries (Debian ships node as libnode.so + friends), system C/C++ libs excluded."""
-    out = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
-    skip = ("libc.so", "libm.so", "libstdc++", "libgcc_s", "libpthread", "libdl.so", "librt.so", "ld-linux")
-    return [lib for lib in re.findall(r"=>\s+(/\S+)", out) if not any(s in lib for s in skip)]
+    libs = [lib for lib in _ldd(node) if not any(s in lib for s in SYSTEM_LIBS)] if node else []
+    runtime = _size(Path(node).resolve()) + sum(_size(Path(lib)) for lib in libs) if node else 0
+    return {"own": sum(_size(f) for f in own), "deps": 0, "runtime": runtime,
+            "packages": {}, "own_files": [str(f.relative_to(ROOT)) for f in own]}
 
 
 def disk_for(label: str, cold: dict) -> dict | None:
-    """Bytes on disk for one cold-start row (coldstart.coldstarts: its result says its kind)."""
-    from .. import registry
-    if "error" in cold:
-        return None
+    """Bytes on disk for a cold-start row measured without error (coldstarts: its result says its kind)."""
     kind, name = cold.get("kind", "python"), registry.owner(label)
     if kind == "binary":
         return binary_disk(cold["exe"])
@@ -137,7 +128,3 @@ def disk_for(label: str, cold: dict) -> dict | None:
         d["own"] += nw["own"]
         d["runtime"] += nw["runtime"]
     return d
-
-
-def model_bytes(mdir: Path) -> int:
-    return dir_bytes(Path(mdir))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .. import registry
+from .change_cost import under
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_ROW, SHARED_ROW = "bench (harness)", "contract (shared by every port)"
@@ -50,16 +51,14 @@ def row_facts() -> dict[str, dict]:
     return out
 
 
-def line_counts(impls: list[str] | None = None) -> dict:
+def line_counts() -> dict:
     """-> {row: {"code": n, "by_language": {...}, "generated": n, "glue": n, "glue_files": {...},
     "tooling": n, "tooling_files": {...}}}; `code` leaves generated and tooling files out."""
     facts = row_facts()
-    impls = impls or list(facts)
-    files = cloc_by_file(sorted({d for i in impls for d in facts[i].dirs if (ROOT / d).exists()}))
+    files = cloc_by_file(sorted({d for e in facts.values() for d in e.dirs if (ROOT / d).exists()}))
     out = {}
-    for impl in impls:
-        e = facts[impl]
-        mine = {f: v for f, v in files.items() if any(f == d or f.startswith(d + "/") for d in e.dirs)}
+    for impl, e in facts.items():
+        mine = {f: v for f, v in files.items() if under(f, e.dirs)}
         core = {f: v for f, v in mine.items() if f not in e.generated and f not in e.tooling}
         by_lang: dict = {}
         for v in core.values():
@@ -73,30 +72,24 @@ def line_counts(impls: list[str] | None = None) -> dict:
     return out
 
 
-def ninja_seconds(build_dir: Path, prefix: str = "") -> float | None:
+def ninja_seconds(build_dir: Path, prefix: str) -> float | None:
     """Compile seconds of the last recorded build of the targets under `prefix` (build_dir/.ninja_log)."""
     log = build_dir / ".ninja_log"
     if not log.is_file():
         return None
     last = {}
     for line in log.read_text().splitlines():
-        if line.startswith("#"):
-            continue
         parts = line.split("\t")
-        if len(parts) >= 4 and parts[3].startswith(prefix):
+        if not line.startswith("#") and len(parts) >= 4 and parts[3].startswith(prefix):
             last[parts[3]] = int(parts[1]) - int(parts[0])
     return sum(last.values()) / 1e3 if last else None
 
 
 def recorded_build_times() -> dict:
     out = {}
-    for impl in registry.ports(with_reference=True):
-        logs = registry.BY_NAME[impl].build_logs
-        if not logs:
-            continue
-        for pattern, prefix in logs:
-            found = [(d, ninja_seconds(d, prefix)) for d in sorted(ROOT.glob(pattern))]
-            found = [(d, s) for d, s in found if s is not None]
+    for impl in [n for n in registry.ports(with_reference=True) if registry.BY_NAME[n].build_logs]:
+        for pattern, prefix in registry.BY_NAME[impl].build_logs:
+            found = [(d, s) for d in sorted(ROOT.glob(pattern)) if (s := ninja_seconds(d, prefix)) is not None]
             if found:
                 d, s = found[-1]
                 where = f"{d.relative_to(ROOT)}/.ninja_log" + (f", targets {prefix}*" if prefix else "")
@@ -137,7 +130,7 @@ def tool_versions() -> dict:
     for name, cmd in VERSION_CMDS.items():
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-            out[name] = (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr).strip() else "?"
+            out[name] = ((r.stdout or r.stderr).strip().splitlines() or ["?"])[0]
         except (OSError, subprocess.TimeoutExpired):
             out[name] = "not found"
     for mod in ("torch", "numba", "llvmlite", "pybind11", "numpy", "onnxruntime", "sentence_transformers", "tokenizers"):
@@ -148,7 +141,7 @@ def tool_versions() -> dict:
     return out
 
 
-def measure_maintenance(full: bool = False, impls: list[str] | None = None) -> dict:
-    return {"lines": line_counts(impls), "build": clean_build_times() if full else recorded_build_times(),
+def measure_maintenance(full: bool = False) -> dict:
+    return {"lines": line_counts(), "build": clean_build_times() if full else recorded_build_times(),
             "toolchains": {n: list(registry.BY_NAME[n].toolchain) for n in registry.ports(with_reference=True)},
             "versions": tool_versions()}

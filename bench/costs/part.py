@@ -2,6 +2,8 @@
 footprint (fresh child processes, after the pipes are closed) and maintenance."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .. import console, registry
 from ..results import Record
 from ..scenarios import texts_for
@@ -19,11 +21,11 @@ def part_coldstart(run: Run, names: list[str]) -> None:
         rows = coldstart.coldstarts(names, run.mdir, run.device, run.args.threads, n, more,
                                     progress=lambda label: (pb.update(task, description=f"cold start: {label}"),
                                                             pb.advance(task)), done=run.cold_done)
-    run.add([Record("model_weights", "disk_bytes", "footprint", float(footprint.model_bytes(run.mdir)), "B",
+    run.add([Record("model_weights", "disk_bytes", "footprint", float(footprint.dir_bytes(Path(run.mdir))), "B",
                     run.device, extra={"dir": run.model_src})])
     table = []
     for label, r in rows.items():
-        impl = coldstart.impl_of(label)
+        impl = registry.owner(label)
         if "error" in r:
             run.note(f"cold start {label}: {r['error']}")
             continue
@@ -33,11 +35,11 @@ def part_coldstart(run: Run, names: list[str]) -> None:
                  Record(impl, "peak_rss", f"footprint:{label}", float(r["peak_rss"]), "B", run.device,
                         extra={"row": label, "after": "load + 1 text + 8 medium texts"})])
         disk = footprint.disk_for(label, r)
+        total = disk and disk["own"] + disk["deps"] + disk["runtime"]
         if disk:
-            run.add([Record(impl, "disk_bytes", f"footprint:{label}", float(disk["own"] + disk["deps"] + disk["runtime"]),
-                            "B", run.device, extra={"row": label, **disk})])
-        table.append([label, r["first_s"], r["peak_rss"] / 2**20,
-                      (disk["own"] + disk["deps"] + disk["runtime"]) / 1e6 if disk else "-",
+            run.add([Record(impl, "disk_bytes", f"footprint:{label}", float(total), "B", run.device,
+                            extra={"row": label, **disk})])
+        table.append([label, r["first_s"], r["peak_rss"] / 2**20, total / 1e6 if disk else "-",
                       disk["own"] / 1e6 if disk else "-"])
     console.print_coldstart(table)
 
