@@ -5,52 +5,42 @@ Bad input (inputs.py) is one line on stderr and exit 2, never a traceback; exit 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import options
+from . import console, inputs, options, registry
+from .inputs import UsageError
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@dataclass
-class Command:
-    fn: Callable
-    help: str
-    impl: str = "many"               # --impl takes "many" names, "one", or is not offered (None)
-    configure: Callable | None = None   # configure(parser): the subcommand's own arguments
-
-
-COMMANDS: dict[str, Command] = {}
+COMMANDS: dict[str, tuple] = {}   # name -> (fn, help, impl, configure), in --help's order
 
 
 def command(name: str, help: str, impl: str | None = "many", configure: Callable | None = None):
-    """Register `fn(args) -> int` as subcommand `name` (the order of registration is --help's)."""
+    """Register `fn(args) -> int` as subcommand `name`. impl: --impl takes "many" names, "one", or is not
+    offered (None); configure(parser) adds the subcommand's own arguments."""
     def deco(fn):
-        COMMANDS[name] = Command(fn, help, impl, configure)
+        COMMANDS[name] = (fn, help, impl, configure)
         return fn
     return deco
 
 
 @command("list", "what is registered and available here", impl=None)
 def cmd_list(args) -> int:
-    from . import console, registry
-    console.print_list([[e.name, e.kind, "+".join(e.stages), e.tokenizer, e.kernels, registry.why_missing(e.name) or "yes"]
-                        for e in registry.REGISTRY])
+    console.table("implementations", ["name", "kind", "stages", "tokenizer", "kernels", "available"],
+                  [[e.name, e.kind, "+".join(e.stages), e.tokenizer, e.kernels, registry.why_missing(e.name) or "yes"]
+                   for e in registry.REGISTRY])
     return 0
 
 
 @command("embed", "print embeddings of TEXT... as JSON lines", impl="one",
          configure=lambda p: p.add_argument("texts", nargs="+", metavar="TEXT"))
 def cmd_embed(args) -> int:
-    import json
-
-    from . import registry
-    from .inputs import UsageError
     name = args.impl[0] if args.impl else registry.REFERENCE
     if not registry.has_forward(name):
         raise UsageError(f"{name} is a tokenizer only: it cannot embed (see `bench list`)")
@@ -65,7 +55,6 @@ def cmd_embed(args) -> int:
 
 @command("equivalence", "ids vs HF tokenizers, embeddings vs sentence-transformers, on the whole corpus")
 def cmd_equivalence(args) -> int:
-    from . import console, inputs, registry
     from .equivalence import oracle
     from .equivalence.check import check_equivalence
     from .equivalence.fidelity import apart
@@ -73,7 +62,7 @@ def cmd_equivalence(args) -> int:
     mdir = model_dir(args.model)
     texts = inputs.corpus(args)
     ref_ids, ref_emb = oracle.hf_ids(mdir, texts), None
-    rows, names = [], args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
+    rows, names = [], args.impl or registry.available("port")
     for name in names:
         if registry.has_forward(name) and ref_emb is None:
             ref_emb = oracle.st_embed(mdir, texts, args.device)
@@ -87,7 +76,7 @@ def cmd_equivalence(args) -> int:
 @command("tokenize", "tokenizer throughput, single thread, the threaded speed-up, and seconds to embed "
          "10 MB adversarial texts")
 def cmd_tokenize(args) -> int:
-    from . import registry, suite
+    from . import suite
     run = suite.Run(args)
     try:
         want = args.impl or registry.tokenizers()
@@ -130,7 +119,6 @@ def _report_args(p) -> None:
 def cmd_report(args) -> int:
     from . import report, results
     if args.files:
-        from .inputs import UsageError
         from .report.readme import ReadmeError, block, update
         try:
             paths = [Path(f) for f in args.files]
@@ -143,10 +131,8 @@ def cmd_report(args) -> int:
         return 0
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        from .inputs import UsageError
         raise UsageError(f"--out {out}: exists and is not a directory (the report goes into --out)")
     if not (out / "results.json").is_file():
-        from .inputs import UsageError
         raise UsageError(f"{out / 'results.json'}: no such file (run `bench all --out {out}` first)")
     data = results.load(out / "results.json")   # checked: one line and exit 2 for a file it cannot use
     print("\n".join(str(p) for p in report.write_report(out, data)))
@@ -163,10 +149,9 @@ def _fuzz_args(p) -> None:
 def cmd_fuzz(args) -> int:
     from tqdm import tqdm
 
-    from . import console, registry
     from .equivalence.fuzz import fuzz
     from contract.api import model_dir
-    names = args.impl or [n for n in registry.ports(with_reference=True) if registry.why_missing(n) is None]
+    names = args.impl or registry.available("port")
     with tqdm(total=args.n, desc="fuzz", unit="text") as bar:
         found = fuzz(names, model_dir(args.model), args.n, args.seed, progress=bar.update)
     console.table(f"differential fuzz vs HF tokenizers ({args.n} texts, seed {args.seed})",
@@ -199,8 +184,6 @@ def cmd_calibrate(args) -> int:
 @command("change", "what one change cost each port: lines added and removed in its own files, and whether it "
          "needed a rebuild (from git)", impl=None, configure=lambda p: options.change_arg(p, positional=True))
 def cmd_change(args) -> int:
-    from . import console
-    from .inputs import UsageError
     from .costs.change_cost import ChangeError, change_cost
     try:
         console.print_change(change_cost(args.range))
@@ -229,24 +212,23 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--prompt-name", metavar="NAME", help="the model's prompt NAME before every text, as encode(prompt_name=)")
     common.add_argument("--prompt", metavar="TEXT", help="TEXT before every text, as encode(prompt=) (default: the model's own)")
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name, c in COMMANDS.items():
-        s = sub.add_parser(name, parents=[common], help=c.help, description=c.help)
-        if c.impl == "many":
+    for name, (fn, help, impl, configure) in COMMANDS.items():
+        s = sub.add_parser(name, parents=[common], help=help, description=help)
+        if impl == "many":
             s.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (see `bench list`)")
-        elif c.impl == "one":
+        elif impl == "one":
             s.add_argument("--impl", type=lambda v: [v], metavar="NAME", help="the implementation (see `bench list`)")
         else:
             s.set_defaults(impl=None)
-        if c.configure:
-            c.configure(s)
-        s.set_defaults(fn=c.fn)
+        if configure:
+            configure(s)
+        s.set_defaults(fn=fn)
     from .hosts.cli import add_parsers   # merge, compare, fleet: their own options
     add_parsers(sub)
     return p
 
 
 def main(argv=None) -> int:
-    from . import inputs, registry
     from .results import ResultsError
     from contract.api import ModelDirError
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -262,7 +244,7 @@ def main(argv=None) -> int:
         if hasattr(args, "model"):   # --prompt-name / --prompt: a model dir with that default prompt
             args.model = inputs.prompted_model(args)
         return args.fn(args)
-    except (inputs.UsageError, ModelDirError, registry.NotAvailable, ResultsError) as e:
+    except (UsageError, ModelDirError, registry.NotAvailable, ResultsError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
 

@@ -3,23 +3,25 @@ imports neither. Leaves out: files (the report package writes those)."""
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 
 from . import registry
 
 
-def table(title: str, cols: list[str], rows: list[list], width: int = 160) -> None:
+def _console(width: int):
+    """rich's Console: the terminal's width, else `width` columns."""
     from rich.console import Console
+    return Console(width=None if sys.stdout.isatty() else width)
+
+
+def table(title: str, cols: list[str], rows: list[list], width: int = 160) -> None:
     from rich.table import Table
     t = Table(title=title)
     for c in cols:
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*[(f"{v:.3g}" if isinstance(v, float) else str(v)) for v in r])
-    Console(width=None if sys.stdout.isatty() else width).print(t)
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()
+    _console(width).print(t)
 
 
 def clock(seconds: float) -> str:
@@ -38,7 +40,7 @@ class RunProgress:
 
     def __init__(self, parts: list[str], eta=lambda: None, show: bool | None = None, console=None):
         self.parts, self.eta, self.console = list(parts), eta, console
-        self.show = is_terminal() if show is None else show
+        self.show = sys.stdout.isatty() if show is None else show
         self.pb = None
 
     def __enter__(self):
@@ -86,35 +88,26 @@ class RunProgress:
         self.pb.update(self.step_task, description=text, total=total or 1, completed=(done or 0) if total else 0,
                        count=f"{int(done or 0)}/{int(total)}" if total else "")
 
-    def rounds(self, label: str):
-        """A callback(done, planned) for measure_point: 'label: rounds done/planned'."""
-        return lambda done, planned: self.step(f"{label}: rounds", done, planned)
-
 
 def rounds(label: str):
-    """The running display's round counter for `label`, or None (no display: nothing to update)."""
-    return _RUN.rounds(label) if _RUN is not None and _RUN.pb is not None else None
+    """A callback(done, planned) for measure_point: 'label: rounds done/planned' on the running display; None
+    without one (nothing to update)."""
+    run = _RUN if _RUN is not None and _RUN.pb is not None else None
+    return (lambda done, planned: run.step(f"{label}: rounds", done, planned)) if run else None
 
 
-class _Steps:
+class _Steps(AbstractContextManager):
     """progress() under a RunProgress or off a terminal: rich Progress's calls, onto the run's line or nowhere."""
 
     def __init__(self, run: RunProgress | None):
         self.run, self.desc, self.done, self.total = run, "", 0, None
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
         return False
 
-    def _show(self):
-        if self.run is not None:
-            self.run.step(self.desc, self.done, self.total)
-
     def add_task(self, description: str, total=None, **kw):
         self.desc, self.done, self.total = description, 0, total
-        self._show()
+        self.update(0)
         return 0
 
     def update(self, task, description: str | None = None, advance: float | None = None, **kw):
@@ -122,23 +115,19 @@ class _Steps:
             self.desc = description
         if advance:
             self.done += advance
-        self._show()
+        if self.run is not None:
+            self.run.step(self.desc, self.done, self.total)
 
     def advance(self, task, n: float = 1):
-        self.done += n
-        self._show()
+        self.update(task, advance=n)
 
 
 def progress():
     """A progress bar: a view onto the run's display while one is up, nothing off a terminal, else rich's."""
-    if _RUN is not None or not is_terminal():
+    if _RUN is not None or not sys.stdout.isatty():
         return _Steps(_RUN if _RUN is not None and _RUN.pb is not None else None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     return Progress(TextColumn("  {task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-
-
-def print_list(rows: list[list]) -> None:
-    table("implementations", ["name", "kind", "stages", "tokenizer", "kernels", "available"], rows)
 
 
 def print_equivalence(title: str, rows) -> None:
@@ -226,8 +215,7 @@ def print_decision(cols: list[str], rows: list[list], failures=(), quick: bool =
     red = [[f"[bold red]{c}[/bold red]" if isinstance(c, str) and "METHOD FAILURE" in c else c for c in r] for r in rows]
     table("decision table (docs/DESIGN.md), filled from this machine's measurements; gains and ceilings with 95% "
           "intervals", cols, red, width=200)
-    from rich.console import Console
-    con = Console(width=None if sys.stdout.isatty() else 200)
+    con = _console(200)
     for sc, impl, why in failures:
         con.print(f"[bold red]method failure[/bold red] at {sc}: {impl}: {why}", highlight=False)
     if quick:

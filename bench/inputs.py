@@ -15,17 +15,14 @@ class UsageError(Exception):
     """Bad input on the command line; the message is one line."""
 
 
-def check_impls(names: list[str] | None) -> list[str] | None:
-    if not names:
-        return names
-    unknown = [n for n in names if n not in registry.BY_NAME]
+def check_impls(names: list[str] | None) -> None:
+    unknown = [n for n in names or () if n not in registry.BY_NAME]
     if unknown:
         raise UsageError(f"unknown implementation{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                          f"known: {', '.join(registry.BY_NAME)} (see `bench list`)")
-    return names
 
 
-def check_device(device: str) -> str:
+def check_device(device: str) -> None:
     kind, _, index = device.partition(":")
     if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
         raise UsageError(f"unknown --device {device!r} (cpu | cuda | cuda:N)")
@@ -35,15 +32,13 @@ def check_device(device: str) -> str:
             raise UsageError(f"--device {device}: no CUDA device here (torch.cuda.is_available() is False)")
         if index and int(index) >= torch.cuda.device_count():
             raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return device
 
 
-def check_threads(threads: int) -> int:
+def check_threads(threads: int) -> None:
     """--threads: torch and the threaded tokenizers get this many; an absurd count crashes OpenMP."""
     cap = max(256, 4 * (os.cpu_count() or 1))
     if not 1 <= threads <= cap:
         raise UsageError(f"--threads {threads}: must be between 1 and {cap} (this machine has {os.cpu_count()} cores)")
-    return threads
 
 
 def check_args_utf8(argv: list[str]) -> None:
@@ -73,11 +68,11 @@ def read_corpus_checked(path: str | Path) -> list[str]:
     if nul >= 0:
         raise UsageError(f"--corpus {path}: looks binary (NUL byte at offset {nul}); expected UTF-8 text")
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"--corpus {path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
     if p.suffix == ".jsonl":
-        for n, line in enumerate(data.decode("utf-8").split("\n"), 1):
+        for n, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:

@@ -27,16 +27,29 @@ REPO = Path(__file__).resolve().parent.parent
 ID_FIELDS = ("cpu", "cores", "physical_cores", "memory_gib", "gpus", "os", "arch")
 
 
-def _cmd(*argv: str, timeout: float = 20) -> str | None:
-    """First line of a command's output, or None when it is missing or fails."""
+def _run(argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess | None:
+    """The finished process, or None when the command is missing, cannot start or times out."""
     if not shutil.which(argv[0]):
         return None
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
-    out = (p.stdout or p.stderr).strip()
-    return out.splitlines()[0].strip() if p.returncode == 0 and out else None
+
+
+def _cmd(*argv: str) -> str | None:
+    """First line of a command's output, or None when it is missing or fails."""
+    p = _run(list(argv))
+    out = (p.stdout or p.stderr).strip() if p else ""
+    return out.splitlines()[0].strip() if p and p.returncode == 0 and out else None
+
+
+def _line(path: str, prefix: str) -> str | None:
+    """The rest of the first line of the file at `path` that starts with prefix; None when none or unreadable."""
+    try:
+        return next((ln[len(prefix):] for ln in Path(path).read_text().splitlines() if ln.startswith(prefix)), None)
+    except OSError:
+        return None
 
 
 def cpuinfo(text: str | None = None) -> dict:
@@ -46,8 +59,7 @@ def cpuinfo(text: str | None = None) -> dict:
             text = Path("/proc/cpuinfo").read_text()
         except OSError:
             text = ""
-    model, flags, cores = None, set(), set()
-    phys = None
+    model, flags, cores, phys = None, set(), set(), None
     for line in text.splitlines():
         k, _, v = line.partition(":")
         k, v = k.strip(), v.strip()
@@ -81,24 +93,15 @@ def amx_granted() -> bool | None:
 
 def memory_bytes() -> int | None:
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return int(_line("/proc/meminfo", "MemTotal:").split()[0]) * 1024
+    except (AttributeError, ValueError, IndexError):
+        return None
 
 
 def gpus() -> tuple[list[dict], str | None]:
     """([{name, memory_bytes}], driver) from nvidia-smi, else torch.cuda; ([], None) without a GPU."""
-    out = None
-    if shutil.which("nvidia-smi"):
-        try:
-            p = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                                "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
-            out = p.stdout if p.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            out = None
+    p = _run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"], 30)
+    out = p.stdout if p and p.returncode == 0 else None
     if out and out.strip():
         rows = [[c.strip() for c in line.split(",")] for line in out.strip().splitlines()]
         return ([{"name": r[0], "memory_bytes": int(float(r[1])) * 2**20 if r[1].replace(".", "").isdigit() else None}
@@ -137,23 +140,13 @@ def commit(repo: Path = REPO) -> dict:
     sha = _cmd("git", "-C", str(repo), "rev-parse", "HEAD")
     if not sha:
         return {"sha": "unknown", "dirty": None}
-    try:
-        p = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=30)
-        dirty = bool(p.stdout.strip()) if p.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        dirty = None
-    return {"sha": sha, "dirty": dirty}
+    p = _run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], 30)
+    return {"sha": sha, "dirty": bool(p.stdout.strip()) if p and p.returncode == 0 else None}
 
 
 def os_name() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.release()}"
+    pretty = _line("/etc/os-release", "PRETTY_NAME=")
+    return pretty.strip().strip('"') if pretty is not None else f"{platform.system()} {platform.release()}"
 
 
 def host_id(desc: dict) -> str:

@@ -11,6 +11,8 @@ import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .machine import complete, describe
+
 
 @dataclass
 class Record:
@@ -24,14 +26,10 @@ class Record:
     extra: dict = field(default_factory=dict)
 
 
-def machine(threads: int) -> dict:
-    """The machine descriptor (bench/machine.py): hardware, versions, commit and host id."""
-    from .machine import describe
-    return describe(threads)
+machine = describe   # machine(threads): the descriptor (bench/machine.py): hardware, versions, commit, host id
 
 
 def write(path: Path, mach: dict, records: list[Record]) -> None:
-    from .machine import complete
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": complete(mach), "records": [asdict(r) for r in records]}, indent=1))
 
@@ -126,14 +124,13 @@ NEEDS = {   # metric (or prefix*) -> {extra field: kind} a reader indexes withou
     "attribution_*": {"embed_wall_ms": "num", "forward_wall_ms": "num"}}
 
 
-def _where(f, path: str) -> str:
-    return f"{f}: {path}" if path else str(f)
-
-
 def _kind(f, path: str, v, kind: str) -> None:
-    what, ok = KINDS[kind]
+    """v is null or of `kind`; a kind ending in "!" is never null."""
+    what, ok = KINDS[kind.rstrip("!")]
+    if v is None and kind.endswith("!"):
+        raise ResultsError(f"{f}: {path} is null, not {what}")
     if v is not None and not ok(v):
-        raise ResultsError(f"{_where(f, path)} is {_show(v)}, not {what}")
+        raise ResultsError(f"{f}: {path} is {_show(v)}, not {what}")
 
 
 def _show(v) -> str:
@@ -157,36 +154,31 @@ def _depth(f, data) -> None:
 def _record(f, i: int, r) -> None:
     at = f"records[{i}]"
     if not isinstance(r, dict):
-        raise ResultsError(f"{_where(f, at)} is {_show(r)}, not an object")
+        raise ResultsError(f"{f}: {at} is {_show(r)}, not an object")
     for k, kind in RECORD.items():
         if k not in r:
-            raise ResultsError(f"{_where(f, at)} has no {k!r}")
-        if r[k] is None:
-            raise ResultsError(f"{_where(f, f'{at}.{k}')} is null, not {KINDS[kind][0]}")
-        _kind(f, f"{at}.{k}", r[k], kind)
+            raise ResultsError(f"{f}: {at} has no {k!r}")
+        _kind(f, f"{at}.{k}", r[k], kind + "!")
     for k, kind in OPTIONAL.items():
         _kind(f, f"{at}.{k}", r.get(k), kind)
     at = f"{at} ({r['impl']} {r['metric']} {r['scenario']})"
     v, unit = r.get("value"), r["unit"]
     _kind(f, f"{at} value", v, "num")
-    open_ = OPEN.get(r["metric"], ())
-    if (v is None and "null" not in open_) or (v is not None and math.isnan(v) and "nan" not in open_) or \
-            (v is not None and math.isinf(v) and "inf" not in open_):
-        raise ResultsError(f"{_where(f, at)}: value {_show(v)} is not a finite number")
+    odd = "null" if v is None else "nan" if math.isnan(v) else "inf" if math.isinf(v) else None
+    if odd and odd not in OPEN.get(r["metric"], ()):
+        raise ResultsError(f"{f}: {at}: value {_show(v)} is not a finite number")
     if timed(r) and v <= 0:
-        raise ResultsError(f"{_where(f, at)}: value {_show(v)} is not a positive {unit or 'figure'}")
+        raise ResultsError(f"{f}: {at}: value {_show(v)} is not a positive {unit or 'figure'}")
     ex = r.get("extra") or {}
     for k, x in ex.items():
         kind = EXTRA.get(k) or next((kd for p, kd in EXTRA_PREFIX.items() if k.startswith(p)), None)
-        if kind and kind.endswith("!") and x is None:
-            raise ResultsError(f"{_where(f, at)} extra.{k} is null, not {KINDS[kind[:-1]][0]}")
         if kind:
-            _kind(f, f"{at} extra.{k}", x, kind.rstrip("!"))
+            _kind(f, f"{at} extra.{k}", x, kind)
     needs = {k: kind for m, d in NEEDS.items() for k, kind in d.items()
              if m == r["metric"] or (m.endswith("*") and r["metric"].startswith(m[:-1]))}
     for k, kind in needs.items():
         if k not in ex or (ex[k] is None and not kind.endswith("?")):
-            raise ResultsError(f"{_where(f, at)} lacks extra.{k}, which a {r['metric']} record carries")
+            raise ResultsError(f"{f}: {at} lacks extra.{k}, which a {r['metric']} record carries")
         _kind(f, f"{at} extra.{k}", ex[k], kind.rstrip("?"))
 
 
@@ -197,7 +189,7 @@ def check(data, f="results.json") -> dict:
         raise ResultsError(f'{f}: not a bench results.json (no "machine" object and "records" list)')
     mach = data["machine"]
     if not isinstance(mach, dict):
-        raise ResultsError(f"{_where(f, 'machine')} is {_show(mach)}, not an object")
+        raise ResultsError(f"{f}: machine is {_show(mach)}, not an object")
     for k, kind in MACHINE.items():
         _kind(f, f"machine.{k}", mach.get(k), kind)
     for i, r in enumerate(data["records"]):

@@ -20,16 +20,17 @@ TOKENIZE_BATCH = 64
 
 
 @lru_cache(maxsize=4)
-def by_length(mdir: Path, corpus: Path = oracle.PROJECT_CORPUS) -> dict[str, list[str]]:
+def by_length(mdir: Path) -> dict[str, list[str]]:
+    """The project corpus's texts by length class (LENGTHS)."""
     from contract.spec import read_spec
-    texts = oracle.read_corpus(corpus)
+    texts = oracle.read_corpus(oracle.PROJECT_CORPUS)
     lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
     # "long" means reaching the model's truncation: 256 tokens for all-MiniLM-L6-v2, its max_seq_length for others
     bounds = {**LENGTHS, "long": (read_spec(mdir).max_seq_length, LENGTHS["long"][1])}
     out = {k: [t for t, n in zip(texts, lens) if lo <= n <= hi and len(t) < 20_000] for k, (lo, hi) in bounds.items()}
     for k, v in out.items():
         if not v:
-            raise ValueError(f"corpus {corpus} has no {k} texts ({bounds[k]} tokens)")
+            raise ValueError(f"corpus {oracle.PROJECT_CORPUS} has no {k} texts ({bounds[k]} tokens)")
     return out
 
 

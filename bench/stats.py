@@ -21,75 +21,75 @@ def _finite(values) -> np.ndarray:
     return np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
 
 
-def _resampled(v: np.ndarray, rng, n: int, stat=np.median) -> np.ndarray:
-    """stat of each of n resamples (with replacement) of v."""
-    return stat(v[rng.integers(0, v.size, (n, v.size))], axis=1)
+def _resampled(v: np.ndarray, rng, n: int) -> np.ndarray:
+    """The median of each of n resamples (with replacement) of v."""
+    return np.median(v[rng.integers(0, v.size, (n, v.size))], axis=1)
 
 
-def _percentiles(boots, level: float) -> list[float]:
-    a = (1 - level) / 2
+def _percentiles(boots) -> list[float]:
+    a = (1 - LEVEL) / 2
     return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
 
 
-def bootstrap_ci(values, stat=np.median, n: int = 2000, level: float = LEVEL, seed: int = 0) -> list[float]:
-    """[low, high] percentile bootstrap interval of stat(values) (one value: [v, v])."""
+def bootstrap_ci(values, n: int = 2000) -> list[float]:
+    """[low, high] percentile bootstrap interval of the median of values (one value: [v, v])."""
     v = _finite(values)
     if v.size == 0:
         return [float("nan"), float("nan")]
     if v.size == 1:
         return [float(v[0]), float(v[0])]
-    return _percentiles(_resampled(v, np.random.default_rng(seed), n, stat), level)
+    return _percentiles(_resampled(v, np.random.default_rng(0), n))
 
 
-def bootstrap_ratio(old, new, n: int = 4000, level: float = LEVEL, seed: int = 0) -> list[float]:
+def bootstrap_ratio(old, new, n: int = 4000) -> list[float]:
     """[low, high] percentile bootstrap interval of median(new) / median(old), each side resampled on its
     own (two unpaired samples: `bench compare`'s two runs). [nan, nan] when a side has no finite value."""
     a, b = _finite(old), _finite(new)
     if a.size == 0 or b.size == 0:
         return [float("nan"), float("nan")]
-    rng = np.random.default_rng(seed)
-    return _percentiles(_resampled(b, rng, n) / _resampled(a, rng, n), level)
+    rng = np.random.default_rng(0)
+    return _percentiles(_resampled(b, rng, n) / _resampled(a, rng, n))
 
 
-def t_interval(values, level: float = LEVEL) -> list[float]:
+def t_interval(values) -> list[float]:
     """Student's t interval of the mean of values (scipy's t quantile); [nan, nan] below two values."""
     from scipy.stats import t
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    v = _finite(values)
     if v.size < 2:
         return [float("nan"), float("nan")]
-    half = float(t.ppf(0.5 + level / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    half = float(t.ppf(0.5 + LEVEL / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
     return [float(v.mean()) - half, float(v.mean()) + half]
 
 
-def order_interval(values, level: float = LEVEL) -> list[float] | None:
+def order_interval(values) -> list[float] | None:
     """The distribution-free interval of the median: [x_(k), x_(n+1-k)] of the sorted values, k the largest
-    with P(Binomial(n, 1/2) < k) <= (1 - level) / 2: it covers `level` whatever the distribution, and one
+    with P(Binomial(n, 1/2) < k) <= (1 - LEVEL) / 2: it covers LEVEL whatever the distribution, and one
     disturbed round moves it by one order statistic. None below 6 values (at 5, even [min, max] covers 93.75% only)."""
     from scipy.stats import binom
-    v = np.sort(np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float))
-    n, a = v.size, (1 - level) / 2
+    v = np.sort(_finite(values))
+    n, a = v.size, (1 - LEVEL) / 2
     k = 0
     while k + 1 <= n // 2 and binom.cdf(k, n, 0.5) <= a:
         k += 1
     return [float(v[k - 1]), float(v[n - k])] if k >= 1 else None
 
 
-def interval(values, level: float = LEVEL, **kw) -> list[float]:
+def interval(values) -> list[float]:
     """The interval every figure carries: the percentile bootstrap of the median (alone it covers a handful of
     rounds poorly: at most 75% at 3), widened to order_interval from 6 rounds, below that to Student's t
     interval of the mean. One round decides nothing: [nan, nan]."""
-    vals = [x for x in values if x is not None and math.isfinite(x)]
-    if len(vals) < 2:
+    vals = _finite(values)
+    if vals.size < 2:
         return [float("nan"), float("nan")]
-    b = bootstrap_ci(vals, level=level, **kw)
-    o = order_interval(vals, level) or t_interval(vals, level)
+    b = bootstrap_ci(vals)
+    o = order_interval(vals) or t_interval(vals)
     return [min(b[0], o[0]), max(b[1], o[1])]
 
 
-def estimate(values, **kw) -> dict:
+def estimate(values) -> dict:
     """{"value": median, "ci": interval(), "rounds": values}"""
     vals = [float(x) for x in values]
-    return {"value": float(median(vals)) if vals else float("nan"), "ci": interval(vals, **kw), "rounds": vals}
+    return {"value": float(median(vals)) if vals else float("nan"), "ci": interval(vals), "rounds": vals}
 
 
 def _floor(est: dict, low: float) -> dict:
@@ -103,38 +103,38 @@ def ratios(base_rounds, impl_rounds) -> list[float]:
     return [b / i for b, i in zip(base_rounds, impl_rounds) if i > 0]
 
 
-def gain(base_rounds, impl_rounds, **kw) -> dict:
+def gain(base_rounds, impl_rounds) -> dict:
     """How many times faster impl is than base, from per-round walls paired by round index."""
-    return _floor(estimate(ratios(base_rounds, impl_rounds), **kw), 0.0)
+    return _floor(estimate(ratios(base_rounds, impl_rounds)), 0.0)
 
 
-def gain_from_ratios(slower_ratios, **kw) -> dict:
+def gain_from_ratios(slower_ratios) -> dict:
     """The same from per-round 'impl / base' ratios (round_ratios_vs_<base>: >1 means slower)."""
-    return estimate([1.0 / r for r in slower_ratios if r > 0], **kw)
+    return estimate([1.0 / r for r in slower_ratios if r > 0])
 
 
-def ceiling(att: dict, removes, **kw) -> dict:
+def ceiling(att: dict, removes) -> dict:
     """The most a port that takes away the buckets `removes` can gain over what `att` describes
     (split.attribute's dict), round by round; inf where nothing would be left. "upper": the same with each
     round's unattributed time (either sign) counted as removable too; a gain above it is a method failure."""
     emb = att["embed_rounds"]
     # a bucket's removable time is never negative (embed_glue can come out below 0 in a noisy round)
     rem = [sum(max(0.0, att["rounds"][b][i]) for b in removes) for i in range(len(emb))]
-    out = _ceil(emb, rem, **kw)
+    out = _ceil(emb, rem)
     out["removes"] = list(removes)
     out["share"] = float(median(r / e for r, e in zip(rem, emb))) if emb else float("nan")
     un = att["rounds"].get("unattributed")
     if un:   # the split's own error in the round, whichever its sign, is time it may have misbooked
         glue = att["rounds"].get("embed_glue") if "embed_glue" in removes else None
         extra = [abs(u - (max(0.0, glue[i]) if glue else 0.0)) for i, u in enumerate(un)]
-        out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)], **kw)
+        out["upper"] = _ceil(emb, [r + x for r, x in zip(rem, extra)])
     return out
 
 
-def _ceil(emb, rem, **kw) -> dict:
+def _ceil(emb, rem) -> dict:
     vals = [e / (e - r) if e - r > 0 else float("inf") for e, r in zip(emb, rem)]
     finite = [v for v in vals if math.isfinite(v)]
-    out = _floor(estimate(finite or [float("inf")], **kw), 1.0)
+    out = _floor(estimate(finite or [float("inf")]), 1.0)
     if not finite:   # unbounded in every round: the value says so; the rounds (finite numbers) are none
         out["rounds"] = []
     return out
@@ -227,18 +227,16 @@ def fmt_ci(value, ci, nd: int = 2, unit: str = "x") -> str:
 
 
 def method_failures(records) -> list[tuple[str, str, str]]:
-    """(impl, scenario, reason) for every port_gain whose interval lies above its ceiling's."""
-    get = (lambda r, k: r[k] if isinstance(r, dict) else getattr(r, k))
-    ceils = {(get(r, "impl"), get(r, "scenario")): r for r in records if get(r, "metric") == "port_ceiling"}
+    """(impl, scenario, reason) for every port_gain whose interval lies above its ceiling's (Records or dicts)."""
+    recs = [r if isinstance(r, dict) else vars(r) for r in records]
+    ceils = {(r["impl"], r["scenario"]): r for r in recs if r["metric"] == "port_ceiling"}
     out = []
-    for r in records:
-        if get(r, "metric") != "port_gain":
+    for r in recs:
+        c = ceils.get((r["impl"], r["scenario"]))
+        if r["metric"] != "port_gain" or c is None or c["value"] is None:
             continue
-        c = ceils.get((get(r, "impl"), get(r, "scenario")))
-        if c is None or get(c, "value") is None:
-            continue
-        why = failure({"value": get(c, "value"), "ci": get(c, "extra")["ci"], "upper": get(c, "extra").get("upper")},
-                      {"value": get(r, "value"), "ci": get(r, "extra")["ci"]})
+        why = failure({"value": c["value"], "ci": c["extra"]["ci"], "upper": c["extra"].get("upper")},
+                      {"value": r["value"], "ci": r["extra"]["ci"]})
         if why:
-            out.append((get(r, "impl"), get(r, "scenario"), why))
+            out.append((r["impl"], r["scenario"], why))
     return out
