@@ -59,8 +59,7 @@ def injected_pipeline(model=None, busy_n: int = 4000, io_bytes: int = 8 << 20):
     return p
 
 
-def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int = 4000,
-        io_bytes: int = 8 << 20) -> dict:
+def run(model=None, rounds: int = 5) -> dict:
     """The three pipelines (plain, + Python, + IO) compared round by round, in seconds. -> {"injected": {"python",
     "io", "total"}, "attributed": {...}, "error": {...}, "direct": busy in place, "plain", "inj", "inj_io": atts}"""
     from contract.api import model_dir
@@ -69,10 +68,10 @@ def run(model=None, rounds: int = 5, texts: list[str] | None = None, busy_n: int
     from . import split
     from ..scenarios import texts_for
     mdir = model_dir(model)
-    texts = texts or texts_for(mdir, "short", 1)
+    texts = texts_for(mdir, "short", 1)
     # a pipeline per injection: the copy also slows the kernels after it, which the Python truth would take in
-    pipes = {REFERENCE: Pipeline(model), "+python": injected_pipeline(model, busy_n, 0),
-             "+io": injected_pipeline(model, 0, io_bytes)}
+    pipes = {REFERENCE: Pipeline(model), "+python": injected_pipeline(model, io_bytes=0),
+             "+io": injected_pipeline(model, busy_n=0)}
     walls = split.measure_walls(pipes, texts, rounds=rounds)
     logs = {"+python": [], "+io": []}
 

@@ -8,6 +8,8 @@ from statistics import median
 
 from .. import registry
 from ..registry import BUCKETS
+from ..results import Record
+from ..stats import UNDECIDED, ceiling, gain, interval, judged, port_record_pair, ratios, verdict
 
 
 def _baselines(walls: dict):
@@ -24,7 +26,6 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
     """port_ceiling + port_gain Records for every implementation in walls whose baseline (or a baseline of it)
     is there too, then reference_records. atts: {impl: attribution dict}; walls: {impl: round_walls} of the same
     interleaved rounds; gain_walls: walls with the settling rounds appended (latency/part.settle), for the gains."""
-    from ..stats import ceiling, gain, port_record_pair as make
     out = []
     gw = gain_walls or walls
     for impl, vs, parts in _baselines(walls):
@@ -38,8 +39,8 @@ def port_records(atts: dict, walls: dict, scenario: str, device: str = "cpu", ga
             (f"{impl} is a peer, its own code throughout: no split of {vs} bounds it"
              if registry.BY_NAME[impl].kind == "peer" else None)
         settled = len(g["rounds"]) - min(len(walls[vs]["embed"]), len(walls[impl]["embed"]))
-        out += make(impl, scenario, c, g, vs, device, extra={"change": registry.BY_NAME[impl].change,
-                                                             "settled_rounds": settled}, reason=why)
+        out += port_record_pair(impl, scenario, c, g, vs, device, reason=why,
+                                extra={"change": registry.BY_NAME[impl].change, "settled_rounds": settled})
     return out + reference_records(atts, scenario, device)
 
 
@@ -58,8 +59,6 @@ def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
     ref = atts.get(registry.REFERENCE)
     if not ref or not ref.get("embed_rounds") or not ref.get("shares"):
         return []
-    from ..results import Record
-    from ..stats import ceiling, interval
     dom, emb = dominant(ref), ref["embed_rounds"]
     per_round = [v / e for v, e in zip(ref["rounds"].get(dom, []), emb)]
     full = ceiling(ref, [p for p in port_removes() if p in ref["rounds"]])
@@ -70,7 +69,6 @@ def reference_records(atts: dict, scenario: str, device: str = "cpu") -> list:
 
 def undecided(walls: dict) -> list[tuple[str, str]]:
     """(impl, its baseline) for every gain in walls still undecided at this precision (what settling re-measures)."""
-    from ..stats import UNDECIDED, gain, verdict
     out = []
     for impl, vs, _ in _baselines(walls):
         g = gain(walls[vs]["embed"], walls[impl]["embed"])
@@ -81,44 +79,38 @@ def undecided(walls: dict) -> list[tuple[str, str]]:
 
 def gain_round_ratios(walls: dict) -> dict:
     """{impl: [its baseline's embed wall / its own, per round]} for every gain in walls (for stability.pair_spread)."""
-    from ..stats import ratios
     return {impl: ratios(walls[vs]["embed"], walls[impl]["embed"]) for impl, vs, _ in _baselines(walls)}
 
 
 def gain_records(walls: dict, scenario: str, device: str = "cpu") -> list:
     """port_gain alone, from walls (bench latency splits nothing), for every implementation with a measured baseline."""
-    from ..results import Record
-    from ..stats import gain, judged
     out = []
     for impl, vs, _ in _baselines(walls):
         g = gain(walls[vs]["embed"], walls[impl]["embed"])
         out.append(Record(impl, "port_gain", scenario, g["value"], "x", device,
-                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"],
-                                 **judged(g),
+                          extra={"vs": vs, "ci": g["ci"], "rounds": g["rounds"], **judged(g),
                                  "change": registry.BY_NAME[impl].change, "method_failure": None}))
     return out
 
 
-def _g(r, k):
-    return r[k] if isinstance(r, dict) else getattr(r, k)
-
-
 def from_records(recs, impl: str, scenario: str) -> dict | None:
-    """split.finish's dict (seconds) rebuilt from attribution_* records, for the report."""
-    rs = {_g(r, "metric").removeprefix("attribution_"): r for r in recs if _g(r, "impl") == impl
-          and _g(r, "scenario") == scenario and _g(r, "metric").startswith("attribution_")}
+    """split.finish's dict (seconds) rebuilt from attribution_* records (Records or their dicts), for the report."""
+    rs = {}
+    for r in recs:
+        r = r if isinstance(r, dict) else vars(r)
+        if r["impl"] == impl and r["scenario"] == scenario and r["metric"].startswith("attribution_"):
+            rs[r["metric"].removeprefix("attribution_")] = r
     if not all(b in rs for b in BUCKETS):
         return None
-    ex = _g(rs["tokenize"], "extra")
-    rounds = {k: [x / 1e3 for x in _g(r, "extra").get("round_ms") or [_g(r, "value")]] for k, r in rs.items()}
+    ex = rs["tokenize"]["extra"]
+    rounds = {k: [x / 1e3 for x in r["extra"].get("round_ms") or [r["value"]]] for k, r in rs.items()}
     emb = [x / 1e3 for x in ex.get("embed_round_ms") or [ex["embed_wall_ms"]]]
-    return {"impl": impl, "buckets": {b: _g(rs[b], "value") / 1e3 for b in BUCKETS}, "rounds": rounds,
-            "values": {k: _g(r, "value") / 1e3 for k, r in rs.items()},
+    return {"impl": impl, "buckets": {b: rs[b]["value"] / 1e3 for b in BUCKETS}, "rounds": rounds,
+            "values": {k: r["value"] / 1e3 for k, r in rs.items()},
             "embed_wall": ex["embed_wall_ms"] / 1e3, "embed_rounds": emb, "forward_wall": ex["forward_wall_ms"] / 1e3,
-            "unattributed": _g(rs["unattributed"], "value") / 1e3 if "unattributed" in rs else 0.0,
-            "ci": {k: [x / 1e3 for x in _g(r, "extra")["ci"]] if _g(r, "extra").get("ci") else None
-                   for k, r in rs.items()},
-            "shares": {k: _g(r, "extra").get("share") if _g(r, "extra").get("share") is not None
+            "unattributed": rs["unattributed"]["value"] / 1e3 if "unattributed" in rs else 0.0,
+            "ci": {k: [x / 1e3 for x in r["extra"]["ci"]] if r["extra"].get("ci") else None for k, r in rs.items()},
+            "shares": {k: r["extra"].get("share") if r["extra"].get("share") is not None
                        else median(rounds[k]) / max(median(emb), 1e-12) for k, r in rs.items()},
             "method": ex.get("method", ""), "residual": ex.get("residual", []), "detail": ex.get("detail", {})}
 

@@ -17,6 +17,9 @@ from statistics import median
 
 import numpy as np
 
+from .. import registry
+from ..stats import interval
+
 BINDING_LIBS = ("libpython", "libtorch_python", "pybind", "_C.cpython")
 
 
@@ -27,7 +30,6 @@ def intercept(pipe, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 
 
 def intercepts(pipes: dict, text: str, sizes=(1, 2, 4, 8), rounds: int = 5, reps: int = 5) -> dict:
     """intercept() of each pipe, interleaved round by round, so per-round differences between pipes are paired."""
-    from ..stats import interval
     batches = {n: {k: p.tokenize([text] * k) for k in sizes} for n, p in pipes.items()}
     for n, p in pipes.items():
         p.forward(batches[n][sizes[-1]])
@@ -56,7 +58,6 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
 
     import torch
 
-    from ..stats import interval
     from .overhead import io_split
     args = io_split(pipe, batch, reps=1)["args"]
     fwd = pipe.model.forward
@@ -70,7 +71,7 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
             tr = torch.jit.trace(body, args, check_trace=False)
     except Exception as e:   # data-dependent Python control flow, unsupported ops
         return {"error": f"cannot trace {getattr(pipe, 'name', pipe)}: {type(e).__name__}: {str(e)[:120]}"}
-    diffs, fw, tw = [], [], []
+    ws = []   # per round: {"py": s, "jit": s}
     with torch.jit.optimized_execution(False), torch.no_grad():
         for r in range(rounds):
             w = {}
@@ -82,11 +83,10 @@ def traced(pipe, batch, rounds: int = 5, reps: int = 5) -> dict:
                     f()
                     ts.append(time.perf_counter() - t0)
                 w[k] = median(ts)
-            diffs.append(w["py"] - w["jit"])
-            fw.append(w["py"])
-            tw.append(w["jit"])
+            ws.append(w)
+    diffs = [w["py"] - w["jit"] for w in ws]
     return {"difference": float(median(diffs)), "ci": interval(diffs), "rounds": diffs,
-            "forward": float(median(fw)), "traced": float(median(tw))}
+            "forward": float(median(w["py"] for w in ws)), "traced": float(median(w["jit"] for w in ws))}
 
 
 def pyspy_exe() -> str | None:
@@ -114,7 +114,6 @@ def pyspy_split(impl: str | None = None, length: str = "short", batch: int = 1, 
                 rate: int = 250, threads: int | None = None, model=None) -> dict:
     """{"python", "binding", "native": fractions, "samples": n} or {"error": one line} of impl's
     forward (default: the reference) on `batch` texts of `length` from `model` (a model directory)."""
-    from .. import registry
     impl = impl or registry.REFERENCE
     exe = pyspy_exe()
     if exe is None:
@@ -152,7 +151,6 @@ def _target(impl: str, length: str, batch: int, seconds: float, threads: str, mo
     """The child py-spy samples: warm up, then forward() in a loop for `seconds`."""
     import torch
 
-    from .. import registry
     from ..scenarios import texts_for
     from contract.api import model_dir
     if threads:

@@ -10,24 +10,8 @@ from statistics import median
 
 def kernel_seconds_of(events) -> float:
     """CUDA kernel seconds from torch.profiler's device events (memcpy/memset apart: io)."""
-    us = 0.0
-    for e in events:
-        if getattr(e.device_type, "name", "CPU") == "CPU":
-            continue
-        if "memcpy" in e.name.lower() or "memset" in e.name.lower():
-            continue
-        us += e.time_range.elapsed_us()
-    return us / 1e6
-
-
-def device_kernel_seconds(fwd, args) -> float:
-    """Summed CUDA kernel time of one fwd(*args), from the profiler's device events."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        fwd(*args)
-        torch.cuda.synchronize()
-    return kernel_seconds_of(prof.events())
+    return sum(e.time_range.elapsed_us() for e in events if getattr(e.device_type, "name", "CPU") != "CPU"
+               and "memcpy" not in e.name.lower() and "memset" not in e.name.lower()) / 1e6
 
 
 def graph_wall(fwd, args, reps: int = 5) -> float | None:
@@ -57,25 +41,9 @@ def graph_wall(fwd, args, reps: int = 5) -> float | None:
     return median(times)
 
 
-def cuda_split(fwd, args, reps: int = 3) -> dict:
-    """The split.attribute round for a CUDA forward (seconds)."""
-    import torch
-    walls = []
-    for _ in range(reps):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fwd(*args)
-        torch.cuda.synchronize()
-        walls.append(time.perf_counter() - t0)
-    wall, kern, gw = median(walls), device_kernel_seconds(fwd, args), graph_wall(fwd, args, reps)
-    over = wall - gw if gw is not None else float("nan")
-    return {"kernels": kern, "python_overhead": over, "graph_wall": gw, "wall": wall,
-            "method": "CUDA: device kernel events; python_overhead = synchronised wall - CUDA-graph replay wall "
-                      "(never run on a GPU in this project)"}
-
-
 class CudaSplit:
-    """overhead.Split's interface for a CUDA forward: each() per rep(), cuda_split once; shares of each()'s wall."""
+    """overhead.Split's interface for a CUDA forward: each() per rep(); result() times the forward reps times
+    (synchronised), profiles one and replays its CUDA graph, its parts shares of each()'s median wall."""
 
     def __init__(self, fwd, args, each, reps: int = 3):
         self.fwd, self.args, self.each, self.reps, self.eaches = fwd, args, each, reps, []
@@ -84,7 +52,22 @@ class CudaSplit:
         self.eaches.append(self.each())
 
     def result(self) -> dict:
-        s = cuda_split(self.fwd, self.args, reps=self.reps)
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+        fwd, args, walls = self.fwd, self.args, []
+        for _ in range(self.reps):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fwd(*args)
+            torch.cuda.synchronize()
+            walls.append(time.perf_counter() - t0)
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fwd(*args)
+            torch.cuda.synchronize()
+        wall, kern, gw = median(walls), kernel_seconds_of(prof.events()), graph_wall(fwd, args, self.reps)
+        s = {"kernels": kern, "python_overhead": wall - gw if gw is not None else float("nan"), "graph_wall": gw,
+             "wall": wall, "method": "CUDA: device kernel events; python_overhead = synchronised wall - CUDA-graph "
+                                     "replay wall (never run on a GPU in this project)"}
         w = median(e[-1] for e in self.eaches)
         s["shares"] = {k: s[k] / w for k in ("kernels", "python_overhead")}
         s["each"] = self.eaches

@@ -66,6 +66,11 @@ def kind_of(func, args) -> str:
     return KIND_OF.get(name, "?" + name)
 
 
+def rows_of(a) -> int:
+    """Rows of a tensor of 2 dims or more (all dims but the last), else 0."""
+    return a.numel() // a.shape[-1] if isinstance(a, torch.Tensor) and a.dim() >= 2 and a.shape[-1] else 0
+
+
 def _core():
     """The module whose op_cost(kind, n, d) times one op from C++ (the registry's `op_cost` fact)."""
     import importlib

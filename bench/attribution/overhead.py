@@ -5,6 +5,7 @@ binding cost (ops.py) + the Python between calls (Replay), which stands in where
 Leaves out: CUDA (cuda_overhead.py), graph-compiled forwards (no Python between ops to count)."""
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from statistics import median
@@ -12,7 +13,8 @@ from statistics import median
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .ops import FALLBACK, KIND_OF, PY_CALLS, cpp_missing, kind_of, one_thread, straight, tiny, _core  # noqa: F401
+from .ops import (FALLBACK, KIND_OF, PY_CALLS, cpp_missing, kind_of, one_thread, rows_of, straight, tiny,  # noqa: F401
+                  _core)
 from .tape import tape_or_why
 
 
@@ -41,11 +43,9 @@ class CallRecorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         t0 = time.perf_counter()
         out = func(*args, **(kwargs or {}))
-        dt = time.perf_counter() - t0
-        self.t_in.append(dt)
+        self.t_in.append(time.perf_counter() - t0)
         self.calls.append(kind_of(func, args))
-        self.rows.append(out.numel() // out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() >= 2
-                         and out.shape[-1] else 0)   # rows of its result: padded (N*T) or packed (M)
+        self.rows.append(rows_of(out))   # rows of its result: padded (N*T) or packed (M)
         if self.keep:
             self.results.append((getattr(func, "__name__", None), _light(out)))
         return out
@@ -107,15 +107,10 @@ class OpMix:
                 "tape_own": max(0.0, own) if self.tape else own}
 
 
-_MIXES: dict = {}
-
-
-def mix_for(counts: dict) -> OpMix:
-    """One OpMix per distinct op mix (a process prices the same forward many times)."""
-    key = tuple(sorted(counts.items()))
-    if key not in _MIXES:
-        _MIXES[key] = OpMix(counts)
-    return _MIXES[key]
+@functools.cache
+def _mix(counts: tuple) -> OpMix:
+    """One OpMix per distinct op mix, counts sorted (kind, n) pairs (a process prices the same forward many times)."""
+    return OpMix(dict(counts))
 
 
 class Split:
@@ -132,7 +127,7 @@ class Split:
         with self.keep:
             fwd(*args)
         self.counts = Counter(self.keep.calls)
-        self.mix = mix_for(self.counts)
+        self.mix = _mix(tuple(sorted(self.counts.items())))
         self.tape, self.tape_why = tape_or_why(fwd, args)
         if self.tape and not self.mix.tape:   # its own cost unpriced: not used
             self.tape, self.tape_why = None, f"the op mix's tape: {self.mix.tape_why}"
@@ -189,9 +184,9 @@ class Split:
                 else {"why": self.tape_why}}
 
 
-def forward_split(fwd, args, reps: int = 5, padded_rows: int | None = None, each=None) -> dict:
-    """Split(...) run reps times on its own: its result()."""
-    s = Split(fwd, args, padded_rows, each)
+def forward_split(fwd, args, reps: int = 5, each=None) -> dict:
+    """Split(fwd, args, each=each) run reps times on its own: its result()."""
+    s = Split(fwd, args, each=each)
     for _ in range(reps):
         s.rep()
     return s.result()
@@ -208,7 +203,7 @@ class IoTimer:
         self.io = self.fwd = 0.0
 
     def _model(self, *a, **kw):
-        self.stamps["args"] = a
+        self.args = a
         self.stamps["enter"] = time.perf_counter()
         out = self.inner(*a, **kw)
         self.stamps["exit"] = time.perf_counter()
@@ -243,10 +238,6 @@ class IoTimer:
         t0 = time.perf_counter()
         self.pipe.embed(texts)
         return self.io, self.fwd, time.perf_counter() - t0
-
-    @property
-    def args(self):
-        return self.stamps["args"]
 
 
 def io_split(pipe, batch, reps: int = 5) -> dict:

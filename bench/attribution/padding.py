@@ -11,14 +11,10 @@ from collections import Counter
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .overhead import kind_of
+from .overhead import CallRecorder, kind_of, rows_of
 
 PER_TOKEN = ("linear", "gelu", "layer_norm", "add")   # kinds whose work grows with the rows they run on
 LAYERS = "linear"   # a forward whose linears ran padded runs its layers padded: `waste` prices it
-
-
-def _rows(a) -> int:
-    return a.numel() // a.shape[-1] if isinstance(a, torch.Tensor) and a.dim() >= 2 and a.shape[-1] else 0
 
 
 class Probe(TorchFunctionMode):
@@ -35,8 +31,8 @@ class Probe(TorchFunctionMode):
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         # the activation is the first operand (linear's weight, layer_norm's affine stay); an add
         # must have every operand padded (the embeddings' broadcast add stays padded when packed too)
-        if kind not in PER_TOKEN or _rows(args[0] if args else None) != self.padded or \
-                (kind == "add" and any(_rows(a) != self.padded for a in tensors)):
+        if kind not in PER_TOKEN or rows_of(args[0] if args else None) != self.padded or \
+                (kind == "add" and any(rows_of(a) != self.padded for a in tensors)):
             return func(*args, **kwargs)
         t0 = time.perf_counter()
         out = func(*args, **kwargs)
@@ -78,8 +74,7 @@ def per_call(fwd, args, padded_rows: int, real_rows: int, reps: int = 1) -> dict
         with p:
             fwd(*args)
         runs.append(p)
-    runs.sort(key=lambda p: sum(p.waste.values()))
-    mid = runs[len(runs) // 2]
+    mid = sorted(runs, key=lambda p: sum(p.waste.values()))[len(runs) // 2]
     return {"waste": sum(mid.waste.values()), "per_token": sum(mid.full.values()), "by_kind": dict(mid.waste),
             "calls": mid.calls}
 
@@ -103,31 +98,16 @@ def unpadded(args, padded_rows: int, real_rows: int) -> tuple:
     return tuple(cut(a) for a in args)
 
 
-class Attention(TorchFunctionMode):
-    """Seconds inside the forward's scaled_dot_product_attention calls."""
-
-    def __init__(self):
-        super().__init__()
-        self.s, self.calls = 0.0, 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if kind_of(func, args) != "sdpa":
-            return func(*args, **(kwargs or {}))
-        t0 = time.perf_counter()
-        out = func(*args, **(kwargs or {}))
-        self.s += time.perf_counter() - t0
-        self.calls += 1
-        return out
-
-
 def attention(fwd, args, small) -> dict:
-    """{"padded": s, "unpadded": s, "calls": n}: fwd's attention calls timed on args and on small."""
+    """{"padded": s, "unpadded": s, "calls": n}: seconds inside fwd's scaled_dot_product_attention calls on args
+    and on small."""
     att = {}
     for k, a in (("padded", args), ("unpadded", small)):
-        m = Attention()
-        with m:
+        rec = CallRecorder()
+        with rec:
             fwd(*a)
-        att[k], att["calls"] = m.s, m.calls
+        att[k] = sum(t for kind, t in zip(rec.calls, rec.t_in) if kind == "sdpa")
+        att["calls"] = rec.calls.count("sdpa")
     return att
 
 
@@ -144,16 +124,6 @@ def unpadded_batch(batch):
     return dataclasses.replace(batch, ids=a[0].numpy(), attention_mask=a[1].numpy())
 
 
-class _Layers(TorchFunctionMode):
-    def __init__(self, rows: int):
-        super().__init__()
-        self.rows, self.seen = rows, False
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.seen |= kind_of(func, args) == LAYERS and _rows(args[0] if args else None) == self.rows
-        return func(*args, **(kwargs or {}))
-
-
 def _watchable(pipe) -> bool:
     """A Python torch forward on the CPU: what layers_padded can watch."""
     from python_ref.pipeline import TorchForward
@@ -164,10 +134,10 @@ def layers_padded(pipe, batch) -> bool:
     """Whether pipe's Python torch forward runs its LAYERS calls on batch's padded rows (one forward watched)."""
     if not _watchable(pipe) or bool(batch.attention_mask.all()):
         return False
-    m = _Layers(batch.ids.size)
-    with m:
+    rec = CallRecorder()
+    with rec:
         pipe.forward(batch)
-    return m.seen
+    return any(k == LAYERS and rows == batch.ids.size for k, rows in zip(rec.calls, rec.rows))
 
 
 def unpadded_parts(pipes: dict, texts) -> dict:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from statistics import median
 
-from .. import registry
+from .. import console, registry
 from ..results import Record
+from ..stats import estimate, fmt_ci, interval
 from ..suite.run import Run
 
 XCHECK_SCENARIO = "single"
@@ -17,29 +18,17 @@ XCHECK_SCENARIO = "single"
 def prepare(run: Run, pipes: dict, follow: dict) -> None:
     """Sets run.overhead_model: whether the overhead model splits Python torch forwards (needs the C++ per-op side)."""
     from . import split
-    own = [p for n, p in pipes.items() if n not in follow and split.supports(p) is None]
-    whys = {split.supports(p) for n, p in pipes.items() if n not in follow} - {None}
-    run.overhead_model = bool(own)
-    if not own and whys:
+    whys = [split.supports(p) for n, p in pipes.items() if n not in follow]
+    run.overhead_model = None in whys
+    if whys and not run.overhead_model:
         run.note(f"overhead model not used: {sorted(whys)[0]}; torch.profiler splits instead")
-
-
-def split_one(run: Run, name: str, pipe, texts: list[str], walls: dict, follow: dict, atts: dict,
-              deadline: float | None = None) -> dict:
-    """The attribution dict of one implementation on one scenario, by the method that applies."""
-    from . import profiled, split
-    if name in follow and follow[name] in atts:
-        return split.follow(atts[follow[name]], walls, name, follow[name])
-    if getattr(run, "overhead_model", False) and split.supports(pipe) is None:
-        return split.attribute(name, pipe, texts, walls, run.device, deadline=deadline)
-    return profiled.attribute_profiled(name, pipe, texts, walls, run.device, reps=run.plan["attr_reps"])
 
 
 def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow: dict, extra: dict,
            progress=None, deadline: float | None = None) -> dict:
     """Every implementation's split of scenario sc, its records added to run. deadline (time.perf_counter()): the
     overhead model's blocks start no round that would end after it (split.attribute_many). -> {impl: attribution}"""
-    from . import split
+    from . import profiled, split
     atts = {}
     here = {n: p for n, p in pipes.items() if walls.get(n, {}).get("embed")}   # the rest: left out (notes)
     own = {n: p for n, p in here.items() if n not in follow and getattr(run, "overhead_model", False)
@@ -55,8 +44,14 @@ def splits(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, follow
         if n not in atts:
             if progress:
                 progress(f"{sc}: attribution {n}")
-            try:
-                atts[n] = split_one(run, n, p, texts, walls[n], follow, atts, deadline)
+            try:   # by the method that applies
+                if n in follow and follow[n] in atts:
+                    atts[n] = split.follow(atts[follow[n]], walls[n], n, follow[n])
+                elif getattr(run, "overhead_model", False) and split.supports(p) is None:
+                    atts[n] = split.attribute(n, p, texts, walls[n], run.device, deadline=deadline)
+                else:
+                    atts[n] = profiled.attribute_profiled(n, p, texts, walls[n], run.device,
+                                                          reps=run.plan["attr_reps"])
             except Exception as e:
                 run.note(f"attribution {n}/{sc} failed: {type(e).__name__}: {e}")
                 continue
@@ -73,7 +68,6 @@ def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, a
     """overhead_view records of the reference's removable cost at sc: the model's figure, its priced part, the
     intercept, py-spy, direct (forward walls: the language port's baseline's - its own, paired) and traced."""
     from . import crosscheck
-    from ..stats import estimate, interval
     ref = registry.REFERENCE
     if ref not in pipes or ref not in atts:
         return
@@ -127,8 +121,6 @@ def crosschecks(run: Run, sc: str, pipes: dict, texts: list[str], walls: dict, a
         recs.append(_view(sc, "traced", tw["difference"], tw["ci"], "forward - its TorchScript trace (a lower "
                           "bound: the interpreter's per-op cost stays)", dev))
     run.add(recs)
-    from .. import console
-    from ..stats import fmt_ci
     console.table(f"removable overhead of {ref} at {sc}: the model and its cross-checks",
                   ["view", "ms per forward [95% CI]"],
                   [[r.extra["view"], r.extra.get("error") or fmt_ci(r.value, r.extra.get("ci"), 3, "")] for r in recs])

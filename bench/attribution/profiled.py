@@ -14,23 +14,11 @@ os.environ.setdefault("KINETO_LOG_LEVEL", "99")   # kineto prints a line per pro
 
 from .. import registry
 from ..latency.timing import sync
+from .split import finish
 
 # Profiler bookkeeping ranges (wrappers around real ops): never op time themselves; their children count.
 WRAPPER_PREFIXES = ("Torch-Compiled Region", "CompiledFunction", "## ", "TorchDynamo", "Pregraph",
                     "Inductor", "cudaDeviceSynchronize", "cudaStreamSynchronize", "ProfilerStep")
-
-
-def _wall(fn, reps: int, device: str = "cpu") -> float:
-    """Median seconds of fn() over reps calls (one untimed warm call first)."""
-    fn()
-    out = []
-    for _ in range(reps):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        out.append(time.perf_counter() - t0)
-    return median(out)
 
 
 def _wrapper(e) -> bool:
@@ -69,7 +57,8 @@ def profile_forward(pipe, batch, device: str = "cpu", reps: int = 1) -> tuple[fl
 
 
 def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
-    """Boundary cost of one forward: ids+mask numpy -> torch -> device, (N, D) result -> host numpy."""
+    """Boundary cost of one forward, median of reps after one untimed: ids+mask numpy -> torch -> device,
+    (N, D) result -> host numpy."""
     import torch
     out = torch.zeros((batch.ids.shape[0], dim), dtype=torch.float32, device=device)
 
@@ -77,7 +66,14 @@ def io_seconds(batch, dim: int, device: str = "cpu", reps: int = 5) -> float:
         torch.from_numpy(batch.ids).to(device)
         torch.from_numpy(batch.attention_mask).to(device)
         out.cpu().numpy()
-    return _wall(move, reps, device)
+    walls = []
+    for _ in range(reps + 1):   # the first untimed
+        sync(device)
+        t0 = time.perf_counter()
+        move()
+        sync(device)
+        walls.append(time.perf_counter() - t0)
+    return median(walls[1:])
 
 
 def _onnx_kernels(pipe, batch, reps: int) -> float:
@@ -107,20 +103,16 @@ def _onnx_kernels(pipe, batch, reps: int) -> float:
 
 def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
     """A port timed inside its own runtime: per round, tokenize, forward and embed there."""
-    from .split import finish
     n = len(walls["embed"])
     js_rounds = max(2, min(n, reps, int(3.0 / max(median(walls["embed"]), 1e-3))))   # each a full embed or more
     js = {w: [] for w in ("tokenize", "forward", "embed")}
     for _ in range(js_rounds):
         for w in js:
             js[w].append(median(pipe.time(w, texts, warmup=0, repeat=1)) / 1e3)
-    r = {"tokenize": [], "model_kernels": [], "framework_overhead": [], "io": []}
-    for i in range(n):
-        j = i % js_rounds
-        r["tokenize"].append(js["tokenize"][j])
-        r["model_kernels"].append(js["forward"][j])
-        r["framework_overhead"].append(max(0.0, js["embed"][j] - js["tokenize"][j] - js["forward"][j]))
-        r["io"].append(max(0.0, walls["embed"][i] - js["embed"][j]))
+    jr = [i % js_rounds for i in range(n)]   # the inner round each wall round takes
+    r = {"tokenize": [js["tokenize"][j] for j in jr], "model_kernels": [js["forward"][j] for j in jr],
+         "framework_overhead": [max(0.0, js["embed"][j] - js["tokenize"][j] - js["forward"][j]) for j in jr],
+         "io": [max(0.0, e - js["embed"][j]) for e, j in zip(walls["embed"], jr)]}
     return finish(name, r, walls["embed"], median(js["forward"]),
                   f"inside its own runtime ({js_rounds} rounds there): tokenize, forward (its own kernels), "
                   "glue; io = the pipe from Python", {"rounds": n, "inner_rounds": js_rounds},
@@ -129,7 +121,6 @@ def _inner(name: str, pipe, texts, walls: dict, reps: int) -> dict:
 
 def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int = 5) -> dict:
     """split.finish's dict for `pipe` embedding `texts`, one value per round of `walls` (split.round_walls)."""
-    from .split import finish
     if registry.kernels(name) == "inner" and hasattr(pipe, "time"):
         return _inner(name, pipe, texts, walls, reps)
     batch = pipe.tokenize(texts)
@@ -146,27 +137,12 @@ def attribute_profiled(name: str, pipe, texts: list[str], walls: dict, device: s
                   "torch.profiler: time inside the outermost ops, as a share of the profiled forward") + \
             "; framework_overhead = forward - kernels - io (residual)"
     io = io_seconds(batch, getattr(pipe, "dim", None) or 384, device)   # host-timed: holds the memcpys
-    r = {"tokenize": list(walls["tokenize"]), "model_kernels": [], "framework_overhead": [], "io": []}
-    for f in walls["forward"]:
-        k = min(share * f, max(f - io, 0.0))   # the profiler's inflation cannot make kernels exceed the wall
-        r["model_kernels"].append(k)
-        r["io"].append(io)
-        r["framework_overhead"].append(max(0.0, f - k - io))
+    # the profiler's inflation cannot make kernels exceed the wall
+    ks = [min(share * f, max(f - io, 0.0)) for f in walls["forward"]]
+    r = {"tokenize": list(walls["tokenize"]), "model_kernels": ks,
+         "framework_overhead": [max(0.0, f - k - io) for f, k in zip(walls["forward"], ks)], "io": [io] * len(ks)}
     r["embed_glue"] = [e - t - f for e, t, f in zip(walls["embed"], walls["tokenize"], walls["forward"])]
     return finish(name, r, walls["embed"], fwd, method,
                   {"rounds": len(walls["embed"]), "profiled_share": share, "profile_reps": prof_reps},
                   residual=("framework_overhead",))
 
-
-if __name__ == "__main__":  # quick look: python -m bench.attribution.profiled [impl] [n]
-    import sys
-
-    from ..scenarios import texts_for
-    from .split import measure_walls
-    from contract.api import model_dir
-    name, n = (sys.argv[1:2] or [registry.REFERENCE])[0], int((sys.argv[2:3] or ["8"])[0])
-    p = registry.load_impl(name, model_dir())
-    texts = texts_for(model_dir(), "medium", n)
-    a = attribute_profiled(name, p, texts, measure_walls({name: p}, texts, rounds=5)[name], reps=9)
-    print(json.dumps({"buckets_ms": {k: round(v * 1e3, 3) for k, v in a["buckets"].items()},
-                      "shares": a["shares"], "method": a["method"]}, indent=1))

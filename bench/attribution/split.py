@@ -9,9 +9,11 @@ import math
 import time
 from statistics import median
 
+from ..latency.timing import interleaved, sync
 from ..registry import BUCKETS
+from ..results import Record
+from ..stats import interval
 from . import overhead as oh, padding
-from .padding import PER_TOKEN
 
 METHOD = ("overhead model: kernels = the forward's own ATen ops replayed from LibTorch C++ on its tensors (the "
           "tape, less its own per-op cost); framework overhead = the forward's wall - that, in the same repetition "
@@ -36,33 +38,23 @@ def round_walls(samples: dict, name: str) -> dict:
     return {call: [float(median(rnd)) for rnd in s] for (n, call), s in samples.items() if n == name}
 
 
-def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3, device: str = "cpu",
-                  extra: dict | None = None) -> dict:
-    """{name: round_walls} for pipes (embed, tokenize, forward interleaved round by round), and {name: [per-round
-    median s]} for extra's fns (one returning a latency.InnerTime is scored by it); an extra keyed (pipe name,
-    call) runs right after that pipe's calls and joins its round_walls."""
-    from ..latency.timing import interleaved, sync
+def measure_walls(pipes: dict, texts: list[str], rounds: int = 5, reps: int = 3, device: str = "cpu") -> dict:
+    """{name: round_walls} for pipes: embed, tokenize, forward and, where its layers run padded, the unpadded forward
+    (padding.unpadded_parts), interleaved round by round."""
     fns = {}
     for n, p in pipes.items():
         batch = p.tokenize(texts)
         fns[(n, "embed")] = (lambda p=p: (p.embed(texts), sync(device)))
         fns[(n, "tokenize")] = (lambda p=p: p.tokenize(texts))
         fns[(n, "forward")] = (lambda p=p, b=batch: (p.forward(b), sync(device)))
-    # the unpadded forward (padding.py) of pipes whose layers run padded joins their group and walls
-    for n, f in {**padding.unpadded_parts(pipes, texts), **(extra or {})}.items():
-        fns[n if isinstance(n, tuple) else (n, "extra")] = f
+    fns.update(padding.unpadded_parts(pipes, texts))
     res = interleaved(fns, rounds=rounds, reps=reps, warmup=1)
-    out = {n: round_walls(res, n) for n in pipes}
-    out.update({n: round_walls(res, n)["extra"] for n in (extra or {}) if not isinstance(n, tuple)})
-    return out
+    return {n: round_walls(res, n) for n in pipes}
 
 
 def attribute(name: str, pipe, texts: list[str], walls: dict, device: str = "cpu", reps: int | None = None,
               deadline: float | None = None) -> dict:
-    """Buckets of embedding texts with pipe, one value per round of walls (per-round seconds).
-    -> {"impl", "buckets": {b: s median}, "rounds": {b or "unattributed"/"padding_waste": [s]},
-        "ci": {b: [lo, hi]}, "shares": {b: frac of embed}, "unattributed": s, "embed_wall", "embed_rounds",
-        "forward_wall", "detail": {...}, "method"}"""
+    """Buckets of embedding texts with pipe, one value per round of walls (per-round seconds): finish's dict."""
     return attribute_many({name: pipe}, texts, {name: walls}, device, reps, deadline=deadline)[name]
 
 
@@ -143,7 +135,8 @@ class _State:
                                                          for (i, f, e), p in zip(s["each"], s["reps"])))
         rounds["speed"].append(sp)
         # padding waste (padding.py), at this block's pace put on the walls'; none when the batch has no padding
-        padded = set(s.get("padded_kinds", ())) & set(PER_TOKEN) if self.real < batch.ids.size else set()
+        padded = set(s.get("padded_kinds", ())) & set(padding.PER_TOKEN) if self.real < batch.ids.size else set()
+        per_call = lambda: padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp  # noqa: E731
         if padding.LAYERS in padded:   # the walls' pair (unpadded_parts), the gains' rounds
             if not walls.get("unpadded"):
                 raise ValueError(f"{getattr(self.pipe, 'name', 'pipe')}: its layers run padded but the walls hold no "
@@ -155,9 +148,9 @@ class _State:
                  "tokens": small[0].numel(), "from": "wall rounds"}
             w["waste"] = padding.waste(w["padded"], w["unpadded"], att, sp)
             if r == 0:
-                self.padding = {**w, "per_call": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp}
+                self.padding = {**w, "per_call": per_call()}
         else:   # per call where only a few calls ran padded (the packed forward's)
-            w = {"waste": padding.per_call(iot.inner, args, batch.ids.size, self.real)["waste"] * sp if padded else 0.0}
+            w = {"waste": per_call() if padded else 0.0}
         rounds["padding_waste"].append(w["waste"])
         for k in ("binding", "between_ops", "priced", "indirect"):   # seconds at the block's pace, put on the walls'
             rounds[k].append(s["shares"][k] * E if k in s.get("shares", {}) else s.get(k, math.nan))
@@ -189,7 +182,6 @@ def finish(name: str, rounds: dict, embed_rounds: list, forward_wall: float, met
            residual: tuple = ()) -> dict:
     """The attribution dict every method returns, from per-round seconds of BUCKETS (and measured pieces): medians,
     intervals, shares of the embed wall, the unattributed rest. residual: buckets got only as a residual."""
-    from ..stats import interval
     rounds = dict(rounds)
     if "unattributed" not in rounds:
         rounds["unattributed"] = [e - sum(rounds[b][i] for b in BUCKETS) for i, e in enumerate(embed_rounds)]
@@ -225,7 +217,6 @@ PIECE_OF = {"embed_glue": "unattributed", "padding_waste": "model_kernels"}
 def attribution_records(att: dict, scenario: str, device: str = "cpu", extra: dict | None = None) -> list:
     """attribution_<bucket> and attribution_unattributed records (ms) with interval and share, and the measured
     pieces (attribution_embed_glue, attribution_padding_waste) with the bucket they are part of (extra.piece_of)."""
-    from ..results import Record
     ex = {"method": att["method"], "embed_wall_ms": att["embed_wall"] * 1e3, "forward_wall_ms": att["forward_wall"] * 1e3,
           "detail": att["detail"], "residual": att.get("residual", []), "rounds": len(att["embed_rounds"]),
           "embed_round_ms": [x * 1e3 for x in att["embed_rounds"]], **(extra or {})}

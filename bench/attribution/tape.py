@@ -49,10 +49,9 @@ class _Slots:
         return self.of[id(t)]
 
     def out(self, t: torch.Tensor) -> int:
-        if id(t) not in self.of:
-            self.of[id(t)] = len(self.of)
-        self.made.add(self.of[id(t)])
-        return self.of[id(t)]
+        s = self.of.setdefault(id(t), len(self.of))
+        self.made.add(s)
+        return s
 
 
 def _encode(v, typ: str, slots: _Slots, name: str):
@@ -69,24 +68,15 @@ def _encode(v, typ: str, slots: _Slots, name: str):
         return ("O" if "?" in typ else "L", [-1 if x is None else slots.arg(x) for x in v])
     if v is None:
         return ("N", None)
-    if isinstance(v, bool):
-        return ("b", v)
-    if isinstance(v, int):
-        return ("i", v)
-    if isinstance(v, float):
-        return ("f", v)
+    for cls, tag in ((bool, "b"), (int, "i"), (float, "f"), (str, "s")):   # bool before int: a bool is an int
+        if isinstance(v, cls):
+            return (tag, v)
     if isinstance(v, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         return ("I", list(v))
-    if isinstance(v, str):
-        return ("s", v)
-    if isinstance(v, torch.dtype):
-        return ("dtype", str(v).removeprefix("torch."))
-    if isinstance(v, torch.device):
-        return ("device", str(v))
-    if isinstance(v, torch.layout):
-        return ("layout", str(v).removeprefix("torch."))
-    if isinstance(v, torch.memory_format):
-        return ("memory_format", str(v).removeprefix("torch."))
+    for cls, tag in ((torch.dtype, "dtype"), (torch.device, "device"), (torch.layout, "layout"),
+                     (torch.memory_format, "memory_format")):
+        if isinstance(v, cls):
+            return (tag, str(v).removeprefix("torch."))
     raise Unsupported(f"tape: {name} takes a {type(v).__name__} ({typ}), which the tape does not replay")
 
 
@@ -123,7 +113,7 @@ def build(ops: list, final, writes_ok: bool = False) -> tuple[list, list, int, l
 
 class Tape:
     """fwd(*args) recorded once; run() replays it from C++ -> seconds. `finals`: the slots of the
-    forward's result (output(slot) reads them after a run). Raises Unsupported (one line)."""
+    forward's result (output(i) reads the i-th after a run). Raises Unsupported (one line)."""
 
     def __init__(self, fwd, args, writes_ok: bool = False):
         from .ops import _core
@@ -138,9 +128,7 @@ class Tape:
             self.core = core.Tape(steps, ins, n)
         except ValueError as e:
             raise Unsupported(str(e).splitlines()[0]) from None
-
-    def run(self) -> float:
-        return self.core.run()
+        self.run = self.core.run
 
     def output(self, i: int = 0):
         return self.core.output(self.finals[i])
