@@ -2,7 +2,7 @@
 offline, led by the decision table (`print_decision_table` shows it on the terminal).
   speed.py, costs.py  the sections (header ... interventions; cold start ... browser, decision)
   decision.py         the decision logic (decision_rows);  index.py  records -> lookups, md_table, crossovers
-  plots.py            the PNGs;  html.py  index.html
+  plots.py            the PNGs;  html.py  index.html;  readme.py  the README's results and docs/results pages
 Leaves out: interactive plots, comparisons across machines (bench/hosts/)."""
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ decision table the report opens with. Each section is a function (Index, plots) 
 from __future__ import annotations
 
 from .. import registry
-from .decision import decision_rows, decision_table, failures
+from ..stats import RESOLUTION, THRESHOLD
+from .decision import decision_view
 from .index import Index, cold_figures, foot_rows, md_table
 
 
@@ -31,14 +32,14 @@ def footprint(ix: Index, plots: list[str]) -> str:
           "Bytes on disk of what that process actually used: `own` (this repo's files), `deps` (third-party "
           "packages whole, or just the libraries mapped), `runtime` (interpreter + stdlib, or node); system "
           f"libraries apart. Model weights apart: {wb / 1e6:.1f} MB.\n\n" if wb else "\n## Footprint\n\n"]
+
+    def size(r, k, unit=1e6):
+        return r[k] / unit if k in r else None
     md.append(md_table(["row", "peak RSS MiB", "own MB", "deps MB", "runtime MB", "largest deps",
                         "browser bytes MB", "wasm memory MiB"],
-                       [[r["row"], r.get("rss", 0) / 2**20 if "rss" in r else None,
-                         r["own"] / 1e6 if "own" in r else None, r["deps"] / 1e6 if "deps" in r else None,
-                         r["runtime"] / 1e6 if "runtime" in r else None,
+                       [[r["row"], size(r, "rss", 2**20), size(r, "own"), size(r, "deps"), size(r, "runtime"),
                          ", ".join(f"{k} {v / 1e6:.0f}MB" for k, v in list(r.get("packages", {}).items())[:3]),
-                         r["bytes_total"] / 1e6 if "bytes_total" in r else None,
-                         r["wasm_memory"] / 2**20 if "wasm_memory" in r else None] for r in fr]))
+                         size(r, "bytes_total"), size(r, "wasm_memory", 2**20)] for r in fr]))
     if "footprint.png" in plots:
         md.append("\n![footprint](footprint.png)\n")
     return "".join(md)
@@ -84,18 +85,15 @@ def browser(ix: Index, plots: list[str]) -> str:
     brs = [r for r in ix.recs if r["host"] == "chromium" and r["metric"].startswith(("latency", "peak_fraction"))]
     if not brs:
         return ""
-    x = lambda r, k: r.get("extra", {}).get(k, "")  # noqa: E731
     return ("\n## Browser (headless Chromium, cross-origin isolated; each page on 1 thread and on the run's)\n\n" +
             md_table(["impl", "threads", "build", "isolated", "scenario", "metric", "value", "unit"],
-                     [[r["impl"], x(r, "threads"), x(r, "build"), x(r, "crossOriginIsolated"), r["scenario"], r["metric"],
-                       r["value"], r["unit"]] for r in brs]))
+                     [[r["impl"], *(r.get("extra", {}).get(k, "") for k in ("threads", "build", "crossOriginIsolated")),
+                       r["scenario"], r["metric"], r["value"], r["unit"]] for r in brs]))
 
 
 def decision(ix: Index, plots: list[str]) -> str:
     """The answer first: the decision table, its method failures in red, and what a --quick plan means."""
-    from ..stats import RESOLUTION, THRESHOLD
-    rows = decision_rows(ix.data)
-    cols, cells = decision_table(rows)
+    rows, cols, cells, fails, quick, noisy = decision_view(ix.data)
     md = ["\n## Decision table: does a port pay?\n\ndocs/DESIGN.md's table, filled in from this machine. Per "
           f"scenario: the dominant bucket in {registry.REFERENCE}'s split (share of the embed wall, 95% interval) "
           "and the most a full port could gain from it; then each change apart, its measured gain over its "
@@ -106,7 +104,7 @@ def decision(ix: Index, plots: list[str]) -> str:
           "at this precision*.\n\n",
           md_table(cols, [[f'<span style="color:#c00">{c}</span>' if isinstance(c, str) and
                            "METHOD FAILURE" in c else c for c in row] for row in cells])]
-    for sc, impl, why in failures(rows):
+    for sc, impl, why in fails:
         md.append(f'\n<span style="color:#c00">**method failure** at {sc}: {impl}: {why}</span>\n')
     if any(r.get("quantisation") for r in rows):   # only where this run measured an int8 row
         b = ix.data.get("machine", {}).get("fidelity_budget") or {}
@@ -115,11 +113,9 @@ def decision(ix: Index, plots: list[str]) -> str:
                   f"as an intervention only where its gain is a yes and this run recorded it within the fidelity "
                   f"budget (mean top-{b.get('k', 10)} agreement ≥ {b.get('topk_mean', '?')}, min cosine ≥ "
                   f"{b.get('cos_min', '?')}).\n")
-    if ix.data.get("machine", {}).get("plan") == "quick":
+    if quick:
         md.append("\n**--quick**: few rounds per point, so these intervals are wider than the default plan's and "
                   "the verdicts are indicative; run without --quick before acting on them.\n")
-    from ..hosts.stability import noisy_line
-    line = noisy_line(ix.data.get("records", []))
-    if line:
-        md.append(f"\n**{line[0].upper() + line[1:]}.**\n")
+    if noisy:
+        md.append(f"\n**{noisy[0].upper() + noisy[1:]}.**\n")
     return "".join(md)

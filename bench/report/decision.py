@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import registry
 from ..stats import THRESHOLD, UNDECIDED, fmt_ci
-from .index import Index
+from .index import Index, numeric
 
 DESIGN_ROWS = {  # the design's opening table: dominant bucket -> (cheapest fitting intervention, does a port pay?)
     "model_kernels": ("a better runtime (ONNX Runtime, torch.compile, TensorRT), fusion",   # quantisation: only as measured
@@ -21,6 +21,11 @@ DECISION_COLS = ["scenario", f"dominant bucket ({registry.REFERENCE}) · full-po
                  QUANT_COL, "does a port pay?", "what moved the number", "intervention the numbers support"]
 
 
+def _said(c: dict) -> str:
+    """A change's gain as the table says it: 'impl 1.36x [1.33, 1.43]'."""
+    return f"{c['impl']} {fmt_ci(c['gain'], c['gain_ci'])}"
+
+
 def _change(ix: Index, impl: str, sc: str) -> dict | None:
     g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
     if not g or g["value"] is None:
@@ -33,7 +38,7 @@ def _change(ix: Index, impl: str, sc: str) -> dict | None:
          "failure": ge.get("method_failure"), "note": ge.get("note")}
     ceil = ("ceiling " + fmt_ci(d["ceiling"], d["ceiling_ci"]) if d["ceiling"] is not None
             else "no ceiling: " + ce.get("reason", "").split(": ")[0] if c else "")
-    d["cell"] = f"{d['verdict']}: {impl} {fmt_ci(d['gain'], d['gain_ci'])} over {d['vs']}" + (f"; {ceil}" if ceil else "")
+    d["cell"] = f"{d['verdict']}: {_said(d)} over {d['vs']}" + (f"; {ceil}" if ceil else "")
     if d["failure"]:
         d["cell"] += " — METHOD FAILURE"
     return d
@@ -46,82 +51,69 @@ def fidelity_verdict(ix: Index, impl: str) -> dict | None:
         return None
     ex, cmin = r.get("extra") or {}, ix.v(impl, "fidelity_cos_min", "fidelity")
     b = ex.get("budget") if isinstance(ex.get("budget"), dict) else {}
-    num = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))  # noqa: E731
-    vs = (lambda x, floor: f" {'≥' if x >= floor else '<'} {floor:g}" if num(floor) else "")  # noqa: E731
+    vs = (lambda x, floor: f" {'≥' if x >= floor else '<'} {floor:g}" if numeric(floor) else "")  # noqa: E731
     top = f"top-{ex.get('k', 'k')} agreement {r['value']:.3f}{vs(r['value'], b.get('topk_mean'))}"
-    cos = f", min cos {cmin:.4f}{vs(cmin, b.get('cos_min'))}" if num(cmin) else ""
+    cos = f", min cos {cmin:.4f}{vs(cmin, b.get('cos_min'))}" if numeric(cmin) else ""
     within = ex.get("within_budget") is True
     side = f"{'within' if within else 'outside'} the fidelity budget"
-    worst = f" (worst {ex['worst']:.2f})" if num(ex.get("worst")) else ""
+    worst = f" (worst {ex['worst']:.2f})" if numeric(ex.get("worst")) else ""
     return {"within": within, "short": f"{side}: {top}{cos}", "text": f"{top}{worst}{cos}: {side}"}
 
 
 def _quantisation(ix: Index, sc: str) -> list[dict]:
     """Each int8 row measured at sc: its gain (as _change) with this run's fidelity; supported: a yes
     gain within the fidelity budget; why: in a few words, when it is not."""
-    out = []
-    for n in [e.name for e in registry.REGISTRY if not e.exact]:
-        c = _change(ix, n, sc)
-        if c is None:
-            continue
-        f = fidelity_verdict(ix, n)
-        c["fidelity"], c["supported"] = f, c["verdict"] == "yes" and f is not None and f["within"]
-        c["qcell"] = (f"{c['verdict']}: {n} {fmt_ci(c['gain'], c['gain_ci'])} over {c['vs']}; "
-                      + (f["text"] if f else "fidelity not measured in this run"))
-        c["why"] = ("fidelity not measured in this run" if f is None else f["short"] if not f["within"] else
-                    f"gain {c['verdict']}")
-        out.append(c)
+    out = [c for c in (_change(ix, e.name, sc) for e in registry.REGISTRY if not e.exact) if c]
+    for c in out:
+        f = c["fidelity"] = fidelity_verdict(ix, c["impl"])
+        c["supported"] = c["verdict"] == "yes" and f is not None and f["within"]
+        unmeasured = "fidelity not measured in this run"
+        c["qcell"] = f"{c['verdict']}: {_said(c)} over {c['vs']}; " + (f["text"] if f else unmeasured)
+        c["why"] = unmeasured if f is None else f["short"] if not f["within"] else f"gain {c['verdict']}"
     return out
-
-
-def _best(ix: Index, sc: str, names: list[str]) -> dict | None:
-    found = [c for c in (_change(ix, n, sc) for n in names) if c]
-    return max(found, key=lambda c: c["gain"]) if found else None
 
 
 def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
     """One scenario's row; without the reference's full_port_ceiling record (not split), the gains alone."""
-    full, dom = ix.r(registry.REFERENCE, "full_port_ceiling", sc), None
-    if full is None:
-        row = {"scenario": sc, "dominant_bucket": None, "indicative": quick, "ceiling": None, "ceiling_ci": None,
-               "port_share": None, "design_says": "-",
-               "dominant": "not split in this run (no attribution: its notes say why)"
-               if not ix.r(registry.REFERENCE, "attribution_model_kernels", sc) else
-               "split, but no full_port_ceiling record (a results file from before it was written: run again)"}
+    full = ix.r(registry.REFERENCE, "full_port_ceiling", sc)
+    fx = full["extra"] if full else {}
+    dom, sci = fx["dominant"] if full else None, fx.get("dominant_ci")
+    if full:
+        dominant = f"{dom} {100 * fx['dominant_share']:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
+                                                                  if sci else "")
+    elif ix.r(registry.REFERENCE, "attribution_model_kernels", sc):
+        dominant = "split, but no full_port_ceiling record (a results file from before it was written: run again)"
     else:
-        fx = full["extra"]
-        dom, sci = fx["dominant"], fx.get("dominant_ci")
-        row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick,
-               "dominant": f"{dom} {100 * fx['dominant_share']:.0f}%" + (f" [{100 * sci[0]:.0f}, {100 * sci[1]:.0f}]"
-                                                                         if sci else ""),
-               "ceiling": full["value"], "ceiling_ci": fx.get("ci"), "port_share": fx.get("share"),
-               "design_says": DESIGN_ROWS.get(dom, ("-", "-"))[1]}   # a bucket the design does not name: no row of it
-    for ch in registry.CHANGES:
-        row[ch] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == ch])
-    row["runtime"] = _best(ix, sc, [e.name for e in registry.REGISTRY if e.change == "runtime"])
+        dominant = "not split in this run (no attribution: its notes say why)"
+    row = {"scenario": sc, "dominant_bucket": dom, "indicative": quick, "dominant": dominant,
+           "ceiling": full["value"] if full else None, "ceiling_ci": fx.get("ci"), "port_share": fx.get("share"),
+           "design_says": DESIGN_ROWS.get(dom, ("-", "-"))[1]}   # a bucket the design does not name: no row of it
+    for ch in (*registry.CHANGES, "runtime"):   # each change's best row
+        found = [c for c in (_change(ix, e.name, sc) for e in registry.REGISTRY if e.change == ch) if c]
+        row[ch] = max(found, key=lambda c: c["gain"]) if found else None
     row["quantisation"] = qs = _quantisation(ix, sc)
     row["quant_cell"] = " · ".join(q["qcell"] for q in qs) or "-"   # (never "|": a markdown cell)
     ports = [row[ch] for ch in registry.CHANGES if row[ch] and registry.BY_NAME[row[ch]["impl"]].kind == "port"]
     vs = [p["verdict"] for p in ports]
     row["verdict"] = ("not measured" if not vs else "yes" if "yes" in vs else "no" if all(v == "no" for v in vs)
                       else UNDECIDED)
-    best = max(ports, key=lambda p: p["gain"]) if ports else None
-    row["port_pays"] = (f"{row['verdict']}: " + (", ".join(f"{p['impl']} {fmt_ci(p['gain'], p['gain_ci'])} over {p['vs']}"
-                                                          for p in ports) if ports else "no port measured"))
+    row["port_pays"] = f"{row['verdict']}: " + (", ".join(f"{_said(p)} over {p['vs']}" for p in ports)
+                                                if ports else "no port measured")
     if quick and ports:
         row["port_pays"] += " (indicative: --quick)"
+    best = max(ports, key=lambda p: p["gain"]) if ports else None
     row["best_port"] = f"{best['impl']} {best['gain']:.2f}x" if best else "-"
     rt = row["runtime"]
-    row["best_runtime"] = f"{rt['impl']} {fmt_ci(rt['gain'], rt['gain_ci'])}" if rt else "-"
+    row["best_runtime"] = _said(rt) if rt else "-"
     changes = [(ch, row[ch]) for ch in registry.CHANGES if row[ch]]
     paid = [(ch, c) for ch, c in changes if c["verdict"] == "yes"]
     open_ = [(ch, c) for ch, c in changes if c["verdict"] == UNDECIDED]
     if paid:
-        row["moved"] = "; ".join(f"the {LABEL[ch]} ({c['impl']} {fmt_ci(c['gain'], c['gain_ci'])})" for ch, c in paid)
+        row["moved"] = "; ".join(f"the {LABEL[ch]} ({_said(c)})" for ch, c in paid)
     elif changes:
         top_ch, top = max(changes, key=lambda x: x[1]["gain"])
         row["moved"] = (f"none of the three gains {THRESHOLD:.2f}x for sure; largest: the {LABEL[top_ch]} "
-                        f"({top['impl']} {fmt_ci(top['gain'], top['gain_ci'])})")
+                        f"({_said(top)})")
     else:
         row["moved"] = "no change measured"
     if open_:
@@ -129,8 +121,7 @@ def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
     sup = [f"{LABEL[ch]}: {c['impl']}" for ch, c in paid]
     if rt and rt["verdict"] == "yes":
         sup.append(f"runtime change: {rt['impl']} ({rt['gain']:.2f}x)")
-    sup += [f"quantisation: {q['impl']} {fmt_ci(q['gain'], q['gain_ci'])} over {q['vs']}, {q['fidelity']['text']}"
-            for q in qs if q["supported"]]
+    sup += [f"quantisation: {_said(q)} over {q['vs']}, {q['fidelity']['text']}" for q in qs if q["supported"]]
     row["intervention"] = "; ".join(sup) or (f"none of the measured changes gains {THRESHOLD:.2f}x"
                                              + (" within the fidelity budget" if qs else "")
                                              + (f": {DESIGN_ROWS[dom][0]}" if dom in DESIGN_ROWS else ""))
@@ -140,8 +131,8 @@ def _scenario_row(ix: Index, sc: str, quick: bool) -> dict:
     sb = ix.r(registry.REFERENCE, "sorted_batching_s", "large_input")
     if sc == "batch" and sb and sb["extra"].get("speedup", 1) >= 1.05:
         row["intervention"] += f"; for large mixed inputs sort by length ({sb['extra']['speedup']:.2f}x)"
-    row["failures"] = [(c["impl"], c["failure"]) for _, c in changes + ([("runtime", rt)] if rt else [])
-                       + [("quantisation", q) for q in qs] if c["failure"]]
+    row["failures"] = [(c["impl"], c["failure"]) for c in [c for _, c in changes] + ([rt] if rt else []) + qs
+                       if c["failure"]]
     return row
 
 
@@ -152,11 +143,9 @@ def _cold_row(ix: Index) -> dict | None:
     if ref_name not in cold:
         return None
     rss = {r["extra"].get("row", r["impl"]): r["value"] for r in ix.recs if r["metric"] == "peak_rss"}
-    ports = {k: v for k, v in cold.items() if registry.owner(k) in registry.ports()}
-    others = {k: v for k, v in cold.items() if registry.owner(k) in registry.interventions()
-              and registry.BY_NAME[registry.owner(k)].exact}   # an int8 row's start is no answer without its fidelity
-    bp = min(ports, key=ports.get) if ports else None
-    br = min(others, key=others.get) if others else None
+    exact = [n for n in registry.interventions() if registry.BY_NAME[n].exact]   # int8: no answer without fidelity
+    bp = min((k for k in cold if registry.owner(k) in registry.ports()), key=cold.get, default=None)
+    br = min((k for k in cold if registry.owner(k) in exact), key=cold.get, default=None)
     gain = (lambda k: cold[ref_name] / cold[k] if k else 0.0)
     pays = bp is not None and gain(bp) >= THRESHOLD and cold[bp] <= cold.get(br, float("inf"))
     best = bp if pays else (br if br and gain(br) >= THRESHOLD else None)
@@ -173,7 +162,7 @@ def _cold_row(ix: Index) -> dict | None:
 
 
 def _browser_row(ix: Index) -> dict:
-    br = [r for r in ix.recs if r["scenario"] == "browser" and r["metric"] == "coldstart"]
+    br = ix.every("coldstart", "browser")
     web = [n for n in registry.ports() if registry.BY_NAME[n].browser_pages]
     outside = [(n, ix.v(n, "latency_p50", "single")) for n in web if ix.v(n, "latency_p50", "single")]
     return {"scenario": "must run in the browser", "dominant": "deployability", "dominant_bucket": "browser",
@@ -189,15 +178,10 @@ def decision_rows(data: dict) -> list[dict]:
     """One dict per row: each scenario measured (+ cold start/footprint, + browser)."""
     ix = Index(data)
     quick = data.get("machine", {}).get("plan") == "quick"
-    rows = []
-    for sc in ix.main_scenarios():
-        if ix.r(registry.REFERENCE, "full_port_ceiling", sc) or any(ix.r(n, "port_gain", sc) for n in registry.names()):
-            rows.append(_scenario_row(ix, sc, quick))
-    cold = _cold_row(ix)
-    if cold:
-        rows.append(cold)
-    rows.append(_browser_row(ix))
-    return rows
+    gained = {r["scenario"] for r in ix.recs if r["metric"] == "port_gain" and r["impl"] in registry.names()}
+    rows = [_scenario_row(ix, sc, quick) for sc in ix.main_scenarios()
+            if ix.r(registry.REFERENCE, "full_port_ceiling", sc) or sc in gained]
+    return rows + [r for r in (_cold_row(ix), _browser_row(ix)) if r]
 
 
 def decision_cells(row: dict) -> list:
@@ -207,23 +191,20 @@ def decision_cells(row: dict) -> list:
             row.get("moved", "-"), row["intervention"]]
 
 
-def decision_table(rows: list[dict]) -> tuple[list[str], list[list]]:
-    """(columns, cells) to show: the quantisation column only when this run measured an int8 row."""
-    cells = [decision_cells(r) for r in rows]
-    if any(r.get("quantisation") for r in rows):
-        return list(DECISION_COLS), cells
-    i = DECISION_COLS.index(QUANT_COL)
-    return DECISION_COLS[:i] + DECISION_COLS[i + 1:], [c[:i] + c[i + 1:] for c in cells]
-
-
-def failures(rows: list[dict]) -> list[tuple[str, str, str]]:
-    """(scenario, impl, reason) of every method failure in the rows."""
-    return [(r["scenario"], i, why) for r in rows for i, why in r.get("failures", [])]
+def decision_view(data: dict) -> tuple:
+    """What the report and the terminal show of the decision: (rows, columns, cells, method failures as
+    (scenario, impl, reason), --quick?, the noisy-machine line or None); the quantisation column only where
+    this run measured an int8 row."""
+    from ..hosts.stability import noisy_line
+    rows = decision_rows(data)
+    cols, cells = list(DECISION_COLS), [decision_cells(r) for r in rows]
+    if not any(r.get("quantisation") for r in rows):
+        i = cols.index(QUANT_COL)
+        cols, cells = cols[:i] + cols[i + 1:], [c[:i] + c[i + 1:] for c in cells]
+    fails = [(r["scenario"], impl, why) for r in rows for impl, why in r.get("failures", [])]
+    return rows, cols, cells, fails, data.get("machine", {}).get("plan") == "quick", noisy_line(data.get("records", []))
 
 
 def print_decision_table(data: dict) -> None:
     from ..console import print_decision
-    from ..hosts.stability import noisy_line
-    rows = decision_rows(data)
-    print_decision(*decision_table(rows), failures(rows),
-                   data.get("machine", {}).get("plan") == "quick", noisy_line(data.get("records", [])))
+    print_decision(*decision_view(data)[1:])

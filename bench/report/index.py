@@ -1,5 +1,5 @@
 """results.json records -> the lookups the report's sections, plots and decision logic share, the markdown
-table helper, and the sweep's crossovers."""
+table helper, the sweep's crossovers, and the cold-start and footprint rows."""
 from __future__ import annotations
 
 import re
@@ -7,9 +7,8 @@ import re
 import numpy as np
 
 from .. import registry
+from ..attribution.ceilings import from_records
 from ..scenarios import SCENARIOS
-
-MAIN_SCENARIOS = tuple(SCENARIOS)
 
 
 class Index:
@@ -19,37 +18,44 @@ class Index:
         self.data, self.recs = data, data["records"]
         self.by = {(r["impl"], r["metric"], r["scenario"]): r for r in self.recs}
 
-    def v(self, impl, metric, scenario, default=None):
-        r = self.by.get((impl, metric, scenario))
-        return r["value"] if r else default
-
     def r(self, impl, metric, scenario):
         return self.by.get((impl, metric, scenario))
 
-    def impls(self, metric, scenario) -> list[str]:
-        return [r["impl"] for r in self.recs if r["metric"] == metric and r["scenario"] == scenario]
+    def v(self, impl, metric, scenario, default=None):
+        r = self.r(impl, metric, scenario)
+        return r["value"] if r else default
 
-    def scenarios(self, prefix: str = "", metric: str = "latency_p50") -> list[str]:
-        seen = []
-        for r in self.recs:
-            if r["metric"] == metric and r["scenario"].startswith(prefix) and r["scenario"] not in seen:
-                seen.append(r["scenario"])
-        return seen
+    def every(self, metric, scenario) -> list[dict]:
+        """Every record of metric at scenario, in file order."""
+        return [r for r in self.recs if r["metric"] == metric and r["scenario"] == scenario]
+
+    def impls(self, metric, scenario) -> list[str]:
+        return [r["impl"] for r in self.every(metric, scenario)]
 
     def main_scenarios(self) -> list[str]:
-        return [s for s in MAIN_SCENARIOS if s in self.scenarios()]
+        """The project's scenarios (in their order) that have latency records."""
+        timed = {r["scenario"] for r in self.recs if r["metric"] == "latency_p50"}
+        return [s for s in SCENARIOS if s in timed]
 
-    def gain(self, impl, scenario, base=None):
-        a, b = self.v(base or registry.REFERENCE, "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
+    def splits(self, scenario) -> list[dict]:
+        """from_records' split of each implementation split at scenario, in record order."""
+        impls = dict.fromkeys(self.impls("attribution_tokenize", scenario))
+        return [a for a in (from_records(self.recs, i, scenario) for i in impls) if a]
+
+    def gain(self, impl, scenario):
+        """The reference's p50 over impl's at scenario, or None."""
+        a, b = self.v(registry.REFERENCE, "latency_p50", scenario), self.v(impl, "latency_p50", scenario)
         return a / b if a and b else None
 
     def best(self, names: list[str], scenario: str) -> tuple[str | None, float]:
         """The best measured gain over the reference among `names` at `scenario` -> (name, gain)."""
-        gains = {n: self.gain(n, scenario) for n in names if self.gain(n, scenario)}
-        if not gains:
-            return None, 0.0
-        b = max(gains, key=gains.get)
-        return b, gains[b]
+        gains = {n: g for n in names if (g := self.gain(n, scenario))}
+        b = max(gains, key=gains.get, default=None)
+        return b, gains.get(b, 0.0)
+
+
+def numeric(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def fmt(x, nd=3):
@@ -74,36 +80,24 @@ def sweep_table(ix: Index) -> dict:
         if m and r["metric"] == "latency_p50":
             b = int(m.group(1))
             out.setdefault(m.group(2), {}).setdefault(r["impl"], []).append((b, r["value"] / b))
-    for d in out.values():
-        for v in d.values():
-            v.sort()
-    return out
+    return {length: {impl: sorted(pts) for impl, pts in d.items()} for length, d in out.items()}
 
 
-def crossover(xs: list[int], a: list[float], b: list[float]) -> float | None:
-    """First batch size where per-text latency of a stops beating b (log-interpolated), or None."""
-    d = [np.log(x) - np.log(y) for x, y in zip(a, b)]   # < 0: a faster
-    for i in range(1, len(xs)):
-        if (d[i - 1] < 0) != (d[i] < 0):
-            f = d[i - 1] / (d[i - 1] - d[i])
-            return float(np.exp(np.log(xs[i - 1]) + f * (np.log(xs[i]) - np.log(xs[i - 1]))))
-    return None
-
-
-def crossovers(ix: Index, base: str | None = None, table: dict | None = None) -> list[tuple]:
-    """(length, impl, batch where impl's per-text latency crosses base's) for each pair that crosses."""
-    base = base or registry.REFERENCE
+def crossovers(table: dict) -> list[tuple]:
+    """(length, impl, batch) for each impl swept at the reference's batch sizes whose per-text latency
+    crosses the reference's: the first sign change, log-interpolated."""
     out = []
-    for length, d in (table if table is not None else sweep_table(ix)).items():
-        if base not in d:
-            continue
-        xs = [b for b, _ in d[base]]
+    for length, d in table.items():
+        base = d.get(registry.REFERENCE, [])
+        xs = [b for b, _ in base]
         for impl, pts in d.items():
-            if impl == base or [b for b, _ in pts] != xs or len(xs) < 2:
+            if impl == registry.REFERENCE or len(xs) < 2 or [b for b, _ in pts] != xs:
                 continue
-            x = crossover(xs, [v for _, v in pts], [v for _, v in d[base]])
-            if x is not None:
-                out.append((length, impl, x))
+            diff = [np.log(a) - np.log(b) for (_, a), (_, b) in zip(pts, base)]   # < 0: impl faster
+            i = next((i for i in range(1, len(xs)) if (diff[i - 1] < 0) != (diff[i] < 0)), None)
+            if i is not None:
+                f = diff[i - 1] / (diff[i - 1] - diff[i])
+                out.append((length, impl, float(np.exp(np.log(xs[i - 1]) + f * (np.log(xs[i]) - np.log(xs[i - 1]))))))
     return out
 
 
@@ -116,8 +110,7 @@ def browser_label(r: dict) -> str:
 def cold_figures(ix: Index) -> list[tuple]:
     rows = [(r["extra"].get("row", r["impl"]), r["value"]) for r in ix.recs if r["metric"] == "coldstart"
             and r["scenario"].startswith("coldstart:")]
-    rows += [(browser_label(r), r["value"] / 1e3) for r in ix.recs
-             if r["metric"] == "coldstart" and r["scenario"] == "browser"]
+    rows += [(browser_label(r), r["value"] / 1e3) for r in ix.every("coldstart", "browser")]
     return rows
 
 

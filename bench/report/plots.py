@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..attribution.ceilings import from_records
 from ..registry import REFERENCE
 from .index import Index, cold_figures, crossovers, foot_rows, sweep_table
 
@@ -12,11 +11,12 @@ COLORS = {"tokenize": "#4c72b0", "model_kernels": "#dd8452", "framework_overhead
           "unattributed": "#cccccc"}
 
 
-def _plt():
+def _subplots(*args, **kw):
+    """plt.subplots on the Agg backend (matplotlib is imported only to draw)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    return plt
+    return plt.subplots(*args, **kw)
 
 
 def _removed(x) -> float:
@@ -33,12 +33,9 @@ def plot_attribution(ix: Index, path: Path) -> bool:
                                             for r in ix.recs)]
     if not scs:
         return False
-    plt = _plt()
-    impls_of = {sc: [a for a in (from_records(ix.recs, i, sc) for i in dict.fromkeys(
-        r["impl"] for r in ix.recs if r["scenario"] == sc and r["metric"] == "attribution_tokenize")) if a]
-        for sc in scs}
+    impls_of = {sc: ix.splits(sc) for sc in scs}
     n = max(len(v) for v in impls_of.values())
-    fig, axes = plt.subplots(1, len(scs), figsize=(5.6 * len(scs), 0.45 * n + 2.2), squeeze=False)
+    fig, axes = _subplots(1, len(scs), figsize=(5.6 * len(scs), 0.45 * n + 2.2), squeeze=False)
     for ax, sc in zip(axes[0], scs):
         atts = impls_of[sc]
         names = [a["impl"] for a in atts]
@@ -54,25 +51,24 @@ def plot_attribution(ix: Index, path: Path) -> bool:
                 ax.plot([_removed(c["value"])], [y - 0.38], "v", color="black", ms=7)
             if g and g["value"]:
                 x, lo, hi = _removed(g["value"]), *sorted(_removed(v) for v in g["extra"]["ci"] or (0, 0))
-                xs = [x, min(lo, x), max(hi, x)]
                 color = "#c00000" if g["extra"].get("method_failure") else "black"
-                ax.errorbar([xs[0]], [y + 0.38], xerr=[[xs[0] - xs[1]], [xs[2] - xs[0]]], fmt="o", color=color,
+                ax.errorbar([x], [y + 0.38], xerr=[[x - min(lo, x)], [max(hi, x) - x]], fmt="o", color=color,
                             ms=4, capsize=2)
                 ax.text(1.02, y, f"{g['value']:.2f}x" + (f" ≤{c['value']:.2f}x" if c and c["value"] else ""),
                         va="center", fontsize=7, color=color)
         ax.set_xlim(-0.05, 1.22)
         ax.set_title(sc)
-        ax.set_xlabel("share of the embed wall; ▼ ceiling, ● gain (share of the baseline's time removed)")
-        ax.xaxis.label.set_size(7)
+        ax.set_xlabel("share of the embed wall; ▼ ceiling, ● gain (share of the baseline's time removed)", fontsize=7)
         ax.invert_yaxis()
     h, lb = axes[0][0].get_legend_handles_labels()
     fig.legend(h, lb, loc="lower center", ncol=len(lb), fontsize=8, frameon=False)
     fig.suptitle("attribution: where embed time goes (100% = its embed wall), with ceilings and gains")
-    return _save(plt, fig, path, rect=(0, 0.07, 1, 1))
+    return _save(fig, path, rect=(0, 0.07, 1, 1))
 
 
-def _save(plt, fig, path: Path, rect=(0, 0, 1, 1)) -> bool:
+def _save(fig, path: Path, rect=(0, 0, 1, 1)) -> bool:
     """The end every plot shares: lay out, write the PNG, free the figure."""
+    import matplotlib.pyplot as plt
     fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -83,9 +79,8 @@ def plot_sweep(ix: Index, path: Path) -> bool:
     st = sweep_table(ix)
     if not st:
         return False
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(st), figsize=(5.5 * len(st), 4.2), squeeze=False)
-    cross = crossovers(ix, table=st)
+    fig, axes = _subplots(1, len(st), figsize=(5.5 * len(st), 4.2), squeeze=False)
+    cross = crossovers(st)
     for ax, (length, d) in zip(axes[0], st.items()):
         for impl, pts in d.items():
             ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=impl)
@@ -100,30 +95,28 @@ def plot_sweep(ix: Index, path: Path) -> bool:
         ax.set_title(f"{length} texts")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"latency vs batch size (dotted: crossover with {REFERENCE})")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_coldstart(ix: Index, path: Path) -> bool:
     rows = cold_figures(ix)
     if not rows:
         return False
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(rows) + 1.5))
+    fig, ax = _subplots(figsize=(7.5, 0.4 * len(rows) + 1.5))
     ax.barh([r[0] for r in rows], [r[1] for r in rows], color="#8172b3")
     for i, (_, v) in enumerate(rows):
         ax.text(v, i, f" {v:.2f}s", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds, fresh process -> first embedding (median)")
     ax.set_title("cold start")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_footprint(ix: Index, path: Path) -> bool:
     rows = [r for r in foot_rows(ix) if "rss" in r or "own" in r]
     if not rows:
         return False
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 0.4 * len(rows) + 1.8))
+    fig, (a1, a2) = _subplots(1, 2, figsize=(12, 0.4 * len(rows) + 1.8))
     names = [r["row"] for r in rows]
     a1.barh(names, [r.get("rss", 0) / 2**20 for r in rows], color="#937860")
     a1.set_xlabel("peak RSS, MiB")
@@ -137,7 +130,7 @@ def plot_footprint(ix: Index, path: Path) -> bool:
     a2.invert_yaxis()
     a2.legend(fontsize=8)
     fig.suptitle("footprint")
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 PLOTS = (("attribution.png", plot_attribution), ("latency_vs_batch.png", plot_sweep),

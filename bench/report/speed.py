@@ -4,10 +4,9 @@ and the cheaper interventions. Each section is a function (Index, plots) -> mark
 from __future__ import annotations
 
 from .. import registry
-from ..attribution.ceilings import from_records
-from ..registry import BUCKETS
+from ..registry import BUCKETS, PIECES
 from ..stats import fmt_ci
-from .index import Index, crossovers, md_table, sweep_table
+from .index import Index, crossovers, md_table, numeric, sweep_table
 
 
 def header(ix: Index, plots: list[str]) -> str:
@@ -49,7 +48,7 @@ def time_budget_line(m: dict) -> str:
 
 
 def equivalence(ix: Index, plots: list[str]) -> str:
-    eq = [r for r in ix.recs if r["scenario"] == "equivalence" and r["metric"] == "equivalence_id_mismatches"]
+    eq = ix.every("equivalence_id_mismatches", "equivalence")
     if not eq:
         return fidelity(ix)
     e0 = eq[0]["extra"]
@@ -73,19 +72,19 @@ INT8_ISA = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "
 def fidelity(ix: Index) -> str:
     """Every forward's fidelity to upstream fp32 (equivalence/fidelity.py), the budget the run judged the int8
     rows by, the CPU features their gain rests on, and what no int8 row stands for (registry.UNBUILT)."""
-    top = [r for r in ix.recs if r["metric"] == "fidelity_topk" and r["scenario"] == "fidelity"]
+    top = ix.every("fidelity_topk", "fidelity")
     if not top:
         return ""
     m, e0 = ix.data.get("machine", {}), top[0].get("extra") or {}
     b = m.get("fidelity_budget") or e0.get("budget") or {}
-    f = (lambda x, spec: format(x, spec) if isinstance(x, (int, float)) and not isinstance(x, bool) else "-")  # noqa: E731
-    rows = [[r["impl"], (r.get("extra") or {}).get("texts"), f(ix.v(r["impl"], "fidelity_max_abs", "fidelity"), ".1e"),
-             f(ix.v(r["impl"], "fidelity_cos_mean", "fidelity"), ".5f"), f(ix.v(r["impl"], "fidelity_cos_min", "fidelity"),
-                                                                             ".5f"),
-             f(r["value"], ".4f"), f((r.get("extra") or {}).get("worst"), ".2f"),
-             "fp32 contract" if (r.get("extra") or {}).get("exact", True) else "fidelity budget",
-             "yes" if (r.get("extra") or {}).get("within_budget") is True
-             else f"no: {(r.get('extra') or {}).get('misses', '')}"] for r in top]
+    rows = []
+    for r in top:
+        ex = r.get("extra") or {}
+        got = [ix.v(r["impl"], f"fidelity_{k}", "fidelity") for k in ("max_abs", "cos_mean", "cos_min")]
+        figures = zip([*got, r["value"], ex.get("worst")], (".1e", ".5f", ".5f", ".4f", ".2f"))
+        rows.append([r["impl"], ex.get("texts"), *(format(x, spec) if numeric(x) else "-" for x, spec in figures),
+                     "fp32 contract" if ex.get("exact", True) else "fidelity budget",
+                     "yes" if ex.get("within_budget") is True else f"no: {ex.get('misses', '')}"])
     md = [f"\n## Fidelity to upstream fp32\n\nEvery forward against sentence-transformers' fp32 vectors on "
           f"{e0.get('texts')} texts of {e0.get('corpus', 'the corpus')} (an even sample of its {e0.get('corpus_texts')}"
           f"; the {e0.get('plan', '?')} plan): the largest |Δ|, the mean and least cosine, and retrieval agreement: "
@@ -133,13 +132,15 @@ def latency(ix: Index, plots: list[str]) -> str:
 
 def peak(ix: Index, plots: list[str]) -> str:
     """Each forward's useful GFLOP/s against the multiply-add peak of the runtime it runs in (peak_fraction)."""
-    rows = [[sc, impl, r["extra"]["tokens"], r["extra"]["gflop"], r["extra"]["forward_ms"], r["extra"]["useful_gflops"],
-             f"{r['extra']['peak_gflops']:.0f} ({r['extra']['peak_runtime']}, {r['extra']['peak_lanes']} lanes, "
-             f"{r['extra']['peak_threads']} threads)",
-             f"{100 * r['value']:.0f}%" + (" (above the probed peak: the probe read low; not a fraction to read)"
-                                           if r["value"] > 1 else "")]
-            for sc in ix.main_scenarios() for impl in ix.impls("peak_fraction", sc)
-            for r in (ix.r(impl, "peak_fraction", sc),)]
+    rows = []
+    for sc in ix.main_scenarios():
+        for impl in ix.impls("peak_fraction", sc):
+            r = ix.r(impl, "peak_fraction", sc)
+            e = r["extra"]
+            over = " (above the probed peak: the probe read low; not a fraction to read)" if r["value"] > 1 else ""
+            rows.append([sc, impl, e["tokens"], e["gflop"], e["forward_ms"], e["useful_gflops"],
+                         f"{e['peak_gflops']:.0f} ({e['peak_runtime']}, {e['peak_lanes']} lanes, "
+                         f"{e['peak_threads']} threads)", f"{100 * r['value']:.0f}%{over}"])
     if not rows:
         return ""
     return ("\n## Kernels against the machine's peak\n\nUseful work: the encoder's matmul FLOPs on the real tokens "
@@ -179,32 +180,24 @@ def attribution(ix: Index, plots: list[str]) -> str:
           "round over the baseline named (registry fact `baseline`); the ceiling is the most that change can gain, "
           "from the baseline's split and the buckets it removes (fact `replaces`); `upper` counts the "
           "unattributed time as removable too.\n\n"]
-    parts = ("unattributed", "embed_glue", "padding_waste")
+    cols = (*BUCKETS, "unattributed", *PIECES)
     for sc in ix.main_scenarios():
         rows = []
-        for impl in dict.fromkeys(r["impl"] for r in ix.recs if r["scenario"] == sc
-                                  and r["metric"] == "attribution_tokenize"):
-            a = from_records(ix.recs, impl, sc)
-            if a is None:
-                continue
-            g, c = ix.r(impl, "port_gain", sc), ix.r(impl, "port_ceiling", sc)
-            gain = f"{fmt_ci(g['value'], g['extra']['ci'])} vs {g['extra']['vs']}" if g else "-"
-            up = (c or {}).get("extra", {}).get("upper")
+        for a in ix.splits(sc):
+            g, c = ix.r(a["impl"], "port_gain", sc), ix.r(a["impl"], "port_ceiling", sc)
+            ge, up = (g or {}).get("extra", {}), (c or {}).get("extra", {}).get("upper")
             ceil = ("-" if not c else "n/a: " + c["extra"].get("reason", "").split(": ")[0] if c["value"] is None else
                     fmt_ci(c["value"], c["extra"]["ci"]) + (f", upper {fmt_ci(up['value'], up['ci'])}" if up else ""))
-            note = ""
-            if g and g["extra"].get("method_failure"):
-                note = f'<span style="color:#c00">**method failure**: {g["extra"]["method_failure"]}</span>'
-            elif g and g["extra"].get("note"):
-                note = g["extra"]["note"]
-            method = a["method"].split(":")[0].split(";")[0]
-            rows.append([impl, method] + [_cell(a, k) for k in (*BUCKETS, *parts)] +
-                        [a["embed_wall"] * 1e3, gain, ceil, note or "-"])
+            note = (f'<span style="color:#c00">**method failure**: {ge["method_failure"]}</span>'
+                    if ge.get("method_failure") else ge.get("note") or "-")
+            gain = f"{fmt_ci(g['value'], ge['ci'])} vs {ge['vs']}" if g else "-"
+            rows.append([a["impl"], a["method"].split(":")[0].split(";")[0], *(_cell(a, k) for k in cols),
+                         a["embed_wall"] * 1e3, gain, ceil, note])
         if not rows:
             continue
         md.append(f"**{sc}**\n\n")
-        md.append(md_table(["impl", "method"] + [f"{b} ms" for b in (*BUCKETS, *parts)] +
-                           ["embed wall ms", "gain [95% CI]", "ceiling [95% CI]", "note"], rows))
+        md.append(md_table(["impl", "method", *(f"{b} ms" for b in cols), "embed wall ms", "gain [95% CI]",
+                            "ceiling [95% CI]", "note"], rows))
         md.append("\n" + overhead_views(ix, sc))
     if "attribution.png" in plots:
         md.append("![attribution](attribution.png)\n")
@@ -213,7 +206,7 @@ def attribution(ix: Index, plots: list[str]) -> str:
 
 def overhead_views(ix: Index, sc: str) -> str:
     """The reference's removable per-call cost seen several ways (attribution/part.py crosschecks)."""
-    views = [r for r in ix.recs if r["metric"] == "overhead_view" and r["scenario"] == sc]
+    views = ix.every("overhead_view", sc)
     if not views:
         return ""
     rows = [[r["extra"]["view"], "-" if r["value"] is None else fmt_ci(r["value"], r["extra"].get("ci"), 3, " ms"),
@@ -234,7 +227,7 @@ def sweep(ix: Index, plots: list[str]) -> str:
         bs = sorted({b for v in d.values() for b, _ in v})
         md.append(f"*{length}*\n\n" + md_table(["impl"] + [f"batch {b}" for b in bs],
                                                 [[i] + [dict(v).get(b) for b in bs] for i, v in d.items()]) + "\n")
-    cross = crossovers(ix, table=st)
+    cross = crossovers(st)
     md.append(f"\nCrossovers with {registry.REFERENCE} (batch size where the order flips): " +
               ("; ".join(f"{impl} on {ln} texts at ~{x:.0f}" for ln, impl, x in cross) or "none in this range")
               + ".\n\n")
