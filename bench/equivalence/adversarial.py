@@ -1,8 +1,8 @@
 """`bench tokenize`'s adversarial figure: seconds for each port to embed one 10 MB text built to defeat a
 tokenizer (docs/DESIGN.md §5 promises linear time; the target is under 5 s a text): marks (a letter, then
 combining marks out of canonical order, all stripped by an uncased model), kept_marks (marks the normalizer
-keeps: one 10 MB [UNK] word), cjk (no ASCII space at all). Median and range of `rounds` embeds after a
-warm-up. A figure, not a test: tests/test_adversarial.py checks linear scaling from 100 KB to 1 MB."""
+keeps: one 10 MB [UNK] word), cjk (no ASCII space at all). Median and range of 3 embeds (the quick plan: 2)
+after a warm-up. A figure, not a test: tests/test_adversarial.py checks linear scaling from 100 KB to 1 MB."""
 from __future__ import annotations
 
 import statistics
@@ -27,25 +27,20 @@ def _embed_s(pipe, text: str) -> float:
     return time.perf_counter() - t0
 
 
-def measure_adversarial(pipes: dict, n_bytes: int = MB10, rounds: int = 3) -> list[Record]:
+def run_part(run) -> None:
+    """Every loaded port that embeds: the records into the run, the table."""
+    pipes = {n: p for n, p in run.pipes.items() if n in registry.ports(with_reference=True) and registry.has_forward(n)}
+    rounds = 2 if run.plan_name == "quick" else 3
     recs = []
     for name, build in TEXTS.items():
-        text = build(n_bytes)
+        text = build(MB10)
         for impl, pipe in pipes.items():
             pipe.embed(["warm up"])
             secs = sorted(_embed_s(pipe, text) for _ in range(rounds))
             recs.append(Record(impl, "adversarial_embed_s", name, statistics.median(secs), "s",
                                extra={"rounds_s": secs, "bytes": len(text.encode()), "target_s": 5.0}))
-    return recs
-
-
-def run_part(run) -> None:
-    """Every loaded port that embeds: the table, and the records into the run."""
-    pipes = {n: p for n, p in run.pipes.items() if n in registry.ports(with_reference=True) and registry.has_forward(n)}
-    recs = measure_adversarial(pipes, rounds=2 if run.plan_name == "quick" else 3)
     run.add(recs)
-    console.table(f"adversarial 10 MB texts: seconds to embed one (median [min-max] of {len(recs[0].extra['rounds_s'])}"
-                  " rounds; target < 5 s)" if recs else "adversarial 10 MB texts: no port loaded",
-                  ["impl"] + list(TEXTS),
+    console.table(f"adversarial 10 MB texts: seconds to embed one (median [min-max] of {rounds} rounds; target < 5 s)"
+                  if recs else "adversarial 10 MB texts: no port loaded", ["impl"] + list(TEXTS),
                   [[impl] + [f"{r.value:.2f} [{r.extra['rounds_s'][0]:.2f}-{r.extra['rounds_s'][-1]:.2f}]"
                              for r in recs if r.impl == impl] for impl in pipes])

@@ -23,15 +23,12 @@ class Row:
     min_cos: float | None = None
     tol: float | None = None
     error: str = ""
-    exact: bool = True          # held to the fp32 contract; False: ids only here (vectors: the fidelity budget)
+    exact: bool = True          # False: ids only here (vectors: the fidelity budget)
 
     @property
     def ok(self) -> bool:
-        if self.error:
-            return False
-        ids_ok = self.id_mismatches in (None, 0)
-        emb_ok = self.max_abs is None or (self.max_abs <= self.tol and self.min_cos >= tolerance(True)[1])
-        return ids_ok and emb_ok
+        return not self.error and (self.max_abs is None or (
+            self.max_abs <= self.tol and self.min_cos >= tolerance(True)[1])) and self.id_mismatches in (None, 0)
 
 
 def unpad(batch) -> list[list[int]]:
@@ -44,8 +41,17 @@ def batched(texts, n):
         yield texts[i:i + n]
 
 
+def compare_ids(row: Row, pipe, texts: list[str], ref_ids: list[list[int]]) -> None:
+    """row.id_mismatches and row.first_bad: pipe's ids of texts (batches of 64) against ref_ids."""
+    ids = [r for chunk in batched(texts, 64) for r in unpad(pipe.tokenize(chunk))]
+    bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
+    row.id_mismatches = len(bad) + abs(len(ids) - len(ref_ids))
+    if bad:
+        row.first_bad = texts[bad[0]][:60]
+
+
 def check_equivalence(name: str, texts: list[str], mdir: Path, device: str = "cpu", ref_ids=None, ref_emb=None,
-          batch_size: int = 32, pipe=None) -> Row:
+                      pipe=None) -> Row:
     """One Row for `name` on `texts`; `pipe`: an already loaded pipeline of it (else loaded and closed here)."""
     entry = registry.BY_NAME[name]
     row = Row(name, len(texts), exact=entry.exact)
@@ -53,15 +59,10 @@ def check_equivalence(name: str, texts: list[str], mdir: Path, device: str = "cp
     try:
         if own:
             pipe = registry.load_impl(name, mdir, device=device)
-        ref_ids = ref_ids if ref_ids is not None else oracle.hf_ids(mdir, texts)
-        ids = [r for chunk in batched(texts, 64) for r in unpad(pipe.tokenize(chunk))]
-        bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
-        row.id_mismatches = len(bad) + abs(len(ids) - len(ref_ids))
-        if bad:
-            row.first_bad = texts[bad[0]][:60]
+        compare_ids(row, pipe, texts, ref_ids if ref_ids is not None else oracle.hf_ids(mdir, texts))
         if "forward" in entry.stages and entry.exact:
             ref_emb = ref_emb if ref_emb is not None else oracle.st_embed(mdir, texts, device)
-            emb = np.concatenate([pipe.embed(c) for c in batched(texts, batch_size)])
+            emb = np.concatenate([pipe.embed(c) for c in batched(texts, 32)])
             row.max_abs = float(np.abs(emb - ref_emb).max())
             cos = (emb * ref_emb).sum(1) / np.maximum(
                 np.linalg.norm(emb, axis=1) * np.linalg.norm(ref_emb, axis=1), 1e-12)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import oracle
-from .. import registry
+from .. import console, registry
 from ..results import Record
+from ..tolerances import fidelity_budget
 
 METRICS = ("fidelity_max_abs", "fidelity_cos_mean", "fidelity_cos_min", "fidelity_topk")
 # within TIE of upstream's k-th cosine is a tie with it: fp32's ~1e-7 may order near-ties either way
@@ -28,11 +29,11 @@ def sample(texts: list[str], n: int) -> list[str]:
     return [texts[int(i * step)] for i in range(n)]
 
 
-def embed(pipe, texts: list[str], mdir, batch: int = 32) -> np.ndarray:
-    """pipe's vectors of texts, in batches of similar upstream token length, returned in text order."""
+def embed(pipe, texts: list[str], mdir) -> np.ndarray:
+    """pipe's vectors of texts, in batches of 32 of similar upstream token length, returned in text order."""
     lens = [len(ids) for ids in oracle.hf_ids(mdir, texts)]
     order = sorted(range(len(texts)), key=lambda i: lens[i])
-    parts = [pipe.embed([texts[i] for i in order[s:s + batch]]) for s in range(0, len(order), batch)]
+    parts = [pipe.embed([texts[i] for i in order[s:s + 32]]) for s in range(0, len(order), 32)]
     out = np.empty((len(texts), parts[0].shape[1] if parts else 0), np.float32)
     if parts:
         out[order] = np.concatenate(parts)
@@ -44,7 +45,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
-def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10, chunk: int = 1024) -> np.ndarray:
+def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> np.ndarray:
     """Per text, the share of its k nearest neighbours by vecs (cosine, itself excluded) that are among its
     k nearest by ref, ties within TIE of ref's k-th counting as in; k capped at len - 1. -> (N,) in [0, 1]."""
     a, b = _unit(vecs), _unit(ref)
@@ -53,8 +54,8 @@ def topk_overlap(vecs: np.ndarray, ref: np.ndarray, k: int = 10, chunk: int = 10
     if k < 1:
         return np.ones(n)
     out = np.empty(n)
-    for s in range(0, n, chunk):
-        rows = np.arange(s, min(n, s + chunk))
+    for s in range(0, n, 1024):   # 1024 rows of cosines at a time
+        rows = np.arange(s, min(n, s + 1024))
         sa, sb = a[rows] @ a.T, b[rows] @ b.T                       # (rows, N) cosines
         sa[np.arange(len(rows)), rows] = -np.inf                    # itself excluded
         sb[np.arange(len(rows)), rows] = -np.inf
@@ -78,6 +79,10 @@ def fidelity_of(vecs: np.ndarray, ref: np.ndarray, k: int = 10) -> dict:
             "topk_worst": float(ov.min()) if n else 1.0, "k": max(1, min(k, n - 1)), "texts": n}
 
 
+def _exact(impl: str) -> bool:   # an unregistered name: held to the fp32 contract
+    return getattr(registry.BY_NAME.get(impl), "exact", True)
+
+
 def within_budget(f: dict, budget: dict) -> tuple[bool, str]:
     """(within the budget?, its numbers against the floors it misses, "" when within)."""
     miss = []
@@ -89,27 +94,21 @@ def within_budget(f: dict, budget: dict) -> tuple[bool, str]:
 
 
 def fidelity_records(impl: str, f: dict, budget: dict, device: str = "cpu", extra: dict | None = None) -> list[Record]:
-    """The four fidelity records of impl; the verdict on the budget on fidelity_topk's extra."""
-    ok, misses = within_budget(f, budget)
-    ex = {"vs": registry.EMBED_PEER, "texts": f["texts"], "exact": registry.BY_NAME[impl].exact
-          if impl in registry.BY_NAME else True, **(extra or {})}
-    if not all(np.isfinite([f["max_abs"], f["cos_mean"], f["cos_min"], f["topk_mean"]])):
+    """The four fidelity records of impl (METRICS); the verdict on the budget on fidelity_topk's extra."""
+    values = [f["max_abs"], f["cos_mean"], f["cos_min"], f["topk_mean"]]
+    if not all(np.isfinite(values)):
         return []   # a forward that gave NaN: the equivalence part says so; no figure to record
-    return [Record(impl, "fidelity_max_abs", "fidelity", f["max_abs"], "", device, extra=dict(ex)),
-            Record(impl, "fidelity_cos_mean", "fidelity", f["cos_mean"], "cos", device, extra=dict(ex)),
-            Record(impl, "fidelity_cos_min", "fidelity", f["cos_min"], "cos", device, extra=dict(ex)),
-            Record(impl, "fidelity_topk", "fidelity", f["topk_mean"], "overlap", device,
-                   extra={**ex, "worst": f["topk_worst"], "k": f["k"], "within_budget": ok, "misses": misses,
-                          "budget": {"topk_mean": budget["topk_mean"], "cos_min": budget["cos_min"]}})]
+    ok, misses = within_budget(f, budget)
+    ex = {"vs": registry.EMBED_PEER, "texts": f["texts"], "exact": _exact(impl), **(extra or {})}
+    recs = [Record(impl, m, "fidelity", v, unit, device, extra=dict(ex))
+            for m, v, unit in zip(METRICS, values, ("", "cos", "cos", "overlap"))]
+    recs[-1].extra.update(worst=f["topk_worst"], k=f["k"], within_budget=ok, misses=misses,
+                          budget={"topk_mean": budget["topk_mean"], "cos_min": budget["cos_min"]})
+    return recs
 
 
-def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: dict | None = None,
-            ref: np.ndarray | None = None, progress=None) -> tuple[dict, dict]:
-    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe; ref: upstream's vectors, else computed."""
-    from ..tolerances import fidelity_budget
-    budget = budget or fidelity_budget()
-    if ref is None:
-        ref = oracle.st_embed(mdir, texts, device)
+def measure(pipes: dict, texts: list[str], mdir, budget: dict, ref: np.ndarray, progress=None) -> tuple[dict, dict]:
+    """({impl: fidelity_of() dict}, {impl: error line}) for every pipe; ref: upstream's vectors of texts."""
     got, errors = {}, {}
     for name, pipe in pipes.items():
         if progress:
@@ -121,31 +120,25 @@ def measure(pipes: dict, texts: list[str], mdir, device: str = "cpu", budget: di
     return got, errors
 
 
-def rows(got: dict, budget: dict) -> list[list]:
-    """The rows of the fidelity table (COLS), for the console and `bench equivalence`."""
-    out = []
-    for n, f in got.items():
-        ok, misses = within_budget(f, budget)
-        exact = registry.BY_NAME[n].exact if n in registry.BY_NAME else True
-        out.append([n, f["texts"], f"{f['max_abs']:.1e}", f"{f['cos_mean']:.5f}", f"{f['cos_min']:.5f}",
-                    f"{f['topk_mean']:.4f} ({f['topk_worst']:.2f})", "fp32 contract" if exact else "fidelity budget",
-                    "yes" if ok else f"no: {misses}"])
-    return out
-
-
 COLS = ["impl", "texts", "max |Δ|", "mean cos", "min cos", "top-k agreement (worst)", "held to", "within budget"]
 
 
-def budget_line(budget: dict) -> str:
-    return (f"fidelity budget: mean top-{budget['k']} neighbour agreement ≥ {budget['topk_mean']:g} and min cosine ≥ "
+def print_fidelity(title: str, got: dict, budget: dict, more_rows: list | None = None, width: int = 160) -> None:
+    """The fidelity table (COLS) of got, judged by budget; the title ends with the budget."""
+    rows = []
+    for n, f in got.items():
+        ok, misses = within_budget(f, budget)
+        rows.append([n, f["texts"], f"{f['max_abs']:.1e}", f"{f['cos_mean']:.5f}", f"{f['cos_min']:.5f}",
+                     f"{f['topk_mean']:.4f} ({f['topk_worst']:.2f})",
+                     "fp32 contract" if _exact(n) else "fidelity budget", "yes" if ok else f"no: {misses}"])
+    line = (f"fidelity budget: mean top-{budget['k']} neighbour agreement ≥ {budget['topk_mean']:g} and min cosine ≥ "
             f"{budget['cos_min']:g} against upstream fp32 (tolerances.FIDELITY; bench all --fidelity TOPK COS)")
+    console.table(f"{title}; {line}", COLS, rows + (more_rows or []), width=width)
 
 
-def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray | None = None) -> bool:
-    """`bench equivalence` for the LOSSY rows: their fidelity table, judged by the default budget.
-    -> all loaded and within it."""
-    from .. import console
-    from ..tolerances import fidelity_budget
+def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray) -> bool:
+    """`bench equivalence` for the LOSSY rows: their fidelity table against ref (upstream's vectors of texts),
+    judged by the default budget. -> all loaded and within it."""
     budget = fidelity_budget()
     pipes, errors = {}, {}
     for n in names:
@@ -154,13 +147,12 @@ def apart(names: list[str], texts: list[str], mdir, device: str, ref: np.ndarray
         except Exception as e:
             errors[n] = f"{type(e).__name__}: {e}"
     try:
-        got, failed = measure(pipes, texts, mdir, device, budget, ref)
+        got, failed = measure(pipes, texts, mdir, budget, ref)
     finally:
         for p in pipes.values():
             getattr(p, "close", lambda: None)()
     errors.update(failed)
-    console.table(f"not the fp32 contract: {', '.join(names)} against upstream fp32 on {len(texts)} texts; "
-                  + budget_line(budget), COLS, rows(got, budget) + [[n, len(texts), "-", "-", "-", "-",
-                                                                      "fidelity budget", f"NO {e}"]
-                                                                     for n, e in errors.items()])
+    failed_rows = [[n, len(texts), "-", "-", "-", "-", "fidelity budget", f"NO {e}"] for n, e in errors.items()]
+    print_fidelity(f"not the fp32 contract: {', '.join(names)} against upstream fp32 on {len(texts)} texts", got,
+                   budget, failed_rows)
     return not errors and all(within_budget(f, budget)[0] for f in got.values())

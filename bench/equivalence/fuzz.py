@@ -64,19 +64,15 @@ def random_text(rng: random.Random) -> str:
     return "".join(w + rng.choice(seps) for w in words)
 
 
-def _mismatch(pipe, mdir, text: str) -> bool:
-    return unpad(pipe.tokenize([text]))[0] != oracle.hf_ids(mdir, [text])[0]
-
-
-def shrink(pipe, mdir, text: str, budget: int = 400) -> str:
-    """Greedy delta debugging: drop chunks, then single characters, while the mismatch stays."""
-    chunk = max(1, len(text) // 2)
+def shrink(pipe, mdir, text: str) -> str:
+    """Greedy delta debugging: drop chunks, then single characters, while the mismatch stays (400 tries)."""
+    chunk, budget = max(1, len(text) // 2), 400
     while chunk >= 1 and budget > 0:
         i, changed = 0, False
         while i < len(text) and budget > 0:
             cand = text[:i] + text[i + chunk:]
             budget -= 1
-            if cand != text and _mismatch(pipe, mdir, cand):
+            if cand != text and unpad(pipe.tokenize([cand]))[0] != oracle.hf_ids(mdir, [cand])[0]:
                 text, changed = cand, True
             else:
                 i += chunk
@@ -94,20 +90,19 @@ def save_regression(impl: str, text: str, seed: int) -> Path:
     return path
 
 
-def fuzz(names: list[str], mdir: Path, n: int, seed: int, batch: int = 256, progress=None) -> dict[str, list[Path]]:
+def fuzz(names: list[str], mdir: Path, n: int, seed: int, progress=None) -> dict[str, list[Path]]:
+    """n random texts (batches of 256) through every name -> {name: its saved reproducers (20 at most)}."""
     rng = random.Random(seed)
     pipes = {name: registry.load_impl(name, mdir) for name in names}
     found: dict[str, list[Path]] = {name: [] for name in names}
-    done = 0
-    while done < n:
-        texts = [random_text(rng) for _ in range(min(batch, n - done))]
+    for done in range(0, n, 256):
+        texts = [random_text(rng) for _ in range(min(256, n - done))]
         ref = oracle.hf_ids(mdir, texts)
         for name, pipe in pipes.items():
             got = unpad(pipe.tokenize(texts))
             for t, a, b in zip(texts, got, ref):
                 if a != b and len(found[name]) < 20:
                     found[name].append(save_regression(name, shrink(pipe, mdir, t), seed))
-        done += len(texts)
         if progress:
             progress(len(texts))
     return found

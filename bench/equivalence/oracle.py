@@ -38,13 +38,10 @@ def st_tokenizer(mdir: Path):
 def st_prompt(mdir: Path, prompt_name: str | None = None, prompt: str | None = None) -> str:
     """The prompt sentence-transformers' encode() puts in front of every text ("" for none)."""
     st = st_model(Path(mdir))
+    if prompt is None and prompt_name is not None and prompt_name not in st.prompts:   # encode() raises ValueError too
+        raise ValueError(f"prompt_name {prompt_name!r} is not one of {mdir}'s prompts ({', '.join(st.prompts)})")
     if prompt is None:
-        if prompt_name is not None:
-            if prompt_name not in st.prompts:   # encode() raises ValueError too
-                raise ValueError(f"prompt_name {prompt_name!r} is not one of {mdir}'s prompts ({', '.join(st.prompts)})")
-            prompt = st.prompts[prompt_name]
-        elif st.default_prompt_name is not None:
-            prompt = st.prompts.get(st.default_prompt_name)
+        prompt = st.prompts.get(prompt_name if prompt_name is not None else st.default_prompt_name)
     return prompt or ""
 
 

@@ -7,20 +7,22 @@ import gc
 from .. import console, inputs, registry
 from ..results import Record
 from ..suite.run import Run
-from . import oracle
+from . import fidelity, oracle
+from .check import check_equivalence, compare_ids
 
 
 def part_equivalence(run: Run, names: list[str]) -> None:
     """Ids on the whole corpus, embeddings on an even sample of it (eq_texts; `bench equivalence`: all)."""
-    from ..equivalence.check import batched, check_equivalence, unpad
     corpus = inputs.corpus(run.args)
     label = run.args.corpus or "the project corpus"
     k = run.plan["eq_texts"]
     step = max(1, len(corpus) // k) if k else 1
     sample = corpus[::step][:k] if k else corpus
-    # peers are the oracle; entries that compile are checked against the reference in part_load
-    checked = [n for n in names if registry.BY_NAME[n].kind != "peer" and not registry.BY_NAME[n].compiles
-               and (n in run.pipes or registry.BY_NAME[n].kind == "port")]   # an intervention that refused this model: noted at load
+    # peers are the oracle; entries that compile are checked against the reference in part_load; an
+    # intervention that refused this model is not loaded (noted at load)
+    by = registry.BY_NAME
+    checked = [n for n in names if by[n].kind != "peer" and not by[n].compiles
+               and (n in run.pipes or by[n].kind == "port")]
     ref_ids = oracle.hf_ids(run.mdir, corpus)
     ref_emb = oracle.st_embed(run.mdir, sample, run.device)
     rows = []
@@ -31,10 +33,7 @@ def part_equivalence(run: Run, names: list[str]) -> None:
             row = check_equivalence(n, sample, run.mdir, run.device, ref_ids[::step][:len(sample)], ref_emb,
                         pipe=run.pipes.get(n))
             if n in run.pipes and not row.error:   # ids on the whole corpus
-                ids = [r for chunk in batched(corpus, 64) for r in unpad(run.pipes[n].tokenize(chunk))]
-                bad = [i for i, (a, b) in enumerate(zip(ids, ref_ids)) if a != b]
-                row.id_mismatches = len(bad) + abs(len(ids) - len(ref_ids))
-                row.first_bad = corpus[bad[0]][:60] if bad else row.first_bad
+                compare_ids(row, run.pipes[n], corpus, ref_ids)
             rows.append(row)
             pb.advance(task)
             gc.collect()
@@ -54,7 +53,6 @@ def part_equivalence(run: Run, names: list[str]) -> None:
 def part_fidelity(run: Run) -> None:
     """Every loaded forward against upstream fp32 on the plan's fidelity_texts (0: all), judged by the run's
     fidelity budget in the records (equivalence/fidelity.py)."""
-    from ..equivalence import fidelity
     corpus = inputs.corpus(run.args)
     texts = fidelity.sample(corpus, run.plan.get("fidelity_texts", 0))
     pipes = {n: p for n, p in run.pipes.items() if registry.has_forward(n) and n != registry.EMBED_PEER}
@@ -63,7 +61,7 @@ def part_fidelity(run: Run) -> None:
     ref = oracle.st_embed(run.mdir, texts, run.device)
     with console.progress() as pb:
         task = pb.add_task("fidelity", total=len(pipes))
-        got, errors = fidelity.measure(pipes, texts, run.mdir, run.device, run.fidelity_budget, ref,
+        got, errors = fidelity.measure(pipes, texts, run.mdir, run.fidelity_budget, ref,
                                        progress=lambda n: (pb.update(task, description=f"fidelity: {n}"),
                                                            pb.advance(task)))
     label = run.args.corpus or "the project corpus"
@@ -72,6 +70,5 @@ def part_fidelity(run: Run) -> None:
                                  extra={"corpus": label, "corpus_texts": len(corpus), "plan": run.plan_name}))
     for n, e in errors.items():
         run.note(f"{n}: no fidelity figures ({e})")
-    console.table(f"fidelity against upstream fp32 on {len(texts)} of {len(corpus)} texts of {label}; "
-                  + fidelity.budget_line(run.fidelity_budget), fidelity.COLS, fidelity.rows(got, run.fidelity_budget),
-                  width=200)
+    fidelity.print_fidelity(f"fidelity against upstream fp32 on {len(texts)} of {len(corpus)} texts of {label}",
+                            got, run.fidelity_budget, width=200)

@@ -14,8 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PY_FAMILY = {".py", ".pyx", ".pxd"}
-C_FAMILY = {".c", ".cc", ".cpp", ".h", ".hpp", ".mjs", ".js"}
-SOURCE_EXTS = PY_FAMILY | C_FAMILY
+SOURCE_EXTS = PY_FAMILY | {".c", ".cc", ".cpp", ".h", ".hpp", ".mjs", ".js"}   # the rest: the C family
 QUALIFIERS = re.compile(r"\s*(?:(?:const|noexcept|override|final|mutable|volatile|&&|&)\b\s*|->\s*[\w:<>,\s*&]+?(?=\{))*\s*")
 
 
@@ -44,9 +43,7 @@ def masked(path: str, text: str) -> str:
     out = list(text)
     for i, tok, val in lexer_for(path).get_tokens_unprocessed(text):
         if tok in Comment or tok in String:
-            for k in range(i, i + len(val)):
-                if out[k] != "\n":
-                    out[k] = " "
+            out[i:i + len(val)] = re.sub(r"[^\n]", " ", val)
     return "".join(out)
 
 
@@ -76,20 +73,16 @@ def _py_spans(m: str, lines: list[str], mlines: list[str], name: str) -> list[tu
     pat = re.compile(r"^([ \t]*)(?:async[ \t]+)?c?p?def\b[^\n(]*?\b" + re.escape(name) + r"[ \t]*\(", re.M)
     for hit in pat.finditer(m):
         close = _match(m, hit.end() - 1, "(", ")")
-        if close < 0:
-            continue
-        colon = m.find(":", close)
+        colon = m.find(":", close) if close >= 0 else -1
         if colon < 0:
             continue
         first, sig_end, ind = _line_of(m, hit.start()), _line_of(m, colon), len(hit.group(1))
         end = sig_end
         for k in range(sig_end + 1, len(lines)):
-            if not mlines[k].strip() and not lines[k].strip():
+            if not lines[k].strip():
                 continue
-            if mlines[k].strip() and _indent(mlines[k]) <= ind:
-                break
-            if not mlines[k].strip() and lines[k].strip() and _indent(lines[k]) <= ind:
-                break   # a comment at the def's own level: the body is over
+            if _indent(mlines[k] if mlines[k].strip() else lines[k]) <= ind:
+                break   # code, or a comment, at the def's own level: the body is over
             end = k
         start = first
         while start > 0 and mlines[start - 1].lstrip().startswith("@") and _indent(mlines[start - 1]) == ind:
