@@ -148,7 +148,21 @@ class OnnxRuntime:
         return self.forward(self.tokenize(texts))
 
 
-class TorchCompiled:
+class OnReference:
+    """An intervention on python_ref's own pipeline (`self.ref`), whose forward it changes in place: the
+    interface's calls are the reference's."""
+
+    def tokenize(self, texts, prompt_name=None, prompt=None):
+        return self.ref.tokenize(texts, prompt_name, prompt)
+
+    def forward(self, batch):
+        return self.ref.forward(batch)
+
+    def embed(self, texts, prompt_name=None, prompt=None):
+        return self.ref.embed(texts, prompt_name, prompt)
+
+
+class TorchCompiled(OnReference):
     """python_ref with torch.compile on the model's forward: the cheaper fix tried before a port."""
     name = "python_ref_compile"
 
@@ -168,12 +182,3 @@ class TorchCompiled:
                 return compiled(ids, mask, prompt_length)
         m.forward = forward
         self.dim = self.ref.dim
-
-    def tokenize(self, texts, prompt_name=None, prompt=None):
-        return self.ref.tokenize(texts, prompt_name, prompt)
-
-    def forward(self, batch):
-        return self.ref.forward(batch)
-
-    def embed(self, texts, prompt_name=None, prompt=None):
-        return self.ref.embed(texts, prompt_name, prompt)

@@ -15,10 +15,10 @@ import os
 import warnings
 from pathlib import Path
 
-from .peers import OnnxRuntime, missing_onnx
+from .peers import OnnxRuntime, OnReference, missing_onnx
 
 
-class TorchInt8:
+class TorchInt8(OnReference):
     """The reference's pipeline with its Linear weights in int8 (dynamic, per channel)."""
     name = "python_ref_int8"
 
@@ -67,15 +67,6 @@ class TorchInt8:
             with Route():
                 return fp32_forward(ids, mask, prompt_length)
         m.forward = forward
-
-    def tokenize(self, texts, prompt_name=None, prompt=None):
-        return self.ref.tokenize(texts, prompt_name, prompt)
-
-    def forward(self, batch):
-        return self.ref.forward(batch)
-
-    def embed(self, texts, prompt_name=None, prompt=None):
-        return self.ref.embed(texts, prompt_name, prompt)
 
 
 INT8_NAME = "model_quantized.onnx"   # beside the fp32 export: the file transformers.js' dtype "q8" loads
